@@ -1,0 +1,75 @@
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How many threads large calls may use. Small calls always run on the caller's thread.
+public enum Threads {
+    private static let configured = Atomic<Int>(0)
+
+    /// The number of online CPUs: the default thread count.
+    public static var hardwareConcurrency: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    /// The thread count in force (the hardware concurrency until `setCount` is called).
+    public static var count: Int {
+        let c = configured.load(ordering: .relaxed)
+        return c > 0 ? c : hardwareConcurrency
+    }
+
+    /// Sets the thread count for later calls; `n` must be in 1...1024.
+    ///
+    /// ```swift
+    /// try Threads.setCount(1)   // deterministic single-threaded timing
+    /// ```
+    public static func setCount(_ n: Int) throws(SoftmaxError) {
+        guard (1...1024).contains(n) else {
+            throw SoftmaxError(.invalidArgument, "num_threads must be between 1 and 1024, got \(n)")
+        }
+        configured.store(n, ordering: .relaxed)
+    }
+
+    /// Elements of work below which a call stays on one thread: a thread hand-off costs about as
+    /// much as computing this many exponentials.
+    static let minimumParallelWork = 1 << 16
+
+    /// Runs `body` over `0..<units` in chunks. The chunking depends only on the work size, never
+    /// on the thread count, and each unit is computed by exactly one thread, so results are
+    /// bitwise identical for any thread count.
+    static func forEachChunk(units: Int, costPerUnit: Int, _ body: (Range<Int>) -> Void) {
+        guard units > 0 else { return }
+        let total = units.multipliedReportingOverflow(by: max(1, costPerUnit))
+        let work = total.overflow ? Int.max : total.partialValue
+        let threads = count
+        guard threads > 1, work >= minimumParallelWork, units > 1 else {
+            body(0..<units)
+            return
+        }
+        let perChunk = max(1, (minimumParallelWork / 4) / max(1, costPerUnit))
+        let chunks = (units + perChunk - 1) / perChunk
+        let workers = min(threads, chunks)
+        let next = Atomic<Int>(0)
+        withoutActuallyEscaping(body) { body in
+            // Each chunk writes a disjoint range of slices, so sharing the closure is safe.
+            let shared = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                let body = shared.value
+                while true {
+                    let c = next.add(1, ordering: .relaxed).oldValue
+                    if c >= chunks { break }
+                    let lo = c * perChunk
+                    body(lo..<min(units, lo + perChunk))
+                }
+            }
+        }
+    }
+}
+
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

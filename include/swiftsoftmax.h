@@ -1,0 +1,94 @@
+/*
+ * swiftsoftmax: softmax, log-softmax, logsumexp, sigmoid and sum-normalisation, accurate to the
+ * last bits, from libswiftsoftmax.so.
+ *
+ * Arrays are C-contiguous and described as [outer, n, inner]; reductions run over n. An array of
+ * shape (a, b, c) reduced over its middle axis is outer=a, n=b, inner=c; a matrix of rows reduced
+ * along each row is outer=rows, n=cols, inner=1.
+ *
+ * Every function returns an ssm_status and checks all its arguments before writing anything: on
+ * an error the output buffers are untouched. An output may be its input exactly (in place) where
+ * the shapes agree; partial overlap is refused. A null pointer is accepted only for an empty
+ * array. ssm_status_message() names a code; ssm_last_error_message() gives the calling thread's
+ * last failure in detail (which argument, what was expected, what was given).
+ *
+ * All functions are thread-safe.
+ */
+#ifndef SWIFTSOFTMAX_H
+#define SWIFTSOFTMAX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SSM_VERSION_MAJOR 0
+#define SSM_VERSION_MINOR 1
+#define SSM_VERSION_PATCH 0
+#define SSM_VERSION_STRING "0.1.0"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes. The numbers are stable: new codes are only ever appended. */
+typedef enum ssm_status {
+    SSM_OK = 0,
+    SSM_NULL_POINTER = 1,        /* a required pointer is null (and its array is not empty) */
+    SSM_INVALID_SHAPE = 2,       /* sizes overflow size_t / ptrdiff_t, or do not fit together */
+    SSM_INVALID_ARGUMENT = 3,    /* e.g. a temperature that is not finite and > 0 */
+    SSM_LABEL_OUT_OF_RANGE = 4,  /* a class label outside [0, n) */
+    SSM_OVERLAPPING_BUFFERS = 5  /* an output partially overlaps an input */
+} ssm_status;
+
+/* ---- softmax family over [outer, n, inner] ------------------------------------------------- */
+
+/* y = softmax(x / temperature) along n. temperature must be finite and > 0. */
+ssm_status ssm_softmax_f32(const float *x, float *y, size_t outer, size_t n, size_t inner, float temperature);
+ssm_status ssm_softmax_f64(const double *x, double *y, size_t outer, size_t n, size_t inner, double temperature);
+
+/* y = log_softmax(x / temperature) along n, computed in log space. */
+ssm_status ssm_log_softmax_f32(const float *x, float *y, size_t outer, size_t n, size_t inner, float temperature);
+ssm_status ssm_log_softmax_f64(const double *x, double *y, size_t outer, size_t n, size_t inner, double temperature);
+
+/* As above over the entries whose mask byte is non-zero (one byte per element of x); masked
+ * entries get probability 0 / log-probability -inf. */
+ssm_status ssm_softmax_masked_f32(const float *x, const uint8_t *mask, float *y, size_t outer, size_t n, size_t inner, float temperature);
+ssm_status ssm_softmax_masked_f64(const double *x, const uint8_t *mask, double *y, size_t outer, size_t n, size_t inner, double temperature);
+ssm_status ssm_log_softmax_masked_f32(const float *x, const uint8_t *mask, float *y, size_t outer, size_t n, size_t inner, float temperature);
+ssm_status ssm_log_softmax_masked_f64(const double *x, const uint8_t *mask, double *y, size_t outer, size_t n, size_t inner, double temperature);
+
+/* out[o*inner + j] = log(sum_i exp(x[o, i, j])): outer*inner results. Empty or all -inf: -inf. */
+ssm_status ssm_logsumexp_f32(const float *x, float *out, size_t outer, size_t n, size_t inner);
+ssm_status ssm_logsumexp_f64(const double *x, double *out, size_t outer, size_t n, size_t inner);
+ssm_status ssm_logsumexp_masked_f32(const float *x, const uint8_t *mask, float *out, size_t outer, size_t n, size_t inner);
+ssm_status ssm_logsumexp_masked_f64(const double *x, const uint8_t *mask, double *out, size_t outer, size_t n, size_t inner);
+
+/* Elementwise y = 1 / (1 + exp(-x)) and y = log(sigmoid(x)), stable for every x. */
+ssm_status ssm_sigmoid_f32(const float *x, float *y, size_t count);
+ssm_status ssm_sigmoid_f64(const double *x, double *y, size_t count);
+ssm_status ssm_log_sigmoid_f32(const float *x, float *y, size_t count);
+ssm_status ssm_log_sigmoid_f64(const double *x, double *y, size_t count);
+
+/* y = x / sum(x) along n (the "standard normalisation" softmax replaces); IEEE results for a
+ * zero or non-finite sum. */
+ssm_status ssm_normalize_f32(const float *x, float *y, size_t outer, size_t n, size_t inner);
+ssm_status ssm_normalize_f64(const double *x, double *y, size_t outer, size_t n, size_t inner);
+
+/* ---- library ---------------------------------------------------------------------------------- */
+
+/* A static description of a status code ("unknown status code" for codes not listed above). */
+const char *ssm_status_message(int status);
+/* The calling thread's last error in detail ("" before any error). Valid until its next call. */
+const char *ssm_last_error_message(void);
+/* The library version, e.g. "0.1.0" (SSM_VERSION_STRING of the header it was built with). */
+const char *ssm_version(void);
+/* The instruction-set tier the kernels run on. */
+const char *ssm_isa(void);
+/* Threads used by large calls (1..1024; default: online CPUs). Results do not depend on it. */
+ssm_status ssm_set_num_threads(int n);
+int ssm_get_num_threads(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SWIFTSOFTMAX_H */

@@ -1,0 +1,60 @@
+"""swiftsoftmax: softmax, its family, derivatives and cross-entropy, fast and exact.
+
+A thin ctypes layer over ``libswiftsoftmax.so`` (written in Swift). Arrays are NumPy arrays;
+float32 and float64 are computed natively and preserved.
+
+>>> import swiftsoftmax as ssm
+>>> ssm.softmax([0.0, 2.0, 4.0]).round(4)
+array([0.0159, 0.1173, 0.8668])
+"""
+
+from __future__ import annotations
+
+import operator
+
+from ._forward import log_sigmoid, log_softmax, logsumexp, normalize, sigmoid, softmax
+from ._lib import FUNCS, LIBRARY_PATH, check, text
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "softmax", "log_softmax", "logsumexp", "sigmoid", "log_sigmoid", "normalize",
+    "set_num_threads", "get_num_threads", "build_info", "__version__",
+]
+
+
+def set_num_threads(n: int) -> None:
+    """Sets how many threads large calls use (1 to 1024). Results do not depend on it.
+
+    >>> import swiftsoftmax as ssm
+    >>> ssm.set_num_threads(1); ssm.get_num_threads()
+    1
+    """
+    if isinstance(n, bool):
+        raise TypeError("num_threads: expected an int, got bool")
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"num_threads: expected an int, got {type(n).__name__}") from None
+    # ctypes would silently wrap values outside C int; pass an out-of-range value the library rejects.
+    check(FUNCS["ssm_set_num_threads"](n if -2**31 <= n < 2**31 else -1), "set_num_threads")
+
+
+def get_num_threads() -> int:
+    """The number of threads large calls use (default: the number of CPUs)."""
+    return FUNCS["ssm_get_num_threads"]()
+
+
+def build_info() -> dict:
+    """Version, library path, instruction-set tier and thread count of the loaded library.
+
+    >>> import swiftsoftmax as ssm
+    >>> sorted(ssm.build_info())
+    ['isa', 'library', 'threads', 'version']
+    """
+    return {
+        "version": text("ssm_version"),
+        "library": str(LIBRARY_PATH),
+        "isa": text("ssm_isa"),
+        "threads": get_num_threads(),
+    }

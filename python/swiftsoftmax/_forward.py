@@ -1,0 +1,207 @@
+"""The softmax family: softmax, log_softmax, logsumexp, sigmoid, log_sigmoid, normalize."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _arrays as A
+from ._lib import FUNCS, check
+
+ArrayLike = Any
+Axis = Union[int, Sequence[int], None]
+
+
+def _rowwise(op: str, x, axis, temperature, where, out):
+    """Shared driver of the same-shape reductions (softmax, log_softmax, normalize)."""
+    a, cdt, rdt = A.as_real_array(x, "x")
+    layout = A.Layout(a.shape, A.normalize_axes(axis, a.ndim))
+    A.check_out(out, a.shape, rdt)
+    mask = None if where is None else A.as_mask(where, a.shape)
+    xb = layout.arrange(a, cdt)
+    mb = None if mask is None else layout.arrange(mask, np.bool_)
+    target = A.direct_target(out, layout, cdt, xb, mb)
+    yb = target if target is not None else np.empty_like(xb)
+    name = f"ssm_{op}{'_masked' if mb is not None else ''}_{A.suffix(cdt)}"
+    args = [A.ptr(xb)] + ([A.ptr(mb)] if mb is not None else []) + [A.ptr(yb), *layout.dims]
+    if temperature is not None:
+        args.append(float(temperature))
+    check(FUNCS[name](*args), op if mb is None else f"{op} (where=)")
+    result = yb if target is not None else layout.restore(yb)
+    return A.deliver(result, out, rdt)
+
+
+def softmax(x: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0,
+            where: Optional[ArrayLike] = None, out: Optional[np.ndarray] = None):
+    """Softmax along `axis`: ``exp(x/T - max) / sum(exp(x/T - max))``.
+
+    Parameters
+    ----------
+    x : array_like
+        Real scores (logits). float32 and float64 are computed natively and preserved,
+        float16 is computed in float32, integers and booleans are promoted to float64.
+    axis : int, tuple of ints or None, default -1
+        The axis (or axes, or None for all) along which the probabilities sum to 1.
+        A non-last single axis is handled in place, without a transposing copy.
+    temperature : float, default 1.0
+        Divides the scores; must be finite and > 0. Small values sharpen towards argmax.
+    where : array_like of bool, optional
+        Mask broadcastable to `x`; False entries are left out and get probability 0.
+    out : ndarray, optional
+        Destination of the same shape and dtype as the result; may be `x` itself.
+
+    Returns
+    -------
+    ndarray
+        Probabilities in [0, 1] summing to 1 along `axis`.
+
+    Notes
+    -----
+    Special values: a NaN makes its whole slice NaN; k entries of +inf share probability
+    1/k; an all -inf (or fully masked) slice gives 0 everywhere. On any error nothing is
+    written to `out`.
+
+    Examples
+    --------
+    >>> import swiftsoftmax as ssm
+    >>> ssm.softmax([0.0, 2.0, 4.0]).round(4)
+    array([0.0159, 0.1173, 0.8668])
+    >>> ssm.softmax([[1.0, 1.0], [0.0, float("inf")]])
+    array([[0.5, 0.5],
+           [0. , 1. ]])
+    """
+    return _rowwise("softmax", x, axis, temperature, where, out)
+
+
+def log_softmax(x: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0,
+                where: Optional[ArrayLike] = None, out: Optional[np.ndarray] = None):
+    """Log-softmax along `axis`: ``x/T - max - log(sum(exp(x/T - max)))``.
+
+    Computed in log space with ``log1p`` of the non-maximal terms, never as
+    ``log(softmax(x))``: log-probabilities near 0 keep full relative precision and tiny
+    probabilities do not underflow to -inf.
+
+    Parameters
+    ----------
+    x, axis, temperature, where, out
+        As for :func:`softmax`. Masked entries get -inf.
+
+    Returns
+    -------
+    ndarray
+        Log-probabilities (<= 0) whose exponentials sum to 1 along `axis`.
+
+    Examples
+    --------
+    >>> import swiftsoftmax as ssm
+    >>> ssm.log_softmax([0.0, 2.0, 4.0]).round(4)
+    array([-4.1429, -2.1429, -0.1429])
+    >>> float(ssm.log_softmax([0.0, 40.0])[1])   # -exp(-40), not 0
+    -4.248354255291589e-18
+    """
+    return _rowwise("log_softmax", x, axis, temperature, where, out)
+
+
+def normalize(x: ArrayLike, axis: Axis = -1, *, out: Optional[np.ndarray] = None):
+    """Sum-normalisation ``x / sum(x)`` along `axis` (the article's "standard normalisation").
+
+    Shown for comparison with softmax: it is not invariant to offsets, maps 0 to 0, and is
+    meaningless for negative scores. The sum is compensated; a zero or non-finite sum follows
+    IEEE arithmetic (NaN or inf), as ``x / x.sum()`` does in NumPy.
+
+    Parameters
+    ----------
+    x, axis, out
+        As for :func:`softmax`.
+
+    Examples
+    --------
+    >>> import swiftsoftmax as ssm
+    >>> ssm.normalize([0.0, 2.0, 4.0])
+    array([0.        , 0.33333333, 0.66666667])
+    >>> ssm.normalize([0.0, 102.0, 104.0]).round(4)
+    array([0.    , 0.4951, 0.5049])
+    """
+    return _rowwise("normalize", x, axis, None, None, out)
+
+
+def logsumexp(x: ArrayLike, axis: Axis = -1, *, keepdims: bool = False,
+              where: Optional[ArrayLike] = None):
+    """``log(sum(exp(x)))`` along `axis`, without overflow and accurate near 0.
+
+    Parameters
+    ----------
+    x : array_like
+        Real values; dtypes as for :func:`softmax`.
+    axis : int, tuple of ints or None, default -1
+        Axes to reduce; None reduces everything (as in SciPy).
+    keepdims : bool, default False
+        Keep the reduced axes with length 1.
+    where : array_like of bool, optional
+        Only entries where True take part.
+
+    Returns
+    -------
+    ndarray or scalar
+        A NumPy scalar when every axis is reduced. Empty or all -inf: -inf; any +inf: +inf;
+        any NaN: NaN.
+
+    Examples
+    --------
+    >>> import swiftsoftmax as ssm
+    >>> float(ssm.logsumexp([1000.0, 1000.0]))
+    1000.6931471805599
+    >>> ssm.logsumexp([[0.0, 0.0], [1.0, float("-inf")]], axis=1)
+    array([0.69314718, 1.        ])
+    """
+    a, cdt, rdt = A.as_real_array(x, "x")
+    layout = A.Layout(a.shape, A.normalize_axes(axis, a.ndim))
+    mask = None if where is None else A.as_mask(where, a.shape)
+    xb = layout.arrange(a, cdt)
+    result = np.empty(layout.kept_shape, dtype=cdt)
+    t = A.suffix(cdt)
+    if mask is None:
+        status = FUNCS[f"ssm_logsumexp_{t}"](A.ptr(xb), A.ptr(result), *layout.dims)
+    else:
+        mb = layout.arrange(mask, np.bool_)
+        status = FUNCS[f"ssm_logsumexp_masked_{t}"](A.ptr(xb), A.ptr(mb), A.ptr(result), *layout.dims)
+    check(status, "logsumexp")
+    return A.deliver(result.reshape(layout.reduced_shape(keepdims)), None, rdt)
+
+
+def _elementwise(op: str, x, out):
+    a, cdt, rdt = A.as_real_array(x, "x")
+    A.check_out(out, a.shape, rdt)
+    xb = np.asarray(a, dtype=cdt, order="C")
+    flat = A.Layout(a.shape, tuple(range(a.ndim)))
+    target = A.direct_target(out, flat, cdt, xb)
+    yb = target if target is not None else np.empty_like(xb)
+    check(FUNCS[f"ssm_{op}_{A.suffix(cdt)}"](A.ptr(xb), A.ptr(yb), xb.size), op)
+    return A.deliver(yb, out, rdt)
+
+
+def sigmoid(x: ArrayLike, *, out: Optional[np.ndarray] = None):
+    """The logistic sigmoid ``1 / (1 + exp(-x))``, elementwise and overflow-free.
+
+    ``softmax([x, 0])[0] == sigmoid(x)``: the two-class softmax is the sigmoid.
+
+    Examples
+    --------
+    >>> import swiftsoftmax as ssm
+    >>> ssm.sigmoid([-800.0, 0.0, 2.0])
+    array([0.        , 0.5       , 0.88079708])
+    """
+    return _elementwise("sigmoid", x, out)
+
+
+def log_sigmoid(x: ArrayLike, *, out: Optional[np.ndarray] = None):
+    """``log(sigmoid(x)) = -log1p(exp(-x))``, elementwise, exact in both tails.
+
+    Examples
+    --------
+    >>> import swiftsoftmax as ssm
+    >>> ssm.log_sigmoid([-800.0, 0.0, 40.0])
+    array([-8.00000000e+02, -6.93147181e-01, -4.24835426e-18])
+    """
+    return _elementwise("log_sigmoid", x, out)
