@@ -1,0 +1,472 @@
+"""``python -m swiftsoftmax demo``: why the output layer of a classifier is softmax, in numbers.
+
+The walk-through follows the argument of the article the project grew from: what an output layer
+must produce, the alternatives (identity, sigmoid, sum-normalisation) and which requirement each
+breaks, softmax's properties (offset invariance, the two-class sigmoid, argmax, temperature), its
+derivatives and the cross-entropy loss. Every number printed is computed at run time by the
+library (derivatives by finite differences of the library's own softmax); nothing is typed in.
+
+Sections are plain functions listed in ``SECTIONS``; later parts of the demo append to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+import swiftsoftmax as ssm
+
+# The article's scores: s1, s2, s3 of a three-class output layer, then its "offset" example, which
+# raises s2 and s3 by 100 and leaves s1 at 0, and one input with a negative score.
+SCORES = np.array([0.0, 2.0, 4.0])
+SHIFTED = np.array([0.0, 102.0, 104.0])
+NEGATIVE = np.array([-1.0, 2.0, 4.0])
+
+# One finite-difference step for every derivative below (central differences, float64).
+STEP = 1e-6
+
+
+# ---- formatting ---------------------------------------------------------------------------------
+
+def num(v: float, digits: int = 4) -> str:
+    """A number with `digits` decimals, or in scientific notation when that would hide it."""
+    v = float(v)
+    if math.isnan(v) or math.isinf(v):
+        return str(v)
+    if v != 0 and abs(v) < 0.5 * 10.0 ** -digits:
+        return f"{v:.1e}"
+    text = f"{v:.{digits}f}"
+    return "0" + text[2:] if text.startswith("-0") and float(text) == 0 else text
+
+
+def sci(v: float) -> str:
+    return f"{float(v):.1e}"
+
+
+def yes(flag: bool) -> str:
+    return "yes" if flag else "NO"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]], align: str = "",
+          indent: str = "  ") -> None:
+    """Prints rows under a header, aligned: `align` has one letter per column, "l" (left) or
+    "r" (right); by default the first column is left-aligned and the others right-aligned."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    align = (align or "l").ljust(len(header), "r")
+
+    def line(r: Sequence[str]) -> str:
+        parts = [c.ljust(w) if align[i] == "l" else c.rjust(w)
+                 for i, (c, w) in enumerate(zip(r, widths))]
+        return (indent + "  ".join(parts)).rstrip()
+
+    print(line(cells[0]))
+    print(indent + "  ".join("-" * w for w in widths))
+    for r in cells[1:]:
+        print(line(r))
+
+
+def vec(v: Sequence[float], digits: int = 4) -> str:
+    return "[" + ", ".join(num(x, digits) for x in v) + "]"
+
+
+def scores_text(v: Sequence[float]) -> str:
+    return "[" + ", ".join(f"{x:g}" for x in v) + "]"
+
+
+def section(title: str) -> None:
+    print()
+    print(title)
+    print("=" * len(title))
+
+
+def say(*lines: str) -> None:
+    for text in lines:
+        print(text)
+
+
+# ---- finite differences of the library's functions ---------------------------------------------
+
+def partials(f: Callable[[np.ndarray], np.ndarray], s: np.ndarray, j: int) -> np.ndarray:
+    """d f(s) / d s[..., j] by central differences; `f` maps rows of scores to rows of outputs."""
+    up = np.array(s, dtype=np.float64)
+    down = up.copy()
+    up[..., j] += STEP
+    down[..., j] -= STEP
+    width = (up[..., j] - down[..., j])[..., None]   # the step actually taken, after rounding
+    return (f(up) - f(down)) / width
+
+
+def jacobian_fd(s: np.ndarray) -> np.ndarray:
+    """J[i, j] = dp_i/ds_j of the library's softmax at one row of scores."""
+    return np.stack([partials(ssm.softmax, s, j) for j in range(s.shape[-1])], axis=-1)
+
+
+# ---- the sections -------------------------------------------------------------------------------
+
+ACTIVATIONS: list[tuple[str, Callable[[np.ndarray], np.ndarray]]] = [
+    ("linear (identity)", lambda s: np.array(s, dtype=np.float64)),
+    ("sigmoid", ssm.sigmoid),
+    ("normalisation s/sum", ssm.normalize),
+    ("softmax", ssm.softmax),
+]
+
+
+def _in_unit_interval(p: np.ndarray) -> bool:
+    return bool(np.all((p >= 0) & (p <= 1)))
+
+
+def _sums_to_one(p: np.ndarray) -> bool:
+    return abs(math.fsum(p) - 1.0) <= 1e-12
+
+
+def _breaks(p: np.ndarray) -> str:
+    reasons = []
+    outside = [t for t, bad in (("negative", np.any(p < 0)), ("above 1", np.any(p > 1))) if bad]
+    if outside:
+        reasons.append(f"R1 ({', '.join(outside)})")
+    if not _sums_to_one(p):
+        reasons.append("R2 (sum != 1)")
+    return ", ".join(reasons) if reasons else "-"
+
+
+def requirements() -> None:
+    section("1. What the output layer of a classifier must produce")
+    say("The last hidden layer of a k-class network ends in k raw scores s (logits) of any",
+        "scale and sign. The output layer turns them into one probability per class:",
+        "",
+        "  R1  every output lies in [0, 1]",
+        "  R2  the outputs sum to 1",
+        "",
+        "and the predicted class is the one with the largest output. The article's example",
+        f"has k = 3 and s = {scores_text(SCORES)}.")
+
+
+def alternatives() -> None:
+    section("2. The alternatives side by side")
+    inputs = [
+        (SCORES, "the article's scores"),
+        (SHIFTED, "the article's 'offset' example: s2 and s3 raised by 100, s1 left at 0"),
+        (NEGATIVE, "a negative score, which hidden layers produce all the time"),
+    ]
+    for s, what in inputs:
+        print()
+        say(f"s = {scores_text(s)}: {what}")
+        rows = []
+        for name, f in ACTIVATIONS:
+            p = f(s)
+            rows.append([name, *(num(v) for v in p), num(math.fsum(p)),
+                         yes(_in_unit_interval(p)), yes(_sums_to_one(p)), _breaks(p)])
+        table(["activation", "p1", "p2", "p3", "sum", "R1", "R2", "breaks"], rows, "lrrrrrrl")
+
+    n0, n1 = ssm.normalize(SCORES), ssm.normalize(SHIFTED)
+    p0, p1 = ssm.softmax(SCORES), ssm.softmax(SHIFTED)
+    print()
+    say("Normalisation squeezes the shifted scores together: p3/p2 = "
+        f"{num(n0[2] / n0[1])} for {scores_text(SCORES)} but {num(n1[2] / n1[1])} for "
+        f"{scores_text(SHIFTED)}.",
+        f"Softmax keeps p3/p2 = exp(s3 - s2): {num(p0[2] / p0[1])} and {num(p1[2] / p1[1])}.")
+
+    print()
+    say("What each alternative breaks, checked on the three inputs above and on s + 100:")
+    shifted_all = SCORES + 100.0
+    rows = []
+    for name, f in ACTIVATIONS:
+        outs = [f(s) for s, _ in inputs]
+        r1 = all(_in_unit_interval(p) for p in outs)
+        r2 = all(_sums_to_one(p) for p in outs)
+        invariant = bool(np.allclose(f(shifted_all), f(SCORES), rtol=1e-12, atol=1e-15))
+        zero_ok = bool(f(SCORES)[0] > 0)
+        problems = [t for t, ok in (("R1", r1), ("R2", r2), ("offsets", invariant),
+                                     ("0 -> 0", zero_ok)) if not ok]
+        verdict = "breaks " + ", ".join(problems) if problems else "a valid output layer"
+        rows.append([name, yes(r1), yes(r2), yes(invariant), yes(zero_ok), verdict])
+    table(["activation", "R1", "R2", "offset-invariant", "score 0 -> p > 0", "verdict"], rows,
+          "lrrrrl")
+
+
+def offset_invariance() -> None:
+    section("3. Softmax ignores a constant added to every score")
+    say(f"softmax(s + c) for s = {scores_text(SCORES)}: the factor exp(c) cancels. The library",
+        "subtracts the maximum first, so even c = +-1000 is fine, where the naive formula",
+        "exp(s)/sum(exp(s)) overflows (inf/inf) or underflows (0/0). Normalisation changes",
+        "with every c.")
+    base = ssm.softmax(SCORES)
+    rows = []
+    for c in (-1000.0, -5.0, 0.0, 0.1, 3.5, 100.0, 1000.0):
+        s = SCORES + c
+        p = ssm.softmax(s)
+        with np.errstate(over="ignore", invalid="ignore"):
+            naive = np.exp(s) / np.sum(np.exp(s))
+        norm = ssm.normalize(s)
+        rows.append([f"{c:g}", *(num(v) for v in p), sci(np.max(np.abs(p - base))),
+                     num(naive[2]), vec(norm)])
+    table(["c", "p1", "p2", "p3", "max |change|", "naive p3", "normalize(s + c)"], rows, "r")
+
+
+def two_classes() -> None:
+    section("4. Two classes: softmax([x, 0])[0] = sigmoid(x)")
+    say("With one score fixed at 0, softmax is the logistic sigmoid:",
+        "exp(x) / (exp(x) + exp(0)) = 1 / (1 + exp(-x)).")
+    xs = np.array([-30.0, -5.0, -1.0, 0.0, 0.5, 2.0, 5.0, 30.0])
+    pairs = np.stack([xs, np.zeros_like(xs)], axis=1)
+    first = ssm.softmax(pairs, axis=1)[:, 0]
+    sig = ssm.sigmoid(xs)
+    rows = [[f"{x:g}", num(a), num(b), sci(abs(a - b) / b)] for x, a, b in zip(xs, first, sig)]
+    table(["x", "softmax([x, 0])[0]", "sigmoid(x)", "relative difference"], rows, "r")
+
+
+def argmax_preserved() -> None:
+    section("5. Softmax keeps the argmax")
+    say("exp is increasing, so the largest score gets the largest probability. Six random rows",
+        "of four classes, one library call for the batch (axis=1):")
+    rng = np.random.default_rng(2024)
+    s = np.round(rng.normal(scale=3.0, size=(6, 4)), 2)
+    p = ssm.softmax(s, axis=1)
+    rows = [[i + 1, *(f"{v:.2f}" for v in s[i]), int(np.argmax(s[i])),
+             *(num(v) for v in p[i]), int(np.argmax(p[i]))] for i in range(len(s))]
+    table(["row", "s1", "s2", "s3", "s4", "argmax s", "p1", "p2", "p3", "p4", "argmax p"],
+          rows, "r")
+    big = rng.normal(scale=5.0, size=(100_000, 10))
+    agree = int(np.sum(np.argmax(big, axis=1) == np.argmax(ssm.softmax(big), axis=1)))
+    say(f"On {len(big):,} random rows of 10 classes the argmax agrees on {agree:,}.")
+
+
+def temperature() -> None:
+    section("6. Temperature: from uniform to argmax")
+    say("softmax(s / T): a large T flattens the distribution, a small T sharpens it towards",
+        "the one-hot argmax. Entropy (in nats) from the library's log_softmax: -sum p log p.")
+    rows = []
+    for t in (10.0, 1.0, 0.5, 0.1, 0.01):
+        p = ssm.softmax(SCORES, temperature=t)
+        logp = ssm.log_softmax(SCORES, temperature=t)
+        entropy = -math.fsum(p * logp)
+        rows.append([f"{t:g}", *(num(v) for v in p), num(entropy)])
+    onehot = np.zeros(3)
+    onehot[np.argmax(SCORES)] = 1.0
+    rows.append(["argmax", *(num(v) for v in onehot), num(0.0)])
+    table(["T", "p1", "p2", "p3", "entropy"], rows, "r")
+    say(f"Uniform over 3 classes would have entropy ln 3 = {num(math.log(3))}.")
+
+
+def derivatives() -> None:
+    section("7. Derivatives, by finite differences of the library's softmax")
+    p = ssm.softmax(SCORES)
+    jac = jacobian_fd(SCORES)
+    formula = np.diag(p) - np.outer(p, p)
+    say(f"The Jacobian dp_i/ds_j at s = {scores_text(SCORES)}, p = {vec(p)}, by central",
+        f"differences (step {STEP:g}), next to the formulas p_i(1 - p_i) on the diagonal and",
+        "-p_i p_j off it:")
+    rows = []
+    for i in range(3):
+        rows.append([f"dp{i + 1}", *(num(v) for v in jac[i]), "|",
+                     *(num(v) for v in formula[i])])
+    table(["", "fd /ds1", "fd /ds2", "fd /ds3", "|", "formula /ds1", "/ds2", "/ds3"], rows)
+    say(f"Largest difference: {sci(np.max(np.abs(jac - formula)))}. Every row sums to 0 (within "
+        f"{sci(np.max(np.abs(jac.sum(axis=1))))}):",
+        "the outputs always sum to 1, so their changes cancel.")
+    if hasattr(ssm, "softmax_jacobian"):
+        try:
+            exact = np.asarray(ssm.softmax_jacobian(SCORES))
+            say(f"swiftsoftmax.softmax_jacobian agrees to {sci(np.max(np.abs(exact - jac)))}.")
+        except Exception as e:  # a later addition; report rather than stop the walk-through
+            say(f"swiftsoftmax.softmax_jacobian failed: {e!r}")
+
+    print()
+    say("dp1/ds1 = p1(1 - p1) is largest where p1 = 0.5, the point of most uncertainty, and",
+        "vanishes as the network grows confident (p1 near 0 or 1). Scores s = [x, 0, 0]:")
+    xs = np.array([-10.0, -4.0, -2.0, 0.0, math.log(2.0), 2.0, 4.0, 10.0])
+    s = np.stack([xs, np.zeros_like(xs), np.zeros_like(xs)], axis=1)
+    p1 = ssm.softmax(s, axis=1)[:, 0]
+    d11 = partials(lambda v: ssm.softmax(v, axis=-1), s, 0)[:, 0]
+    rows = [[num(x), num(a), num(d), num(a * (1 - a))] for x, a, d in zip(xs, p1, d11)]
+    table(["x", "p1", "dp1/ds1 (fd)", "p1(1 - p1)"], rows, "r")
+    grid = np.linspace(-10.0, 10.0, 20_001)
+    s = np.stack([grid, np.zeros_like(grid), np.zeros_like(grid)], axis=1)
+    d = partials(lambda v: ssm.softmax(v, axis=-1), s, 0)[:, 0]
+    k = int(np.argmax(d))
+    at = ssm.softmax(s[k])[0]
+    say(f"On a grid of {len(grid):,} values of x the largest dp1/ds1 is {num(d[k])}, at "
+        f"x = {num(grid[k])} where p1 = {num(at)}.")
+
+    print()
+    say("dp_i/ds_j = -p_i p_j for i != j: raising another class's score lowers p_i. Its size",
+        "is largest, 0.25, when p_i = p_j = 0.5 and every other class has probability 0.",
+        "Scanning s = [a, b, 0] for a, b in [-12, 12]:")
+    a, b = np.meshgrid(np.linspace(-12.0, 12.0, 241), np.linspace(-12.0, 12.0, 241))
+    s = np.stack([a.ravel(), b.ravel(), np.zeros(a.size)], axis=1)
+    d12 = partials(lambda v: ssm.softmax(v, axis=-1), s, 1)[:, 0]
+    k = int(np.argmin(d12))
+    pk = ssm.softmax(s[k])
+    say(f"  most negative dp1/ds2 = {num(d12[k])} at p = {vec(pk)} "
+        f"(s = {scores_text(s[k])}); -p1 p2 there = {num(-pk[0] * pk[1])}")
+
+
+def cross_entropy() -> None:
+    section("8. The loss: cross-entropy of the c3 example")
+    s = SCORES
+    p = ssm.softmax(s)
+    logp = ssm.log_softmax(s)
+    target = np.array([0.0, 0.0, 1.0])
+    loss = -math.fsum(target * logp)
+    say("Class c3 is one-hot encoded as y = [0, 0, 1]. The network's output for the input is",
+        f"p = softmax(s) = {vec(p)}, and the cross-entropy loss is",
+        "L = -sum y_i ln p_i = -ln p3, computed in log space from log_softmax:",
+        "")
+    rows = [["-sum y * log_softmax(s)", f"{loss:.6f}"],
+            [f"-ln p3, p3 = {p[2]:.6f}", f"{-math.log(p[2]):.6f}"],
+            [f"-ln {num(p[2])} (the article's rounding)", f"{-math.log(round(float(p[2]), 4)):.6f}"]]
+    if hasattr(ssm, "cross_entropy"):
+        try:
+            rows.append(["swiftsoftmax.cross_entropy, label c3",
+                         f"{float(ssm.cross_entropy(s[None, :], np.array([2]))):.6f}"])
+            rows.append(["swiftsoftmax.cross_entropy, one-hot y",
+                         f"{float(ssm.cross_entropy(s[None, :], target[None, :])):.6f}"])
+        except Exception as e:  # a later addition; report rather than stop the walk-through
+            rows.append(["swiftsoftmax.cross_entropy failed", repr(e)])
+    table(["computed as", "L"], rows)
+
+    print()
+    say("The loss for each possible true class, and its gradient dL/ds by finite differences,",
+        "which is p - y:")
+    rows = []
+    for c in range(3):
+        y = np.zeros(3)
+        y[c] = 1.0
+        grad = np.array([partials(lambda v: -ssm.log_softmax(v)[c:c + 1], s, j)[0]
+                         for j in range(3)])
+        rows.append([f"c{c + 1}", num(-logp[c]), vec(grad), vec(p - y),
+                     sci(np.max(np.abs(grad - (p - y))))])
+    table(["true class", "loss", "dL/ds (fd)", "p - y", "difference"], rows, "lrllr")
+
+    print()
+    confident = np.array([0.0, 40.0])
+    exact = -float(ssm.log_softmax(confident)[1])
+    e = np.exp(confident - confident.max())
+    naive = -float(np.log(e[1] / e.sum()))
+    say(f"A confident, correct prediction, s = {scores_text(confident)} with true class 2: the loss",
+        f"from log_softmax is {exact:.6e}; through probabilities, -ln(softmax(s)[2]) gives",
+        f"{abs(naive):g}. Losses are computed in log space so that small ones keep their digits.")
+    if hasattr(ssm, "cross_entropy"):
+        try:
+            val = float(ssm.cross_entropy(confident[None, :], np.array([1])))
+            say(f"swiftsoftmax.cross_entropy gives {val:.6e}.")
+        except Exception as e:
+            say(f"swiftsoftmax.cross_entropy failed: {e!r}")
+
+
+SECTIONS: list[Callable[[], None]] = [
+    requirements,
+    alternatives,
+    offset_invariance,
+    two_classes,
+    argmax_preserved,
+    temperature,
+    derivatives,
+    cross_entropy,
+]
+
+
+# ---- plots (optional: matplotlib) ---------------------------------------------------------------
+
+def _plot_temperature(plt, directory: str) -> str:
+    ts = np.logspace(-2, 2, 241)
+    ps = np.array([ssm.softmax(SCORES, temperature=t) for t in ts])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i in range(3):
+        ax.plot(ts, ps[:, i], label=f"p{i + 1} (s{i + 1} = {SCORES[i]:g})")
+    ax.set_xscale("log")
+    ax.set_xlabel("temperature T")
+    ax.set_ylabel("softmax(s / T)")
+    ax.set_title(f"softmax({scores_text(SCORES)} / T)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    path = os.path.join(directory, "softmax_temperature.png")
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def _plot_derivatives(plt, directory: str) -> str:
+    xs = np.linspace(-10.0, 10.0, 801)
+    zeros = np.zeros_like(xs)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    s = np.stack([xs, zeros, zeros], axis=1)
+    p1 = ssm.softmax(s)[:, 0]
+    d11 = partials(ssm.softmax, s, 0)[:, 0]
+    left.plot(p1, d11, label="dp1/ds1 (finite differences)")
+    left.plot(p1, p1 * (1 - p1), "--", label="p1 (1 - p1)")
+    left.set_xlabel("p1")
+    left.set_title("s = [x, 0, 0]: diagonal derivative")
+    left.legend()
+    left.grid(alpha=0.3)
+    s = np.stack([xs, xs, zeros], axis=1)
+    p = ssm.softmax(s)
+    d12 = partials(ssm.softmax, s, 1)[:, 0]
+    right.plot(p[:, 0], d12, label="dp1/ds2 (finite differences)")
+    right.plot(p[:, 0], -p[:, 0] * p[:, 1], "--", label="-p1 p2")
+    right.set_xlabel("p1 = p2")
+    right.set_title("s = [x, x, 0]: cross derivative")
+    right.legend()
+    right.grid(alpha=0.3)
+    path = os.path.join(directory, "softmax_derivatives.png")
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+PLOTS: list[Callable[[object, str], str]] = [_plot_temperature, _plot_derivatives]
+
+
+def plot(directory: str) -> bool:
+    """Writes the PNG figures to `directory`; False (with a message) without matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("\n--plot: matplotlib is not installed, so no figures were written. Install it with\n"
+              "  python3 -m pip install matplotlib\n"
+              "and run the demo again.", file=sys.stderr)
+        return False
+    os.makedirs(directory, exist_ok=True)
+    section("Figures")
+    for make in PLOTS:
+        print(f"  wrote {make(plt, directory)}")
+    return True
+
+
+# ---- entry point ----------------------------------------------------------------------------------
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m swiftsoftmax demo",
+        description="The article's walk-through: why a classifier's output layer is softmax, "
+                    "with every number computed by the library.")
+    parser.add_argument("--plot", metavar="DIR",
+                        help="also write PNG figures to DIR (needs matplotlib)")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    start = time.perf_counter()
+    info = ssm.build_info()
+    print(f"swiftsoftmax {info['version']} demo ({info['isa']}): the softmax output layer, step by step")
+    for run in SECTIONS:
+        run()
+    if args.plot:
+        plot(args.plot)
+    print()
+    print(f"(demo computed in {time.perf_counter() - start:.2f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
