@@ -1,43 +1,81 @@
 # swiftsoftmax — `make` builds the library, `make test` runs every test, `make demo` the walk-through.
+# `make help` lists the targets. A fresh machine needs the Swift 6 toolchain and Python 3 with pip;
+# the Python packages the targets use are pip-installed when missing.
 PYTHON ?= python3
 SWIFT  ?= swift
 CC     ?= cc
 BUILD  := .build/release
 LIB    := $(BUILD)/libswiftsoftmax.so
 SOURCES := Package.swift $(shell find Sources -name '*.swift' -o -name '*.c' -o -name '*.h')
-PYDEPS := numpy pytest hypothesis
+# Python packages (import names = pip names): what the package needs, and what tests/benchmarks add.
+PYDEPS_RUN  := numpy
+PYDEPS_TEST := pytest hypothesis scipy
+PYDEPS      := $(PYDEPS_RUN) $(PYDEPS_TEST)
+PIP_FLAGS   ?= --quiet --disable-pip-version-check
+# Extra arguments, e.g. `make demo DEMO_ARGS="--plot figures"`.
+DEMO_ARGS   ?=
+BENCH_ARGS  ?=
+PYTEST_ARGS ?= -q
 
-.PHONY: all lib pydeps test test-swift test-c test-python demo bench clean
+.PHONY: all lib pydeps pydeps-run test test-swift test-c test-python demo bench info help clean
 
-all: lib
+all: lib ## build the release library .build/release/libswiftsoftmax.so (the default)
 lib: $(LIB)
 
 $(LIB): $(SOURCES)
 	$(SWIFT) build -c release
 	@touch $@
 
-# Installs the Python packages the tests need when they are missing (a fresh machine has pip).
-pydeps:
-	@$(PYTHON) -c "import numpy, pytest, hypothesis" 2>/dev/null || $(PYTHON) -m pip install --quiet $(PYDEPS)
+# $(call pip_install,packages): installs those of `packages` that do not import. pip may refuse
+# to touch a system Python (PEP 668, e.g. Debian 12): then retry as a --user install, and finally
+# with --break-system-packages (which, with --user, still only writes to ~/.local).
+define pip_install
+	@missing="$$($(PYTHON) -c 'import importlib.util as u, sys; print(*[m for m in sys.argv[1:] if u.find_spec(m) is None])' $(1))" || exit 1; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing missing Python packages: $$missing"; \
+	  $(PYTHON) -m pip --version >/dev/null 2>&1 || { \
+	    echo "error: $(PYTHON) has no pip. Install it (Debian/Ubuntu: apt-get install python3-pip)" \
+	         "or install these packages yourself: $$missing" >&2; exit 1; }; \
+	  $(PYTHON) -m pip install $(PIP_FLAGS) $$missing 2>/dev/null \
+	  || { echo "  (pip refused a plain install; trying --user)"; \
+	       $(PYTHON) -m pip install $(PIP_FLAGS) --user $$missing 2>/dev/null; } \
+	  || { echo "  (trying --user --break-system-packages)"; \
+	       $(PYTHON) -m pip install $(PIP_FLAGS) --user --break-system-packages $$missing; } \
+	  || { echo "error: pip could not install: $$missing" >&2; exit 1; }; \
+	fi
+endef
 
-test: test-swift test-c test-python
+pydeps: ## pip-install the Python packages of the tests and benchmarks when missing
+	$(call pip_install,$(PYDEPS))
 
-test-swift:
+pydeps-run:
+	$(call pip_install,$(PYDEPS_RUN))
+
+test: test-swift test-c test-python ## run every test: swift test, the C ABI test, pytest
+
+test-swift: ## the Swift Testing suite
 	$(SWIFT) test
 
-test-c: $(LIB)
+test-c: $(LIB) ## compile and run the C program that calls every exported function
 	$(CC) -std=c99 -Wall -Wextra -pedantic -Werror -Iinclude Tests/CABI/abi_test.c \
 	    -L$(BUILD) -lswiftsoftmax -Wl,-rpath,$(CURDIR)/$(BUILD) -lm -o $(BUILD)/abi_test
 	$(BUILD)/abi_test
 
-test-python: $(LIB) pydeps
-	cd python && $(PYTHON) -m pytest -q tests
+test-python: $(LIB) pydeps ## the pytest suite in python/tests
+	cd python && $(PYTHON) -m pytest $(PYTEST_ARGS) tests
 
-demo: $(LIB) pydeps
-	cd python && $(PYTHON) -m swiftsoftmax demo
+demo: $(LIB) pydeps-run ## the article's walk-through, computed by the library (DEMO_ARGS=...)
+	cd python && $(PYTHON) -m swiftsoftmax demo $(DEMO_ARGS)
 
-bench: $(LIB) pydeps
-	cd python && $(PYTHON) -m swiftsoftmax bench
+bench: $(LIB) pydeps ## benchmarks against NumPy/SciPy (BENCH_ARGS=...)
+	cd python && $(PYTHON) -m swiftsoftmax bench $(BENCH_ARGS)
 
-clean:
+info: $(LIB) pydeps-run ## version, library path, CPU tier and threads of the built library
+	cd python && $(PYTHON) -m swiftsoftmax info
+
+help: ## list the targets
+	@echo "make [target] [PYTHON=python3] [SWIFT=swift] [CC=cc]"
+	@awk 'BEGIN { FS = ":[^#]*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+clean: ## remove the build directory
 	rm -rf .build
