@@ -17,8 +17,10 @@ public struct RowShape: Equatable, Sendable, CustomStringConvertible {
     /// outer · inner: the number of independent reductions (and of logsumexp results).
     public let slices: Int
 
-    /// Throws `.invalidShape` when a size is negative or the element count (or its size in bytes
-    /// for 8-byte elements) does not fit in a signed machine word.
+    /// Throws `.invalidShape` when a size is negative or the element count or the slice count
+    /// (or their sizes in bytes for 8-byte elements) do not fit in a signed machine word. The
+    /// slice count matters on its own: with `n == 0` the array is empty but logsumexp still
+    /// writes `outer · inner` results.
     public init(outer: Int = 1, n: Int, inner: Int = 1) throws(SoftmaxError) {
         guard outer >= 0, n >= 0, inner >= 0 else {
             throw SoftmaxError(.invalidShape, "shape (outer=\(outer), n=\(n), inner=\(inner)): sizes must be non-negative")
@@ -27,7 +29,8 @@ public struct RowShape: Equatable, Sendable, CustomStringConvertible {
         let (c, o2) = on.multipliedReportingOverflow(by: inner)
         let (_, o3) = c.multipliedReportingOverflow(by: 8)
         let (sl, o4) = outer.multipliedReportingOverflow(by: inner)
-        guard !(o1 || o2 || o3 || o4) else {
+        let (_, o5) = sl.multipliedReportingOverflow(by: 8)
+        guard !(o1 || o2 || o3 || o4 || o5) else {
             throw SoftmaxError(.invalidShape, "shape (outer=\(outer), n=\(n), inner=\(inner)): element count overflows")
         }
         self.outer = outer

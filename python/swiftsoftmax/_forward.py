@@ -13,8 +13,20 @@ ArrayLike = Any
 Axis = Union[int, Sequence[int], None]
 
 
+_NO_TEMPERATURE = object()  # normalize takes no temperature
+
+
+def _temperature(t) -> float:
+    """A real scalar temperature as a Python float; its value is checked by the library."""
+    if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, float, np.integer, np.floating)):
+        raise TypeError(f"temperature: expected a real number, got {type(t).__name__}")
+    return float(t)
+
+
 def _rowwise(op: str, x, axis, temperature, where, out):
     """Shared driver of the same-shape reductions (softmax, log_softmax, normalize)."""
+    if temperature is not _NO_TEMPERATURE:
+        temperature = _temperature(temperature)
     a, cdt, rdt = A.as_real_array(x, "x")
     layout = A.Layout(a.shape, A.normalize_axes(axis, a.ndim))
     A.check_out(out, a.shape, rdt)
@@ -25,8 +37,8 @@ def _rowwise(op: str, x, axis, temperature, where, out):
     yb = target if target is not None else np.empty_like(xb)
     name = f"ssm_{op}{'_masked' if mb is not None else ''}_{A.suffix(cdt)}"
     args = [A.ptr(xb)] + ([A.ptr(mb)] if mb is not None else []) + [A.ptr(yb), *layout.dims]
-    if temperature is not None:
-        args.append(float(temperature))
+    if temperature is not _NO_TEMPERATURE:
+        args.append(temperature)
     check(FUNCS[name](*args), op if mb is None else f"{op} (where=)")
     result = yb if target is not None else layout.restore(yb)
     return A.deliver(result, out, rdt)
@@ -123,7 +135,7 @@ def normalize(x: ArrayLike, axis: Axis = -1, *, out: Optional[np.ndarray] = None
     >>> ssm.normalize([0.0, 102.0, 104.0]).round(4)
     array([0.    , 0.4951, 0.5049])
     """
-    return _rowwise("normalize", x, axis, None, None, out)
+    return _rowwise("normalize", x, axis, _NO_TEMPERATURE, None, out)
 
 
 def logsumexp(x: ArrayLike, axis: Axis = -1, *, keepdims: bool = False,
