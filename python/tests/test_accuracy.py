@@ -1,0 +1,556 @@
+"""Accuracy suite (issue 4): worst error in ULPs against exact references written here.
+
+Every output whose exact value is a normal number of the result dtype must be within 2 ULP
+of that exact value, for softmax, log_softmax, logsumexp, sigmoid, log_sigmoid and the
+per-sample cross-entropy, in float32 and float64, over the cases below.
+
+The references
+--------------
+``x - max`` is formed exactly in numpy.longdouble (x86-64: 64-bit mantissa) as an unevaluated
+sum ``hi + lo`` (TwoSum), so ``exp(x - max) = exp(hi) * (1 + lo)`` carries only the ~2^-64
+error of ``expl``; sums are np.sum in longdouble (all terms positive); log-space results use
+``log1p`` of the sum of the non-maximal terms, and ``(x - max) - log1p(s)`` adds two
+quantities of the same sign, so nothing cancels. That is ~0.001 ULP for float64 outputs.
+Two situations would amplify the longdouble rounding and use mpmath (importorskip) for float64:
+a temperature (``(x - max) / T`` is rounded, and exp amplifies its absolute error by up to 745)
+and logsumexp results near 0 (``m + log1p(s)`` cancels). ``test_references_agree`` checks
+the longdouble references against mpmath.
+
+Temperatures are chosen exactly representable in float32, because the float32 entry point
+receives the temperature as a C float.
+
+``tools/ulp_report.py`` imports this module and prints the same cases for ours and the peers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pytest
+
+import swiftsoftmax as ssm
+
+LD = np.longdouble
+HAVE_LONGDOUBLE = np.finfo(LD).nmant >= 63
+THRESHOLD_ULP = 2.0
+SEED = 20240604
+
+needs_longdouble = pytest.mark.skipif(
+    not HAVE_LONGDOUBLE, reason="numpy.longdouble has no extended precision on this platform"
+)
+
+# --------------------------------------------------------------------------------------------
+# ULP measurement
+
+
+def ulp_errors(y, ref, dtype) -> np.ndarray:
+    """|y - ref| in ULPs of `dtype` at ref, for references that are normal numbers of `dtype`;
+    NaN elsewhere (excluded). A non-finite `y` where the reference is normal counts as inf."""
+    dtype = np.dtype(dtype)
+    fin = np.finfo(dtype)
+    p = fin.nmant + 1
+    ref = np.asarray(ref, dtype=LD)
+    y = np.asarray(y).astype(LD)
+    a = np.abs(ref)
+    normal = np.isfinite(ref) & (a >= LD(fin.smallest_normal)) & (a <= LD(fin.max))
+    safe = np.where(normal, ref, LD(1))
+    _, e = np.frexp(safe)
+    ulp = np.ldexp(np.ones_like(safe), e - p)
+    err = np.abs(y - safe) / ulp
+    err = np.where(np.isfinite(y), err, LD(np.inf))
+    return np.where(normal, err, LD(np.nan)).astype(np.float64)
+
+
+# --------------------------------------------------------------------------------------------
+# Exact references
+
+
+def _two_sum(a, b):
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _rows_ld(x, axis, temperature, where):
+    """Per-row pieces in longdouble, rows moved to the last axis.
+
+    Returns (hi, lo, e, s_others, m, valid): (x - m)/T == hi + lo, e = exp(hi + lo) (0 where
+    masked), s_others = sum of e without one maximal entry, m = the row maximum."""
+    x = np.asarray(x)
+    a = np.moveaxis(x, axis, -1).astype(LD)
+    if where is None:
+        valid = np.ones(a.shape, dtype=bool)
+    else:
+        valid = np.moveaxis(np.broadcast_to(np.asarray(where), x.shape), axis, -1)
+    am = np.where(valid, a, LD(-np.inf))
+    m = am.max(axis=-1, keepdims=True)
+    mf = np.where(np.isfinite(m), m, LD(0))
+    hi, lo = _two_sum(a, -mf)
+    if temperature != 1.0:
+        t = LD(float(temperature))
+        hi, lo = hi / t, lo / t
+        hi, lo = _two_sum(hi, lo)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        e = np.where(valid, np.exp(hi) * (LD(1) + lo), LD(0))
+    idx = np.argmax(am, axis=-1)[..., None]
+    others = e.copy()
+    np.put_along_axis(others, idx, LD(0), axis=-1)
+    s_others = np.sum(others, axis=-1, keepdims=True, dtype=LD)
+    return hi, lo, e, s_others, m, valid
+
+
+def ref_softmax_ld(x, axis=-1, temperature=1.0, where=None):
+    _, _, e, s, _, valid = _rows_ld(x, axis, temperature, where)
+    return np.moveaxis(np.where(valid, e / (LD(1) + s), LD(0)), -1, axis)
+
+
+def ref_log_softmax_ld(x, axis=-1, temperature=1.0, where=None):
+    hi, lo, _, s, _, valid = _rows_ld(x, axis, temperature, where)
+    r = (hi - np.log1p(s)) + lo
+    return np.moveaxis(np.where(valid, r, LD(-np.inf)), -1, axis)
+
+
+def ref_logsumexp_ld(x, axis=-1, temperature=1.0, where=None):
+    assert temperature == 1.0
+    _, _, _, s, m, _ = _rows_ld(x, axis, 1.0, where)
+    return (m + np.log1p(s))[..., 0]
+
+
+def _mp():
+    return pytest.importorskip("mpmath")
+
+
+def _mp_to_ld(v) -> LD:
+    import mpmath
+
+    if mpmath.isinf(v):
+        return LD(-np.inf) if v < 0 else LD(np.inf)
+    if v == 0:
+        return LD(0)
+    man, ex = mpmath.frexp(v)  # v = man * 2**ex, 0.5 <= |man| < 1: no underflow in the split
+    hi = float(man)
+    return np.ldexp(LD(hi) + LD(float(man - hi)), int(ex))
+
+
+def _ref_rows_mp(kind, x, axis=-1, temperature=1.0, where=None):
+    mpmath = _mp()
+    x = np.asarray(x)
+    a = np.moveaxis(x, axis, -1)
+    valid = (np.ones(a.shape, dtype=bool) if where is None
+             else np.moveaxis(np.broadcast_to(np.asarray(where), x.shape), axis, -1))
+    n = a.shape[-1]
+    rows, vrows = a.reshape(-1, n), valid.reshape(-1, n)
+    outs = []
+    with mpmath.workdps(80):
+        t = mpmath.mpf(float(temperature))
+        for row, ok in zip(rows, vrows):
+            vals = [mpmath.mpf(float(v)) for v in row]
+            idx = max((i for i in range(n) if ok[i]), key=lambda i: (vals[i], -i))
+            m = vals[idx]
+            d = [(v - m) / t for v in vals]
+            e = [mpmath.exp(di) if ok[i] else mpmath.mpf(0) for i, di in enumerate(d)]
+            s = mpmath.fsum(e[i] for i in range(n) if i != idx)
+            big_l = mpmath.log1p(s)
+            if kind == "softmax":
+                outs.append([_mp_to_ld(ei / (1 + s)) for ei in e])
+            elif kind == "log_softmax":
+                outs.append([_mp_to_ld(di - big_l) if ok[i] else LD(-np.inf) for i, di in enumerate(d)])
+            else:
+                outs.append([_mp_to_ld(m + big_l)])
+    r = np.array(outs, dtype=LD)
+    if kind == "logsumexp":
+        return r.reshape(a.shape[:-1])
+    return np.moveaxis(r.reshape(a.shape), -1, axis)
+
+
+def ref_sigmoid_ld(x):
+    a = np.asarray(x).astype(LD)
+    with np.errstate(over="ignore", under="ignore"):
+        e = np.exp(-np.abs(a))
+        return np.where(a >= 0, LD(1) / (LD(1) + e), e / (LD(1) + e))
+
+
+def ref_log_sigmoid_ld(x):
+    a = np.asarray(x).astype(LD)
+    with np.errstate(over="ignore", under="ignore"):
+        e = np.exp(-np.abs(a))
+        return np.where(a >= 0, -np.log1p(e), a - np.log1p(e))
+
+
+def reference(func: str, inp: dict, method: str) -> np.ndarray:
+    x, axis, t, where = inp["x"], inp.get("axis", -1), inp.get("temperature", 1.0), inp.get("where")
+    if func == "sigmoid":
+        return ref_sigmoid_ld(x)
+    if func == "log_sigmoid":
+        return ref_log_sigmoid_ld(x)
+    kind = "log_softmax" if func == "cross_entropy" else func
+    if method == "mp":
+        r = _ref_rows_mp(kind, x, axis, t, where)
+    else:
+        r = {"softmax": ref_softmax_ld, "log_softmax": ref_log_softmax_ld,
+             "logsumexp": ref_logsumexp_ld}[kind](x, axis, t, where)
+    if func == "cross_entropy":
+        lab = np.expand_dims(inp["labels"], axis)
+        return -np.squeeze(np.take_along_axis(r, lab, axis=axis), axis)
+    return r
+
+
+# --------------------------------------------------------------------------------------------
+# Our implementation, called the way a user would
+
+
+def ours(func: str, inp: dict):
+    x, axis, t, where = inp["x"], inp.get("axis", -1), inp.get("temperature", 1.0), inp.get("where")
+    kw = {}
+    if t != 1.0:
+        kw["temperature"] = t
+    if where is not None:
+        kw["where"] = where
+    if func == "softmax":
+        return ssm.softmax(x, axis=axis, **kw)
+    if func == "log_softmax":
+        return ssm.log_softmax(x, axis=axis, **kw)
+    if func == "logsumexp":
+        return ssm.logsumexp(x, axis=axis, **kw)
+    if func == "sigmoid":
+        return ssm.sigmoid(x)
+    if func == "log_sigmoid":
+        return ssm.log_sigmoid(x)
+    if func == "cross_entropy":
+        return ssm.cross_entropy(x, inp["labels"], axis=axis, reduction="none")
+    raise KeyError(func)
+
+
+# --------------------------------------------------------------------------------------------
+# Cases: each makes a list of inputs {x, axis, temperature, where, labels} for a dtype.
+
+ROW_FUNCS = ("softmax", "log_softmax", "logsumexp", "cross_entropy")
+ELEM_FUNCS = ("sigmoid", "log_sigmoid")
+FUNCS = ROW_FUNCS + ELEM_FUNCS
+DTYPES = (np.float32, np.float64)
+
+
+@dataclass
+class Case:
+    name: str
+    make: Callable[[np.dtype, np.random.Generator], list]
+    funcs: tuple = ROW_FUNCS
+    mp_float64: tuple = ()  # functions whose float64 reference needs mpmath in this case
+    note: str = ""
+
+
+def _f32(dt) -> bool:
+    return np.dtype(dt) == np.float32
+
+
+def _rows_1_70(dt, rng):
+    return [{"x": rng.normal(0, 4, (6, n)).astype(dt)} for n in range(1, 71)]
+
+
+def _row_262144(dt, rng):
+    return [{"x": rng.normal(0, 3, (2, 262144)).astype(dt)}]
+
+
+def _ordinary(dt, rng):
+    return [{"x": rng.normal(0, s, (64, 1000)).astype(dt)} for s in (1.0, 10.0)] + [
+        {"x": rng.uniform(-50, 50, (64, 1000)).astype(dt)}]
+
+
+def _near_overflow(dt, rng):
+    top = 88.7 if _f32(dt) else 709.7
+    big = float(np.finfo(dt).max)
+    x1 = (top - rng.exponential(5 if _f32(dt) else 40, (32, 200))).astype(dt)
+    x2 = (top + rng.uniform(-1, 0, (32, 200))).astype(dt)
+    x3 = (rng.uniform(0.5, 1.0, (8, 64)) * big * rng.choice([-1, 1], (8, 64))).astype(dt)
+    x3[:, 0] = np.asarray(big, dtype=dt)  # the max itself is the largest finite number
+    top_big = np.asarray(big, dtype=dt)
+    step = float(top_big - np.nextafter(top_big, np.asarray(0, dtype=dt)))
+    x4 = (big - rng.integers(0, 5, (8, 64)) * step).astype(dt)  # the largest few finite numbers
+    return [{"x": x1}, {"x": x2}, {"x": x3}, {"x": x4}]
+
+
+def _offset_1e4(dt, rng):
+    return [{"x": (1e4 + rng.normal(0, 3, (32, 300))).astype(dt)},
+            {"x": (-1e4 + rng.normal(0, 3, (32, 300))).astype(dt)}]
+
+
+def _magnitude_1e30(dt, rng):
+    return [{"x": (1e30 * rng.normal(0, 1, (16, 64))).astype(dt)},
+            {"x": (1e30 * (1 + rng.integers(0, 3, (16, 64)) * 1e-6)).astype(dt)}]
+
+
+def _magnitude_1e_30(dt, rng):
+    return [{"x": (1e-30 * rng.normal(0, 1, (16, 64))).astype(dt)}]
+
+
+def _confident(dt, rng):
+    gaps = (10.0, 20.0, 30.0) if _f32(dt) else (30.0, 300.0, 600.0)
+    out = []
+    for gap in gaps:
+        for n in (2, 3, 8, 1000):
+            x = rng.normal(0, 1, (32, n))
+            lab = rng.integers(0, n, 32)
+            x[np.arange(32), lab] = x.max(axis=1) + gap
+            out.append({"x": x.astype(dt), "labels": lab})
+            # and the loss of a wrong label, large and ordinary
+            out.append({"x": x.astype(dt), "labels": (lab + 1) % n})
+    return out
+
+
+def _near_zero(dt, rng):
+    """logsumexp of rows whose maximum is just below 0, so the result is near 0."""
+    out = []
+    for scale in (1e-1, 1e-3, 1e-5):
+        xs = []
+        for _ in range(40):
+            k = int(rng.integers(1, 12))
+            a = rng.uniform(2, 12, k)
+            big_l = math.log1p(float(np.exp(-a).sum()))
+            t = big_l * (1 + rng.uniform(-scale, scale))
+            row = np.full(12, -np.inf)
+            row[0] = -t
+            row[1:k + 1] = -t - a
+            row[k + 1:] = -t - 60.0 - rng.uniform(0, 10, 11 - k)  # below: negligible but present
+            xs.append(row)
+        out.append({"x": np.array(xs).astype(dt)})
+    # a maximum just below 0 with everything else far below: logsumexp ~ max
+    x = rng.normal(-40, 3, (32, 50))
+    x[:, 0] = -10.0 ** rng.uniform(-30, -1, 32)
+    out.append({"x": x.astype(dt)})
+    return out
+
+
+def _subnormal_outputs(dt, rng):
+    lo = -110.0 if _f32(dt) else -760.0
+    x = rng.uniform(lo, 0, (16, 500))
+    x[:, 0] = 0.0
+    return [{"x": x.astype(dt)}, {"x": (x + 50.0).astype(dt)}]
+
+
+def _ties(dt, rng):
+    out = [{"x": np.full((1, n), rng.normal(), dtype=dt)} for n in (1, 2, 3, 7, 16, 33, 100)]
+    out.append({"x": rng.integers(-3, 4, (64, 50)).astype(dt)})
+    x = rng.normal(0, 2, (64, 40))
+    x[:, 5] = x[:, 17] = x.max(axis=1) + 1.0
+    out.append({"x": x.astype(dt)})
+    return out
+
+
+def _non_last_axis(dt, rng):
+    x3 = rng.normal(0, 5, (12, 37, 9)).astype(dt)
+    out = [{"x": x3, "axis": 0}, {"x": x3, "axis": 1},
+           {"x": rng.normal(0, 5, (300, 7)).astype(dt), "axis": 0},
+           {"x": rng.normal(0, 5, (5, 1000, 3)).astype(dt), "axis": 1}]
+    for inp in out:
+        shape = list(inp["x"].shape)
+        n = shape.pop(inp["axis"])
+        inp["labels"] = rng.integers(0, n, shape)
+    return out
+
+
+def _masks(dt, rng):
+    x = rng.normal(0, 5, (32, 60))
+    w = rng.random((32, 60)) > 0.3
+    w[:, 7] = True
+    x[~w] *= 1e3                       # masked values are large and must not matter
+    x[3, :] = np.where(w[3], x[3], 1e30)
+    wb = (rng.random((1, 60)) > 0.5)
+    wb[0, 0] = True
+    return [{"x": x.astype(dt), "where": w}, {"x": rng.normal(0, 5, (32, 60)).astype(dt), "where": wb}]
+
+
+def _temperature(dt, rng):
+    out = []
+    for t in (float(np.float32(0.7)), 2.5, float(np.float32(0.1)), float(np.float32(0.013))):
+        out.append({"x": rng.normal(0, 2, (32, 100)).astype(dt), "temperature": t})
+    return out
+
+
+def _elem_general(dt, rng):
+    return [{"x": rng.normal(0, 5, 200_000).astype(dt)}]
+
+
+def _elem_wide(dt, rng):
+    r = 120.0 if _f32(dt) else 800.0
+    return [{"x": rng.uniform(-r, r, 200_000).astype(dt)}]
+
+
+def _elem_near_zero(dt, rng):
+    return [{"x": (rng.normal(0, 1, 100_000) * 10.0 ** rng.uniform(-30, 0, 100_000)).astype(dt)}]
+
+
+def _elem_tails(dt, rng):
+    lo, hi = (15.0, 104.0) if _f32(dt) else (30.0, 745.0)
+    v = rng.uniform(lo, hi, 100_000)
+    return [{"x": np.concatenate([v, -v]).astype(dt)}]
+
+
+def _elem_huge(dt, rng):
+    big = float(np.finfo(dt).max)
+    v = np.concatenate([1e30 * rng.normal(0, 1, 1000), rng.uniform(-1, 1, 1000) * big, [big, -big]])
+    return [{"x": v.astype(dt)}]
+
+
+def _no_ce(funcs):
+    return tuple(f for f in funcs if f != "cross_entropy")
+
+
+CASES = [
+    Case("rows_1_to_70", _rows_1_70),
+    Case("row_262144", _row_262144),
+    Case("ordinary", _ordinary),
+    Case("near_overflow", _near_overflow),
+    Case("offset_1e4", _offset_1e4),
+    Case("magnitude_1e30", _magnitude_1e30),
+    Case("magnitude_1e-30", _magnitude_1e_30),
+    Case("confident", _confident),
+    Case("near_zero", _near_zero, funcs=("logsumexp",), mp_float64=("logsumexp",)),
+    Case("subnormal_outputs", _subnormal_outputs),
+    Case("ties", _ties),
+    Case("non_last_axis", _non_last_axis),
+    Case("masks", _masks, funcs=("softmax", "log_softmax", "logsumexp")),
+    Case("temperature", _temperature, funcs=("softmax", "log_softmax"),
+         mp_float64=("softmax", "log_softmax")),
+    Case("elem_general", _elem_general, funcs=ELEM_FUNCS),
+    Case("elem_wide", _elem_wide, funcs=ELEM_FUNCS),
+    Case("elem_near_zero", _elem_near_zero, funcs=ELEM_FUNCS),
+    Case("elem_tails", _elem_tails, funcs=ELEM_FUNCS),
+    Case("elem_huge", _elem_huge, funcs=ELEM_FUNCS),
+]
+CASE_BY_NAME = {c.name: c for c in CASES}
+
+
+def inputs_for(case: Case, dtype, func: str) -> list:
+    """The inputs of `case` for `dtype` (seeded, so every run and every tool sees the same data)."""
+    rng = np.random.default_rng([SEED, CASES.index(case), np.dtype(dtype).itemsize])
+    inputs = case.make(np.dtype(dtype), rng)
+    if func == "cross_entropy":
+        for inp in inputs:
+            if "labels" not in inp:
+                x, axis = inp["x"], inp.get("axis", -1)
+                shape = list(x.shape)
+                n = shape.pop(axis)
+                inp["labels"] = rng.integers(0, n, shape)
+    return inputs
+
+
+def ref_method(case: Case, dtype, func: str) -> str:
+    return "mp" if np.dtype(dtype) == np.float64 and func in case.mp_float64 else "ld"
+
+
+@dataclass
+class Worst:
+    ulp: float = 0.0
+    where: str = ""
+    count: int = 0  # outputs measured
+    notes: list = field(default_factory=list)
+
+
+def measure(func: str, dtype, case: Case, impl: Callable = ours) -> Worst:
+    """Worst ULP error of `impl(func, input)` over the case's inputs (normal references only)."""
+    w = Worst()
+    method = ref_method(case, dtype, func)
+    for k, inp in enumerate(inputs_for(case, dtype, func)):
+        y = np.asarray(impl(func, inp))
+        ref = reference(func, inp, method)
+        if y.shape != ref.shape:
+            raise AssertionError(f"shape {y.shape} != reference shape {ref.shape}")
+        err = ulp_errors(y, ref, dtype)
+        measured = ~np.isnan(err)
+        w.count += int(measured.sum())
+        if measured.any():
+            i = int(np.nanargmax(err))
+            e = float(err.flat[i])
+            if e > w.ulp or (e == math.inf and not w.where):
+                pos = np.unravel_index(i, err.shape)
+                w.ulp = e
+                w.where = (f"input {k} (shape {inp['x'].shape}, axis {inp.get('axis', -1)}) "
+                           f"at {tuple(int(p) for p in pos)}: got {y[pos]!r}, exact "
+                           f"{np.format_float_scientific(ref[pos], precision=20)}")
+        if inp.get("where") is not None and func in ("softmax", "log_softmax"):
+            masked = ~np.broadcast_to(inp["where"], y.shape)
+            want = 0.0 if func == "softmax" else -np.inf
+            if not np.all(y[masked] == want):
+                w.ulp = math.inf
+                w.notes.append(f"input {k}: masked entries are not exactly {want}")
+    return w
+
+
+def available(func: str) -> bool:
+    return func != "cross_entropy" or hasattr(ssm, "cross_entropy")
+
+
+# --------------------------------------------------------------------------------------------
+# Cases measured above 2 ULP when the suite was written (kernels being rewritten under issue 4).
+# Keys: "func-dtype-case"; values: the worst ULP measured then. Remove entries as they are fixed.
+
+KNOWN_ABOVE_2ULP: dict[str, float] = {  # measured on the scalar x86-64 kernels of d5b2868
+    "softmax-float64-rows_1_to_70": 2.71,
+    "softmax-float64-ordinary": 2.89,
+    "softmax-float64-offset_1e4": 2.22,
+    "softmax-float64-confident": 2.26,
+    "logsumexp-float64-near_zero": 1550000.0,
+    "softmax-float64-ties": 2.08,
+    "softmax-float64-non_last_axis": 2.81,
+    "softmax-float64-masks": 2.37,
+    "softmax-float64-temperature": 2.53,
+    "sigmoid-float64-elem_general": 2.34,
+}
+
+
+def _params():
+    out = []
+    for case in CASES:
+        for func in case.funcs:
+            for dt in DTYPES:
+                key = f"{func}-{np.dtype(dt).name}-{case.name}"
+                marks = [needs_longdouble]
+                if key in KNOWN_ABOVE_2ULP:
+                    marks.append(pytest.mark.xfail(
+                        strict=False,
+                        reason=f"kernel accuracy: issue 4 (measured {KNOWN_ABOVE_2ULP[key]:.3g} ULP)"))
+                out.append(pytest.param(func, dt, case, id=key, marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("func, dtype, case", _params())
+def test_worst_ulp(func, dtype, case):
+    if not available(func):
+        pytest.skip(f"swiftsoftmax has no {func} yet")
+    w = measure(func, dtype, case)
+    assert w.count > 0, "no output with a normal reference: the case measures nothing"
+    assert w.ulp <= THRESHOLD_ULP, (
+        f"{func} {np.dtype(dtype).name} {case.name}: worst {w.ulp:.3g} ULP > {THRESHOLD_ULP} "
+        f"over {w.count} outputs; {w.where} {'; '.join(w.notes)}")
+
+
+@needs_longdouble
+@pytest.mark.parametrize("func", ["softmax", "log_softmax", "logsumexp"])
+@pytest.mark.parametrize("case_name", ["confident", "ties", "masks", "subnormal_outputs"])
+def test_references_agree(func, case_name):
+    """The longdouble reference agrees with mpmath to well under 0.01 ULP of float64."""
+    _mp()
+    case = CASE_BY_NAME[case_name]
+    if func not in case.funcs:
+        pytest.skip("not part of this case")
+    inputs = inputs_for(case, np.float64, func)[:3]
+    for inp in inputs:
+        x = inp["x"]
+        if x.shape[-1] > 200:
+            inp = dict(inp, x=x[..., :200], where=None if inp.get("where") is None else inp["where"][..., :200])
+        a = reference(func, inp, "ld")
+        b = reference(func, inp, "mp")
+        err = ulp_errors(a, b, np.float64)
+        assert np.nanmax(err, initial=0.0) < 0.01
+
+
+@needs_longdouble
+def test_ulp_measure_itself():
+    one = np.float64(1.0)
+    assert ulp_errors(np.nextafter(one, 2.0), LD(1), np.float64)[()] == 1.0
+    assert ulp_errors(np.float32(3.0), LD(3), np.float32)[()] == 0.0
+    assert np.isnan(ulp_errors(np.float32(0.0), LD(1e-40), np.float32)[()])  # subnormal: excluded
+    assert ulp_errors(np.float32(np.inf), LD(1), np.float32)[()] == np.inf

@@ -1,0 +1,235 @@
+"""Worst ULP error per function, dtype and case: swiftsoftmax and its peers, side by side.
+
+The cases, the exact references and the ULP measure are those of tests/test_accuracy.py (this
+script imports it), so the table and the test suite always agree. Peers: the NumPy idiom,
+scipy.special, and JAX (eager, CPU, x64 enabled) when it is installed. A peer gets the
+temperature as ``x / T`` (in the input dtype) and a mask as ``where(mask, x, -inf)``, as a user
+would write it.
+
+    cd python && python tools/ulp_report.py                 # everything
+    python tools/ulp_report.py --funcs softmax,logsumexp --dtypes float64 --peers numpy
+    python tools/ulp_report.py --known                       # also print KNOWN_ABOVE_2ULP for ours
+    python tools/ulp_report.py --markdown                    # a Markdown table for the README
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent))
+
+import test_accuracy as T  # noqa: E402  (the cases and references)
+
+
+def _x_for_peer(inp):
+    x, where, t = inp["x"], inp.get("where"), inp.get("temperature", 1.0)
+    if t != 1.0:
+        x = x / x.dtype.type(t)
+    if where is not None:
+        x = np.where(np.broadcast_to(where, x.shape), x, x.dtype.type(-np.inf))
+    return x
+
+
+def _pick(logp, inp):
+    axis = inp.get("axis", -1)
+    lab = np.expand_dims(inp["labels"], axis)
+    return -np.squeeze(np.take_along_axis(logp, lab, axis=axis), axis)
+
+
+def numpy_idiom(func, inp):
+    x, axis = _x_for_peer(inp), inp.get("axis", -1)
+    with np.errstate(all="ignore"):
+        if func == "sigmoid":
+            return 1 / (1 + np.exp(-x))
+        if func == "log_sigmoid":
+            return -np.logaddexp(x.dtype.type(0), -x)
+        m = x.max(axis, keepdims=True)
+        e = np.exp(x - m)
+        if func == "softmax":
+            return e / e.sum(axis, keepdims=True)
+        if func == "logsumexp":
+            return np.squeeze(m + np.log(e.sum(axis, keepdims=True)), axis)
+        logp = (x - m) - np.log(e.sum(axis, keepdims=True))
+        return logp if func == "log_softmax" else _pick(logp, inp)
+
+
+def scipy_special(func, inp):
+    from scipy import special
+
+    x, axis = _x_for_peer(inp), inp.get("axis", -1)
+    with np.errstate(all="ignore"):
+        if func == "sigmoid":
+            return special.expit(x)
+        if func == "log_sigmoid":
+            return special.log_expit(x)
+        if func == "softmax":
+            return special.softmax(x, axis=axis)
+        if func == "logsumexp":
+            return special.logsumexp(x, axis=axis)
+        logp = special.log_softmax(x, axis=axis)
+        return logp if func == "log_softmax" else _pick(logp, inp)
+
+
+def jax_nn(func, inp):
+    import jax
+    import jax.numpy as jnp
+
+    x, axis = jnp.asarray(inp["x"]), inp.get("axis", -1)
+    t, where = inp.get("temperature", 1.0), inp.get("where")
+    if t != 1.0:
+        x = x / jnp.asarray(t, dtype=x.dtype)
+    kw = {} if where is None else {"where": jnp.asarray(np.broadcast_to(where, x.shape))}
+    if func == "sigmoid":
+        r = jax.nn.sigmoid(x)
+    elif func == "log_sigmoid":
+        r = jax.nn.log_sigmoid(x)
+    elif func == "softmax":
+        r = jax.nn.softmax(x, axis=axis, **kw)
+    elif func == "log_softmax":
+        r = jax.nn.log_softmax(x, axis=axis, **kw)
+    elif func == "logsumexp":
+        r = jax.nn.logsumexp(x, axis=axis, **kw)
+    else:
+        import optax
+
+        r = optax.softmax_cross_entropy_with_integer_labels(x, jnp.asarray(inp["labels"]), axis=axis)
+    r = np.asarray(r)
+    if func in ("softmax", "log_softmax") and where is not None:  # JAX leaves masked entries as is
+        fill = 0.0 if func == "softmax" else -np.inf
+        r = np.where(np.broadcast_to(where, r.shape), r, r.dtype.type(fill))
+    return r
+
+
+def peers(wanted):
+    out = {"ours": T.ours, "numpy": numpy_idiom}
+    try:
+        import scipy.special  # noqa: F401
+
+        out["scipy"] = scipy_special
+    except ImportError:
+        pass
+    try:
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+        jax.config.update("jax_platforms", "cpu")
+        out["jax"] = jax_nn
+    except ImportError:
+        pass
+    return {k: v for k, v in out.items() if wanted is None or k in wanted or k == "ours"}
+
+
+def fmt(u):
+    if u is None:
+        return "-"
+    if isinstance(u, str):
+        return u
+    if math.isinf(u):
+        return "inf"
+    if u >= 1e4:
+        return f"{u:.1e}"
+    return f"{u:.2f}" if u < 10 else f"{u:.0f}"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--funcs", help="comma-separated: " + ",".join(T.FUNCS))
+    ap.add_argument("--dtypes", help="comma-separated: float32,float64")
+    ap.add_argument("--cases", help="comma-separated case names")
+    ap.add_argument("--peers", help="comma-separated: numpy,scipy,jax (ours always)")
+    ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    ap.add_argument("--known", action="store_true",
+                    help="print the KNOWN_ABOVE_2ULP dict of test_accuracy.py for the current library")
+    args = ap.parse_args(argv)
+    split = lambda s: None if s is None else set(s.split(","))  # noqa: E731
+    funcs, dtypes, cases = split(args.funcs), split(args.dtypes), split(args.cases)
+    impls = peers(split(args.peers))
+    if not T.HAVE_LONGDOUBLE:
+        print("numpy.longdouble has no extended precision here: no exact reference", file=sys.stderr)
+        return 2
+
+    import swiftsoftmax as ssm
+
+    names = list(impls)
+    rows, worst = [], {}
+    t0 = time.perf_counter()
+    for case in T.CASES:
+        if cases and case.name not in cases:
+            continue
+        for func in case.funcs:
+            if funcs and func not in funcs:
+                continue
+            for dt in T.DTYPES:
+                dname = np.dtype(dt).name
+                if dtypes and dname not in dtypes:
+                    continue
+                cells = []
+                for name in names:
+                    if name == "ours" and not T.available(func):
+                        cells.append(None)
+                        continue
+                    try:
+                        u = T.measure(func, dt, case, impls[name]).ulp
+                    except ImportError:
+                        u = "no mpmath"
+                    except Exception as e:  # a peer without this feature
+                        u = "error"
+                        print(f"  {name} {func} {dname} {case.name}: {type(e).__name__}: {e}",
+                              file=sys.stderr)
+                    cells.append(u)
+                    if isinstance(u, float):
+                        k = (func, dname, name)
+                        worst[k] = max(worst.get(k, 0.0), u)
+                rows.append((func, dname, case.name, cells))
+                print(f"[{time.perf_counter() - t0:5.1f}s] {func} {dname} {case.name}", file=sys.stderr)
+
+    print(f"# worst error in ULPs (outputs with a normal exact value; threshold {T.THRESHOLD_ULP})")
+    print(f"# swiftsoftmax {ssm.build_info()}")
+    print(f"# numpy {np.__version__}" + "".join(
+        f", {m} {sys.modules[m].__version__}" for m in ("scipy", "jax") if m in sys.modules))
+    header = ["function", "dtype", "case"] + names
+    body = [[f, d, c] + [fmt(u) for u in cells] for f, d, c, cells in rows]
+    summary = []
+    for f in T.FUNCS:
+        for d in ("float32", "float64"):
+            vals = [worst.get((f, d, n)) for n in names]
+            if any(v is not None for v in vals):
+                summary.append([f, d, "ALL (worst)"] + [fmt(v) for v in vals])
+    _table(header, body + [None] + summary, args.markdown)
+    if args.known:
+        print("\nKNOWN_ABOVE_2ULP: dict[str, float] = {")
+        for f, d, c, cells in rows:
+            u = cells[0]
+            if isinstance(u, float) and u > T.THRESHOLD_ULP:
+                print(f'    "{f}-{d}-{c}": {float(f"{u:.3g}")!r},')
+        print("}")
+    return 0
+
+
+def _table(header, rows, markdown):
+    widths = [max(len(str(r[i])) for r in [header] + [r for r in rows if r]) for i in range(len(header))]
+    if markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "|".join("---" if i < 3 else "---:" for i in range(len(header))) + "|")
+        for r in rows:
+            if r:
+                print("| " + " | ".join(r) + " |")
+        return
+    line = lambda r: "  ".join(  # noqa: E731
+        str(v).ljust(widths[i]) if i < 3 else str(v).rjust(widths[i]) for i, v in enumerate(r))
+    print(line(header))
+    print("-" * len(line(header)))
+    for r in rows:
+        print(line(r) if r else "-" * len(line(header)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
