@@ -70,6 +70,10 @@ demo: $(LIB) pydeps-run ## the article's walk-through, computed by the library (
 bench: $(LIB) pydeps ## benchmarks against NumPy/SciPy (BENCH_ARGS=...)
 	cd python && $(PYTHON) -m swiftsoftmax bench $(BENCH_ARGS)
 
+.PHONY: bench-deps
+bench-deps: ## pip-install the benchmark's optional peers (JAX on CPU, optax, ONNX Runtime, onnx); `bench` runs without them
+	$(PYTHON) -m pip install $(PIP_FLAGS) "jax[cpu]" optax onnxruntime onnx
+
 info: $(LIB) pydeps-run ## version, library path, CPU tier and threads of the built library
 	cd python && $(PYTHON) -m swiftsoftmax info
 

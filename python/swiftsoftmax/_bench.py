@@ -1,0 +1,340 @@
+"""`python -m swiftsoftmax bench`: swiftsoftmax against the tools people use, in one process.
+
+Peers: the NumPy idiom and scipy.special always; JAX (jit, CPU, ``block_until_ready``) and
+ONNX Runtime (a one-node Softmax/LogSoftmax model per shape and dtype, opset 13, 2 intra-op
+threads) when importable. Every figure is the best of several repeats after a warm-up; the
+number of calls per repeat adapts so that small arrays are timed over many calls and the whole
+run stays short. ``ours/copy`` divides our time by that of ``np.copyto`` of the same array:
+the memory floor.
+
+    python -m swiftsoftmax bench [--quick] [--ops softmax,log_softmax,cross_entropy_with_grad]
+                                 [--dtypes float32,float64] [--peers numpy,scipy,jax,ort]
+                                 [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from typing import Callable
+
+import numpy as np
+
+OPS = ("softmax", "log_softmax", "cross_entropy_with_grad")
+DTYPES = ("float32", "float64")
+PEERS = ("numpy", "scipy", "jax", "ort")
+# (shape, axis): the issue-4 list; the last one reduces a non-last axis.
+SHAPES = [((8,), -1), ((1000,), -1), ((64, 1000), -1), ((4096, 10), -1), ((4096, 1000), -1),
+          ((256, 32000), -1), ((16384, 128), -1), ((32, 262144), -1), ((1000, 4096), 0)]
+QUICK_SHAPES = [((8,), -1), ((64, 1000), -1), ((4096, 1000), -1), ((1000, 4096), 0)]
+
+
+# ---------------------------------------------------------------------------------------------
+# timing
+
+def best_time(fn: Callable[[], object], budget: float, min_repeats: int = 3,
+              max_repeats: int = 30) -> float:
+    """Seconds per call: the best of several repeats, each of enough calls to last ~budget/10."""
+    fn()  # warm-up (JIT compilation, page faults, caches)
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    one = max(time.perf_counter() - t0, 1e-7)
+    per_repeat = max(budget / 10, 2e-3)
+    loops = max(1, int(per_repeat / one))
+    repeats = int(min(max_repeats, max(min_repeats, budget / (one * loops))))
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(loops):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / loops)
+    return best
+
+
+# ---------------------------------------------------------------------------------------------
+# the implementations: each builder returns a zero-argument callable, or raises to mean "n/a"
+
+def _idiom_softmax(x, axis):
+    e = np.exp(x - x.max(axis, keepdims=True))
+    return e / e.sum(axis, keepdims=True)
+
+
+def _idiom_log_softmax(x, axis):
+    s = x - x.max(axis, keepdims=True)
+    return s - np.log(np.exp(s).sum(axis, keepdims=True))
+
+
+def _idiom_ce_with_grad(x, labels, axis):
+    """Mean cross-entropy and its gradient, as written with NumPy: (softmax - onehot) / N."""
+    s = x - x.max(axis, keepdims=True)
+    e = np.exp(s)
+    total = e.sum(axis, keepdims=True)
+    lab = np.expand_dims(labels, axis)
+    n = labels.size
+    loss = -(np.take_along_axis(s, lab, axis) - np.log(total)).sum() / n
+    grad = e / total
+    np.put_along_axis(grad, lab, np.take_along_axis(grad, lab, axis) - 1, axis)
+    grad /= n
+    return loss, grad
+
+
+def build_ours(ssm, op, x, labels, axis):
+    if op == "softmax":
+        return lambda: ssm.softmax(x, axis=axis)
+    if op == "log_softmax":
+        return lambda: ssm.log_softmax(x, axis=axis)
+    if not hasattr(ssm, "cross_entropy_with_grad"):
+        raise NotImplementedError("swiftsoftmax.cross_entropy_with_grad not present yet")
+    ssm.cross_entropy_with_grad(x, labels, axis=axis)
+    return lambda: ssm.cross_entropy_with_grad(x, labels, axis=axis)
+
+
+def build_numpy(op, x, labels, axis):
+    if op == "softmax":
+        return lambda: _idiom_softmax(x, axis)
+    if op == "log_softmax":
+        return lambda: _idiom_log_softmax(x, axis)
+    return lambda: _idiom_ce_with_grad(x, labels, axis)
+
+
+def build_scipy(op, x, labels, axis):
+    from scipy import special
+
+    if op == "softmax":
+        return lambda: special.softmax(x, axis=axis)
+    if op == "log_softmax":
+        return lambda: special.log_softmax(x, axis=axis)
+    raise NotImplementedError("scipy has no cross-entropy")
+
+
+_JAX_CACHE: dict = {}
+
+
+def build_jax(op, x, labels, axis):
+    import jax
+    import jax.numpy as jnp
+
+    key = (op, axis)
+    if key not in _JAX_CACHE:
+        if op == "softmax":
+            f = jax.jit(lambda a: jax.nn.softmax(a, axis=axis))
+        elif op == "log_softmax":
+            f = jax.jit(lambda a: jax.nn.log_softmax(a, axis=axis))
+        else:
+            import optax
+
+            def loss(a, y):
+                return optax.softmax_cross_entropy_with_integer_labels(a, y, axis=axis).mean()
+
+            f = jax.jit(jax.value_and_grad(loss))
+        _JAX_CACHE[key] = f
+    f = _JAX_CACHE[key]
+    xj = jax.device_put(x)
+    if op == "cross_entropy_with_grad":
+        yj = jax.device_put(labels.astype(np.int32))
+        return lambda: jax.block_until_ready(f(xj, yj))
+    return lambda: f(xj).block_until_ready()
+
+
+def build_ort(op, x, labels, axis):
+    if op == "cross_entropy_with_grad":
+        raise NotImplementedError("not compared")
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    et = TensorProto.FLOAT if x.dtype == np.float32 else TensorProto.DOUBLE
+    node = helper.make_node("Softmax" if op == "softmax" else "LogSoftmax", ["X"], ["Y"], axis=axis)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("X", et, list(x.shape))],
+                              [helper.make_tensor_value_info("Y", et, list(x.shape))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = min(model.ir_version, 9)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    opts.inter_op_num_threads = 1
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    feed = {"X": x}
+    sess.run(None, feed)
+    return lambda: sess.run(None, feed)
+
+
+BUILDERS = {"numpy": build_numpy, "scipy": build_scipy, "jax": build_jax, "ort": build_ort}
+
+
+# ---------------------------------------------------------------------------------------------
+# machine
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(mod: str):
+    try:
+        m = __import__(mod)
+        return getattr(m, "__version__", "?")
+    except Exception:  # not installed (or broken): the peer is skipped
+        return None
+
+
+def machine_info(ssm) -> dict:
+    info = {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "numpy": np.__version__,
+        "scipy": _version("scipy"),
+        "jax": _version("jax"),
+        "optax": _version("optax"),
+        "onnxruntime": _version("onnxruntime"),
+        "onnx": _version("onnx"),
+        "swiftsoftmax": ssm.build_info(),
+    }
+    for var in ("OPENBLAS_CORETYPE", "SWIFTSOFTMAX_ISA", "OMP_NUM_THREADS", "XLA_FLAGS"):
+        if var in os.environ:
+            info.setdefault("env", {})[var] = os.environ[var]
+    return info
+
+
+# ---------------------------------------------------------------------------------------------
+
+def _fmt_t(t):
+    if t is None:
+        return "-"
+    if t < 1e-3:
+        return f"{t * 1e6:.2f}us" if t < 1e-5 else f"{t * 1e6:.1f}us"
+    if t < 1:
+        return f"{t * 1e3:.2f}ms"
+    return f"{t:.2f}s"
+
+
+def _fmt_r(r):
+    return "-" if r is None else f"{r:.2f}"
+
+
+def _split(s, allowed, what):
+    if s is None:
+        return list(allowed)
+    items = [v.strip() for v in s.split(",") if v.strip()]
+    bad = [v for v in items if v not in allowed]
+    if bad:
+        raise SystemExit(f"bench: unknown {what}: {', '.join(bad)} (choose from {', '.join(allowed)})")
+    return items
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m swiftsoftmax bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer shapes, shorter timing")
+    ap.add_argument("--ops", help="comma-separated: " + ",".join(OPS))
+    ap.add_argument("--dtypes", help="comma-separated: " + ",".join(DTYPES))
+    ap.add_argument("--peers", help="comma-separated: " + ",".join(PEERS) + " (default: all importable)")
+    ap.add_argument("--budget", type=float, help="seconds of timing per figure (default 0.25, quick 0.08)")
+    ap.add_argument("--json", metavar="PATH", help="write every figure and the machine to PATH")
+    args = ap.parse_args(argv)
+    ops = _split(args.ops, OPS, "op")
+    dtypes = _split(args.dtypes, DTYPES, "dtype")
+    wanted = _split(args.peers, PEERS, "peer")
+    shapes = QUICK_SHAPES if args.quick else SHAPES
+    budget = args.budget or (0.08 if args.quick else 0.25)
+
+    import swiftsoftmax as ssm
+
+    info = machine_info(ssm)
+    present = {"numpy": True, "scipy": info["scipy"] is not None,
+               "jax": info["jax"] is not None, "ort": info["onnxruntime"] is not None and info["onnx"] is not None}
+    peers = [p for p in wanted if present[p]]
+    if "jax" in peers:
+        import jax
+
+        jax.config.update("jax_enable_x64", True)  # float64 arrays stay float64 (in-process only)
+        try:
+            jax.config.update("jax_platforms", "cpu")
+        except Exception:  # already initialised: the CPU device is used anyway
+            pass
+
+    print(f"machine: {info['cpu']}, {info['cores']} cores, Python {info['python']}, {info['platform']}")
+    print("versions: " + ", ".join(f"{k} {info[k]}" for k in
+                                   ("numpy", "scipy", "jax", "optax", "onnxruntime", "onnx")
+                                   if info[k] is not None))
+    print(f"swiftsoftmax: {info['swiftsoftmax']}")
+    if "OPENBLAS_CORETYPE" in os.environ:
+        print(f"note: OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} is set "
+              "(it does not affect these ops)")
+    missing = [p for p in wanted if not present[p]]
+    if missing:
+        print(f"peers not installed (skipped): {', '.join(missing)} — `make bench-deps` installs them")
+    print(f"each figure: best of several repeats, ~{budget:g}s of timing; ratio = best peer / ours "
+          "(> 1: ours faster); ours/copy = ours / np.copyto of the same array")
+    print()
+
+    rng = np.random.default_rng(0)
+    records = []
+    jobs = [(op, dt, shape, axis) for op in ops for dt in dtypes for shape, axis in shapes]
+    for k, (op, dt, shape, axis) in enumerate(jobs, 1):
+        label = f"{shape}" + (f" axis {axis}" if axis != -1 else "")
+        print(f"[{k}/{len(jobs)}] {op} {dt} {label}", file=sys.stderr, flush=True)
+        x = rng.normal(0, 3, shape).astype(dt)
+        lshape = list(shape)
+        n = lshape.pop(axis)
+        labels = rng.integers(0, n, lshape)
+        rec = {"op": op, "dtype": dt, "shape": list(shape), "axis": axis, "times": {}, "errors": {}}
+        dst = np.empty_like(x)
+        rec["copy"] = best_time(lambda: np.copyto(dst, x), budget)
+        for name in ["ours"] + peers:
+            try:
+                fn = build_ours(ssm, op, x, labels, axis) if name == "ours" else BUILDERS[name](op, x, labels, axis)
+                rec["times"][name] = best_time(fn, budget)
+            except Exception as e:  # n/a for this peer (missing feature or dtype)
+                rec["errors"][name] = f"{type(e).__name__}: {e}"[:200]
+        ours = rec["times"].get("ours")
+        peer_times = [rec["times"][p] for p in peers if p in rec["times"]]
+        rec["best_peer"] = min(peer_times) if peer_times else None
+        rec["best_peer_over_ours"] = rec["best_peer"] / ours if ours and rec["best_peer"] else None
+        rec["ours_over_copy"] = ours / rec["copy"] if ours else None
+        records.append(rec)
+        del x, dst
+
+    header = ["op", "dtype", "shape/axis", "ours"] + peers + ["best-peer/ours", "ours/copy"]
+    rows = []
+    for r in records:
+        sa = "x".join(map(str, r["shape"])) + f" /{r['axis']}"
+        rows.append([r["op"], r["dtype"], sa, _fmt_t(r["times"].get("ours"))]
+                    + [_fmt_t(r["times"].get(p)) for p in peers]
+                    + [_fmt_r(r["best_peer_over_ours"]), _fmt_r(r["ours_over_copy"])])
+    widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
+    line = lambda row: "  ".join(  # noqa: E731
+        v.ljust(widths[i]) if i < 3 else v.rjust(widths[i]) for i, v in enumerate(row))
+    print(line(header))
+    print("-" * len(line(header)))
+    for row in rows:
+        print(line(row))
+    notes = sorted({f"{name}: {msg}" for r in records for name, msg in r["errors"].items()
+                    if name == "ours" or not msg.startswith("NotImplementedError")})
+    print("\n(-: not applicable: scipy and ONNX Runtime have no fused cross-entropy with gradient)")
+    if notes:
+        print("\nnot measured:")
+        for msg in notes:
+            print(f"  {msg}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": info, "budget": budget, "quick": args.quick, "peers": peers,
+                       "results": records}, f, indent=1)
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
