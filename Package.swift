@@ -4,7 +4,26 @@
 import PackageDescription
 
 // Kernels are pure arithmetic over raw pointers; bounds are established once by the API layer.
-let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"])]
+let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
+
+// Swift has no per-function target attributes, so the kernel sources are compiled once per CPU
+// tier: Sources/Tiers/<TIER> are symbolic links to Sources/SoftmaxKernels. The API picks one
+// tier at load time from cpuid (or SWIFTSOFTMAX_ISA).
+struct Tier { let name: String; let cpu: String; let defines: [String] }
+#if arch(x86_64)
+let tiers = [
+    Tier(name: "AVX2", cpu: "haswell", defines: ["SSM_TIER_AVX2", "SSM_FMA"]),
+    Tier(name: "AVX512", cpu: "skylake-avx512", defines: ["SSM_TIER_AVX512", "SSM_FMA"]),
+]
+#else
+let tiers: [Tier] = []
+#endif
+let tierTargets: [Target] = tiers.map { t in
+    .target(
+        name: "SoftmaxKernels\(t.name)", dependencies: ["SoftmaxCore"], path: "Sources/Tiers/\(t.name)",
+        swiftSettings: kernelFlags + [.unsafeFlags(["-target-cpu", t.cpu])] + t.defines.map { .define($0) })
+}
+let tierDependencies: [Target.Dependency] = tiers.map { .target(name: "SoftmaxKernels\($0.name)") }
 
 let package = Package(
     name: "swiftsoftmax",
@@ -22,12 +41,12 @@ let package = Package(
         // Public Swift API: shapes, validation, special values, threading.
         .target(
             name: "SwiftSoftmax",
-            dependencies: ["SoftmaxCore", "SoftmaxKernels", "CSoftmaxSupport"]),
+            dependencies: ["SoftmaxCore", "SoftmaxKernels", "CSoftmaxSupport"] + tierDependencies),
         // The C ABI: @_cdecl shims that translate pointers and errors, nothing else.
         .target(
             name: "SwiftSoftmaxCABI",
             dependencies: ["SwiftSoftmax", "CSoftmaxSupport"],
             linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         .testTarget(name: "SwiftSoftmaxTests", dependencies: ["SwiftSoftmax"]),
-    ]
+    ] + tierTargets
 )

@@ -3,7 +3,7 @@
 /// Every algorithm is written once, generically over this protocol. Arithmetic happens in
 /// `Double` (exact for every `Float` input and the native type for `Double` input), with
 /// error-free transformations where `Double` alone is not enough; this protocol supplies only
-/// the per-type conversions and constants.
+/// the per-type conversions, which the kernels inline into each CPU tier.
 public protocol SoftmaxScalar: BinaryFloatingPoint, Sendable
 where Self.RawSignificand: FixedWidthInteger {
     /// The value converted to `Double` (exact for both conforming types).
@@ -12,16 +12,57 @@ where Self.RawSignificand: FixedWidthInteger {
     init(rounding d: Double)
     /// A short name for messages and build info: `"float32"` or `"float64"`.
     static var dtypeName: String { get }
+    /// Eight consecutive values starting at `p`, widened to `Double`.
+    static func load8(_ p: UnsafePointer<Self>) -> SIMD8<Double>
+    /// Stores eight values at `p`, each rounded once to this type.
+    static func store8(_ v: SIMD8<Double>, _ p: UnsafeMutablePointer<Self>)
+}
+
+extension SoftmaxScalar {
+    /// The first `count` (< 8) values at `p`, the other lanes set to `pad`.
+    @inlinable @inline(__always)
+    public static func loadPartial(_ p: UnsafePointer<Self>, count: Int, pad: Double) -> SIMD8<Double> {
+        var v = SIMD8<Double>(repeating: pad)
+        for i in 0..<count { v[i] = p[i].double }
+        return v
+    }
+
+    /// Stores the first `count` (< 8) lanes of `v` at `p`.
+    @inlinable @inline(__always)
+    public static func storePartial(_ v: SIMD8<Double>, _ p: UnsafeMutablePointer<Self>, count: Int) {
+        for i in 0..<count { p[i] = Self(rounding: v[i]) }
+    }
 }
 
 extension Float: SoftmaxScalar {
     @inlinable @inline(__always) public var double: Double { Double(self) }
     @inlinable @inline(__always) public init(rounding d: Double) { self = Float(d) }
     public static var dtypeName: String { "float32" }
+
+    @inlinable @inline(__always)
+    public static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Double> {
+        let v = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+        return SIMD8<Double>(v)
+    }
+
+    @inlinable @inline(__always)
+    public static func store8(_ v: SIMD8<Double>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: SIMD8<Float>(v), as: SIMD8<Float>.self)
+    }
 }
 
 extension Double: SoftmaxScalar {
     @inlinable @inline(__always) public var double: Double { self }
     @inlinable @inline(__always) public init(rounding d: Double) { self = d }
     public static var dtypeName: String { "float64" }
+
+    @inlinable @inline(__always)
+    public static func load8(_ p: UnsafePointer<Double>) -> SIMD8<Double> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Double>.self)
+    }
+
+    @inlinable @inline(__always)
+    public static func store8(_ v: SIMD8<Double>, _ p: UnsafeMutablePointer<Double>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Double>.self)
+    }
 }

@@ -1,12 +1,13 @@
 import SoftmaxCore
 
-/// The kernel entry points: each runs one operation over a range of slices (or elements) of an
+/// The scalar reference: the specification every vector kernel is tested against, on every
+/// tier. Each runs one operation over a range of slices (or elements) of an
 /// [outer, n, inner] view whose pointers and sizes the API layer has already validated.
 ///
 /// Special values follow one policy here, so every caller (any layout, thread or tier) agrees:
 /// NaN in a slice makes the whole slice NaN; k entries of +inf share probability 1/k; an empty,
 /// all -inf or fully masked slice gives probability 0 and log-probability -inf.
-public enum Kernels {
+public enum Reference {
     /// Softmax (or log-softmax when `log`) of slices `slices` along the middle axis.
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)

@@ -3,14 +3,10 @@ public enum BuildInfo {
     /// The library version (semantic versioning); the C header's SSM_VERSION_* macros match it.
     public static let version = "0.1.0"
 
-    /// The instruction-set tier the kernels run on.
+    /// The kernel tier in use, with the reason when SWIFTSOFTMAX_ISA could not be honoured:
+    /// "avx2", or "avx2 (SWIFTSOFTMAX_ISA=avx512 but this CPU lacks it ...)".
     public static var isa: String {
-        #if arch(x86_64)
-        return "x86-64 (scalar)"
-        #elseif arch(arm64)
-        return "arm64 (scalar)"
-        #else
-        return "generic (scalar)"
-        #endif
+        if let p = Tier.problem { return "\(Tier.name) (\(p))" }
+        return Tier.name
     }
 }

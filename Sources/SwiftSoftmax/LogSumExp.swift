@@ -42,8 +42,10 @@ func logSumExpFamily<T: SoftmaxScalar>(
     if masked { try Check.disjoint(out, shape.slices * size, "out", mask, shape.count, "mask", allowAlias: false) }
     guard shape.slices > 0, let out else { return }
     withDummy(x) { x in
-        Threads.forEachChunk(units: shape.slices, costPerUnit: shape.n * 2) { r in
-            Kernels.logsumexp(x, out, mask: masked ? mask : nil, n: shape.n, inner: shape.inner, slices: r)
+        let k = Tier.kernels
+        let units = k.units(outer: shape.outer, n: shape.n, inner: shape.inner)
+        Threads.forEachChunk(units: units, costPerUnit: max(1, shape.count / max(1, units)) * 2) { r in
+            k.logsumexp(x, out, mask: masked ? mask : nil, outer: shape.outer, n: shape.n, inner: shape.inner, units: r)
         }
     }
 }

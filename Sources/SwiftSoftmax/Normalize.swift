@@ -20,6 +20,6 @@ public func normalize<T: SoftmaxScalar>(
     try Check.disjoint(y, bytes, "y", x, bytes, "x", allowAlias: true)
     guard shape.count > 0, let x, let y else { return }
     Threads.forEachChunk(units: shape.slices, costPerUnit: shape.n * 2) { r in
-        Kernels.normalize(x, y, n: shape.n, inner: shape.inner, slices: r)
+        Reference.normalize(x, y, n: shape.n, inner: shape.inner, slices: r)
     }
 }

@@ -36,6 +36,6 @@ func sigmoidFamily<T: SoftmaxScalar>(
     try Check.disjoint(y, bytes, "y", x, bytes, "x", allowAlias: true)
     guard count > 0, let x, let y else { return }
     Threads.forEachChunk(units: count, costPerUnit: 3) { r in
-        Kernels.sigmoid(x, y, range: r, log: log)
+        Reference.sigmoid(x, y, range: r, log: log)
     }
 }

@@ -74,8 +74,9 @@ func softmaxFamily<T: SoftmaxScalar>(
     try Check.temperature(temperature)
     guard shape.count > 0, let x, let y else { return }
     let m = masked ? mask : nil
-    Threads.forEachChunk(units: shape.slices, costPerUnit: shape.n * 3) { r in
-        Kernels.softmax(x, y, mask: m, n: shape.n, inner: shape.inner, slices: r,
-                        temperature: temperature, log: log)
+    let k = Tier.kernels
+    let units = k.units(outer: shape.outer, n: shape.n, inner: shape.inner)
+    Threads.forEachChunk(units: units, costPerUnit: shape.count / max(1, units) * 3) { r in
+        k.softmax(x, y, mask: m, outer: shape.outer, n: shape.n, inner: shape.inner, units: r, temperature: temperature, log: log)
     }
 }

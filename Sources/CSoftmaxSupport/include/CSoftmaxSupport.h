@@ -8,4 +8,8 @@ void ssm_support_set_error(const char *message);
 /* The detail of the calling thread's last failed call, or "" if none. */
 const char *ssm_support_error(void);
 
+
+
+/* The best kernel tier this CPU runs: 0 baseline, 1 AVX2+FMA, 2 AVX-512 (F, BW, DQ, VL). */
+int ssm_support_cpu_tier(void);
 #endif

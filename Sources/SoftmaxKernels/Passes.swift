@@ -1,0 +1,171 @@
+import SoftmaxCore
+
+/// What the first pass learns about each lane's slice.
+struct LaneStats {
+    /// The maximum of the unmasked entries (finite lanes only are used as the shift).
+    var max: DV
+    /// The shift actually subtracted: the maximum where it is finite, 0 elsewhere.
+    var shift: DV
+    var nan: DMask
+    var posInf: DMask      // the slice's maximum is +inf
+    var empty: DMask       // the slice is empty, all -inf, or fully masked
+    var infCount: DV       // how many +inf entries the slice has
+    var special: Bool      // any lane is nan, posInf or empty
+}
+
+/// rmax: lane-wise maximum, NaN flags and +inf counts; reduced across lanes for a row walk.
+@inline(__always)
+func rmax<T: SoftmaxScalar, W: LaneWalk>(
+    _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?, _ w: W
+) -> LaneStats {
+    var m = DV(repeating: -.infinity)
+    var nan = DMask(repeating: false)
+    var infs = DV(repeating: 0)
+    let one = DV(repeating: 1), zero = DV(repeating: 0)
+    for k in 0..<w.steps {
+        let v = load(x, mask, w, k, pad: -.infinity)
+        nan .|= v .!= v
+        m = vmax(m, v)
+        infs += zero.replacing(with: one, where: v .== .infinity)
+    }
+    if W.horizontal {
+        m = DV(repeating: hmax(m))
+        nan = DMask(repeating: any(nan))
+        var c = 0.0
+        for i in 0..<8 { c += infs[i] }
+        infs = DV(repeating: c)
+    }
+    let posInf = m .== .infinity
+    let empty = m .== -.infinity
+    let special = any(nan .| posInf .| empty)
+    let shift = special ? m.replacing(with: 0, where: posInf .| empty) : m
+    return LaneStats(max: m, shift: shift, nan: nan, posInf: posInf, empty: empty, infCount: infs, special: special)
+}
+
+/// The special-value policy applied to exp terms, lane by lane (only when `st.special`).
+@inline(never)
+func specialTerms(_ e: DV, _ v: DV, _ st: LaneStats) -> DV {
+    let top = DV(repeating: 0).replacing(with: 1, where: v .== .infinity)
+    var e = e.replacing(with: top, where: st.posInf)
+    e = e.replacing(with: 0, where: st.empty)
+    return e.replacing(with: .nan, where: st.nan)
+}
+
+/// A lane-wise sum: plain Double for Float input (its error stays far below Float's
+/// resolution), compensated for Double input.
+struct LaneSum<T: SoftmaxScalar> {
+    var s = VSum()
+    @inline(__always) mutating func add(_ v: DV) {
+        if T.self == Float.self { s.hi += v } else { s.add(v) }
+    }
+}
+
+/// raddstoreexpminusmax: exp((x - max)/T) stored to `y` (when given) and summed lane-wise in
+/// double-double; a row walk merges its lanes, chunk by chunk, into one sum.
+@inline(__always)
+func raddstoreexpminusmax<T: SoftmaxScalar, W: LaneWalk>(
+    _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?, _ y: UnsafeMutablePointer<T>?, _ w: W,
+    _ st: LaneStats, _ t: Double
+) -> (hi: DV, lo: DV) {
+    let invT = 1 / t
+    var lanes = LaneSum<T>()
+    var row = CompensatedSum()
+    let chunkSteps = rowChunk / 8
+    let special = st.special
+    for k in 0..<w.steps {
+        let v = load(x, mask, w, k, pad: -.infinity)
+        let (hi, lo) = vshift(T.self, v, st.shift, t, invT)
+        var e = vexp(hi, lo)
+        if special { e = specialTerms(e, v, st) }
+        if let y { store(e, y, w, k) }
+        lanes.add(e)
+        if W.horizontal && (k + 1) % chunkSteps == 0 {
+            row.add(lanes.s.total())
+            lanes = LaneSum<T>()
+        }
+    }
+    let acc = lanes.s
+    if W.horizontal {
+        row.add(acc.total())
+        let p = row.pair
+        return (DV(repeating: p.hi), DV(repeating: p.lo))
+    }
+    let (hi, lo) = vtwoSum(acc.hi, acc.lo)
+    return (hi, lo)
+}
+
+/// log(sum) per lane as a double-double: log1p of the sum without the maximal term (which is
+/// exactly 1), so that log-probabilities close to 0 keep their relative precision.
+@inline(__always)
+func logOfSum<W: LaneWalk>(_ s: (hi: DV, lo: DV), _ st: LaneStats, _: W.Type) -> (hi: DV, lo: DV) {
+    var hi = DV(repeating: 0), lo = DV(repeating: 0)
+    // A row walk's lanes all hold the same slice: one logarithm, broadcast.
+    for l in 0..<(W.horizontal ? 1 : 8) {
+        if st.posInf[l] {
+            hi[l] = logD(st.infCount[l])
+        } else if !st.empty[l] && !st.nan[l] {
+            // s >= 1 here, so s.hi - 1 is exact.
+            let rest = twoSum(s.hi[l] - 1, s.lo[l])
+            let r = log1pPair(rest.hi, rest.lo)
+            hi[l] = r.hi
+            lo[l] = r.lo
+        }
+    }
+    if W.horizontal { return (DV(repeating: hi[0]), DV(repeating: lo[0])) }
+    return (hi, lo)
+}
+
+/// vscale: y = e / sum, the division done in Double and rounded once into T.
+@inline(__always)
+func vdivide<T: SoftmaxScalar, W: LaneWalk>(
+    _ y: UnsafeMutablePointer<T>, _ w: W, _ s: (hi: DV, lo: DV), _ st: LaneStats
+) {
+    var sum = s.hi + s.lo
+    if st.special { sum = sum.replacing(with: 1, where: st.empty) }
+    // Float results are rounded far coarser than a Double reciprocal's error: multiply.
+    let inv = DV(repeating: 1) / sum
+    for k in 0..<w.steps {
+        let e = reload(y, w, k)
+        store(T.self == Float.self ? e * inv : e / sum, y, w, k)
+    }
+}
+
+/// vlogfinalize: y = (x - max)/T - log(sum), subtracted in double-double.
+@inline(__always)
+func vlogfinalize<T: SoftmaxScalar, W: LaneWalk>(
+    _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?, _ y: UnsafeMutablePointer<T>, _ w: W,
+    _ st: LaneStats, _ t: Double, _ l: (hi: DV, lo: DV)
+) {
+    let invT = 1 / t
+    let minusInf = DV(repeating: -.infinity)
+    for k in 0..<w.steps {
+        let v = load(x, mask, w, k, pad: -.infinity)
+        let (zh, zl) = vshift(T.self, v, st.shift, t, invT)
+        let (dh, dl) = vtwoSum(zh, -l.hi)
+        var r = dh + (dl + (zl - l.lo))
+        r = r.replacing(with: minusInf, where: zh .== minusInf)
+        if st.special {
+            let top = minusInf.replacing(with: -l.hi, where: v .== .infinity)
+            r = r.replacing(with: top, where: st.posInf)
+            r = r.replacing(with: minusInf, where: st.empty)
+            r = r.replacing(with: .nan, where: st.nan)
+        }
+        store(r, y, w, k)
+    }
+}
+
+/// Results of one per slice (logsumexp): max + log(sum) in double-double.
+@inline(__always)
+func storeLogSumExp<T: SoftmaxScalar, W: LaneWalk>(
+    _ out: UnsafeMutablePointer<T>, _ w: W, _ st: LaneStats, _ l: (hi: DV, lo: DV)
+) {
+    let (h, e) = vtwoSum(st.shift, l.hi)
+    var r = h + (e + l.lo)
+    if st.special {
+        r = r.replacing(with: .infinity, where: st.posInf)
+        r = r.replacing(with: -.infinity, where: st.empty)
+        r = r.replacing(with: .nan, where: st.nan)
+    }
+    let p = out + w.resultOffset
+    if w.resultLanes == 8 { T.store8(r, p) } else { T.storePartial(r, p, count: w.resultLanes) }
+}

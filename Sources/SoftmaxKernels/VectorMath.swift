@@ -1,0 +1,153 @@
+import SoftmaxCore
+
+// Vector arithmetic in Double, eight lanes at a time. Only operations that the compiler turns
+// into straight SIMD code are used (see DESIGN.md): + - * /, comparisons, replacing(with:where:),
+// bit casts and shifts. No .rounded, .clamped, pointwiseMin/Max, .max() or .sum().
+
+typealias DV = SIMD8<Double>
+typealias DMask = SIMDMask<SIMD8<Int64>>
+
+/// a * b + c, fused where the tier has FMA (a libm call per lane where it has not).
+@inline(__always)
+func fmadd(_ a: DV, _ b: DV, _ c: DV) -> DV {
+    #if SSM_FMA
+    return c.addingProduct(a, b)
+    #else
+    return a * b + c
+    #endif
+}
+
+@inline(__always) func vmax(_ a: DV, _ b: DV) -> DV { a.replacing(with: b, where: b .> a) }
+
+/// The largest lane (NaN-free input).
+@inline(__always)
+func hmax(_ v: DV) -> Double {
+    let a = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf)
+    let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .> a.lowHalf)
+    return Swift.max(b[0], b[1])
+}
+
+/// Lane-wise TwoSum: (s, e) with s + e == a + b exactly.
+@inline(__always)
+func vtwoSum(_ a: DV, _ b: DV) -> (DV, DV) {
+    let s = a + b
+    let bb = s - a
+    return (s, (a - (s - bb)) + (b - bb))
+}
+
+/// A lane-wise compensated sum: each lane keeps its running sum and the rounding errors.
+struct VSum {
+    var hi = DV(repeating: 0)
+    var lo = DV(repeating: 0)
+
+    @inline(__always) mutating func add(_ v: DV) {
+        let (s, e) = vtwoSum(hi, v)
+        hi = s
+        lo += e
+    }
+
+    /// All lanes added in a fixed order into a double-double.
+    @inline(__always) func total() -> CompensatedSum {
+        var c = CompensatedSum()
+        for i in 0..<8 { c.add(hi[i]) }
+        for i in 0..<8 { c.add(lo[i]) }
+        return c
+    }
+}
+
+/// exp(hi + lo) for hi <= 0 (or NaN) and |lo| <= ulp(hi), to within one ulp; 0 below -1000.
+///
+/// Range reduction hi + lo = k ln2 + r with |r| <= ln2/2 (Cody–Waite, the rounding by the
+/// 1.5·2^52 trick), a degree-13 Taylor polynomial for exp(r) (truncation error 4e-18), and
+/// the scaling 2^k applied in two halves so results in the subnormal range round only once.
+/// Lanes below -1000 (including -inf, whose lo may be NaN) give exactly 0.
+@inline(__always)
+func vexp(_ hi: DV, _ lo: DV) -> DV {
+    // Constants are literals, not globals: a global SIMD constant costs a swift_once per call.
+    let log2e = DV(repeating: 1.4426950408889634)
+    // ln 2 split so that k * ln2Hi is exact for |k| < 2^21 (ln2Hi has 32 trailing zero bits).
+    let minusLn2Hi = DV(repeating: -6.93147180369123816490e-01)
+    let minusLn2Lo = DV(repeating: -1.90821492927058770002e-10)
+    let roundMagic = DV(repeating: 0x1.8p52)
+    let floor = DV(repeating: -1000)
+    let keep = hi .> floor
+    let x = floor.replacing(with: hi, where: keep)
+    let l = zeroUnless(keep, lo)
+    let t = fmadd(x, log2e, roundMagic)
+    let kf = t - roundMagic
+    // r = rHi + rLo: rHi is exact (k * ln2Hi is exact and close to x), rLo is tiny.
+    let rHi = fmadd(kf, minusLn2Hi, x)
+    let rLo = fmadd(kf, minusLn2Lo, l)
+    // exp(r) = 1 + r + r^2 q(r); q by Horner (Taylor to degree 13, truncation 4e-18). The
+    // leading 1 + rHi is split exactly (Fast2Sum) and every small term is added to its low
+    // part, so the one rounding that matters is the final one: about 0.5 ulp in all.
+    var q = DV(repeating: 1.0 / 6227020800.0)
+    q = fmadd(q, rHi, DV(repeating: 1.0 / 479001600.0))
+    q = fmadd(q, rHi, DV(repeating: 1.0 / 39916800.0))
+    q = fmadd(q, rHi, DV(repeating: 1.0 / 3628800.0))
+    q = fmadd(q, rHi, DV(repeating: 1.0 / 362880.0))
+    q = fmadd(q, rHi, DV(repeating: 1.0 / 40320.0))
+    q = fmadd(q, rHi, DV(repeating: 1.0 / 5040.0))
+    q = fmadd(q, rHi, DV(repeating: 1.0 / 720.0))
+    q = fmadd(q, rHi, DV(repeating: 1.0 / 120.0))
+    q = fmadd(q, rHi, DV(repeating: 1.0 / 24.0))
+    q = fmadd(q, rHi, DV(repeating: 1.0 / 6.0))
+    q = fmadd(q, rHi, DV(repeating: 0.5))
+    let one = DV(repeating: 1)
+    let h = one + rHi
+    let hLo = (one - h) + rHi
+    let tail = rHi * rHi * q
+    // exp(rHi + rLo) = exp(rHi) (1 + rLo) to first order in the tiny rLo.
+    let small = fmadd(rLo, h + tail, tail)
+    let p = h + (hLo + small)
+    // k in [-1443, 0]: split into two exponents each >= -722 so both powers of two are normal.
+    let k = unsafeBitCast(t, to: SIMD8<UInt64>.self) &- unsafeBitCast(roundMagic, to: SIMD8<UInt64>.self)
+    let k1 = ((k &+ 2048) &>> 1) &- 1024
+    let k2 = k &- k1
+    let s1 = unsafeBitCast((k1 &+ 1023) &<< 52, to: DV.self)
+    let s2 = unsafeBitCast((k2 &+ 1023) &<< 52, to: DV.self)
+    return zeroUnless(keep, p * s1 * s2)
+}
+
+/// v where the mask is set, +0 elsewhere, as one bitwise and.
+@inline(__always)
+func zeroUnless(_ m: DMask, _ v: DV) -> DV {
+    let bits = unsafeBitCast(m, to: SIMD8<Int64>.self) & unsafeBitCast(v, to: SIMD8<Int64>.self)
+    return unsafeBitCast(bits, to: DV.self)
+}
+
+/// hi - q * t, exact when q is the correctly rounded quotient hi / t: one FMA where the tier
+/// has it, Dekker's exact product (Veltkamp splitting) where it has not.
+@inline(__always)
+func remainder(_ hi: DV, _ q: DV, _ t: DV) -> DV {
+    #if SSM_FMA
+    return fmadd(-q, t, hi)
+    #else
+    let split = DV(repeating: 134217729)  // 2^27 + 1
+    let cq = split * q, ct = split * t
+    let qh = cq - (cq - q), ql = q - qh
+    let th = ct - (ct - t), tl = t - th
+    let p = q * t
+    let e = ((qh * th - p) + qh * tl + ql * th) + ql * tl
+    return (hi - p) - e
+    #endif
+}
+
+/// (x - m) / t as a lane-wise double-double. For Double input TwoSum makes the subtraction
+/// exact and the division keeps its exact remainder; for Float input x - m is already exact in
+/// Double (lo = 0), and the quotient's rounding is far below Float's resolution.
+@inline(__always)
+func vshift<T: SoftmaxScalar>(_: T.Type, _ x: DV, _ m: DV, _ t: Double, _ invT: Double) -> (DV, DV) {
+    if T.self == Float.self {
+        let d = x - m
+        return (t == 1 ? d : d / DV(repeating: t), DV(repeating: 0))
+    }
+    var (hi, lo) = vtwoSum(x, -m)
+    if t != 1 {
+        let tv = DV(repeating: t)
+        let q = hi / tv
+        lo = (remainder(hi, q, tv) + lo) * DV(repeating: invT)
+        hi = q
+    }
+    return (hi, lo)
+}
