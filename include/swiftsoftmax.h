@@ -73,6 +73,65 @@ ssm_status ssm_log_sigmoid_f64(const double *x, double *y, size_t count);
 ssm_status ssm_normalize_f32(const float *x, float *y, size_t outer, size_t n, size_t inner);
 ssm_status ssm_normalize_f64(const double *x, double *y, size_t outer, size_t n, size_t inner);
 
+/* ---- derivatives, one-hot and cross-entropy ------------------------------------------------ */
+
+/* The softmax Jacobian J[i][j] = p_i (delta_ij - p_j) / temperature of every slice, with
+ * p = softmax(x / temperature). jac is [outer, inner, n, n]: one n*n block per slice (the Jacobian
+ * axes last), outer*inner*n*n values. A NaN slice gives a NaN block, an all -inf slice zeros. */
+ssm_status ssm_softmax_jacobian_f32(const float *x, float *jac, size_t outer, size_t n, size_t inner, float temperature);
+ssm_status ssm_softmax_jacobian_f64(const double *x, double *jac, size_t outer, size_t n, size_t inner, double temperature);
+
+/* Vector-Jacobian product of softmax: dx = y * (g - <g, y>) / temperature along n, for
+ * y = softmax(x / temperature) and g = dL/dy (also the Jacobian-vector product: J is symmetric).
+ * Entries with y == 0 get 0. dx may be y or g exactly. */
+ssm_status ssm_softmax_vjp_f32(const float *y, const float *g, float *dx, size_t outer, size_t n, size_t inner, float temperature);
+ssm_status ssm_softmax_vjp_f64(const double *y, const double *g, double *dx, size_t outer, size_t n, size_t inner, double temperature);
+
+/* Vector-Jacobian product of log-softmax: dx = (g - exp(logy) * sum(g)) / temperature along n,
+ * for logy = log_softmax(x / temperature). An all -inf slice of logy gives zeros. dx may be logy
+ * or g exactly. */
+ssm_status ssm_log_softmax_vjp_f32(const float *logy, const float *g, float *dx, size_t outer, size_t n, size_t inner, float temperature);
+ssm_status ssm_log_softmax_vjp_f64(const double *logy, const double *g, double *dx, size_t outer, size_t n, size_t inner, double temperature);
+
+/* out is [count, num_classes]: row r is 1 at labels[r], 0 elsewhere. A label outside
+ * [0, num_classes) gives SSM_LABEL_OUT_OF_RANGE. */
+ssm_status ssm_one_hot_f32(const int64_t *labels, size_t count, size_t num_classes, float *out);
+ssm_status ssm_one_hot_f64(const int64_t *labels, size_t count, size_t num_classes, double *out);
+
+/* How cross-entropy combines the per-sample losses l (PyTorch's reduction). */
+typedef enum ssm_reduction {
+    SSM_REDUCTION_NONE = 0,  /* loss holds outer*inner values, one per sample */
+    SSM_REDUCTION_MEAN = 1,  /* sum(l) / sum of w[y] over non-ignored samples (integer labels;
+                              * NaN if all are ignored), sum(l) / (outer*inner) (soft targets) */
+    SSM_REDUCTION_SUM = 2    /* sum(l) */
+} ssm_reduction;
+
+/* Cross-entropy of logits [outer, n, inner] (classes along n: PyTorch's (N, C, d1, ...) is
+ * outer=N, n=C, inner=d1*d2*...) against integer labels [outer, inner], PyTorch's semantics:
+ *   l = (1-eps) * (-w[y] log p[y]) + (eps/n) * sum_c (-w[c] log p[c]),  p = softmax over n,
+ * and l = 0 for labels equal to ignore_index (in both terms). weight is NULL (all 1) or n values.
+ * label_smoothing eps must be in [0, 1]. Any other label outside [0, n) gives
+ * SSM_LABEL_OUT_OF_RANGE. loss receives 1 value, or outer*inner values for SSM_REDUCTION_NONE.
+ * grad is NULL or shaped like logits (it may be logits itself): the gradient of the reduced loss
+ * (of sum(l) for NONE), written in the same pass; ignored samples and all -inf rows get 0.
+ * Losses are computed in log space: a confident correct prediction keeps full relative precision. */
+ssm_status ssm_cross_entropy_f32(const float *logits, const int64_t *labels, const float *weight,
+                                 size_t outer, size_t n, size_t inner, int64_t ignore_index,
+                                 float label_smoothing, ssm_reduction reduction, float *loss, float *grad);
+ssm_status ssm_cross_entropy_f64(const double *logits, const int64_t *labels, const double *weight,
+                                 size_t outer, size_t n, size_t inner, int64_t ignore_index,
+                                 double label_smoothing, ssm_reduction reduction, double *loss, double *grad);
+
+/* As above with probability targets shaped like logits:
+ *   l = -sum_c w[c] q'[c] log p[c],  q' = q (1-eps) + eps/n;  terms with w[c] q'[c] == 0 count 0.
+ * grad may be logits or target itself. */
+ssm_status ssm_cross_entropy_soft_f32(const float *logits, const float *target, const float *weight,
+                                      size_t outer, size_t n, size_t inner, float label_smoothing,
+                                      ssm_reduction reduction, float *loss, float *grad);
+ssm_status ssm_cross_entropy_soft_f64(const double *logits, const double *target, const double *weight,
+                                      size_t outer, size_t n, size_t inner, double label_smoothing,
+                                      ssm_reduction reduction, double *loss, double *grad);
+
 /* ---- library ---------------------------------------------------------------------------------- */
 
 /* A static description of a status code ("unknown status code" for codes not listed above). */

@@ -13,12 +13,16 @@ from __future__ import annotations
 import operator
 
 from ._forward import log_sigmoid, log_softmax, logsumexp, normalize, sigmoid, softmax
+from ._loss import (cross_entropy, cross_entropy_with_grad, log_softmax_vjp, one_hot,
+                    softmax_jacobian, softmax_vjp)
 from ._lib import FUNCS, LIBRARY_PATH, check, text
 
 __version__ = "0.1.0"
 
 __all__ = [
     "softmax", "log_softmax", "logsumexp", "sigmoid", "log_sigmoid", "normalize",
+    "softmax_jacobian", "softmax_vjp", "log_softmax_vjp", "one_hot",
+    "cross_entropy", "cross_entropy_with_grad",
     "set_num_threads", "get_num_threads", "build_info", "__version__",
 ]
 

@@ -1,0 +1,67 @@
+import SoftmaxKernels
+
+/// The softmax vector-Jacobian product `dx = y ⊙ (g - ⟨g, y⟩) / T` along the middle axis of
+/// an `[outer, n, inner]` array, where `y = softmax(x / T)` and `g = ∂loss/∂y`.
+///
+/// The Jacobian is symmetric, so this is also the Jacobian-vector product. `dx` may be `y` or
+/// `g` itself (in place) but must not overlap them otherwise. Entries with `y = 0` (masked or
+/// -inf logits) get exactly 0, so fully masked slices give zero gradients, never NaN.
+///
+/// ```swift
+/// let y: [Double] = [0.25, 0.75]
+/// let g: [Double] = [1, 0]
+/// var dx = [Double](repeating: 0, count: 2)
+/// try softmaxVJP(y, g, into: &dx, shape: RowShape(n: 2))   // [0.1875, -0.1875]
+/// ```
+///
+/// - Throws: `.nullPointer`, `.overlappingBuffers`, `.invalidArgument` (temperature), before any write.
+@_specialize(exported: true, where T == Float)
+@_specialize(exported: true, where T == Double)
+public func softmaxVJP<T: SoftmaxScalar>(
+    _ y: UnsafePointer<T>?, _ g: UnsafePointer<T>?, into dx: UnsafeMutablePointer<T>?,
+    shape: RowShape, temperature: T = 1
+) throws(SoftmaxError) {
+    try vjpFamily(y, "y", g, dx, shape, temperature, log: false)
+}
+
+/// The log-softmax vector-Jacobian product `dx = (g - exp(logy) Σg) / T` along the middle axis,
+/// where `logy = log_softmax(x / T)` and `g = ∂loss/∂logy`.
+///
+/// `Σg` is compensated. A slice whose `logy` is all -inf (masked or all -inf logits) gives zero
+/// gradients. `dx` may be `logy` or `g` itself.
+///
+/// ```swift
+/// let logy: [Double] = [-4.142931628499899, -2.142931628499899, -0.142931628499899]
+/// let g: [Double] = [0, 0, -1]          // the gradient of -logy[2]
+/// var dx = [Double](repeating: 0, count: 3)
+/// try logSoftmaxVJP(logy, g, into: &dx, shape: RowShape(n: 3))   // p - onehot(2)
+/// ```
+@_specialize(exported: true, where T == Float)
+@_specialize(exported: true, where T == Double)
+public func logSoftmaxVJP<T: SoftmaxScalar>(
+    _ logy: UnsafePointer<T>?, _ g: UnsafePointer<T>?, into dx: UnsafeMutablePointer<T>?,
+    shape: RowShape, temperature: T = 1
+) throws(SoftmaxError) {
+    try vjpFamily(logy, "logy", g, dx, shape, temperature, log: true)
+}
+
+func vjpFamily<T: SoftmaxScalar>(
+    _ y: UnsafePointer<T>?, _ yName: String, _ g: UnsafePointer<T>?, _ dx: UnsafeMutablePointer<T>?,
+    _ shape: RowShape, _ temperature: T, log: Bool
+) throws(SoftmaxError) {
+    let bytes = shape.count * MemoryLayout<T>.stride
+    try Check.pointer(y, count: shape.count, yName)
+    try Check.pointer(g, count: shape.count, "g")
+    try Check.pointer(dx, count: shape.count, "dx")
+    try Check.disjoint(dx, bytes, "dx", y, bytes, yName, allowAlias: true)
+    try Check.disjoint(dx, bytes, "dx", g, bytes, "g", allowAlias: true)
+    try Check.temperature(temperature)
+    guard shape.count > 0, let y, let g, let dx else { return }
+    Threads.forEachChunk(units: shape.slices, costPerUnit: shape.n * 3) { r in
+        if log {
+            SoftmaxKernels.Kernels.logSoftmaxVJP(y, g, dx, n: shape.n, inner: shape.inner, slices: r, temperature: temperature)
+        } else {
+            SoftmaxKernels.Kernels.softmaxVJP(y, g, dx, n: shape.n, inner: shape.inner, slices: r, temperature: temperature)
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import SwiftSoftmax
+
+// Cross-entropy with integer labels or probability targets: one line each over the Swift API.
+// `reduction` arrives as the C enum's int value; Reduction(code:) rejects anything else.
+
+@_cdecl("ssm_cross_entropy_f32")
+public func ssm_cross_entropy_f32(
+    _ x: In<Float>, _ labels: Labels, _ w: In<Float>, _ o: UInt, _ n: UInt, _ i: UInt,
+    _ ignore: Int64, _ eps: Float, _ red: Int32, _ loss: Out<Float>, _ grad: Out<Float>
+) -> Int32 {
+    status { () throws(SoftmaxError) in
+        try crossEntropy(x, labels: labels, weight: w, shape: shape(o, n, i), ignoreIndex: ignore,
+                         labelSmoothing: eps, reduction: Reduction(code: red), loss: loss, gradient: grad)
+    }
+}
+@_cdecl("ssm_cross_entropy_f64")
+public func ssm_cross_entropy_f64(
+    _ x: In<Double>, _ labels: Labels, _ w: In<Double>, _ o: UInt, _ n: UInt, _ i: UInt,
+    _ ignore: Int64, _ eps: Double, _ red: Int32, _ loss: Out<Double>, _ grad: Out<Double>
+) -> Int32 {
+    status { () throws(SoftmaxError) in
+        try crossEntropy(x, labels: labels, weight: w, shape: shape(o, n, i), ignoreIndex: ignore,
+                         labelSmoothing: eps, reduction: Reduction(code: red), loss: loss, gradient: grad)
+    }
+}
+
+@_cdecl("ssm_cross_entropy_soft_f32")
+public func ssm_cross_entropy_soft_f32(
+    _ x: In<Float>, _ q: In<Float>, _ w: In<Float>, _ o: UInt, _ n: UInt, _ i: UInt,
+    _ eps: Float, _ red: Int32, _ loss: Out<Float>, _ grad: Out<Float>
+) -> Int32 {
+    status { () throws(SoftmaxError) in
+        try crossEntropy(x, targets: q, weight: w, shape: shape(o, n, i), labelSmoothing: eps,
+                         reduction: Reduction(code: red), loss: loss, gradient: grad)
+    }
+}
+@_cdecl("ssm_cross_entropy_soft_f64")
+public func ssm_cross_entropy_soft_f64(
+    _ x: In<Double>, _ q: In<Double>, _ w: In<Double>, _ o: UInt, _ n: UInt, _ i: UInt,
+    _ eps: Double, _ red: Int32, _ loss: Out<Double>, _ grad: Out<Double>
+) -> Int32 {
+    status { () throws(SoftmaxError) in
+        try crossEntropy(x, targets: q, weight: w, shape: shape(o, n, i), labelSmoothing: eps,
+                         reduction: Reduction(code: red), loss: loss, gradient: grad)
+    }
+}

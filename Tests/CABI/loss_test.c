@@ -1,0 +1,255 @@
+/* C99 test of the derivative, one-hot and cross-entropy entry points of libswiftsoftmax: every
+ * function in f32 and f64, the article's numbers, PyTorch's semantics on small cases, and every
+ * error status with its buffers left untouched. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "swiftsoftmax.h"
+
+static int failures = 0;
+static int checks = 0;
+
+#define CHECK(cond)                                                                 \
+    do {                                                                            \
+        ++checks;                                                                   \
+        if (!(cond)) {                                                              \
+            ++failures;                                                             \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                           \
+    } while (0)
+
+static int close_to(double a, double b, double rel) {
+    return fabs(a - b) <= rel * (fabs(b) + 1e-300) || (a == b);
+}
+
+/* The article: softmax([0,2,4]) = [0.0159, 0.1173, 0.8668]. */
+static const double X3[3] = {0.0, 2.0, 4.0};
+
+static void reference_softmax(const double *x, double *p, int n) {
+    double m = x[0], s = 0.0;
+    int i;
+    for (i = 1; i < n; ++i) m = x[i] > m ? x[i] : m;
+    for (i = 0; i < n; ++i) { p[i] = exp(x[i] - m); s += p[i]; }
+    for (i = 0; i < n; ++i) p[i] /= s;
+}
+
+static void test_jacobian(void) {
+    double jac[9], p[3];
+    float xf[3] = {0.0f, 2.0f, 4.0f}, jf[9];
+    int i, j;
+    reference_softmax(X3, p, 3);
+    CHECK(ssm_softmax_jacobian_f64(X3, jac, 1, 3, 1, 1.0) == SSM_OK);
+    CHECK(ssm_softmax_jacobian_f32(xf, jf, 1, 3, 1, 1.0f) == SSM_OK);
+    for (i = 0; i < 3; ++i) {
+        for (j = 0; j < 3; ++j) {
+            double want = i == j ? p[i] * (1 - p[i]) : -p[i] * p[j];
+            CHECK(close_to(jac[i * 3 + j], want, 1e-14));
+            CHECK(close_to(jf[i * 3 + j], want, 1e-6));
+        }
+    }
+    {   /* p(1-p) peaks at p = 1/2: two equal scores give 1/4 exactly. */
+        double x2[2] = {1.0, 1.0}, j2[4];
+        CHECK(ssm_softmax_jacobian_f64(x2, j2, 1, 2, 1, 1.0) == SSM_OK);
+        CHECK(j2[0] == 0.25 && j2[1] == -0.25);
+    }
+    {   /* [outer=1, n=2, inner=2]: jac is [1, 2, 2, 2], slice j reads x[j], x[2 + j]. */
+        double x4[4] = {0.0, 5.0, 0.0, 5.0}, j4[8];
+        CHECK(ssm_softmax_jacobian_f64(x4, j4, 1, 2, 2, 1.0) == SSM_OK);
+        CHECK(j4[0] == 0.25 && j4[4] == 0.25);
+    }
+}
+
+static void test_vjp(void) {
+    double y[2] = {0.25, 0.75}, g[2] = {1.0, 0.0}, dx[2];
+    float yf[2] = {0.25f, 0.75f}, gf[2] = {1.0f, 0.0f}, dxf[2];
+    double logy[3], gl[3] = {0.0, 0.0, -1.0}, dl[3], p[3];
+    float logyf[3], glf[3] = {0.0f, 0.0f, -1.0f}, dlf[3];
+    int i;
+    CHECK(ssm_softmax_vjp_f64(y, g, dx, 1, 2, 1, 1.0) == SSM_OK);
+    CHECK(dx[0] == 0.1875 && dx[1] == -0.1875);
+    CHECK(ssm_softmax_vjp_f32(yf, gf, dxf, 1, 2, 1, 1.0f) == SSM_OK);
+    CHECK(dxf[0] == 0.1875f && dxf[1] == -0.1875f);
+    CHECK(ssm_softmax_vjp_f64(y, g, dx, 1, 2, 1, 0.5) == SSM_OK);
+    CHECK(dx[0] == 0.375);
+    /* in place: dx == g */
+    CHECK(ssm_softmax_vjp_f64(y, g, g, 1, 2, 1, 1.0) == SSM_OK);
+    CHECK(g[0] == 0.1875);
+
+    reference_softmax(X3, p, 3);
+    for (i = 0; i < 3; ++i) logy[i] = log(p[i]);
+    CHECK(ssm_log_softmax_vjp_f64(logy, gl, dl, 1, 3, 1, 1.0) == SSM_OK);
+    for (i = 0; i < 3; ++i) {
+        logyf[i] = (float)logy[i];
+        CHECK(close_to(dl[i], p[i] - (i == 2), 1e-14));
+    }
+    CHECK(ssm_log_softmax_vjp_f32(logyf, glf, dlf, 1, 3, 1, 1.0f) == SSM_OK);
+    for (i = 0; i < 3; ++i) CHECK(close_to(dlf[i], p[i] - (i == 2), 1e-6));
+    {   /* all -inf row: zero gradient */
+        double ninf[2] = {-INFINITY, -INFINITY}, gg[2] = {1.0, 2.0}, d[2] = {7.0, 7.0};
+        CHECK(ssm_log_softmax_vjp_f64(ninf, gg, d, 1, 2, 1, 1.0) == SSM_OK);
+        CHECK(d[0] == 0.0 && d[1] == 0.0);
+    }
+}
+
+static void test_one_hot(void) {
+    int64_t labels[3] = {2, 0, 1};
+    float of[9];
+    double od[9];
+    int i;
+    CHECK(ssm_one_hot_f32(labels, 3, 3, of) == SSM_OK);
+    CHECK(ssm_one_hot_f64(labels, 3, 3, od) == SSM_OK);
+    for (i = 0; i < 9; ++i) {
+        float want = (i == 2 || i == 3 || i == 7) ? 1.0f : 0.0f;
+        CHECK(of[i] == want && od[i] == (double)want);
+    }
+    CHECK(ssm_one_hot_f64(NULL, 0, 3, NULL) == SSM_OK);
+}
+
+static void test_cross_entropy(void) {
+    int64_t label = 2;
+    double loss, grad[3], p[3];
+    float xf[3] = {0.0f, 2.0f, 4.0f}, lossf, gradf[3];
+    int i;
+    reference_softmax(X3, p, 3);
+
+    /* The article's c3 example: loss = -ln 0.8668. */
+    CHECK(ssm_cross_entropy_f64(X3, &label, NULL, 1, 3, 1, -100, 0.0, SSM_REDUCTION_MEAN, &loss, grad) == SSM_OK);
+    CHECK(fabs(loss - -log(0.8668)) < 1e-4);
+    CHECK(close_to(loss, -log(p[2]), 1e-14));
+    for (i = 0; i < 3; ++i) CHECK(close_to(grad[i], p[i] - (i == 2), 1e-14));
+    CHECK(ssm_cross_entropy_f32(xf, &label, NULL, 1, 3, 1, -100, 0.0f, SSM_REDUCTION_SUM, &lossf, gradf) == SSM_OK);
+    CHECK(close_to(lossf, -log(p[2]), 1e-6));
+    for (i = 0; i < 3; ++i) CHECK(close_to(gradf[i], p[i] - (i == 2), 1e-6));
+    /* loss only: grad may be NULL */
+    CHECK(ssm_cross_entropy_f32(xf, &label, NULL, 1, 3, 1, -100, 0.0f, SSM_REDUCTION_NONE, &lossf, NULL) == SSM_OK);
+
+    {   /* A confident correct prediction: loss log1p(e^-25), target gradient -e^-25/(1+e^-25). */
+        double x[2] = {0.0, 25.0}, l, g[2], e = exp(-25.0);
+        int64_t y = 1;
+        CHECK(ssm_cross_entropy_f64(x, &y, NULL, 1, 2, 1, -100, 0.0, SSM_REDUCTION_MEAN, &l, g) == SSM_OK);
+        CHECK(close_to(l, log1p(e), 4e-16));
+        CHECK(close_to(g[1], -e / (1 + e), 4e-16));
+        CHECK(l > 0.0);
+    }
+    {   /* Weights, ignore_index and the weighted mean over (N=2, C=2, d=2): labels [2, 2]. */
+        double x[8] = {0.0, 1.0, 2.0, 3.0, /* n=0 */ 1.0, 1.0, 0.0, 0.0 /* n=1 */};
+        double w[2] = {1.0, 3.0}, l, none[4], g[8];
+        int64_t y[4] = {1, -7, 0, 1};
+        double l00, l11, l10;
+        /* sample (0, 0): logits {x[0], x[2]} = {0, 2}, label 1 */
+        l00 = -3.0 * (2.0 - log(1.0 + exp(2.0)));
+        /* sample (1, 0): logits {1, 0}, label 0 */
+        l10 = -1.0 * (1.0 - log(exp(1.0) + 1.0));
+        /* sample (1, 1): logits {1, 0}, label 1 */
+        l11 = -3.0 * (0.0 - log(exp(1.0) + 1.0));
+        CHECK(ssm_cross_entropy_f64(x, y, w, 2, 2, 2, -7, 0.0, SSM_REDUCTION_NONE, none, g) == SSM_OK);
+        CHECK(close_to(none[0], l00, 1e-14) && none[1] == 0.0);
+        CHECK(close_to(none[2], l10, 1e-14) && close_to(none[3], l11, 1e-14));
+        CHECK(g[1] == 0.0 && g[3] == 0.0);  /* ignored sample (0, 1) */
+        CHECK(ssm_cross_entropy_f64(x, y, w, 2, 2, 2, -7, 0.0, SSM_REDUCTION_MEAN, &l, NULL) == SSM_OK);
+        CHECK(close_to(l, (l00 + l10 + l11) / 7.0, 1e-14));
+        CHECK(ssm_cross_entropy_f64(x, y, w, 2, 2, 2, -7, 0.0, SSM_REDUCTION_SUM, &l, NULL) == SSM_OK);
+        CHECK(close_to(l, l00 + l10 + l11, 1e-14));
+    }
+    {   /* Every target ignored: mean is NaN, gradient zero. */
+        double x[2] = {0.0, 1.0}, l, g[2] = {5.0, 5.0};
+        int64_t y = -100;
+        CHECK(ssm_cross_entropy_f64(x, &y, NULL, 1, 2, 1, -100, 0.0, SSM_REDUCTION_MEAN, &l, g) == SSM_OK);
+        CHECK(l != l && g[0] == 0.0 && g[1] == 0.0);
+    }
+    {   /* Label smoothing: (1-e) NLL + (e/C) sum_c -log p_c. */
+        double l, want = 0.0;
+        for (i = 0; i < 3; ++i) want += -log(p[i]);
+        want = 0.9 * -log(p[2]) + 0.1 / 3.0 * want;
+        CHECK(ssm_cross_entropy_f64(X3, &label, NULL, 1, 3, 1, -100, 0.1, SSM_REDUCTION_MEAN, &l, NULL) == SSM_OK);
+        CHECK(close_to(l, want, 1e-14));
+    }
+    {   /* Soft targets: one-hot probabilities equal the label; the mean divides by samples. */
+        double q[3] = {0.0, 0.0, 1.0}, l, g[3], w[3] = {2.0, 2.0, 2.0};
+        float qf[3] = {0.0f, 0.5f, 0.5f}, lf;
+        CHECK(ssm_cross_entropy_soft_f64(X3, q, NULL, 1, 3, 1, 0.0, SSM_REDUCTION_MEAN, &l, g) == SSM_OK);
+        CHECK(close_to(l, -log(p[2]), 1e-14));
+        for (i = 0; i < 3; ++i) CHECK(close_to(g[i], p[i] - (i == 2), 1e-14));
+        CHECK(ssm_cross_entropy_soft_f64(X3, q, w, 1, 3, 1, 0.0, SSM_REDUCTION_MEAN, &l, NULL) == SSM_OK);
+        CHECK(close_to(l, -2.0 * log(p[2]), 1e-14));
+        CHECK(ssm_cross_entropy_soft_f32(xf, qf, NULL, 1, 3, 1, 0.0f, SSM_REDUCTION_SUM, &lf, NULL) == SSM_OK);
+        CHECK(close_to(lf, -0.5 * (log(p[1]) + log(p[2])), 1e-6));
+        /* in place: the gradient overwrites the targets */
+        CHECK(ssm_cross_entropy_soft_f64(X3, q, NULL, 1, 3, 1, 0.0, SSM_REDUCTION_SUM, &l, q) == SSM_OK);
+        CHECK(close_to(q[2], p[2] - 1.0, 1e-14));
+    }
+}
+
+/* Every error status, with the outputs untouched. */
+static void test_errors(void) {
+    double x[6] = {0.0, 1.0, 2.0, 2.0, 1.0, 0.0}, out[36], sentinel[36], loss = 42.0, grad[6];
+    float xf[6] = {0, 1, 2, 2, 1, 0}, outf[6] = {9, 9, 9, 9, 9, 9}, lossf = 42.0f;
+    int64_t good[2] = {1, 2}, bad[2] = {1, 3}, neg[2] = {-1, 0};
+    const char *msg;
+    int i;
+    for (i = 0; i < 36; ++i) out[i] = sentinel[i] = 7.0;
+    for (i = 0; i < 6; ++i) grad[i] = 7.0;
+
+    CHECK(ssm_cross_entropy_f64(x, bad, NULL, 2, 3, 1, -100, 0.0, SSM_REDUCTION_MEAN, &loss, grad) == SSM_LABEL_OUT_OF_RANGE);
+    msg = ssm_last_error_message();
+    CHECK(strstr(msg, "labels[1] = 3") != NULL);
+    CHECK(loss == 42.0 && grad[0] == 7.0);
+    CHECK(ssm_cross_entropy_f32(xf, neg, NULL, 2, 3, 1, -100, 0.0f, SSM_REDUCTION_MEAN, &lossf, outf) == SSM_LABEL_OUT_OF_RANGE);
+    CHECK(lossf == 42.0f && outf[0] == 9.0f);
+    CHECK(ssm_cross_entropy_f64(x, good, NULL, 2, 3, 1, -100, 1.5, SSM_REDUCTION_MEAN, &loss, grad) == SSM_INVALID_ARGUMENT);
+    CHECK(strstr(ssm_last_error_message(), "label_smoothing") != NULL);
+    CHECK(ssm_cross_entropy_f64(x, good, NULL, 2, 3, 1, -100, NAN, SSM_REDUCTION_MEAN, &loss, grad) == SSM_INVALID_ARGUMENT);
+    CHECK(ssm_cross_entropy_f32(xf, good, NULL, 2, 3, 1, -100, -0.5f, SSM_REDUCTION_SUM, &lossf, NULL) == SSM_INVALID_ARGUMENT);
+    CHECK(ssm_cross_entropy_f64(x, good, NULL, 2, 3, 1, -100, 0.0, (ssm_reduction)7, &loss, grad) == SSM_INVALID_ARGUMENT);
+    CHECK(strstr(ssm_last_error_message(), "reduction") != NULL);
+    CHECK(ssm_cross_entropy_f64(NULL, good, NULL, 2, 3, 1, -100, 0.0, SSM_REDUCTION_MEAN, &loss, grad) == SSM_NULL_POINTER);
+    CHECK(ssm_cross_entropy_f64(x, NULL, NULL, 2, 3, 1, -100, 0.0, SSM_REDUCTION_MEAN, &loss, grad) == SSM_NULL_POINTER);
+    CHECK(ssm_cross_entropy_f64(x, good, NULL, 2, 3, 1, -100, 0.0, SSM_REDUCTION_MEAN, NULL, grad) == SSM_NULL_POINTER);
+    CHECK(ssm_cross_entropy_f64(x, good, NULL, 2, 3, 1, -100, 0.0, SSM_REDUCTION_MEAN, &loss, x + 1) == SSM_OVERLAPPING_BUFFERS);
+    CHECK(ssm_cross_entropy_f64(x, good, NULL, 2, 3, 1, -100, 0.0, SSM_REDUCTION_NONE, x + 4, NULL) == SSM_OVERLAPPING_BUFFERS);
+    CHECK(ssm_cross_entropy_f64(x, good, NULL, (size_t)-1, 3, 2, -100, 0.0, SSM_REDUCTION_MEAN, &loss, NULL) == SSM_INVALID_SHAPE);
+    CHECK(ssm_cross_entropy_soft_f64(x, NULL, NULL, 2, 3, 1, 0.0, SSM_REDUCTION_MEAN, &loss, NULL) == SSM_NULL_POINTER);
+    CHECK(ssm_cross_entropy_soft_f64(x, x, NULL, 2, 3, 1, 2.0, SSM_REDUCTION_MEAN, &loss, NULL) == SSM_INVALID_ARGUMENT);
+    CHECK(ssm_cross_entropy_soft_f32(xf, xf, NULL, 2, 3, 1, 0.0f, (ssm_reduction)3, &lossf, NULL) == SSM_INVALID_ARGUMENT);
+    {   /* NONE writes outer*inner values; a NULL loss is refused, an overlapping one too. */
+        double two[2] = {42.0, 42.0};
+        CHECK(ssm_cross_entropy_soft_f64(x, x, NULL, 2, 3, 1, 0.0, SSM_REDUCTION_NONE, NULL, NULL) == SSM_NULL_POINTER);
+        CHECK(ssm_cross_entropy_soft_f64(x, x, NULL, 2, 3, 1, 0.0, SSM_REDUCTION_NONE, two, x + 1) == SSM_OVERLAPPING_BUFFERS);
+        CHECK(two[0] == 42.0 && two[1] == 42.0);
+        CHECK(ssm_cross_entropy_soft_f64(x, x, NULL, 2, 3, 1, 0.0, SSM_REDUCTION_NONE, two, NULL) == SSM_OK);
+        CHECK(two[0] != 42.0 && two[1] != 42.0);
+    }
+
+    CHECK(ssm_softmax_jacobian_f64(x, out, 2, 3, 1, 0.0) == SSM_INVALID_ARGUMENT);
+    CHECK(ssm_softmax_jacobian_f32(xf, NULL, 2, 3, 1, 1.0f) == SSM_NULL_POINTER);
+    CHECK(ssm_softmax_jacobian_f64(x, x + 1, 1, 2, 1, 1.0) == SSM_OVERLAPPING_BUFFERS);
+    CHECK(ssm_softmax_jacobian_f64(x, out, (size_t)1 << 32, (size_t)1 << 16, 1, 1.0) == SSM_INVALID_SHAPE);
+    CHECK(ssm_softmax_vjp_f64(x, x, out, 2, 3, 1, INFINITY) == SSM_INVALID_ARGUMENT);
+    CHECK(ssm_softmax_vjp_f64(x, x, x + 1, 1, 3, 1, 1.0) == SSM_OVERLAPPING_BUFFERS);
+    CHECK(ssm_softmax_vjp_f32(xf, NULL, outf, 2, 3, 1, 1.0f) == SSM_NULL_POINTER);
+    CHECK(ssm_log_softmax_vjp_f64(x, x, out, 2, 3, 1, -1.0) == SSM_INVALID_ARGUMENT);
+    CHECK(ssm_log_softmax_vjp_f32(NULL, xf, outf, 2, 3, 1, 1.0f) == SSM_NULL_POINTER);
+    CHECK(ssm_one_hot_f64(bad, 2, 3, out) == SSM_LABEL_OUT_OF_RANGE);
+    CHECK(strstr(ssm_last_error_message(), "labels[1] = 3") != NULL);
+    CHECK(ssm_one_hot_f32(neg, 2, 3, outf) == SSM_LABEL_OUT_OF_RANGE);
+    CHECK(ssm_one_hot_f64(NULL, 2, 3, out) == SSM_NULL_POINTER);
+    CHECK(ssm_one_hot_f64(good, (size_t)-1, 3, out) == SSM_INVALID_SHAPE);
+    for (i = 0; i < 36; ++i) CHECK(out[i] == sentinel[i]);
+    for (i = 0; i < 6; ++i) CHECK(outf[i] == 9.0f);
+    CHECK(strcmp(ssm_status_message(SSM_LABEL_OUT_OF_RANGE), "label out of range") == 0);
+}
+
+int main(void) {
+    test_jacobian();
+    test_vjp();
+    test_one_hot();
+    test_cross_entropy();
+    test_errors();
+    if (failures) {
+        fprintf(stderr, "loss_test: %d of %d checks failed\n", failures, checks);
+        return 1;
+    }
+    printf("loss_test: all %d checks passed\n", checks);
+    return 0;
+}
