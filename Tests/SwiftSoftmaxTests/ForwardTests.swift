@@ -82,12 +82,14 @@ func checkTemperature<T: SoftmaxScalar>(_: T.Type) throws {
         #expect(try softmax(x, temperature: T(rounding: t)) == softmax(scaled))
         #expect(try logSoftmax(x, temperature: T(rounding: t)) == logSoftmax(scaled))
     }
+    // Lower temperatures sharpen towards the argmax, monotonically.
     var last = 0.0
     for t in [10.0, 1, 0.1, 0.01] {
         let top = try softmax(x, temperature: T(rounding: t))[3].double
-        #expect(top >= last && top > 0.5)
+        #expect(top > last || top == 1)  // Float saturates at 1 first
         last = top
     }
+    #expect(last > 0.999)
     #expect(try softmax(x, temperature: T(rounding: 1e-3)) == [0, 0, 0, 1])
 }
 
