@@ -51,12 +51,15 @@ func specialTerms(_ e: DV, _ v: DV, _ st: LaneStats) -> DV {
     return e.replacing(with: .nan, where: st.nan)
 }
 
-/// A lane-wise sum: plain Double for Float input (its error stays far below Float's
-/// resolution), compensated for Double input.
-struct LaneSum<T: SoftmaxScalar> {
+/// A lane-wise sum, compensated unless `plain`. A plain Double sum is enough when it only
+/// divides Float probabilities; log results need the sum of the non-maximal terms (the sum
+/// minus the exact 1 of the maximum) to full precision, which plain summation absorbs into
+/// that 1.
+struct LaneSum {
     var s = VSum()
+    let plain: Bool
     @inline(__always) mutating func add(_ v: DV) {
-        if T.self == Float.self { s.hi += v } else { s.add(v) }
+        if plain { s.hi += v } else { s.add(v) }
     }
 }
 
@@ -68,7 +71,8 @@ func raddstoreexpminusmax<T: SoftmaxScalar, W: LaneWalk>(
     _ st: LaneStats, _ t: Double
 ) -> (hi: DV, lo: DV) {
     let invT = 1 / t
-    var lanes = LaneSum<T>()
+    let plain = T.self == Float.self && y != nil
+    var lanes = LaneSum(plain: plain)
     var row = CompensatedSum()
     let chunkSteps = rowChunk / 8
     let special = st.special
@@ -81,7 +85,7 @@ func raddstoreexpminusmax<T: SoftmaxScalar, W: LaneWalk>(
         lanes.add(e)
         if W.horizontal && (k + 1) % chunkSteps == 0 {
             row.add(lanes.s.total())
-            lanes = LaneSum<T>()
+            lanes = LaneSum(plain: plain)
         }
     }
     let acc = lanes.s
