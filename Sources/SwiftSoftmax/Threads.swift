@@ -12,8 +12,8 @@ import Darwin
 public enum Threads {
     private static let configured = Atomic<Int>(0)
 
-    /// The number of online CPUs: the default thread count.
-    public static var hardwareConcurrency: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+    /// The number of online CPUs: the default thread count (read once: sysconf reads /sys).
+    public static let hardwareConcurrency: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
     /// The thread count in force (the hardware concurrency until `setCount` is called).
     public static var count: Int {
