@@ -72,6 +72,15 @@ public struct CrossEntropyProblem<T: SoftmaxScalar> {
     }
 }
 
+/// exp(hi + lo) for the shifted logit (hi + lo = x - m <= 0): exp(hi)·(1 + lo). The correction
+/// is a plain multiply-add: lo is below half an ulp of hi, so its product's rounding is far below
+/// the result's ulp, and the baseline target has no FMA instruction (addingProduct is a call).
+@inline(__always)
+func expShifted(_ z: (hi: Double, lo: Double)) -> Double {
+    let e = expD(z.hi)
+    return z.lo == 0 ? e : e + e * z.lo
+}
+
 extension Kernels {
     /// Cross-entropy of slices `slices` (one sample each), with the gradient written in the same
     /// call when requested. Returns the sum of the samples' losses, in slice order.
@@ -91,7 +100,11 @@ extension Kernels {
         let eps = pb.smoothing
         let keep = 1 - eps
         let spread = n > 0 ? eps / Double(n) : 0
-        let div = pb.gradientDivisor
+        // The mean's divisor as a multiplier: exact for powers of two (and 1), otherwise one
+        // extra rounding in Double, where a division per element would cost a quarter of the pass.
+        let inv = 1 / pb.gradientDivisor
+        // Integer targets without smoothing: the only coefficient is c_y = w_y.
+        let plain = pb.labels != nil && eps == 0
         var total = RobustSum()
 
         for si in slices {
@@ -151,52 +164,70 @@ extension Kernels {
                         let idx = s.offset(j)
                         let c = coef(j, idx)
                         let p = x[idx] == .infinity ? 1 / k : 0
-                        g[idx] = T(rounding: (av * p - c) / div)
+                        g[idx] = T(rounding: (av * p - c) * inv)
                     }
                 }
             } else {
                 let m = st.max
                 let top = st.argmax
-                var all = CompensatedSum()
-                var rest = CompensatedSum()
-                var a = CompensatedSum()
-                var aOthers = CompensatedSum()
-                var shift = RobustSum()  // Σ c_j (m - x_j): +inf when a weighted logit is -inf
-                for j in 0..<n {
-                    let idx = s.offset(j)
-                    let z = scaledShift(x[idx].double, m, 1)
-                    let e = j == top ? 1 : expPair(z.hi, z.lo)
-                    all.add(e)
-                    if j != top { rest.add(e) }
-                    let c = coef(j, idx)
-                    if c != 0 {
+                // rest = Σ_{j≠top} exp(x_j - m), compensated; S = 1 + rest.
+                var rs = 0.0
+                var rc = 0.0
+                for j in 0..<n where j != top {
+                    let z = scaledShift(x[s.offset(j)].double, m, 1)
+                    let t = twoSum(rs, expShifted(z))
+                    rs = t.hi
+                    rc += t.lo
+                }
+                let r = twoSum(rs, rc)
+                // A = Σ c_j, the same without the top class, and Σ c_j (m - x_j) (+inf when a
+                // weighted logit is -inf). Integer targets without smoothing have one c_j.
+                let av: Double
+                let others: Double
+                var shift = RobustSum()
+                if plain {
+                    av = wy
+                    others = y == top ? 0 : wy
+                    if wy != 0 {
+                        let z = scaledShift(x[s.offset(y)].double, m, 1)
+                        shift.add(-(wy * z.hi))
+                        if z.lo != 0 { shift.add(-(wy * z.lo)) }
+                    }
+                } else {
+                    var a = CompensatedSum()
+                    var aOthers = CompensatedSum()
+                    for j in 0..<n {
+                        let idx = s.offset(j)
+                        let c = coef(j, idx)
+                        guard c != 0 else { continue }
                         a.add(c)
                         if j != top { aOthers.add(c) }
+                        let z = scaledShift(x[idx].double, m, 1)
                         shift.add(-(c * z.hi))
                         if z.lo != 0 { shift.add(-(c * z.lo)) }
                     }
+                    av = a.value
+                    others = aOthers.value
                 }
-                let r = rest.pair
                 let lse = log1pPair(r.hi, r.lo)
-                let av = a.value
                 loss = av * lse.hi + (av * lse.lo + shift.value)
                 if let g = pb.gradient {
-                    let sum = all.value
                     let restValue = r.hi + r.lo
-                    let others = aOthers.value
-                    // p_max >= 1/2 exactly when rest <= 1: then 1 - p_max is rest / S.
+                    let sum = (1 + r.hi) + r.lo
+                    let scale = av / sum
+                    // p_top >= 1/2 exactly when rest <= 1: then 1 - p_top is rest / S.
                     let confident = restValue <= 1
                     for j in 0..<n {
                         let idx = s.offset(j)
                         let d: Double
-                        if j == top && confident {
-                            d = others - av * restValue / sum
+                        if j == top {
+                            d = confident ? others - av * restValue / sum
+                                          : av / sum - (plain ? (j == y ? wy : 0) : coef(j, idx))
                         } else {
                             let z = scaledShift(x[idx].double, m, 1)
-                            let e = j == top ? 1 : expPair(z.hi, z.lo)
-                            d = av * e / sum - coef(j, idx)
+                            d = scale * expShifted(z) - (plain ? (j == y ? wy : 0) : coef(j, idx))
                         }
-                        g[idx] = T(rounding: d / div)
+                        g[idx] = T(rounding: d * inv)
                     }
                 }
             }

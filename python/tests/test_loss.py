@@ -439,6 +439,20 @@ def test_against_optax():
     y = rng.integers(0, 5, 8)
     want = np.asarray(optax.softmax_cross_entropy_with_integer_labels(jnp.asarray(x), jnp.asarray(y)))
     np.testing.assert_allclose(ssm.cross_entropy(x, y, reduction="none"), want, rtol=1e-5, atol=1e-6)
+    # probability targets, and the gradient of the mean through JAX's autodiff
+    import jax
+    q = rng.random((8, 5)).astype(np.float32)
+    q /= q.sum(-1, keepdims=True)
+    want = np.asarray(optax.softmax_cross_entropy(jnp.asarray(x), jnp.asarray(q)))
+    np.testing.assert_allclose(ssm.cross_entropy(x, q, reduction="none"), want, rtol=1e-5, atol=1e-6)
+    jg = jax.grad(lambda z: optax.softmax_cross_entropy(z, jnp.asarray(q)).mean())(jnp.asarray(x))
+    _, g = ssm.cross_entropy_with_grad(x, q)
+    np.testing.assert_allclose(g, np.asarray(jg), rtol=1e-4, atol=1e-6)
+    # optax's smoothing form: labels (1-ε)·onehot + ε/C, as our label_smoothing
+    sm = optax.smooth_labels(jax.nn.one_hot(jnp.asarray(y), 5), 0.1)
+    want = np.asarray(optax.softmax_cross_entropy(jnp.asarray(x), sm))
+    np.testing.assert_allclose(ssm.cross_entropy(x, y, label_smoothing=0.1, reduction="none"), want,
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_against_torch():
