@@ -6,6 +6,7 @@ the numerical checks (temperature, overlap, sizes) happen once, inside the libra
 
 from __future__ import annotations
 
+import ctypes
 import operator
 from math import prod
 
@@ -165,5 +166,16 @@ def deliver(result: np.ndarray, out, result_dtype: np.dtype):
     return result
 
 
+_addressof = ctypes.addressof
+_from_buffer = ctypes.c_char.from_buffer
+
+
 def ptr(a) -> int | None:
-    return None if a is None else a.ctypes.data
+    """The address of an array's data. Through the buffer protocol it costs ~0.3 us, against
+    ~2 us for ``a.ctypes.data``, which remains the way for read-only or empty arrays."""
+    if a is None:
+        return None
+    try:
+        return _addressof(_from_buffer(a))
+    except (TypeError, ValueError, BufferError):
+        return a.ctypes.data

@@ -23,8 +23,49 @@ def _temperature(t) -> float:
     return float(t)
 
 
+_FAST_DTYPES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+_FAST_FUNCS = {(op, dt): FUNCS[f"ssm_{op}_{t}"]
+               for op in ("softmax", "log_softmax") for dt, t in _FAST_DTYPES.items()}
+
+
+def _fast_rowwise(op: str, x, axis, temperature, out):
+    """The common call, C-contiguous native float32/float64 reduced over one axis, without the
+    general machinery (it dominates small calls). None when the general path is needed."""
+    f = _FAST_FUNCS.get((op, x.dtype))
+    if f is None or not x.flags.c_contiguous or type(axis) is not int or type(temperature) is not float:
+        return None
+    shape = x.shape
+    nd = len(shape)
+    a = axis + nd if axis < 0 else axis
+    if not 0 <= a < nd or x.size == 0:
+        return None
+    n = shape[a]
+    inner = 1
+    for d in shape[a + 1:]:
+        inner *= d
+    if out is None:
+        y = np.empty_like(x)
+    elif (type(out) is np.ndarray and out.dtype == x.dtype and out.shape == shape
+          and out.flags.c_contiguous and out.flags.writeable):
+        y = out
+    else:
+        return None
+    px = A.ptr(x)
+    py = A.ptr(y)
+    if py != px and y is out and px < py + y.nbytes and py < px + x.nbytes:
+        return None  # partial overlap: the general path computes into a temporary
+    status = f(px, py, x.size // (n * inner), n, inner, temperature)
+    if status:
+        check(status, op)
+    return y
+
+
 def _rowwise(op: str, x, axis, temperature, where, out):
     """Shared driver of the same-shape reductions (softmax, log_softmax, normalize)."""
+    if type(x) is np.ndarray and where is None and op != "normalize":
+        y = _fast_rowwise(op, x, axis, temperature, out)
+        if y is not None:
+            return y
     if temperature is not _NO_TEMPERATURE:
         temperature = _temperature(temperature)
     a, cdt, rdt = A.as_real_array(x, "x")
