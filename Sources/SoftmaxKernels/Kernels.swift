@@ -22,7 +22,8 @@ public enum Kernels: SoftmaxKernelSet {
 
     /// The number of work units of an [outer, n, inner] view.
     public static func units(outer: Int, n: Int, inner: Int) -> Int {
-        inner > 1 ? outer * ((inner + 7) / 8) : outer
+        if inner > 1 { return outer * ((inner + 7) / 8) }
+        return n <= shortRow ? (outer + 7) / 8 : outer
     }
 
     // The API layer calls through `any SoftmaxKernelSet.Type`, which passes T as metadata; each
@@ -69,7 +70,12 @@ func softmaxUnits<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ mask: UnsafePointer<UInt8>?,
     _ outer: Int, _ n: Int, _ inner: Int, _ units: Range<Int>, _ t: Double, _ log: Bool
 ) {
-    if inner == 1 {
+    if inner == 1 && n <= shortRow {
+        ShortRows.forEach(x, mask, outer, n, units) { xs, ms, ys, w, r0 in
+            softmaxGroup(xs, ms, ys, w, t, log)
+            transpose(UnsafePointer(ys), from: 8, y + r0 * n, to: n, rows: w.width, n: n)
+        }
+    } else if inner == 1 {
         for u in units { softmaxGroup(x, mask, y, RowWalk(row: u, n: n), t, log) }
     } else {
         for u in units { softmaxGroup(x, mask, y, ColumnWalk(unit: u, n: n, inner: inner), t, log) }
@@ -80,7 +86,11 @@ func logsumexpUnits<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>, _ out: UnsafeMutablePointer<T>, _ mask: UnsafePointer<UInt8>?,
     _ outer: Int, _ n: Int, _ inner: Int, _ units: Range<Int>
 ) {
-    if inner == 1 {
+    if inner == 1 && n <= shortRow {
+        ShortRows.forEach(x, mask, outer, n, units) { xs, ms, _, w, r0 in
+            logsumexpGroup(xs, ms, out + r0, w)
+        }
+    } else if inner == 1 {
         for u in units { logsumexpGroup(x, mask, out, RowWalk(row: u, n: n)) }
     } else {
         for u in units { logsumexpGroup(x, mask, out, ColumnWalk(unit: u, n: n, inner: inner)) }
@@ -109,4 +119,50 @@ func logsumexpGroup<T: SoftmaxScalar, W: LaneWalk>(
     let st = rmax(x, mask, w)
     let s = raddstoreexpminusmax(x, mask, nil, w, st, 1)
     storeLogSumExp(out, w, st, logOfSum(s, st, W.self))
+}
+
+/// Rows up to this long are moved eight at a time into a scratch block [n, 8] and walked as
+/// columns: one full vector step per element, instead of a partly empty vector and a cross-lane
+/// reduction per row.
+let shortRow = 16
+
+enum ShortRows {
+    /// For each unit (eight rows), the rows transposed into scratch (x, and the mask if any),
+    /// an output scratch block, the column walk over it, and the first row's index.
+    @inline(__always)
+    static func forEach<T: SoftmaxScalar>(
+        _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?, _ outer: Int, _ n: Int, _ units: Range<Int>,
+        _ body: (UnsafePointer<T>, UnsafePointer<UInt8>?, UnsafeMutablePointer<T>, ColumnWalk, Int) -> Void
+    ) {
+        withUnsafeTemporaryAllocation(of: T.self, capacity: 16 * shortRow) { buf in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 8 * shortRow) { mbuf in
+                let xs = buf.baseAddress!, ys = xs + 8 * shortRow, ms = mbuf.baseAddress!
+                for u in units {
+                    let r0 = 8 * u
+                    let rows = Swift.min(8, outer - r0)
+                    transpose(x + r0 * n, from: n, xs, to: 8, rows: rows, n: n, forward: true)
+                    if let mask { transpose(mask + r0 * n, from: n, ms, to: 8, rows: rows, n: n, forward: true) }
+                    body(UnsafePointer(xs), mask == nil ? nil : UnsafePointer(ms), ys, ColumnWalk(block: n, width: rows), r0)
+                }
+            }
+        }
+    }
+}
+
+/// Copies `rows` rows of `n` elements between row-major (stride n) and the scratch layout
+/// (element i of row l at i * 8 + l): forward reads rows, backward writes them.
+@inline(__always)
+func transpose<E>(
+    _ src: UnsafePointer<E>, from srcStride: Int, _ dst: UnsafeMutablePointer<E>, to dstStride: Int,
+    rows: Int, n: Int, forward: Bool = false
+) {
+    for l in 0..<rows {
+        for i in 0..<n {
+            if forward {
+                dst[i * dstStride + l] = src[l * srcStride + i]
+            } else {
+                dst[l * dstStride + i] = src[i * srcStride + l]
+            }
+        }
+    }
 }

@@ -65,6 +65,14 @@ struct ColumnWalk: LaneWalk {
         self.width = Swift.min(8, inner - j)
         self.first = o * inner + j
     }
+    /// A scratch block [n, 8] holding `width` transposed short rows.
+    @inline(__always) init(block n: Int, width: Int) {
+        self.base = 0
+        self.n = n
+        self.inner = 8
+        self.width = width
+        self.first = 0
+    }
     @inline(__always) var steps: Int { n }
     @inline(__always) func offset(_ k: Int) -> Int { base + k * inner }
     @inline(__always) func lanes(_ k: Int) -> Int { width }

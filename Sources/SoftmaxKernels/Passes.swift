@@ -79,7 +79,7 @@ func raddstoreexpminusmax<T: SoftmaxScalar, W: LaneWalk>(
     for k in 0..<w.steps {
         let v = load(x, mask, w, k, pad: -.infinity)
         let (hi, lo) = vshift(T.self, v, st.shift, t, invT)
-        var e = vexp(hi, lo)
+        var e = vexp(T.self, hi, lo)
         if special { e = specialTerms(e, v, st) }
         if let y { store(e, y, w, k) }
         lanes.add(e)

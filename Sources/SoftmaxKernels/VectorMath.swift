@@ -103,13 +103,57 @@ func vexp(_ hi: DV, _ lo: DV) -> DV {
     let eLo = fmadd(rLo * rLo, DV(repeating: 0.5), rLo)
     let small = fmadd(eLo, h + tail, tail)
     let p = h + (hLo + small)
-    // k in [-1443, 0]: split into two exponents each >= -722 so both powers of two are normal.
+    // Multiplying by the two halves of 2^k in turn rounds a subnormal result only once.
     let k = unsafeBitCast(t, to: SIMD8<UInt64>.self) &- unsafeBitCast(roundMagic, to: SIMD8<UInt64>.self)
     let k1 = ((k &+ 2048) &>> 1) &- 1024
     let k2 = k &- k1
     let s1 = unsafeBitCast((k1 &+ 1023) &<< 52, to: DV.self)
     let s2 = unsafeBitCast((k2 &+ 1023) &<< 52, to: DV.self)
     return zeroUnless(keep, p * s1 * s2)
+}
+
+/// exp(x) for x <= 0 to about 2^-37 relative (degree-9 Taylor): ample for results that are
+/// rounded to Float, whose half-ulp is 2^-25, and about half the work of `vexp`.
+@inline(__always)
+func vexpForFloat(_ hi: DV) -> DV {
+    let log2e = DV(repeating: 1.4426950408889634)
+    let minusLn2Hi = DV(repeating: -6.93147180369123816490e-01)
+    let minusLn2Lo = DV(repeating: -1.90821492927058770002e-10)
+    let roundMagic = DV(repeating: 0x1.8p52)
+    let floor = DV(repeating: -1000)
+    let keep = hi .> floor
+    let x = floor.replacing(with: hi, where: keep)
+    let t = fmadd(x, log2e, roundMagic)
+    let kf = t - roundMagic
+    let r = fmadd(kf, minusLn2Lo, fmadd(kf, minusLn2Hi, x))
+    var p = DV(repeating: 1.0 / 362880.0)
+    p = fmadd(p, r, DV(repeating: 1.0 / 40320.0))
+    p = fmadd(p, r, DV(repeating: 1.0 / 5040.0))
+    p = fmadd(p, r, DV(repeating: 1.0 / 720.0))
+    p = fmadd(p, r, DV(repeating: 1.0 / 120.0))
+    p = fmadd(p, r, DV(repeating: 1.0 / 24.0))
+    p = fmadd(p, r, DV(repeating: 1.0 / 6.0))
+    p = fmadd(p, r, DV(repeating: 0.5))
+    p = fmadd(p, r, DV(repeating: 1.0))
+    p = fmadd(p, r, DV(repeating: 1.0))
+    return zeroUnless(keep, p * twoToThe(t, roundMagic))
+}
+
+/// 2^k for the k encoded in t = k + 1.5·2^52, k in [-1443, 0], as two normal factors.
+@inline(__always)
+func twoToThe(_ t: DV, _ roundMagic: DV) -> DV {
+    let k = unsafeBitCast(t, to: SIMD8<UInt64>.self) &- unsafeBitCast(roundMagic, to: SIMD8<UInt64>.self)
+    let k1 = ((k &+ 2048) &>> 1) &- 1024
+    let k2 = k &- k1
+    let s1 = unsafeBitCast((k1 &+ 1023) &<< 52, to: DV.self)
+    let s2 = unsafeBitCast((k2 &+ 1023) &<< 52, to: DV.self)
+    return s1 * s2
+}
+
+/// exp of the double-double (hi, lo) at the accuracy the storage type T needs.
+@inline(__always)
+func vexp<T: SoftmaxScalar>(_: T.Type, _ hi: DV, _ lo: DV) -> DV {
+    T.self == Float.self ? vexpForFloat(hi) : vexp(hi, lo)
 }
 
 /// v where the mask is set, +0 elsewhere, as one bitwise and.
