@@ -40,8 +40,10 @@ def set_num_threads(n: int) -> None:
         n = operator.index(n)
     except TypeError:
         raise TypeError(f"num_threads: expected an int, got {type(n).__name__}") from None
-    # ctypes would silently wrap values outside C int; pass an out-of-range value the library rejects.
-    check(FUNCS["ssm_set_num_threads"](n if -2**31 <= n < 2**31 else -1), "set_num_threads")
+    # ctypes would silently wrap values outside C int: refuse them here (the library checks the rest).
+    if not -2**31 <= n < 2**31:
+        raise ValueError(f"set_num_threads: num_threads must be a C int (and between 1 and 1024), got {n}")
+    check(FUNCS["ssm_set_num_threads"](n), "set_num_threads")
 
 
 def get_num_threads() -> int:

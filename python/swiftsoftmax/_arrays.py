@@ -24,7 +24,10 @@ def as_real_array(x, name: str) -> tuple[np.ndarray, np.dtype, np.dtype]:
     """
     if x is None:
         raise TypeError(f"{name}: expected an array-like of real numbers, got None")
-    a = np.asarray(x)
+    try:
+        a = np.asarray(x)
+    except ValueError as e:  # ragged nested sequences
+        raise ValueError(f"{name}: expected a rectangular array-like of real numbers, got a ragged sequence ({e})") from None
     kind = a.dtype.kind
     if kind == "f":
         size = a.dtype.itemsize
@@ -42,6 +45,17 @@ def as_real_array(x, name: str) -> tuple[np.ndarray, np.dtype, np.dtype]:
     )
 
 
+def real_scalar(value, name: str) -> float:
+    """A real scalar argument (temperature, label_smoothing) as a Python float. Only its type
+    is checked here; its value is checked by the library, whose message is relayed."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
+    try:
+        return float(value)
+    except OverflowError:  # a huge int: an infinity the library refuses by value
+        return float("inf") if value > 0 else float("-inf")
+
+
 def suffix(dtype: np.dtype) -> str:
     return "f32" if dtype == _F32 else "f64"
 
@@ -53,6 +67,8 @@ def normalize_axes(axis, ndim: int, name: str = "axis") -> tuple[int, ...]:
     items = axis if isinstance(axis, (tuple, list)) else (axis,)
     out = []
     for a in items:
+        if isinstance(a, (bool, np.bool_)):
+            raise TypeError(f"{name}: expected an int, a tuple of ints or None, got {axis!r}")
         try:
             i = operator.index(a)
         except TypeError:
@@ -61,7 +77,7 @@ def normalize_axes(axis, ndim: int, name: str = "axis") -> tuple[int, ...]:
             raise np.exceptions.AxisError(i, ndim, msg_prefix=name)
         out.append(i % ndim)
     if len(set(out)) != len(out):
-        raise ValueError(f"{name}: repeated axis in {axis!r}")
+        raise ValueError(f"{name}: expected distinct axes, got a repeated axis in {axis!r}")
     return tuple(sorted(out))
 
 
@@ -122,7 +138,7 @@ def as_mask(where, shape: tuple[int, ...], name: str = "where") -> np.ndarray:
     try:
         return np.broadcast_to(m, shape)
     except ValueError:
-        raise ValueError(f"{name}: mask of shape {m.shape} does not broadcast to {shape}") from None
+        raise ValueError(f"{name}: expected a mask broadcastable to {shape}, got shape {m.shape}") from None
 
 
 def check_out(out, shape: tuple[int, ...], dtype: np.dtype, name: str = "out") -> None:
@@ -135,7 +151,7 @@ def check_out(out, shape: tuple[int, ...], dtype: np.dtype, name: str = "out") -
     if out.dtype != dtype:
         raise ValueError(f"{name}: expected dtype {dtype}, got {out.dtype}")
     if not out.flags.writeable:
-        raise ValueError(f"{name}: array is read-only")
+        raise ValueError(f"{name}: expected a writeable array, got a read-only one")
 
 
 def direct_target(out, layout: Layout, dtype: np.dtype, *inputs: np.ndarray):

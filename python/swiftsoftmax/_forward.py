@@ -18,9 +18,7 @@ _NO_TEMPERATURE = object()  # normalize takes no temperature
 
 def _temperature(t) -> float:
     """A real scalar temperature as a Python float; its value is checked by the library."""
-    if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, float, np.integer, np.floating)):
-        raise TypeError(f"temperature: expected a real number, got {type(t).__name__}")
-    return float(t)
+    return A.real_scalar(t, "temperature")
 
 
 _FAST_DTYPES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}

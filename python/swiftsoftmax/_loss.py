@@ -9,7 +9,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from . import _arrays as A
-from ._lib import FUNCS, check
+from ._lib import FUNCS, LABEL_OUT_OF_RANGE, check
 
 ArrayLike = Any
 Axis = Union[int, Sequence[int], None]
@@ -40,7 +40,12 @@ def _pair(a, b, names: tuple[str, str]):
 
 def _labels(labels, name: str) -> np.ndarray:
     """Integer labels of any integer dtype as a C-contiguous int64 array."""
-    lab = np.asarray(labels)
+    if labels is None:
+        raise TypeError(f"{name}: expected integer class labels, got None")
+    try:
+        lab = np.asarray(labels)
+    except ValueError as e:  # ragged nested sequences
+        raise ValueError(f"{name}: expected a rectangular array-like of integer labels, got a ragged sequence ({e})") from None
     if lab.size == 0 and lab.dtype.kind == "f":
         lab = lab.astype(_INT64)  # an empty list arrives as float64
     if lab.dtype.kind not in "iu":
@@ -91,6 +96,7 @@ def softmax_jacobian(x: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0)
     >>> ssm.softmax_jacobian([[0.0, 2.0, 4.0]]).shape
     (1, 3, 3)
     """
+    t = A.real_scalar(temperature, "temperature")
     a, cdt, rdt = A.as_real_array(x, "x")
     layout = A.Layout(a.shape, A.normalize_axes(axis, a.ndim))
     xb = layout.arrange(a, cdt)
@@ -98,19 +104,20 @@ def softmax_jacobian(x: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0)
     # [outer, inner, n, n] in C order is the kept shape followed by (n, n).
     jac = np.empty(layout.kept_shape + (n, n), dtype=cdt)
     status = FUNCS[f"ssm_softmax_jacobian_{A.suffix(cdt)}"](
-        A.ptr(xb), A.ptr(jac), *layout.dims, float(temperature))
+        A.ptr(xb), A.ptr(jac), *layout.dims, t)
     check(status, "softmax_jacobian")
     return A.deliver(jac, None, rdt)
 
 
 def _vjp(op: str, first: str, y, g, axis, temperature):
+    t = A.real_scalar(temperature, "temperature")
     yv, gv, cdt, rdt = _pair(y, g, (first, "g"))
     layout = A.Layout(yv.shape, A.normalize_axes(axis, yv.ndim))
     yb = layout.arrange(yv, cdt)
     gb = layout.arrange(gv, cdt)
     dx = np.empty_like(yb)
     check(FUNCS[f"ssm_{op}_{A.suffix(cdt)}"](A.ptr(yb), A.ptr(gb), A.ptr(dx), *layout.dims,
-                                            float(temperature)), op)
+                                            t), op)
     return A.deliver(layout.restore(dx), None, rdt)
 
 
@@ -214,11 +221,18 @@ def one_hot(labels: ArrayLike, num_classes: int, *, dtype=np.float32):
         raise TypeError(f"num_classes: expected an int, got {type(num_classes).__name__}") from None
     if k < 0:
         raise ValueError(f"num_classes: must be >= 0, got {k}")
-    rdt = np.dtype(dtype)
+    try:
+        rdt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype: expected a real or boolean dtype, got {dtype!r}") from None
     if rdt.kind not in "biuf":
         raise TypeError(f"dtype: expected a real or boolean dtype, got {rdt}")
     cdt = rdt if rdt in (np.dtype(np.float32), np.dtype(np.float64)) else np.dtype(np.float32)
-    out = np.empty(lab.shape + (k,), dtype=cdt)
+    try:
+        out = np.empty(lab.shape + (k,), dtype=cdt)
+    except ValueError:  # NumPy's "array is too big" / "maximum allowed dimension exceeded"
+        raise ValueError(f"num_classes: expected a class count whose one-hot array of {lab.size} "
+                         f"labels fits in memory, got {k}") from None
     check(FUNCS[f"ssm_one_hot_{A.suffix(cdt)}"](A.ptr(lab), lab.size, k, A.ptr(out)), "one_hot")
     return out if cdt == rdt else out.astype(rdt)
 
@@ -246,6 +260,8 @@ def _cross_entropy(name, logits, target, axis, weight, ignore_index, label_smoot
             raise ValueError(f"weight: expected shape ({n},) (one weight per class), got {w.shape}")
         wb = np.ascontiguousarray(w, dtype=cdt)
 
+    if isinstance(ignore_index, (bool, np.bool_)):
+        raise TypeError("ignore_index: expected an int, got bool")
     try:
         ignore = operator.index(ignore_index)
     except TypeError:
@@ -253,7 +269,12 @@ def _cross_entropy(name, logits, target, axis, weight, ignore_index, label_smoot
     if not _I64_MIN <= ignore <= _I64_MAX:
         raise ValueError(f"ignore_index: must fit in int64, got {ignore}")
 
-    t = np.asarray(target)
+    if target is None:
+        raise TypeError("target: expected integer class indices or floating-point probabilities, got None")
+    try:
+        t = np.asarray(target)
+    except ValueError as e:  # ragged nested sequences
+        raise ValueError(f"target: expected a rectangular array-like, got a ragged sequence ({e})") from None
     soft = t.dtype.kind == "f"
     if t.dtype.kind in "iu":
         if t.shape != layout.kept_shape:
@@ -275,14 +296,15 @@ def _cross_entropy(name, logits, target, axis, weight, ignore_index, label_smoot
     loss = np.empty(layout.kept_shape if code == 0 else (), dtype=cdt)
     grad = np.empty_like(xb) if want_grad else None
     sfx = A.suffix(cdt)
-    eps = float(label_smoothing)
+    eps = A.real_scalar(label_smoothing, "label_smoothing")
     if soft:
         status = FUNCS[f"ssm_cross_entropy_soft_{sfx}"](
             A.ptr(xb), A.ptr(tb), A.ptr(wb), *layout.dims, eps, code, A.ptr(loss), A.ptr(grad))
     else:
         status = FUNCS[f"ssm_cross_entropy_{sfx}"](
             A.ptr(xb), A.ptr(tb), A.ptr(wb), *layout.dims, ignore, eps, code, A.ptr(loss), A.ptr(grad))
-    check(status, name)
+    # The library names the first bad label as labels[k] (k: flat index of `target`).
+    check(status, f"{name}: target" if status == LABEL_OUT_OF_RANGE else name)
     value = A.deliver(loss, None, rdt)
     if not want_grad:
         return value

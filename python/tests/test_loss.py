@@ -416,7 +416,7 @@ def test_error_names_first_bad_label_and_position():
     y = np.zeros((2, 4), dtype=np.int64)
     y[1, 2] = 7
     y[1, 3] = 9
-    with unchanged(x, y), pytest.raises(ValueError, match=r"cross_entropy: labels\[6\] = 7 is outside \[0, 3\)"):
+    with unchanged(x, y), pytest.raises(ValueError, match=r"cross_entropy: target: labels\[6\] = 7 is outside \[0, 3\)"):
         ssm.cross_entropy(x, y, axis=1)
 
 
