@@ -55,7 +55,15 @@ def ref_cross_entropy(logits, target, axis=-1, weight=None, ignore_index=-100,
         coef = w * q
         per = -np.sum(coef * logp, axis=-1)
         denom = LD(per.size)
-    grad = np.sum(coef, axis=-1, keepdims=True) * p - coef
+    # A p_j - c_j, with 1 - p_j and A - c_j summed over the other classes where p_j > 1/2, so
+    # the reference keeps its digits for a confident prediction (no p - 1 in long double either).
+    e = np.exp(logp)
+    k = np.arange(C)
+    off = (k[:, None] != k[None, :]).astype(LD)                  # off[j, k] = [j != k]
+    one_minus_p = np.einsum("...k,jk->...j", e, off) / np.sum(e, axis=-1, keepdims=True)
+    a_minus_c = np.einsum("...k,jk->...j", coef, off)
+    A = np.sum(coef, axis=-1, keepdims=True)
+    grad = np.where(p > 0.5, a_minus_c - A * one_minus_p, A * p - coef)
     with np.errstate(invalid="ignore", divide="ignore"):
         if reduction == "none":
             loss = per
