@@ -1,6 +1,6 @@
 /// The operations every CPU tier's kernel module provides. The API layer holds the tier chosen at
 /// load time as a `SoftmaxKernelSet.Type` and calls through it.
-public protocol SoftmaxKernelSet {
+public protocol SoftmaxKernelSet: SoftmaxRowChunks {
     /// "baseline", "avx2" or "avx512".
     static var tier: String { get }
     /// The number of work units of an [outer, n, inner] view (the unit of threading).
@@ -11,4 +11,41 @@ public protocol SoftmaxKernelSet {
     static func logsumexp<T: SoftmaxScalar>(
         _ x: UnsafePointer<T>, _ out: UnsafeMutablePointer<T>, mask: UnsafePointer<UInt8>?,
         outer: Int, n: Int, inner: Int, units: Range<Int>)
+}
+
+/// What the first pass over a piece of one row learns: its maximum, whether it holds a NaN,
+/// and how many +inf entries it has. Pieces merge exactly, in any order.
+public struct RowChunkStats: Sendable, Equatable {
+    public var max: Double
+    public var nan: Bool
+    public var infCount: Double
+
+    public init(max: Double = -.infinity, nan: Bool = false, infCount: Double = 0) {
+        self.max = max
+        self.nan = nan
+        self.infCount = infCount
+    }
+
+    /// The statistics of two pieces together.
+    public func merged(with o: RowChunkStats) -> RowChunkStats {
+        RowChunkStats(max: Swift.max(max, o.max), nan: nan || o.nan, infCount: infCount + o.infCount)
+    }
+}
+
+/// The per-chunk steps of a row too long for one thread, in the order the API runs them:
+/// statistics of every chunk (merged), exp sums of every chunk (merged in chunk order), then
+/// the finishing pass. Chunks start at multiples of `rowChunk`, where a whole-row walk also
+/// starts a new partial sum, so a split row gives the same bits as an unsplit one.
+public protocol SoftmaxRowChunks {
+    static var rowChunk: Int { get }
+    static func rowChunkStats<T: SoftmaxScalar>(
+        _ x: UnsafePointer<T>, mask: UnsafePointer<UInt8>?, start: Int, count: Int) -> RowChunkStats
+    static func rowChunkExpSum<T: SoftmaxScalar>(
+        _ x: UnsafePointer<T>, mask: UnsafePointer<UInt8>?, y: UnsafeMutablePointer<T>?,
+        start: Int, count: Int, stats: RowChunkStats, temperature: T) -> CompensatedSum
+    static func rowChunkFinish<T: SoftmaxScalar>(
+        _ x: UnsafePointer<T>, mask: UnsafePointer<UInt8>?, y: UnsafeMutablePointer<T>,
+        start: Int, count: Int, stats: RowChunkStats, sum: CompensatedSum, temperature: T, log: Bool)
+    /// log(sum(exp(x))) of a row from its merged statistics and sum.
+    static func rowLogSumExp(stats: RowChunkStats, sum: CompensatedSum) -> Double
 }

@@ -24,7 +24,7 @@ protocol LaneWalk {
 
 /// Row walks sum in chunks of this many elements, merged in order, so a row split across
 /// threads at chunk boundaries sums to the same bits as a row summed by one thread.
-let rowChunk = 16384
+let rowChunkLength = 16384
 
 struct RowWalk: LaneWalk {
     static var horizontal: Bool { true }
@@ -37,6 +37,13 @@ struct RowWalk: LaneWalk {
         self.row = row
         self.n = n
         self.base = row * n
+    }
+
+    /// Elements start ..< start + count of one long row (a chunk of it).
+    @inline(__always) init(start: Int, count: Int) {
+        self.row = 0
+        self.n = count
+        self.base = start
     }
     @inline(__always) var steps: Int { (n + 7) / 8 }
     @inline(__always) func offset(_ k: Int) -> Int { base + 8 * k }

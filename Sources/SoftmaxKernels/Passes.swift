@@ -29,17 +29,30 @@ func rmax<T: SoftmaxScalar, W: LaneWalk>(
         infs += zero.replacing(with: one, where: v .== .infinity)
     }
     if W.horizontal {
-        m = DV(repeating: hmax(m))
-        nan = DMask(repeating: any(nan))
         var c = 0.0
         for i in 0..<8 { c += infs[i] }
-        infs = DV(repeating: c)
+        return LaneStats(RowChunkStats(max: hmax(m), nan: any(nan), infCount: c))
     }
-    let posInf = m .== .infinity
-    let empty = m .== -.infinity
-    let special = any(nan .| posInf .| empty)
-    let shift = special ? m.replacing(with: 0, where: posInf .| empty) : m
-    return LaneStats(max: m, shift: shift, nan: nan, posInf: posInf, empty: empty, infCount: infs, special: special)
+    return LaneStats(max: m, nan: nan, infCount: infs)
+}
+
+extension LaneStats {
+    @inline(__always)
+    init(max m: DV, nan: DMask, infCount: DV) {
+        let posInf = m .== .infinity
+        let empty = m .== -.infinity
+        let special = any(nan .| posInf .| empty)
+        self.init(max: m, shift: special ? m.replacing(with: 0, where: posInf .| empty) : m,
+                  nan: nan, posInf: posInf, empty: empty, infCount: infCount, special: special)
+    }
+
+    /// All lanes holding one row's statistics.
+    @inline(__always)
+    init(_ c: RowChunkStats) {
+        self.init(max: DV(repeating: c.max), nan: DMask(repeating: c.nan), infCount: DV(repeating: c.infCount))
+    }
+
+    var row: RowChunkStats { RowChunkStats(max: max[0], nan: nan[0], infCount: infCount[0]) }
 }
 
 /// The special-value policy applied to exp terms, lane by lane (only when `st.special`).
@@ -71,10 +84,26 @@ func raddstoreexpminusmax<T: SoftmaxScalar, W: LaneWalk>(
     _ st: LaneStats, _ t: Double
 ) -> (hi: DV, lo: DV) {
     let invT = 1 / t
+    let (s, row) = raddstoreexpminusmaxChunked(x, mask, y, w, st, t)
+    if W.horizontal {
+        let p = row.pair
+        return (DV(repeating: p.hi), DV(repeating: p.lo))
+    }
+    return s
+}
+
+/// raddstoreexpminusmax with a row walk's sum also as a `CompensatedSum`: the totals of its
+/// chunks of `rowChunk` elements, the first taken as it is and the others added in order.
+@inline(__always)
+func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
+    _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?, _ y: UnsafeMutablePointer<T>?, _ w: W,
+    _ st: LaneStats, _ t: Double
+) -> (lanes: (hi: DV, lo: DV), row: CompensatedSum) {
+    let invT = 1 / t
     let plain = T.self == Float.self && y != nil
     var lanes = LaneSum(plain: plain)
-    var row = CompensatedSum()
-    let chunkSteps = rowChunk / 8
+    var row: CompensatedSum? = nil
+    let chunkSteps = rowChunkLength / 8
     let special = st.special
     for k in 0..<w.steps {
         let v = load(x, mask, w, k, pad: -.infinity)
@@ -84,18 +113,22 @@ func raddstoreexpminusmax<T: SoftmaxScalar, W: LaneWalk>(
         if let y { store(e, y, w, k) }
         lanes.add(e)
         if W.horizontal && (k + 1) % chunkSteps == 0 {
-            row.add(lanes.s.total())
+            merge(&row, lanes.s.total())
             lanes = LaneSum(plain: plain)
         }
     }
     let acc = lanes.s
     if W.horizontal {
-        row.add(acc.total())
-        let p = row.pair
-        return (DV(repeating: p.hi), DV(repeating: p.lo))
+        if row == nil || w.steps % chunkSteps != 0 { merge(&row, acc.total()) }
+        return ((acc.hi, acc.lo), row!)
     }
     let (hi, lo) = vtwoSum(acc.hi, acc.lo)
-    return (hi, lo)
+    return ((hi, lo), CompensatedSum())
+}
+
+@inline(__always)
+func merge(_ row: inout CompensatedSum?, _ chunk: CompensatedSum) {
+    if row == nil { row = chunk } else { row!.add(chunk) }
 }
 
 /// log(sum) per lane as a double-double: log1p of the sum without the maximal term (which is

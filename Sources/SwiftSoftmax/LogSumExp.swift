@@ -42,6 +42,10 @@ func logSumExpFamily<T: SoftmaxScalar>(
     if masked { try Check.disjoint(out, shape.slices * size, "out", mask, shape.count, "mask", allowAlias: false) }
     guard shape.slices > 0, let out else { return }
     withDummy(x) { x in
+        if LongRows.applies(shape) {
+            LongRows.logSumExp(x, masked ? mask : nil, out, shape)
+            return
+        }
         let k = Tier.kernels
         let units = k.units(outer: shape.outer, n: shape.n, inner: shape.inner)
         Threads.forEachChunk(units: units, costPerUnit: max(1, shape.count / max(1, units)) * 2) { r in

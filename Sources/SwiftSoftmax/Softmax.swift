@@ -74,6 +74,10 @@ func softmaxFamily<T: SoftmaxScalar>(
     try Check.temperature(temperature)
     guard shape.count > 0, let x, let y else { return }
     let m = masked ? mask : nil
+    if LongRows.applies(shape) {
+        LongRows.softmax(x, m, y, shape, temperature, log: log)
+        return
+    }
     let k = Tier.kernels
     let units = k.units(outer: shape.outer, n: shape.n, inner: shape.inner)
     Threads.forEachChunk(units: units, costPerUnit: shape.count / max(1, units) * 3) { r in

@@ -1,0 +1,74 @@
+import SoftmaxCore
+
+/// Rows too long for one thread, when there are fewer rows than threads: each row is cut into
+/// chunks of `rowChunk` elements and every pass runs on all chunks in parallel, their
+/// statistics and sums merged in chunk order. The kernels sum a whole row in the same chunks,
+/// so the result does not depend on the number of threads.
+enum LongRows {
+    static func applies(_ shape: RowShape) -> Bool {
+        shape.inner == 1 && Threads.count > 1 && shape.outer < Threads.count
+            && shape.n >= 4 * Tier.kernels.rowChunk
+    }
+
+    static func softmax<T: SoftmaxScalar>(
+        _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?, _ y: UnsafeMutablePointer<T>,
+        _ shape: RowShape, _ t: T, log: Bool
+    ) {
+        let k = Tier.kernels
+        for r in 0..<shape.outer {
+            let (stats, sum) = statistics(x, mask, log ? nil : y, row: r, shape, t)
+            eachChunk(row: r, shape) { start, count in
+                k.rowChunkFinish(x, mask: mask, y: y, start: start, count: count, stats: stats,
+                                 sum: sum, temperature: t, log: log)
+            }
+        }
+    }
+
+    static func logSumExp<T: SoftmaxScalar>(
+        _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?, _ out: UnsafeMutablePointer<T>,
+        _ shape: RowShape
+    ) {
+        for r in 0..<shape.outer {
+            let (stats, sum) = statistics(x, mask, nil, row: r, shape, 1)
+            out[r] = T(rounding: Tier.kernels.rowLogSumExp(stats: stats, sum: sum))
+        }
+    }
+
+    /// The row's merged statistics and exp sum; the exp terms are stored to `y` when given.
+    private static func statistics<T: SoftmaxScalar>(
+        _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?, _ y: UnsafeMutablePointer<T>?,
+        row r: Int, _ shape: RowShape, _ t: T
+    ) -> (RowChunkStats, CompensatedSum) {
+        let k = Tier.kernels
+        let chunks = (shape.n + k.rowChunk - 1) / k.rowChunk
+        var stats = [RowChunkStats](repeating: RowChunkStats(), count: chunks)
+        stats.withUnsafeMutableBufferPointer { out in
+            eachChunk(row: r, shape) { start, count in
+                out[(start - r * shape.n) / k.rowChunk] = k.rowChunkStats(x, mask: mask, start: start, count: count)
+            }
+        }
+        let merged = stats.reduce(RowChunkStats()) { $0.merged(with: $1) }
+        var sums = [CompensatedSum](repeating: CompensatedSum(), count: chunks)
+        sums.withUnsafeMutableBufferPointer { out in
+            eachChunk(row: r, shape) { start, count in
+                out[(start - r * shape.n) / k.rowChunk] = k.rowChunkExpSum(
+                    x, mask: mask, y: y, start: start, count: count, stats: merged, temperature: t)
+            }
+        }
+        var total = sums[0]
+        for s in sums.dropFirst() { total.add(s) }
+        return (merged, total)
+    }
+
+    /// Runs `body(start, count)` for every chunk of row r, in parallel.
+    private static func eachChunk(row r: Int, _ shape: RowShape, _ body: (Int, Int) -> Void) {
+        let c = Tier.kernels.rowChunk
+        let chunks = (shape.n + c - 1) / c
+        Threads.forEachChunk(units: chunks, costPerUnit: c) { range in
+            for i in range {
+                let start = i * c
+                body(r * shape.n + start, Swift.min(c, shape.n - start))
+            }
+        }
+    }
+}
