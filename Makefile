@@ -63,6 +63,9 @@ test-c: $(LIB) ## compile and run the C program that calls every exported functi
 	$(CC) -std=c99 -Wall -Wextra -pedantic -Werror -Iinclude Tests/CABI/loss_test.c \
 	    -L$(BUILD) -lswiftsoftmax -Wl,-rpath,$(CURDIR)/$(BUILD) -lm -o $(BUILD)/loss_test
 	$(BUILD)/loss_test
+	$(CC) -std=c99 -Wall -Wextra -pedantic -Werror -Iinclude Tests/CABI/hostile_test.c \
+	    -L$(BUILD) -lswiftsoftmax -Wl,-rpath,$(CURDIR)/$(BUILD) -lm -pthread -o $(BUILD)/hostile_test
+	$(BUILD)/hostile_test
 
 test-python: $(LIB) pydeps ## the pytest suite in python/tests
 	cd python && $(PYTHON) -m pytest $(PYTEST_ARGS) tests

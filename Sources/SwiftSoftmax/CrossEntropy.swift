@@ -150,7 +150,9 @@ private func checkLossArguments<T: SoftmaxScalar>(
 
 /// Samples per block of the reduction: blocks depend only on the shape, never on the thread
 /// count, so sums (and results) are bitwise identical for any number of threads.
-private func blockSize(_ slices: Int) -> Int { max(1, (slices + 1023) / 1024) }
+/// Samples per partial sum: at most 1024 partial sums, in whole groups of eight samples (the
+/// kernels' vector width), and never depending on the thread count.
+private func blockSize(_ slices: Int) -> Int { ((slices + 1023) / 1024 + 7) / 8 * 8 }
 
 private func runCrossEntropy<T: SoftmaxScalar>(
     _ logits: UnsafePointer<T>?, _ labels: UnsafePointer<Int64>?, _ targets: UnsafePointer<T>?,
@@ -159,9 +161,17 @@ private func runCrossEntropy<T: SoftmaxScalar>(
     denominator: Double
 ) throws(SoftmaxError) {
     let slices = shape.slices
-    guard slices > 0, let logits else {
-        // No samples: the sum is 0 and the mean 0/0.
-        if reduction != .none, let loss { loss[0] = reduction == .sum ? 0 : .nan }
+    guard slices > 0, shape.n > 0, let logits else {
+        // No samples, or no classes (the logits may then be null): every per-sample loss is an
+        // empty sum, 0; the sum is 0 and the mean 0 / denominator (NaN without samples, or when
+        // every label is ignored, as it must be without classes). The gradient is empty.
+        if let loss {
+            if reduction == .none {
+                loss.update(repeating: 0, count: slices)
+            } else {
+                loss[0] = reduction == .sum ? 0 : T(rounding: 0 / denominator)
+            }
+        }
         return
     }
     let divisor: Double

@@ -27,7 +27,8 @@ public func softmaxJacobian<T: SoftmaxScalar>(
     let (nn, o1) = shape.n.multipliedReportingOverflow(by: shape.n)
     let (jcount, o2) = nn.multipliedReportingOverflow(by: shape.slices)
     let (_, o3) = jcount.multipliedReportingOverflow(by: 8)
-    guard !(o1 || o2 || o3) else {
+    // No slices: an empty Jacobian, however long the (empty) class axis.
+    guard !(o1 || o2 || o3) || shape.slices == 0 else {
         throw SoftmaxError(.invalidShape, "jac: shape \(shape) needs outer·inner·n·n elements, which overflows")
     }
     try Check.pointer(x, count: shape.count, "x")
