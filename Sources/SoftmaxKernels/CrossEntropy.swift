@@ -95,6 +95,18 @@ extension Kernels {
     public static func crossEntropy<T: SoftmaxScalar>(
         _ pb: CrossEntropyProblem<T>, slices: Range<Int>
     ) -> RobustSum {
+        // Integer targets without smoothing (the common case) run on the vector passes.
+        if pb.labels != nil && pb.smoothing == 0 {
+            return crossEntropyVector(pb, slices)
+        }
+        return crossEntropyScalar(pb, slices: slices)
+    }
+
+    /// The general cross-entropy kernel, one slice at a time; also the fallback of the vector
+    /// kernel for groups with a NaN, +inf or all -inf slice.
+    static func crossEntropyScalar<T: SoftmaxScalar>(
+        _ pb: CrossEntropyProblem<T>, slices: Range<Int>
+    ) -> RobustSum {
         let n = pb.n
         let x = pb.logits
         let eps = pb.smoothing

@@ -17,6 +17,8 @@ protocol LaneWalk {
     func offset(_ k: Int) -> Int
     /// Valid lanes at step k (8 except in a tail).
     func lanes(_ k: Int) -> Int
+    /// Element offset of element i of lane l's slice.
+    func elementOffset(_ i: Int, lane l: Int) -> Int
     /// Where this group's one-per-slice results go, and how many there are.
     var resultOffset: Int { get }
     var resultLanes: Int { get }
@@ -48,6 +50,7 @@ struct RowWalk: LaneWalk {
     @inline(__always) var steps: Int { (n + 7) / 8 }
     @inline(__always) func offset(_ k: Int) -> Int { base + 8 * k }
     @inline(__always) func lanes(_ k: Int) -> Int { Swift.min(8, n - 8 * k) }
+    @inline(__always) func elementOffset(_ i: Int, lane l: Int) -> Int { base + i }
     @inline(__always) var resultOffset: Int { row }
     @inline(__always) var resultLanes: Int { 1 }
 }
@@ -72,6 +75,15 @@ struct ColumnWalk: LaneWalk {
         self.width = Swift.min(8, inner - j)
         self.first = o * inner + j
     }
+    /// Up to eight neighbouring slices starting at element `base`.
+    @inline(__always) init(base: Int, n: Int, inner: Int, width: Int, first: Int) {
+        self.base = base
+        self.n = n
+        self.inner = inner
+        self.width = width
+        self.first = first
+    }
+
     /// A scratch block [n, 8] holding `width` transposed short rows.
     @inline(__always) init(block n: Int, width: Int) {
         self.base = 0
@@ -83,6 +95,7 @@ struct ColumnWalk: LaneWalk {
     @inline(__always) var steps: Int { n }
     @inline(__always) func offset(_ k: Int) -> Int { base + k * inner }
     @inline(__always) func lanes(_ k: Int) -> Int { width }
+    @inline(__always) func elementOffset(_ i: Int, lane l: Int) -> Int { base + i * inner + l }
     @inline(__always) var resultOffset: Int { first }
     @inline(__always) var resultLanes: Int { width }
 }

@@ -33,15 +33,17 @@ func rmax<T: SoftmaxScalar, W: LaneWalk>(
         for i in 0..<8 { c += infs[i] }
         return LaneStats(RowChunkStats(max: hmax(m), nan: any(nan), infCount: c))
     }
-    return LaneStats(max: m, nan: nan, infCount: infs)
+    return LaneStats(max: m, nan: nan, infCount: infs, lanes: w.resultLanes)
 }
 
 extension LaneStats {
+    /// Statistics of `lanes` slices (the lanes above them are padding and never special).
     @inline(__always)
-    init(max m: DV, nan: DMask, infCount: DV) {
+    init(max m: DV, nan: DMask, infCount: DV, lanes: Int = 8) {
         let posInf = m .== .infinity
         let empty = m .== -.infinity
-        let special = any(nan .| posInf .| empty)
+        let used = SIMD8<Int64>(0, 1, 2, 3, 4, 5, 6, 7) .< SIMD8<Int64>(repeating: Int64(lanes))
+        let special = any((nan .| posInf .| empty) .& used)
         self.init(max: m, shift: special ? m.replacing(with: 0, where: posInf .| empty) : m,
                   nan: nan, posInf: posInf, empty: empty, infCount: infCount, special: special)
     }
@@ -102,28 +104,50 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
     let invT = 1 / t
     let plain = T.self == Float.self && y != nil
     var lanes = LaneSum(plain: plain)
+    // Terms of maximal entries (exactly 1) are counted apart: added into a lane they would
+    // absorb the low bits of the small terms, which log1p(sum - 1) needs.
+    var tops = DV(repeating: 0)
     var row: CompensatedSum? = nil
     let chunkSteps = rowChunkLength / 8
     let special = st.special
+    let one = DV(repeating: 1)
     for k in 0..<w.steps {
         let v = load(x, mask, w, k, pad: -.infinity)
         let (hi, lo) = vshift(T.self, v, st.shift, t, invT)
         var e = vexp(T.self, hi, lo)
         if special { e = specialTerms(e, v, st) }
         if let y { store(e, y, w, k) }
-        lanes.add(e)
+        if plain {
+            lanes.add(e)
+        } else {
+            let top = v .== st.max
+            lanes.add(zeroUnless(.!top, e))
+            tops += zeroUnless(top, one)
+        }
         if W.horizontal && (k + 1) % chunkSteps == 0 {
-            merge(&row, lanes.s.total())
+            merge(&row, chunkTotal(lanes.s, tops))
             lanes = LaneSum(plain: plain)
+            tops = DV(repeating: 0)
         }
     }
     let acc = lanes.s
     if W.horizontal {
-        if row == nil || w.steps % chunkSteps != 0 { merge(&row, acc.total()) }
+        if row == nil || w.steps % chunkSteps != 0 { merge(&row, chunkTotal(acc, tops)) }
         return ((acc.hi, acc.lo), row!)
     }
     let (hi, lo) = vtwoSum(acc.hi, acc.lo)
-    return ((hi, lo), CompensatedSum())
+    let (s, e) = vtwoSum(tops, hi)
+    return ((s, lo + e), CompensatedSum())
+}
+
+/// A row chunk's sum: its lanes, then its count of maximal terms, into one double-double.
+@inline(__always)
+func chunkTotal(_ lanes: VSum, _ tops: DV) -> CompensatedSum {
+    var c = lanes.total()
+    var n = 0.0
+    for i in 0..<8 { n += tops[i] }
+    c.add(n)
+    return c
 }
 
 @inline(__always)
