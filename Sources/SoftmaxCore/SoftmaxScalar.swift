@@ -41,13 +41,18 @@ extension Float: SoftmaxScalar {
 
     @inlinable @inline(__always)
     public static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Double> {
+        // Lane by lane: the generic SIMD8<Double>(SIMD8<Float>) initializer is an out-of-line
+        // call; these eight conversions become one or two vcvtps2pd.
         let v = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-        return SIMD8<Double>(v)
+        return SIMD8<Double>(Double(v[0]), Double(v[1]), Double(v[2]), Double(v[3]),
+                             Double(v[4]), Double(v[5]), Double(v[6]), Double(v[7]))
     }
 
     @inlinable @inline(__always)
     public static func store8(_ v: SIMD8<Double>, _ p: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: SIMD8<Float>(v), as: SIMD8<Float>.self)
+        let f = SIMD8<Float>(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]),
+                             Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]))
+        UnsafeMutableRawPointer(p).storeBytes(of: f, as: SIMD8<Float>.self)
     }
 }
 

@@ -11,67 +11,6 @@ import SoftmaxCore
 // At the maximal class, when p_max >= 1/2, the gradient is -A·rest/S + Σ_{j≠max} c_j: the
 // "p - 1" of the target class never appears, so a confident prediction keeps its digits.
 
-/// A sum that is compensated while finite and follows IEEE arithmetic once an infinity or NaN
-/// enters (where the compensation term itself would turn into NaN).
-public struct RobustSum: Sendable {
-    public var compensated = CompensatedSum()
-    public var naive = 0.0
-
-    @inlinable public init() {}
-
-    @inlinable @inline(__always)
-    public mutating func add(_ v: Double) {
-        compensated.add(v)
-        naive += v
-    }
-
-    @inlinable @inline(__always)
-    public mutating func add(_ other: RobustSum) {
-        compensated.add(other.compensated)
-        naive += other.naive
-    }
-
-    @inlinable public var value: Double { naive.isFinite ? compensated.value : naive }
-}
-
-/// One cross-entropy problem over an [outer, n, inner] array of logits (n classes).
-/// Exactly one of `labels` (integer targets, [outer, inner]) and `targets` (probabilities,
-/// shaped like the logits) is given.
-public struct CrossEntropyProblem<T: SoftmaxScalar> {
-    public var logits: UnsafePointer<T>
-    public var labels: UnsafePointer<Int64>?
-    public var targets: UnsafePointer<T>?
-    public var weight: UnsafePointer<T>?
-    public var n: Int
-    public var inner: Int
-    public var ignoreIndex: Int64
-    public var smoothing: Double
-    /// Per-sample losses ([outer, inner]), for reduction none.
-    public var perSample: UnsafeMutablePointer<T>?
-    /// The gradient of the reduced loss, shaped like the logits; it may be `logits` or `targets`.
-    public var gradient: UnsafeMutablePointer<T>?
-    /// The gradient is divided by this (the mean's denominator, else 1).
-    public var gradientDivisor: Double
-
-    public init(
-        logits: UnsafePointer<T>, labels: UnsafePointer<Int64>?, targets: UnsafePointer<T>?,
-        weight: UnsafePointer<T>?, n: Int, inner: Int, ignoreIndex: Int64, smoothing: Double,
-        perSample: UnsafeMutablePointer<T>?, gradient: UnsafeMutablePointer<T>?, gradientDivisor: Double
-    ) {
-        self.logits = logits
-        self.labels = labels
-        self.targets = targets
-        self.weight = weight
-        self.n = n
-        self.inner = inner
-        self.ignoreIndex = ignoreIndex
-        self.smoothing = smoothing
-        self.perSample = perSample
-        self.gradient = gradient
-        self.gradientDivisor = gradientDivisor
-    }
-}
-
 /// exp(hi + lo) for the shifted logit (hi + lo = x - m <= 0): exp(hi)·(1 + lo). The correction
 /// is a plain multiply-add: lo is below half an ulp of hi, so its product's rounding is far below
 /// the result's ulp, and the baseline target has no FMA instruction (addingProduct is a call).
@@ -90,11 +29,17 @@ extension Kernels {
     /// probability array exists. Ignored samples give loss 0 and a zero gradient; a NaN logit
     /// makes the sample's loss and gradient NaN; all -inf logits give loss +inf (for a positive
     /// coefficient) and a zero gradient; k logits at +inf take probability 1/k each.
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
     public static func crossEntropy<T: SoftmaxScalar>(
         _ pb: CrossEntropyProblem<T>, slices: Range<Int>
     ) -> RobustSum {
+        // Called through `any SoftmaxKernelSet.Type`: branch once on T into specialised code.
+        if T.self == Float.self {
+            return crossEntropyTyped(unsafeBitCast(pb, to: CrossEntropyProblem<Float>.self), slices)
+        }
+        return crossEntropyTyped(unsafeBitCast(pb, to: CrossEntropyProblem<Double>.self), slices)
+    }
+
+    static func crossEntropyTyped<T: SoftmaxScalar>(_ pb: CrossEntropyProblem<T>, _ slices: Range<Int>) -> RobustSum {
         // Integer targets without smoothing (the common case) run on the vector passes.
         if pb.labels != nil && pb.smoothing == 0 {
             return crossEntropyVector(pb, slices)

@@ -179,7 +179,7 @@ private func runCrossEntropy<T: SoftmaxScalar>(
     case .mean: divisor = denominator == 0 ? .infinity : denominator  // all ignored: zero gradient
     case .sum, .none: divisor = 1
     }
-    let problem = SoftmaxKernels.CrossEntropyProblem(
+    let problem = CrossEntropyProblem(
         logits: logits, labels: labels, targets: targets, weight: weight, n: shape.n,
         inner: shape.inner, ignoreIndex: ignoreIndex, smoothing: labelSmoothing.double,
         perSample: reduction == .none ? loss : nil,
@@ -187,15 +187,15 @@ private func runCrossEntropy<T: SoftmaxScalar>(
     let block = blockSize(slices)
     let blocks = (slices + block - 1) / block
     let cost = max(1, block * shape.n * (gradient == nil ? 3 : 5))
-    let total = withUnsafeTemporaryAllocation(of: SoftmaxKernels.RobustSum.self, capacity: blocks) { partial in
+    let total = withUnsafeTemporaryAllocation(of: RobustSum.self, capacity: blocks) { partial in
         let base = partial.baseAddress!
         Threads.forEachChunk(units: blocks, costPerUnit: cost) { r in
             for b in r {
                 let lo = b * block
-                (base + b).initialize(to: SoftmaxKernels.Kernels.crossEntropy(problem, slices: lo..<min(slices, lo + block)))
+                (base + b).initialize(to: Tier.kernels.crossEntropy(problem, slices: lo..<min(slices, lo + block)))
             }
         }
-        var t = SoftmaxKernels.RobustSum()
+        var t = RobustSum()
         for b in 0..<blocks { t.add(base[b]) }
         return t
     }
