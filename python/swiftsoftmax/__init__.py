@@ -16,6 +16,8 @@ from ._forward import log_sigmoid, log_softmax, logsumexp, normalize, sigmoid, s
 from ._loss import (cross_entropy, cross_entropy_with_grad, log_softmax_vjp, one_hot,
                     softmax_jacobian, softmax_vjp)
 from ._lib import FUNCS, LIBRARY_PATH, check, text
+from . import datasets
+from .classifier import NotFittedError, SoftmaxClassifier
 
 __version__ = "0.1.0"
 
@@ -23,6 +25,7 @@ __all__ = [
     "softmax", "log_softmax", "logsumexp", "sigmoid", "log_sigmoid", "normalize",
     "softmax_jacobian", "softmax_vjp", "log_softmax_vjp", "one_hot",
     "cross_entropy", "cross_entropy_with_grad",
+    "SoftmaxClassifier", "NotFittedError", "datasets",
     "set_num_threads", "get_num_threads", "build_info", "__version__",
 ]
 
