@@ -117,7 +117,8 @@ func logsumexpGroup<T: SoftmaxScalar, W: LaneWalk>(
     _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?, _ out: UnsafeMutablePointer<T>, _ w: W
 ) {
     let st = rmax(x, mask, w)
-    let s = raddstoreexpminusmax(x, mask, nil, w, st, 1)
+    // The full-precision exp even for Float: max + log(sum) can cancel to a small result.
+    let s = raddstoreexpminusmax(x, mask, nil, w, st, 1, fullExp: true)
     storeLogSumExp(out, w, st, logOfSum(s, st, W.self))
 }
 

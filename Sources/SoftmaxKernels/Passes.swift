@@ -83,10 +83,9 @@ struct LaneSum {
 @inline(__always)
 func raddstoreexpminusmax<T: SoftmaxScalar, W: LaneWalk>(
     _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?, _ y: UnsafeMutablePointer<T>?, _ w: W,
-    _ st: LaneStats, _ t: Double
+    _ st: LaneStats, _ t: Double, fullExp: Bool = false
 ) -> (hi: DV, lo: DV) {
-    let invT = 1 / t
-    let (s, row) = raddstoreexpminusmaxChunked(x, mask, y, w, st, t)
+    let (s, row) = raddstoreexpminusmaxChunked(x, mask, y, w, st, t, fullExp: fullExp)
     if W.horizontal {
         let p = row.pair
         return (DV(repeating: p.hi), DV(repeating: p.lo))
@@ -99,7 +98,7 @@ func raddstoreexpminusmax<T: SoftmaxScalar, W: LaneWalk>(
 @inline(__always)
 func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
     _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?, _ y: UnsafeMutablePointer<T>?, _ w: W,
-    _ st: LaneStats, _ t: Double
+    _ st: LaneStats, _ t: Double, fullExp: Bool = false
 ) -> (lanes: (hi: DV, lo: DV), row: CompensatedSum) {
     let invT = 1 / t
     let plain = T.self == Float.self && y != nil
@@ -114,7 +113,7 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
     for k in 0..<w.steps {
         let v = load(x, mask, w, k, pad: -.infinity)
         let (hi, lo) = vshift(T.self, v, st.shift, t, invT)
-        var e = vexp(T.self, hi, lo)
+        var e = fullExp ? vexp(hi, lo) : vexp(T.self, hi, lo)
         if special { e = specialTerms(e, v, st) }
         if let y { store(e, y, w, k) }
         if plain {
@@ -176,18 +175,28 @@ func logOfSum<W: LaneWalk>(_ s: (hi: DV, lo: DV), _ st: LaneStats, _: W.Type) ->
     return (hi, lo)
 }
 
-/// vscale: y = e / sum, the division done in Double and rounded once into T.
+/// vscale: y = e / sum, in Double and rounded once into T. For Double the divisor is the
+/// double-double sum and the quotient is corrected by its exact remainder, so the only errors
+/// left are exp's half ulp and the final rounding; Float results are rounded far coarser than a
+/// Double reciprocal's error, so they multiply.
 @inline(__always)
 func vdivide<T: SoftmaxScalar, W: LaneWalk>(
     _ y: UnsafeMutablePointer<T>, _ w: W, _ s: (hi: DV, lo: DV), _ st: LaneStats
 ) {
-    var sum = s.hi + s.lo
-    if st.special { sum = sum.replacing(with: 1, where: st.empty) }
-    // Float results are rounded far coarser than a Double reciprocal's error: multiply.
-    let inv = DV(repeating: 1) / sum
+    var sh = s.hi, sl = s.lo
+    if st.special {
+        sh = sh.replacing(with: 1, where: st.empty)
+        sl = sl.replacing(with: 0, where: st.empty)
+    }
+    let inv = DV(repeating: 1) / (sh + sl)
     for k in 0..<w.steps {
         let e = reload(y, w, k)
-        store(T.self == Float.self ? e * inv : e / sum, y, w, k)
+        if T.self == Float.self {
+            store(e * inv, y, w, k)
+        } else {
+            let q = e / sh
+            store(q + (remainder(e, q, sh) - q * sl) / sh, y, w, k)
+        }
     }
 }
 

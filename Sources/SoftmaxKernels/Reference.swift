@@ -70,7 +70,13 @@ public enum Reference {
             if log {
                 r = (v < 0 ? v : 0) - log1pD(e)
             } else {
-                r = v >= 0 ? 1 / (1 + e) : e / (1 + e)
+                // num / (1 + e) with 1 + e kept exactly as s + c (Fast2Sum, e <= 1) and the
+                // quotient corrected by its exact remainder: only exp's error and one rounding.
+                let num = v >= 0 ? 1 : e
+                let s = 1 + e
+                let c = (1 - s) + e
+                let q = num / s
+                r = q + (num.addingProduct(-q, s) - q * c) / s
             }
             y[k] = T(rounding: v.isNaN ? v : r)
         }
