@@ -17,14 +17,15 @@ from typing import Callable, Optional, Sequence
 _DELEGATED = {
     "demo": ("swiftsoftmax._demo",
              "the article's walk-through: why the output layer of a classifier is softmax, "
-             "every number computed by the library (options: --plot DIR)"),
+             "every number computed by the library, then a classifier trained on digits "
+             "(options: --plot DIR)"),
     "bench": ("swiftsoftmax._bench",
               "time the library against NumPy/SciPy and friends (see `bench --help`)"),
 }
 
 _EPILOG = """\
 examples:
-  python -m swiftsoftmax demo              the walk-through, in about a second
+  python -m swiftsoftmax demo              the walk-through and digits training (~20 s)
   python -m swiftsoftmax demo --plot out/  ... and PNG figures (needs matplotlib)
   python -m swiftsoftmax bench --help      the benchmark's own options
   python -m swiftsoftmax info              which library is loaded, its version and CPU tier

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,8 +46,15 @@ def test_unknown_command_fails():
     assert r.returncode == 2
 
 
-def test_demo_prints_the_articles_softmax():
-    r = run("demo")
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """One run of the full demo with --plot (it trains networks: ~20 s), shared by the tests."""
+    figures = tmp_path_factory.mktemp("demo") / "figures"
+    return run("demo", "--plot", str(figures), timeout=600), figures
+
+
+def test_demo_prints_the_articles_softmax(demo_run):
+    r, _ = demo_run
     assert r.returncode == 0, r.stderr
     s = np.array([0.0, 2.0, 4.0])
     e = np.exp(s - s.max())
@@ -56,6 +64,7 @@ def test_demo_prints_the_articles_softmax():
     assert any(words[1:4] == expected for words in lines), r.stdout
     # The c3 example's cross-entropy, -ln p3.
     assert f"{-np.log(e[2] / e.sum()):.6f}" in r.stdout
+    _check_digits_sections(r.stdout)
 
 
 def test_demo_help():
@@ -64,13 +73,29 @@ def test_demo_help():
     assert "--plot" in r.stdout
 
 
-def test_demo_plot_flag(tmp_path):
-    r = run("demo", "--plot", str(tmp_path / "figures"))
+def test_demo_plot_flag(demo_run):
+    r, figures = demo_run
     assert r.returncode == 0, r.stderr
     if importlib.util.find_spec("matplotlib") is None:
         assert "matplotlib" in r.stderr
     else:
-        assert sorted(p.suffix for p in (tmp_path / "figures").iterdir()) >= [".png"]
+        names = sorted(p.name for p in figures.iterdir())
+        assert names == ["confusion_matrix.png", "softmax_derivatives.png",
+                         "softmax_temperature.png", "training_curves.png"]
+        for name in names:
+            assert (figures / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _check_digits_sections(out: str) -> None:
+    """The training part of the demo: a line per epoch, the accuracy, the confusion matrix and
+    the comparison of output layers."""
+    epochs = [ln for ln in out.splitlines() if ln.strip().startswith("epoch ")]
+    assert len(epochs) == 60 and "test accuracy" in epochs[-1], out
+    m = re.search(r"Test accuracy: ([0-9.]+)%", out)
+    assert m and float(m.group(1)) >= 97.5, out
+    assert "Confusion matrix" in out and "true 9" in out
+    for name in ("softmax + cross-entropy", "sigmoid + binary CE", "softplus / sum + NLL"):
+        assert sum(name in ln for ln in out.splitlines()) >= 2, name
 
 
 def test_info_prints_the_version():
