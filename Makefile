@@ -17,7 +17,7 @@ DEMO_ARGS   ?=
 BENCH_ARGS  ?=
 PYTEST_ARGS ?= -q
 
-.PHONY: all lib pydeps pydeps-run test test-swift test-c test-python demo bench info help clean
+.PHONY: all lib pydeps pydeps-run test test-swift test-c test-python test-tiers demo bench info help clean
 
 all: lib ## build the release library .build/release/libswiftsoftmax.so (the default)
 lib: $(LIB)
@@ -51,7 +51,7 @@ pydeps: ## pip-install the Python packages of the tests and benchmarks when miss
 pydeps-run:
 	$(call pip_install,$(PYDEPS_RUN))
 
-test: test-swift test-c test-python ## run every test: swift test, the C ABI test, pytest
+test: test-swift test-c test-python test-tiers ## run every test: swift test, the C ABI test, pytest, every CPU tier
 
 test-swift: ## the Swift Testing suite
 	$(SWIFT) test
@@ -69,6 +69,21 @@ test-c: $(LIB) ## compile and run the C program that calls every exported functi
 
 test-python: $(LIB) pydeps ## the pytest suite in python/tests
 	cd python && $(PYTHON) -m pytest $(PYTEST_ARGS) tests
+
+# The default run above uses the best tier; this forces every other tier the CPU has
+# (SWIFTSOFTMAX_ISA) through the C ABI test and the kernel-facing pytest files.
+TIER_TESTS := tests/test_accuracy.py tests/test_special_values.py tests/test_forward.py tests/test_loss.py
+test-tiers: $(LIB) pydeps ## the kernel tests again on every other CPU tier this machine has
+	@[ -x $(BUILD)/abi_test ] || $(MAKE) --no-print-directory test-c >/dev/null
+	@best=$$(cd python && $(PYTHON) -c 'import swiftsoftmax as s; print(s.build_info()["isa"])'); \
+	for t in baseline avx2 avx512; do \
+	  [ "$$t" = "$$best" ] && continue; \
+	  if ! (cd python && SWIFTSOFTMAX_ISA=$$t $(PYTHON) -c 'import swiftsoftmax' 2>/dev/null); then \
+	    echo "tier $$t: not available on this CPU, skipped"; continue; fi; \
+	  echo "== tier $$t =="; \
+	  SWIFTSOFTMAX_ISA=$$t $(BUILD)/abi_test | tail -1 || exit 1; \
+	  (cd python && SWIFTSOFTMAX_ISA=$$t $(PYTHON) -m pytest $(PYTEST_ARGS) $(TIER_TESTS)) || exit 1; \
+	done
 
 demo: $(LIB) pydeps-run ## the article's walk-through, computed by the library (DEMO_ARGS=...)
 	cd python && $(PYTHON) -m swiftsoftmax demo $(DEMO_ARGS)

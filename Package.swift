@@ -25,6 +25,13 @@ let tierTargets: [Target] = tiers.map { t in
 }
 let tierDependencies: [Target.Dependency] = tiers.map { .target(name: "SoftmaxKernels\($0.name)") }
 
+// libswiftsoftmax.so carries its own copy of the Swift runtime (-static-stdlib), so that C and
+// Python programs need no libswift*. `SWIFTSOFTMAX_SANITIZE=1` (set by `make fuzz`) links the
+// runtime dynamically instead: a Swift host process (the libFuzzer harness) must share one runtime
+// with the library.
+let staticStdlib: [LinkerSetting] =
+    Context.environment["SWIFTSOFTMAX_SANITIZE"] == "1" ? [] : [.unsafeFlags(["-static-stdlib"])]
+
 let package = Package(
     name: "swiftsoftmax",
     products: [
@@ -46,7 +53,9 @@ let package = Package(
         .target(
             name: "SwiftSoftmaxCABI",
             dependencies: ["SwiftSoftmax", "CSoftmaxSupport"],
-            linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
-        .testTarget(name: "SwiftSoftmaxTests", dependencies: ["SwiftSoftmax"]),
+            linkerSettings: staticStdlib),
+        .testTarget(
+            name: "SwiftSoftmaxTests",
+            dependencies: ["SwiftSoftmax", "SoftmaxCore", "SoftmaxKernels"] + tierDependencies),
     ] + tierTargets
 )

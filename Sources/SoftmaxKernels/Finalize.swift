@@ -21,6 +21,7 @@ func vlogfinalize<T: SoftmaxScalar>(
         let k = s.offset(i)
         guard isActive(mask, k) else { y[k] = -T.infinity; continue }
         let z = scaledShift(x[k].double, m, t)
+        if z.hi == -.infinity { y[k] = -T.infinity; continue }  // TwoSum of -inf would give NaN
         let d = twoSum(z.hi, -l.hi)
         y[k] = T(rounding: d.hi + (d.lo + (z.lo - l.lo)))
     }

@@ -86,6 +86,12 @@ def _declare(lib: ctypes.CDLL) -> dict[str, ctypes._CFuncPtr]:
 LIB, LIBRARY_PATH = _load()
 FUNCS = _declare(LIB)
 
+# The library runs its best tier when SWIFTSOFTMAX_ISA names one the CPU lacks, and says so in
+# ssm_isa(); a test run that forced a tier must not silently measure another.
+_isa = FUNCS["ssm_isa"]().decode()
+if "SWIFTSOFTMAX_ISA=" in _isa:
+    raise ImportError(f"swiftsoftmax: {_isa[_isa.index('(') + 1:-1]}")
+
 # Status codes of include/swiftsoftmax.h (enum ssm_status).
 OK = 0
 NULL_POINTER = 1

@@ -1,0 +1,126 @@
+import SoftmaxCore
+import SoftmaxKernels
+import SwiftSoftmax
+import Testing
+#if arch(x86_64)
+import SoftmaxKernelsAVX2
+import SoftmaxKernelsAVX512
+#endif
+
+// Every CPU tier the machine runs, checked against the scalar reference kernels: the same
+// special-value pattern everywhere and values within a few ulps, on row walks, short rows,
+// column walks, masks and temperatures.
+
+private func tiers() -> [(String, any SoftmaxKernelSet.Type)] {
+    #if arch(x86_64)
+    let all: [(String, any SoftmaxKernelSet.Type)] = [
+        ("baseline", SoftmaxKernels.Kernels.self), ("avx2", SoftmaxKernelsAVX2.Kernels.self),
+        ("avx512", SoftmaxKernelsAVX512.Kernels.self)]
+    #else
+    let all: [(String, any SoftmaxKernelSet.Type)] = [("baseline", SoftmaxKernels.Kernels.self)]
+    #endif
+    return all.filter { Tier.available.contains($0.0) }
+}
+
+/// A deterministic generator (SplitMix64), so failures reproduce.
+private struct SplitMix {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}
+
+private func input<T: SoftmaxScalar>(_: T.Type, count: Int, seed: UInt64, specials: Bool) -> [T] {
+    var g = SplitMix(state: seed)
+    return (0..<count).map { _ in
+        let u = g.unit()
+        if specials {
+            if u < 0.02 { return .infinity }
+            if u < 0.06 { return -.infinity }
+            if u < 0.07 { return .nan }
+        }
+        return T(rounding: (g.unit() - 0.5) * 40)
+    }
+}
+
+private func ulps<T: SoftmaxScalar>(_ a: T, _ b: T) -> Double {
+    if a.isNaN || b.isNaN { return a.isNaN && b.isNaN ? 0 : .infinity }
+    if a == b { return 0 }
+    if !a.isFinite || !b.isFinite { return .infinity }
+    let scale = Swift.max(abs(a), abs(b), T.leastNormalMagnitude).ulp
+    return (abs(a.double - b.double) / scale.double)
+}
+
+private func checkTier<T: SoftmaxScalar>(_ k: any SoftmaxKernelSet.Type, _ name: String, _: T.Type) {
+    let shapes = [(3, 37, 1), (19, 10, 1), (2, 5, 9), (1, 1, 1), (4, 0, 1), (2, 40000, 1), (3, 17, 20)]
+    for (si, (outer, n, inner)) in shapes.enumerated() {
+        let count = outer * n * inner
+        let slices = outer * inner
+        for specials in [false, true] {
+            let x = input(T.self, count: count, seed: UInt64(si * 2 + (specials ? 1 : 0)), specials: specials)
+            var g = SplitMix(state: 99)
+            let mask = (0..<count).map { _ in UInt8(g.unit() < 0.8 ? 1 : 0) }
+            for (masked, t) in [(false, 1.0), (true, 1.0), (false, 0.37)] {
+                for log in [false, true] {
+                    var ours = [T](repeating: 0, count: count), ref = ours
+                    x.withUnsafeBufferPointer { xb in
+                        mask.withUnsafeBufferPointer { mb in
+                            let m = masked ? mb.baseAddress : nil
+                            guard let xp = xb.baseAddress else { return }
+                            ours.withUnsafeMutableBufferPointer { o in
+                                k.softmax(xp, o.baseAddress!, mask: m, outer: outer, n: n, inner: inner,
+                                          units: 0..<k.units(outer: outer, n: n, inner: inner),
+                                          temperature: T(rounding: t), log: log)
+                            }
+                            ref.withUnsafeMutableBufferPointer { o in
+                                SoftmaxKernels.Reference.softmax(xp, o.baseAddress!, mask: m, n: n, inner: inner,
+                                                  slices: 0..<slices, temperature: T(rounding: t), log: log)
+                            }
+                        }
+                    }
+                    let errs = zip(ours, ref).map { ulps($0, $1) }
+                    let worst = errs.max() ?? 0
+                    let at = errs.firstIndex(of: worst) ?? 0
+                    #expect(worst <= 4, "at \(at): \(worst > 4 ? "\(ours[at]) vs \(ref[at]), slice input \(x[(at / (n * inner)) * n * inner ..< (at / (n * inner)) * n * inner + n * inner].prefix(40))" : "") \(name) \(T.self) shape \((outer, n, inner)) specials \(specials) masked \(masked) T \(t) log \(log): \(worst) ulp")
+                }
+                if t == 1 {
+                    var ours = [T](repeating: 0, count: slices), ref = ours
+                    x.withUnsafeBufferPointer { xb in
+                        mask.withUnsafeBufferPointer { mb in
+                            let m = masked ? mb.baseAddress : nil
+                            let xp = xb.baseAddress ?? UnsafePointer(ours.withUnsafeBufferPointer { $0.baseAddress! })
+                            ours.withUnsafeMutableBufferPointer { o in
+                                guard let op = o.baseAddress else { return }
+                                k.logsumexp(xp, op, mask: m, outer: outer, n: n, inner: inner,
+                                            units: 0..<k.units(outer: outer, n: n, inner: inner))
+                            }
+                            ref.withUnsafeMutableBufferPointer { o in
+                                guard let op = o.baseAddress else { return }
+                                SoftmaxKernels.Reference.logsumexp(xp, op, mask: m, n: n, inner: inner, slices: 0..<slices)
+                            }
+                        }
+                    }
+                    let worst = zip(ours, ref).map { ulps($0, $1) }.max() ?? 0
+                    #expect(worst <= 4, "\(name) \(T.self) logsumexp shape \((outer, n, inner)) specials \(specials) masked \(masked): \(worst) ulp")
+                }
+            }
+        }
+    }
+}
+
+@Test(arguments: tiers().map(\.0))
+func tierMatchesScalarReference(_ tier: String) {
+    let k = tiers().first { $0.0 == tier }!.1
+    checkTier(k, tier, Float.self)
+    checkTier(k, tier, Double.self)
+}
+
+@Test func theChosenTierIsAvailable() {
+    #expect(Tier.available.contains(Tier.name))
+    #expect(Tier.available.first == "baseline")
+}
