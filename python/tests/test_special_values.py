@@ -13,11 +13,6 @@ from conftest import assert_ulp, ref_log_softmax, ref_logsumexp, ref_softmax
 
 inf, nan = np.inf, np.nan
 
-KERNEL_NEG_INF_BUG = pytest.mark.xfail(strict=False, reason=(
-    "kernel bug (Sources/SoftmaxKernels/Finalize.swift vlogfinalize): log_softmax of a -inf entry "
-    "in a slice with a finite maximum is NaN instead of -inf (twoSum(-inf, -log(sum)) yields a NaN "
-    "low part); same for an entry whose (x - max)/T overflows to -inf"))
-
 # Row lengths: scalar-only, one SIMD vector, a vector plus a tail, many vectors plus a tail.
 LENGTHS = [3, 16, 19, 133]
 # Where the special entry sits in the row (fraction of the length).
@@ -129,7 +124,6 @@ class TestNegInf:
             lse_idx = tuple(0 if isinstance(k, slice) else k for k in idx)
             assert_ulp(ssm.logsumexp(x, axis=axis, keepdims=True)[lse_idx], ref_logsumexp(finite))
 
-    @KERNEL_NEG_INF_BUG
     @pytest.mark.parametrize("n", LENGTHS)
     @pytest.mark.parametrize("frac", PLACES)
     def test_minus_inf_entries_get_log_probability_minus_inf(self, dtype, n, frac):
@@ -142,7 +136,6 @@ class TestNegInf:
             finite = np.delete(np.asarray(row, dtype=dtype), i)
             assert_ulp(np.delete(ly, i), ref_log_softmax(finite))
 
-    @KERNEL_NEG_INF_BUG
     def test_log_softmax_overflowing_difference(self):
         # (x - max) = -3.4e308 overflows to -inf: the exact log-probability rounds to -inf.
         y = ssm.log_softmax(np.array([-1.7e308, 1.7e308]))
