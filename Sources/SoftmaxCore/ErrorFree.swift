@@ -49,3 +49,59 @@ public struct CompensatedSum: Sendable {
     /// The sum as a normalised double-double `(hi, lo)`.
     @inlinable public var pair: (hi: Double, lo: Double) { twoSum(sum, compensation) }
 }
+
+/// Double-double arithmetic for the few per-row steps that need more than Double:
+/// (hi, lo) pairs with |lo| <= ulp(hi)/2.
+public enum DoubleDouble {
+    public typealias DD = (hi: Double, lo: Double)
+
+    @inlinable @inline(__always)
+    public static func add(_ a: DD, _ b: DD) -> DD {
+        let s = twoSum(a.hi, b.hi)
+        let t = twoSum(a.lo, b.lo)
+        let u = twoSum(s.hi, s.lo + t.hi)
+        return twoSum(u.hi, u.lo + t.lo)
+    }
+
+    @inlinable @inline(__always)
+    public static func mul(_ a: DD, _ b: DD) -> DD {
+        let p = twoProduct(a.hi, b.hi)
+        return twoSum(p.hi, p.lo + (a.hi * b.lo + a.lo * b.hi))
+    }
+
+    /// exp(a) for |a.hi| <= 745, to about 2^-100 relative: k ln 2 taken out with ln 2 as a
+    /// double-double, then a degree-24 Taylor polynomial (|r| <= 0.35, truncation < 2^-115)
+    /// evaluated in double-double by Horner.
+    public static func exp(_ a: DD) -> DD {
+        let ln2: DD = (0.6931471805599453, 2.3190468138462996e-17)
+        let k = (a.hi / ln2.hi).rounded()
+        let r = add(a, mul((-k, 0), ln2))
+        var p: DD = (1, 0)
+        var n = 24.0
+        while n >= 1 {
+            // p = 1 + r p / n
+            let q = mul(r, p)
+            p = add((1, 0), (q.hi / n, divisionLow(q, n)))
+            n -= 1
+        }
+        let scale = Double(sign: .plus, exponent: Int(k), significand: 1)
+        return (p.hi * scale, p.lo * scale)
+    }
+
+    /// The low part of q / n (double-double by double) given its rounded high part.
+    @inlinable @inline(__always)
+    static func divisionLow(_ q: DD, _ n: Double) -> Double {
+        let h = q.hi / n
+        let p = twoProduct(h, n)
+        return ((q.hi - p.hi) - p.lo + q.lo) / n
+    }
+
+    /// log1p(s) for a double-double s >= 0, to about 2^-100 relative: log1p of the high part,
+    /// then one Newton step L + ((1 + s) exp(-L) - 1), whose residual is formed in double-double.
+    public static func log1p(_ s: DD, first l0: Double) -> DD {
+        let e = exp((-l0, 0))
+        let onePlus = add((1, 0), s)
+        let r = add(mul(onePlus, e), (-1, 0))
+        return twoSum(l0, r.hi + r.lo)
+    }
+}

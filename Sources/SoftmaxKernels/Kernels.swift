@@ -119,7 +119,39 @@ func logsumexpGroup<T: SoftmaxScalar, W: LaneWalk>(
     let st = rmax(x, mask, w)
     // The full-precision exp even for Float: max + log(sum) can cancel to a small result.
     let s = raddstoreexpminusmax(x, mask, nil, w, st, 1, fullExp: true)
-    storeLogSumExp(out, w, st, logOfSum(s, st, W.self))
+    storeLogSumExp(out, w, st, logOfSum(s, st, W.self, precise: T.self == Double.self))
+    if T.self == Double.self && !st.special {
+        for l in 0..<w.resultLanes {
+            let r = out[w.resultOffset + l].double
+            let m = st.max[l]
+            // max + log(sum) cancelled below |max| (max < 0): the exp terms' half-ulps are
+            // amplified by |log(sum) / result|, so this slice is summed again with every term
+            // in double-double. Outside this case that ratio is at most 2.
+            if abs(r) < abs(m) {
+                out[w.resultOffset + l] = T(rounding: preciseLogSumExp(x, mask, w, lane: l, max: m))
+            }
+        }
+    }
+}
+
+/// log(sum(exp(x))) of one slice with every exp term and the sum in double-double.
+@inline(never)
+func preciseLogSumExp<T: SoftmaxScalar, W: LaneWalk>(
+    _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?, _ w: W, lane l: Int, max m: Double
+) -> Double {
+    var rest: DoubleDouble.DD = (-1, 0)  // the sum without one maximal term (exactly 1)
+    let n = W.horizontal ? w.steps * 8 : w.steps
+    let count = W.horizontal ? (0..<w.steps).reduce(0) { $0 + w.lanes($1) } : n
+    for i in 0..<count {
+        let k = w.elementOffset(i, lane: l)
+        if let mask, mask[k] == 0 { continue }
+        let d = twoSum(x[k].double, -m)
+        if d.hi == -.infinity { continue }
+        rest = DoubleDouble.add(rest, d.hi == 0 && d.lo == 0 ? (1, 0) : DoubleDouble.exp(d))
+    }
+    let lse = DoubleDouble.log1p(rest, first: log1pD(rest.hi + rest.lo))
+    let r = DoubleDouble.add((m, 0), lse)
+    return r.hi + r.lo
 }
 
 /// Rows up to this long are moved eight at a time into a scratch block [n, 8] and walked as

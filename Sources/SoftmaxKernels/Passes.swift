@@ -157,7 +157,9 @@ func merge(_ row: inout CompensatedSum?, _ chunk: CompensatedSum) {
 /// log(sum) per lane as a double-double: log1p of the sum without the maximal term (which is
 /// exactly 1), so that log-probabilities close to 0 keep their relative precision.
 @inline(__always)
-func logOfSum<W: LaneWalk>(_ s: (hi: DV, lo: DV), _ st: LaneStats, _: W.Type) -> (hi: DV, lo: DV) {
+func logOfSum<W: LaneWalk>(
+    _ s: (hi: DV, lo: DV), _ st: LaneStats, _: W.Type, precise: Bool = false
+) -> (hi: DV, lo: DV) {
     var hi = DV(repeating: 0), lo = DV(repeating: 0)
     // A row walk's lanes all hold the same slice: one logarithm, broadcast.
     for l in 0..<(W.horizontal ? 1 : 8) {
@@ -166,7 +168,8 @@ func logOfSum<W: LaneWalk>(_ s: (hi: DV, lo: DV), _ st: LaneStats, _: W.Type) ->
         } else if !st.empty[l] && !st.nan[l] {
             // s >= 1 here, so s.hi - 1 is exact.
             let rest = twoSum(s.hi[l] - 1, s.lo[l])
-            let r = log1pPair(rest.hi, rest.lo)
+            // Precise: to double-double accuracy, for max + log(sum) that cancels.
+            let r = precise ? DoubleDouble.log1p(rest, first: log1pD(rest.hi)) : log1pPair(rest.hi, rest.lo)
             hi[l] = r.hi
             lo[l] = r.lo
         }

@@ -37,7 +37,7 @@ extension Kernels {
     public static func rowLogSumExp(stats: RowChunkStats, sum: CompensatedSum) -> Double {
         let st = LaneStats(stats)
         let p = sum.pair
-        let l = logOfSum((DV(repeating: p.hi), DV(repeating: p.lo)), st, RowWalk.self)
+        let l = logOfSum((DV(repeating: p.hi), DV(repeating: p.lo)), st, RowWalk.self, precise: true)
         var out = 0.0
         withUnsafeMutablePointer(to: &out) { storeLogSumExp($0, RowWalk(start: 0, count: 0), st, l) }
         return out

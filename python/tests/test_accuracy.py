@@ -487,11 +487,7 @@ def available(func: str) -> bool:
 # Cases known to be above 2 ULP on every tier. Keys: "func-dtype-case"; values: the worst ULP
 # measured. Remove entries as they are fixed.
 
-KNOWN_ABOVE_2ULP: dict[str, float] = {
-    # m + log1p(rest) cancels to a result ~1e-8 times smaller than m: it needs log1p of a
-    # double-double to double-double precision, which the kernels do not have yet.
-    "logsumexp-float64-near_zero": 2640000.0,
-}
+KNOWN_ABOVE_2ULP: dict[str, float] = {}
 
 
 def _params():

@@ -116,11 +116,6 @@ class TestAccuracy:
         assert y[1] < 0
         assert_ulp(y, ref_log_softmax(x))
 
-    @pytest.mark.xfail(strict=False, reason=(
-        "kernel bug (Sources/SoftmaxKernels/Kernels.swift logsumexp): max + log1p(rest) is added "
-        "with log1p's own rounding error uncorrected, so when the result cancels (max < 0 < "
-        "result) float64 loses relative precision: logsumexp([-1.5]*5) is 6.7 ULP off, "
-        "logsumexp([-log 2, -log 2]) has no correct digits"))
     @pytest.mark.parametrize("x", [[-1.5] * 5, [-math.log(2)] * 2],
                              ids=["5x-1.5", "2x-log2"])
     def test_logsumexp_cancellation_float64(self, x):
