@@ -51,7 +51,7 @@ pydeps: ## pip-install the Python packages of the tests and benchmarks when miss
 pydeps-run:
 	$(call pip_install,$(PYDEPS_RUN))
 
-test: test-swift test-c test-python test-tiers ## run every test: swift test, the C ABI test, pytest, every CPU tier
+test: test-swift test-c test-python test-tiers examples ## run every test: swift test, the C ABI test, pytest, every CPU tier, the examples
 
 test-swift: ## the Swift Testing suite
 	$(SWIFT) test
@@ -90,6 +90,67 @@ demo: $(LIB) pydeps-run ## the article's walk-through, computed by the library (
 
 bench: $(LIB) pydeps ## benchmarks against NumPy/SciPy (BENCH_ARGS=...)
 	cd python && $(PYTHON) -m swiftsoftmax bench $(BENCH_ARGS)
+
+# ---- distribution: wheel, make install + pkg-config, examples (issue 6) ----------------------------
+VERSION ?= $(shell sed -n 's/^\#define SSM_VERSION_STRING "\(.*\)"/\1/p' include/swiftsoftmax.h)
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+.PHONY: wheel check-wheel install uninstall install-check examples example-c example-swift
+
+wheel: ## a platform wheel in dist/ (python/setup.py runs swift build -c release and ships the .so)
+	rm -rf python/build dist/swiftsoftmax-*.whl
+	$(PYTHON) -m pip wheel $(PIP_FLAGS) --no-deps -w dist ./python
+	@ls -l dist/swiftsoftmax-*.whl
+
+# The wheel, installed into a fresh venv, must work with no Swift toolchain on PATH or
+# LD_LIBRARY_PATH and from outside the checkout: build_info()["library"] must be the venv's copy.
+check-wheel: wheel ## install the wheel in a fresh venv in a temp dir and use it without a Swift toolchain
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	whl=$$(ls dist/swiftsoftmax-$(VERSION)-*.whl); \
+	case "$$whl" in *-none-any.whl) echo "check-wheel: $$whl is a pure wheel; it carries a native library" >&2; exit 1;; esac; \
+	$(PYTHON) -m zipfile -e "$$whl" "$$tmp/unpacked"; \
+	so="$$tmp/unpacked/swiftsoftmax/libswiftsoftmax.so"; \
+	echo "check-wheel: $$whl ($$(du -k "$$whl" | cut -f1) kB), libswiftsoftmax.so needs: $$(readelf -d "$$so" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | tr '\n' ' ')"; \
+	if readelf -d "$$so" | grep -q 'Shared library: \[libswift'; then \
+	  echo "check-wheel: libswiftsoftmax.so depends on the Swift runtime" >&2; exit 1; fi; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/python" -m pip install $(PIP_FLAGS) "$$whl"; \
+	cp python/tools/check_install.py "$$tmp/"; \
+	cd "$$tmp" && env -i HOME="$$HOME" PATH="$$tmp/venv/bin:/usr/bin:/bin" \
+	  sh -c '! command -v swift >/dev/null && exec python check_install.py "$$1"' sh "$$tmp/venv"
+
+install: $(LIB) ## install lib/libswiftsoftmax.so, include/swiftsoftmax.h, lib/pkgconfig/swiftsoftmax.pc under PREFIX
+	install -d "$(DESTDIR)$(PREFIX)/lib/pkgconfig" "$(DESTDIR)$(PREFIX)/include"
+	install -m 755 $(LIB) "$(DESTDIR)$(PREFIX)/lib/libswiftsoftmax.so"
+	install -m 644 include/swiftsoftmax.h "$(DESTDIR)$(PREFIX)/include/swiftsoftmax.h"
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' swiftsoftmax.pc.in \
+	    > "$(DESTDIR)$(PREFIX)/lib/pkgconfig/swiftsoftmax.pc"
+
+uninstall: ## remove what `make install PREFIX=...` installed
+	rm -f "$(DESTDIR)$(PREFIX)/lib/libswiftsoftmax.so" "$(DESTDIR)$(PREFIX)/include/swiftsoftmax.h" \
+	    "$(DESTDIR)$(PREFIX)/lib/pkgconfig/swiftsoftmax.pc"
+
+install-check: $(LIB) ## make install into a temp PREFIX, then build examples/c/app.c with pkg-config and run it
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(MAKE) --no-print-directory install PREFIX="$$tmp/prefix" >/dev/null; \
+	export PKG_CONFIG_PATH="$$tmp/prefix/lib/pkgconfig"; \
+	test "$$(pkg-config --modversion swiftsoftmax)" = "$(VERSION)"; \
+	flags="$$(pkg-config --cflags --libs swiftsoftmax)"; \
+	echo "install-check: cc app.c $$flags"; \
+	cp examples/c/app.c "$$tmp/"; cd "$$tmp"; \
+	$(CC) -std=c99 -Wall -Wextra -pedantic -Werror app.c $$flags -o app; \
+	LD_LIBRARY_PATH="$$tmp/prefix/lib" ./app
+
+examples: example-c example-swift ## build and run examples/c (C) and examples/swift (a SwiftPM package)
+
+example-c: $(LIB)
+	$(CC) -std=c99 -Wall -Wextra -pedantic -Werror -Iinclude examples/c/app.c \
+	    -L$(BUILD) -lswiftsoftmax -Wl,-rpath,$(CURDIR)/$(BUILD) -o $(BUILD)/example_c
+	$(BUILD)/example_c
+
+example-swift:
+	cd examples/swift && $(SWIFT) run -c debug SoftmaxExample
 
 .PHONY: bench-deps
 bench-deps: ## pip-install the benchmark's optional peers (JAX on CPU, optax, ONNX Runtime, onnx); `bench` runs without them
