@@ -91,6 +91,76 @@ demo: $(LIB) pydeps-run ## the article's walk-through, computed by the library (
 bench: $(LIB) pydeps ## benchmarks against NumPy/SciPy (BENCH_ARGS=...)
 	cd python && $(PYTHON) -m swiftsoftmax bench $(BENCH_ARGS)
 
+# ---- sanitizers and fuzzing (issue 5) ------------------------------------------------------
+# Sanitized builds live in their own scratch directories and link the Swift runtime dynamically
+# (SWIFTSOFTMAX_SANITIZE=1, see Package.swift). The C tests are compiled by the toolchain's clang,
+# whose sanitizer runtimes are the ones Swift uses.
+SWIFT_BIN    := $(shell dirname "$$(readlink -f "$$(command -v $(SWIFT))")" 2>/dev/null)
+SAN_CC       ?= $(SWIFT_BIN)/clang
+SWIFTC       ?= $(SWIFT_BIN)/swiftc
+SWIFT_LIBDIR ?= $(SWIFT_BIN)/../lib/swift/linux
+C_TESTS      := abi_test loss_test hostile_test
+SAN_CFLAGS   := -std=c99 -Wall -Wextra -pedantic -Werror -g -fno-omit-frame-pointer -fuse-ld=lld -Iinclude
+# The kernel tiers this CPU runs (each sanitized/fuzzed run is repeated on every one).
+CPU_TIERS    := $(shell t=baseline; f=/proc/cpuinfo; \
+                  if grep -qw avx2 $$f 2>/dev/null && grep -qw fma $$f; then t="$$t avx2"; fi; \
+                  if grep -qw avx512f $$f 2>/dev/null && grep -qw avx512bw $$f && grep -qw avx512dq $$f && grep -qw avx512vl $$f; then t="$$t avx512"; fi; \
+                  echo $$t)
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := .build-fuzz
+FUZZ_ARGS    ?=
+# Invariants the harness leaves unchecked while a known kernel bug is open (README, Reliability):
+# ce-gradient-sum (cross-entropy gradient of rows of >= 17 classes), huge-quotient (float64
+# log_softmax, temperature != 1, |x - max| / T > ~1e300, baseline tier). Empty it to check them.
+FUZZ_SKIP    ?= ce-gradient-sum,huge-quotient
+
+.PHONY: sanitize sanitize-address sanitize-thread fuzz
+
+sanitize: sanitize-address sanitize-thread ## Swift tests and C ABI tests under AddressSanitizer, then ThreadSanitizer
+
+sanitize-address: ## Swift tests + C ABI tests (every CPU tier) under AddressSanitizer (.build-asan)
+	SWIFTSOFTMAX_SANITIZE=1 $(SWIFT) build --sanitize=address --scratch-path .build-asan --build-tests
+	SWIFTSOFTMAX_SANITIZE=1 ASAN_OPTIONS=detect_leaks=0 $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
+	@set -e; for t in $(C_TESTS); do \
+	  $(SAN_CC) $(SAN_CFLAGS) -fsanitize=address Tests/CABI/$$t.c -L.build-asan/debug -lswiftsoftmax \
+	      -Wl,-rpath,$(CURDIR)/.build-asan/debug -lm -pthread -o .build-asan/$$t; \
+	  for isa in $(CPU_TIERS); do \
+	    echo "ASan: $$t on $$isa"; \
+	    SWIFTSOFTMAX_ISA=$$isa ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 .build-asan/$$t | tail -1; \
+	  done; \
+	done
+
+sanitize-thread: ## Swift tests + C ABI tests (every CPU tier) under ThreadSanitizer (.build-tsan)
+	SWIFTSOFTMAX_SANITIZE=1 $(SWIFT) build --sanitize=thread --scratch-path .build-tsan --build-tests
+	SWIFTSOFTMAX_SANITIZE=1 TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
+	@set -e; for t in $(C_TESTS); do \
+	  $(SAN_CC) $(SAN_CFLAGS) -fsanitize=thread Tests/CABI/$$t.c -L.build-tsan/debug -lswiftsoftmax \
+	      -Wl,-rpath,$(CURDIR)/.build-tsan/debug -L$(SWIFT_LIBDIR) -ldispatch -lBlocksRuntime \
+	      -Wl,-rpath,$(SWIFT_LIBDIR) -lm -pthread -o .build-tsan/$$t; \
+	  for isa in $(CPU_TIERS); do \
+	    echo "TSan: $$t on $$isa"; \
+	    SWIFTSOFTMAX_ISA=$$isa TSAN_OPTIONS=halt_on_error=1 .build-tsan/$$t | tail -1; \
+	  done; \
+	done
+
+fuzz: ## libFuzzer + ASan over the C ABI for FUZZ_SECONDS (default 60), split over the CPU tiers
+	SWIFTSOFTMAX_SANITIZE=1 $(SWIFT) build --sanitize=address --scratch-path $(FUZZ_BUILD) --product swiftsoftmax \
+	    -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp
+	$(SWIFTC) -sanitize=fuzzer,address -parse-as-library -O -use-ld=lld -I fuzz/CSwiftSoftmax fuzz/FuzzABI.swift \
+	    -L$(FUZZ_BUILD)/debug -lswiftsoftmax -Xlinker -rpath -Xlinker $(CURDIR)/$(FUZZ_BUILD)/debug -o $(FUZZ_BUILD)/fuzz-abi
+	@mkdir -p $(FUZZ_BUILD)/corpus
+	@set -e; tiers="$(CPU_TIERS)"; set -- $$tiers; each=$$(( ($(FUZZ_SECONDS) + $$# - 1) / $$# )); \
+	for isa in $$tiers; do \
+	  echo "fuzz: $$each s on tier $$isa"; \
+	  log=$(FUZZ_BUILD)/fuzz-$$isa.log; \
+	  if ! FUZZ_SKIP=$(FUZZ_SKIP) SWIFTSOFTMAX_ISA=$$isa SWIFT_BACKTRACE=enable=no $(FUZZ_BUILD)/fuzz-abi -max_total_time=$$each \
+	      -print_final_stats=1 -timeout=20 -rss_limit_mb=4096 -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_ARGS) \
+	      $(FUZZ_BUILD)/corpus fuzz/corpus > $$log 2>&1; then \
+	    grep -v '^#' $$log | tail -40; echo "fuzz: FAILED on tier $$isa (log: $$log)"; exit 1; \
+	  fi; \
+	  grep -E '^(FuzzABI|Done|stat::average_exec)' $$log; \
+	done
+
 # ---- distribution: wheel, make install + pkg-config, examples (issue 6) ----------------------------
 VERSION ?= $(shell sed -n 's/^\#define SSM_VERSION_STRING "\(.*\)"/\1/p' include/swiftsoftmax.h)
 PREFIX  ?= /usr/local
@@ -163,5 +233,5 @@ help: ## list the targets
 	@echo "make [target] [PYTHON=python3] [SWIFT=swift] [CC=cc]"
 	@awk 'BEGIN { FS = ":[^#]*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
-clean: ## remove the build directory
-	rm -rf .build
+clean: ## remove the build directory (and the sanitizer/fuzz scratch directories)
+	rm -rf .build .build-asan .build-tsan .build-fuzz
