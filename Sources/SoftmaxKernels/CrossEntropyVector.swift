@@ -92,6 +92,7 @@ func crossEntropyGroup<T: SoftmaxScalar, W: LaneWalk>(
         targets.append((off, -a * others / full))
     }
     guard let g else { return true }
+    if W.horizontal { scale = DV(repeating: scale[0]) }  // one sample in every lane
     for k in 0..<w.steps {
         let v = load(x, nil, w, k, pad: -.infinity)
         let (hi, lo) = vshift(T.self, v, st.shift, 1, 1)

@@ -176,7 +176,10 @@ func remainder(_ hi: DV, _ q: DV, _ t: DV) -> DV {
     let th = ct - (ct - t), tl = t - th
     let p = q * t
     let e = ((qh * th - p) + qh * tl + ql * th) + ql * tl
-    return (hi - p) - e
+    // Splitting overflows above ~2^996; there the remainder is far below what exp or the
+    // log-probability can resolve, so it is dropped rather than turned into NaN.
+    let limit = DV(repeating: 0x1p995)
+    return zeroUnless((q .< limit) .& (q .> -limit) .& (t .< limit), (hi - p) - e)
     #endif
 }
 
