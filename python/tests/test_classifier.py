@@ -349,3 +349,17 @@ def test_docstring_examples(module):
     failures, tried = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE,
                                       extraglobs={"np": np})
     assert tried > 0 and failures == 0
+
+
+def test_readme_classifier_example():
+    """The README's SoftmaxClassifier example runs and prints what it shows."""
+    from pathlib import Path
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    section = text[text.index("## A classifier"):]
+    start = section.index("```python") + len("```python")
+    block = section[start:section.index("```", start)]
+    test = doctest.DocTestParser().get_doctest(block, {}, "README classifier", str(readme), 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    runner.run(test)
+    assert runner.failures == 0 and runner.tries >= 5
