@@ -69,10 +69,11 @@ public enum DoubleDouble {
         return twoSum(p.hi, p.lo + (a.hi * b.lo + a.lo * b.hi))
     }
 
-    /// exp(a) for |a.hi| <= 745, to about 2^-100 relative: k ln 2 taken out with ln 2 as a
+    /// exp(a) for a.hi <= 709 (0 below -746), to about 2^-100 relative: k ln 2 taken out with ln 2 as a
     /// double-double, then a degree-24 Taylor polynomial (|r| <= 0.35, truncation < 2^-115)
     /// evaluated in double-double by Horner.
     public static func exp(_ a: DD) -> DD {
+        if a.hi < -746 { return (0, 0) }
         let ln2: DD = (0.6931471805599453, 2.3190468138462996e-17)
         let k = (a.hi / ln2.hi).rounded()
         let r = add(a, mul((-k, 0), ln2))

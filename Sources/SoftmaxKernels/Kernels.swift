@@ -146,7 +146,7 @@ func preciseLogSumExp<T: SoftmaxScalar, W: LaneWalk>(
         let k = w.elementOffset(i, lane: l)
         if let mask, mask[k] == 0 { continue }
         let d = twoSum(x[k].double, -m)
-        if d.hi == -.infinity { continue }
+        if d.hi < -746 { continue }  // below the smallest subnormal (and -inf)
         rest = DoubleDouble.add(rest, d.hi == 0 && d.lo == 0 ? (1, 0) : DoubleDouble.exp(d))
     }
     let lse = DoubleDouble.log1p(rest, first: log1pD(rest.hi + rest.lo))
