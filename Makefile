@@ -126,7 +126,7 @@ sanitize-address: ## Swift tests + C ABI tests (every CPU tier) under AddressSan
 	      -Wl,-rpath,$(CURDIR)/.build-asan/debug -lm -pthread -o .build-asan/$$t; \
 	  for isa in $(CPU_TIERS); do \
 	    echo "ASan: $$t on $$isa"; \
-	    SWIFTSOFTMAX_ISA=$$isa ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 .build-asan/$$t | tail -1; \
+	    SWIFTSOFTMAX_ISA=$$isa ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 .build-asan/$$t; \
 	  done; \
 	done
 
@@ -139,7 +139,7 @@ sanitize-thread: ## Swift tests + C ABI tests (every CPU tier) under ThreadSanit
 	      -Wl,-rpath,$(SWIFT_LIBDIR) -lm -pthread -o .build-tsan/$$t; \
 	  for isa in $(CPU_TIERS); do \
 	    echo "TSan: $$t on $$isa"; \
-	    SWIFTSOFTMAX_ISA=$$isa TSAN_OPTIONS=halt_on_error=1 .build-tsan/$$t | tail -1; \
+	    SWIFTSOFTMAX_ISA=$$isa TSAN_OPTIONS=halt_on_error=1 .build-tsan/$$t; \
 	  done; \
 	done
 
