@@ -60,44 +60,50 @@ func crossEntropyGroup<T: SoftmaxScalar, W: LaneWalk>(
     let st = rmax(x, nil, w)
     if st.special { return false }
     let lanes = w.resultLanes
-    let s = raddstoreexpminusmaxChunked(x, nil, nil, w, st, 1)
+    // The target logits are read before the gradient (which may be the logits) is written.
+    var zh = DV(repeating: 0), zl = DV(repeating: 0), wy = DV(repeating: 0)
+    var offsets = SIMD8<Int>(repeating: -1)
+    for l in 0..<lanes {
+        let label = pb.labels![first + l]
+        if label == pb.ignoreIndex { continue }
+        let y = Int(label)
+        offsets[l] = w.elementOffset(y, lane: l)
+        wy[l] = pb.weight.map { $0[y].double } ?? 1
+        let z = scaledShift(x[offsets[l]].double, st.max[l], 1)
+        zh[l] = z.hi
+        zl[l] = z.lo
+    }
+    // One exp per element: the terms are stored in the gradient and scaled in place after.
+    let s = raddstoreexpminusmaxChunked(x, nil, g, w, st, 1, compensated: true)
     let sum: (hi: DV, lo: DV) = W.horizontal
         ? { let p = s.row.pair; return (DV(repeating: p.hi), DV(repeating: p.lo)) }()
         : s.lanes
     let inv = 1 / pb.gradientDivisor
     var scale = DV(repeating: 0)
-    var targets = [(offset: Int, value: Double)]()
-    targets.reserveCapacity(8)
+    var target = DV(repeating: 0)
     for l in 0..<lanes {
         let si = first + l
-        let label = pb.labels![si]
-        if label == pb.ignoreIndex {
+        guard offsets[l] >= 0 else {
             pb.perSample?[si] = 0
             continue
         }
-        let y = Int(label)
-        let wy = pb.weight.map { $0[y].double } ?? 1
-        let m = st.max[l]
         let rest = twoSum(sum.hi[l] - 1, sum.lo[l])
         let lse = log1pPair(rest.hi, rest.lo)
-        let off = w.elementOffset(y, lane: l)
-        let z = scaledShift(x[off].double, m, 1)
-        let loss = wy * ((lse.hi - z.hi) + (lse.lo - z.lo))
+        let loss = wy[l] * ((lse.hi - zh[l]) + (lse.lo - zl[l]))
         pb.perSample?[si] = T(rounding: loss)
         total.add(loss)
-        let a = wy * inv
+        let a = wy[l] * inv
         let full = sum.hi[l] + sum.lo[l]
         scale[l] = a / full
+        let z = (hi: zh[l], lo: zl[l])
         let others = z.hi == 0 ? rest.hi + rest.lo : (sum.hi[l] - expShifted(z)) + sum.lo[l]
-        targets.append((off, -a * others / full))
+        target[l] = -a * others / full
     }
     guard let g else { return true }
     if W.horizontal { scale = DV(repeating: scale[0]) }  // one sample in every lane
     for k in 0..<w.steps {
-        let v = load(x, nil, w, k, pad: -.infinity)
-        let (hi, lo) = vshift(T.self, v, st.shift, 1, 1)
-        store(vexp(T.self, hi, lo) * scale, g, w, k)
+        store(reload(g, w, k) * scale, g, w, k)
     }
-    for t in targets { g[t.offset] = T(rounding: t.value) }
+    for l in 0..<lanes where offsets[l] >= 0 { g[offsets[l]] = T(rounding: target[l]) }
     return true
 }

@@ -98,10 +98,10 @@ func raddstoreexpminusmax<T: SoftmaxScalar, W: LaneWalk>(
 @inline(__always)
 func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
     _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?, _ y: UnsafeMutablePointer<T>?, _ w: W,
-    _ st: LaneStats, _ t: Double, fullExp: Bool = false
+    _ st: LaneStats, _ t: Double, fullExp: Bool = false, compensated: Bool = false
 ) -> (lanes: (hi: DV, lo: DV), row: CompensatedSum) {
     let invT = 1 / t
-    let plain = T.self == Float.self && y != nil
+    let plain = T.self == Float.self && y != nil && !compensated
     var lanes = LaneSum(plain: plain)
     // Terms of maximal entries (exactly 1) are counted apart: added into a lane they would
     // absorb the low bits of the small terms, which log1p(sum - 1) needs.
