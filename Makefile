@@ -110,9 +110,9 @@ FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := .build-fuzz
 FUZZ_ARGS    ?=
 # Invariants the harness leaves unchecked while a known kernel bug is open (README, Reliability):
-# ce-gradient-sum (cross-entropy gradient of rows of >= 17 classes), huge-quotient (float64
-# log_softmax, temperature != 1, |x - max| / T > ~1e300, baseline tier). Empty it to check them.
-FUZZ_SKIP    ?= ce-gradient-sum,huge-quotient
+# huge-difference (float64 log_softmax, temperature != 1, |x - max| > ~1e300, baseline tier).
+# Empty it to check everything.
+FUZZ_SKIP    ?= huge-difference
 
 .PHONY: sanitize sanitize-address sanitize-thread fuzz
 
