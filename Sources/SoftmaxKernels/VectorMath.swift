@@ -179,7 +179,8 @@ func remainder(_ hi: DV, _ q: DV, _ t: DV) -> DV {
     // Splitting overflows above ~2^996; there the remainder is far below what exp or the
     // log-probability can resolve, so it is dropped rather than turned into NaN.
     let limit = DV(repeating: 0x1p995)
-    return zeroUnless((q .< limit) .& (q .> -limit) .& (t .< limit), (hi - p) - e)
+    let safe = (q .< limit) .& (q .> -limit) .& (t .< limit) .& (hi .< limit) .& (hi .> -limit)
+    return zeroUnless(safe, (hi - p) - e)
     #endif
 }
 
@@ -196,7 +197,8 @@ func vshift<T: SoftmaxScalar>(_: T.Type, _ x: DV, _ m: DV, _ t: Double, _ invT: 
     if t != 1 {
         let tv = DV(repeating: t)
         let q = hi / tv
-        lo = (remainder(hi, q, tv) + lo) * DV(repeating: invT)
+        // Divided, not multiplied by 1/T: a subnormal T has an infinite reciprocal.
+        lo = (remainder(hi, q, tv) + lo) / tv
         hi = q
     }
     return (hi, lo)
