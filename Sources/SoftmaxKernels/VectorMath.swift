@@ -55,33 +55,36 @@ struct VSum {
     }
 }
 
-/// exp(hi + lo) for hi <= 0 (or NaN) and |lo| <= ulp(hi), to within one ulp; 0 below -1000.
-///
-/// Range reduction hi + lo = k ln2 + r with |r| <= ln2/2 (Cody–Waite, the rounding by the
-/// 1.5·2^52 trick), a degree-13 Taylor polynomial for exp(r) (truncation error 4e-18) summed so
-/// that only the last addition rounds (about 0.5 ulp), and the scaling 2^k applied in two
-/// halves so results in the subnormal range round only once.
-/// Lanes below -1000 (including -inf, whose lo may be NaN) give exactly 0.
+/// The range reduction shared by both exps: hi + lo = k ln 2 + rHi + rLo, |rHi| <= ln2/2 (Cody–
+/// Waite, k rounded by the 1.5·2^52 trick; rHi is exact since k ln2Hi is exact and close to hi,
+/// rLo tiny). Lanes below -1000 (including -inf, whose lo may be NaN) are flagged in `keep`.
+/// Constants are literals, not globals: a global SIMD constant costs a swift_once per call.
 @inline(__always)
-func vexp(_ hi: DV, _ lo: DV) -> DV {
-    // Constants are literals, not globals: a global SIMD constant costs a swift_once per call.
+func expReduce(_ hi: DV, _ lo: DV) -> (keep: DMask, t: DV, rHi: DV, rLo: DV) {
     let log2e = DV(repeating: 1.4426950408889634)
     // ln 2 split so that k * ln2Hi is exact for |k| < 2^21 (ln2Hi has 32 trailing zero bits).
     let minusLn2Hi = DV(repeating: -6.93147180369123816490e-01)
     let minusLn2Lo = DV(repeating: -1.90821492927058770002e-10)
-    let roundMagic = DV(repeating: 0x1.8p52)
     let floor = DV(repeating: -1000)
     let keep = hi .> floor
     let x = floor.replacing(with: hi, where: keep)
-    let l = zeroUnless(keep, lo)
     let t = fmadd(x, log2e, roundMagic)
     let kf = t - roundMagic
-    // r = rHi + rLo: rHi is exact (k * ln2Hi is exact and close to x), rLo is tiny.
-    let rHi = fmadd(kf, minusLn2Hi, x)
-    let rLo = fmadd(kf, minusLn2Lo, l)
-    // exp(r) = 1 + r + r^2 q(r); q by Horner (Taylor to degree 13, truncation 4e-18). The
-    // leading 1 + rHi is split exactly (Fast2Sum) and every small term is added to its low
-    // part, so the one rounding that matters is the final one: about 0.5 ulp in all.
+    return (keep, t, fmadd(kf, minusLn2Hi, x), fmadd(kf, minusLn2Lo, zeroUnless(keep, lo)))
+}
+
+@inline(__always) var roundMagic: DV { DV(repeating: 0x1.8p52) }
+
+/// exp(hi + lo) for hi <= 0 (or NaN) and |lo| <= ulp(hi), to within one ulp; 0 below -1000.
+///
+/// After the reduction, a degree-13 Taylor polynomial for exp(r) (truncation error 4e-18) summed
+/// so that only the last addition rounds (about 0.5 ulp), and the scaling 2^k applied in two
+/// halves so results in the subnormal range round only once.
+@inline(__always)
+func vexp(_ hi: DV, _ lo: DV) -> DV {
+    let (keep, t, rHi, rLo) = expReduce(hi, lo)
+    // exp(r) = 1 + r + r^2 q(r), q by Horner. The leading 1 + rHi is split exactly (Fast2Sum)
+    // and every small term is added to its low part.
     var q = DV(repeating: 1.0 / 6227020800.0)
     q = fmadd(q, rHi, DV(repeating: 1.0 / 479001600.0))
     q = fmadd(q, rHi, DV(repeating: 1.0 / 39916800.0))
@@ -103,29 +106,15 @@ func vexp(_ hi: DV, _ lo: DV) -> DV {
     let eLo = fmadd(rLo * rLo, DV(repeating: 0.5), rLo)
     let small = fmadd(eLo, h + tail, tail)
     let p = h + (hLo + small)
-    // Multiplying by the two halves of 2^k in turn rounds a subnormal result only once.
-    let k = unsafeBitCast(t, to: SIMD8<UInt64>.self) &- unsafeBitCast(roundMagic, to: SIMD8<UInt64>.self)
-    let k1 = ((k &+ 2048) &>> 1) &- 1024
-    let k2 = k &- k1
-    let s1 = unsafeBitCast((k1 &+ 1023) &<< 52, to: DV.self)
-    let s2 = unsafeBitCast((k2 &+ 1023) &<< 52, to: DV.self)
-    return zeroUnless(keep, p * s1 * s2)
+    return zeroUnless(keep, p * twoToThe(t, roundMagic))
 }
 
 /// exp(x) for x <= 0 to about 2^-37 relative (degree-9 Taylor): ample for results that are
 /// rounded to Float, whose half-ulp is 2^-25, and about half the work of `vexp`.
 @inline(__always)
 func vexpForFloat(_ hi: DV) -> DV {
-    let log2e = DV(repeating: 1.4426950408889634)
-    let minusLn2Hi = DV(repeating: -6.93147180369123816490e-01)
-    let minusLn2Lo = DV(repeating: -1.90821492927058770002e-10)
-    let roundMagic = DV(repeating: 0x1.8p52)
-    let floor = DV(repeating: -1000)
-    let keep = hi .> floor
-    let x = floor.replacing(with: hi, where: keep)
-    let t = fmadd(x, log2e, roundMagic)
-    let kf = t - roundMagic
-    let r = fmadd(kf, minusLn2Lo, fmadd(kf, minusLn2Hi, x))
+    let (keep, t, rHi, rLo) = expReduce(hi, DV(repeating: 0))
+    let r = rHi + rLo
     var p = DV(repeating: 1.0 / 362880.0)
     p = fmadd(p, r, DV(repeating: 1.0 / 40320.0))
     p = fmadd(p, r, DV(repeating: 1.0 / 5040.0))
@@ -139,7 +128,8 @@ func vexpForFloat(_ hi: DV) -> DV {
     return zeroUnless(keep, p * twoToThe(t, roundMagic))
 }
 
-/// 2^k for the k encoded in t = k + 1.5·2^52, k in [-1443, 0], as two normal factors.
+/// 2^k for the k encoded in t = k + 1.5·2^52, k in [-1443, 0], as two normal factors: applied in
+/// turn they round a subnormal result only once.
 @inline(__always)
 func twoToThe(_ t: DV, _ roundMagic: DV) -> DV {
     let k = unsafeBitCast(t, to: SIMD8<UInt64>.self) &- unsafeBitCast(roundMagic, to: SIMD8<UInt64>.self)
