@@ -9,8 +9,11 @@
 /// shape.slices   // 64 independent reductions
 /// ```
 public struct RowShape: Equatable, Sendable, CustomStringConvertible {
+    /// The product of the sizes before the reduced axis.
     public let outer: Int
+    /// The length of the reduced axis (the number of classes).
     public let n: Int
+    /// The product of the sizes after the reduced axis (1 when it is the last axis).
     public let inner: Int
     /// outer · n · inner.
     public let count: Int
@@ -48,5 +51,6 @@ public struct RowShape: Equatable, Sendable, CustomStringConvertible {
         try self.init(outer: o, n: m, inner: i)
     }
 
+    /// `(outer=…, n=…, inner=…)`, as error messages print it.
     public var description: String { "(outer=\(outer), n=\(n), inner=\(inner))" }
 }

@@ -21,14 +21,17 @@ public struct SoftmaxError: Error, Equatable, CustomStringConvertible, Sendable 
         }
     }
 
+    /// What kind of error (the C ABI's status code).
     public let code: Code
     /// Names the argument and says what was expected and what was given.
     public let message: String
 
+    /// An error of kind `code` explained by `message`.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
 
+    /// The message.
     public var description: String { message }
 }
