@@ -85,18 +85,10 @@ func vexp(_ hi: DV, _ lo: DV) -> DV {
     let (keep, t, rHi, rLo) = expReduce(hi, lo)
     // exp(r) = 1 + r + r^2 q(r), q by Horner. The leading 1 + rHi is split exactly (Fast2Sum)
     // and every small term is added to its low part.
-    var q = DV(repeating: 1.0 / 6227020800.0)
-    q = fmadd(q, rHi, DV(repeating: 1.0 / 479001600.0))
-    q = fmadd(q, rHi, DV(repeating: 1.0 / 39916800.0))
-    q = fmadd(q, rHi, DV(repeating: 1.0 / 3628800.0))
-    q = fmadd(q, rHi, DV(repeating: 1.0 / 362880.0))
-    q = fmadd(q, rHi, DV(repeating: 1.0 / 40320.0))
-    q = fmadd(q, rHi, DV(repeating: 1.0 / 5040.0))
-    q = fmadd(q, rHi, DV(repeating: 1.0 / 720.0))
-    q = fmadd(q, rHi, DV(repeating: 1.0 / 120.0))
-    q = fmadd(q, rHi, DV(repeating: 1.0 / 24.0))
-    q = fmadd(q, rHi, DV(repeating: 1.0 / 6.0))
-    q = fmadd(q, rHi, DV(repeating: 0.5))
+    // Estrin's scheme: the same polynomial with a dependency chain of 4 multiply-adds
+    // instead of Horner's 11, so successive vectors overlap in the FMA pipeline.
+    let q = estrin(rHi, [1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040, 1.0 / 40320,
+                         1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800])
     let one = DV(repeating: 1)
     let h = one + rHi
     let hLo = (one - h) + rHi
@@ -115,17 +107,24 @@ func vexp(_ hi: DV, _ lo: DV) -> DV {
 func vexpForFloat(_ hi: DV) -> DV {
     let (keep, t, rHi, rLo) = expReduce(hi, DV(repeating: 0))
     let r = rHi + rLo
-    var p = DV(repeating: 1.0 / 362880.0)
-    p = fmadd(p, r, DV(repeating: 1.0 / 40320.0))
-    p = fmadd(p, r, DV(repeating: 1.0 / 5040.0))
-    p = fmadd(p, r, DV(repeating: 1.0 / 720.0))
-    p = fmadd(p, r, DV(repeating: 1.0 / 120.0))
-    p = fmadd(p, r, DV(repeating: 1.0 / 24.0))
-    p = fmadd(p, r, DV(repeating: 1.0 / 6.0))
-    p = fmadd(p, r, DV(repeating: 0.5))
-    p = fmadd(p, r, DV(repeating: 1.0))
-    p = fmadd(p, r, DV(repeating: 1.0))
+    let p = estrin(r, [1, 1, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040,
+                       1.0 / 40320, 1.0 / 362880])
     return zeroUnless(keep, p * twoToThe(t, roundMagic))
+}
+
+/// c[0] + c[1] r + ... + c[11] r^11 (missing coefficients are 0) by Estrin's scheme: pairs,
+/// then pairs of pairs with r^2, r^4 and r^8. The array is a literal and folds to constants.
+@inline(__always)
+func estrin(_ r: DV, _ c: [Double]) -> DV {
+    @inline(__always) func k(_ i: Int) -> DV { DV(repeating: i < c.count ? c[i] : 0) }
+    let r2 = r * r
+    let r4 = r2 * r2
+    let r8 = r4 * r4
+    let p01 = fmadd(k(1), r, k(0)), p23 = fmadd(k(3), r, k(2))
+    let p45 = fmadd(k(5), r, k(4)), p67 = fmadd(k(7), r, k(6))
+    let p89 = fmadd(k(9), r, k(8)), pab = fmadd(k(11), r, k(10))
+    let p03 = fmadd(p23, r2, p01), p47 = fmadd(p67, r2, p45), p8b = fmadd(pab, r2, p89)
+    return fmadd(p8b, r8, fmadd(p47, r4, p03))
 }
 
 /// 2^k for the k encoded in t = k + 1.5·2^52, k in [-1443, 0], as two normal factors: applied in
