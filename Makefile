@@ -17,7 +17,7 @@ DEMO_ARGS   ?=
 BENCH_ARGS  ?=
 PYTEST_ARGS ?= -q
 
-.PHONY: all lib pydeps pydeps-run test test-swift test-c test-python test-tiers demo bench info help clean
+.PHONY: all lib pydeps pydeps-run test test-swift test-c test-python test-tiers test-header demo bench info help clean
 
 all: lib ## build the release library .build/release/libswiftsoftmax.so (the default)
 lib: $(LIB)
@@ -56,7 +56,7 @@ test: test-swift test-c test-python test-tiers examples ## run every test: swift
 test-swift: ## the Swift Testing suite
 	$(SWIFT) test
 
-test-c: $(LIB) ## compile and run the C program that calls every exported function
+test-c: $(LIB) test-header ## compile and run the C program that calls every exported function
 	$(CC) -std=c99 -Wall -Wextra -pedantic -Werror -Iinclude Tests/CABI/abi_test.c \
 	    -L$(BUILD) -lswiftsoftmax -Wl,-rpath,$(CURDIR)/$(BUILD) -lm -o $(BUILD)/abi_test
 	$(BUILD)/abi_test
@@ -66,6 +66,15 @@ test-c: $(LIB) ## compile and run the C program that calls every exported functi
 	$(CC) -std=c99 -Wall -Wextra -pedantic -Werror -Iinclude Tests/CABI/hostile_test.c \
 	    -L$(BUILD) -lswiftsoftmax -Wl,-rpath,$(CURDIR)/$(BUILD) -lm -pthread -o $(BUILD)/hostile_test
 	$(BUILD)/hostile_test
+
+# The header alone, as C99 and as C++11, with every warning an error (gcc/g++, and clang if present).
+HEADER_CHECK = printf '\043include "swiftsoftmax.h"\nint main(void) { return ssm_get_num_threads() > 0 ? 0 : 1; }\n' \
+	| $(1) -Wall -Wextra -pedantic -Werror -Iinclude -fsyntax-only - && echo "header: ok with $(1)"
+test-header: ## compile include/swiftsoftmax.h as C99 and C++11 under -Wall -Wextra -pedantic -Werror
+	@$(call HEADER_CHECK,$(CC) -std=c99 -x c)
+	@$(call HEADER_CHECK,c++ -std=c++11 -x c++)
+	@if command -v clang >/dev/null; then $(call HEADER_CHECK,clang -std=c99 -x c); fi
+	@if command -v clang++ >/dev/null; then $(call HEADER_CHECK,clang++ -std=c++11 -x c++); fi
 
 test-python: $(LIB) pydeps ## the pytest suite in python/tests
 	cd python && $(PYTHON) -m pytest $(PYTEST_ARGS) tests
