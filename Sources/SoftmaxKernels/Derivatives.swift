@@ -9,7 +9,7 @@ import SoftmaxCore
 func sliceProbabilities<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>, _ s: Slice, temperature t: Double, into p: UnsafeMutablePointer<Double>
 ) -> (kind: SliceKind, argmax: Int, oneMinusTop: Double) {
-    let st = rmax(x, s, nil)
+    let st = scalarRowMax(x, s, nil)
     if st.hasNaN { return (.nan, -1, .nan) }
     if st.max == -.infinity {
         for i in 0..<s.n { p[i] = 0 }

@@ -18,20 +18,20 @@ public enum Reference {
         let t = temperature.double
         for si in slices {
             let s = Slice(index: si, n: n, inner: inner)
-            let st = rmax(x, s, mask)
-            if st.hasNaN { vfill(y, s, .nan); continue }
+            let st = scalarRowMax(x, s, mask)
+            if st.hasNaN { scalarFill(y, s, .nan); continue }
             if st.max == .infinity {
                 limitOfInfinities(x, y, s, mask, count: st.posInf, log: log)
                 continue
             }
-            if st.max == -.infinity { vfill(y, s, log ? -.infinity : 0); continue }
+            if st.max == -.infinity { scalarFill(y, s, log ? -.infinity : 0); continue }
             if log {
-                let sums = raddstoreexpminusmax(x, nil, s, mask, max: st.max, argmax: st.argmax, temperature: t)
+                let sums = scalarAddStoreExpMinusMax(x, nil, s, mask, max: st.max, argmax: st.argmax, temperature: t)
                 let r = sums.rest.pair
-                vlogfinalize(x, y, s, mask, max: st.max, temperature: t, logSum: log1pPair(r.hi, r.lo))
+                scalarLogFinalize(x, y, s, mask, max: st.max, temperature: t, logSum: log1pPair(r.hi, r.lo))
             } else {
-                let sums = raddstoreexpminusmax(x, y, s, mask, max: st.max, argmax: st.argmax, temperature: t)
-                vdivide(y, s, by: sums.all.value)
+                let sums = scalarAddStoreExpMinusMax(x, y, s, mask, max: st.max, argmax: st.argmax, temperature: t)
+                scalarDivide(y, s, by: sums.all.value)
             }
         }
     }
@@ -45,10 +45,10 @@ public enum Reference {
     ) {
         for si in slices {
             let s = Slice(index: si, n: n, inner: inner)
-            let st = rmax(x, s, mask)
+            let st = scalarRowMax(x, s, mask)
             if st.hasNaN { out[si] = .nan; continue }
             if !st.max.isFinite { out[si] = T(rounding: st.max); continue }
-            let sums = raddstoreexpminusmax(x, nil, s, mask, max: st.max, argmax: st.argmax, temperature: 1)
+            let sums = scalarAddStoreExpMinusMax(x, nil, s, mask, max: st.max, argmax: st.argmax, temperature: 1)
             let r = sums.rest.pair
             let l = log1pPair(r.hi, r.lo)
             let h = twoSum(st.max, l.hi)

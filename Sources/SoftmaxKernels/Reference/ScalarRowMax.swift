@@ -1,8 +1,8 @@
 import SoftmaxCore
 
-/// rmax: the maximum of a slice's unmasked entries, with NaN and +inf bookkeeping.
+/// The maximum of a slice's unmasked entries, with NaN and +inf bookkeeping.
 @inline(__always)
-func rmax<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ s: Slice, _ mask: UnsafePointer<UInt8>?) -> SliceStats {
+func scalarRowMax<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ s: Slice, _ mask: UnsafePointer<UInt8>?) -> SliceStats {
     var st = SliceStats()
     for i in 0..<s.n {
         let k = s.offset(i)

@@ -1,19 +1,19 @@
 import SoftmaxCore
 
-/// vdivide: y / sum in place. For Float the stored exp is one rounding away from the Double
+/// y / sum in place. For Float the stored exp is one rounding away from the Double
 /// value, so the quotient carries at most one extra half-ulp.
 @inline(__always)
-func vdivide<T: SoftmaxScalar>(_ y: UnsafeMutablePointer<T>, _ s: Slice, by sum: Double) {
+func scalarDivide<T: SoftmaxScalar>(_ y: UnsafeMutablePointer<T>, _ s: Slice, by sum: Double) {
     for i in 0..<s.n {
         let k = s.offset(i)
         y[k] = T(rounding: y[k].double / sum)
     }
 }
 
-/// vlogfinalize: log_softmax = (x - max)/T - log(sum), with log(sum) = log1p(rest) so the
+/// log_softmax = (x - max)/T - log(sum), with log(sum) = log1p(rest) so the
 /// maximal entry's result keeps full relative precision when it is close to 0.
 @inline(__always)
-func vlogfinalize<T: SoftmaxScalar>(
+func scalarLogFinalize<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ s: Slice, _ mask: UnsafePointer<UInt8>?,
     max m: Double, temperature t: Double, logSum l: (hi: Double, lo: Double)
 ) {
@@ -27,8 +27,8 @@ func vlogfinalize<T: SoftmaxScalar>(
     }
 }
 
-/// vfill: the same value into every element of a slice.
+/// The same value into every element of a slice.
 @inline(__always)
-func vfill<T: SoftmaxScalar>(_ y: UnsafeMutablePointer<T>, _ s: Slice, _ v: T) {
+func scalarFill<T: SoftmaxScalar>(_ y: UnsafeMutablePointer<T>, _ s: Slice, _ v: T) {
     for i in 0..<s.n { y[s.offset(i)] = v }
 }

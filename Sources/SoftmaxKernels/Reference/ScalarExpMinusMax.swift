@@ -20,10 +20,10 @@ struct ExpSums {
     var rest = CompensatedSum()
 }
 
-/// raddstoreexpminusmax: exp((x - max)/T) for every unmasked entry, stored in `y` when `y` is
+/// exp((x - max)/T) for every unmasked entry, stored in `y` when `y` is
 /// given (masked entries store 0), and summed.
 @inline(__always)
-func raddstoreexpminusmax<T: SoftmaxScalar>(
+func scalarAddStoreExpMinusMax<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>?, _ s: Slice, _ mask: UnsafePointer<UInt8>?,
     max m: Double, argmax: Int, temperature t: Double
 ) -> ExpSums {
