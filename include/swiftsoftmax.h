@@ -132,6 +132,94 @@ ssm_status ssm_cross_entropy_soft_f64(const double *logits, const double *target
                                       size_t outer, size_t n, size_t inner, double label_smoothing,
                                       ssm_reduction reduction, double *loss, double *grad);
 
+/* ---- partial statistics: an axis split into chunks (scale-out) --------------------------------
+ *
+ * Softmax over an axis cut into chunks that live in different buffers, processes or machines:
+ * compute each chunk's statistics, merge them (in any order or tree), then finish each chunk
+ * from the merged statistics. Results equal the one-piece call within its 2-ulp accuracy.
+ * The sum is a double-double (sum_hi + sum_lo) for float32 and float64 alike. Special values:
+ * a NaN chunk has max NaN (and poisons every merge); k entries of +inf give max +inf and
+ * sum_hi k; an empty, all -inf or fully masked chunk gives (-inf, 0, 0), and two of those merge
+ * to (-inf, 0, 0), never NaN. Statistics that no chunk can have (a finite max with a sum below
+ * 1, ...) are refused with SSM_INVALID_ARGUMENT. */
+typedef struct ssm_softmax_stats {
+    double max;     /* the largest unmasked entry of the chunk */
+    double sum_hi;  /* sum of exp((x - max) / temperature), high part */
+    double sum_lo;  /* ... and its low part */
+} ssm_softmax_stats;
+
+/* The statistics of each slice of a chunk x [outer, n, inner] (n: this chunk's share of the
+ * axis) into stats[outer*inner]. mask is NULL (none) or one byte per element (non-zero = used).
+ * The finalisers must use the same temperature. */
+ssm_status ssm_softmax_stats_f32(const float *x, const uint8_t *mask, ssm_softmax_stats *stats,
+                                 size_t outer, size_t n, size_t inner, float temperature);
+ssm_status ssm_softmax_stats_f64(const double *x, const uint8_t *mask, ssm_softmax_stats *stats,
+                                 size_t outer, size_t n, size_t inner, double temperature);
+/* out[i] = a[i] merged with b[i] (count values); out may be a or b. Commutative bit for bit,
+ * associative to double-double precision. */
+ssm_status ssm_softmax_stats_merge(const ssm_softmax_stats *a, const ssm_softmax_stats *b,
+                                   ssm_softmax_stats *out, size_t count, double temperature);
+/* softmax / log_softmax of a chunk x [outer, n, inner] given the statistics merged over the
+ * whole axis (outer*inner values). y may be x. */
+ssm_status ssm_softmax_from_stats_f32(const float *x, const uint8_t *mask, const ssm_softmax_stats *stats,
+                                      float *y, size_t outer, size_t n, size_t inner, float temperature);
+ssm_status ssm_softmax_from_stats_f64(const double *x, const uint8_t *mask, const ssm_softmax_stats *stats,
+                                      double *y, size_t outer, size_t n, size_t inner, double temperature);
+ssm_status ssm_log_softmax_from_stats_f32(const float *x, const uint8_t *mask, const ssm_softmax_stats *stats,
+                                          float *y, size_t outer, size_t n, size_t inner, float temperature);
+ssm_status ssm_log_softmax_from_stats_f64(const double *x, const uint8_t *mask, const ssm_softmax_stats *stats,
+                                          double *y, size_t outer, size_t n, size_t inner, double temperature);
+/* out[i] = log(sum(exp(x / temperature))) of slice i from its merged statistics. */
+ssm_status ssm_logsumexp_from_stats_f32(const ssm_softmax_stats *stats, float *out, size_t count, float temperature);
+ssm_status ssm_logsumexp_from_stats_f64(const ssm_softmax_stats *stats, double *out, size_t count, double temperature);
+
+/* Vocabulary-parallel cross-entropy: the class axis (num_classes classes) cut into shards.
+ * Per sample, a shard's statistics hold its softmax statistics, the target's logit (and
+ * found = 1) if the shard holds the target class, sum_c w_c (max - x_c) over its classes
+ * (shift_hi + shift_lo, relative to the shard's max: no cancellation) and sum_c w_c. Label
+ * smoothing spreads eps over the GLOBAL num_classes (Megatron-LM's vocabulary-parallel loss once
+ * used the shard's class count). Weights are double (num_classes values, or NULL for all 1),
+ * labels global class indices or ignore_index. */
+typedef struct ssm_ce_stats {
+    ssm_softmax_stats softmax;
+    double target;      /* the target class's logit, in the shard that holds it; else 0 */
+    double found;       /* 1 in the shard that holds the target; merged: must be 1 */
+    double shift_hi;    /* sum_c w_c (max - x_c), high part */
+    double shift_lo;
+    double weight_sum;  /* sum_c w_c */
+} ssm_ce_stats;
+
+/* The statistics of the shard logits [outer, n, inner] (classes class_offset .. class_offset+n-1
+ * of num_classes along n) for labels [outer, inner], into stats[outer*inner]. */
+ssm_status ssm_ce_stats_f32(const float *logits, const int64_t *labels, const double *weight,
+                            size_t outer, size_t n, size_t inner, size_t class_offset,
+                            size_t num_classes, int64_t ignore_index, ssm_ce_stats *stats);
+ssm_status ssm_ce_stats_f64(const double *logits, const int64_t *labels, const double *weight,
+                            size_t outer, size_t n, size_t inner, size_t class_offset,
+                            size_t num_classes, int64_t ignore_index, ssm_ce_stats *stats);
+ssm_status ssm_ce_stats_merge(const ssm_ce_stats *a, const ssm_ce_stats *b, ssm_ce_stats *out, size_t count);
+/* Losses of count samples from statistics merged over every shard (PyTorch's semantics, as
+ * ssm_cross_entropy_*): count values for SSM_REDUCTION_NONE, else 1; always double (round them
+ * once to the logits' type). A non-ignored sample whose target was found in 0 or several
+ * shards gives SSM_INVALID_ARGUMENT. */
+ssm_status ssm_cross_entropy_from_stats(const ssm_ce_stats *stats, const int64_t *labels, const double *weight,
+                                        size_t count, size_t num_classes, int64_t ignore_index,
+                                        double label_smoothing, ssm_reduction reduction, double *loss);
+/* *out = sum of w[labels[i]] over the non-ignored samples: the mean's denominator. */
+ssm_status ssm_cross_entropy_denominator(const int64_t *labels, const double *weight, size_t count,
+                                         size_t num_classes, int64_t ignore_index, double *out);
+/* The gradient for one shard's logits from the merged statistics, divided by divisor (the
+ * mean's denominator over the whole batch, or 1 for sum/none; > 0, +inf gives zeros). grad is
+ * shaped like logits and may be logits. */
+ssm_status ssm_cross_entropy_grad_from_stats_f32(const float *logits, const int64_t *labels, const double *weight,
+                                                 size_t outer, size_t n, size_t inner, size_t class_offset,
+                                                 size_t num_classes, int64_t ignore_index, double label_smoothing,
+                                                 const ssm_ce_stats *stats, double divisor, float *grad);
+ssm_status ssm_cross_entropy_grad_from_stats_f64(const double *logits, const int64_t *labels, const double *weight,
+                                                 size_t outer, size_t n, size_t inner, size_t class_offset,
+                                                 size_t num_classes, int64_t ignore_index, double label_smoothing,
+                                                 const ssm_ce_stats *stats, double divisor, double *grad);
+
 /* ---- library ---------------------------------------------------------------------------------- */
 
 /* A static description of a status code ("unknown status code" for codes not listed above). */
