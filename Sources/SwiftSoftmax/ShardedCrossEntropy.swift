@@ -239,56 +239,98 @@ public func crossEntropyGradient<T: SoftmaxScalar>(
     let c = Double(targets.numClasses)
     let eps = targets.labelSmoothing
     let off = targets.classOffset
+    let k = Tier.kernels
     Threads.forEachChunk(units: shape.slices, costPerUnit: shape.n * 3) { range in
-        for si in range {
-            let o = si / shape.inner, i = si - o * shape.inner
-            @inline(__always) func at(_ j: Int) -> Int { (o * shape.n + j) * shape.inner + i }
-            let label = labels[si]
-            let st = statistics[si]
-            let m = st.softmax.max
-            if label == targets.ignoreIndex || m == -.infinity || m.isNaN {
-                let fill = label != targets.ignoreIndex && m.isNaN ? T.nan : T.zero
-                for j in 0..<shape.n { gradient[at(j)] = fill }
-                continue
-            }
-            let y = Int(label)
-            let wy = weight.map { $0[y] } ?? 1
-            let cy = (1 - eps) * wy
-            let spread = eps / c
-            let a = cy + spread * st.weightSum
-            @inline(__always) func coef(_ j: Int) -> Double {
-                let base = off + j == y ? cy : 0
-                return eps == 0 ? base : base + spread * (weight.map { $0[off + j] } ?? 1)
-            }
-            if m == .infinity {
-                let k = st.softmax.sumHi
-                for j in 0..<shape.n {
-                    let p = logits[at(j)] == .infinity ? 1 / k : 0
-                    gradient[at(j)] = T(rounding: (a * p - coef(j)) * inv)
-                }
-                continue
-            }
-            let rest = twoSum(st.softmax.sumHi - 1, st.softmax.sumLo)
-            let restValue = rest.hi + rest.lo
-            let sum = (1 + rest.hi) + rest.lo
-            let scale = a / sum
-            // p_max >= 1/2 exactly when rest <= 1: then 1 - p_max is rest / S, never p - 1.
-            let confident = restValue <= 1
-            for j in 0..<shape.n {
-                let v = logits[at(j)].double
-                let cj = coef(j)
-                let d: Double
-                if v == m && confident {
-                    d = (a - cj) - a * restValue / sum
-                } else {
-                    let z = twoSum(v, -m)
-                    let e = exp(z.hi)
-                    d = scale * (z.lo == 0 ? e : e + e * z.lo) - cj
-                }
-                gradient[at(j)] = T(rounding: d * inv)
+        SliceAccess.with(logits, nil, shape) { access in
+            for si in range {
+                let r = access.row(si)
+                let x = r.x + r.start
+                let g = access.output(si, gradient).y + r.start
+                shardGradient(k, r, x, g, n: shape.n, label: labels[si], wy: weight.map { w in
+                    { w[$0] } } ?? { _ in 1 }, st: statistics[si], off: off, classes: c, eps: eps,
+                    ignore: targets.ignoreIndex, inv: inv)
+                access.store(si, gradient)
             }
         }
     }
+}
+
+/// The gradient of one sample over one shard's row `x` (contiguous), written to `g` (which may
+/// be `x`). The formulas, and the order of their roundings, are the one-piece kernels': the
+/// vector kernel's for integer targets without smoothing (exp terms stored by the row pass,
+/// then scaled), the scalar kernel's otherwise.
+@inline(__always)
+private func shardGradient<T: SoftmaxScalar>(
+    _ k: any SoftmaxKernelSet.Type, _ r: (x: UnsafePointer<T>, mask: UnsafePointer<UInt8>?, start: Int),
+    _ x: UnsafePointer<T>, _ g: UnsafeMutablePointer<T>, n: Int, label: Int64, wy weightOf: (Int) -> Double,
+    st: CrossEntropyStatistics, off: Int, classes c: Double, eps: Double, ignore: Int64, inv: Double
+) {
+    let m = st.softmax.max
+    if label == ignore || m == -.infinity || m.isNaN {
+        let fill = label != ignore && m.isNaN ? T.nan : T.zero
+        for j in 0..<n { g[j] = fill }
+        return
+    }
+    let y = Int(label)
+    let wy = weightOf(y)
+    let cy = (1 - eps) * wy
+    let spread = eps / c
+    let a = cy + spread * st.weightSum
+    @inline(__always) func coef(_ j: Int) -> Double {
+        let base = off + j == y ? cy : 0
+        return eps == 0 ? base : base + spread * weightOf(off + j)
+    }
+    if m == .infinity {
+        let count = st.softmax.sumHi
+        for j in 0..<n {
+            let p = x[j] == .infinity ? 1 / count : 0
+            g[j] = T(rounding: (a * p - coef(j)) * inv)
+        }
+        return
+    }
+    let rest = twoSum(st.softmax.sumHi - 1, st.softmax.sumLo)
+    let restValue = rest.hi + rest.lo
+    if eps == 0 {
+        let local = y - off
+        let z = local >= 0 && local < n ? shifted(x[local].double, m) : (hi: 0.0, lo: 0.0)
+        _ = k.rowChunkExpSum(r.x, mask: nil, y: g - r.start, start: r.start, count: n,
+                             stats: st.softmax.kernelStats, temperature: T(1))
+        let aa = wy * inv
+        let full = st.softmax.sumHi + st.softmax.sumLo
+        let scale = aa / full
+        for j in 0..<n { g[j] = T(rounding: g[j].double * scale) }
+        if local >= 0 && local < n {
+            let others = z.hi == 0 ? restValue : (st.softmax.sumHi - expShifted(z)) + st.softmax.sumLo
+            g[local] = T(rounding: -aa * others / full)
+        }
+        return
+    }
+    let sum = (1 + rest.hi) + rest.lo
+    let scale = a / sum
+    // p_max >= 1/2 exactly when rest <= 1: then 1 - p_max is rest / S, never p - 1.
+    let confident = restValue <= 1
+    for j in 0..<n {
+        let v = x[j].double
+        let cj = coef(j)
+        let d = v == m && confident ? (a - cj) - a * restValue / sum
+                                    : scale * expShifted(shifted(v, m)) - cj
+        g[j] = T(rounding: d * inv)
+    }
+}
+
+/// v - m as an exact pair; a non-finite difference with a zero low part (as the one-piece
+/// kernels form it).
+@inline(__always)
+private func shifted(_ v: Double, _ m: Double) -> (hi: Double, lo: Double) {
+    let d = twoSum(v, -m)
+    return d.hi.isFinite ? d : (d.hi, 0)
+}
+
+/// exp(hi + lo) for a shifted logit hi + lo <= 0: exp(hi) (1 + lo).
+@inline(__always)
+private func expShifted(_ z: (hi: Double, lo: Double)) -> Double {
+    let e = exp(z.hi)
+    return z.lo == 0 ? e : e + e * z.lo
 }
 
 /// One sample's loss from its merged statistics (not ignored, target found).
@@ -309,6 +351,11 @@ func sampleLoss(_ st: CrossEntropyStatistics, _ wy: Double, _ t: ShardedTargets)
     } else {
         let rest = twoSum(st.softmax.sumHi - 1, st.softmax.sumLo)
         l = (log1p(rest.hi), rest.lo / (1 + rest.hi))
+    }
+    if eps == 0 && m.isFinite {
+        // The vector kernel's order: w ((lse - z) with z = x_y - m <= 0, in two parts).
+        let z = shifted(st.target, m)
+        return wy * ((l.hi - z.hi) + (l.lo - z.lo))
     }
     var shift = RobustSum()
     if cy != 0 && st.target != m {
@@ -359,10 +406,14 @@ private func checkCoverage(
         }
         if labels[i] != t.ignoreIndex && s[i].found != 1 {
             throw SoftmaxError(.invalidArgument,
-                               "statistics[\(i)]: the target class \(labels[i]) was found in \(s[i].found) shards, "
+                               "statistics[\(i)]: the target class \(labels[i]) was found in \(shardCount(s[i].found)) shards, "
                                + "not 1: merge the statistics of every shard of the class axis exactly once")
         }
     }
+}
+
+private func shardCount(_ v: Double) -> String {
+    v.isFinite && v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : "\(v)"
 }
 
 /// Refuses cross-entropy statistics whose softmax part no shard produces.

@@ -16,6 +16,11 @@ from ._forward import log_sigmoid, log_softmax, logsumexp, normalize, sigmoid, s
 from ._loss import (cross_entropy, cross_entropy_with_grad, log_softmax_vjp, one_hot,
                     softmax_jacobian, softmax_vjp)
 from ._lib import FUNCS, LIBRARY_PATH, check, text
+from ._partial import (CE_STATS_DTYPE, SOFTMAX_STATS_DTYPE, cross_entropy_denominator,
+                       cross_entropy_from_stats, cross_entropy_grad_from_stats, cross_entropy_stats,
+                       log_softmax_from_stats, logsumexp_from_stats, merge_cross_entropy_stats,
+                       merge_softmax_stats, reduce_cross_entropy_stats, reduce_softmax_stats,
+                       softmax_from_stats, softmax_stats)
 from . import datasets
 from .classifier import NotFittedError, SoftmaxClassifier
 
@@ -25,6 +30,11 @@ __all__ = [
     "softmax", "log_softmax", "logsumexp", "sigmoid", "log_sigmoid", "normalize",
     "softmax_jacobian", "softmax_vjp", "log_softmax_vjp", "one_hot",
     "cross_entropy", "cross_entropy_with_grad",
+    "softmax_stats", "merge_softmax_stats", "reduce_softmax_stats", "softmax_from_stats",
+    "log_softmax_from_stats", "logsumexp_from_stats", "SOFTMAX_STATS_DTYPE",
+    "cross_entropy_stats", "merge_cross_entropy_stats", "reduce_cross_entropy_stats",
+    "cross_entropy_from_stats", "cross_entropy_grad_from_stats", "cross_entropy_denominator",
+    "CE_STATS_DTYPE",
     "SoftmaxClassifier", "NotFittedError", "datasets",
     "set_num_threads", "get_num_threads", "build_info", "__version__",
 ]

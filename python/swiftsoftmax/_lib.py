@@ -14,6 +14,7 @@ _Z = ctypes.c_size_t
 _I64 = ctypes.c_int64
 _INT = ctypes.c_int
 _STR = ctypes.c_char_p
+_D = ctypes.c_double
 
 # Each entry: name (with {t} for the f32/f64 twins), argument types ({s} is the scalar type).
 # Every function returns an int status unless listed in _RESTYPES.
@@ -33,6 +34,16 @@ _SIGNATURES: dict[str, tuple] = {
     "ssm_one_hot_{t}": (_P, _Z, _Z, _P),
     "ssm_cross_entropy_{t}": (_P, _P, _P, _Z, _Z, _Z, _I64, "s", _INT, _P, _P),
     "ssm_cross_entropy_soft_{t}": (_P, _P, _P, _Z, _Z, _Z, "s", _INT, _P, _P),
+    "ssm_softmax_stats_{t}": (_P, _P, _P, _Z, _Z, _Z, "s"),
+    "ssm_softmax_stats_merge": (_P, _P, _P, _Z, _D),
+    "ssm_softmax_from_stats_{t}": (_P, _P, _P, _P, _Z, _Z, _Z, "s"),
+    "ssm_log_softmax_from_stats_{t}": (_P, _P, _P, _P, _Z, _Z, _Z, "s"),
+    "ssm_logsumexp_from_stats_{t}": (_P, _P, _Z, "s"),
+    "ssm_ce_stats_{t}": (_P, _P, _P, _Z, _Z, _Z, _Z, _Z, _I64, _P),
+    "ssm_ce_stats_merge": (_P, _P, _P, _Z),
+    "ssm_cross_entropy_from_stats": (_P, _P, _P, _Z, _Z, _I64, _D, _INT, _P),
+    "ssm_cross_entropy_denominator": (_P, _P, _Z, _Z, _I64, _P),
+    "ssm_cross_entropy_grad_from_stats_{t}": (_P, _P, _P, _Z, _Z, _Z, _Z, _Z, _I64, _D, _P, _D, _P),
     "ssm_status_message": (_INT,),
     "ssm_last_error_message": (),
     "ssm_version": (),

@@ -1,0 +1,558 @@
+"""Partial statistics: softmax and cross-entropy over an axis split into chunks.
+
+Each chunk of the softmax axis gives per-slice statistics (its maximum and its sum of
+exponentials, the sum as a double-double); statistics merge associatively and -inf-safely;
+the merged statistics and a chunk give that chunk's part of the one-piece softmax,
+log_softmax or logsumexp. For cross-entropy over a class axis cut into shards (vocabulary
+parallelism) the statistics also carry the target logit and what label smoothing needs.
+``swiftsoftmax.dask`` runs these on Dask; they work as well for any other way of splitting.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Optional
+
+import numpy as np
+
+from . import _arrays as A
+from ._lib import FUNCS, LABEL_OUT_OF_RANGE, check
+from ._loss import _REDUCTIONS, _class_axis, _labels
+
+ArrayLike = Any
+
+#: One slice's softmax statistics (the C header's ``ssm_softmax_stats``).
+SOFTMAX_STATS_DTYPE = np.dtype([("max", "<f8"), ("sum_hi", "<f8"), ("sum_lo", "<f8")])
+#: One sample's statistics of a shard of the class axis (the C header's ``ssm_ce_stats``).
+CE_STATS_DTYPE = np.dtype([("max", "<f8"), ("sum_hi", "<f8"), ("sum_lo", "<f8"),
+                           ("target", "<f8"), ("found", "<f8"), ("shift_hi", "<f8"),
+                           ("shift_lo", "<f8"), ("weight_sum", "<f8")])
+_F64 = np.dtype(np.float64)
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+
+
+def _one_axis(axis, ndim: int) -> int:
+    if ndim == 0:
+        raise ValueError("x: expected at least one dimension (the softmax axis), got a scalar")
+    return _class_axis(axis, ndim)
+
+
+def _stats_in(stats, shape: tuple, dtype: np.dtype, name: str = "stats") -> np.ndarray:
+    """`stats` as a C-contiguous array of `dtype` with `shape` (or `shape` with a kept axis)."""
+    s = np.asarray(stats)
+    if s.dtype != dtype:
+        which = "SOFTMAX_STATS_DTYPE" if dtype == SOFTMAX_STATS_DTYPE else "CE_STATS_DTYPE"
+        raise TypeError(f"{name}: expected statistics of dtype swiftsoftmax.{which}, got dtype {s.dtype}")
+    if s.shape != shape:
+        if s.size == int(np.prod(shape)) and tuple(d for d in s.shape if d != 1) == tuple(d for d in shape if d != 1):
+            s = s.reshape(shape)  # the same statistics with the reduced axis kept
+        else:
+            raise ValueError(f"{name}: expected shape {shape} (one value per slice), got {s.shape}")
+    return np.asarray(s, order="C")
+
+
+def _int_arg(value, name: str, low: int = 0) -> int:
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected an int, got bool")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}") from None
+    if v < low or v > _I64_MAX:
+        raise ValueError(f"{name}: must be an int in [{low}, 2**63), got {v}")
+    return v
+
+
+def _ignore(ignore_index) -> int:
+    if isinstance(ignore_index, (bool, np.bool_)):
+        raise TypeError("ignore_index: expected an int, got bool")
+    try:
+        v = operator.index(ignore_index)
+    except TypeError:
+        raise TypeError(f"ignore_index: expected an int, got {type(ignore_index).__name__}") from None
+    if not _I64_MIN <= v <= _I64_MAX:
+        raise ValueError(f"ignore_index: must fit in int64, got {v}")
+    return v
+
+
+def _compute_dtype(dtype) -> np.dtype:
+    try:
+        d = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype: expected a floating-point dtype, got {dtype!r}") from None
+    if d.kind != "f":
+        raise TypeError(f"dtype: expected a floating-point dtype, got {d}")
+    return np.dtype(np.float32) if d.itemsize <= 4 else _F64
+
+
+def _weights(weight, num_classes: int, cdt: np.dtype) -> Optional[np.ndarray]:
+    """Class weights rounded to the compute dtype (as the one-piece loss takes them), as float64."""
+    if weight is None:
+        return None
+    w, _, _ = A.as_real_array(weight, "weight")
+    if w.shape != (num_classes,):
+        raise ValueError(f"weight: expected shape ({num_classes},) (one weight per class of the whole "
+                         f"axis), got {w.shape}")
+    return np.ascontiguousarray(np.asarray(w, dtype=cdt), dtype=_F64)
+
+
+def _labels_of(target, shape: tuple) -> np.ndarray:
+    t = _labels(target, "target")
+    if t.shape != shape:
+        raise ValueError(f"target: class-index targets must have the logits' shape without the class "
+                         f"axis {shape}, got {t.shape}")
+    return t
+
+
+# ---------------------------------------------------------------------------------------------
+# softmax family
+
+
+def softmax_stats(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0,
+                  where: Optional[ArrayLike] = None) -> np.ndarray:
+    """Softmax statistics of a chunk of the softmax axis, one per slice.
+
+    Parameters
+    ----------
+    x : array_like
+        A chunk of the scores: the full array but for part of `axis`. dtypes as for
+        :func:`softmax`.
+    axis : int, default -1
+        The softmax axis (one axis).
+    temperature : float, default 1.0
+        As for :func:`softmax`; merges and finalisers must use the same value (for float32
+        data, ``float(numpy.float32(temperature))``).
+    where : array_like of bool, optional
+        Mask broadcastable to `x`; False entries are left out.
+
+    Returns
+    -------
+    ndarray of dtype SOFTMAX_STATS_DTYPE
+        Shape of `x` without `axis`; fields ``max``, ``sum_hi``, ``sum_lo`` (the sum of
+        ``exp((x - max) / T)`` as a double-double). An empty or fully masked slice gives
+        ``(-inf, 0, 0)``, a NaN slice ``max`` NaN, k entries of +inf ``(inf, k, 0)``.
+
+    Examples
+    --------
+    >>> import numpy as np, swiftsoftmax as ssm
+    >>> x = np.array([[0.0, 2.0, 4.0, 1.0]])
+    >>> left, right = ssm.softmax_stats(x[:, :2]), ssm.softmax_stats(x[:, 2:])
+    >>> whole = ssm.merge_softmax_stats(left, right)
+    >>> float(whole["max"][0]), bool(np.allclose(ssm.softmax_from_stats(x[:, 2:], whole), ssm.softmax(x)[:, 2:]))
+    (4.0, True)
+    """
+    t = A.real_scalar(temperature, "temperature")
+    a, cdt, _ = A.as_real_array(x, "x")
+    ax = _one_axis(axis, a.ndim)
+    layout = A.Layout(a.shape, (ax,))
+    xb = layout.arrange(a, cdt)
+    mb = None if where is None else layout.arrange(A.as_mask(where, a.shape), np.bool_)
+    stats = np.empty(layout.kept_shape, dtype=SOFTMAX_STATS_DTYPE)
+    check(FUNCS[f"ssm_softmax_stats_{A.suffix(cdt)}"](A.ptr(xb), A.ptr(mb), A.ptr(stats), *layout.dims, t),
+          "softmax_stats")
+    return stats
+
+
+def merge_softmax_stats(a: np.ndarray, b: np.ndarray, *, temperature: float = 1.0) -> np.ndarray:
+    """The statistics of two chunks together, slice by slice.
+
+    Commutative bit for bit and associative to double-double precision: any order or tree of
+    merges gives the same finished results. Two empty (or fully masked) chunks merge to
+    ``(-inf, 0, 0)``, never NaN.
+
+    Parameters
+    ----------
+    a, b : ndarray of dtype SOFTMAX_STATS_DTYPE
+        Statistics of the same slices (broadcast together).
+    temperature : float, default 1.0
+        The temperature both were computed with.
+
+    Returns
+    -------
+    ndarray of dtype SOFTMAX_STATS_DTYPE
+
+    Examples
+    --------
+    >>> import swiftsoftmax as ssm
+    >>> e = ssm.softmax_stats([[0.0, 0.0]], where=[[False, False]])
+    >>> ssm.merge_softmax_stats(e, e)[0].tolist()
+    (-inf, 0.0, 0.0)
+    """
+    t = A.real_scalar(temperature, "temperature")
+    for name, s in (("a", a), ("b", b)):
+        if np.asarray(s).dtype != SOFTMAX_STATS_DTYPE:
+            raise TypeError(f"{name}: expected statistics of dtype swiftsoftmax.SOFTMAX_STATS_DTYPE, "
+                            f"got dtype {np.asarray(s).dtype}")
+    try:
+        sa, sb = np.broadcast_arrays(np.asarray(a), np.asarray(b))
+    except ValueError:
+        raise ValueError(f"b: expected statistics broadcastable to a's shape {np.shape(a)}, got {np.shape(b)}") from None
+    sa, sb = np.asarray(sa, order="C"), np.asarray(sb, order="C")
+    out = np.empty(sa.shape, dtype=SOFTMAX_STATS_DTYPE)
+    check(FUNCS["ssm_softmax_stats_merge"](A.ptr(sa), A.ptr(sb), A.ptr(out), out.size, t),
+          "merge_softmax_stats")
+    return out
+
+
+def reduce_softmax_stats(stats: np.ndarray, axis: int = -1, *, temperature: float = 1.0,
+                         keepdims: bool = False) -> np.ndarray:
+    """Merges statistics along `axis` (e.g. those of the chunks of one axis, stacked).
+
+    Examples
+    --------
+    >>> import numpy as np, swiftsoftmax as ssm
+    >>> x = np.array([0.0, 2.0, 4.0])
+    >>> parts = np.stack([ssm.softmax_stats(x[:1]), ssm.softmax_stats(x[1:])])
+    >>> float(ssm.logsumexp_from_stats(ssm.reduce_softmax_stats(parts, axis=0)))
+    4.142931628499899
+    """
+    s = np.asarray(stats)
+    if s.dtype != SOFTMAX_STATS_DTYPE:
+        raise TypeError(f"stats: expected statistics of dtype swiftsoftmax.SOFTMAX_STATS_DTYPE, got dtype {s.dtype}")
+    t = A.real_scalar(temperature, "temperature")
+    box = [0]
+    return _reduce(s, axis, keepdims, lambda p, q, o: FUNCS["ssm_softmax_stats_merge"](p, q, o, box[0], t),
+                   box, "reduce_softmax_stats", _empty_softmax)
+
+
+def _empty_softmax(shape) -> np.ndarray:
+    e = np.empty(shape, dtype=SOFTMAX_STATS_DTYPE)
+    e["max"], e["sum_hi"], e["sum_lo"] = -np.inf, 0.0, 0.0
+    return e
+
+
+def _reduce(s: np.ndarray, axis, keepdims: bool, merge, size_box: list, name: str, empty) -> np.ndarray:
+    """Left-to-right merges of `s` along `axis`; `merge(pa, pb, pout)` runs one C merge of
+    `size_box[0]` values."""
+    if s.ndim == 0:
+        raise ValueError("stats: expected at least one dimension to merge along, got a scalar")
+    ax = A.normalize_axes(axis, s.ndim, "axis")
+    if len(ax) != 1:
+        raise TypeError(f"axis: expected one int, got {axis!r}")
+    moved = np.ascontiguousarray(np.moveaxis(s, ax[0], 0))
+    if moved.shape[0] == 0:
+        acc = empty(moved.shape[1:])
+    else:
+        acc = moved[0, ...].copy()
+        size_box[0] = acc.size
+        for k in range(1, moved.shape[0]):
+            part = moved[k, ...]
+            check(merge(A.ptr(acc), A.ptr(part), A.ptr(acc)), name)
+    return np.expand_dims(acc, ax[0]) if keepdims else acc
+
+
+def _from_stats(op: str, x, stats, axis, temperature, where, out):
+    t = A.real_scalar(temperature, "temperature")
+    a, cdt, rdt = A.as_real_array(x, "x")
+    ax = _one_axis(axis, a.ndim)
+    layout = A.Layout(a.shape, (ax,))
+    A.check_out(out, a.shape, rdt)
+    s = _stats_in(stats, layout.kept_shape, SOFTMAX_STATS_DTYPE)
+    xb = layout.arrange(a, cdt)
+    mb = None if where is None else layout.arrange(A.as_mask(where, a.shape), np.bool_)
+    target = A.direct_target(out, layout, cdt, xb, mb)
+    if target is not None and np.may_share_memory(target, s):
+        target = None
+    yb = target if target is not None else np.empty_like(xb)
+    check(FUNCS[f"ssm_{op}_from_stats_{A.suffix(cdt)}"](A.ptr(xb), A.ptr(mb), A.ptr(s), A.ptr(yb),
+                                                        *layout.dims, t), f"{op}_from_stats")
+    return A.deliver(yb if target is not None else layout.restore(yb), out, rdt)
+
+
+def softmax_from_stats(x: ArrayLike, stats: np.ndarray, axis: int = -1, *, temperature: float = 1.0,
+                       where: Optional[ArrayLike] = None, out: Optional[np.ndarray] = None):
+    """Softmax of a chunk of the axis, given the statistics merged over the whole axis.
+
+    Parameters
+    ----------
+    x : array_like
+        The chunk (as given to :func:`softmax_stats`).
+    stats : ndarray of dtype SOFTMAX_STATS_DTYPE
+        The merged statistics of every chunk: shape of `x` without `axis` (or with it kept).
+    axis, temperature, where, out
+        As for :func:`softmax`.
+
+    Returns
+    -------
+    ndarray
+        This chunk's part of ``softmax`` of the whole axis (within 2 ulp of the one-piece
+        result).
+
+    Examples
+    --------
+    >>> import numpy as np, swiftsoftmax as ssm
+    >>> x = np.array([0.0, 2.0, 4.0])
+    >>> s = ssm.merge_softmax_stats(ssm.softmax_stats(x[:2]), ssm.softmax_stats(x[2:]))
+    >>> ssm.softmax_from_stats(x[:2], s).round(4)
+    array([0.0159, 0.1173])
+    """
+    return _from_stats("softmax", x, stats, axis, temperature, where, out)
+
+
+def log_softmax_from_stats(x: ArrayLike, stats: np.ndarray, axis: int = -1, *,
+                           temperature: float = 1.0, where: Optional[ArrayLike] = None,
+                           out: Optional[np.ndarray] = None):
+    """Log-softmax of a chunk of the axis, given the statistics merged over the whole axis.
+
+    Examples
+    --------
+    >>> import numpy as np, swiftsoftmax as ssm
+    >>> x = np.array([0.0, 2.0, 4.0])
+    >>> s = ssm.merge_softmax_stats(ssm.softmax_stats(x[:2]), ssm.softmax_stats(x[2:]))
+    >>> ssm.log_softmax_from_stats(x[2:], s).round(4)
+    array([-0.1429])
+    """
+    return _from_stats("log_softmax", x, stats, axis, temperature, where, out)
+
+
+def logsumexp_from_stats(stats: np.ndarray, *, temperature: float = 1.0, dtype=np.float64):
+    """``log Σ exp(x / T)`` of each slice from its merged statistics.
+
+    Parameters
+    ----------
+    stats : ndarray of dtype SOFTMAX_STATS_DTYPE
+    temperature : float, default 1.0
+    dtype : float32 or float64 (float16 computed in float32), default float64
+        The result dtype: that of the data, so the result is rounded once, as
+        :func:`logsumexp` rounds it.
+
+    Returns
+    -------
+    ndarray or scalar
+        Shape of `stats`; a 0-d result is a NumPy scalar. Empty or fully masked: -inf.
+
+    Examples
+    --------
+    >>> import swiftsoftmax as ssm
+    >>> s = ssm.merge_softmax_stats(ssm.softmax_stats([1000.0]), ssm.softmax_stats([1000.0]))
+    >>> float(ssm.logsumexp_from_stats(s))
+    1000.6931471805599
+    """
+    t = A.real_scalar(temperature, "temperature")
+    cdt = _compute_dtype(dtype)
+    s = np.asarray(stats)
+    s = _stats_in(s, s.shape, SOFTMAX_STATS_DTYPE)
+    out = np.empty(s.shape, dtype=cdt)
+    check(FUNCS[f"ssm_logsumexp_from_stats_{A.suffix(cdt)}"](A.ptr(s), A.ptr(out), s.size, t),
+          "logsumexp_from_stats")
+    return A.deliver(out, None, np.dtype(dtype))
+
+
+# ---------------------------------------------------------------------------------------------
+# vocabulary-parallel cross-entropy
+
+
+def cross_entropy_stats(logits: ArrayLike, target: ArrayLike, *, num_classes: int,
+                        class_offset: int = 0, axis: int = -1, weight: Optional[ArrayLike] = None,
+                        ignore_index: int = -100) -> np.ndarray:
+    """Cross-entropy statistics of one shard of the class axis, one per sample.
+
+    Parameters
+    ----------
+    logits : array_like
+        The shard: the logits of classes ``class_offset .. class_offset + n - 1`` along `axis`.
+    target : array_like of int
+        Global class indices (or `ignore_index`), shape of `logits` without `axis`.
+    num_classes : int
+        C, the class count of the WHOLE axis. Label smoothing spreads over it; using the
+        shard's own count (Megatron-LM's old bug) would scale the smoothing by the number
+        of shards.
+    class_offset : int, default 0
+        The global index of the shard's first class.
+    axis : int, default -1
+        The class axis.
+    weight : array_like, optional
+        The C class weights of the whole axis.
+    ignore_index : int, default -100
+
+    Returns
+    -------
+    ndarray of dtype CE_STATS_DTYPE
+        Shape of `target`: the shard's softmax statistics, the target logit with
+        ``found = 1`` where the shard holds the target, ``Σ w_c (max - x_c)`` and ``Σ w_c``.
+
+    Examples
+    --------
+    >>> import numpy as np, swiftsoftmax as ssm
+    >>> x, y = np.array([[0.0, 2.0, 4.0]]), np.array([2])
+    >>> a = ssm.cross_entropy_stats(x[:, :2], y, num_classes=3)
+    >>> b = ssm.cross_entropy_stats(x[:, 2:], y, num_classes=3, class_offset=2)
+    >>> float(ssm.cross_entropy_from_stats(ssm.merge_cross_entropy_stats(a, b), y, num_classes=3))
+    0.14293162849989952
+    """
+    a, cdt, _ = A.as_real_array(logits, "logits")
+    if a.ndim == 0:
+        raise ValueError("logits: expected at least one dimension (the classes), got a scalar")
+    cls = _class_axis(axis, a.ndim)
+    layout = A.Layout(a.shape, (cls,))
+    c = _int_arg(num_classes, "num_classes")
+    off = _int_arg(class_offset, "class_offset")
+    ignore = _ignore(ignore_index)
+    lab = _labels_of(target, layout.kept_shape)
+    w = _weights(weight, c, cdt)
+    xb = layout.arrange(a, cdt)
+    stats = np.empty(layout.kept_shape, dtype=CE_STATS_DTYPE)
+    status = FUNCS[f"ssm_ce_stats_{A.suffix(cdt)}"](A.ptr(xb), A.ptr(lab), A.ptr(w), *layout.dims,
+                                                    off, c, ignore, A.ptr(stats))
+    check(status, "cross_entropy_stats: target" if status == LABEL_OUT_OF_RANGE else "cross_entropy_stats")
+    return stats
+
+
+def merge_cross_entropy_stats(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The statistics of two shards together, sample by sample (see :func:`cross_entropy_stats`)."""
+    for name, s in (("a", a), ("b", b)):
+        if np.asarray(s).dtype != CE_STATS_DTYPE:
+            raise TypeError(f"{name}: expected statistics of dtype swiftsoftmax.CE_STATS_DTYPE, "
+                            f"got dtype {np.asarray(s).dtype}")
+    try:
+        sa, sb = np.broadcast_arrays(np.asarray(a), np.asarray(b))
+    except ValueError:
+        raise ValueError(f"b: expected statistics broadcastable to a's shape {np.shape(a)}, got {np.shape(b)}") from None
+    sa, sb = np.asarray(sa, order="C"), np.asarray(sb, order="C")
+    out = np.empty(sa.shape, dtype=CE_STATS_DTYPE)
+    check(FUNCS["ssm_ce_stats_merge"](A.ptr(sa), A.ptr(sb), A.ptr(out), out.size), "merge_cross_entropy_stats")
+    return out
+
+
+def reduce_cross_entropy_stats(stats: np.ndarray, axis: int = -1, *, keepdims: bool = False) -> np.ndarray:
+    """Merges cross-entropy statistics along `axis` (e.g. those of every shard, stacked)."""
+    s = np.asarray(stats)
+    if s.dtype != CE_STATS_DTYPE:
+        raise TypeError(f"stats: expected statistics of dtype swiftsoftmax.CE_STATS_DTYPE, got dtype {s.dtype}")
+    box = [0]
+    return _reduce(s, axis, keepdims, lambda p, q, o: FUNCS["ssm_ce_stats_merge"](p, q, o, box[0]), box,
+                   "reduce_cross_entropy_stats", _empty_ce)
+
+
+def _empty_ce(shape) -> np.ndarray:
+    e = np.zeros(shape, dtype=CE_STATS_DTYPE)
+    e["max"] = -np.inf
+    return e
+
+
+def cross_entropy_denominator(target: ArrayLike, *, num_classes: int, weight: Optional[ArrayLike] = None,
+                              ignore_index: int = -100, dtype=np.float64) -> float:
+    """The mean's denominator: Σ ``weight[y]`` over the samples not equal to `ignore_index`
+    (their count without weights), weights rounded to the compute dtype of `dtype`.
+
+    >>> import swiftsoftmax as ssm
+    >>> ssm.cross_entropy_denominator([0, 2, -100], num_classes=3, weight=[1.0, 1.0, 0.5])
+    1.5
+    """
+    cdt = _compute_dtype(dtype)
+    c = _int_arg(num_classes, "num_classes")
+    lab = _labels(target, "target")
+    w = _weights(weight, c, cdt)
+    out = np.zeros((), dtype=_F64)
+    status = FUNCS["ssm_cross_entropy_denominator"](A.ptr(lab), A.ptr(w), lab.size, c, _ignore(ignore_index),
+                                                    A.ptr(out))
+    check(status, "cross_entropy_denominator: target" if status == LABEL_OUT_OF_RANGE
+          else "cross_entropy_denominator")
+    return float(out)
+
+
+def cross_entropy_from_stats(stats: np.ndarray, target: ArrayLike, *, num_classes: int,
+                             weight: Optional[ArrayLike] = None, ignore_index: int = -100,
+                             label_smoothing: float = 0.0, reduction: str = "mean", dtype=np.float64):
+    """The cross-entropy from statistics merged over every shard of the class axis.
+
+    Arguments and result are those of :func:`cross_entropy` (PyTorch's semantics), with the
+    logits replaced by their merged statistics. `dtype` is the logits' dtype: the loss is
+    rounded to it once, and `weight` and `label_smoothing` are rounded to its compute dtype
+    as the one-piece call rounds them. ``num_classes`` is the GLOBAL class count (see
+    :func:`cross_entropy_stats`).
+
+    Raises
+    ------
+    ValueError
+        When a non-ignored sample's target class was found in no shard or in several (the
+        statistics were not merged over exactly the whole axis), and as :func:`cross_entropy`.
+
+    Examples
+    --------
+    >>> import numpy as np, swiftsoftmax as ssm
+    >>> x, y = np.array([[0.0, 2.0, 4.0]]), np.array([0])
+    >>> parts = [ssm.cross_entropy_stats(x[:, k:k + 1], y, num_classes=3, class_offset=k) for k in range(3)]
+    >>> s = ssm.reduce_cross_entropy_stats(np.stack(parts), axis=0)
+    >>> bool(np.isclose(ssm.cross_entropy_from_stats(s, y, num_classes=3, label_smoothing=0.1),
+    ...                 ssm.cross_entropy(x, y, label_smoothing=0.1)))
+    True
+    """
+    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction: expected 'none', 'mean' or 'sum', got {reduction!r}")
+    cdt = _compute_dtype(dtype)
+    c = _int_arg(num_classes, "num_classes")
+    lab = _labels(target, "target")
+    s = _stats_in(stats, lab.shape, CE_STATS_DTYPE)
+    w = _weights(weight, c, cdt)
+    eps = float(np.asarray(A.real_scalar(label_smoothing, "label_smoothing"), dtype=cdt))
+    code = _REDUCTIONS[reduction]
+    loss = np.empty(lab.shape if code == 0 else (), dtype=_F64)
+    status = FUNCS["ssm_cross_entropy_from_stats"](A.ptr(s), A.ptr(lab), A.ptr(w), lab.size, c,
+                                                   _ignore(ignore_index), eps, code, A.ptr(loss))
+    check(status, "cross_entropy_from_stats: target" if status == LABEL_OUT_OF_RANGE
+          else "cross_entropy_from_stats")
+    return A.deliver(loss, None, np.dtype(dtype))
+
+
+def cross_entropy_grad_from_stats(logits: ArrayLike, target: ArrayLike, stats: np.ndarray, *,
+                                  num_classes: int, class_offset: int = 0, axis: int = -1,
+                                  weight: Optional[ArrayLike] = None, ignore_index: int = -100,
+                                  label_smoothing: float = 0.0, reduction: str = "mean",
+                                  denominator: Optional[float] = None):
+    """The gradient of the cross-entropy with respect to one shard's logits.
+
+    Parameters
+    ----------
+    logits, target, num_classes, class_offset, axis, weight, ignore_index
+        As for :func:`cross_entropy_stats`.
+    stats : ndarray of dtype CE_STATS_DTYPE
+        The statistics merged over every shard.
+    label_smoothing, reduction
+        As for :func:`cross_entropy`.
+    denominator : float, optional
+        For ``reduction='mean'``: Σ ``weight[y]`` over the non-ignored samples of the whole
+        batch (:func:`cross_entropy_denominator`); by default that of `target`.
+
+    Returns
+    -------
+    ndarray
+        Shape and result dtype of `logits`: this shard's part of the one-piece gradient.
+
+    Examples
+    --------
+    >>> import numpy as np, swiftsoftmax as ssm
+    >>> x, y = np.array([[0.0, 2.0, 4.0]]), np.array([2])
+    >>> a = ssm.cross_entropy_stats(x[:, :2], y, num_classes=3)
+    >>> b = ssm.cross_entropy_stats(x[:, 2:], y, num_classes=3, class_offset=2)
+    >>> s = ssm.merge_cross_entropy_stats(a, b)
+    >>> ssm.cross_entropy_grad_from_stats(x[:, 2:], y, s, num_classes=3, class_offset=2).round(4)
+    array([[-0.1332]])
+    """
+    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction: expected 'none', 'mean' or 'sum', got {reduction!r}")
+    a, cdt, rdt = A.as_real_array(logits, "logits")
+    if a.ndim == 0:
+        raise ValueError("logits: expected at least one dimension (the classes), got a scalar")
+    cls = _class_axis(axis, a.ndim)
+    layout = A.Layout(a.shape, (cls,))
+    c = _int_arg(num_classes, "num_classes")
+    off = _int_arg(class_offset, "class_offset")
+    ignore = _ignore(ignore_index)
+    lab = _labels_of(target, layout.kept_shape)
+    s = _stats_in(stats, layout.kept_shape, CE_STATS_DTYPE)
+    eps = float(np.asarray(A.real_scalar(label_smoothing, "label_smoothing"), dtype=cdt))
+    if reduction != "mean":
+        divisor = 1.0
+    else:
+        den = (cross_entropy_denominator(lab, num_classes=c, weight=weight, ignore_index=ignore, dtype=cdt)
+               if denominator is None else A.real_scalar(denominator, "denominator"))
+        divisor = np.inf if den == 0 else den  # every sample ignored: a zero gradient
+    w = _weights(weight, c, cdt)
+    xb = layout.arrange(a, cdt)
+    grad = np.empty_like(xb)
+    status = FUNCS[f"ssm_cross_entropy_grad_from_stats_{A.suffix(cdt)}"](
+        A.ptr(xb), A.ptr(lab), A.ptr(w), *layout.dims, off, c, ignore, eps, A.ptr(s), divisor, A.ptr(grad))
+    check(status, "cross_entropy_grad_from_stats: target" if status == LABEL_OUT_OF_RANGE
+          else "cross_entropy_grad_from_stats")
+    return A.deliver(layout.restore(grad), None, rdt)
