@@ -18,6 +18,9 @@ struct LaneStats {
 func rmax<T: SoftmaxScalar, W: LaneWalk>(
     _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?, _ w: W
 ) -> LaneStats {
+    if mask == nil, let row = w as? RowWalk {
+        return LaneStats(rmaxContiguous(x + row.base, row.n))
+    }
     var m = DV(repeating: -.infinity)
     var nan = DMask(repeating: false)
     var infs = DV(repeating: 0)
@@ -34,6 +37,37 @@ func rmax<T: SoftmaxScalar, W: LaneWalk>(
         return LaneStats(RowChunkStats(max: hmax(m), nan: any(nan), infCount: c))
     }
     return LaneStats(max: m, nan: nan, infCount: infs, lanes: w.resultLanes)
+}
+
+/// rmax of a contiguous unmasked piece: +inf entries are counted only in the rare piece whose
+/// maximum is +inf, and two accumulators let neighbouring compare-and-blend chains overlap.
+@inline(__always)
+func rmaxContiguous<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ n: Int) -> RowChunkStats {
+    var m0 = DV(repeating: -.infinity), m1 = m0
+    var nan0 = DMask(repeating: false), nan1 = nan0
+    var i = 0
+    while i + 16 <= n {
+        let a = T.load8(x + i), b = T.load8(x + i + 8)
+        m0 = vmax(m0, a)
+        m1 = vmax(m1, b)
+        nan0 .|= a .!= a
+        nan1 .|= b .!= b
+        i += 16
+    }
+    if i < n {
+        let a = T.loadPartial(x + i, count: Swift.min(8, n - i), pad: -.infinity)
+        let b = n - i > 8 ? T.loadPartial(x + i + 8, count: n - i - 8, pad: -.infinity) : DV(repeating: -.infinity)
+        m0 = vmax(m0, a)
+        m1 = vmax(m1, b)
+        nan0 .|= a .!= a
+        nan1 .|= b .!= b
+    }
+    let top = hmax(vmax(m0, m1))
+    var infs = 0.0
+    if top == .infinity {
+        for k in 0..<n where x[k] == .infinity { infs += 1 }
+    }
+    return RowChunkStats(max: top, nan: any(nan0 .| nan1), infCount: infs)
 }
 
 extension LaneStats {
@@ -102,6 +136,10 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
 ) -> (lanes: (hi: DV, lo: DV), row: CompensatedSum) {
     let invT = 1 / t
     let plain = T.self == Float.self && y != nil && !compensated
+    if plain, mask == nil, !st.special, let y, let row = w as? RowWalk {
+        let sum = raddstoreexpminusmaxContiguous(x + row.base, y + row.base, row.n, st.shift[0], invT)
+        return ((DV(repeating: 0), DV(repeating: 0)), sum)
+    }
     var lanes = LaneSum(plain: plain)
     // Terms of maximal entries (exactly 1) are counted apart: added into a lane they would
     // absorb the low bits of the small terms, which log1p(sum - 1) needs.
@@ -124,19 +162,63 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
             tops += zeroUnless(top, one)
         }
         if W.horizontal && (k + 1) % chunkSteps == 0 {
-            merge(&row, chunkTotal(lanes.s, tops))
+            merge(&row, plain ? plainTotal(lanes.s.hi) : chunkTotal(lanes.s, tops))
             lanes = LaneSum(plain: plain)
             tops = DV(repeating: 0)
         }
     }
     let acc = lanes.s
     if W.horizontal {
-        if row == nil || w.steps % chunkSteps != 0 { merge(&row, chunkTotal(acc, tops)) }
+        if row == nil || w.steps % chunkSteps != 0 {
+            merge(&row, plain ? plainTotal(acc.hi) : chunkTotal(acc, tops))
+        }
         return ((acc.hi, acc.lo), row!)
     }
     let (hi, lo) = vtwoSum(acc.hi, acc.lo)
     let (s, e) = vtwoSum(tops, hi)
     return ((s, lo + e), CompensatedSum())
+}
+
+/// raddstoreexpminusmax of a contiguous unmasked piece without special values, for Float:
+/// the same terms, stores and chunked sums as the general walk, in a loop with nothing else.
+@inline(__always)
+func raddstoreexpminusmaxContiguous<T: SoftmaxScalar>(
+    _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ n: Int, _ shift: Double, _ invT: Double
+) -> CompensatedSum {
+    let m = DV(repeating: shift), scale = DV(repeating: invT), zero = DV(repeating: 0)
+    // The same product as vshift's.
+    @inline(__always) func z(_ v: DV) -> DV { (v - m) * scale }
+    var row: CompensatedSum? = nil
+    var i = 0
+    repeat {
+        let end = Swift.min(n, i + rowChunkLength)
+        var acc = zero
+        while i + 8 <= end {
+            let e = vexp(T.self, z(T.load8(x + i)), zero)
+            T.store8(e, y + i)
+            acc += e
+            i += 8
+        }
+        if i < end {
+            let c = end - i
+            let e = vexp(T.self, z(T.loadPartial(x + i, count: c, pad: -.infinity)), zero)
+            T.storePartial(e, y + i, count: c)
+            acc += e
+            i = end
+        }
+        merge(&row, plainTotal(acc))
+    } while i < n
+    return row!
+}
+
+/// A plainly summed chunk's lanes, added pairwise: Float results need no more.
+@inline(__always)
+func plainTotal(_ lanes: DV) -> CompensatedSum {
+    let a = lanes.lowHalf + lanes.highHalf
+    let b = a.lowHalf + a.highHalf
+    var c = CompensatedSum()
+    c.add(b[0] + b[1])
+    return c
 }
 
 /// A row chunk's sum: its lanes, then its count of maximal terms, into one double-double.

@@ -101,15 +101,29 @@ func vexp(_ hi: DV, _ lo: DV) -> DV {
     return zeroUnless(keep, p * twoToThe(t, roundMagic))
 }
 
-/// exp(x) for x <= 0 to about 2^-37 relative (degree-9 Taylor): ample for results that are
-/// rounded to Float, whose half-ulp is 2^-25, and about half the work of `vexp`.
+/// exp(z) for z <= 0 to 2^-28.9 relative: ample for results rounded to Float (half an ulp is
+/// 2^-25 relative at best), and about a third of the work of `vexp`. Lanes below -200 (and -inf
+/// and NaN) give +0: such terms cannot reach a Float result, nor a log-sum whose result is normal.
+///
+/// One Cody–Waite step with a one-piece ln 2 (its error, |k| ulp(ln 2), stays below 2^-45),
+/// a degree-6 minimax polynomial with p(0) = 1 exactly (so the maximum's term is exactly 1),
+/// and 2^k added to the exponent field (k >= -289 keeps every result a normal Double).
 @inline(__always)
-func vexpForFloat(_ hi: DV) -> DV {
-    let (keep, t, rHi, rLo) = expReduce(hi, DV(repeating: 0))
-    let r = rHi + rLo
-    let p = estrin(r, [1, 1, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040,
-                       1.0 / 40320, 1.0 / 362880])
-    return zeroUnless(keep, p * twoToThe(t, roundMagic))
+func vexpForFloat(_ z: DV) -> DV {
+    let keep = z .>= DV(repeating: -200)
+    let x = zeroUnless(keep, z)
+    let t = fmadd(x, DV(repeating: 1.4426950408889634), roundMagic)
+    let r = fmadd(t - roundMagic, DV(repeating: -0.6931471805599453), x)
+    var p = DV(repeating: 0x1.6ae71f81bfefap-10)
+    p = fmadd(p, r, DV(repeating: 0x1.126792eb2338cp-7))
+    p = fmadd(p, r, DV(repeating: 0x1.5558228b1154ep-5))
+    p = fmadd(p, r, DV(repeating: 0x1.5554194156d2ep-3))
+    p = fmadd(p, r, DV(repeating: 0x1.fffffc1c860bep-2))
+    p = fmadd(p, r, DV(repeating: 0x1.0000008a3a70bp+0))
+    p = fmadd(p, r, DV(repeating: 1))
+    // t = 1.5·2^52 + k: shifted left by 52 its low bits are k·2^52 (mod 2^64), the exponent step.
+    let scaled = unsafeBitCast(p, to: SIMD8<UInt64>.self) &+ (unsafeBitCast(t, to: SIMD8<UInt64>.self) &<< 52)
+    return zeroUnless(keep, unsafeBitCast(scaled, to: DV.self))
 }
 
 /// c[0] + c[1] r + ... + c[11] r^11 (missing coefficients are 0) by Estrin's scheme: pairs,
@@ -175,12 +189,13 @@ func remainder(_ hi: DV, _ q: DV, _ t: DV) -> DV {
 
 /// (x - m) / t as a lane-wise double-double. For Double input TwoSum makes the subtraction
 /// exact and the division keeps its exact remainder; for Float input x - m is already exact in
-/// Double (lo = 0), and the quotient's rounding is far below Float's resolution.
+/// Double (lo = 0), and scaling it by 1/t rounds far below Float's resolution.
 @inline(__always)
 func vshift<T: SoftmaxScalar>(_: T.Type, _ x: DV, _ m: DV, _ t: Double, _ invT: Double) -> (DV, DV) {
     if T.self == Float.self {
-        let d = x - m
-        return (t == 1 ? d : d / DV(repeating: t), DV(repeating: 0))
+        // A Float temperature has a finite Double reciprocal, and the product's rounding
+        // (2^-53) is far below what a Float result resolves.
+        return ((x - m) * DV(repeating: invT), DV(repeating: 0))
     }
     var (hi, lo) = vtwoSum(x, -m)
     if t != 1 {
