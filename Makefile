@@ -9,7 +9,8 @@ LIB    := $(BUILD)/libswiftsoftmax.so
 SOURCES := Package.swift $(shell find Sources -name '*.swift' -o -name '*.c' -o -name '*.h')
 # Python packages (import names = pip names): what the package needs, and what tests/benchmarks add.
 PYDEPS_RUN  := numpy
-PYDEPS_TEST := pytest hypothesis scipy mpmath
+# dask + distributed: the optional extra swiftsoftmax.dask runs on (tests/test_dask.py).
+PYDEPS_TEST := pytest hypothesis scipy mpmath dask distributed
 PYDEPS      := $(PYDEPS_RUN) $(PYDEPS_TEST)
 PIP_FLAGS   ?= --quiet --disable-pip-version-check
 # Extra arguments, e.g. `make demo DEMO_ARGS="--plot figures"`.
@@ -66,6 +67,9 @@ test-c: $(LIB) test-header ## compile and run the C program that calls every exp
 	$(CC) -std=c99 -Wall -Wextra -pedantic -Werror -Iinclude Tests/CABI/hostile_test.c \
 	    -L$(BUILD) -lswiftsoftmax -Wl,-rpath,$(CURDIR)/$(BUILD) -lm -pthread -o $(BUILD)/hostile_test
 	$(BUILD)/hostile_test
+	$(CC) -std=c99 -Wall -Wextra -pedantic -Werror -Iinclude Tests/CABI/partial_test.c \
+	    -L$(BUILD) -lswiftsoftmax -Wl,-rpath,$(CURDIR)/$(BUILD) -lm -o $(BUILD)/partial_test
+	$(BUILD)/partial_test
 
 # The header alone, as C99 and as C++11, with every warning an error (gcc/g++, and clang if present).
 HEADER_CHECK = printf '\043include "swiftsoftmax.h"\nint main(void) { return ssm_get_num_threads() > 0 ? 0 : 1; }\n' \
@@ -81,7 +85,8 @@ test-python: $(LIB) pydeps ## the pytest suite in python/tests
 
 # The default run above uses the best tier; this forces every other tier the CPU has
 # (SWIFTSOFTMAX_ISA) through the C ABI test and the kernel-facing pytest files.
-TIER_TESTS := tests/test_accuracy.py tests/test_special_values.py tests/test_forward.py tests/test_loss.py
+TIER_TESTS := tests/test_accuracy.py tests/test_special_values.py tests/test_forward.py tests/test_loss.py \
+              tests/test_partial.py
 test-tiers: $(LIB) pydeps ## the kernel tests again on every other CPU tier this machine has
 	@[ -x $(BUILD)/abi_test ] || $(MAKE) --no-print-directory test-c >/dev/null
 	@best=$$(cd python && $(PYTHON) -c 'import swiftsoftmax as s; print(s.build_info()["isa"])'); \
@@ -91,6 +96,7 @@ test-tiers: $(LIB) pydeps ## the kernel tests again on every other CPU tier this
 	    echo "tier $$t: not available on this CPU, skipped"; continue; fi; \
 	  echo "== tier $$t =="; \
 	  SWIFTSOFTMAX_ISA=$$t $(BUILD)/abi_test | tail -1 || exit 1; \
+	  SWIFTSOFTMAX_ISA=$$t $(BUILD)/partial_test || exit 1; \
 	  (cd python && SWIFTSOFTMAX_ISA=$$t $(PYTHON) -m pytest $(PYTEST_ARGS) $(TIER_TESTS)) || exit 1; \
 	done
 
@@ -108,7 +114,7 @@ SWIFT_BIN    := $(shell dirname "$$(readlink -f "$$(command -v $(SWIFT))")" 2>/d
 SAN_CC       ?= $(SWIFT_BIN)/clang
 SWIFTC       ?= $(SWIFT_BIN)/swiftc
 SWIFT_LIBDIR ?= $(SWIFT_BIN)/../lib/swift/linux
-C_TESTS      := abi_test loss_test hostile_test
+C_TESTS      := abi_test loss_test hostile_test partial_test
 SAN_CFLAGS   := -std=c99 -Wall -Wextra -pedantic -Werror -g -fno-omit-frame-pointer -fuse-ld=lld -Iinclude
 # The kernel tiers this CPU runs (each sanitized/fuzzed run is repeated on every one).
 CPU_TIERS    := $(shell t=baseline; f=/proc/cpuinfo; \

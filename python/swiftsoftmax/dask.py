@@ -1,0 +1,411 @@
+"""Softmax, log-softmax, logsumexp and cross-entropy on Dask arrays split along the softmax axis.
+
+A softmax axis too long for one buffer or one machine (a 256k-class vocabulary, a long
+sequence) is left in its chunks: each chunk's statistics (maximum, sum of exponentials) are
+computed by the library's kernels, merged by a tree reduction (``dask.array.reduction`` with
+the library's associative merge), and every chunk is then finished from the merged statistics
+in place (``map_blocks``). The axis is never rechunked into one piece, and the results equal
+the one-piece NumPy results of :mod:`swiftsoftmax` within 2 ulp.
+
+Needs the optional extra: ``pip install 'swiftsoftmax[dask]'`` (``dask[array]`` and
+``distributed``). Runs on every Dask scheduler: threads, processes, and ``distributed``
+clusters (whose workers need the library: install the wheel on them).
+
+>>> import dask.array as da, numpy as np, swiftsoftmax as ssm
+>>> import swiftsoftmax.dask as ssd
+>>> x = da.from_array(np.array([[0.0, 2.0, 4.0, 1.0]]), chunks=(1, 2))
+>>> bool(np.allclose(ssd.softmax(x).compute(), ssm.softmax(x.compute())))
+True
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import Any, Optional
+
+try:
+    import dask.array as da
+except ImportError as e:  # the optional extra is missing
+    raise ImportError(
+        "swiftsoftmax.dask needs Dask: pip install 'swiftsoftmax[dask]' "
+        "(or pip install 'dask[array]' distributed)") from e
+
+import numpy as np
+
+from . import _partial as P
+from ._loss import _REDUCTIONS, _class_axis
+
+__all__ = ["softmax", "log_softmax", "logsumexp", "softmax_stats", "cross_entropy",
+           "cross_entropy_with_grad", "cross_entropy_stats"]
+
+ArrayLike = Any
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def _prepare(x, axis, name: str = "x"):
+    """(dask array, axis, compute dtype, result dtype), with the one-piece API's dtype rules."""
+    a = x if isinstance(x, da.Array) else da.asarray(x)
+    if a.ndim == 0:
+        raise ValueError(f"{name}: expected at least one dimension (the softmax axis), got a scalar")
+    ax = _class_axis(axis, a.ndim)
+    kind, size = a.dtype.kind, a.dtype.itemsize
+    if kind == "f":
+        cdt = _F32 if size <= 4 else _F64
+        rdt = a.dtype if size <= 8 else _F64
+    elif kind in "biu":
+        cdt = rdt = _F64
+    else:
+        raise TypeError(f"{name}: expected real floating-point, integer or boolean values, got dtype {a.dtype}")
+    return a, ax, cdt, rdt
+
+
+def _temperature(temperature, cdt) -> float:
+    # float32 data run with float32(T) in the kernels: the merges must use the same value.
+    t = P.A.real_scalar(temperature, "temperature")
+    if not (math.isfinite(t) and t > 0):
+        raise ValueError(f"temperature must be finite and > 0, got {t}")
+    return float(np.float32(t)) if cdt == _F32 else t
+
+
+def _meta(ndim: int, dtype) -> np.ndarray:
+    return np.empty((0,) * ndim, dtype=dtype)
+
+
+# ---- chunk functions (module level, so that process and distributed workers can unpickle them)
+
+def _chunk_stats(block, axis, keepdims, temperature, computing_meta=False):
+    s = P.softmax_stats(block, axis[0], temperature=temperature)
+    return np.expand_dims(s, axis[0]) if keepdims else s
+
+
+def _merge_stats(stats, axis, keepdims, temperature, computing_meta=False):
+    return P.reduce_softmax_stats(stats, axis[0], temperature=temperature, keepdims=keepdims)
+
+
+def _finish_block(block, stats, op, axis, temperature):
+    fin = P.softmax_from_stats if op == "softmax" else P.log_softmax_from_stats
+    return fin(block, stats, axis, temperature=temperature)
+
+
+def _logsumexp_block(stats, temperature, result_dtype):
+    return np.asarray(P.logsumexp_from_stats(stats, temperature=temperature, dtype=result_dtype))
+
+
+def _ce_block(block, target, axis, num_classes, weight, ignore_index, block_info=None):
+    offset = block_info[0]["array-location"][axis][0]
+    s = P.cross_entropy_stats(block, np.squeeze(target, axis), num_classes=num_classes, class_offset=offset,
+                              axis=axis, weight=weight, ignore_index=ignore_index)
+    return np.expand_dims(s, axis)
+
+
+def _ce_identity(stats, axis, keepdims, computing_meta=False):
+    return stats
+
+
+def _ce_merge(stats, axis, keepdims, computing_meta=False):
+    return P.reduce_cross_entropy_stats(stats, axis[0], keepdims=keepdims)
+
+
+def _ce_loss_block(stats, target, axis, num_classes, weight, ignore_index, eps):
+    # Per-sample losses in float64, rounded once to the logits' type by the caller.
+    return np.asarray(P.cross_entropy_from_stats(
+        np.squeeze(stats, axis), np.squeeze(target, axis), num_classes=num_classes, weight=weight,
+        ignore_index=ignore_index, label_smoothing=eps, reduction="none", dtype=np.float64))
+
+
+def _ce_grad_block(block, target, stats, den, axis, num_classes, weight, ignore_index, eps, reduction,
+                   block_info=None):
+    offset = block_info[0]["array-location"][axis][0]
+    return P.cross_entropy_grad_from_stats(
+        block, np.squeeze(target, axis), np.squeeze(stats, axis), num_classes=num_classes, class_offset=offset,
+        axis=axis, weight=weight, ignore_index=ignore_index, label_smoothing=eps, reduction=reduction,
+        denominator=float(np.asarray(den).flat[0]) if reduction == "mean" else None)
+
+
+def _fsum_chunk(block, axis, keepdims, computing_meta=False):
+    # A correctly rounded partial sum per block (the one-piece loss sums in double-double).
+    return np.full((1,) * block.ndim, math.fsum(np.asarray(block, dtype=np.float64).ravel().tolist()))
+
+
+def _fsum_aggregate(parts, axis, keepdims, computing_meta=False):
+    total = math.fsum(np.asarray(parts, dtype=np.float64).ravel().tolist())
+    return np.full((1,) * parts.ndim, total) if keepdims else np.float64(total)
+
+
+def _mean(total, den):
+    with np.errstate(invalid="ignore", divide="ignore"):  # every sample ignored: NaN, as one piece
+        return np.true_divide(total, den)
+
+
+def _target_weights(target, weight, ignore_index):
+    t = np.asarray(target)
+    keep = t != ignore_index
+    if weight is None:
+        return keep.astype(np.float64)
+    return np.where(keep, weight[np.where(keep, t, 0)], 0.0)
+
+
+def _fsum(a: da.Array) -> da.Array:
+    return da.reduction(a, _fsum_chunk, _fsum_aggregate, combine=_fsum_chunk, axis=tuple(range(a.ndim)),
+                        keepdims=False, dtype=np.float64, concatenate=True, meta=np.empty((), np.float64))
+
+
+# ---- the softmax family
+
+def softmax_stats(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0, keepdims: bool = False,
+                  split_every: Optional[int] = None) -> da.Array:
+    """The merged softmax statistics of every slice of `x` along `axis`, as a Dask array.
+
+    Each chunk's statistics come from :func:`swiftsoftmax.softmax_stats`; a tree reduction
+    (``split_every`` chunks per merge) combines them with
+    :func:`swiftsoftmax.reduce_softmax_stats`.
+
+    Returns
+    -------
+    dask.array.Array of dtype swiftsoftmax.SOFTMAX_STATS_DTYPE
+        Shape of `x` without `axis` (kept with length 1 when `keepdims`).
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, swiftsoftmax.dask as ssd
+    >>> x = da.from_array(np.array([[0.0, 2.0, 4.0]]), chunks=(1, 1))
+    >>> float(ssd.softmax_stats(x).compute()["max"][0])
+    4.0
+    """
+    a, ax, cdt, _ = _prepare(x, axis)
+    t = _temperature(temperature, cdt)
+    nd = a.ndim if keepdims else a.ndim - 1
+    return da.reduction(a, partial(_chunk_stats, temperature=t), partial(_merge_stats, temperature=t),
+                        combine=partial(_merge_stats, temperature=t), axis=ax, keepdims=keepdims,
+                        dtype=P.SOFTMAX_STATS_DTYPE, split_every=split_every, concatenate=True,
+                        meta=_meta(nd, P.SOFTMAX_STATS_DTYPE))
+
+
+def _normalised(op, x, axis, temperature, split_every):
+    a, ax, cdt, rdt = _prepare(x, axis)
+    t = _temperature(temperature, cdt)
+    stats = softmax_stats(a, ax, temperature=temperature, keepdims=True, split_every=split_every)
+    return da.map_blocks(_finish_block, a, stats, op=op, axis=ax, temperature=t, dtype=rdt,
+                         meta=_meta(a.ndim, rdt))
+
+
+def softmax(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0,
+            split_every: Optional[int] = None) -> da.Array:
+    """Softmax along `axis` of a Dask array chunked along that axis.
+
+    Parameters
+    ----------
+    x : dask.array.Array or array_like
+        Real scores; dtypes as for :func:`swiftsoftmax.softmax` (float32/float64 native,
+        float16 computed in float32, integers promoted to float64).
+    axis : int, default -1
+        The softmax axis. It may be split in any number of chunks; it is never rechunked.
+    temperature : float, default 1.0
+        Finite and > 0.
+    split_every : int, optional
+        Chunks merged per node of the statistics' tree reduction (Dask's default if None).
+
+    Returns
+    -------
+    dask.array.Array
+        Lazily: the chunks of `x`, each normalised with the statistics merged over the whole
+        axis; equal to ``swiftsoftmax.softmax`` of the whole array within 2 ulp.
+
+    Notes
+    -----
+    Two passes over each chunk (statistics, then normalisation) and one tiny reduction. Dask
+    reads each chunk of `x` twice; a worker holds at most a few chunks at a time.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, swiftsoftmax.dask as ssd
+    >>> x = da.from_array(np.array([[0.0, 2.0, 4.0]]), chunks=(1, 2))
+    >>> ssd.softmax(x).compute().round(4)
+    array([[0.0159, 0.1173, 0.8668]])
+    """
+    return _normalised("softmax", x, axis, temperature, split_every)
+
+
+def log_softmax(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0,
+                split_every: Optional[int] = None) -> da.Array:
+    """Log-softmax along `axis` of a Dask array chunked along that axis (see :func:`softmax`).
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, swiftsoftmax.dask as ssd
+    >>> x = da.from_array(np.array([[0.0, 2.0, 4.0]]), chunks=(1, 2))
+    >>> ssd.log_softmax(x).compute().round(4)
+    array([[-4.1429, -2.1429, -0.1429]])
+    """
+    return _normalised("log_softmax", x, axis, temperature, split_every)
+
+
+def logsumexp(x: ArrayLike, axis: int = -1, *, keepdims: bool = False,
+              split_every: Optional[int] = None) -> da.Array:
+    """``log Σ exp(x)`` along `axis` of a Dask array chunked along that axis.
+
+    Returns
+    -------
+    dask.array.Array
+        Shape of `x` without `axis` (kept with length 1 when `keepdims`), the result dtype of
+        `x`; equal to :func:`swiftsoftmax.logsumexp` within 2 ulp, except that a float64
+        result cancelling to near 0 (a negative maximum) is only accurate to the double-double
+        sum's absolute error (about 1e-16), which the one-piece call refines term by term.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, swiftsoftmax.dask as ssd
+    >>> x = da.from_array(np.array([1000.0, 1000.0]), chunks=1)
+    >>> float(ssd.logsumexp(x).compute())
+    1000.6931471805599
+    """
+    a, ax, cdt, rdt = _prepare(x, axis)
+    stats = softmax_stats(a, ax, keepdims=True, split_every=split_every)
+    out = da.map_blocks(_logsumexp_block, stats, temperature=1.0, result_dtype=rdt, dtype=rdt, meta=_meta(a.ndim, rdt))
+    return out if keepdims else da.squeeze(out, axis=ax)
+
+
+# ---- vocabulary-parallel cross-entropy
+
+def _ce_setup(logits, target, axis, weight, ignore_index, label_smoothing, reduction):
+    a, ax, cdt, rdt = _prepare(logits, axis, "logits")
+    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction: expected 'none', 'mean' or 'sum', got {reduction!r}")
+    c = a.shape[ax]
+    if math.isnan(c):
+        raise ValueError("logits: the class axis must have a known length")
+    kept_shape = tuple(s for i, s in enumerate(a.shape) if i != ax)
+    kept_chunks = tuple(ch for i, ch in enumerate(a.chunks) if i != ax)
+    t = target if isinstance(target, da.Array) else da.asarray(np.asarray(target))
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"target: expected integer class indices (probability targets are not supported "
+                        f"here), got dtype {t.dtype}")
+    if t.shape != kept_shape:
+        raise ValueError(f"target: class-index targets must have the logits' shape without the class axis "
+                         f"{kept_shape}, got {t.shape}")
+    t = da.expand_dims(t.rechunk(kept_chunks).astype(np.int64), ax)
+    w = P._weights(weight, c, cdt)
+    ignore = P._ignore(ignore_index)
+    eps = float(np.asarray(P.A.real_scalar(label_smoothing, "label_smoothing"), dtype=cdt))
+    if not 0 <= eps <= 1:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {eps}")
+    return a, ax, rdt, c, t, w, ignore, eps
+
+
+def cross_entropy_stats(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
+                        weight: Optional[ArrayLike] = None, ignore_index: int = -100,
+                        keepdims: bool = False, split_every: Optional[int] = None) -> da.Array:
+    """Cross-entropy statistics merged over every chunk (shard) of the class axis.
+
+    Each chunk is a shard of the vocabulary: its statistics come from
+    :func:`swiftsoftmax.cross_entropy_stats` with its class offset and the GLOBAL class count,
+    and a tree reduction merges them.
+
+    Returns
+    -------
+    dask.array.Array of dtype swiftsoftmax.CE_STATS_DTYPE
+        Shape of `target` (with the class axis kept with length 1 when `keepdims`).
+    """
+    a, ax, _, c, t, w, ignore, _ = _ce_setup(logits, target, axis, weight, ignore_index, 0.0, "mean")
+    return _ce_stats(a, ax, c, t, w, ignore, keepdims, split_every)
+
+
+def _ce_stats(a, ax, c, t, w, ignore, keepdims, split_every):
+    chunks = tuple((1,) * len(ch) if i == ax else ch for i, ch in enumerate(a.chunks))
+    per_shard = da.map_blocks(_ce_block, a, t, axis=ax, num_classes=c, weight=w, ignore_index=ignore,
+                              chunks=chunks, dtype=P.CE_STATS_DTYPE, meta=_meta(a.ndim, P.CE_STATS_DTYPE))
+    nd = a.ndim if keepdims else a.ndim - 1
+    return da.reduction(per_shard, _ce_identity, _ce_merge, combine=_ce_merge, axis=ax, keepdims=keepdims,
+                        dtype=P.CE_STATS_DTYPE, split_every=split_every, concatenate=True,
+                        meta=_meta(nd, P.CE_STATS_DTYPE))
+
+
+def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing, reduction, split_every, grad):
+    a, ax, rdt, c, t, w, ignore, eps = _ce_setup(logits, target, axis, weight, ignore_index,
+                                                  label_smoothing, reduction)
+    stats = _ce_stats(a, ax, c, t, w, ignore, True, split_every)
+    per_sample = da.map_blocks(_ce_loss_block, stats, t, axis=ax, num_classes=c, weight=w, ignore_index=ignore,
+                               eps=eps, drop_axis=ax, dtype=np.float64, meta=_meta(a.ndim - 1, np.float64))
+    den = None
+    if reduction == "none":
+        loss = per_sample.astype(rdt)
+    else:
+        total = _fsum(per_sample)
+        if reduction == "mean":
+            den = _fsum(da.map_blocks(_target_weights, t, weight=w, ignore_index=ignore, dtype=np.float64,
+                                      meta=_meta(a.ndim, np.float64)))
+            total = da.map_blocks(_mean, total, den, dtype=np.float64, meta=np.empty((), np.float64))
+        loss = total.astype(rdt)
+    if not grad:
+        return loss
+    if den is None:
+        den = da.ones((), dtype=np.float64)
+    den_b = da.broadcast_to(den.reshape((1,) * a.ndim), t.shape, chunks=t.chunks)
+    g = da.map_blocks(_ce_grad_block, a, t, stats, den_b, axis=ax, num_classes=c, weight=w, ignore_index=ignore,
+                      eps=eps, reduction=reduction, dtype=rdt, meta=_meta(a.ndim, rdt))
+    return loss, g
+
+
+def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1, weight: Optional[ArrayLike] = None,
+                  ignore_index: int = -100, label_smoothing: float = 0.0, reduction: str = "mean",
+                  split_every: Optional[int] = None) -> da.Array:
+    """Cross-entropy of logits whose class axis is split across chunks (vocabulary parallel).
+
+    Parameters
+    ----------
+    logits : dask.array.Array or array_like
+        Scores with the C classes along `axis`, in any number of chunks along it (shards).
+    target : dask.array.Array or array_like of int
+        Class indices (or `ignore_index`), shape of `logits` without `axis`; rechunked to the
+        logits' other chunks if needed (it is small).
+    axis, weight, ignore_index, label_smoothing, reduction
+        As for :func:`swiftsoftmax.cross_entropy` (PyTorch's semantics). Label smoothing
+        spreads ε over the global C, whatever the shards (Megatron-LM's vocabulary-parallel
+        loss once used the shard's class count).
+    split_every : int, optional
+        Shards merged per node of the statistics' tree reduction.
+
+    Returns
+    -------
+    dask.array.Array
+        0-d for ``'mean'`` and ``'sum'``, per-sample for ``'none'``, in the logits' result
+        dtype; equal to :func:`swiftsoftmax.cross_entropy` of the whole array within 2 ulp.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, swiftsoftmax.dask as ssd
+    >>> x = da.from_array(np.array([[0.0, 2.0, 4.0]]), chunks=(1, 1))
+    >>> float(ssd.cross_entropy(x, [2]).compute())      # -ln 0.8668
+    0.14293162849989952
+    """
+    return _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing, reduction,
+                          split_every, False)
+
+
+def cross_entropy_with_grad(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
+                            weight: Optional[ArrayLike] = None, ignore_index: int = -100,
+                            label_smoothing: float = 0.0, reduction: str = "mean",
+                            split_every: Optional[int] = None):
+    """Cross-entropy and its gradient with respect to the logits, split along the class axis.
+
+    Arguments as for :func:`cross_entropy`. The gradient keeps the logits' chunks: each shard
+    gets its part from the merged statistics, as :func:`swiftsoftmax.cross_entropy_with_grad`
+    computes it in one piece.
+
+    Returns
+    -------
+    loss : dask.array.Array
+    dlogits : dask.array.Array
+        Shape, chunks and result dtype of `logits`.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, swiftsoftmax.dask as ssd
+    >>> x = da.from_array(np.array([[0.0, 2.0, 4.0]]), chunks=(1, 2))
+    >>> loss, g = ssd.cross_entropy_with_grad(x, [2])
+    >>> g.compute().round(4)
+    array([[ 0.0159,  0.1173, -0.1332]])
+    """
+    return _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing, reduction,
+                          split_every, True)
