@@ -23,7 +23,7 @@ public enum Kernels: SoftmaxKernelSet {
     /// The number of work units of an [outer, n, inner] view.
     public static func units(outer: Int, n: Int, inner: Int) -> Int {
         if inner > 1 { return outer * ((inner + 7) / 8) }
-        return n <= shortRow ? (outer + 7) / 8 : outer
+        return ShortRows.apply(outer: outer, n: n, inner: inner) ? (outer + 7) / 8 : outer
     }
 
     // The API layer calls through `any SoftmaxKernelSet.Type`, which passes T as metadata; each
@@ -70,7 +70,7 @@ func softmaxUnits<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ mask: UnsafePointer<UInt8>?,
     _ outer: Int, _ n: Int, _ inner: Int, _ units: Range<Int>, _ t: Double, _ log: Bool
 ) {
-    if inner == 1 && n <= shortRow {
+    if ShortRows.apply(outer: outer, n: n, inner: inner) {
         ShortRows.forEach(x, mask, outer, n, units) { xs, ms, ys, w, r0 in
             softmaxGroup(xs, ms, ys, w, t, log)
             transpose(UnsafePointer(ys), from: 8, y + r0 * n, to: n, rows: w.width, n: n)
@@ -86,7 +86,7 @@ func logsumexpUnits<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>, _ out: UnsafeMutablePointer<T>, _ mask: UnsafePointer<UInt8>?,
     _ outer: Int, _ n: Int, _ inner: Int, _ units: Range<Int>
 ) {
-    if inner == 1 && n <= shortRow {
+    if ShortRows.apply(outer: outer, n: n, inner: inner) {
         ShortRows.forEach(x, mask, outer, n, units) { xs, ms, _, w, r0 in
             logsumexpGroup(xs, ms, out + r0, w)
         }
@@ -160,6 +160,13 @@ func preciseLogSumExp<T: SoftmaxScalar, W: LaneWalk>(
 let shortRow = 16
 
 enum ShortRows {
+    /// Short rows, and enough of them to fill the eight lanes: a lone short row runs faster
+    /// as a row walk than as one lane of eight.
+    @inline(__always)
+    static func apply(outer: Int, n: Int, inner: Int) -> Bool {
+        inner == 1 && n <= shortRow && outer >= 8
+    }
+
     /// For each unit (eight rows), the rows transposed into scratch (x, and the mask if any),
     /// an output scratch block, the column walk over it, and the first row's index.
     @inline(__always)

@@ -34,7 +34,7 @@ func rmax<T: SoftmaxScalar, W: LaneWalk>(
     if W.horizontal {
         var c = 0.0
         for i in 0..<8 { c += infs[i] }
-        return LaneStats(RowChunkStats(max: hmax(m), nan: any(nan), infCount: c))
+        return LaneStats(RowChunkStats(max: hmax(m), nan: anyLane(nan), infCount: c))
     }
     return LaneStats(max: m, nan: nan, infCount: infs, lanes: w.resultLanes)
 }
@@ -67,7 +67,7 @@ func rmaxContiguous<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ n: Int) -> RowChu
     if top == .infinity {
         for k in 0..<n where x[k] == .infinity { infs += 1 }
     }
-    return RowChunkStats(max: top, nan: any(nan0 .| nan1), infCount: infs)
+    return RowChunkStats(max: top, nan: anyLane(nan0 .| nan1), infCount: infs)
 }
 
 extension LaneStats {
@@ -77,7 +77,7 @@ extension LaneStats {
         let posInf = m .== .infinity
         let empty = m .== -.infinity
         let used = SIMD8<Int64>(0, 1, 2, 3, 4, 5, 6, 7) .< SIMD8<Int64>(repeating: Int64(lanes))
-        let special = any((nan .| posInf .| empty) .& used)
+        let special = anyLane((nan .| posInf .| empty) .& used)
         self.init(max: m, shift: special ? m.replacing(with: 0, where: posInf .| empty) : m,
                   nan: nan, posInf: posInf, empty: empty, infCount: infCount, special: special)
     }

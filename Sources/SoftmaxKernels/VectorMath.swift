@@ -159,6 +159,16 @@ func vexp<T: SoftmaxScalar>(_: T.Type, _ hi: DV, _ lo: DV) -> DV {
     T.self == Float.self ? vexpForFloat(hi) : vexp(hi, lo)
 }
 
+/// Whether any lane is set, as bitwise ors: the standard library's `any` is an out-of-line
+/// `min()` call.
+@inline(__always)
+func anyLane(_ m: DMask) -> Bool {
+    let v = unsafeBitCast(m, to: SIMD8<Int64>.self)
+    let a = v.lowHalf | v.highHalf
+    let b = a.lowHalf | a.highHalf
+    return (b[0] | b[1]) != 0
+}
+
 /// v where the mask is set, +0 elsewhere, as one bitwise and.
 @inline(__always)
 func zeroUnless(_ m: DMask, _ v: DV) -> DV {

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
 from . import _arrays as A
-from ._lib import FUNCS, check
+from ._lib import FUNCS, LIB, check
 
 ArrayLike = Any
 Axis = Union[int, Sequence[int], None]
@@ -21,38 +22,58 @@ def _temperature(t) -> float:
     return A.real_scalar(t, "temperature")
 
 
-_FAST_DTYPES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
-_FAST_FUNCS = {(op, dt): FUNCS[f"ssm_{op}_{t}"]
-               for op in ("softmax", "log_softmax") for dt, t in _FAST_DTYPES.items()}
+_FAST_DTYPES = {np.dtype(np.float32): ("f32", ctypes.c_float), np.dtype(np.float64): ("f64", ctypes.c_double)}
+
+
+def _fast_handle(name: str, scalar):
+    """A second ctypes handle on `name` for the fast path. ctypes converts a Python int into a
+    c_size_t in ~170 ns but into a c_void_p in ~75 ns, which is most of a small call, so the
+    sizes are declared c_void_p: on LP64 ABIs both travel in the same 64-bit integer registers.
+    The default temperature is passed as a prebuilt ctypes scalar for the same reason."""
+    f = LIB[name]  # indexing, unlike attribute access, gives a new handle (FUNCS keeps its own)
+    f.argtypes = [ctypes.c_void_p] * 5 + [scalar]
+    f.restype = ctypes.c_int
+    return f, scalar(1.0)
+
+
+_FAST_FUNCS = {(op, dt): _fast_handle(f"ssm_{op}_{t}", scalar)
+               for op in ("softmax", "log_softmax") for dt, (t, scalar) in _FAST_DTYPES.items()}
 
 
 def _fast_rowwise(op: str, x, axis, temperature, out):
     """The common call, C-contiguous native float32/float64 reduced over one axis, without the
     general machinery (it dominates small calls). None when the general path is needed."""
-    f = _FAST_FUNCS.get((op, x.dtype))
-    if f is None or not x.flags.c_contiguous or type(axis) is not int or type(temperature) is not float:
+    fast = _FAST_FUNCS.get((op, x.dtype))
+    if fast is None or type(axis) is not int or type(temperature) is not float or not x.flags.c_contiguous:
         return None
     shape = x.shape
     nd = len(shape)
-    a = axis + nd if axis < 0 else axis
-    if not 0 <= a < nd or x.size == 0:
-        return None
-    n = shape[a]
-    inner = 1
-    for d in shape[a + 1:]:
-        inner *= d
+    if axis == -1 or axis == nd - 1:
+        if nd == 0 or x.size == 0:
+            return None
+        n, inner = shape[-1], 1
+    else:
+        a = axis + nd if axis < 0 else axis
+        if not 0 <= a < nd or x.size == 0:
+            return None
+        n = shape[a]
+        inner = 1
+        for d in shape[a + 1:]:
+            inner *= d
+    f, one = fast
+    px = A.ptr(x)
     if out is None:
         y = np.empty_like(x)
+        py = A.ptr(y)
     elif (type(out) is np.ndarray and out.dtype == x.dtype and out.shape == shape
           and out.flags.c_contiguous and out.flags.writeable):
         y = out
+        py = A.ptr(y)
+        if py != px and px < py + y.nbytes and py < px + x.nbytes:
+            return None  # partial overlap: the general path computes into a temporary
     else:
         return None
-    px = A.ptr(x)
-    py = A.ptr(y)
-    if py != px and y is out and px < py + y.nbytes and py < px + x.nbytes:
-        return None  # partial overlap: the general path computes into a temporary
-    status = f(px, py, x.size // (n * inner), n, inner, temperature)
+    status = f(px, py, x.size // (n * inner), n, inner, one if temperature == 1.0 else temperature)
     if status:
         check(status, op)
     return y
