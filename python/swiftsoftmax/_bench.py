@@ -10,6 +10,11 @@ the memory floor.
     python -m swiftsoftmax bench [--quick] [--ops softmax,log_softmax,cross_entropy_with_grad]
                                  [--dtypes float32,float64] [--peers numpy,scipy,jax,ort]
                                  [--json PATH]
+    python -m swiftsoftmax bench --dask [--dask-shape 64x4194304] [--dask-chunks 8] [--dask-workers 2]
+
+``--dask`` runs only the scale-out row instead (see ``_bench_dask``; it needs the dask extra
+and takes about a minute): ``swiftsoftmax.dask.softmax`` against Dask's own idiom, with the
+peak memory per worker.
 """
 
 from __future__ import annotations
@@ -243,7 +248,20 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--peers", help="comma-separated: " + ",".join(PEERS) + " (default: all importable)")
     ap.add_argument("--budget", type=float, help="seconds of timing per figure (default 0.25, quick 0.08)")
     ap.add_argument("--json", metavar="PATH", help="write every figure and the machine to PATH")
+    ap.add_argument("--dask", action="store_true",
+                    help="only the scale-out row: swiftsoftmax.dask vs Dask's idiom on a LocalCluster")
+    ap.add_argument("--dask-shape", default="64x4194304", help="ROWSxCOLS of the --dask array (default 64x4194304)")
+    ap.add_argument("--dask-chunks", type=int, default=8, help="chunks along the softmax axis (default 8)")
+    ap.add_argument("--dask-workers", type=int, default=2, help="worker processes (default 2)")
     args = ap.parse_args(argv)
+    if args.dask:
+        from . import _bench_dask
+
+        try:
+            rows, cols = (int(v) for v in args.dask_shape.lower().split("x"))
+        except ValueError:
+            ap.error(f"--dask-shape: expected ROWSxCOLS, got {args.dask_shape!r}")
+        return _bench_dask.main(rows, cols, args.dask_chunks, args.dask_workers)
     ops = _split(args.ops, OPS, "op")
     dtypes = _split(args.dtypes, DTYPES, "dtype")
     wanted = _split(args.peers, PEERS, "peer")
