@@ -1,4 +1,4 @@
-import Dispatch
+import CSoftmaxSupport
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -53,11 +53,10 @@ public enum Threads {
         let chunks = (units + perChunk - 1) / perChunk
         let workers = min(threads, chunks)
         let next = Atomic<Int>(0)
+        // Every participant claims chunks until none is left, so a participant that joins late
+        // (or never, when the pool is busy) only changes who computes a chunk, not its bits.
         withoutActuallyEscaping(body) { body in
-            // Each chunk writes a disjoint range of slices, so sharing the closure is safe.
-            let shared = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: workers) { _ in
-                let body = shared.value
+            var claim: () -> Void = {
                 while true {
                     let c = next.add(1, ordering: .relaxed).oldValue
                     if c >= chunks { break }
@@ -65,11 +64,11 @@ public enum Threads {
                     body(lo..<min(units, lo + perChunk))
                 }
             }
+            withUnsafeMutablePointer(to: &claim) { job in
+                ssm_support_parallel(Int32(workers), { context, _ in
+                    context!.assumingMemoryBound(to: (() -> Void).self).pointee()
+                }, job)
+            }
         }
     }
-}
-
-struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }
