@@ -18,7 +18,7 @@ DEMO_ARGS   ?=
 BENCH_ARGS  ?=
 PYTEST_ARGS ?= -q
 
-.PHONY: all lib pydeps pydeps-run test test-swift test-c test-python test-tiers test-header demo bench info help clean
+.PHONY: all lib pydeps pydeps-run test test-swift test-c test-python test-tiers test-header demo bench bench-dask info help clean
 
 all: lib ## build the release library .build/release/libswiftsoftmax.so (the default)
 lib: $(LIB)
@@ -105,6 +105,9 @@ demo: $(LIB) pydeps-run ## the article's walk-through, computed by the library (
 
 bench: $(LIB) pydeps ## benchmarks against NumPy/SciPy (BENCH_ARGS=...)
 	cd python && $(PYTHON) -m swiftsoftmax bench $(BENCH_ARGS)
+
+bench-dask: $(LIB) pydeps ## the scale-out row: swiftsoftmax.dask vs Dask's idiom on a LocalCluster (~20 s, 1 GiB)
+	cd python && $(PYTHON) -m swiftsoftmax bench --dask
 
 # ---- sanitizers and fuzzing (issue 5) ------------------------------------------------------
 # Sanitized builds live in their own scratch directories and link the Swift runtime dynamically

@@ -255,7 +255,12 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--dask-workers", type=int, default=2, help="worker processes (default 2)")
     args = ap.parse_args(argv)
     if args.dask:
-        from . import _bench_dask
+        try:
+            from . import _bench_dask
+            import swiftsoftmax.dask  # noqa: F401
+        except ImportError as e:
+            print(f"bench --dask: {e}", file=sys.stderr)
+            return 2
 
         try:
             rows, cols = (int(v) for v in args.dask_shape.lower().split("x"))

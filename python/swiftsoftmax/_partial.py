@@ -121,7 +121,7 @@ def softmax_stats(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0,
         The softmax axis (one axis).
     temperature : float, default 1.0
         As for :func:`softmax`; merges and finalisers must use the same value (for float32
-        data, ``float(numpy.float32(temperature))``).
+        data the kernels use ``float32(temperature)``: give merges ``dtype=numpy.float32``).
     where : array_like of bool, optional
         Mask broadcastable to `x`; False entries are left out.
 
@@ -153,7 +153,15 @@ def softmax_stats(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0,
     return stats
 
 
-def merge_softmax_stats(a: np.ndarray, b: np.ndarray, *, temperature: float = 1.0) -> np.ndarray:
+def _merge_temperature(temperature, dtype) -> float:
+    """The temperature the kernels used for data of `dtype`: float32 data run with float32(T)."""
+    t = A.real_scalar(temperature, "temperature")
+    if dtype is not None and _compute_dtype(dtype) == np.float32:
+        return float(np.float32(t))
+    return t
+
+
+def merge_softmax_stats(a: np.ndarray, b: np.ndarray, *, temperature: float = 1.0, dtype=None) -> np.ndarray:
     """The statistics of two chunks together, slice by slice.
 
     Commutative bit for bit and associative to double-double precision: any order or tree of
@@ -166,6 +174,10 @@ def merge_softmax_stats(a: np.ndarray, b: np.ndarray, *, temperature: float = 1.
         Statistics of the same slices (broadcast together).
     temperature : float, default 1.0
         The temperature both were computed with.
+    dtype : dtype, optional
+        The dtype of the data the statistics come from: for float32 (and float16) data the
+        kernels ran with ``float32(temperature)``, and the merge must rescale with the same
+        value (without `dtype`, pass that value yourself).
 
     Returns
     -------
@@ -178,7 +190,7 @@ def merge_softmax_stats(a: np.ndarray, b: np.ndarray, *, temperature: float = 1.
     >>> ssm.merge_softmax_stats(e, e)[0].tolist()
     (-inf, 0.0, 0.0)
     """
-    t = A.real_scalar(temperature, "temperature")
+    t = _merge_temperature(temperature, dtype)
     for name, s in (("a", a), ("b", b)):
         if np.asarray(s).dtype != SOFTMAX_STATS_DTYPE:
             raise TypeError(f"{name}: expected statistics of dtype swiftsoftmax.SOFTMAX_STATS_DTYPE, "
@@ -195,8 +207,9 @@ def merge_softmax_stats(a: np.ndarray, b: np.ndarray, *, temperature: float = 1.
 
 
 def reduce_softmax_stats(stats: np.ndarray, axis: int = -1, *, temperature: float = 1.0,
-                         keepdims: bool = False) -> np.ndarray:
-    """Merges statistics along `axis` (e.g. those of the chunks of one axis, stacked).
+                         keepdims: bool = False, dtype=None) -> np.ndarray:
+    """Merges statistics along `axis` (e.g. those of the chunks of one axis, stacked), left to
+    right; `temperature` and `dtype` as for :func:`merge_softmax_stats`.
 
     Examples
     --------
@@ -209,7 +222,7 @@ def reduce_softmax_stats(stats: np.ndarray, axis: int = -1, *, temperature: floa
     s = np.asarray(stats)
     if s.dtype != SOFTMAX_STATS_DTYPE:
         raise TypeError(f"stats: expected statistics of dtype swiftsoftmax.SOFTMAX_STATS_DTYPE, got dtype {s.dtype}")
-    t = A.real_scalar(temperature, "temperature")
+    t = _merge_temperature(temperature, dtype)
     box = [0]
     return _reduce(s, axis, keepdims, lambda p, q, o: FUNCS["ssm_softmax_stats_merge"](p, q, o, box[0], t),
                    box, "reduce_softmax_stats", _empty_softmax)

@@ -43,17 +43,17 @@ def chunks(x, axis, cuts):
     return np.split(x, cuts, axis=axis)
 
 
-def merged_stats(parts, axis, temperature=1.0, masks=None):
+def merged_stats(parts, axis, temperature=1.0, masks=None, dtype=None):
     stats = [ssm.softmax_stats(p, axis, temperature=temperature, where=None if masks is None else m)
              for p, m in zip(parts, masks or [None] * len(parts))]
-    return ssm.reduce_softmax_stats(np.stack(stats), axis=0, temperature=temperature)
+    return ssm.reduce_softmax_stats(np.stack(stats), axis=0, temperature=temperature, dtype=dtype)
 
 
 def split_op(op, x, axis, cuts, temperature=1.0, where=None):
     parts = chunks(x, axis, cuts)
     masks = None if where is None else chunks(np.broadcast_to(where, x.shape), axis, cuts)
-    t = float(np.asarray(temperature, dtype=x.dtype)) if x.dtype == np.float32 else temperature
-    s = merged_stats(parts, axis, t, masks)
+    t = temperature
+    s = merged_stats(parts, axis, t, masks, dtype=x.dtype)  # float32 data: the merge uses float32(T)
     if op == "logsumexp":
         return ssm.logsumexp_from_stats(s, dtype=x.dtype)
     fin = ssm.softmax_from_stats if op == "softmax" else ssm.log_softmax_from_stats
@@ -387,3 +387,35 @@ def test_cross_entropy_errors(rng):
                             num_classes=6, match="CE_STATS_DTYPE")
     assert_raises_unchanged(ValueError, ssm.cross_entropy_grad_from_stats, x, np.array([1, 2]), s, num_classes=6,
                             denominator=-1.0, match="divisor")
+
+
+def test_hostile_arguments(rng):
+    x = rng.standard_normal((4, 12))
+    s = ssm.softmax_stats(x)
+    # Strided and transposed views are read as they are.
+    np.testing.assert_array_equal(ssm.softmax_stats(x[:, ::2]), ssm.softmax_stats(np.ascontiguousarray(x[:, ::2])))
+    np.testing.assert_array_equal(ssm.softmax_stats(x.T, axis=0), s)
+    ro = np.zeros((4, 12))
+    ro.flags.writeable = False
+    assert_raises_unchanged(ValueError, ssm.softmax_from_stats, x, s, out=ro, match="writeable")
+    assert_raises_unchanged(ValueError, ssm.softmax_from_stats, x, s, out=np.zeros((4, 12), np.float32), match="dtype")
+    swapped = np.zeros(4, np.dtype([("sum_hi", "<f8"), ("max", "<f8"), ("sum_lo", "<f8")]))
+    assert_raises_unchanged(TypeError, ssm.log_softmax_from_stats, x, swapped, match="SOFTMAX_STATS_DTYPE")
+    assert_raises_unchanged(TypeError, ssm.softmax_stats, x.astype(complex), match="dtype complex")
+    assert_raises_unchanged(ValueError, ssm.softmax_stats, x, where=np.ones((3, 12), bool), match="where")
+    assert_raises_unchanged(TypeError, ssm.softmax_stats, x, where=np.ones((4, 12)), match="boolean")
+    y = np.array([1, 2, 3, 4])
+    assert_raises_unchanged(TypeError, ssm.cross_entropy_stats, x, y, num_classes=12, class_offset=True,
+                            match="class_offset")
+    assert_raises_unchanged(ValueError, ssm.cross_entropy_stats, x, y, num_classes=12, ignore_index=2**64,
+                            match="ignore_index")
+    assert_raises_unchanged(TypeError, ssm.cross_entropy_stats, x, y.astype(float), num_classes=12, match="target")
+    ce = ssm.cross_entropy_stats(x, y, num_classes=12)
+    nan_found = ce.copy()
+    nan_found["found"][0] = np.nan
+    assert_raises_unchanged(ValueError, ssm.merge_cross_entropy_stats, ce, nan_found, match=r"b\[0\]")
+    # NaN and infinite temperatures and merges of NaN statistics.
+    for t in (np.nan, np.inf, -1.0):
+        assert_raises_unchanged(ValueError, ssm.merge_softmax_stats, s, s, temperature=t, match="temperature")
+    nan_stats = ssm.softmax_stats(np.full((4, 3), np.nan))
+    assert np.isnan(ssm.merge_softmax_stats(s, nan_stats)["max"]).all()
