@@ -79,7 +79,7 @@ func checkSplitEqualsOnePiece<T: SoftmaxScalar>(_: T.Type) throws {
                 try softmax(x, into: &y, shape: shape, temperature: t)
                 try logSoftmax(x, into: &ly, shape: shape, temperature: t)
             }
-            for (k, (lo, hi)) in zip(cuts, cuts.dropFirst()).enumerated() {
+            for (lo, hi) in zip(cuts, cuts.dropFirst()) {
                 let part = chunk(x, shape, lo, hi)
                 let pm = m.map { chunk($0, shape, lo, hi) }
                 let cs = try RowShape(outer: shape.outer, n: hi - lo, inner: shape.inner)
@@ -88,7 +88,6 @@ func checkSplitEqualsOnePiece<T: SoftmaxScalar>(_: T.Type) throws {
                 try logSoftmax(part, mask: pm, statistics: backward, into: &lp, shape: cs, temperature: t)
                 expectNear(p, chunk(y, shape, lo, hi))
                 expectNear(lp, chunk(ly, shape, lo, hi))
-                _ = k
             }
             if t == 1 && m == nil {
                 var lse = [T](repeating: 0, count: shape.slices), plse = lse
@@ -115,7 +114,7 @@ func checkMinusInfinitySafety<T: SoftmaxScalar>(_: T.Type) throws {
     #expect(try logSumExp(statistics: none) as T == -.infinity)
 }
 
-func checkSpecialValues<T: SoftmaxScalar>(_: T.Type, partial: Bool) throws {
+func checkPartialSpecialValues<T: SoftmaxScalar>(_: T.Type) throws {
     let inf = T.infinity
     let a: [T] = [inf, 1], b: [T] = [2, inf]
     let s = try softmaxStatistics(a).merged(with: try softmaxStatistics(b))
@@ -194,7 +193,7 @@ func checkShardedCrossEntropy<T: SoftmaxScalar>(_: T.Type) throws {
     #expect(abs(local[0] - loss[0]) > 1e-6)
 }
 
-func checkErrors<T: SoftmaxScalar>(_: T.Type, partial: Bool) throws {
+func checkPartialErrors<T: SoftmaxScalar>(_: T.Type) throws {
     let x: [T] = [1, 2, 3, 4, 5, 6]
     let shape = try RowShape(outer: 2, n: 3)
     var s = [SoftmaxStatistics](repeating: .empty, count: 2)
@@ -238,8 +237,8 @@ func checkErrors<T: SoftmaxScalar>(_: T.Type, partial: Bool) throws {
 struct PartialStatisticsTests {
     @Test(arguments: scalarTypes) func splitEqualsOnePiece(_ t: any SoftmaxScalar.Type) throws { try checkSplitEqualsOnePiece(t) }
     @Test(arguments: scalarTypes) func minusInfinitySafety(_ t: any SoftmaxScalar.Type) throws { try checkMinusInfinitySafety(t) }
-    @Test(arguments: scalarTypes) func specialValues(_ t: any SoftmaxScalar.Type) throws { try checkSpecialValues(t, partial: true) }
+    @Test(arguments: scalarTypes) func specialValues(_ t: any SoftmaxScalar.Type) throws { try checkPartialSpecialValues(t) }
     @Test(arguments: scalarTypes) func algebra(_ t: any SoftmaxScalar.Type) throws { try checkAlgebra(t) }
     @Test(arguments: scalarTypes) func shardedCrossEntropy(_ t: any SoftmaxScalar.Type) throws { try checkShardedCrossEntropy(t) }
-    @Test(arguments: scalarTypes) func errors(_ t: any SoftmaxScalar.Type) throws { try checkErrors(t, partial: true) }
+    @Test(arguments: scalarTypes) func errors(_ t: any SoftmaxScalar.Type) throws { try checkPartialErrors(t) }
 }
