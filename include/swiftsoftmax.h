@@ -155,6 +155,13 @@ ssm_status ssm_softmax_stats_f32(const float *x, const uint8_t *mask, ssm_softma
                                  size_t outer, size_t n, size_t inner, float temperature);
 ssm_status ssm_softmax_stats_f64(const double *x, const uint8_t *mask, ssm_softmax_stats *stats,
                                  size_t outer, size_t n, size_t inner, double temperature);
+/* As above, for statistics that will give a logsumexp: a logsumexp that cancels to near 0 (a
+ * negative maximum) amplifies the roundings of the exp terms, so a chunk whose maximum is <= 0
+ * sums them in double-double (about 100 times slower; other chunks take the fast path). */
+ssm_status ssm_softmax_stats_precise_f32(const float *x, const uint8_t *mask, ssm_softmax_stats *stats,
+                                         size_t outer, size_t n, size_t inner, float temperature);
+ssm_status ssm_softmax_stats_precise_f64(const double *x, const uint8_t *mask, ssm_softmax_stats *stats,
+                                         size_t outer, size_t n, size_t inner, double temperature);
 /* out[i] = a[i] merged with b[i] (count values); out may be a or b. Commutative bit for bit,
  * associative to double-double precision. */
 ssm_status ssm_softmax_stats_merge(const ssm_softmax_stats *a, const ssm_softmax_stats *b,

@@ -26,13 +26,20 @@ import Darwin
 /// // s[0] = (max 2, sum 1 + e^-2), s[1] = (max 4, sum 1 + e^-3)
 /// ```
 ///
+/// `precise` is for statistics that will give a logsumexp: a logsumexp that cancels to near 0
+/// (`max + log(sum)` with a negative maximum) amplifies the roundings of the exp terms, so
+/// with `precise` a chunk whose maximum is <= 0 sums its terms with a double-double exp
+/// (about 100 times slower; chunks with a positive maximum, where no such cancellation can
+/// happen, take the fast path). Softmax and log-softmax never need it.
+///
 /// - Throws: `.nullPointer`, `.overlappingBuffers` (statistics overlapping `x` or `mask`),
 ///   `.invalidArgument` (temperature not finite and > 0), before anything is written.
 @_specialize(exported: true, where T == Float)
 @_specialize(exported: true, where T == Double)
 public func softmaxStatistics<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>?, mask: UnsafePointer<UInt8>? = nil,
-    into statistics: UnsafeMutablePointer<SoftmaxStatistics>?, shape: RowShape, temperature: T = 1
+    into statistics: UnsafeMutablePointer<SoftmaxStatistics>?, shape: RowShape, temperature: T = 1,
+    precise: Bool = false
 ) throws(SoftmaxError) {
     let statBytes = shape.slices * MemoryLayout<SoftmaxStatistics>.stride
     try Check.pointer(x, count: shape.count, "x")
@@ -46,14 +53,49 @@ public func softmaxStatistics<T: SoftmaxScalar>(
         return
     }
     let k = Tier.kernels
-    Threads.forEachChunk(units: shape.slices, costPerUnit: shape.n * 2) { range in
+    Threads.forEachChunk(units: shape.slices, costPerUnit: shape.n * (precise ? 100 : 2)) { range in
         SliceAccess.with(x, mask, shape) { access in
             for s in range {
                 let r = access.row(s)
-                statistics[s] = chunkStatistics(k, r.x, r.mask, r.start, shape.n, temperature)
+                statistics[s] = precise
+                    ? preciseChunkStatistics(k, r.x, r.mask, r.start, shape.n, temperature)
+                    : chunkStatistics(k, r.x, r.mask, r.start, shape.n, temperature)
             }
         }
     }
+}
+
+/// `chunkStatistics` with every exp term of a chunk whose maximum is <= 0 in double-double
+/// (for Float data, exp in Double of the exact difference, already far below Float's ulp).
+func preciseChunkStatistics<T: SoftmaxScalar>(
+    _ k: any SoftmaxKernelSet.Type, _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?,
+    _ start: Int, _ count: Int, _ t: T
+) -> SoftmaxStatistics {
+    let st = k.rowChunkStats(x, mask: mask, start: start, count: count)
+    let m = st.max
+    // Special chunks, and a positive maximum (max + log(sum) > max > 0 cannot cancel).
+    guard !st.nan, m.isFinite, m <= 0 else { return chunkStatistics(k, x, mask, start, count, t) }
+    let td = t.double
+    var sum: DoubleDouble.DD = (0, 0)
+    for j in start..<start + count {
+        if let mask, mask[j] == 0 { continue }
+        let v = x[j].double
+        if v == m {
+            sum = DoubleDouble.add(sum, (1, 0))
+            continue
+        }
+        var d = twoSum(v, -m)
+        guard d.hi.isFinite else { continue }  // a -inf entry
+        if td != 1 { d = divide(d, by: td) }
+        if d.hi < -746 { continue }  // below the smallest subnormal
+        if T.self == Float.self {
+            let e = exp(d.hi)
+            sum = DoubleDouble.add(sum, (e + e * d.lo, 0))
+        } else {
+            sum = DoubleDouble.add(sum, DoubleDouble.exp(d))
+        }
+    }
+    return SoftmaxStatistics(max: m, sumHi: sum.hi, sumLo: sum.lo)
 }
 
 /// One row piece's statistics from the kernels' first two passes.

@@ -30,6 +30,19 @@ public func ssm_softmax_stats_f64(_ x: In<Double>, _ m: Mask, _ s: StatsOut, _ o
     status { () throws(SoftmaxError) in try softmaxStatistics(x, mask: m, into: soft(s), shape: shape(o, n, i), temperature: t) }
 }
 
+@_cdecl("ssm_softmax_stats_precise_f32")
+public func ssm_softmax_stats_precise_f32(_ x: In<Float>, _ m: Mask, _ s: StatsOut, _ o: UInt, _ n: UInt, _ i: UInt, _ t: Float) -> Int32 {
+    status { () throws(SoftmaxError) in
+        try softmaxStatistics(x, mask: m, into: soft(s), shape: shape(o, n, i), temperature: t, precise: true)
+    }
+}
+@_cdecl("ssm_softmax_stats_precise_f64")
+public func ssm_softmax_stats_precise_f64(_ x: In<Double>, _ m: Mask, _ s: StatsOut, _ o: UInt, _ n: UInt, _ i: UInt, _ t: Double) -> Int32 {
+    status { () throws(SoftmaxError) in
+        try softmaxStatistics(x, mask: m, into: soft(s), shape: shape(o, n, i), temperature: t, precise: true)
+    }
+}
+
 @_cdecl("ssm_softmax_stats_merge")
 public func ssm_softmax_stats_merge(_ a: Stats, _ b: Stats, _ out: StatsOut, _ c: UInt, _ t: Double) -> Int32 {
     status { () throws(SoftmaxError) in try mergeSoftmaxStatistics(soft(a), soft(b), into: soft(out), count: count(c), temperature: t) }

@@ -169,6 +169,42 @@ static void test_column_layout_and_specials(void) {
     }
 }
 
+static void test_precise_logsumexp(void) {
+    /* logsumexp([a, a - 0.7]) = 0 for a = -log(1 + e^-0.7); shifted by 1e-9, the result ~7e-10
+     * amplifies the exp terms' roundings ~1e9 times: the precise statistics sum them in
+     * double-double and match the one-piece call, which re-sums such a slice the same way. */
+    double a = -log1p(exp(-0.7));
+    double x[6] = {a - 40.0, a + 1e-9, a - 41.0, a - 0.7, a - 60.0, a - 61.0};
+    double ref, got, fast;
+    ssm_softmax_stats s1, s2, m, f1, f2;
+    CHECK(ssm_logsumexp_f64(x, &ref, 1, 6, 1) == SSM_OK);
+    CHECK(fabs(ref) < 1e-6);
+    CHECK(ssm_softmax_stats_precise_f64(x, NULL, &s1, 1, 3, 1, 1.0) == SSM_OK);
+    CHECK(ssm_softmax_stats_precise_f64(x + 3, NULL, &s2, 1, 3, 1, 1.0) == SSM_OK);
+    CHECK(ssm_softmax_stats_merge(&s1, &s2, &m, 1, 1.0) == SSM_OK);
+    CHECK(ssm_logsumexp_from_stats_f64(&m, &got, 1, 1.0) == SSM_OK);
+    CHECK(ulps_f64(got, ref, 2));
+    /* The fast statistics agree to double precision of the sum, not of this result. */
+    CHECK(ssm_softmax_stats_f64(x, NULL, &f1, 1, 3, 1, 1.0) == SSM_OK);
+    CHECK(ssm_softmax_stats_f64(x + 3, NULL, &f2, 1, 3, 1, 1.0) == SSM_OK);
+    CHECK(ssm_softmax_stats_merge(&f1, &f2, &m, 1, 1.0) == SSM_OK);
+    CHECK(ssm_logsumexp_from_stats_f64(&m, &fast, 1, 1.0) == SSM_OK);
+    CHECK(fabs(fast - ref) < 1e-15);
+    {   /* float32, masked */
+        float xf[6];
+        uint8_t mask[6] = {1, 1, 0, 1, 1, 1};
+        float reff, gotf;
+        int i;
+        for (i = 0; i < 6; ++i) xf[i] = (float)x[i];
+        CHECK(ssm_logsumexp_masked_f32(xf, mask, &reff, 1, 6, 1) == SSM_OK);
+        CHECK(ssm_softmax_stats_precise_f32(xf, mask, &s1, 1, 2, 1, 1.0f) == SSM_OK);
+        CHECK(ssm_softmax_stats_precise_f32(xf + 2, mask + 2, &s2, 1, 4, 1, 1.0f) == SSM_OK);
+        CHECK(ssm_softmax_stats_merge(&s2, &s1, &m, 1, 1.0) == SSM_OK);
+        CHECK(ssm_logsumexp_from_stats_f32(&m, &gotf, 1, 1.0f) == SSM_OK);
+        CHECK(ulps_f32(gotf, reff, 2));
+    }
+}
+
 static void test_cross_entropy(void) {
     enum { S = 4, C = 11, CUT = 6 };
     double x[S * C], left[S * CUT], right[S * (C - CUT)], w[C], gl[S * CUT], gr[S * (C - CUT)];
@@ -268,6 +304,7 @@ int main(void) {
     test_softmax_f64();
     test_softmax_f32_mask_temperature();
     test_column_layout_and_specials();
+    test_precise_logsumexp();
     test_cross_entropy();
     test_errors();
     if (failures) {

@@ -99,6 +99,23 @@ func checkSplitEqualsOnePiece<T: SoftmaxScalar>(_: T.Type) throws {
     }
 }
 
+func checkPreciseLogSumExp<T: SoftmaxScalar>(_: T.Type) throws {
+    // logsumexp([a, a - 0.7]) = 0 for a = -log(1 + e^-0.7): shifted by 1e-6, a result of ~7e-7
+    // amplifies the exp terms' roundings, which the precise statistics sum in double-double.
+    let a = -log1p(exp(-0.7))
+    let x: [T] = [a - 30, a + 1e-6, a - 0.7, a - 31].map { T(rounding: $0) }
+    let whole = try logSumExp(x)
+    #expect(abs(whole.double) < 1e-5)
+    for cut in 1..<4 {
+        let shape = try RowShape(n: cut), rest = try RowShape(n: 4 - cut)
+        var s1 = SoftmaxStatistics.empty, s2 = SoftmaxStatistics.empty
+        try softmaxStatistics(Array(x[..<cut]), into: &s1, shape: shape, precise: true)
+        try softmaxStatistics(Array(x[cut...]), into: &s2, shape: rest, precise: true)
+        let got: T = try logSumExp(statistics: s1.merged(with: s2))
+        #expect(ulps(got, whole.double) <= 2, "cut \(cut): \(got) vs \(whole)")
+    }
+}
+
 func checkMinusInfinitySafety<T: SoftmaxScalar>(_: T.Type) throws {
     let none = try softmaxStatistics([] as [T])
     #expect(none == .empty)
@@ -236,6 +253,7 @@ func checkPartialErrors<T: SoftmaxScalar>(_: T.Type) throws {
 @Suite("PartialStatisticsTests")
 struct PartialStatisticsTests {
     @Test(arguments: scalarTypes) func splitEqualsOnePiece(_ t: any SoftmaxScalar.Type) throws { try checkSplitEqualsOnePiece(t) }
+    @Test(arguments: scalarTypes) func preciseLogSumExp(_ t: any SoftmaxScalar.Type) throws { try checkPreciseLogSumExp(t) }
     @Test(arguments: scalarTypes) func minusInfinitySafety(_ t: any SoftmaxScalar.Type) throws { try checkMinusInfinitySafety(t) }
     @Test(arguments: scalarTypes) func specialValues(_ t: any SoftmaxScalar.Type) throws { try checkPartialSpecialValues(t) }
     @Test(arguments: scalarTypes) func algebra(_ t: any SoftmaxScalar.Type) throws { try checkAlgebra(t) }

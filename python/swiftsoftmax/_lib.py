@@ -35,6 +35,7 @@ _SIGNATURES: dict[str, tuple] = {
     "ssm_cross_entropy_{t}": (_P, _P, _P, _Z, _Z, _Z, _I64, "s", _INT, _P, _P),
     "ssm_cross_entropy_soft_{t}": (_P, _P, _P, _Z, _Z, _Z, "s", _INT, _P, _P),
     "ssm_softmax_stats_{t}": (_P, _P, _P, _Z, _Z, _Z, "s"),
+    "ssm_softmax_stats_precise_{t}": (_P, _P, _P, _Z, _Z, _Z, "s"),
     "ssm_softmax_stats_merge": (_P, _P, _P, _Z, _D),
     "ssm_softmax_from_stats_{t}": (_P, _P, _P, _P, _Z, _Z, _Z, "s"),
     "ssm_log_softmax_from_stats_{t}": (_P, _P, _P, _P, _Z, _Z, _Z, "s"),

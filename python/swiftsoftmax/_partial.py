@@ -109,7 +109,7 @@ def _labels_of(target, shape: tuple) -> np.ndarray:
 
 
 def softmax_stats(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0,
-                  where: Optional[ArrayLike] = None) -> np.ndarray:
+                  where: Optional[ArrayLike] = None, precise: bool = False) -> np.ndarray:
     """Softmax statistics of a chunk of the softmax axis, one per slice.
 
     Parameters
@@ -124,6 +124,11 @@ def softmax_stats(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0,
         data the kernels use ``float32(temperature)``: give merges ``dtype=numpy.float32``).
     where : array_like of bool, optional
         Mask broadcastable to `x`; False entries are left out.
+    precise : bool, default False
+        For statistics that will give a logsumexp: a logsumexp that cancels to near 0 (a
+        negative maximum) amplifies the roundings of the exp terms, so a chunk whose maximum
+        is <= 0 then sums them in double-double (about 100 times slower; chunks with a
+        positive maximum take the fast path). Softmax and log-softmax never need it.
 
     Returns
     -------
@@ -148,7 +153,8 @@ def softmax_stats(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0,
     xb = layout.arrange(a, cdt)
     mb = None if where is None else layout.arrange(A.as_mask(where, a.shape), np.bool_)
     stats = np.empty(layout.kept_shape, dtype=SOFTMAX_STATS_DTYPE)
-    check(FUNCS[f"ssm_softmax_stats_{A.suffix(cdt)}"](A.ptr(xb), A.ptr(mb), A.ptr(stats), *layout.dims, t),
+    kind = "softmax_stats_precise" if precise else "softmax_stats"
+    check(FUNCS[f"ssm_{kind}_{A.suffix(cdt)}"](A.ptr(xb), A.ptr(mb), A.ptr(stats), *layout.dims, t),
           "softmax_stats")
     return stats
 

@@ -74,8 +74,8 @@ def _meta(ndim: int, dtype) -> np.ndarray:
 
 # ---- chunk functions (module level, so that process and distributed workers can unpickle them)
 
-def _chunk_stats(block, axis, keepdims, temperature, computing_meta=False):
-    s = P.softmax_stats(block, axis[0], temperature=temperature)
+def _chunk_stats(block, axis, keepdims, temperature, precise=False, computing_meta=False):
+    s = P.softmax_stats(block, axis[0], temperature=temperature, precise=precise)
     return np.expand_dims(s, axis[0]) if keepdims else s
 
 
@@ -154,12 +154,13 @@ def _fsum(a: da.Array) -> da.Array:
 # ---- the softmax family
 
 def softmax_stats(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0, keepdims: bool = False,
-                  split_every: Optional[int] = None) -> da.Array:
+                  split_every: Optional[int] = None, precise: bool = False) -> da.Array:
     """The merged softmax statistics of every slice of `x` along `axis`, as a Dask array.
 
     Each chunk's statistics come from :func:`swiftsoftmax.softmax_stats`; a tree reduction
     (``split_every`` chunks per merge) combines them with
-    :func:`swiftsoftmax.reduce_softmax_stats`.
+    :func:`swiftsoftmax.reduce_softmax_stats`. `precise` as for
+    :func:`swiftsoftmax.softmax_stats` (:func:`logsumexp` sets it).
 
     Returns
     -------
@@ -176,7 +177,7 @@ def softmax_stats(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0, kee
     a, ax, cdt, _ = _prepare(x, axis)
     t = _temperature(temperature, cdt)
     nd = a.ndim if keepdims else a.ndim - 1
-    return da.reduction(a, partial(_chunk_stats, temperature=t), partial(_merge_stats, temperature=t),
+    return da.reduction(a, partial(_chunk_stats, temperature=t, precise=precise), partial(_merge_stats, temperature=t),
                         combine=partial(_merge_stats, temperature=t), axis=ax, keepdims=keepdims,
                         dtype=P.SOFTMAX_STATS_DTYPE, split_every=split_every, concatenate=True,
                         meta=_meta(nd, P.SOFTMAX_STATS_DTYPE))
@@ -249,9 +250,9 @@ def logsumexp(x: ArrayLike, axis: int = -1, *, keepdims: bool = False,
     -------
     dask.array.Array
         Shape of `x` without `axis` (kept with length 1 when `keepdims`), the result dtype of
-        `x`; equal to :func:`swiftsoftmax.logsumexp` within 2 ulp, except that a float64
-        result cancelling to near 0 (a negative maximum) is only accurate to the double-double
-        sum's absolute error (about 1e-16), which the one-piece call refines term by term.
+        `x`; equal to :func:`swiftsoftmax.logsumexp` within 2 ulp. Chunks whose maximum is
+        <= 0 sum their exp terms in double-double (a result cancelling to near 0 amplifies
+        their roundings), which is slower.
 
     Examples
     --------
@@ -261,7 +262,7 @@ def logsumexp(x: ArrayLike, axis: int = -1, *, keepdims: bool = False,
     1000.6931471805599
     """
     a, ax, cdt, rdt = _prepare(x, axis)
-    stats = softmax_stats(a, ax, keepdims=True, split_every=split_every)
+    stats = softmax_stats(a, ax, keepdims=True, split_every=split_every, precise=True)
     out = da.map_blocks(_logsumexp_block, stats, temperature=1.0, result_dtype=rdt, dtype=rdt, meta=_meta(a.ndim, rdt))
     return out if keepdims else da.squeeze(out, axis=ax)
 

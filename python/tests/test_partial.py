@@ -43,8 +43,8 @@ def chunks(x, axis, cuts):
     return np.split(x, cuts, axis=axis)
 
 
-def merged_stats(parts, axis, temperature=1.0, masks=None, dtype=None):
-    stats = [ssm.softmax_stats(p, axis, temperature=temperature, where=None if masks is None else m)
+def merged_stats(parts, axis, temperature=1.0, masks=None, dtype=None, precise=False):
+    stats = [ssm.softmax_stats(p, axis, temperature=temperature, where=None if masks is None else m, precise=precise)
              for p, m in zip(parts, masks or [None] * len(parts))]
     return ssm.reduce_softmax_stats(np.stack(stats), axis=0, temperature=temperature, dtype=dtype)
 
@@ -53,7 +53,8 @@ def split_op(op, x, axis, cuts, temperature=1.0, where=None):
     parts = chunks(x, axis, cuts)
     masks = None if where is None else chunks(np.broadcast_to(where, x.shape), axis, cuts)
     t = temperature
-    s = merged_stats(parts, axis, t, masks, dtype=x.dtype)  # float32 data: the merge uses float32(T)
+    # float32 data: the merge uses float32(T); logsumexp takes the precise statistics.
+    s = merged_stats(parts, axis, t, masks, dtype=x.dtype, precise=op == "logsumexp")
     if op == "logsumexp":
         return ssm.logsumexp_from_stats(s, dtype=x.dtype)
     fin = ssm.softmax_from_stats if op == "softmax" else ssm.log_softmax_from_stats
@@ -96,7 +97,7 @@ def test_temperature_and_mask(op, dtype, rng):
 def test_logsumexp_with_temperature(rng):
     x = rng.standard_normal((4, 50)) * 10
     t = 2.5
-    s = merged_stats(chunks(x, -1, [7, 30]), -1, t)
+    s = merged_stats(chunks(x, -1, [7, 30]), -1, t, precise=True)
     assert_close_ulp(ssm.logsumexp_from_stats(s, temperature=t), ssm.logsumexp(x / t, -1), "logsumexp(x/T)")
 
 
@@ -143,6 +144,21 @@ def test_empty_and_masked_chunks_merge_to_minus_inf_zero():
     assert ssm.reduce_softmax_stats(np.empty((0, 2), ssm.SOFTMAX_STATS_DTYPE), axis=0)["max"].tolist() == [-np.inf] * 2
 
 
+@pytest.mark.parametrize("dtype", FLOATS, ids=["f32", "f64"])
+def test_logsumexp_cancelling_to_near_zero(dtype):
+    # max + log(sum) with a negative maximum cancelling to ~1e-9: the exp terms' roundings are
+    # amplified ~1e9 times, so the precise statistics sum them in double-double, as the
+    # one-piece call re-sums such a slice; the fast statistics are then far off in float64.
+    a = -np.log(1 + np.exp(-0.7))  # logsumexp([a, a - 0.7]) = 0 exactly in real arithmetic
+    x = np.array([[a - 40.0 - k for k in range(15)] + [a + 1e-9, a - 0.7] + [a - 60.0 - k for k in range(15)]],
+                 dtype=dtype)
+    ref = ssm.logsumexp(x, -1)
+    assert abs(float(ref[0])) < 1e-6
+    for cuts in ([1], [5, 17], [31]):
+        lse = ssm.logsumexp_from_stats(merged_stats(chunks(x, -1, cuts), -1, precise=True), dtype=dtype)
+        assert_close_ulp(lse, ref, f"precise {cuts}")
+
+
 def test_merge_is_commutative_bitwise(rng):
     x = rng.standard_normal((50, 64)) * 20
     a, b = ssm.softmax_stats(x[:, :20]), ssm.softmax_stats(x[:, 20:])
@@ -177,20 +193,13 @@ def test_any_chunking_and_merge_tree_gives_the_one_piece_result(seed, n, pieces,
     parts = chunks(x, -1, cuts)
     masks = None if where is None else chunks(where, -1, cuts)
     stats = [ssm.softmax_stats(p, where=None if masks is None else masks[k]) for k, p in enumerate(parts)]
+    precise = [ssm.softmax_stats(p, where=None if masks is None else masks[k], precise=True)
+               for k, p in enumerate(parts)]
     s1 = _random_tree_merge(stats, rng, ssm.merge_softmax_stats)
     s2 = _random_tree_merge(stats, rng, ssm.merge_softmax_stats)
+    lse = ssm.logsumexp_from_stats(_random_tree_merge(precise, rng, ssm.merge_softmax_stats), dtype=dtype)
+    assert_close_ulp(lse, ssm.logsumexp(x, -1, where=where), "logsumexp")
     for s in (s1, s2):
-        lse = ssm.logsumexp_from_stats(s, dtype=dtype)
-        ref = ssm.logsumexp(x, -1, where=where)
-        if dtype == np.float64:
-            # max + log(sum) cancelling to near 0 (max < 0) is refined by the one-piece call
-            # term by term in double-double, which chunk statistics cannot do; there the
-            # error is bounded absolutely, by that of the double-double sum.
-            small = np.abs(ref) < 0.25
-            np.testing.assert_allclose(lse[small], ref[small], rtol=0, atol=4e-16)
-            assert_close_ulp(lse[~small], ref[~small], "logsumexp")
-        else:
-            assert_close_ulp(lse, ref, "logsumexp")
         for op, fin in (("softmax", ssm.softmax_from_stats), ("log_softmax", ssm.log_softmax_from_stats)):
             y = np.concatenate([fin(p, s, where=None if masks is None else masks[k]) for k, p in enumerate(parts)],
                                axis=-1)
