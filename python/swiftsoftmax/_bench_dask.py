@@ -16,8 +16,6 @@ import time
 
 import numpy as np
 
-from . import _partial  # noqa: F401  (the library must load before the cluster starts)
-
 
 def _reset_peak() -> int:
     """Resets this process's peak RSS to its current RSS (Linux), and returns the RSS in bytes."""
@@ -39,7 +37,9 @@ def _peak() -> int:
 
 
 def _dask_idiom(x, axis):
-    e = __import__("dask.array", fromlist=["exp"]).exp(x - x.max(axis, keepdims=True))
+    import dask.array as da
+
+    e = da.exp(x - x.max(axis, keepdims=True))
     return e / e.sum(axis, keepdims=True)
 
 
