@@ -428,3 +428,24 @@ def test_hostile_arguments(rng):
         assert_raises_unchanged(ValueError, ssm.merge_softmax_stats, s, s, temperature=t, match="temperature")
     nan_stats = ssm.softmax_stats(np.full((4, 3), np.nan))
     assert np.isnan(ssm.merge_softmax_stats(s, nan_stats)["max"]).all()
+
+
+def test_concurrent_calls_match_sequential(rng):
+    from concurrent.futures import ThreadPoolExecutor
+
+    x = rng.standard_normal((16, 3000)) * 5
+    y = rng.integers(0, 3000, 16)
+    parts = chunks(x, -1, [700, 1900])
+
+    def work(_):
+        s = merged_stats(parts, -1)
+        ce = ssm.reduce_cross_entropy_stats(np.stack([
+            ssm.cross_entropy_stats(p, y, num_classes=3000, class_offset=o) for p, o in zip(parts, (0, 700, 1900))]),
+            axis=0)
+        return (np.concatenate([ssm.log_softmax_from_stats(p, s) for p in parts], axis=-1).tobytes(),
+                ssm.cross_entropy_from_stats(ce, y, num_classes=3000, label_smoothing=0.1).tobytes())
+
+    expected = work(0)
+    with ThreadPoolExecutor(8) as pool:
+        for got in pool.map(work, range(32)):
+            assert got == expected
