@@ -100,10 +100,10 @@ func specialTerms(_ e: DV, _ v: DV, _ st: LaneStats) -> DV {
     return e.replacing(with: .nan, where: st.nan)
 }
 
-/// A lane-wise sum, compensated unless `plain`. A plain Double sum is enough when it only
-/// divides Float probabilities; log results need the sum of the non-maximal terms (the sum
-/// minus the exact 1 of the maximum) to full precision, which plain summation absorbs into
-/// that 1.
+/// A lane-wise sum, compensated unless `plain`. For Float results a plain Double sum is enough
+/// (its relative error, steps·2^-53, stays below 2^-35), provided log results keep the exact 1
+/// of each maximal term apart, where it would absorb the low bits of the others; Double
+/// results need the compensation.
 struct LaneSum {
     var s = VSum()
     let plain: Bool
@@ -136,11 +136,12 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
 ) -> (lanes: (hi: DV, lo: DV), row: CompensatedSum) {
     let invT = 1 / t
     let plain = T.self == Float.self && y != nil && !compensated
-    if plain, mask == nil, !st.special, let y, let row = w as? RowWalk {
-        let sum = raddstoreexpminusmaxContiguous(x + row.base, y + row.base, row.n, st.shift[0], invT)
+    if T.self == Float.self, !fullExp, mask == nil, !st.special, let row = w as? RowWalk {
+        let sum = raddstoreexpminusmaxContiguous(
+            x + row.base, y.map { $0 + row.base }, row.n, st.shift[0], invT, topsApart: !plain)
         return ((DV(repeating: 0), DV(repeating: 0)), sum)
     }
-    var lanes = LaneSum(plain: plain)
+    var lanes = LaneSum(plain: T.self == Float.self)
     // Terms of maximal entries (exactly 1) are counted apart: added into a lane they would
     // absorb the low bits of the small terms, which log1p(sum - 1) needs.
     var tops = DV(repeating: 0)
@@ -163,7 +164,7 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
         }
         if W.horizontal && (k + 1) % chunkSteps == 0 {
             merge(&row, plain ? plainTotal(lanes.s.hi) : chunkTotal(lanes.s, tops))
-            lanes = LaneSum(plain: plain)
+            lanes = LaneSum(plain: T.self == Float.self)
             tops = DV(repeating: 0)
         }
     }
@@ -183,30 +184,39 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
 /// the same terms, stores and chunked sums as the general walk, in a loop with nothing else.
 @inline(__always)
 func raddstoreexpminusmaxContiguous<T: SoftmaxScalar>(
-    _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ n: Int, _ shift: Double, _ invT: Double
+    _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>?, _ n: Int, _ shift: Double, _ invT: Double,
+    topsApart: Bool
 ) -> CompensatedSum {
     let m = DV(repeating: shift), scale = DV(repeating: invT), zero = DV(repeating: 0)
-    // The same product as vshift's.
-    @inline(__always) func z(_ v: DV) -> DV { (v - m) * scale }
+    let one = DV(repeating: 1)
     var row: CompensatedSum? = nil
     var i = 0
+    @inline(__always) func term(_ v: DV, _ acc: inout DV, _ tops: inout DV) -> DV {
+        let e = vexp(T.self, (v - m) * scale, zero)
+        if topsApart {
+            let top = v .== m
+            acc += zeroUnless(.!top, e)
+            tops += zeroUnless(top, one)
+        } else {
+            acc += e
+        }
+        return e
+    }
     repeat {
         let end = Swift.min(n, i + rowChunkLength)
-        var acc = zero
+        var acc = zero, tops = zero
         while i + 8 <= end {
-            let e = vexp(T.self, z(T.load8(x + i)), zero)
-            T.store8(e, y + i)
-            acc += e
+            let e = term(T.load8(x + i), &acc, &tops)
+            if let y { T.store8(e, y + i) }
             i += 8
         }
         if i < end {
             let c = end - i
-            let e = vexp(T.self, z(T.loadPartial(x + i, count: c, pad: -.infinity)), zero)
-            T.storePartial(e, y + i, count: c)
-            acc += e
+            let e = term(T.loadPartial(x + i, count: c, pad: -.infinity), &acc, &tops)
+            if let y { T.storePartial(e, y + i, count: c) }
             i = end
         }
-        merge(&row, plainTotal(acc))
+        merge(&row, topsApart ? chunkTotal(VSum(hi: acc, lo: zero), tops) : plainTotal(acc))
     } while i < n
     return row!
 }
