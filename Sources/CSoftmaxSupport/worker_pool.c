@@ -21,12 +21,17 @@ static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static atomic_int owned;          /* 1 while a caller owns the pool */
 static atomic_long generation;    /* bumped once per job */
 static atomic_int sleepers;       /* workers waiting on `wake` */
-static atomic_int remaining;      /* workers that have not yet finished the current job */
+/* Entry to the current job: the number of workers that entered it, or -1 once the owner has
+ * finished its own share and closed it. A worker that comes late (descheduled, or slow to
+ * wake) finds the job closed and skips it, so the owner never waits for a worker that has not
+ * started; it waits only for those that entered, to leave (`left`). */
+static atomic_int entered = -1;
+static atomic_int left;
 static int started;               /* workers running (changed only by the owner) */
 static int handlers_installed;
 
-/* The current job: written by the owner before it bumps `generation`, read by workers after
- * they see the bump, and not rewritten until every worker has counted itself out. */
+/* The current job: written by the owner before it opens the job, read by workers that
+ * entered it, and not rewritten until every worker that entered has left. */
 static ssm_support_job job_body;
 static void *job_context;
 static int job_helpers;           /* workers 1...job_helpers run the body; the rest only count out */
@@ -70,13 +75,27 @@ static long await_job(long seen) {
     return g;
 }
 
+/* Enters the open job, if any. */
+static int enter(void) {
+    int n = atomic_load_explicit(&entered, memory_order_acquire);
+    while (n >= 0) {
+        if (atomic_compare_exchange_weak_explicit(&entered, &n, n + 1, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            return 1;
+    }
+    return 0;
+}
+
 static void *worker(void *arg) {
     int index = (int)(intptr_t)arg;
     long seen = start_generation[index];
     for (;;) {
         seen = await_job(seen);
+        /* A job's body only claims what is left of its work, so entering a job twice (after a
+         * late wake-up that overlaps the next job) is harmless. */
+        if (!enter()) continue;
         if (index <= job_helpers) job_body(job_context, index);
-        atomic_fetch_sub_explicit(&remaining, 1, memory_order_acq_rel);
+        atomic_fetch_add_explicit(&left, 1, memory_order_release);
     }
     return 0;
 }
@@ -86,7 +105,8 @@ static void forget_workers_after_fork(void) {
     started = 0;
     atomic_store(&owned, 0);
     atomic_store(&sleepers, 0);
-    atomic_store(&remaining, 0);
+    atomic_store(&entered, -1);
+    atomic_store(&left, 0);
     pthread_mutex_t fresh_lock = PTHREAD_MUTEX_INITIALIZER;
     pthread_cond_t fresh_wake = PTHREAD_COND_INITIALIZER;
     sleep_lock = fresh_lock;
@@ -128,14 +148,16 @@ HIDDEN void ssm_support_parallel(int threads, ssm_support_job body, void *contex
     job_body = body;
     job_context = context;
     job_helpers = helpers < started ? helpers : started;
-    atomic_store_explicit(&remaining, started, memory_order_relaxed);
-    atomic_fetch_add(&generation, 1);  /* seq_cst: publishes the job */
+    atomic_store_explicit(&left, 0, memory_order_relaxed);
+    atomic_store_explicit(&entered, 0, memory_order_release);  /* opens the job */
+    atomic_fetch_add(&generation, 1);  /* seq_cst, against a worker's add-then-check of sleepers */
     if (atomic_load(&sleepers) > 0) {
         pthread_mutex_lock(&sleep_lock);
         pthread_cond_broadcast(&wake);
         pthread_mutex_unlock(&sleep_lock);
     }
     body(context, 0);
-    while (atomic_load_explicit(&remaining, memory_order_acquire) > 0) relax();
+    int inside = atomic_exchange_explicit(&entered, -1, memory_order_acq_rel);  /* closes it */
+    while (atomic_load_explicit(&left, memory_order_acquire) < inside) relax();
     atomic_store_explicit(&owned, 0, memory_order_release);
 }
