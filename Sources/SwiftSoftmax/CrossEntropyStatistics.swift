@@ -22,13 +22,20 @@ import SoftmaxCore
 /// The layout is eight Doubles, the C header's `ssm_ce_stats`.
 @frozen
 public struct CrossEntropyStatistics: Equatable, Sendable {
+    /// The shard's softmax statistics (temperature 1).
     public var softmax: SoftmaxStatistics
+    /// The target class's logit in the shard that holds it, else 0.
     public var target: Double
+    /// 1 in the shard that holds the target class, else 0; merged, the number of such shards.
     public var found: Double
+    /// Σ_c w_c (max - x_c) over the shard's classes, high part.
     public var shiftHi: Double
+    /// ... and its low part.
     public var shiftLo: Double
+    /// Σ_c w_c over the shard's classes.
     public var weightSum: Double
 
+    /// Statistics from their parts (`empty` is the statistics of no classes).
     public init(softmax: SoftmaxStatistics, target: Double = 0, found: Double = 0,
                 shiftHi: Double = 0, shiftLo: Double = 0, weightSum: Double = 0) {
         self.softmax = softmax

@@ -21,9 +21,12 @@ public struct ShardedTargets: Sendable {
     public var numClasses: Int
     /// The class index of this shard's first class (0 for the loss, which sees no logits).
     public var classOffset: Int
+    /// Samples whose label equals it contribute nothing (PyTorch's ignore_index).
     public var ignoreIndex: Int64
+    /// ε in [0, 1], spread over `numClasses` (the whole axis, never a shard's count).
     public var labelSmoothing: Double
 
+    /// The arguments of a loss over `numClasses` classes, for the shard starting at `classOffset`.
     public init(numClasses: Int, classOffset: Int = 0, ignoreIndex: Int64 = -100, labelSmoothing: Double = 0) {
         self.numClasses = numClasses
         self.classOffset = classOffset

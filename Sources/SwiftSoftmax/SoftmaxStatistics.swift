@@ -48,6 +48,7 @@ public struct SoftmaxStatistics: Equatable, Sendable, CustomStringConvertible {
     public static let empty = SoftmaxStatistics(max: -.infinity, sumHi: 0, sumLo: 0)
     static let nan = SoftmaxStatistics(max: .nan, sumHi: .nan, sumLo: .nan)
 
+    /// `SoftmaxStatistics(max: m, sum: hi + lo)`, as error messages print it.
     public var description: String { "SoftmaxStatistics(max: \(max), sum: \(sumHi) + \(sumLo))" }
 
     /// The statistics of two chunks together, at temperature `temperature` (the one both were
