@@ -22,7 +22,7 @@ public enum Kernels: SoftmaxKernelSet {
 
     /// The number of work units of an [outer, n, inner] view.
     public static func units(outer: Int, n: Int, inner: Int) -> Int {
-        if inner > 1 { return outer * ((inner + 7) / 8) }
+        if inner > 1 { return outer * ColumnBlock.blocks(inner: inner) }
         return ShortRows.apply(outer: outer, n: n, inner: inner) ? (outer + 7) / 8 : outer
     }
 
@@ -78,7 +78,7 @@ func softmaxUnits<T: SoftmaxScalar>(
     } else if inner == 1 {
         for u in units { softmaxGroup(x, mask, y, RowWalk(row: u, n: n), t, log) }
     } else {
-        for u in units { softmaxGroup(x, mask, y, ColumnWalk(unit: u, n: n, inner: inner), t, log) }
+        for u in units { ColumnBlock(unit: u, n: n, inner: inner).softmax(x, mask, y, t, log) }
     }
 }
 
@@ -93,7 +93,7 @@ func logsumexpUnits<T: SoftmaxScalar>(
     } else if inner == 1 {
         for u in units { logsumexpGroup(x, mask, out, RowWalk(row: u, n: n)) }
     } else {
-        for u in units { logsumexpGroup(x, mask, out, ColumnWalk(unit: u, n: n, inner: inner)) }
+        for u in units { ColumnBlock(unit: u, n: n, inner: inner).logsumexp(x, mask, out) }
     }
 }
 
@@ -119,6 +119,15 @@ func logsumexpGroup<T: SoftmaxScalar, W: LaneWalk>(
     let st = rmax(x, mask, w)
     // The full-precision exp even for Float: max + log(sum) can cancel to a small result.
     let s = raddstoreexpminusmax(x, mask, nil, w, st, 1, fullExp: true)
+    logsumexpFinish(x, mask, out, w, st, s)
+}
+
+/// Stores max + log(sum) of a group's slices from their statistics and exp sums.
+@inline(__always)
+func logsumexpFinish<T: SoftmaxScalar, W: LaneWalk>(
+    _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?, _ out: UnsafeMutablePointer<T>, _ w: W,
+    _ st: LaneStats, _ s: (hi: DV, lo: DV)
+) {
     storeLogSumExp(out, w, st, logOfSum(s, st, W.self, precise: T.self == Double.self))
     if T.self == Double.self && !st.special {
         for l in 0..<w.resultLanes {
