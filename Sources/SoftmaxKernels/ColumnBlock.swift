@@ -33,11 +33,16 @@ struct ColumnBlock {
         let o = u / blocks
         let width = 8 * ColumnBlock.groups(inner: inner)
         let j = (u - o * blocks) * width
+        self.init(outer: o, column: j, columns: Swift.min(width, inner - j), n: n, inner: inner)
+    }
+
+    /// Slices o * inner + j ..< o * inner + j + columns (at most 8 * maxGroups of them).
+    @inline(__always) init(outer o: Int, column j: Int, columns: Int, n: Int, inner: Int) {
         self.n = n
         self.inner = inner
         self.start = o * n * inner + j
         self.first = o * inner + j
-        self.columns = Swift.min(width, inner - j)
+        self.columns = columns
         self.count = (columns + 7) / 8
     }
 
@@ -57,11 +62,13 @@ struct ColumnBlock {
         } while i < n
     }
 
-    /// Passes 1 and 2 for every group: statistics, then exp sums (terms stored to y if given).
+    /// Passes 1 and 2 for every group: statistics, then exp sums (terms stored to y if given),
+    /// with `between` run after pass 1; groups with a special value skip pass 2 if `skipSpecial`.
     @inline(__always)
     func statistics<T: SoftmaxScalar>(
         _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?, _ y: UnsafeMutablePointer<T>?,
-        _ t: Double, fullExp: Bool,
+        _ t: Double, fullExp: Bool, compensated: Bool = false, skipSpecial: Bool = false,
+        between: (UnsafeMutablePointer<LaneStats>) -> Void = { _ in },
         _ body: (UnsafeMutablePointer<LaneStats>, UnsafeMutablePointer<(hi: DV, lo: DV)>) -> Void
     ) {
         withUnsafeTemporaryAllocation(of: LaneStats.self, capacity: ColumnBlock.maxGroups) { stats in
@@ -82,8 +89,11 @@ struct ColumnBlock {
                     st[g] = LaneStats(max: st[g].max, nan: st[g].nan, infCount: st[g].infCount,
                                       lanes: Swift.min(8, columns - 8 * g))
                 }
+                between(st)
                 eachTile { g, rows in
-                    let tile = raddstoreexpminusmax(x, mask, y, walk(g, rows), st[g], t, fullExp: fullExp)
+                    if skipSpecial && st[g].special { return }
+                    let tile = raddstoreexpminusmaxChunked(
+                        x, mask, y, walk(g, rows), st[g], t, fullExp: fullExp, compensated: compensated).lanes
                     let (hi, e) = vtwoSum(s[g].hi, tile.hi)
                     s[g] = (hi, s[g].lo + tile.lo + e)
                 }
@@ -113,6 +123,44 @@ struct ColumnBlock {
     ) {
         statistics(x, mask, nil, 1, fullExp: true) { st, s in
             for g in 0..<count { logsumexpFinish(x, mask, out, walk(g, 0..<n), st[g], s[g]) }
+        }
+    }
+
+    /// Cross-entropy with integer targets of the block's samples (see crossEntropyGroup): losses
+    /// added in sample order; groups with a special value go to the scalar kernel, untouched by
+    /// the vector passes.
+    @inline(__always)
+    func crossEntropy<T: SoftmaxScalar>(_ pb: CrossEntropyProblem<T>, _ total: inout RobustSum) {
+        let x = pb.logits
+        withUnsafeTemporaryAllocation(of: CrossEntropyTargets.self, capacity: ColumnBlock.maxGroups) { buf in
+            let targets = buf.baseAddress!
+            // The targets are read before pass 2 writes the gradient, which may be the logits.
+            let readTargets: (UnsafeMutablePointer<LaneStats>) -> Void = { st in
+                for g in 0..<count where !st[g].special {
+                    (targets + g).initialize(to: CrossEntropyTargets(pb, x, walk(g, 0..<n), st[g], first: first + 8 * g))
+                }
+            }
+            statistics(x, nil, pb.gradient, 1, fullExp: false, compensated: true, skipSpecial: true,
+                       between: readTargets) { st, s in
+                // Losses in sample order; each group's gradient scale and target values kept
+                // (in `s`, no longer needed) for one tiled scaling pass.
+                for g in 0..<count {
+                    let lanes = Swift.min(8, columns - 8 * g), start = first + 8 * g
+                    if st[g].special {
+                        total.add(Kernels.crossEntropyScalar(pb, slices: start..<start + lanes))
+                    } else {
+                        let r = targets[g].losses(pb, s[g], lanes: lanes, first: start, &total)
+                        s[g] = (r.scale, r.target)
+                    }
+                }
+                guard let grad = pb.gradient else { return }
+                eachTile { g, rows in
+                    if !st[g].special { vscale(grad, walk(g, rows), s[g].hi) }
+                }
+                for g in 0..<count where !st[g].special {
+                    targets[g].store(grad, s[g].lo, lanes: Swift.min(8, columns - 8 * g))
+                }
+            }
         }
     }
 }

@@ -37,11 +37,8 @@ extension Kernels {
             var s0 = slices.lowerBound
             while s0 < slices.upperBound {
                 let o = s0 / inner, j = s0 - o * inner
-                let width = Swift.min(8, inner - j, slices.upperBound - s0)
-                let w = ColumnWalk(base: o * n * inner + j, n: n, inner: inner, width: width, first: s0)
-                if !crossEntropyGroup(pb, pb.logits, pb.gradient, w, first: s0, &total) {
-                    total.add(crossEntropyScalar(pb, slices: s0..<s0 + width))
-                }
+                let width = Swift.min(8 * ColumnBlock.groups(inner: inner), inner - j, slices.upperBound - s0)
+                ColumnBlock(outer: o, column: j, columns: width, n: n, inner: inner).crossEntropy(pb, &total)
                 s0 += width
             }
         }
@@ -59,51 +56,82 @@ func crossEntropyGroup<T: SoftmaxScalar, W: LaneWalk>(
 ) -> Bool {
     let st = rmax(x, nil, w)
     if st.special { return false }
-    let lanes = w.resultLanes
     // The target logits are read before the gradient (which may be the logits) is written.
-    var zh = DV(repeating: 0), zl = DV(repeating: 0), wy = DV(repeating: 0)
-    var offsets = SIMD8<Int>(repeating: -1)
-    for l in 0..<lanes {
-        let label = pb.labels![first + l]
-        if label == pb.ignoreIndex { continue }
-        let y = Int(label)
-        offsets[l] = w.elementOffset(y, lane: l)
-        wy[l] = pb.weight.map { $0[y].double } ?? 1
-        let z = scaledShift(x[offsets[l]].double, st.max[l], 1)
-        zh[l] = z.hi
-        zl[l] = z.lo
-    }
+    let targets = CrossEntropyTargets(pb, x, w, st, first: first)
     // One exp per element: the terms are stored in the gradient and scaled in place after.
     let s = raddstoreexpminusmaxChunked(x, nil, g, w, st, 1, compensated: true)
     let sum: (hi: DV, lo: DV) = W.horizontal
         ? { let p = s.row.pair; return (DV(repeating: p.hi), DV(repeating: p.lo)) }()
         : s.lanes
-    let inv = 1 / pb.gradientDivisor
-    var scale = DV(repeating: 0)
-    var target = DV(repeating: 0)
-    for l in 0..<lanes {
-        let si = first + l
-        guard offsets[l] >= 0 else {
-            pb.perSample?[si] = 0
-            continue
-        }
-        let rest = twoSum(sum.hi[l] - 1, sum.lo[l])
-        let lse = log1pPair(rest.hi, rest.lo)
-        let loss = wy[l] * ((lse.hi - zh[l]) + (lse.lo - zl[l]))
-        pb.perSample?[si] = T(rounding: loss)
-        total.add(loss)
-        let a = wy[l] * inv
-        let full = sum.hi[l] + sum.lo[l]
-        scale[l] = a / full
-        let z = (hi: zh[l], lo: zl[l])
-        let others = z.hi == 0 ? rest.hi + rest.lo : (sum.hi[l] - expShifted(z)) + sum.lo[l]
-        target[l] = -a * others / full
-    }
+    var (scale, target) = targets.losses(pb, sum, lanes: w.resultLanes, first: first, &total)
     guard let g else { return true }
     if W.horizontal { scale = DV(repeating: scale[0]) }  // one sample in every lane
-    for k in 0..<w.steps {
-        store(reload(g, w, k) * scale, g, w, k)
-    }
-    for l in 0..<lanes where offsets[l] >= 0 { g[offsets[l]] = T(rounding: target[l]) }
+    vscale(g, w, scale)
+    targets.store(g, target, lanes: w.resultLanes)
     return true
+}
+
+/// The target of each lane's sample: where its logit is, its weight, and its shifted logit.
+struct CrossEntropyTargets {
+    var zh = DV(repeating: 0), zl = DV(repeating: 0), wy = DV(repeating: 0)
+    var offsets = SIMD8<Int>(repeating: -1)  // -1: the sample is ignored
+
+    @inline(__always)
+    init<T: SoftmaxScalar, W: LaneWalk>(
+        _ pb: CrossEntropyProblem<T>, _ x: UnsafePointer<T>, _ w: W, _ st: LaneStats, first: Int
+    ) {
+        for l in 0..<w.resultLanes {
+            let label = pb.labels![first + l]
+            if label == pb.ignoreIndex { continue }
+            let y = Int(label)
+            offsets[l] = w.elementOffset(y, lane: l)
+            wy[l] = pb.weight.map { $0[y].double } ?? 1
+            let z = scaledShift(x[offsets[l]].double, st.max[l], 1)
+            zh[l] = z.hi
+            zl[l] = z.lo
+        }
+    }
+
+    /// Adds the lanes' losses to `total` (and stores them per sample); returns the gradient's
+    /// scale per lane and its value at each target.
+    @inline(__always)
+    func losses<T: SoftmaxScalar>(
+        _ pb: CrossEntropyProblem<T>, _ sum: (hi: DV, lo: DV), lanes: Int, first: Int, _ total: inout RobustSum
+    ) -> (scale: DV, target: DV) {
+        let inv = 1 / pb.gradientDivisor
+        var scale = DV(repeating: 0)
+        var target = DV(repeating: 0)
+        for l in 0..<lanes {
+            let si = first + l
+            guard offsets[l] >= 0 else {
+                pb.perSample?[si] = 0
+                continue
+            }
+            let rest = twoSum(sum.hi[l] - 1, sum.lo[l])
+            let lse = log1pPair(rest.hi, rest.lo)
+            let loss = wy[l] * ((lse.hi - zh[l]) + (lse.lo - zl[l]))
+            pb.perSample?[si] = T(rounding: loss)
+            total.add(loss)
+            let a = wy[l] * inv
+            let full = sum.hi[l] + sum.lo[l]
+            scale[l] = a / full
+            let z = (hi: zh[l], lo: zl[l])
+            let others = z.hi == 0 ? rest.hi + rest.lo : (sum.hi[l] - expShifted(z)) + sum.lo[l]
+            target[l] = -a * others / full
+        }
+        return (scale, target)
+    }
+
+    @inline(__always)
+    func store<T: SoftmaxScalar>(_ g: UnsafeMutablePointer<T>, _ target: DV, lanes: Int) {
+        for l in 0..<lanes where offsets[l] >= 0 { g[offsets[l]] = T(rounding: target[l]) }
+    }
+}
+
+/// vscale: the stored terms times a per-lane scale.
+@inline(__always)
+func vscale<T: SoftmaxScalar, W: LaneWalk>(_ y: UnsafeMutablePointer<T>, _ w: W, _ scale: DV) {
+    for k in 0..<w.steps {
+        store(reload(y, w, k) * scale, y, w, k)
+    }
 }

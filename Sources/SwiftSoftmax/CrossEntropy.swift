@@ -152,7 +152,12 @@ private func checkLossArguments<T: SoftmaxScalar>(
 /// count, so sums (and results) are bitwise identical for any number of threads.
 /// Samples per partial sum: at most 1024 partial sums, in whole groups of eight samples (the
 /// kernels' vector width), and never depending on the thread count.
-private func blockSize(_ slices: Int) -> Int { ((slices + 1023) / 1024 + 7) / 8 * 8 }
+/// Samples per unit of work: about a thousandth of them, a multiple of eight, and for a
+/// non-last class axis at least the kernels' block of columns (512), which they walk together.
+private func blockSize(_ slices: Int, inner: Int) -> Int {
+    let block = ((slices + 1023) / 1024 + 7) / 8 * 8
+    return inner > 1 ? max(block, 512) : block
+}
 
 private func runCrossEntropy<T: SoftmaxScalar>(
     _ logits: UnsafePointer<T>?, _ labels: UnsafePointer<Int64>?, _ targets: UnsafePointer<T>?,
@@ -184,7 +189,7 @@ private func runCrossEntropy<T: SoftmaxScalar>(
         inner: shape.inner, ignoreIndex: ignoreIndex, smoothing: labelSmoothing.double,
         perSample: reduction == .none ? loss : nil,
         gradient: shape.count > 0 ? gradient : nil, gradientDivisor: divisor)
-    let block = blockSize(slices)
+    let block = blockSize(slices, inner: shape.inner)
     let blocks = (slices + block - 1) / block
     let cost = max(1, block * shape.n * (gradient == nil ? 3 : 5))
     let total = withUnsafeTemporaryAllocation(of: RobustSum.self, capacity: blocks) { partial in
