@@ -33,9 +33,9 @@ public enum Threads {
         configured.store(n, ordering: .relaxed)
     }
 
-    /// Elements of work below which a call stays on one thread: a thread hand-off costs about as
-    /// much as computing this many exponentials.
-    static let minimumParallelWork = 1 << 16
+    /// Units of work (about three per element and pass) below which a call stays on one thread:
+    /// handing work to a spinning worker costs a few microseconds, about this much work.
+    static let minimumParallelWork = 1 << 14
 
     /// Runs `body` over `0..<units` in chunks. The chunking depends only on the work size, never
     /// on the thread count, and each unit is computed by exactly one thread, so results are
