@@ -163,7 +163,7 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
             tops += zeroUnless(top, one)
         }
         if W.horizontal && (k + 1) % chunkSteps == 0 {
-            merge(&row, plain ? plainTotal(lanes.s.hi) : chunkTotal(lanes.s, tops))
+            merge(&row, plain ? plainTotal(lanes.s.hi) : chunkTotal(lanes.s, tops, plainLanes: lanes.plain))
             lanes = LaneSum(plain: T.self == Float.self)
             tops = DV(repeating: 0)
         }
@@ -171,7 +171,7 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
     let acc = lanes.s
     if W.horizontal {
         if row == nil || w.steps % chunkSteps != 0 {
-            merge(&row, plain ? plainTotal(acc.hi) : chunkTotal(acc, tops))
+            merge(&row, plain ? plainTotal(acc.hi) : chunkTotal(acc, tops, plainLanes: lanes.plain))
         }
         return ((acc.hi, acc.lo), row!)
     }
@@ -216,7 +216,7 @@ func raddstoreexpminusmaxContiguous<T: SoftmaxScalar>(
             if let y { T.storePartial(e, y + i, count: c) }
             i = end
         }
-        merge(&row, topsApart ? chunkTotal(VSum(hi: acc, lo: zero), tops) : plainTotal(acc))
+        merge(&row, topsApart ? chunkTotal(VSum(hi: acc, lo: zero), tops, plainLanes: true) : plainTotal(acc))
     } while i < n
     return row!
 }
@@ -232,9 +232,10 @@ func plainTotal(_ lanes: DV) -> CompensatedSum {
 }
 
 /// A row chunk's sum: its lanes, then its count of maximal terms, into one double-double.
+/// Plainly summed lanes (Float results) are added pairwise, as precise as they are.
 @inline(__always)
-func chunkTotal(_ lanes: VSum, _ tops: DV) -> CompensatedSum {
-    var c = lanes.total()
+func chunkTotal(_ lanes: VSum, _ tops: DV, plainLanes: Bool) -> CompensatedSum {
+    var c = plainLanes ? plainTotal(lanes.hi) : lanes.total()
     var n = 0.0
     for i in 0..<8 { n += tops[i] }
     c.add(n)
