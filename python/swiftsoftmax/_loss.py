@@ -3,13 +3,14 @@ log_softmax_vjp, one_hot, cross_entropy, cross_entropy_with_grad."""
 
 from __future__ import annotations
 
+import ctypes
 import operator
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
 from . import _arrays as A
-from ._lib import FUNCS, LABEL_OUT_OF_RANGE, check
+from ._lib import FUNCS, LABEL_OUT_OF_RANGE, LIB, check
 
 ArrayLike = Any
 Axis = Union[int, Sequence[int], None]
@@ -241,8 +242,55 @@ def one_hot(labels: ArrayLike, num_classes: int, *, dtype=np.float32):
 # cross-entropy
 
 
+def _fast_handle(name: str, scalar):
+    """A ctypes handle on `name` whose sizes are c_void_p (see _forward._fast_handle)."""
+    P, Z = ctypes.c_void_p, ctypes.c_void_p
+    f = LIB[name]
+    f.argtypes = [P, P, P, Z, Z, Z, ctypes.c_int64, scalar, ctypes.c_int, P, P]
+    f.restype = ctypes.c_int
+    return f, scalar(0.0)
+
+
+_FAST_CE = {np.dtype(np.float32): _fast_handle("ssm_cross_entropy_f32", ctypes.c_float),
+            np.dtype(np.float64): _fast_handle("ssm_cross_entropy_f64", ctypes.c_double)}
+_FAST_CODES = {k: ctypes.c_int(v) for k, v in _REDUCTIONS.items()}
+_I64 = np.dtype(np.int64)
+
+
+def _fast_cross_entropy(name, x, t, axis, ignore_index, label_smoothing, reduction, want_grad):
+    """The common call without the general machinery (it dominates small calls): C-contiguous
+    float32/float64 logits over the last axis, int64 class indices, no class weights. None when
+    the general path is needed."""
+    fast = _FAST_CE.get(x.dtype)
+    if (fast is None or type(axis) is not int or type(ignore_index) is not int
+            or type(label_smoothing) is not float or type(reduction) is not str
+            or t.dtype != _I64 or not x.flags.c_contiguous or not t.flags.c_contiguous):
+        return None
+    shape = x.shape
+    nd = len(shape)
+    code = _FAST_CODES.get(reduction)
+    if (code is None or nd == 0 or (axis != -1 and axis != nd - 1) or x.size == 0
+            or t.shape != shape[:-1] or not _I64_MIN <= ignore_index <= _I64_MAX):
+        return None
+    f, zero = fast
+    loss = np.empty(shape[:-1] if reduction == "none" else (), dtype=x.dtype)
+    grad = np.empty_like(x) if want_grad else None
+    n = shape[-1]
+    status = f(A.ptr(x), A.ptr(t), None, x.size // n, n, 1, ignore_index,
+               zero if label_smoothing == 0.0 else label_smoothing, code, A.ptr(loss), A.ptr(grad))
+    if status:
+        check(status, f"{name}: target" if status == LABEL_OUT_OF_RANGE else name)
+    value = loss[()] if loss.ndim == 0 else loss
+    return (value, grad) if want_grad else value
+
+
 def _cross_entropy(name, logits, target, axis, weight, ignore_index, label_smoothing,
                    reduction, want_grad):
+    if type(logits) is np.ndarray and type(target) is np.ndarray and weight is None:
+        r = _fast_cross_entropy(name, logits, target, axis, ignore_index, label_smoothing,
+                                reduction, want_grad)
+        if r is not None:
+            return r
     a, cdt, rdt = A.as_real_array(logits, "logits")
     if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
         raise ValueError(f"reduction: expected 'none', 'mean' or 'sum', got {reduction!r}")
