@@ -136,9 +136,10 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
 ) -> (lanes: (hi: DV, lo: DV), row: CompensatedSum) {
     let invT = 1 / t
     let plain = T.self == Float.self && y != nil && !compensated
-    if T.self == Float.self, !fullExp, mask == nil, !st.special, let row = w as? RowWalk {
+    // fullExp changes the exp of Float only; Double always takes the full one.
+    if T.self == Double.self || !fullExp, mask == nil, !st.special, let row = w as? RowWalk {
         let sum = raddstoreexpminusmaxContiguous(
-            x + row.base, y.map { $0 + row.base }, row.n, st.shift[0], invT, topsApart: !plain)
+            x + row.base, y.map { $0 + row.base }, row.n, st, t, invT, topsApart: !plain)
         return ((DV(repeating: 0), DV(repeating: 0)), sum)
     }
     var lanes = LaneSum(plain: T.self == Float.self)
@@ -180,43 +181,43 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
     return ((s, lo + e), CompensatedSum())
 }
 
-/// raddstoreexpminusmax of a contiguous unmasked piece without special values, for Float:
-/// the same terms, stores and chunked sums as the general walk, in a loop with nothing else.
+/// raddstoreexpminusmax of a contiguous unmasked piece without special values: the same terms,
+/// stores and chunked sums as the general walk, in a loop with nothing else.
 @inline(__always)
 func raddstoreexpminusmaxContiguous<T: SoftmaxScalar>(
-    _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>?, _ n: Int, _ shift: Double, _ invT: Double,
-    topsApart: Bool
+    _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>?, _ n: Int, _ st: LaneStats, _ t: Double,
+    _ invT: Double, topsApart: Bool
 ) -> CompensatedSum {
-    let m = DV(repeating: shift), scale = DV(repeating: invT), zero = DV(repeating: 0)
-    let one = DV(repeating: 1)
+    let one = DV(repeating: 1), zero = DV(repeating: 0)
     var row: CompensatedSum? = nil
     var i = 0
-    @inline(__always) func term(_ v: DV, _ acc: inout DV, _ tops: inout DV) -> DV {
-        let e = vexp(T.self, (v - m) * scale, zero)
+    @inline(__always) func term(_ v: DV, _ lanes: inout LaneSum, _ tops: inout DV) -> DV {
+        let (hi, lo) = vshift(T.self, v, st.shift, t, invT)
+        let e = vexp(T.self, hi, lo)
         if topsApart {
-            let top = v .== m
-            acc += zeroUnless(.!top, e)
+            let top = v .== st.max
+            lanes.add(zeroUnless(.!top, e))
             tops += zeroUnless(top, one)
         } else {
-            acc += e
+            lanes.add(e)
         }
         return e
     }
     repeat {
         let end = Swift.min(n, i + rowChunkLength)
-        var acc = zero, tops = zero
+        var lanes = LaneSum(plain: T.self == Float.self), tops = zero
         while i + 8 <= end {
-            let e = term(T.load8(x + i), &acc, &tops)
+            let e = term(T.load8(x + i), &lanes, &tops)
             if let y { T.store8(e, y + i) }
             i += 8
         }
         if i < end {
             let c = end - i
-            let e = term(T.loadPartial(x + i, count: c, pad: -.infinity), &acc, &tops)
+            let e = term(T.loadPartial(x + i, count: c, pad: -.infinity), &lanes, &tops)
             if let y { T.storePartial(e, y + i, count: c) }
             i = end
         }
-        merge(&row, topsApart ? chunkTotal(VSum(hi: acc, lo: zero), tops, plainLanes: true) : plainTotal(acc))
+        merge(&row, topsApart ? chunkTotal(lanes.s, tops, plainLanes: lanes.plain) : plainTotal(lanes.s.hi))
     } while i < n
     return row!
 }
