@@ -272,10 +272,11 @@ func logOfSum<W: LaneWalk>(
     return (hi, lo)
 }
 
-/// vscale: y = e / sum, in Double and rounded once into T. For Double the divisor is the
-/// double-double sum and the quotient is corrected by its exact remainder, so the only errors
-/// left are exp's half ulp and the final rounding; Float results are rounded far coarser than a
-/// Double reciprocal's error, so they multiply.
+/// vdivide: y = e / sum, in Double and rounded once into T. For Double the divisor is the
+/// double-double sum: the quotient by the reciprocal of its high part (within about an ulp) is
+/// corrected by its exact remainder, so the only errors left are exp's half ulp and the final
+/// rounding, without a vector division per element. Float results are rounded far coarser
+/// than a Double reciprocal's error, so they only multiply.
 @inline(__always)
 func vdivide<T: SoftmaxScalar, W: LaneWalk>(
     _ y: UnsafeMutablePointer<T>, _ w: W, _ s: (hi: DV, lo: DV), _ st: LaneStats
@@ -286,13 +287,14 @@ func vdivide<T: SoftmaxScalar, W: LaneWalk>(
         sl = sl.replacing(with: 0, where: st.empty)
     }
     let inv = DV(repeating: 1) / (sh + sl)
+    let r = DV(repeating: 1) / sh
     for k in 0..<w.steps {
         let e = reload(y, w, k)
         if T.self == Float.self {
             store(e * inv, y, w, k)
         } else {
-            let q = e / sh
-            store(q + (remainder(e, q, sh) - q * sl) / sh, y, w, k)
+            let q = e * r
+            store(q + (remainder(e, q, sh) - q * sl) * r, y, w, k)
         }
     }
 }

@@ -176,7 +176,7 @@ func zeroUnless(_ m: DMask, _ v: DV) -> DV {
     return unsafeBitCast(bits, to: DV.self)
 }
 
-/// hi - q * t, exact when q is the correctly rounded quotient hi / t: one FMA where the tier
+/// hi - q * t, exact when q is within about an ulp of hi / t: one FMA where the tier
 /// has it, Dekker's exact product (Veltkamp splitting) where it has not.
 @inline(__always)
 func remainder(_ hi: DV, _ q: DV, _ t: DV) -> DV {
