@@ -247,6 +247,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--dtypes", help="comma-separated: " + ",".join(DTYPES))
     ap.add_argument("--peers", help="comma-separated: " + ",".join(PEERS) + " (default: all importable)")
     ap.add_argument("--budget", type=float, help="seconds of timing per figure (default 0.25, quick 0.08)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="measure every row this many times, a round after another, and keep each "
+                         "figure's best (on a machine whose speed drifts, a quiet moment for each)")
     ap.add_argument("--json", metavar="PATH", help="write every figure and the machine to PATH")
     ap.add_argument("--dask", action="store_true",
                     help="only the scale-out row: swiftsoftmax.dask vs Dask's idiom on a LocalCluster")
@@ -303,32 +306,38 @@ def main(argv: list[str]) -> int:
           "(> 1: ours faster); ours/copy = ours / np.copyto of the same array")
     print()
 
-    rng = np.random.default_rng(0)
-    records = []
+    if args.rounds < 1:
+        ap.error(f"--rounds: expected a positive count, got {args.rounds}")
     jobs = [(op, dt, shape, axis) for op in ops for dt in dtypes for shape, axis in shapes]
-    for k, (op, dt, shape, axis) in enumerate(jobs, 1):
-        label = f"{shape}" + (f" axis {axis}" if axis != -1 else "")
-        print(f"[{k}/{len(jobs)}] {op} {dt} {label}", file=sys.stderr, flush=True)
-        x = rng.normal(0, 3, shape).astype(dt)
-        lshape = list(shape)
-        n = lshape.pop(axis)
-        labels = rng.integers(0, n, lshape)
-        rec = {"op": op, "dtype": dt, "shape": list(shape), "axis": axis, "times": {}, "errors": {}}
-        dst = np.empty_like(x)
-        rec["copy"] = best_time(lambda: np.copyto(dst, x), budget)
-        for name in ["ours"] + peers:
-            try:
-                fn = build_ours(ssm, op, x, labels, axis) if name == "ours" else BUILDERS[name](op, x, labels, axis)
-                rec["times"][name] = best_time(fn, budget)
-            except Exception as e:  # n/a for this peer (missing feature or dtype)
-                rec["errors"][name] = f"{type(e).__name__}: {e}"[:200]
+    records = [{"op": op, "dtype": dt, "shape": list(shape), "axis": axis, "times": {}, "errors": {}}
+               for op, dt, shape, axis in jobs]
+    for round_ in range(args.rounds):
+        rng = np.random.default_rng(0)  # the same arrays every round
+        for k, ((op, dt, shape, axis), rec) in enumerate(zip(jobs, records), 1):
+            label = f"{shape}" + (f" axis {axis}" if axis != -1 else "")
+            where = f"round {round_ + 1}/{args.rounds} " if args.rounds > 1 else ""
+            print(f"[{where}{k}/{len(jobs)}] {op} {dt} {label}", file=sys.stderr, flush=True)
+            x = rng.normal(0, 3, shape).astype(dt)
+            lshape = list(shape)
+            n = lshape.pop(axis)
+            labels = rng.integers(0, n, lshape)
+            dst = np.empty_like(x)
+            t = best_time(lambda: np.copyto(dst, x), budget)
+            rec["copy"] = min(t, rec.get("copy", t))
+            for name in ["ours"] + peers:
+                try:
+                    fn = build_ours(ssm, op, x, labels, axis) if name == "ours" else BUILDERS[name](op, x, labels, axis)
+                    t = best_time(fn, budget)
+                    rec["times"][name] = min(t, rec["times"].get(name, t))
+                except Exception as e:  # n/a for this peer (missing feature or dtype)
+                    rec["errors"][name] = f"{type(e).__name__}: {e}"[:200]
+            del x, dst
+    for rec in records:
         ours = rec["times"].get("ours")
         peer_times = [rec["times"][p] for p in peers if p in rec["times"]]
         rec["best_peer"] = min(peer_times) if peer_times else None
         rec["best_peer_over_ours"] = rec["best_peer"] / ours if ours and rec["best_peer"] else None
         rec["ours_over_copy"] = ours / rec["copy"] if ours else None
-        records.append(rec)
-        del x, dst
 
     header = ["op", "dtype", "shape/axis", "ours"] + peers + ["best-peer/ours", "ours/copy"]
     rows = []
@@ -353,7 +362,7 @@ def main(argv: list[str]) -> int:
             print(f"  {msg}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": info, "budget": budget, "quick": args.quick, "peers": peers,
+            json.dump({"machine": info, "budget": budget, "rounds": args.rounds, "quick": args.quick, "peers": peers,
                        "results": records}, f, indent=1)
         print(f"\nwrote {args.json}")
     return 0
