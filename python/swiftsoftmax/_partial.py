@@ -197,19 +197,24 @@ def merge_softmax_stats(a: np.ndarray, b: np.ndarray, *, temperature: float = 1.
     (-inf, 0.0, 0.0)
     """
     t = _merge_temperature(temperature, dtype)
+    sa, sb, out = _merge_operands(a, b, SOFTMAX_STATS_DTYPE, "SOFTMAX_STATS_DTYPE")
+    check(FUNCS["ssm_softmax_stats_merge"](A.ptr(sa), A.ptr(sb), A.ptr(out), out.size, t),
+          "merge_softmax_stats")
+    return out
+
+
+def _merge_operands(a, b, dtype: np.dtype, dtype_name: str):
+    """a and b as C-contiguous statistics of `dtype` broadcast together, and the output."""
     for name, s in (("a", a), ("b", b)):
-        if np.asarray(s).dtype != SOFTMAX_STATS_DTYPE:
-            raise TypeError(f"{name}: expected statistics of dtype swiftsoftmax.SOFTMAX_STATS_DTYPE, "
+        if np.asarray(s).dtype != dtype:
+            raise TypeError(f"{name}: expected statistics of dtype swiftsoftmax.{dtype_name}, "
                             f"got dtype {np.asarray(s).dtype}")
     try:
         sa, sb = np.broadcast_arrays(np.asarray(a), np.asarray(b))
     except ValueError:
         raise ValueError(f"b: expected statistics broadcastable to a's shape {np.shape(a)}, got {np.shape(b)}") from None
     sa, sb = np.asarray(sa, order="C"), np.asarray(sb, order="C")
-    out = np.empty(sa.shape, dtype=SOFTMAX_STATS_DTYPE)
-    check(FUNCS["ssm_softmax_stats_merge"](A.ptr(sa), A.ptr(sb), A.ptr(out), out.size, t),
-          "merge_softmax_stats")
-    return out
+    return sa, sb, np.empty(sa.shape, dtype=dtype)
 
 
 def reduce_softmax_stats(stats: np.ndarray, axis: int = -1, *, temperature: float = 1.0,
@@ -419,16 +424,7 @@ def cross_entropy_stats(logits: ArrayLike, target: ArrayLike, *, num_classes: in
 
 def merge_cross_entropy_stats(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The statistics of two shards together, sample by sample (see :func:`cross_entropy_stats`)."""
-    for name, s in (("a", a), ("b", b)):
-        if np.asarray(s).dtype != CE_STATS_DTYPE:
-            raise TypeError(f"{name}: expected statistics of dtype swiftsoftmax.CE_STATS_DTYPE, "
-                            f"got dtype {np.asarray(s).dtype}")
-    try:
-        sa, sb = np.broadcast_arrays(np.asarray(a), np.asarray(b))
-    except ValueError:
-        raise ValueError(f"b: expected statistics broadcastable to a's shape {np.shape(a)}, got {np.shape(b)}") from None
-    sa, sb = np.asarray(sa, order="C"), np.asarray(sb, order="C")
-    out = np.empty(sa.shape, dtype=CE_STATS_DTYPE)
+    sa, sb, out = _merge_operands(a, b, CE_STATS_DTYPE, "CE_STATS_DTYPE")
     check(FUNCS["ssm_ce_stats_merge"](A.ptr(sa), A.ptr(sb), A.ptr(out), out.size), "merge_cross_entropy_stats")
     return out
 
