@@ -2,8 +2,9 @@ import SoftmaxCore
 
 /// The vector kernels of one CPU tier. Each entry point runs an operation over a range of
 /// work units of an [outer, n, inner] view whose pointers and sizes the API layer has already
-/// validated. A unit is a row when inner == 1, and a block of up to eight neighbouring columns
-/// of one outer index otherwise (see `units(outer:n:inner:)`).
+/// validated. A unit is a row (or eight short rows) when inner == 1, and a block of up to 512
+/// neighbouring columns of one outer index otherwise (see `units(outer:n:inner:)` and
+/// `ColumnBlock`).
 ///
 /// Special values follow one policy on every path (vector body, tail, row or column walk):
 /// NaN in a slice makes the whole slice NaN; k entries of +inf share probability 1/k; an empty,

@@ -64,17 +64,6 @@ struct ColumnWalk: LaneWalk {
     let width: Int
     let first: Int  // o * inner + j: the first slice of the group
 
-    /// Unit u of an [outer, n, inner] view cut into blocks of eight columns.
-    @inline(__always) init(unit u: Int, n: Int, inner: Int) {
-        let blocks = (inner + 7) / 8
-        let o = u / blocks
-        let j = (u - o * blocks) * 8
-        self.base = o * n * inner + j
-        self.n = n
-        self.inner = inner
-        self.width = Swift.min(8, inner - j)
-        self.first = o * inner + j
-    }
     /// Up to eight neighbouring slices starting at element `base`.
     @inline(__always) init(base: Int, n: Int, inner: Int, width: Int, first: Int) {
         self.base = base
