@@ -138,26 +138,39 @@ def test_task_count(tasks_and_expected):
     assert len(tasks) >= 80
 
 
-def _forked_softmax(x, q):
+
+_FORK_SCRIPT = """
+import multiprocessing as mp, sys
+import numpy as np, swiftsoftmax as ssm
+
+def child(x, q):
     q.put(ssm.softmax(x).tobytes())
+
+x = np.random.default_rng(5).normal(0, 3, (512, 1000)).astype(np.float32)
+ssm.set_num_threads(2)
+want = ssm.softmax(x).tobytes()  # the parent's pool is running now
+ctx = mp.get_context("fork")
+q = ctx.Queue()
+children = [ctx.Process(target=child, args=(x, q)) for _ in range(2)]
+for c in children:
+    c.start()
+got = [q.get(timeout=60) for _ in children]
+for c in children:
+    c.join(30)
+sys.exit(0 if all(g == want for g in got) and all(c.exitcode == 0 for c in children) else 1)
+"""
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
 def test_parallel_calls_in_a_forked_child():
     """A forked child has none of its parent's worker threads: its parallel calls must start
-    a pool of their own rather than wait for workers that do not exist."""
-    import multiprocessing as mp
+    a pool of their own rather than wait for workers that do not exist. Run in a fresh
+    interpreter, so that no other library's threads (JAX's, in this test session) are forked."""
+    import os
+    import subprocess
+    import sys
 
-    x = np.random.default_rng(5).normal(0, 3, (512, 1000)).astype(np.float32)
-    ssm.set_num_threads(2)
-    want = ssm.softmax(x).tobytes()  # the parent's pool is running now
-    ctx = mp.get_context("fork")
-    q = ctx.Queue()
-    children = [ctx.Process(target=_forked_softmax, args=(x, q)) for _ in range(2)]
-    for c in children:
-        c.start()
-    got = [q.get(timeout=60) for _ in children]
-    for c in children:
-        c.join(30)
-    assert all(g == want for g in got)
-    assert all(c.exitcode == 0 for c in children)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    r = subprocess.run([sys.executable, "-c", _FORK_SCRIPT], env=env, timeout=180,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
