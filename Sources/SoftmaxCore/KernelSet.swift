@@ -44,7 +44,7 @@ public protocol SoftmaxRowChunks {
         _ x: UnsafePointer<T>, mask: UnsafePointer<UInt8>?, start: Int, count: Int) -> RowChunkStats
     static func rowChunkExpSum<T: SoftmaxScalar>(
         _ x: UnsafePointer<T>, mask: UnsafePointer<UInt8>?, y: UnsafeMutablePointer<T>?,
-        start: Int, count: Int, stats: RowChunkStats, temperature: T) -> CompensatedSum
+        start: Int, count: Int, stats: RowChunkStats, temperature: T, precise: Bool) -> CompensatedSum
     static func rowChunkFinish<T: SoftmaxScalar>(
         _ x: UnsafePointer<T>, mask: UnsafePointer<UInt8>?, y: UnsafeMutablePointer<T>,
         start: Int, count: Int, stats: RowChunkStats, sum: CompensatedSum, temperature: T, log: Bool)

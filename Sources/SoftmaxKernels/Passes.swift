@@ -19,6 +19,9 @@ func rmax<T: SoftmaxScalar, W: LaneWalk>(
     _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?, _ w: W
 ) -> LaneStats {
     if mask == nil, let row = w as? RowWalk {
+        #if SSM_FMA
+        if T.self == Float.self { return LaneStats(rmaxFloat(x.as(Float.self) + row.base, row.n)) }
+        #endif
         return LaneStats(rmaxContiguous(x + row.base, row.n))
     }
     var m = DV(repeating: -.infinity)
@@ -129,14 +132,25 @@ func raddstoreexpminusmax<T: SoftmaxScalar, W: LaneWalk>(
 
 /// raddstoreexpminusmax with a row walk's sum also as a `CompensatedSum`: the totals of its
 /// chunks of `rowChunk` elements, the first taken as it is and the others added in order.
+/// Contiguous Float rows at temperature 1 take the Float-arithmetic kernel (FloatLanes.swift)
+/// on FMA tiers, unless `floatArithmetic` is false: partial statistics keep the Double exp,
+/// since their sums are merged and may end in a logsumexp that cancels.
 @inline(__always)
 func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
     _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?, _ y: UnsafeMutablePointer<T>?, _ w: W,
-    _ st: LaneStats, _ t: Double, fullExp: Bool = false, compensated: Bool = false
+    _ st: LaneStats, _ t: Double, fullExp: Bool = false, compensated: Bool = false, floatArithmetic: Bool = true
 ) -> (lanes: (hi: DV, lo: DV), row: CompensatedSum) {
     let invT = 1 / t
     let plain = T.self == Float.self && y != nil && !compensated
     // fullExp changes the exp of Float only; Double always takes the full one.
+    #if SSM_FMA
+    if T.self == Float.self, floatArithmetic, !fullExp, t == 1, mask == nil, !st.special, let row = w as? RowWalk {
+        let sum = raddstoreexpminusmaxFloat(
+            x.as(Float.self) + row.base, y.map { $0.as(Float.self) + row.base }, row.n,
+            max: Float(st.max[0]), topsApart: !plain)
+        return ((DV(repeating: 0), DV(repeating: 0)), sum)
+    }
+    #endif
     if T.self == Double.self || !fullExp, mask == nil, !st.special, let row = w as? RowWalk {
         let sum = raddstoreexpminusmaxContiguous(
             x + row.base, y.map { $0 + row.base }, row.n, st, t, invT, topsApart: !plain)

@@ -13,12 +13,13 @@ extension Kernels {
 
     public static func rowChunkExpSum<T: SoftmaxScalar>(
         _ x: UnsafePointer<T>, mask: UnsafePointer<UInt8>?, y: UnsafeMutablePointer<T>?,
-        start: Int, count: Int, stats: RowChunkStats, temperature: T
+        start: Int, count: Int, stats: RowChunkStats, temperature: T, precise: Bool
     ) -> CompensatedSum {
         let w = RowWalk(start: start, count: count)
         let st = LaneStats(stats)
         if T.self == Float.self {
-            return raddstoreexpminusmaxChunked(x.as(Float.self), mask, y?.as(Float.self), w, st, temperature.double).row
+            return raddstoreexpminusmaxChunked(
+                x.as(Float.self), mask, y?.as(Float.self), w, st, temperature.double, floatArithmetic: !precise).row
         }
         return raddstoreexpminusmaxChunked(x.as(Double.self), mask, y?.as(Double.self), w, st, temperature.double).row
     }

@@ -52,7 +52,7 @@ enum LongRows {
         sums.withUnsafeMutableBufferPointer { out in
             eachChunk(row: r, shape) { start, count in
                 out[(start - r * shape.n) / k.rowChunk] = k.rowChunkExpSum(
-                    x, mask: mask, y: y, start: start, count: count, stats: merged, temperature: t)
+                    x, mask: mask, y: y, start: start, count: count, stats: merged, temperature: t, precise: false)
             }
         }
         var total = sums[0]

@@ -109,7 +109,9 @@ func chunkStatistics<T: SoftmaxScalar>(
     // Empty, all -inf or fully masked: the exp pass is skipped, as it would count masked
     // entries as maximal terms of an empty slice.
     if st.max == -.infinity { return .empty }
-    let p = k.rowChunkExpSum(x, mask: mask, y: nil, start: start, count: count, stats: st, temperature: t).pair
+    // Precise: the statistics are merged and may end in a logsumexp that cancels.
+    let p = k.rowChunkExpSum(x, mask: mask, y: nil, start: start, count: count, stats: st, temperature: t,
+                             precise: true).pair
     return SoftmaxStatistics(max: st.max, sumHi: p.hi, sumLo: p.lo)
 }
 
@@ -249,7 +251,7 @@ func finishFromStatistics<T: SoftmaxScalar>(
                 if !log {
                     // The exp terms relative to the merged maximum, then scaled by the merged sum.
                     _ = k.rowChunkExpSum(r.x, mask: r.mask, y: o.y, start: r.start,
-                                         count: shape.n, stats: st, temperature: temperature)
+                                         count: shape.n, stats: st, temperature: temperature, precise: false)
                 }
                 k.rowChunkFinish(r.x, mask: r.mask, y: o.y, start: r.start,
                                  count: shape.n, stats: st, sum: sum, temperature: temperature, log: log)

@@ -297,7 +297,7 @@ private func shardGradient<T: SoftmaxScalar>(
         let local = y - off
         let z = local >= 0 && local < n ? shifted(x[local].double, m) : (hi: 0.0, lo: 0.0)
         _ = k.rowChunkExpSum(r.x, mask: nil, y: g - r.start, start: r.start, count: n,
-                             stats: st.softmax.kernelStats, temperature: T(1))
+                             stats: st.softmax.kernelStats, temperature: T(1), precise: false)
         let aa = wy * inv
         let full = st.softmax.sumHi + st.softmax.sumLo
         let scale = aa / full

@@ -394,9 +394,17 @@ class TestWhere:
     def test_all_true_mask_equals_unmasked(self, dtype, rng):
         x = rng.standard_normal((3, 11)).astype(dtype)
         w = np.ones(x.shape, bool)
-        assert_same(ssm.softmax(x, where=w), ssm.softmax(x))
-        assert_same(ssm.log_softmax(x, where=w), ssm.log_softmax(x))
         assert_same(ssm.logsumexp(x, where=w), ssm.logsumexp(x))
+        if dtype == np.float32:
+            # Unmasked float32 rows run in float arithmetic, masked ones in double: both are
+            # within the accuracy bound, not bitwise equal.
+            for y in (ssm.softmax(x, where=w), ssm.softmax(x)):
+                assert_ulp(y, ref_softmax(x), 2)
+            for y in (ssm.log_softmax(x, where=w), ssm.log_softmax(x)):
+                assert_ulp(y, ref_log_softmax(x), 2)
+        else:
+            assert_same(ssm.softmax(x, where=w), ssm.softmax(x))
+            assert_same(ssm.log_softmax(x, where=w), ssm.log_softmax(x))
 
     def test_mask_on_non_last_axes(self, rng):
         x = rng.standard_normal((3, 4, 5))
@@ -437,8 +445,17 @@ class TestTemperature:
     def test_matches_division_when_exact(self, dtype):
         x = np.array([0, 2, 4, 6], dtype=dtype)
         for t in (0.5, 2.0, 4.0):  # powers of two: x/T is exact
-            assert_same(ssm.softmax(x, temperature=t), ssm.softmax(x / dtype.type(t)))
-            assert_same(ssm.log_softmax(x, temperature=t), ssm.log_softmax(x / dtype.type(t)))
+            scaled = x / dtype.type(t)
+            if dtype == np.float32:
+                # Temperature 1 runs in float arithmetic, other temperatures in double: both
+                # are within the accuracy bound, not bitwise equal.
+                for y in (ssm.softmax(x, temperature=t), ssm.softmax(scaled)):
+                    assert_ulp(y, ref_softmax(scaled), 2)
+                for y in (ssm.log_softmax(x, temperature=t), ssm.log_softmax(scaled)):
+                    assert_ulp(y, ref_log_softmax(scaled), 2)
+            else:
+                assert_same(ssm.softmax(x, temperature=t), ssm.softmax(scaled))
+                assert_same(ssm.log_softmax(x, temperature=t), ssm.log_softmax(scaled))
 
     def test_sharpening_towards_argmax(self):
         x = np.array([0.0, 2.0, 4.0])

@@ -1,0 +1,179 @@
+import SoftmaxCore
+
+// Float rows in Float arithmetic, sixteen lanes per vector (two interleaved AVX2 registers, so
+// that the long dependency chain of exp overlaps with its twin; one AVX-512 register): twice the lanes of the Double path
+// and about a third of its instructions per element, for the same accuracy. The Double path
+// stays exact for Float input because every step is wider than needed; here each rounding that
+// would matter is made exact instead (TwoSum of x - max, an exact Cody–Waite step, the leading
+// 1 + r split off), so exp(x - max) is within half an ulp plus 2^-27.9 before it is stored.
+// The sums stay in Double. Needs FMA: without it the reduction is not exact, and the baseline
+// tier keeps the Double path.
+
+typealias FV = SIMD16<Float>
+typealias FMask = SIMDMask<SIMD16<Int32>>
+typealias FBits = SIMD16<UInt32>
+let floatLanes = FV.scalarCount
+
+/// Eight Floats widened to Double (two vcvtps2pd).
+@inline(__always)
+func widen(_ v: SIMD8<Float>) -> DV {
+    DV(Double(v[0]), Double(v[1]), Double(v[2]), Double(v[3]),
+       Double(v[4]), Double(v[5]), Double(v[6]), Double(v[7]))
+}
+
+/// Sixteen Floats widened and added pairwise into eight Double lanes.
+@inline(__always)
+func widenSum(_ v: FV) -> DV {
+    // A bit cast, not lowHalf/highHalf, which lower to per-lane scalar conversions.
+    let q = unsafeBitCast(v, to: (SIMD8<Float>, SIMD8<Float>).self)
+    return widen(q.0) + widen(q.1)
+}
+
+/// rmax of a contiguous unmasked Float piece, compared as Floats: the same result as the
+/// Double walk (the maximum of Floats is one of them), without widening every element.
+@inline(__always)
+func rmaxFloat(_ x: UnsafePointer<Float>, _ n: Int) -> RowChunkStats {
+    let minusInf = FV(repeating: -.infinity)
+    var m0 = minusInf, m1 = minusInf
+    var nan = FMask(repeating: false)
+    @inline(__always) func step(_ m: inout FV, _ v: FV) {
+        m = m.replacing(with: v, where: v .> m)
+        nan .|= v .!= v
+    }
+    @inline(__always) func at(_ i: Int) -> FV { UnsafeRawPointer(x + i).loadUnaligned(as: FV.self) }
+    var i = 0
+    while i + 2 * floatLanes <= n {
+        step(&m0, at(i)); step(&m1, at(i + floatLanes))
+        i += 2 * floatLanes
+    }
+    while i + floatLanes <= n {
+        step(&m0, at(i))
+        i += floatLanes
+    }
+    var tail = minusInf
+    for k in i..<n { tail[k - i] = x[k] }
+    step(&m1, tail)
+    step(&m0, m1)
+    let q = unsafeBitCast(m0, to: (SIMD8<Float>, SIMD8<Float>).self)
+    let top = hmax(vmax(widen(q.0), widen(q.1)))
+    var infs = 0.0
+    if top == .infinity {
+        for k in 0..<n where x[k] == .infinity { infs += 1 }
+    }
+    let nanLanes = unsafeBitCast(nan, to: (SIMD8<Int32>, SIMD8<Int32>).self)
+    let a = nanLanes.0 | nanLanes.1
+    let b = a.lowHalf | a.highHalf
+    let c = b.lowHalf | b.highHalf
+    return RowChunkStats(max: top, nan: (c[0] | c[1]) != 0, infCount: infs)
+}
+
+/// exp(d + e) in Float for d = fl(x - max) <= 0 and e its rounding error, d >= -104 (below,
+/// the caller passes -104 and e = 0, which gives +0).
+///
+/// k = round(d / ln 2) by the 1.5·2^23 trick; r = d - k·ln2f is exact in one FMA (|r| < 0.35
+/// needs 24 bits from 2^-2 down, and k != 0 means ulp(d) >= 2^-25); c = e - k·ln2Lo carries
+/// what is left. exp(r) = 1 + r + r^2 a(r) with a degree-4 minimax a (relative error 2^-27.9
+/// over |r| <= 0.3486 with these Float coefficients), 1 + r split exactly (Fast2Sum), and
+/// exp(r + c) = exp(r) + c·exp(r) with c·exp(r) taken from a first rounded exp(r). Only the
+/// final addition rounds more than 2^-28. 2^k goes into the exponent field as 2^(k+64) and a
+/// multiplication by 2^-64 brings it back, so subnormal results round once.
+@inline(__always)
+func vexpf(_ d: FV, _ e: FV) -> FV {
+    let magic = FV(repeating: 0x1.8p23)
+    let t = fmadd(d, FV(repeating: 0x1.715476p0), magic)
+    let kf = t - magic
+    let r = fmadd(kf, FV(repeating: -0x1.62e430p-1), d)
+    let c = fmadd(kf, FV(repeating: 0x1.05c610p-29), e)  // -(ln 2 - ln2f) = +1.9046e-9
+    // Estrin's scheme: a chain of three operations instead of Horner's four.
+    let r2 = r * r
+    let a01 = fmadd(r, FV(repeating: 0x1.5554a0p-3), FV(repeating: 0.5))
+    let a23 = fmadd(r, FV(repeating: 0x1.1232c2p-7), FV(repeating: 0x1.555690p-5))
+    let a = fmadd(fmadd(r2, FV(repeating: 0x1.6b6bf4p-10), a23), r2, a01)
+    let one = FV(repeating: 1)
+    let h = one + r
+    let hl = (one - h) + r
+    let v0 = fmadd(r2, a, hl)
+    let v = fmadd(c, h + v0, v0)
+    let p = h + v
+    let bits = unsafeBitCast(p, to: FBits.self) &+ (unsafeBitCast(t, to: FBits.self) &<< 23)
+        &+ FBits(repeating: 64 << 23)
+    return unsafeBitCast(bits, to: FV.self) * FV(repeating: 0x1p-64)
+}
+
+/// Each lane's terms (each <= 1) summed from a start of 1, so that every addition is a Fast2Sum
+/// whose exact error is kept: as precise as a Double sum, without widening every term.
+struct FloatLaneSum {
+    var s = FV(repeating: 1), c = FV(repeating: 0), tops = FV(repeating: 0)
+
+    @inline(__always) mutating func add(_ q: FV) {
+        let t = s + q
+        c += q - (t - s)
+        s = t
+    }
+}
+
+/// exp(v - m) for a finite row maximum m, added to `acc` (without the terms of maximal
+/// entries, which are counted apart, when `topsApart`).
+@inline(__always)
+func expMinusMax(_ v: FV, _ m: FV, topsApart: Bool, _ acc: inout FloatLaneSum) -> FV {
+    let floor = FV(repeating: -104), zero = FV(repeating: 0)
+    let d = v - m
+    // TwoSum's error of v + (-m): d is not exact once v and m differ in magnitude.
+    let vp = d + m
+    let mp = d - vp
+    let keep = d .> floor
+    let err = (v - vp) - (m + mp)
+    let p = vexpf(floor.replacing(with: d, where: keep), zero.replacing(with: err, where: keep))
+    if topsApart {
+        let top = v .== m
+        acc.add(zero.replacing(with: p, where: .!top))
+        acc.tops += zero.replacing(with: 1, where: top)
+    } else {
+        acc.add(p)
+    }
+    return p
+}
+
+@inline(__always)
+func fmadd(_ a: FV, _ b: FV, _ c: FV) -> FV { c.addingProduct(a, b) }
+
+/// raddstoreexpminusmax of a contiguous unmasked Float piece without special values and at
+/// temperature 1: exp(x - max) stored to `y` (when given) and summed per chunk of
+/// `rowChunkLength`, the chunk sums merged in order as the Double walk merges them. With
+/// `topsApart`, the maximal terms (exactly 1) are counted apart from the lanes, for log1p.
+@inline(__always)
+func raddstoreexpminusmaxFloat(
+    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>?, _ n: Int, max: Float, topsApart: Bool
+) -> CompensatedSum {
+    let m = FV(repeating: max)
+    var row: CompensatedSum? = nil
+    var i = 0
+    repeat {
+        let end = Swift.min(n, i + rowChunkLength)
+        var acc = FloatLaneSum()
+        // One call site, so that the exp inlines: the partial last vector takes the same path.
+        while i < end {
+            let full = i + floatLanes <= end
+            var v = FV(repeating: -.infinity)
+            if full {
+                v = UnsafeRawPointer(x + i).loadUnaligned(as: FV.self)
+            } else {
+                for k in i..<end { v[k - i] = x[k] }
+            }
+            let p = expMinusMax(v, m, topsApart: topsApart, &acc)
+            if let y {
+                if full {
+                    UnsafeMutableRawPointer(y + i).storeBytes(of: p, as: FV.self)
+                } else {
+                    for k in i..<end { y[k] = p[k - i] }
+                }
+            }
+            i = Swift.min(i + floatLanes, end)
+        }
+        // s - 1 is exact in Double.
+        let lanes = (widenSum(acc.s) - DV(repeating: Double(floatLanes / 8))) + widenSum(acc.c)
+        merge(&row, topsApart ? chunkTotal(VSum(hi: lanes, lo: DV(repeating: 0)), widenSum(acc.tops), plainLanes: true)
+                              : plainTotal(lanes))
+    } while i < n
+    return row!
+}
