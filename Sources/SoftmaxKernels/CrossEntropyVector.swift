@@ -132,6 +132,12 @@ struct CrossEntropyTargets {
 /// vscale: the stored terms times a per-lane scale.
 @inline(__always)
 func vscale<T: SoftmaxScalar, W: LaneWalk>(_ y: UnsafeMutablePointer<T>, _ w: W, _ scale: DV) {
+    #if SSM_FMA
+    if T.self == Float.self, let row = w as? RowWalk {
+        vscaleFloat(y.as(Float.self) + row.base, row.n, scale[0])
+        return
+    }
+    #endif
     for k in 0..<w.steps {
         store(reload(y, w, k) * scale, y, w, k)
     }

@@ -301,6 +301,12 @@ func vdivide<T: SoftmaxScalar, W: LaneWalk>(
         sl = sl.replacing(with: 0, where: st.empty)
     }
     let inv = DV(repeating: 1) / (sh + sl)
+    #if SSM_FMA
+    if T.self == Float.self, !st.special, let row = w as? RowWalk {
+        vscaleFloat(y.as(Float.self) + row.base, row.n, inv[0])
+        return
+    }
+    #endif
     let r = DV(repeating: 1) / sh
     for k in 0..<w.steps {
         let e = reload(y, w, k)

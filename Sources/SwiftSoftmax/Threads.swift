@@ -49,7 +49,10 @@ public enum Threads {
             body(0..<units)
             return
         }
-        let perChunk = max(1, (minimumParallelWork / 4) / max(1, costPerUnit))
+        // At most 16 chunks, each of at least a quarter of the parallel threshold: a thread
+        // streams through long contiguous runs of memory (short interleaved runs of both threads
+        // defeat the hardware prefetchers), and a slow thread still leaves chunks to the others.
+        let perChunk = max(1, (minimumParallelWork / 4) / max(1, costPerUnit), (units + 15) / 16)
         let chunks = (units + perChunk - 1) / perChunk
         let workers = min(threads, chunks)
         let next = Atomic<Int>(0)
