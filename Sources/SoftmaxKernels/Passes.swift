@@ -141,7 +141,10 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
     _ st: LaneStats, _ t: Double, fullExp: Bool = false, compensated: Bool = false, floatArithmetic: Bool = true
 ) -> (lanes: (hi: DV, lo: DV), row: CompensatedSum) {
     let invT = 1 / t
-    let plain = T.self == Float.self && y != nil && !compensated
+    // Softmax only divides by the sum; log results need log1p of the sum without its maximal
+    // terms, which are then counted apart.
+    let divideOnly = y != nil && !compensated
+    let plain = T.self == Float.self && divideOnly
     // fullExp changes the exp of Float only; Double always takes the full one.
     #if SSM_FMA
     if T.self == Float.self, floatArithmetic, !fullExp, t == 1, mask == nil, !st.special, let row = w as? RowWalk {
@@ -153,7 +156,7 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
     #endif
     if T.self == Double.self || !fullExp, mask == nil, !st.special, let row = w as? RowWalk {
         let sum = raddstoreexpminusmaxContiguous(
-            x + row.base, y.map { $0 + row.base }, row.n, st, t, invT, topsApart: !plain)
+            x + row.base, y.map { $0 + row.base }, row.n, st, t, invT, topsApart: !divideOnly)
         return ((DV(repeating: 0), DV(repeating: 0)), sum)
     }
     var lanes = LaneSum(plain: T.self == Float.self)
@@ -195,45 +198,69 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
     return ((s, lo + e), CompensatedSum())
 }
 
-/// raddstoreexpminusmax of a contiguous unmasked piece without special values: the same terms,
-/// stores and chunked sums as the general walk, in a loop with nothing else.
+/// raddstoreexpminusmax of a contiguous unmasked piece without special values: the same terms
+/// and stores as the general walk, in a loop with nothing else. Float lanes are summed plainly
+/// in Double; Double lanes with TwoSum when the maximal terms are apart (the rest may be all
+/// tiny terms, whose sum log1p needs to full precision), else with a cheaper `BiasedSum`.
 @inline(__always)
 func raddstoreexpminusmaxContiguous<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>?, _ n: Int, _ st: LaneStats, _ t: Double,
     _ invT: Double, topsApart: Bool
 ) -> CompensatedSum {
     let one = DV(repeating: 1), zero = DV(repeating: 0)
+    let plain = T.self == Float.self
     var row: CompensatedSum? = nil
     var i = 0
-    @inline(__always) func term(_ v: DV, _ lanes: inout LaneSum, _ tops: inout DV) -> DV {
+    @inline(__always) func term(_ v: DV, _ plainLanes: inout DV, _ lanes: inout BiasedSum, _ rest: inout VSum,
+                                _ tops: inout DV) -> DV {
         let (hi, lo) = vshift(T.self, v, st.shift, t, invT)
         let e = vexp(T.self, hi, lo)
+        var q = e
         if topsApart {
             let top = v .== st.max
-            lanes.add(zeroUnless(.!top, e))
+            q = zeroUnless(.!top, e)
             tops += zeroUnless(top, one)
-        } else {
-            lanes.add(e)
         }
+        if plain { plainLanes += q } else if topsApart { rest.add(q) } else { lanes.add(q) }
         return e
     }
     repeat {
         let end = Swift.min(n, i + rowChunkLength)
-        var lanes = LaneSum(plain: T.self == Float.self), tops = zero
+        var plainLanes = zero, lanes = BiasedSum(), rest = VSum(), tops = zero
         while i + 8 <= end {
-            let e = term(T.load8(x + i), &lanes, &tops)
+            let e = term(T.load8(x + i), &plainLanes, &lanes, &rest, &tops)
             if let y { T.store8(e, y + i) }
             i += 8
         }
         if i < end {
             let c = end - i
-            let e = term(T.loadPartial(x + i, count: c, pad: -.infinity), &lanes, &tops)
+            let e = term(T.loadPartial(x + i, count: c, pad: -.infinity), &plainLanes, &lanes, &rest, &tops)
             if let y { T.storePartial(e, y + i, count: c) }
             i = end
         }
-        merge(&row, topsApart ? chunkTotal(lanes.s, tops, plainLanes: lanes.plain) : plainTotal(lanes.s.hi))
+        if plain {
+            merge(&row, topsApart ? chunkTotal(VSum(hi: plainLanes, lo: zero), tops, plainLanes: true)
+                                  : plainTotal(plainLanes))
+        } else {
+            merge(&row, chunkTotal(topsApart ? rest : lanes.unbiased, tops, plainLanes: false))
+        }
     } while i < n
     return row!
+}
+
+/// A lane-wise compensated sum of terms in [0, 1]: every lane starts at 1, so that each addition
+/// is a Fast2Sum (three operations, its error exact) rather than a TwoSum (six). The bias leaves
+/// exactly: s - 1 is a multiple of ulp(s) smaller than s.
+struct BiasedSum {
+    var s = DV(repeating: 1), c = DV(repeating: 0)
+
+    @inline(__always) mutating func add(_ q: DV) {
+        let t = s + q
+        c += q - (t - s)
+        s = t
+    }
+
+    var unbiased: VSum { VSum(hi: s - DV(repeating: 1), lo: c) }
 }
 
 /// A plainly summed chunk's lanes, added pairwise: Float results need no more.

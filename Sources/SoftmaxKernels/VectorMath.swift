@@ -57,7 +57,7 @@ struct VSum {
 
 /// The range reduction shared by both exps: hi + lo = k ln 2 + rHi + rLo, |rHi| <= ln2/2 (Cody–
 /// Waite, k rounded by the 1.5·2^52 trick; rHi is exact since k ln2Hi is exact and close to hi,
-/// rLo tiny). Lanes below -1000 (including -inf, whose lo may be NaN) are flagged in `keep`.
+/// rLo tiny). Lanes below -746 (including -inf, whose lo may be NaN) are flagged in `keep`.
 /// Constants are literals, not globals: a global SIMD constant costs a swift_once per call.
 @inline(__always)
 func expReduce(_ hi: DV, _ lo: DV) -> (keep: DMask, t: DV, rHi: DV, rLo: DV) {
@@ -65,7 +65,8 @@ func expReduce(_ hi: DV, _ lo: DV) -> (keep: DMask, t: DV, rHi: DV, rLo: DV) {
     // ln 2 split so that k * ln2Hi is exact for |k| < 2^21 (ln2Hi has 32 trailing zero bits).
     let minusLn2Hi = DV(repeating: -6.93147180369123816490e-01)
     let minusLn2Lo = DV(repeating: -1.90821492927058770002e-10)
-    let floor = DV(repeating: -1000)
+    // Below -746 every exp rounds to +0 (half the least subnormal is e^-745.13).
+    let floor = DV(repeating: -746)
     let keep = hi .> floor
     let x = floor.replacing(with: hi, where: keep)
     let t = fmadd(x, log2e, roundMagic)
@@ -75,11 +76,12 @@ func expReduce(_ hi: DV, _ lo: DV) -> (keep: DMask, t: DV, rHi: DV, rLo: DV) {
 
 @inline(__always) var roundMagic: DV { DV(repeating: 0x1.8p52) }
 
-/// exp(hi + lo) for hi <= 0 (or NaN) and |lo| <= ulp(hi), to within one ulp; 0 below -1000.
+/// exp(hi + lo) for hi <= 0 (or NaN) and |lo| <= ulp(hi), to within one ulp; 0 below -746.
 ///
 /// After the reduction, a degree-13 Taylor polynomial for exp(r) (truncation error 4e-18) summed
-/// so that only the last addition rounds (about 0.5 ulp), and the scaling 2^k applied in two
-/// halves so results in the subnormal range round only once.
+/// so that only the last addition rounds (about 0.5 ulp), and the scaling 2^k put into the
+/// exponent field with a bias that a final multiplication removes, so results in the subnormal
+/// range round only once.
 @inline(__always)
 func vexp(_ hi: DV, _ lo: DV) -> DV {
     let (keep, t, rHi, rLo) = expReduce(hi, lo)
@@ -93,12 +95,17 @@ func vexp(_ hi: DV, _ lo: DV) -> DV {
     let h = one + rHi
     let hLo = (one - h) + rHi
     let tail = rHi * rHi * q
-    // exp(rHi + rLo) = exp(rHi) (1 + rLo + rLo^2/2): |rLo| <= 1443 ln2Lo = 2.8e-7, so the
+    // exp(rHi + rLo) = exp(rHi) (1 + rLo + rLo^2/2): |rLo| <= 1077 ln2Lo = 2.1e-7, so the
     // square still matters at 2^-53 and the cube does not.
     let eLo = fmadd(rLo * rLo, DV(repeating: 0.5), rLo)
     let small = fmadd(eLo, h + tail, tail)
     let p = h + (hLo + small)
-    return zeroUnless(keep, p * twoToThe(t, roundMagic))
+    // t = 1.5·2^52 + k with k >= -1077: shifted left by 52 its low bits are k·2^52 (mod 2^64).
+    // p·2^(k+64) is a normal Double, and the multiplication by 2^-64 rounds a subnormal result
+    // only once.
+    let scaled = unsafeBitCast(p, to: SIMD8<UInt64>.self) &+ (unsafeBitCast(t, to: SIMD8<UInt64>.self) &<< 52)
+        &+ SIMD8<UInt64>(repeating: 64 << 52)
+    return zeroUnless(keep, unsafeBitCast(scaled, to: DV.self) * DV(repeating: 0x1p-64))
 }
 
 /// exp(z) for z <= 0 to 2^-28.9 relative: ample for results rounded to Float (half an ulp is
@@ -139,18 +146,6 @@ func estrin(_ r: DV, _ c: [Double]) -> DV {
     let p89 = fmadd(k(9), r, k(8)), pab = fmadd(k(11), r, k(10))
     let p03 = fmadd(p23, r2, p01), p47 = fmadd(p67, r2, p45), p8b = fmadd(pab, r2, p89)
     return fmadd(p8b, r8, fmadd(p47, r4, p03))
-}
-
-/// 2^k for the k encoded in t = k + 1.5·2^52, k in [-1443, 0], as two normal factors: applied in
-/// turn they round a subnormal result only once.
-@inline(__always)
-func twoToThe(_ t: DV, _ roundMagic: DV) -> DV {
-    let k = unsafeBitCast(t, to: SIMD8<UInt64>.self) &- unsafeBitCast(roundMagic, to: SIMD8<UInt64>.self)
-    let k1 = ((k &+ 2048) &>> 1) &- 1024
-    let k2 = k &- k1
-    let s1 = unsafeBitCast((k1 &+ 1023) &<< 52, to: DV.self)
-    let s2 = unsafeBitCast((k2 &+ 1023) &<< 52, to: DV.self)
-    return s1 * s2
 }
 
 /// exp of the double-double (hi, lo) at the accuracy the storage type T needs.
