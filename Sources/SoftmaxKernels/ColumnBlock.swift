@@ -109,7 +109,7 @@ struct ColumnBlock {
     ) {
         statistics(x, mask, log ? nil : y, t, fullExp: false) { st, s in
             if log {
-                for g in 0..<count { s[g] = logOfSum(s[g], st[g], ColumnWalk.self) }
+                for g in 0..<count { s[g] = logOfSum(s[g], st[g], ColumnWalk.self, forFloat: T.self == Float.self) }
                 eachTile { g, rows in vlogfinalize(x, mask, y, walk(g, rows), st[g], t, s[g]) }
             } else {
                 eachTile { g, rows in vdivide(y, walk(g, rows), s[g], st[g]) }

@@ -103,6 +103,9 @@ struct CrossEntropyTargets {
         var target = DV(repeating: 0)
         // The targets' exp terms, eight in one vector exp rather than a libm call each.
         let ey = vexp(zh, zl)
+        // Float losses: the eight log1p in one vector call (unused lanes are ignored).
+        let lseFloat = T.self == Float.self && lanes > 1
+            ? vlog1pForFloat((sum.hi - DV(repeating: 1)) + sum.lo) : DV(repeating: 0)
         for l in 0..<lanes {
             let si = first + l
             guard offsets[l] >= 0 else {
@@ -110,7 +113,7 @@ struct CrossEntropyTargets {
                 continue
             }
             let rest = twoSum(sum.hi[l] - 1, sum.lo[l])
-            let lse = log1pPair(rest.hi, rest.lo)
+            let lse = T.self == Float.self && lanes > 1 ? (hi: lseFloat[l], lo: 0) : log1pPair(rest.hi, rest.lo)
             let loss = wy[l] * ((lse.hi - zh[l]) + (lse.lo - zl[l]))
             pb.perSample?[si] = T(rounding: loss)
             total.add(loss)

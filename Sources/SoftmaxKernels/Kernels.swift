@@ -106,7 +106,7 @@ func softmaxGroup<T: SoftmaxScalar, W: LaneWalk>(
     let st = rmax(x, mask, w)
     if log {
         let s = raddstoreexpminusmax(x, mask, nil, w, st, t)
-        vlogfinalize(x, mask, y, w, st, t, logOfSum(s, st, W.self))
+        vlogfinalize(x, mask, y, w, st, t, logOfSum(s, st, W.self, forFloat: T.self == Float.self))
     } else {
         let s = raddstoreexpminusmax(x, mask, y, w, st, t)
         vdivide(y, w, s, st)

@@ -290,11 +290,20 @@ func merge(_ row: inout CompensatedSum?, _ chunk: CompensatedSum) {
 }
 
 /// log(sum) per lane as a double-double: log1p of the sum without the maximal term (which is
-/// exactly 1), so that log-probabilities close to 0 keep their relative precision.
+/// exactly 1), so that log-probabilities close to 0 keep their relative precision. For Float
+/// results (`forFloat`) eight lanes take one vector log1p; the special lanes are redone below.
 @inline(__always)
 func logOfSum<W: LaneWalk>(
-    _ s: (hi: DV, lo: DV), _ st: LaneStats, _: W.Type, precise: Bool = false
+    _ s: (hi: DV, lo: DV), _ st: LaneStats, _: W.Type, precise: Bool = false, forFloat: Bool = false
 ) -> (hi: DV, lo: DV) {
+    if forFloat && !W.horizontal {
+        // s >= 1 in ordinary lanes, so s.hi - 1 is exact; s.lo is below Float's resolution.
+        let lanes = vlog1pForFloat((s.hi - DV(repeating: 1)) + s.lo)
+        if !st.special { return (lanes, DV(repeating: 0)) }
+        let ordinary = .!(st.posInf .| st.empty .| st.nan)
+        let fixed = logOfSum(s, st, W.self)
+        return (fixed.hi.replacing(with: lanes, where: ordinary), fixed.lo.replacing(with: 0, where: ordinary))
+    }
     var hi = DV(repeating: 0), lo = DV(repeating: 0)
     // A row walk's lanes all hold the same slice: one logarithm, broadcast.
     for l in 0..<(W.horizontal ? 1 : 8) {
