@@ -3,7 +3,9 @@
 /// Every algorithm is written once, generically over this protocol. Arithmetic happens in
 /// `Double` (exact for every `Float` input and the native type for `Double` input), with
 /// error-free transformations where `Double` alone is not enough; this protocol supplies only
-/// the per-type conversions, which the kernels inline into each CPU tier.
+/// the per-type conversions, which the kernels inline into each CPU tier. (The one exception is
+/// the kernels' Float-arithmetic path for contiguous `Float` rows, which makes each rounding
+/// exact instead, at twice the lanes.)
 public protocol SoftmaxScalar: BinaryFloatingPoint, Sendable
 where Self.RawSignificand: FixedWidthInteger {
     /// The value converted to `Double` (exact for both conforming types).

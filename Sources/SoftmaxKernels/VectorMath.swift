@@ -46,11 +46,20 @@ struct VSum {
         lo += e
     }
 
-    /// All lanes added in a fixed order into a double-double.
+    /// All lanes added into a double-double by a tree of TwoSums (halves, quarters, then the last
+    /// pair), each level's errors kept with the low parts: branch-free, where eight
+    /// `CompensatedSum.add` calls each branch on which operand is larger, and mispredict.
     @inline(__always) func total() -> CompensatedSum {
+        let a4 = hi.lowHalf, b4 = hi.highHalf
+        let s4 = a4 + b4, bb4 = s4 - a4
+        let l4 = (lo.lowHalf + lo.highHalf) + ((a4 - (s4 - bb4)) + (b4 - bb4))
+        let a2 = s4.lowHalf, b2 = s4.highHalf
+        let s2 = a2 + b2, bb2 = s2 - a2
+        let l2 = (l4.lowHalf + l4.highHalf) + ((a2 - (s2 - bb2)) + (b2 - bb2))
+        let (s, e) = twoSum(s2[0], s2[1])
         var c = CompensatedSum()
-        for i in 0..<8 { c.add(hi[i]) }
-        for i in 0..<8 { c.add(lo[i]) }
+        c.sum = s
+        c.compensation = (l2[0] + l2[1]) + e
         return c
     }
 }
