@@ -43,37 +43,41 @@ _FAST_FUNCS = {op: {dt: _fast_handle(f"ssm_{op}_{t}", scalar) for dt, (t, scalar
 # is allowed): one allocation and one address lookup instead of two, about 0.5 us of a small
 # call. Larger arrays allocate, as the copy would cost a pass over memory.
 _COPY_IN_PLACE = 4096
+_addressof = ctypes.addressof
+_from_buffer = ctypes.c_char.from_buffer
 
 
 def _fast_rowwise(op: str, x, axis, temperature, out):
-    """The common call, C-contiguous native float32/float64 reduced over one axis, without the
-    general machinery (it dominates small calls). None when the general path is needed."""
+    """The common call, a native float32/float64 array reduced over one axis, without the general
+    machinery (it dominates small calls). None when the general path is needed."""
     fast = _FAST_FUNCS[op].get(x.dtype)
-    if fast is None or type(axis) is not int or type(temperature) is not float or not x.flags.c_contiguous:
+    if fast is None or type(axis) is not int or type(temperature) is not float:
         return None
     shape = x.shape
     nd = len(shape)
+    size = x.size
+    if nd == 0 or size == 0:
+        return None
     if axis == -1 or axis == nd - 1:
-        if nd == 0 or x.size == 0:
-            return None
         n, inner = shape[-1], 1
     else:
         a = axis + nd if axis < 0 else axis
-        if not 0 <= a < nd or x.size == 0:
+        if not 0 <= a < nd:
             return None
         n = shape[a]
         inner = 1
         for d in shape[a + 1:]:
             inner *= d
     f, one = fast
-    if out is None:
-        if x.size <= _COPY_IN_PLACE:
-            y = x.copy()
-            px = py = A.writable_ptr(y)
-        else:
-            px = A.ptr(x)
-            y = np.empty_like(x)
-            py = A.ptr(y)
+    if out is None and size <= _COPY_IN_PLACE:
+        y = x.copy()  # C-contiguous whatever the layout of x
+        px = py = _addressof(_from_buffer(y))
+    elif not x.flags.c_contiguous:
+        return None
+    elif out is None:
+        px = A.ptr(x)
+        y = np.empty_like(x)
+        py = A.ptr(y)
     elif (type(out) is np.ndarray and out.dtype == x.dtype and out.shape == shape
           and out.flags.c_contiguous and out.flags.writeable):
         y = out
@@ -83,7 +87,7 @@ def _fast_rowwise(op: str, x, axis, temperature, out):
             return None  # partial overlap: the general path computes into a temporary
     else:
         return None
-    status = f(px, py, x.size // (n * inner), n, inner, one if temperature == 1.0 else temperature)
+    status = f(px, py, size // (n * inner), n, inner, one if temperature == 1.0 else temperature)
     if status:
         check(status, op)
     return y
