@@ -98,32 +98,33 @@ struct CrossEntropyTargets {
     func losses<T: SoftmaxScalar>(
         _ pb: CrossEntropyProblem<T>, _ sum: (hi: DV, lo: DV), lanes: Int, first: Int, _ total: inout RobustSum
     ) -> (scale: DV, target: DV) {
-        let inv = 1 / pb.gradientDivisor
-        var scale = DV(repeating: 0)
-        var target = DV(repeating: 0)
-        // The targets' exp terms, eight in one vector exp rather than a libm call each.
+        let one = DV(repeating: 1), zero = DV(repeating: 0)
+        // The eight lanes' arithmetic in vectors (the same operations, so the same bits, as one
+        // lane at a time); only the logarithm of Double losses and the in-order total are
+        // per lane. The targets' exp terms: one vector exp rather than a libm call each.
         let ey = vexp(zh, zl)
-        // Float losses: the eight log1p in one vector call (unused lanes are ignored).
-        let lseFloat = T.self == Float.self && lanes > 1
-            ? vlog1pForFloat((sum.hi - DV(repeating: 1)) + sum.lo) : DV(repeating: 0)
-        for l in 0..<lanes {
-            let si = first + l
-            guard offsets[l] >= 0 else {
-                pb.perSample?[si] = 0
-                continue
+        let (restHi, restLo) = vtwoSum(sum.hi - one, sum.lo)
+        var lseHi = zero, lseLo = zero
+        if T.self == Float.self && lanes > 1 {
+            lseHi = vlog1pForFloat(restHi + restLo)
+        } else {
+            for l in 0..<lanes where offsets[l] >= 0 {
+                let r = log1pPair(restHi[l], restLo[l])
+                lseHi[l] = r.hi
+                lseLo[l] = r.lo
             }
-            let rest = twoSum(sum.hi[l] - 1, sum.lo[l])
-            let lse = T.self == Float.self && lanes > 1 ? (hi: lseFloat[l], lo: 0) : log1pPair(rest.hi, rest.lo)
-            let loss = wy[l] * ((lse.hi - zh[l]) + (lse.lo - zl[l]))
-            pb.perSample?[si] = T(rounding: loss)
-            total.add(loss)
-            let a = wy[l] * inv
-            let full = sum.hi[l] + sum.lo[l]
-            scale[l] = a / full
-            let others = zh[l] == 0 ? rest.hi + rest.lo : (sum.hi[l] - ey[l]) + sum.lo[l]
-            target[l] = -a * others / full
         }
-        return (scale, target)
+        let loss = wy * ((lseHi - zh) + (lseLo - zl))
+        let a = wy * DV(repeating: 1 / pb.gradientDivisor)
+        let full = sum.hi + sum.lo
+        let others = ((sum.hi - ey) + sum.lo).replacing(with: restHi + restLo, where: zh .== zero)
+        let used = unsafeBitCast(offsets, to: SIMD8<Int64>.self) .>= SIMD8<Int64>(repeating: 0)
+        for l in 0..<lanes {
+            let value = used[l] ? loss[l] : 0
+            pb.perSample?[first + l] = T(rounding: value)
+            if used[l] { total.add(value) }
+        }
+        return (zeroUnless(used, a / full), zeroUnless(used, -a * others / full))
     }
 
     @inline(__always)
