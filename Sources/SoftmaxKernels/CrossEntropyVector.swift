@@ -80,15 +80,30 @@ struct CrossEntropyTargets {
     init<T: SoftmaxScalar, W: LaneWalk>(
         _ pb: CrossEntropyProblem<T>, _ x: UnsafePointer<T>, _ w: W, _ st: LaneStats, first: Int
     ) {
-        for l in 0..<w.resultLanes {
-            let label = pb.labels![first + l]
-            if label == pb.ignoreIndex { continue }
-            let y = Int(label)
-            offsets[l] = w.elementOffset(y, lane: l)
-            wy[l] = pb.weight.map { $0[y].double } ?? 1
-            let z = scaledShift(x[offsets[l]].double, st.max[l], 1)
-            zh[l] = z.hi
-            zl[l] = z.lo
+        // Gathered into scalar scratch and loaded as vectors once: lanes written one at a time
+        // into vectors each cost a failed store-to-load forwarding.
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 16) { buf in
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: 8) { obuf in
+                let xs = buf.baseAddress!, ws = xs + 8, os = obuf.baseAddress!
+                for l in 0..<8 {
+                    xs[l] = st.max[l]  // an ignored or unused lane's shift is 0
+                    ws[l] = 0
+                    os[l] = -1
+                    guard l < w.resultLanes else { continue }
+                    let label = pb.labels![first + l]
+                    if label == pb.ignoreIndex { continue }
+                    let y = Int(label)
+                    os[l] = w.elementOffset(y, lane: l)
+                    ws[l] = pb.weight.map { $0[y].double } ?? 1
+                    xs[l] = x[os[l]].double
+                }
+                offsets = UnsafeRawPointer(os).loadUnaligned(as: SIMD8<Int>.self)
+                wy = UnsafeRawPointer(ws).loadUnaligned(as: DV.self)
+                let (h, e) = vtwoSum(UnsafeRawPointer(xs).loadUnaligned(as: DV.self), -st.max)
+                zh = h
+                // A -inf target logit (as scaledShift): the shift is -inf, exactly.
+                zl = zeroUnless(h .> DV(repeating: -.infinity), e)
+            }
         }
     }
 
