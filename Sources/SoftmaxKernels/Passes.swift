@@ -304,22 +304,28 @@ func logOfSum<W: LaneWalk>(
         let fixed = logOfSum(s, st, W.self)
         return (fixed.hi.replacing(with: lanes, where: ordinary), fixed.lo.replacing(with: 0, where: ordinary))
     }
-    var hi = DV(repeating: 0), lo = DV(repeating: 0)
-    // A row walk's lanes all hold the same slice: one logarithm, broadcast.
-    for l in 0..<(W.horizontal ? 1 : 8) {
-        if st.posInf[l] {
-            hi[l] = logD(st.infCount[l])
-        } else if !st.empty[l] && !st.nan[l] {
-            // s >= 1 here, so s.hi - 1 is exact.
-            let rest = twoSum(s.hi[l] - 1, s.lo[l])
-            // Precise: to double-double accuracy, for max + log(sum) that cancels.
-            let r = precise ? DoubleDouble.log1p(rest, first: log1pD(rest.hi)) : log1pPair(rest.hi, rest.lo)
-            hi[l] = r.hi
-            lo[l] = r.lo
+    // Per lane into scalar scratch, loaded as vectors once (lanes written one at a time into a
+    // vector each cost a failed store-to-load forwarding).
+    return withUnsafeTemporaryAllocation(of: Double.self, capacity: 16) { buf in
+        let hi = buf.baseAddress!, lo = hi + 8
+        // A row walk's lanes all hold the same slice: one logarithm, broadcast.
+        for l in 0..<(W.horizontal ? 1 : 8) {
+            hi[l] = 0
+            lo[l] = 0
+            if st.posInf[l] {
+                hi[l] = logD(st.infCount[l])
+            } else if !st.empty[l] && !st.nan[l] {
+                // s >= 1 here, so s.hi - 1 is exact.
+                let rest = twoSum(s.hi[l] - 1, s.lo[l])
+                // Precise: to double-double accuracy, for max + log(sum) that cancels.
+                let r = precise ? DoubleDouble.log1p(rest, first: log1pD(rest.hi)) : log1pPair(rest.hi, rest.lo)
+                hi[l] = r.hi
+                lo[l] = r.lo
+            }
         }
+        if W.horizontal { return (DV(repeating: hi[0]), DV(repeating: lo[0])) }
+        return (UnsafeRawPointer(hi).loadUnaligned(as: DV.self), UnsafeRawPointer(lo).loadUnaligned(as: DV.self))
     }
-    if W.horizontal { return (DV(repeating: hi[0]), DV(repeating: lo[0])) }
-    return (hi, lo)
 }
 
 /// vdivide: y = e / sum, in Double and rounded once into T. For Double the divisor is the
