@@ -21,6 +21,19 @@ from conftest import (
     ref_normalize, ref_sigmoid, ref_softmax,
 )
 
+def assert_same_path_or_close(call_a, call_b, exact_input):
+    """softmax and log_softmax called two ways that mean the same: bitwise equal for float64;
+    for float32, where one way may take the float-arithmetic path and the other the double one,
+    each within 2 ULP of the exact result for `exact_input`."""
+    for f, ref in ((ssm.softmax, ref_softmax), (ssm.log_softmax, ref_log_softmax)):
+        a, b = call_a(f), call_b(f)
+        if a.dtype == np.float32:
+            for y in (a, b):
+                assert_ulp(y, ref(exact_input), 2)
+        else:
+            assert_same(a, b)
+
+
 ROWWISE = {"softmax": ssm.softmax, "log_softmax": ssm.log_softmax, "normalize": ssm.normalize}
 ELEMENTWISE = {"sigmoid": ssm.sigmoid, "log_sigmoid": ssm.log_sigmoid}
 SAME_SHAPE = {**ROWWISE, **ELEMENTWISE}
@@ -395,16 +408,8 @@ class TestWhere:
         x = rng.standard_normal((3, 11)).astype(dtype)
         w = np.ones(x.shape, bool)
         assert_same(ssm.logsumexp(x, where=w), ssm.logsumexp(x))
-        if dtype == np.float32:
-            # Unmasked float32 rows run in float arithmetic, masked ones in double: both are
-            # within the accuracy bound, not bitwise equal.
-            for y in (ssm.softmax(x, where=w), ssm.softmax(x)):
-                assert_ulp(y, ref_softmax(x), 2)
-            for y in (ssm.log_softmax(x, where=w), ssm.log_softmax(x)):
-                assert_ulp(y, ref_log_softmax(x), 2)
-        else:
-            assert_same(ssm.softmax(x, where=w), ssm.softmax(x))
-            assert_same(ssm.log_softmax(x, where=w), ssm.log_softmax(x))
+        # Unmasked float32 rows run in float arithmetic, masked ones in double.
+        assert_same_path_or_close(lambda f: f(x, where=w), lambda f: f(x), x)
 
     def test_mask_on_non_last_axes(self, rng):
         x = rng.standard_normal((3, 4, 5))
@@ -446,16 +451,8 @@ class TestTemperature:
         x = np.array([0, 2, 4, 6], dtype=dtype)
         for t in (0.5, 2.0, 4.0):  # powers of two: x/T is exact
             scaled = x / dtype.type(t)
-            if dtype == np.float32:
-                # Temperature 1 runs in float arithmetic, other temperatures in double: both
-                # are within the accuracy bound, not bitwise equal.
-                for y in (ssm.softmax(x, temperature=t), ssm.softmax(scaled)):
-                    assert_ulp(y, ref_softmax(scaled), 2)
-                for y in (ssm.log_softmax(x, temperature=t), ssm.log_softmax(scaled)):
-                    assert_ulp(y, ref_log_softmax(scaled), 2)
-            else:
-                assert_same(ssm.softmax(x, temperature=t), ssm.softmax(scaled))
-                assert_same(ssm.log_softmax(x, temperature=t), ssm.log_softmax(scaled))
+            # Temperature 1 runs in float arithmetic for float32, other temperatures in double.
+            assert_same_path_or_close(lambda f: f(x, temperature=t), lambda f: f(scaled), scaled)
 
     def test_sharpening_towards_argmax(self):
         x = np.array([0.0, 2.0, 4.0])
