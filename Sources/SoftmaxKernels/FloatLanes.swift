@@ -1,13 +1,13 @@
 import SoftmaxCore
 
-// Float rows in Float arithmetic, sixteen lanes per vector (two interleaved AVX2 registers, so
-// that the long dependency chain of exp overlaps with its twin; one AVX-512 register): twice the lanes of the Double path
-// and about a third of its instructions per element, for the same accuracy. The Double path
-// stays exact for Float input because every step is wider than needed; here each rounding that
-// would matter is made exact instead (TwoSum of x - max, an exact Cody–Waite step, the leading
-// 1 + r split off), so exp(x - max) is within half an ulp plus 2^-27.9 before it is stored.
-// The sums stay in Double. Needs FMA: without it the reduction is not exact, and the baseline
-// tier keeps the Double path.
+// Float rows in Float arithmetic, sixteen lanes a step (two AVX2 registers whose exp chains
+// overlap, or one AVX-512 register): twice the lanes of the Double path and about a third of
+// its instructions per element, for the same accuracy. The Double path is exact for Float input
+// because every step is wider than needed; here each rounding that would matter is made exact
+// instead (TwoSum of x - max, an exact Cody–Waite step, 1 + r split off, Fast2Sum lane sums), so
+// exp(x - max) is within half an ulp plus 2^-27.9 when it is stored, and each row chunk's sum
+// is exact to about 2^-45 before it is widened to Double. Needs FMA: without it the reduction
+// is not exact, and the baseline tier keeps the Double path.
 
 typealias FV = SIMD16<Float>
 typealias FMask = SIMDMask<SIMD16<Int32>>
