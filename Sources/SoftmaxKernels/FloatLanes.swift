@@ -4,9 +4,9 @@ import SoftmaxCore
 // overlap, or one AVX-512 register): twice the lanes of the Double path and about a third of
 // its instructions per element, for the same accuracy. The Double path is exact for Float input
 // because every step is wider than needed; here each rounding that would matter is made exact
-// instead (TwoSum of x - max, an exact Cody–Waite step, 1 + r split off, Fast2Sum lane sums), so
-// exp(x - max) is within half an ulp plus 2^-27.9 when it is stored, and each row chunk's sum
-// is exact to about 2^-45 before it is widened to Double. Needs FMA: without it the reduction
+// instead (TwoSum of x - max, an exact Cody–Waite step, 1 + r split off, lane sums that keep
+// every addition's error), so exp(x - max) is within half an ulp plus 2^-27.9 when it is
+// stored, and each row chunk's sum is within about 2^-28 of its terms' before it is widened. Needs FMA: without it the reduction
 // is not exact, and the baseline tier keeps the Double path.
 
 typealias FV = SIMD16<Float>
@@ -108,15 +108,34 @@ func vexpf(_ d: FV, _ e: FV) -> FV {
     return unsafeBitCast(bits, to: FV.self) * FV(repeating: 0x1p-64)
 }
 
-/// Each lane's terms (each <= 1) summed from a start of 1, so that every addition is a Fast2Sum
-/// whose exact error is kept: as precise as a Double sum, without widening every term.
+/// Each lane's terms (each <= 1) summed in Float with every addition's rounding error kept.
+/// Biased (softmax, which only divides by the total): the lanes start at 1, so each addition is
+/// a Fast2Sum. Unbiased (log results, whose terms without the maximal ones may all be tiny and
+/// need their own sum to full relative precision): the lanes start at 0 and each addition is a
+/// TwoSum; a bias would leave the tiny terms to the plainly summed errors.
 struct FloatLaneSum {
-    var s = FV(repeating: 1), c = FV(repeating: 0), tops = FV(repeating: 0)
+    var s: FV, c = FV(repeating: 0), tops = FV(repeating: 0)
+    let biased: Bool
+
+    @inline(__always) init(biased: Bool) {
+        self.biased = biased
+        s = FV(repeating: biased ? 1 : 0)
+    }
 
     @inline(__always) mutating func add(_ q: FV) {
         let t = s + q
-        c += q - (t - s)
+        if biased {
+            c += q - (t - s)
+        } else {
+            let qq = t - s
+            c += (s - (t - qq)) + (q - qq)
+        }
         s = t
+    }
+
+    /// The lanes pairwise in Double, without the bias (s - 1 is exact in Double).
+    @inline(__always) var total: DV {
+        (widenSum(s) - DV(repeating: biased ? 2 : 0)) + widenSum(c)
     }
 }
 
@@ -158,7 +177,7 @@ func raddstoreexpminusmaxFloat(
     var i = 0
     repeat {
         let end = Swift.min(n, i + rowChunkLength)
-        var acc = FloatLaneSum()
+        var acc = FloatLaneSum(biased: !topsApart)
         // One call site, so that the exp inlines: the partial last vector takes the same path.
         while i < end {
             let full = i + floatLanes <= end
@@ -178,8 +197,7 @@ func raddstoreexpminusmaxFloat(
             }
             i = Swift.min(i + floatLanes, end)
         }
-        // s - 1 is exact in Double.
-        let lanes = (widenSum(acc.s) - DV(repeating: Double(floatLanes / 8))) + widenSum(acc.c)
+        let lanes = acc.total
         merge(&row, topsApart ? chunkTotal(VSum(hi: lanes, lo: DV(repeating: 0)), widenSum(acc.tops), plainLanes: true)
                               : plainTotal(lanes))
     } while i < n

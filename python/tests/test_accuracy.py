@@ -290,10 +290,11 @@ def _confident(dt, rng):
     gaps = (10.0, 20.0, 30.0) if _f32(dt) else (30.0, 300.0, 600.0)
     out = []
     for gap in gaps:
-        for n in (2, 3, 8, 1000):
-            x = rng.normal(0, 1, (32, n))
-            lab = rng.integers(0, n, 32)
-            x[np.arange(32), lab] = x.max(axis=1) + gap
+        # Wide rows too: the tiny terms of 32000 classes must be summed to their own precision.
+        for n, rows in ((2, 32), (3, 32), (8, 32), (1000, 32), (32000, 4)):
+            x = rng.normal(0, 1, (rows, n))
+            lab = rng.integers(0, n, rows)
+            x[np.arange(rows), lab] = x.max(axis=1) + gap
             out.append({"x": x.astype(dt), "labels": lab})
             # and the loss of a wrong label, large and ordinary
             out.append({"x": x.astype(dt), "labels": (lab + 1) % n})
