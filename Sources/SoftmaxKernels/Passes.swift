@@ -367,6 +367,14 @@ func vlogfinalize<T: SoftmaxScalar, W: LaneWalk>(
     _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?, _ y: UnsafeMutablePointer<T>, _ w: W,
     _ st: LaneStats, _ t: Double, _ l: (hi: DV, lo: DV)
 ) {
+    #if SSM_FMA
+    if T.self == Float.self, t == 1, mask == nil, !st.special, let row = w as? RowWalk {
+        let lh = Float(l.hi[0])
+        vlogfinalizeFloat(x.as(Float.self) + row.base, y.as(Float.self) + row.base, row.n,
+                          max: Float(st.max[0]), lh: lh, ll: Float((l.hi[0] - Double(lh)) + l.lo[0]))
+        return
+    }
+    #endif
     let invT = 1 / t
     let minusInf = DV(repeating: -.infinity)
     for k in 0..<w.steps {
