@@ -68,11 +68,16 @@ func rmaxFloat(_ x: UnsafePointer<Float>, _ n: Int) -> RowChunkStats {
     if top == .infinity {
         for k in 0..<n where x[k] == .infinity { infs += 1 }
     }
-    let nanLanes = unsafeBitCast(nan, to: (SIMD8<Int32>, SIMD8<Int32>).self)
-    let a = nanLanes.0 | nanLanes.1
+    return RowChunkStats(max: top, nan: anyLane(nan), infCount: infs)
+}
+
+@inline(__always)
+func anyLane(_ m: FMask) -> Bool {
+    let lanes = unsafeBitCast(m, to: (SIMD8<Int32>, SIMD8<Int32>).self)
+    let a = lanes.0 | lanes.1
     let b = a.lowHalf | a.highHalf
     let c = b.lowHalf | b.highHalf
-    return RowChunkStats(max: top, nan: (c[0] | c[1]) != 0, infCount: infs)
+    return (c[0] | c[1]) != 0
 }
 
 /// exp(d + e) in Float for d = fl(x - max) <= 0 and e its rounding error, d >= -104 (below,
@@ -120,6 +125,14 @@ struct FloatLaneSum {
     @inline(__always) init(biased: Bool) {
         self.biased = biased
         s = FV(repeating: biased ? 1 : 0)
+    }
+
+    /// A sum resumed from its lanes (a column sweep keeps them in memory between rows).
+    @inline(__always) init(s: FV, c: FV, tops: FV, biased: Bool) {
+        self.s = s
+        self.c = c
+        self.tops = tops
+        self.biased = biased
     }
 
     @inline(__always) mutating func add(_ q: FV) {

@@ -134,11 +134,14 @@ func raddstoreexpminusmax<T: SoftmaxScalar, W: LaneWalk>(
 /// chunks of `rowChunk` elements, the first taken as it is and the others added in order.
 /// Contiguous Float rows at temperature 1 take the Float-arithmetic kernel (FloatLanes.swift)
 /// on FMA tiers, unless `floatArithmetic` is false: partial statistics keep the Double exp,
-/// since their sums are merged and may end in a logsumexp that cancels.
+/// since their sums are merged and may end in a logsumexp that cancels. A column walk's count
+/// of maximal terms goes to `tops` when given, rather than into its lanes: tiles merged with
+/// the 1 already in their sums would leave the other terms to the plainly added low parts.
 @inline(__always)
 func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
     _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?, _ y: UnsafeMutablePointer<T>?, _ w: W,
-    _ st: LaneStats, _ t: Double, fullExp: Bool = false, compensated: Bool = false, floatArithmetic: Bool = true
+    _ st: LaneStats, _ t: Double, fullExp: Bool = false, compensated: Bool = false, floatArithmetic: Bool = true,
+    tops topsOut: UnsafeMutablePointer<DV>? = nil
 ) -> (lanes: (hi: DV, lo: DV), row: CompensatedSum) {
     let invT = 1 / t
     // Softmax only divides by the sum; log results need log1p of the sum without its maximal
@@ -194,6 +197,10 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
         return ((acc.hi, acc.lo), row!)
     }
     let (hi, lo) = vtwoSum(acc.hi, acc.lo)
+    if let topsOut {
+        topsOut.pointee += tops
+        return ((hi, lo), CompensatedSum())
+    }
     let (s, e) = vtwoSum(tops, hi)
     return ((s, lo + e), CompensatedSum())
 }

@@ -57,7 +57,10 @@ private func ulps<T: SoftmaxScalar>(_ a: T, _ b: T) -> Double {
 }
 
 private func checkTier<T: SoftmaxScalar>(_ k: any SoftmaxKernelSet.Type, _ name: String, _: T.Type) {
-    let shapes = [(3, 37, 1), (19, 10, 1), (2, 5, 9), (1, 1, 1), (4, 0, 1), (2, 40000, 1), (3, 17, 20)]
+    // (2, 33, 72): Float blocks of 16 columns are swept row by row (FloatColumnSweep), the last
+    // 8 columns walked in tiles; (1, 1100, 64): a sweep whose sums cross a chunk of rows.
+    let shapes = [(3, 37, 1), (19, 10, 1), (2, 5, 9), (1, 1, 1), (4, 0, 1), (2, 40000, 1), (3, 17, 20),
+                  (2, 33, 72), (1, 1100, 64)]
     for (si, (outer, n, inner)) in shapes.enumerated() {
         let count = outer * n * inner
         let slices = outer * inner

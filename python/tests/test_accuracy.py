@@ -345,6 +345,14 @@ def _non_last_axis(dt, rng):
     out = [{"x": x3, "axis": 0}, {"x": x3, "axis": 1},
            {"x": rng.normal(0, 5, (300, 7)).astype(dt), "axis": 0},
            {"x": rng.normal(0, 5, (5, 1000, 3)).astype(dt), "axis": 1}]
+    # Wide float32 blocks are swept row by row in Float arithmetic: 64 columns (one sweep
+    # block of 16 columns each), over more rows than one chunk of sums, at an offset, and
+    # confident columns (one row far above the rest).
+    confident = rng.normal(0, 1, (200, 64))
+    confident[7] += 30 if dt == np.float32 else 600
+    out += [{"x": rng.normal(0, 5, (1100, 64)).astype(dt), "axis": 0},
+            {"x": (rng.normal(0, 5, (300, 2, 64)) + 1e4).astype(dt), "axis": 0},
+            {"x": confident.astype(dt), "axis": 0}]
     for inp in out:
         shape = list(inp["x"].shape)
         n = shape.pop(inp["axis"])

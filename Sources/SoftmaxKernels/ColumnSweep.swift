@@ -1,0 +1,201 @@
+import SoftmaxCore
+
+/// A Float column block (a non-last axis) swept row by row in Float arithmetic.
+///
+/// Each pass reads the block one row after another, all its columns in ascending order, with
+/// each column's running maximum or lane sum in a small array that stays in L1: the order a
+/// whole-array reduction over axis 0 reads memory in, which the prefetcher follows. The tiled
+/// column walks instead call a kernel per group of eight columns and tile of rows, and on
+/// 1000x4096 float32 over axis 0 spent about as long in those calls as in the exp itself.
+///
+/// The kernels are FloatLanes' own, sixteen columns a step (so the block's width must be a
+/// multiple of 16), and their accuracy is the same: each column's terms are summed in Float
+/// for `chunkRows` rows, as a row walk's chunk, then added into its group's double-double. Taken on
+/// the FMA tiers for unmasked blocks at temperature 1 whose maxima are finite and NaN-free; the
+/// others keep the tiled Double walks.
+struct FloatColumnSweep {
+    static let chunkRows = 1024
+    /// Floats of scratch a sweep needs for a block of ColumnBlock's largest width.
+    static let scratchCount = 7 * 8 * ColumnBlock.maxGroups
+
+    let x: UnsafePointer<Float>     // the block's first element (row 0)
+    let n: Int
+    let inner: Int
+    let columns: Int
+    let maxima: UnsafeMutablePointer<Float>   // each column's maximum
+    let lanes: UnsafeMutablePointer<Float>    // lane sums s, c, tops; then a final pass's operands
+
+    @inline(__always)
+    static func applies(columns: Int) -> Bool { columns % floatLanes == 0 }
+
+    @inline(__always)
+    init(_ x: UnsafePointer<Float>, n: Int, inner: Int, columns: Int, scratch: UnsafeMutablePointer<Float>) {
+        self.x = x
+        self.n = n
+        self.inner = inner
+        self.columns = columns
+        self.maxima = scratch
+        self.lanes = scratch + columns
+    }
+
+    @inline(__always) func load(_ p: UnsafePointer<Float>) -> FV { UnsafeRawPointer(p).loadUnaligned(as: FV.self) }
+    @inline(__always) func store(_ v: FV, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: FV.self)
+    }
+
+    /// Pass 1: each column's maximum. Returns the groups' statistics unless a column holds a
+    /// NaN, +inf or only -inf, which the tiled walks handle.
+    func statistics(_ st: UnsafeMutablePointer<LaneStats>) -> Bool {
+        var special = sweepMax()
+        let inf = FV(repeating: .infinity)
+        var c = 0
+        while c < columns {
+            let m = load(maxima + c)
+            special = special || anyLane((m .== inf) .| (m .== -inf))
+            c += floatLanes
+        }
+        if special { return false }
+        for g in 0..<columns / 8 {
+            let m = UnsafeRawPointer(maxima + 8 * g).loadUnaligned(as: FHalf.self)
+            (st + g).initialize(to: LaneStats(max: widen(m), nan: DMask(repeating: false), infCount: DV(repeating: 0)))
+        }
+        return true
+    }
+
+    /// Each column's maximum into `maxima`; whether any element is NaN.
+    @inline(never)
+    private func sweepMax() -> Bool {
+        let minusInf = FV(repeating: -.infinity)
+        var c = 0
+        while c < columns { store(minusInf, maxima + c); c += floatLanes }
+        var nan = FMask(repeating: false)
+        for i in 0..<n {
+            let row = x + i * inner
+            c = 0
+            while c < columns {
+                let v = load(row + c), m = load(maxima + c)
+                store(m.replacing(with: v, where: v .> m), maxima + c)
+                nan .|= v .!= v
+                c += floatLanes
+            }
+        }
+        return anyLane(nan)
+    }
+
+    /// Pass 2: exp(x - max) stored to `y` (when given), each column's sum added into its
+    /// group's double-double in `sums`; the maximal terms counted apart when `topsApart`.
+    @inline(__always)
+    func expSums(_ y: UnsafeMutablePointer<Float>?, _ sums: UnsafeMutablePointer<(hi: DV, lo: DV)>, topsApart: Bool) {
+        // Two copies, so that neither tests topsApart per step.
+        if topsApart { sweepExp(y, sums, topsApart: true) } else { sweepExp(y, sums, topsApart: false) }
+    }
+
+    @inline(__always)
+    private func sweepExp(_ y: UnsafeMutablePointer<Float>?, _ sums: UnsafeMutablePointer<(hi: DV, lo: DV)>,
+                          topsApart: Bool) {
+        let s = lanes, e = lanes + columns, tops = lanes + 2 * columns
+        let zero = FV(repeating: 0), start = FV(repeating: topsApart ? 0 : 1)
+        var r = 0
+        repeat {
+            let end = Swift.min(n, r + FloatColumnSweep.chunkRows)
+            var c = 0
+            while c < columns { store(start, s + c); store(zero, e + c); store(zero, tops + c); c += floatLanes }
+            for i in r..<end {
+                let row = x + i * inner
+                c = 0
+                while c < columns {
+                    var acc = FloatLaneSum(s: load(s + c), c: load(e + c), tops: load(tops + c), biased: !topsApart)
+                    let p = expMinusMax(load(row + c), load(maxima + c), topsApart: topsApart, &acc)
+                    store(acc.s, s + c)
+                    store(acc.c, e + c)
+                    if topsApart { store(acc.tops, tops + c) }
+                    if let y { store(p, y + i * inner + c) }
+                    c += floatLanes
+                }
+            }
+            for g in 0..<columns / 8 {
+                @inline(__always) func lanes8(_ p: UnsafeMutablePointer<Float>) -> DV {
+                    widen(UnsafeRawPointer(p + 8 * g).loadUnaligned(as: FHalf.self))
+                }
+                // s - 1 is exact in Double.
+                var total = (lanes8(s) - DV(repeating: topsApart ? 0 : 1), lanes8(e))
+                total = topsApart ? vtwoSum(lanes8(tops), total.0 + total.1) : (total.0 + total.1, DV(repeating: 0))
+                let (hi, err) = vtwoSum(sums[g].hi, total.0)
+                sums[g] = (hi, sums[g].lo + total.1 + err)
+            }
+            r = end
+        } while r < n
+    }
+
+    /// y = y * scale(g) for the columns of each group g, the scale split in two Floats as in
+    /// `vscaleFloat`.
+    @inline(__always)
+    func scale(_ y: UnsafeMutablePointer<Float>, _ scale: (Int) -> DV) {
+        let hi = lanes, lo = lanes + columns
+        for g in 0..<columns / 8 {
+            let s = scale(g), h = narrow(s)
+            UnsafeMutableRawPointer(hi + 8 * g).storeBytes(of: h, as: FHalf.self)
+            UnsafeMutableRawPointer(lo + 8 * g).storeBytes(of: narrow(s - widen(h)), as: FHalf.self)
+        }
+        sweepScale(y, hi, lo)
+    }
+
+    // The operands come from memory: where the optimiser sees lo derived from hi it lowers
+    // such loops to part-scalar code.
+    @inline(never)
+    private func sweepScale(_ y: UnsafeMutablePointer<Float>, _ hi: UnsafePointer<Float>, _ lo: UnsafePointer<Float>) {
+        for i in 0..<n {
+            let row = y + i * inner
+            var c = 0
+            while c < columns {
+                let v = load(row + c), h = load(hi + c)
+                let q = v * h
+                store(q + fmadd(v, load(lo + c), fmadd(v, h, -q)), row + c)
+                c += floatLanes
+            }
+        }
+    }
+
+    /// y = (x - max) - log(sum) per column, as `vlogfinalizeFloat`, from each group's log(sum).
+    @inline(__always)
+    func logFinalize(_ y: UnsafeMutablePointer<Float>, _ log: (Int) -> (hi: DV, lo: DV)) {
+        let hi = lanes, lo = lanes + columns
+        for g in 0..<columns / 8 {
+            let l = log(g), h = narrow(l.hi)
+            UnsafeMutableRawPointer(hi + 8 * g).storeBytes(of: h, as: FHalf.self)
+            UnsafeMutableRawPointer(lo + 8 * g).storeBytes(of: narrow((l.hi - widen(h)) + l.lo), as: FHalf.self)
+        }
+        sweepLogFinalize(y, hi, lo)
+    }
+
+    @inline(never)
+    private func sweepLogFinalize(_ y: UnsafeMutablePointer<Float>, _ lhs: UnsafePointer<Float>, _ lls: UnsafePointer<Float>) {
+        let minusInf = FV(repeating: -.infinity)
+        for i in 0..<n {
+            var c = 0
+            while c < columns {
+                let v = load(x + i * inner + c), m = load(maxima + c), lh = load(lhs + c)
+                let d = v - m
+                let vp = d + m
+                let mp = d - vp
+                let e = (v - vp) - (m + mp)
+                let s = d - lh
+                let dp = s + lh
+                let lp = s - dp
+                let t = (d - dp) - (lh + lp)
+                let r = s + ((t + e) - load(lls + c))
+                store(r.replacing(with: minusInf, where: s .== minusInf), y + i * inner + c)
+                c += floatLanes
+            }
+        }
+    }
+}
+
+typealias FHalf = SIMD8<Float>
+
+/// Eight Doubles rounded to Float (one or two vcvtpd2ps).
+@inline(__always)
+func narrow(_ v: DV) -> FHalf {
+    FHalf(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]),
+          Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]))
+}
