@@ -62,13 +62,22 @@ func rmaxFloat(_ x: UnsafePointer<Float>, _ n: Int) -> RowChunkStats {
         step(&m1, tail)
     }
     step(&m0, m1)
-    let q = unsafeBitCast(m0, to: (SIMD8<Float>, SIMD8<Float>).self)
-    let top = hmax(vmax(widen(q.0), widen(q.1)))
+    let top = Double(hmaxFloat(m0))
     var infs = 0.0
     if top == .infinity {
         for k in 0..<n where x[k] == .infinity { infs += 1 }
     }
     return RowChunkStats(max: top, nan: anyLane(nan), infCount: infs)
+}
+
+/// The largest of sixteen NaN-free Floats, by halves in Float (no widening).
+@inline(__always)
+func hmaxFloat(_ v: FV) -> Float {
+    let q = unsafeBitCast(v, to: (SIMD8<Float>, SIMD8<Float>).self)
+    let a = q.0.replacing(with: q.1, where: q.1 .> q.0)
+    let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .> a.lowHalf)
+    let c = b.lowHalf.replacing(with: b.highHalf, where: b.highHalf .> b.lowHalf)
+    return Swift.max(c[0], c[1])
 }
 
 @inline(__always)

@@ -349,14 +349,16 @@ func vdivide<T: SoftmaxScalar, W: LaneWalk>(
         sh = sh.replacing(with: 1, where: st.empty)
         sl = sl.replacing(with: 0, where: st.empty)
     }
-    let inv = DV(repeating: 1) / (sh + sl)
     #if SSM_FMA
     if T.self == Float.self, !st.special, let row = w as? RowWalk {
-        vscaleFloat(y.as(Float.self) + row.base, row.n, inv[0])
+        vscaleFloat(y.as(Float.self) + row.base, row.n, 1 / (sh[0] + sl[0]))
         return
     }
     #endif
-    let r = DV(repeating: 1) / sh
+    // A row walk's lanes all hold the same sum: scalar divisions, broadcast, rather than
+    // vector ones (about 20 cycles of latency each, per row).
+    let inv = W.horizontal ? DV(repeating: 1 / (sh[0] + sl[0])) : DV(repeating: 1) / (sh + sl)
+    let r = W.horizontal ? DV(repeating: 1 / sh[0]) : DV(repeating: 1) / sh
     for k in 0..<w.steps {
         let e = reload(y, w, k)
         if T.self == Float.self {
