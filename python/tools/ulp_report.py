@@ -2,7 +2,8 @@
 
 The cases, the exact references and the ULP measure are those of tests/test_accuracy.py (this
 script imports it), so the table and the test suite always agree. Peers: the NumPy idiom,
-scipy.special, and JAX (eager, CPU, x64 enabled) when it is installed. A peer gets the
+scipy.special, and when installed JAX (eager, CPU, x64 enabled) and ONNX Runtime (the opset-13
+operator on the CPU provider; it has none for log_sigmoid). A peer gets the
 temperature as ``x / T`` (in the input dtype) and a mask as ``where(mask, x, -inf)``, as a user
 would write it.
 
@@ -108,6 +109,38 @@ def jax_nn(func, inp):
     return r
 
 
+def onnxruntime_op(func, inp):
+    """The ONNX operator of `func` (opset 13) on ONNX Runtime's CPU provider, one session per input."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    ops = {"softmax": "Softmax", "log_softmax": "LogSoftmax", "logsumexp": "ReduceLogSumExp",
+           "cross_entropy": "SoftmaxCrossEntropyLoss", "sigmoid": "Sigmoid"}
+    if func not in ops:
+        raise NotImplementedError(f"ONNX has no {func} operator")
+    x, axis = _x_for_peer(inp), inp.get("axis", -1)
+    et = TensorProto.FLOAT if x.dtype == np.float32 else TensorProto.DOUBLE
+    inputs, feed = [helper.make_tensor_value_info("X", et, list(x.shape))], {"X": x}
+    if func in ("softmax", "log_softmax"):
+        node = helper.make_node(ops[func], ["X"], ["Y"], axis=axis)
+    elif func == "logsumexp":
+        node = helper.make_node(ops[func], ["X"], ["Y"], axes=[axis], keepdims=0)
+    elif func == "sigmoid":
+        node = helper.make_node(ops[func], ["X"], ["Y"])
+    else:  # classes on axis 1, as ONNX wants them
+        x = np.moveaxis(x, axis, 1) if x.ndim > 1 else x
+        labels = inp["labels"].astype(np.int64)
+        inputs = [helper.make_tensor_value_info("X", et, list(x.shape)),
+                  helper.make_tensor_value_info("L", TensorProto.INT64, list(labels.shape))]
+        feed = {"X": np.ascontiguousarray(x), "L": labels}
+        node = helper.make_node(ops[func], ["X", "L"], ["Y"], reduction="none")
+    graph = helper.make_graph([node], "g", inputs, [helper.make_tensor_value_info("Y", et, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = min(model.ir_version, 9)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, feed)[0]
+
+
 def peers(wanted):
     out = {"ours": T.ours, "numpy": numpy_idiom}
     try:
@@ -122,6 +155,13 @@ def peers(wanted):
         jax.config.update("jax_enable_x64", True)
         jax.config.update("jax_platforms", "cpu")
         out["jax"] = jax_nn
+    except ImportError:
+        pass
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+
+        out["ort"] = onnxruntime_op
     except ImportError:
         pass
     return {k: v for k, v in out.items() if wanted is None or k in wanted or k == "ours"}
@@ -144,7 +184,7 @@ def main(argv=None) -> int:
     ap.add_argument("--funcs", help="comma-separated: " + ",".join(T.FUNCS))
     ap.add_argument("--dtypes", help="comma-separated: float32,float64")
     ap.add_argument("--cases", help="comma-separated case names")
-    ap.add_argument("--peers", help="comma-separated: numpy,scipy,jax (ours always)")
+    ap.add_argument("--peers", help="comma-separated: numpy,scipy,jax,ort (ours always)")
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
     ap.add_argument("--known", action="store_true",
                     help="print the KNOWN_ABOVE_2ULP dict of test_accuracy.py for the current library")
@@ -180,6 +220,8 @@ def main(argv=None) -> int:
                         u = T.measure(func, dt, case, impls[name]).ulp
                     except ImportError:
                         u = "no mpmath"
+                    except NotImplementedError:  # a peer without this function
+                        u = None
                     except Exception as e:  # a peer without this feature
                         u = "error"
                         print(f"  {name} {func} {dname} {case.name}: {type(e).__name__}: {e}",
@@ -194,7 +236,7 @@ def main(argv=None) -> int:
     print(f"# worst error in ULPs (outputs with a normal exact value; threshold {T.THRESHOLD_ULP})")
     print(f"# swiftsoftmax {ssm.build_info()}")
     print(f"# numpy {np.__version__}" + "".join(
-        f", {m} {sys.modules[m].__version__}" for m in ("scipy", "jax") if m in sys.modules))
+        f", {m} {sys.modules[m].__version__}" for m in ("scipy", "jax", "onnxruntime") if m in sys.modules))
     header = ["function", "dtype", "case"] + names
     body = [[f, d, c] + [fmt(u) for u in cells] for f, d, c, cells in rows]
     summary = []
