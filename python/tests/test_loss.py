@@ -367,6 +367,38 @@ def test_special_rows():
     assert v == pytest.approx(np.log(2))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_special_rows_among_long_rows(dtype):
+    """Rows longer than 16 go by batches of eight: a special row sends its batch back to one row
+    at a time, and the other rows' results (weighted, one ignored) must not change."""
+    rng = np.random.default_rng(11)
+    x = rng.normal(0, 3, (19, 40))
+    y = rng.integers(0, 40, 19)
+    y[4] = -100
+    w = rng.uniform(0.5, 2.0, 40)
+    x[2, 7] = np.nan
+    x[10, :] = -np.inf
+    x[17, 3] = np.inf
+    y[17] = 5 if y[17] == 3 else y[17]  # the target is not the +inf logit
+    x = x.astype(dtype)
+    loss, g = ssm.cross_entropy_with_grad(x, y, weight=w.astype(dtype), reduction="none")
+    assert np.isnan(loss[2]) and np.isnan(g[2]).all()
+    assert loss[10] == np.inf and (g[10] == 0).all()
+    others = (np.arange(40) != 3) & (np.arange(40) != y[17])
+    assert (g[17][others] == 0).all() and g[17][3] == -g[17][y[17]] == dtype(w[y[17]])
+    assert loss[4] == 0 and (g[4] == 0).all()
+    ok = np.setdiff1d(np.arange(19), [2, 10, 17])
+    rl, rg = ref_cross_entropy(x[ok], y[ok], weight=w.astype(dtype), reduction="none")
+    tol = tolerance(dtype)
+    np.testing.assert_allclose(loss[ok], rl.astype(np.float64), rtol=tol, atol=0)
+    np.testing.assert_allclose(g[ok], rg.astype(np.float64), rtol=tol, atol=tol * 1e-30)
+    # batches without a special row give the same bits as each row alone
+    for r in (0, 9, 18):
+        l1, g1 = ssm.cross_entropy_with_grad(x[r:r + 1], y[r:r + 1], weight=w.astype(dtype), reduction="none")
+        assert l1[0] == loss[r] or (dtype == np.float32 and abs(l1[0] - loss[r]) <= 2 * tol * abs(loss[r]))
+        np.testing.assert_array_equal(g1[0], g[r])
+
+
 def test_results_do_not_depend_on_thread_count(restore_threads):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((3000, 100))
