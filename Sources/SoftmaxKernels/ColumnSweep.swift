@@ -177,21 +177,11 @@ struct FloatColumnSweep {
 
     @inline(never)
     private func sweepLogFinalize(_ y: UnsafeMutablePointer<Float>, _ lhs: UnsafePointer<Float>, _ lls: UnsafePointer<Float>) {
-        let minusInf = FV(repeating: -.infinity)
         for i in 0..<n {
             var c = 0
             while c < columns {
-                let v = load(x + i * inner + c), m = load(maxima + c), lh = load(lhs + c)
-                let d = v - m
-                let vp = d + m
-                let mp = d - vp
-                let e = (v - vp) - (m + mp)
-                let s = d - lh
-                let dp = s + lh
-                let lp = s - dp
-                let t = (d - dp) - (lh + lp)
-                let r = s + ((t + e) - load(lls + c))
-                store(r.replacing(with: minusInf, where: s .== minusInf), y + i * inner + c)
+                let r = logProbability(load(x + i * inner + c), max: load(maxima + c), lh: load(lhs + c), ll: load(lls + c))
+                store(r, y + i * inner + c)
                 c += floatLanes
             }
         }

@@ -248,43 +248,44 @@ func vscaleFloat(_ y: UnsafeMutablePointer<Float>, _ n: Int, _ scale: Double) {
     }
 }
 
+/// (v - m) - (lh + ll) for v <= m and lh >= 0, rounded once: v - m carried exactly as TwoSum's
+/// pair (d, e), then d - lh as another (both terms <= 0, so nothing cancels). -inf where the
+/// difference is -inf, where TwoSum's error would be NaN.
+@inline(__always)
+func logProbability(_ v: FV, max m: FV, lh: FV, ll: FV) -> FV {
+    let d = v - m
+    let vp = d + m
+    let mp = d - vp
+    let e = (v - vp) - (m + mp)
+    let s = d - lh
+    let dp = s + lh
+    let lp = s - dp
+    let t = (d - dp) - (lh + lp)
+    let r = s + ((t + e) - ll)
+    return r.replacing(with: FV(repeating: -.infinity), where: s .== FV(repeating: -.infinity))
+}
+
 /// vlogfinalize of a contiguous unmasked Float piece at temperature 1: y = (x - max) - log(sum)
-/// for a finite maximum, with log(sum) = lh + ll as a Float pair. x - max is carried exactly as
-/// TwoSum's pair (d, e); d and -lh are both <= 0, so their sum does not cancel and one more
-/// TwoSum plus the small terms leave only the final rounding. A -inf result (x = -inf, or a
-/// difference beyond Float's range) is set apart, where TwoSum's error would be NaN. Not
-/// inlined, and lh, ll are arguments: where the optimiser sees how ll is derived from lh it
-/// lowers the loop to part-scalar code.
+/// for a finite maximum, with log(sum) = lh + ll as a Float pair (`logProbability`). Not inlined,
+/// and lh, ll are arguments: where the optimiser sees how ll is derived from lh it lowers the
+/// loop to part-scalar code.
 @inline(never)
 func vlogfinalizeFloat(
     _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, max: Float, lh lhScalar: Float, ll llScalar: Float
 ) {
     let m = FV(repeating: max)
     let lh = FV(repeating: lhScalar), ll = FV(repeating: llScalar)
-    let minusInf = FV(repeating: -.infinity)
-    @inline(__always) func result(_ v: FV) -> FV {
-        let d = v - m
-        let vp = d + m
-        let mp = d - vp
-        let e = (v - vp) - (m + mp)
-        let s = d - lh
-        let dp = s + lh
-        let lp = s - dp
-        let t = (d - dp) - (lh + lp)
-        let r = s + ((t + e) - ll)
-        return r.replacing(with: minusInf, where: s .== minusInf)
-    }
     var i = 0
     while i + floatLanes <= n {
-        let r = result(UnsafeRawPointer(x + i).loadUnaligned(as: FV.self))
+        let r = logProbability(UnsafeRawPointer(x + i).loadUnaligned(as: FV.self), max: m, lh: lh, ll: ll)
         UnsafeMutableRawPointer(y + i).storeBytes(of: r, as: FV.self)
         i += floatLanes
     }
     // Lane by lane: in place, an overlapping full vector would read results already stored.
     if i < n {
-        var v = minusInf
+        var v = FV(repeating: -.infinity)
         for k in i..<n { v[k - i] = x[k] }
-        let r = result(v)
+        let r = logProbability(v, max: m, lh: lh, ll: ll)
         for k in i..<n { y[k] = r[k - i] }
     }
 }
