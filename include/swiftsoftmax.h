@@ -49,6 +49,13 @@ ssm_status ssm_softmax_f64(const double *x, double *y, size_t outer, size_t n, s
 ssm_status ssm_log_softmax_f32(const float *x, float *y, size_t outer, size_t n, size_t inner, float temperature);
 ssm_status ssm_log_softmax_f64(const double *x, double *y, size_t outer, size_t n, size_t inner, double temperature);
 
+/* y = softmax(y) (log_softmax(y)) of each of `rows` contiguous rows of n, in place, at
+ * temperature 1: the calls above with x == y, for callers that pay per argument (ctypes). */
+ssm_status ssm_softmax_inplace_f32(float *y, size_t rows, size_t n);
+ssm_status ssm_softmax_inplace_f64(double *y, size_t rows, size_t n);
+ssm_status ssm_log_softmax_inplace_f32(float *y, size_t rows, size_t n);
+ssm_status ssm_log_softmax_inplace_f64(double *y, size_t rows, size_t n);
+
 /* As above over the entries whose mask byte is non-zero (one byte per element of x); masked
  * entries get probability 0 / log-probability -inf. */
 ssm_status ssm_softmax_masked_f32(const float *x, const uint8_t *mask, float *y, size_t outer, size_t n, size_t inner, float temperature);

@@ -21,18 +21,28 @@ where Self.RawSignificand: FixedWidthInteger {
 }
 
 extension SoftmaxScalar {
+    // Partial vectors go through a stack buffer filled or emptied by memcpy: setting or reading
+    // SIMD lanes one at a time in a loop compiles to a spill and a reload per lane, which cost
+    // a short row more than its arithmetic (an 8-element float32 softmax: ~345 ns a call).
+
     /// The first `count` (< 8) values at `p`, the other lanes set to `pad`.
     @inlinable @inline(__always)
     public static func loadPartial(_ p: UnsafePointer<Self>, count: Int, pad: Double) -> SIMD8<Double> {
-        var v = SIMD8<Double>(repeating: pad)
-        for i in 0..<count { v[i] = p[i].double }
-        return v
+        withUnsafeTemporaryAllocation(of: Self.self, capacity: 8) { b in
+            let base = b.baseAddress!
+            base.initialize(repeating: Self(rounding: pad), count: 8)
+            base.update(from: p, count: count)
+            return load8(UnsafePointer(base))
+        }
     }
 
     /// Stores the first `count` (< 8) lanes of `v` at `p`.
     @inlinable @inline(__always)
     public static func storePartial(_ v: SIMD8<Double>, _ p: UnsafeMutablePointer<Self>, count: Int) {
-        for i in 0..<count { p[i] = Self(rounding: v[i]) }
+        withUnsafeTemporaryAllocation(of: Self.self, capacity: 8) { b in
+            store8(v, b.baseAddress!)
+            p.update(from: b.baseAddress!, count: count)
+        }
     }
 }
 

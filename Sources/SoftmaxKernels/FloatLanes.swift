@@ -21,6 +21,21 @@ func widen(_ v: SIMD8<Float>) -> DV {
        Double(v[4]), Double(v[5]), Double(v[6]), Double(v[7]))
 }
 
+/// The first `count` (< 16) Floats at `p`, the other lanes `pad`; by memcpy through the stack,
+/// as lane-by-lane insertion spills and reloads the vector per lane.
+@inline(__always)
+func loadFloats(_ p: UnsafePointer<Float>, count: Int, pad: Float) -> FV {
+    var v = FV(repeating: pad)
+    withUnsafeMutableBytes(of: &v) { $0.baseAddress!.copyMemory(from: p, byteCount: count * 4) }
+    return v
+}
+
+/// Stores the first `count` (< 16) lanes of `v` at `p`.
+@inline(__always)
+func storeFloats(_ v: FV, _ p: UnsafeMutablePointer<Float>, count: Int) {
+    withUnsafeBytes(of: v) { UnsafeMutableRawPointer(p).copyMemory(from: $0.baseAddress!, byteCount: count * 4) }
+}
+
 /// Sixteen Floats widened and added pairwise into eight Double lanes.
 @inline(__always)
 func widenSum(_ v: FV) -> DV {
@@ -57,7 +72,7 @@ func rmaxFloat(_ x: UnsafePointer<Float>, _ n: Int) -> RowChunkStats {
         if n >= floatLanes {
             tail = at(n - floatLanes)
         } else {
-            for k in i..<n { tail[k - i] = x[k] }
+            tail = loadFloats(x + i, count: n - i, pad: -.infinity)
         }
         step(&m1, tail)
     }
@@ -197,33 +212,33 @@ func raddstoreexpminusmaxFloat(
     let m = FV(repeating: max)
     var row: CompensatedSum? = nil
     var i = 0
-    repeat {
-        let end = Swift.min(n, i + rowChunkLength)
-        var acc = FloatLaneSum(biased: !topsApart)
-        // One call site, so that the exp inlines: the partial last vector takes the same path.
-        while i < end {
-            let full = i + floatLanes <= end
-            var v = FV(repeating: -.infinity)
-            if full {
-                v = UnsafeRawPointer(x + i).loadUnaligned(as: FV.self)
-            } else {
-                for k in i..<end { v[k - i] = x[k] }
+    // One call site, so that the exp inlines: the partial last vector takes the same path,
+    // through a stack buffer filled and emptied outside the loop (a memcpy call inside the
+    // loop, or the partial vector held in registers, would push the lane sums to memory).
+    return withUnsafeTemporaryAllocation(of: FV.self, capacity: 1) { b in
+        let tailBuffer = UnsafeMutableRawPointer(b.baseAddress!)
+        repeat {
+            let end = Swift.min(n, i + rowChunkLength)
+            let fullEnd = i + (end - i) / floatLanes * floatLanes
+            if fullEnd < end {
+                tailBuffer.storeBytes(of: FV(repeating: -.infinity), as: FV.self)
+                tailBuffer.copyMemory(from: x + fullEnd, byteCount: (end - fullEnd) * 4)
             }
-            let p = expMinusMax(v, m, topsApart: topsApart, &acc)
-            if let y {
-                if full {
-                    UnsafeMutableRawPointer(y + i).storeBytes(of: p, as: FV.self)
-                } else {
-                    for k in i..<end { y[k] = p[k - i] }
-                }
+            var acc = FloatLaneSum(biased: !topsApart)
+            while i < end {
+                let full = i < fullEnd
+                let src = full ? UnsafeRawPointer(x + i) : UnsafeRawPointer(tailBuffer)
+                let p = expMinusMax(src.loadUnaligned(as: FV.self), m, topsApart: topsApart, &acc)
+                if let y { (full ? UnsafeMutableRawPointer(y + i) : tailBuffer).storeBytes(of: p, as: FV.self) }
+                i = Swift.min(i + floatLanes, end)
             }
-            i = Swift.min(i + floatLanes, end)
-        }
-        let lanes = acc.total
-        merge(&row, topsApart ? chunkTotal(VSum(hi: lanes, lo: DV(repeating: 0)), widenSum(acc.tops), plainLanes: true)
-                              : plainTotal(lanes))
-    } while i < n
-    return row!
+            if fullEnd < end, let y { UnsafeMutableRawPointer(y + fullEnd).copyMemory(from: tailBuffer, byteCount: (end - fullEnd) * 4) }
+            let lanes = acc.total
+            merge(&row, topsApart ? chunkTotal(VSum(hi: lanes, lo: DV(repeating: 0)), widenSum(acc.tops), plainLanes: true)
+                                  : plainTotal(lanes))
+        } while i < n
+        return row!
+    }
 }
 
 /// vscale of a contiguous Float piece: y = y * scale, rounded once from the exact product by a
@@ -281,11 +296,9 @@ func vlogfinalizeFloat(
         UnsafeMutableRawPointer(y + i).storeBytes(of: r, as: FV.self)
         i += floatLanes
     }
-    // Lane by lane: in place, an overlapping full vector would read results already stored.
+    // Not an overlapping full vector: in place, it would read results already stored.
     if i < n {
-        var v = FV(repeating: -.infinity)
-        for k in i..<n { v[k - i] = x[k] }
-        let r = logProbability(v, max: m, lh: lh, ll: ll)
-        for k in i..<n { y[k] = r[k - i] }
+        let r = logProbability(loadFloats(x + i, count: n - i, pad: -.infinity), max: m, lh: lh, ll: ll)
+        storeFloats(r, y + i, count: n - i)
     }
 }

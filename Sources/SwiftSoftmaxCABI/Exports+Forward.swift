@@ -24,6 +24,25 @@ public func ssm_log_softmax_f64(_ x: In<Double>, _ y: Out<Double>, _ o: UInt, _ 
     status { () throws(SoftmaxError) in try logSoftmax(x, into: y, shape: shape(o, n, i), temperature: t) }
 }
 
+// In place over contiguous rows at temperature 1: the same functions with three arguments, for
+// callers whose per-argument cost is large (ctypes converts each in ~80 ns).
+@_cdecl("ssm_softmax_inplace_f32")
+public func ssm_softmax_inplace_f32(_ y: Out<Float>, _ rows: UInt, _ n: UInt) -> Int32 {
+    status { () throws(SoftmaxError) in try softmax(UnsafePointer(y), into: y, shape: shape(rows, n, 1)) }
+}
+@_cdecl("ssm_softmax_inplace_f64")
+public func ssm_softmax_inplace_f64(_ y: Out<Double>, _ rows: UInt, _ n: UInt) -> Int32 {
+    status { () throws(SoftmaxError) in try softmax(UnsafePointer(y), into: y, shape: shape(rows, n, 1)) }
+}
+@_cdecl("ssm_log_softmax_inplace_f32")
+public func ssm_log_softmax_inplace_f32(_ y: Out<Float>, _ rows: UInt, _ n: UInt) -> Int32 {
+    status { () throws(SoftmaxError) in try logSoftmax(UnsafePointer(y), into: y, shape: shape(rows, n, 1)) }
+}
+@_cdecl("ssm_log_softmax_inplace_f64")
+public func ssm_log_softmax_inplace_f64(_ y: Out<Double>, _ rows: UInt, _ n: UInt) -> Int32 {
+    status { () throws(SoftmaxError) in try logSoftmax(UnsafePointer(y), into: y, shape: shape(rows, n, 1)) }
+}
+
 @_cdecl("ssm_softmax_masked_f32")
 public func ssm_softmax_masked_f32(_ x: In<Float>, _ m: Mask, _ y: Out<Float>, _ o: UInt, _ n: UInt, _ i: UInt, _ t: Float) -> Int32 {
     status { () throws(SoftmaxError) in try softmax(x, mask: m, into: y, shape: shape(o, n, i), temperature: t) }

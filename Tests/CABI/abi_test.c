@@ -123,6 +123,13 @@ static void test_##S(void) { \
     CHECK_STATUS(ssm_softmax_##S(buf, buf, 2, 3, 1, 1), SSM_OK); \
     CHECK(same_##S(buf, ref, 6)); \
     memcpy(buf, x, sizeof x); \
+    CHECK_STATUS(ssm_softmax_inplace_##S(buf, 2, 3), SSM_OK); \
+    CHECK(same_##S(buf, ref, 6)); \
+    memcpy(buf, x, sizeof x); \
+    CHECK_STATUS(ssm_log_softmax_##S(x, ref, 2, 3, 1, 1), SSM_OK); \
+    CHECK_STATUS(ssm_log_softmax_inplace_##S(buf, 2, 3), SSM_OK); \
+    CHECK(same_##S(buf, ref, 6)); \
+    memcpy(buf, x, sizeof x); \
     CHECK_STATUS(ssm_log_softmax_masked_##S(x, mask, ref, 2, 3, 1, 1), SSM_OK); \
     CHECK_STATUS(ssm_log_softmax_masked_##S(buf, mask, buf, 2, 3, 1, 1), SSM_OK); \
     CHECK(same_##S(buf, ref, 6)); \
@@ -145,6 +152,8 @@ static void test_##S(void) { \
     CHECK_STATUS(ssm_softmax_##S(NULL, y, 2, 3, 1, 1), SSM_NULL_POINTER); \
     CHECK_STATUS(ssm_softmax_##S(x, NULL, 2, 3, 1, 1), SSM_NULL_POINTER); \
     CHECK_STATUS(ssm_log_softmax_##S(NULL, y, 2, 3, 1, 1), SSM_NULL_POINTER); \
+    CHECK_STATUS(ssm_softmax_inplace_##S(NULL, 2, 3), SSM_NULL_POINTER); \
+    CHECK_STATUS(ssm_log_softmax_inplace_##S(NULL, 1, 1), SSM_NULL_POINTER); \
     CHECK_STATUS(ssm_softmax_masked_##S(x, NULL, y, 2, 3, 1, 1), SSM_NULL_POINTER); \
     CHECK_STATUS(ssm_log_softmax_masked_##S(x, NULL, y, 2, 3, 1, 1), SSM_NULL_POINTER); \
     CHECK_STATUS(ssm_logsumexp_##S(NULL, y, 2, 3, 1), SSM_NULL_POINTER); \
@@ -157,6 +166,8 @@ static void test_##S(void) { \
     CHECK(same_##S(y, keep, 6)); \
     /* null pointers are fine for empty arrays */ \
     CHECK_STATUS(ssm_softmax_##S(NULL, NULL, 0, 3, 1, 1), SSM_OK); \
+    CHECK_STATUS(ssm_softmax_inplace_##S(NULL, 0, 3), SSM_OK); \
+    CHECK_STATUS(ssm_log_softmax_inplace_##S(NULL, 4, 0), SSM_OK); \
     CHECK_STATUS(ssm_log_softmax_##S(NULL, NULL, 4, 0, 4, 1), SSM_OK); \
     CHECK_STATUS(ssm_softmax_masked_##S(NULL, NULL, NULL, 4, 3, 0, 1), SSM_OK); \
     CHECK_STATUS(ssm_sigmoid_##S(NULL, NULL, 0), SSM_OK); \
@@ -166,6 +177,8 @@ static void test_##S(void) { \
     /* overflowing sizes */ \
     CHECK_STATUS(ssm_softmax_##S(x, y, SIZE_MAX, 3, 1, 1), SSM_INVALID_SHAPE); \
     CHECK_STATUS(ssm_softmax_##S(x, y, 1, SIZE_MAX, 1, 1), SSM_INVALID_SHAPE); \
+    CHECK_STATUS(ssm_softmax_inplace_##S(y, SIZE_MAX, 3), SSM_INVALID_SHAPE); \
+    CHECK_STATUS(ssm_log_softmax_inplace_##S(y, (size_t)1 << 32, (size_t)1 << 32), SSM_INVALID_SHAPE); \
     CHECK_STATUS(ssm_log_softmax_##S(x, y, (size_t)1 << 32, (size_t)1 << 32, 2, 1), SSM_INVALID_SHAPE); \
     CHECK_STATUS(ssm_softmax_masked_##S(x, mask, y, 1, 3, SIZE_MAX, 1), SSM_INVALID_SHAPE); \
     CHECK_STATUS(ssm_log_softmax_masked_##S(x, mask, y, SIZE_MAX / 2, 2, 1, 1), SSM_INVALID_SHAPE); \

@@ -21,6 +21,8 @@ _D = ctypes.c_double
 _SIGNATURES: dict[str, tuple] = {
     "ssm_softmax_{t}": (_P, _P, _Z, _Z, _Z, "s"),
     "ssm_log_softmax_{t}": (_P, _P, _Z, _Z, _Z, "s"),
+    "ssm_softmax_inplace_{t}": (_P, _Z, _Z),
+    "ssm_log_softmax_inplace_{t}": (_P, _Z, _Z),
     "ssm_softmax_masked_{t}": (_P, _P, _P, _Z, _Z, _Z, "s"),
     "ssm_log_softmax_masked_{t}": (_P, _P, _P, _Z, _Z, _Z, "s"),
     "ssm_logsumexp_{t}": (_P, _P, _Z, _Z, _Z),

@@ -302,6 +302,35 @@ class TestDtypes:
         assert_same(ssm.softmax(x), ssm.softmax(x.astype(np.float32)))
 
 
+    @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+    @pytest.mark.parametrize("shape", [(1,), (8,), (3, 5), (2, 3, 17), (4096,), (4097,), (0,), (2, 0)])
+    def test_every_call_path_agrees(self, dtype, rng, name, shape):
+        # Defaults take the three-argument in-place entry point (small arrays), a spelled-out
+        # axis or temperature the general fast path, a 0-d view or an `out` the general one.
+        x = rng.normal(0, 4, size=shape).astype(dtype)
+        keep = x.copy()
+        f = getattr(ssm, name)
+        fresh = f(x)
+        assert fresh.dtype == x.dtype and fresh.shape == x.shape
+        assert not np.shares_memory(fresh, x)
+        assert_same(x, keep)
+        assert_same(fresh, f(x, axis=np.int64(-1)))
+        assert_same(fresh, f(x, axis=x.ndim - 1, temperature=float("1")))
+        assert_same(fresh, f(x[::1].T.T, out=np.empty_like(x)))
+        if x.size:
+            ref = f(x.astype(np.float64).reshape(-1, x.shape[-1])).reshape(shape)
+            np.testing.assert_allclose(fresh, ref.astype(dtype), rtol=4 * np.finfo(dtype).eps, atol=0)
+
+    def test_small_path_reports_errors_through_the_general_rules(self):
+        x = np.ones((2, 3), dtype=np.float32)
+        with pytest.raises(TypeError):
+            ssm.softmax(x.astype(np.complex64))
+        assert_same(ssm.softmax(x[:, ::2]), np.full((2, 2), 0.5, dtype=np.float32))
+        ro = x.copy()
+        ro.flags.writeable = False
+        assert_same(ssm.log_softmax(ro), np.full((2, 3), np.float32(-np.log(3.0)), dtype=np.float32))
+
+
 # ---------------------------------------------------------------------------------------
 # out=
 
