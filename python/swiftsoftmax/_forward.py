@@ -65,6 +65,7 @@ _LAST = -1
 # call. Larger arrays allocate, as the copy would cost a pass over memory.
 _COPY_IN_PLACE = 4096
 _addressof = ctypes.addressof
+_ndarray = np.ndarray
 _from_buffer = ctypes.c_char.from_buffer
 
 
@@ -174,15 +175,16 @@ def softmax(x: ArrayLike, axis: Axis = _LAST, *, temperature: float = _T1,
     array([[0.5, 0.5],
            [0. , 1. ]])
     """
-    if type(x) is np.ndarray and where is None:  # the fast paths first, one call level down
+    if type(x) is _ndarray and where is None:  # the fast paths first, one call level down
         if out is None and temperature is _T1 and axis is _LAST:
             f = _SMALL_SOFTMAX.get(x.dtype)
-            if f is not None:
-                size = x.size
-                if 0 < size <= _COPY_IN_PLACE and x.ndim:  # inline: a call costs ~80 ns here
+            size = x.size
+            if f is not None and 0 < size <= _COPY_IN_PLACE:  # inline: a call costs ~80 ns here
+                shape = x.shape
+                if shape:
                     y = x.copy()
                     p = _addressof(_from_buffer(y))
-                    n = x.shape[-1]
+                    n = shape[-1]
                     status = f(p, size // n, n)
                     if status:
                         check(status, "softmax")
@@ -219,15 +221,16 @@ def log_softmax(x: ArrayLike, axis: Axis = _LAST, *, temperature: float = _T1,
     >>> float(ssm.log_softmax([0.0, 40.0])[1])   # -exp(-40), not 0
     -4.248354255291589e-18
     """
-    if type(x) is np.ndarray and where is None:
+    if type(x) is _ndarray and where is None:
         if out is None and temperature is _T1 and axis is _LAST:
             f = _SMALL_LOG_SOFTMAX.get(x.dtype)
-            if f is not None:
-                size = x.size
-                if 0 < size <= _COPY_IN_PLACE and x.ndim:  # inline: a call costs ~80 ns here
+            size = x.size
+            if f is not None and 0 < size <= _COPY_IN_PLACE:  # inline: a call costs ~80 ns here
+                shape = x.shape
+                if shape:
                     y = x.copy()
                     p = _addressof(_from_buffer(y))
-                    n = x.shape[-1]
+                    n = shape[-1]
                     status = f(p, size // n, n)
                     if status:
                         check(status, "log_softmax")
