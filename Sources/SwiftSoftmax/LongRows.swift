@@ -6,8 +6,10 @@ import SoftmaxCore
 /// so the result does not depend on the number of threads.
 enum LongRows {
     static func applies(_ shape: RowShape) -> Bool {
-        shape.inner == 1 && Threads.count > 1 && shape.outer < Threads.count
-            && shape.n >= 4 * Tier.kernels.rowChunk
+        // The row length first: a small call should not pay for reading the thread count.
+        guard shape.inner == 1, shape.n >= 4 * Tier.kernels.rowChunk else { return false }
+        let threads = Threads.count
+        return threads > 1 && shape.outer < threads
     }
 
     static func softmax<T: SoftmaxScalar>(
