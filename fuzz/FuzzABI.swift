@@ -163,6 +163,7 @@ func check(_ name: Substring) -> Bool { !skipped.contains(name) }
 
 protocol ABI: FuzzFloat {
     static func softmax(_ x: UnsafePointer<Self>?, _ m: UnsafePointer<UInt8>?, _ y: UnsafeMutablePointer<Self>?, _ o: Int, _ n: Int, _ i: Int, _ t: Self, log: Bool) -> UInt32
+    static func softmaxInPlace(_ y: UnsafeMutablePointer<Self>?, _ rows: Int, _ n: Int, log: Bool) -> UInt32
     static func logsumexp(_ x: UnsafePointer<Self>?, _ m: UnsafePointer<UInt8>?, _ y: UnsafeMutablePointer<Self>?, _ o: Int, _ n: Int, _ i: Int) -> UInt32
     static func sigmoid(_ x: UnsafePointer<Self>?, _ y: UnsafeMutablePointer<Self>?, _ c: Int, log: Bool) -> UInt32
     static func normalize(_ x: UnsafePointer<Self>?, _ y: UnsafeMutablePointer<Self>?, _ o: Int, _ n: Int, _ i: Int) -> UInt32
@@ -183,6 +184,9 @@ extension Float: ABI {
         case (true, false): return ssm_softmax_masked_f32(x, m, y, o, n, i, t).rawValue
         case (true, true): return ssm_log_softmax_masked_f32(x, m, y, o, n, i, t).rawValue
         }
+    }
+    static func softmaxInPlace(_ y: UnsafeMutablePointer<Float>?, _ rows: Int, _ n: Int, log: Bool) -> UInt32 {
+        log ? ssm_log_softmax_inplace_f32(y, rows, n).rawValue : ssm_softmax_inplace_f32(y, rows, n).rawValue
     }
     static func logsumexp(_ x: UnsafePointer<Float>?, _ m: UnsafePointer<UInt8>?, _ y: UnsafeMutablePointer<Float>?, _ o: Int, _ n: Int, _ i: Int) -> UInt32 {
         m == nil ? ssm_logsumexp_f32(x, y, o, n, i).rawValue : ssm_logsumexp_masked_f32(x, m, y, o, n, i).rawValue
@@ -218,6 +222,9 @@ extension Double: ABI {
         case (true, false): return ssm_softmax_masked_f64(x, m, y, o, n, i, t).rawValue
         case (true, true): return ssm_log_softmax_masked_f64(x, m, y, o, n, i, t).rawValue
         }
+    }
+    static func softmaxInPlace(_ y: UnsafeMutablePointer<Double>?, _ rows: Int, _ n: Int, log: Bool) -> UInt32 {
+        log ? ssm_log_softmax_inplace_f64(y, rows, n).rawValue : ssm_softmax_inplace_f64(y, rows, n).rawValue
     }
     static func logsumexp(_ x: UnsafePointer<Double>?, _ m: UnsafePointer<UInt8>?, _ y: UnsafeMutablePointer<Double>?, _ o: Int, _ n: Int, _ i: Int) -> UInt32 {
         m == nil ? ssm_logsumexp_f64(x, y, o, n, i).rawValue : ssm_logsumexp_masked_f64(x, m, y, o, n, i).rawValue
@@ -372,6 +379,13 @@ struct Case<T: ABI> {
             let st2 = T.softmax(z, m, z, outer, n, inner, t, log: log)
             require(st2 == OK && memcmp(z, y.ptr, count * MemoryLayout<T>.stride) == 0,
                     "\(what): in place differs from out of place")
+            if m == nil && t == 1 && inner == 1 {
+                let w = exact(xs)
+                defer { w.deallocate() }
+                let st3 = T.softmaxInPlace(w, outer, n, log: log)
+                require(st3 == OK && memcmp(w, y.ptr, count * MemoryLayout<T>.stride) == 0,
+                        "\(what): the in-place entry point differs from out of place")
+            }
         }
     }
 
