@@ -121,6 +121,26 @@ def _fast_rowwise(op: str, x, axis, temperature, out):
     return y
 
 
+def _small_default(funcs, x, op: str):
+    """softmax/log_softmax of a small array over its last axis with every default argument, by
+    the three-argument entry point on a copy of x. None when the array is not small, is 0-d or
+    has another dtype."""
+    f = funcs.get(x.dtype)
+    size = x.size
+    if f is None or not 0 < size <= _COPY_IN_PLACE:
+        return None
+    shape = x.shape
+    if not shape:
+        return None
+    y = x.copy()
+    p = _addressof(_from_buffer(y))
+    n = shape[-1]
+    status = f(p, size // n, n)
+    if status:
+        check(status, op)
+    return y
+
+
 def _rowwise(op: str, x, axis, temperature, where, out):
     """Shared driver of the same-shape reductions (softmax, log_softmax, normalize)."""
     if temperature is not _NO_TEMPERATURE:
@@ -183,18 +203,9 @@ def softmax(x: ArrayLike, axis: Axis = _LAST, *, temperature: float = _T1,
     """
     if type(x) is _ndarray and where is None:  # the fast paths first, one call level down
         if out is None and temperature is _T1 and axis is _LAST:
-            f = _SMALL_SOFTMAX.get(x.dtype)
-            size = x.size
-            if f is not None and 0 < size <= _COPY_IN_PLACE:  # inline: a call costs ~80 ns here
-                shape = x.shape
-                if shape:
-                    y = x.copy()
-                    p = _addressof(_from_buffer(y))
-                    n = shape[-1]
-                    status = f(p, size // n, n)
-                    if status:
-                        check(status, "softmax")
-                    return y
+            y = _small_default(_SMALL_SOFTMAX, x, "softmax")
+            if y is not None:
+                return y
         y = _fast_rowwise("softmax", x, axis, temperature, out)
         if y is not None:
             return y
@@ -229,18 +240,9 @@ def log_softmax(x: ArrayLike, axis: Axis = _LAST, *, temperature: float = _T1,
     """
     if type(x) is _ndarray and where is None:
         if out is None and temperature is _T1 and axis is _LAST:
-            f = _SMALL_LOG_SOFTMAX.get(x.dtype)
-            size = x.size
-            if f is not None and 0 < size <= _COPY_IN_PLACE:  # inline: a call costs ~80 ns here
-                shape = x.shape
-                if shape:
-                    y = x.copy()
-                    p = _addressof(_from_buffer(y))
-                    n = shape[-1]
-                    status = f(p, size // n, n)
-                    if status:
-                        check(status, "log_softmax")
-                    return y
+            y = _small_default(_SMALL_LOG_SOFTMAX, x, "log_softmax")
+            if y is not None:
+                return y
         y = _fast_rowwise("log_softmax", x, axis, temperature, out)
         if y is not None:
             return y
