@@ -151,7 +151,7 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
     // fullExp changes the exp of Float only; Double always takes the full one.
     #if SSM_FMA
     // A row of up to eight Floats is one Double vector: its exp is a shorter chain than the Float
-    // one with its error terms and half-empty register (8 elements: ~170 -> ~135 ns a call).
+    // one with its error terms and half-empty register (8 elements: ~170 -> ~125 ns a call).
     if T.self == Float.self, floatArithmetic, !fullExp, t == 1, mask == nil, !st.special, let row = w as? RowWalk,
        row.n > 8 {
         let sum = raddstoreexpminusmaxFloat(
