@@ -18,8 +18,11 @@ extension Kernels {
                 while s0 < slices.upperBound {
                     let width = Swift.min(8, slices.upperBound - s0)
                     transpose(x + s0 * n, from: n, xs, to: 8, rows: width, n: n, forward: true)
-                    let w = ColumnWalk(block: n, width: width)
-                    if !crossEntropyGroup(pb, UnsafePointer(xs), pb.gradient == nil ? nil : gs, w, first: s0, &total) {
+                    @inline(__always) func group<W: LaneWalk>(_ w: W) -> Bool {
+                        crossEntropyGroup(pb, UnsafePointer(xs), pb.gradient == nil ? nil : gs, w, first: s0, &total)
+                    }
+                    let done = width == 8 ? group(FullBlockWalk(n: n)) : group(ColumnWalk(block: n, width: width))
+                    if !done {
                         total.add(crossEntropyScalar(pb, slices: s0..<s0 + width))
                     } else if let g = pb.gradient {
                         transpose(UnsafePointer(gs), from: 8, g + s0 * n, to: n, rows: width, n: n)

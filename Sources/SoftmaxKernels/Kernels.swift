@@ -73,7 +73,8 @@ func softmaxUnits<T: SoftmaxScalar>(
 ) {
     if ShortRows.apply(outer: outer, n: n, inner: inner) {
         ShortRows.forEach(x, mask, outer, n, units) { xs, ms, ys, w, r0 in
-            softmaxGroup(xs, ms, ys, w, t, log)
+            @inline(__always) func group<W: LaneWalk>(_ walk: W) { softmaxGroup(xs, ms, ys, walk, t, log) }
+            if w.width == 8 { group(FullBlockWalk(n: n)) } else { group(w) }
             transpose(UnsafePointer(ys), from: 8, y + r0 * n, to: n, rows: w.width, n: n)
         }
     } else if inner == 1 {
@@ -89,7 +90,7 @@ func logsumexpUnits<T: SoftmaxScalar>(
 ) {
     if ShortRows.apply(outer: outer, n: n, inner: inner) {
         ShortRows.forEach(x, mask, outer, n, units) { xs, ms, _, w, r0 in
-            logsumexpGroup(xs, ms, out + r0, w)
+            if w.width == 8 { logsumexpGroup(xs, ms, out + r0, FullBlockWalk(n: n)) } else { logsumexpGroup(xs, ms, out + r0, w) }
         }
     } else if inner == 1 {
         for u in units { logsumexpGroup(x, mask, out, RowWalk(row: u, n: n)) }

@@ -89,6 +89,23 @@ struct ColumnWalk: LaneWalk {
     @inline(__always) var resultLanes: Int { width }
 }
 
+/// A scratch block [n, 8] holding eight transposed short rows: `ColumnWalk(block:width:)` with
+/// every lane valid as a type, so that the passes compile without their partial-lane branches
+/// (float32 65536×10 softmax on one thread: about 9% faster).
+struct FullBlockWalk: LaneWalk {
+    static var horizontal: Bool { false }
+    var laneStride: Int { 1 }
+    let n: Int
+
+    @inline(__always) init(n: Int) { self.n = n }
+    @inline(__always) var steps: Int { n }
+    @inline(__always) func offset(_ k: Int) -> Int { 8 * k }
+    @inline(__always) func lanes(_ k: Int) -> Int { 8 }
+    @inline(__always) func elementOffset(_ i: Int, lane l: Int) -> Int { 8 * i + l }
+    @inline(__always) var resultOffset: Int { 0 }
+    @inline(__always) var resultLanes: Int { 8 }
+}
+
 /// Eight values at step k of a walk; missing lanes read as `pad`, masked-out lanes as -inf.
 @inline(__always)
 func load<T: SoftmaxScalar, W: LaneWalk>(
