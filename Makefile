@@ -57,19 +57,14 @@ test: test-swift test-c test-python test-tiers examples ## run every test: swift
 test-swift: ## the Swift Testing suite
 	$(SWIFT) test
 
-test-c: $(LIB) test-header ## compile and run the C program that calls every exported function
-	$(CC) -std=c99 -Wall -Wextra -pedantic -Werror -Iinclude Tests/CABI/abi_test.c \
-	    -L$(BUILD) -lswiftsoftmax -Wl,-rpath,$(CURDIR)/$(BUILD) -lm -o $(BUILD)/abi_test
-	$(BUILD)/abi_test
-	$(CC) -std=c99 -Wall -Wextra -pedantic -Werror -Iinclude Tests/CABI/loss_test.c \
-	    -L$(BUILD) -lswiftsoftmax -Wl,-rpath,$(CURDIR)/$(BUILD) -lm -o $(BUILD)/loss_test
-	$(BUILD)/loss_test
-	$(CC) -std=c99 -Wall -Wextra -pedantic -Werror -Iinclude Tests/CABI/hostile_test.c \
-	    -L$(BUILD) -lswiftsoftmax -Wl,-rpath,$(CURDIR)/$(BUILD) -lm -pthread -o $(BUILD)/hostile_test
-	$(BUILD)/hostile_test
-	$(CC) -std=c99 -Wall -Wextra -pedantic -Werror -Iinclude Tests/CABI/partial_test.c \
-	    -L$(BUILD) -lswiftsoftmax -Wl,-rpath,$(CURDIR)/$(BUILD) -lm -o $(BUILD)/partial_test
-	$(BUILD)/partial_test
+# The C programs in Tests/CABI, each compiled against the header and the library, then run.
+C_TESTS := abi_test loss_test hostile_test partial_test
+C_FLAGS := -std=c99 -Wall -Wextra -pedantic -Werror -Iinclude
+test-c: $(addprefix $(BUILD)/,$(C_TESTS)) test-header ## compile and run the C programs that call every exported function
+	@set -e; for t in $(C_TESTS); do echo "$(BUILD)/$$t"; $(BUILD)/$$t; done
+
+$(BUILD)/%_test: Tests/CABI/%_test.c include/swiftsoftmax.h $(LIB)
+	$(CC) $(C_FLAGS) $< -L$(BUILD) -lswiftsoftmax -Wl,-rpath,$(CURDIR)/$(BUILD) -lm -pthread -o $@
 
 # The header alone, as C99 and as C++11, with every warning an error (gcc/g++, and clang if present).
 HEADER_CHECK = printf '\043include "swiftsoftmax.h"\nint main(void) { return ssm_get_num_threads() > 0 ? 0 : 1; }\n' \
@@ -83,21 +78,22 @@ test-header: ## compile include/swiftsoftmax.h as C99 and C++11 under -Wall -Wex
 test-python: $(LIB) pydeps ## the pytest suite in python/tests
 	cd python && $(PYTHON) -m pytest $(PYTEST_ARGS) tests
 
+# The tiers this CPU runs, slowest first, as the built library reports them (its tier table:
+# docs/design.md, "CPU tiers"). Recipes that need it depend on $(LIB) and pydeps-run.
+CPU_TIERS = $(shell cd python && $(PYTHON) -m swiftsoftmax info --tiers)
+
 # The default run above uses the best tier; this forces every other tier the CPU has
-# (SWIFTSOFTMAX_ISA) through the C ABI test and the kernel-facing pytest files.
+# (SWIFTSOFTMAX_ISA) through the C ABI tests and the kernel-facing pytest files.
 TIER_TESTS := tests/test_accuracy.py tests/test_special_values.py tests/test_forward.py tests/test_loss.py \
               tests/test_partial.py
-test-tiers: $(LIB) pydeps ## the kernel tests again on every other CPU tier this machine has
-	@[ -x $(BUILD)/abi_test ] || $(MAKE) --no-print-directory test-c >/dev/null
-	@best=$$(cd python && $(PYTHON) -c 'import swiftsoftmax as s; print(s.build_info()["isa"])'); \
-	for t in baseline avx2 avx512; do \
+test-tiers: $(LIB) $(BUILD)/abi_test $(BUILD)/partial_test pydeps ## the kernel tests again on every other CPU tier this machine has
+	@set -e; tiers="$(CPU_TIERS)"; best=$${tiers##* }; echo "tiers this CPU runs: $$tiers"; \
+	for t in $$tiers; do \
 	  [ "$$t" = "$$best" ] && continue; \
-	  if ! (cd python && SWIFTSOFTMAX_ISA=$$t $(PYTHON) -c 'import swiftsoftmax' 2>/dev/null); then \
-	    echo "tier $$t: not available on this CPU, skipped"; continue; fi; \
 	  echo "== tier $$t =="; \
-	  SWIFTSOFTMAX_ISA=$$t $(BUILD)/abi_test | tail -1 || exit 1; \
-	  SWIFTSOFTMAX_ISA=$$t $(BUILD)/partial_test || exit 1; \
-	  (cd python && SWIFTSOFTMAX_ISA=$$t $(PYTHON) -m pytest $(PYTEST_ARGS) $(TIER_TESTS)) || exit 1; \
+	  SWIFTSOFTMAX_ISA=$$t $(BUILD)/abi_test | tail -1; \
+	  SWIFTSOFTMAX_ISA=$$t $(BUILD)/partial_test; \
+	  (cd python && SWIFTSOFTMAX_ISA=$$t $(PYTHON) -m pytest $(PYTEST_ARGS) $(TIER_TESTS)); \
 	done
 
 demo: $(LIB) pydeps-run ## the article's walk-through, computed by the library (DEMO_ARGS=...)
@@ -109,7 +105,7 @@ bench: $(LIB) pydeps ## benchmarks against NumPy/SciPy (BENCH_ARGS=...)
 bench-dask: $(LIB) pydeps ## the scale-out row: swiftsoftmax.dask vs Dask's idiom on a LocalCluster (~20 s, 1 GiB)
 	cd python && $(PYTHON) -m swiftsoftmax bench --dask
 
-# ---- sanitizers and fuzzing (issue 5) ------------------------------------------------------
+# ---- sanitizers and fuzzing (docs/reliability.md) ---------------------------------------------
 # Sanitized builds live in their own scratch directories and link the Swift runtime dynamically
 # (SWIFTSOFTMAX_SANITIZE=1, see Package.swift). The C tests are compiled by the toolchain's clang,
 # whose sanitizer runtimes are the ones Swift uses.
@@ -117,17 +113,11 @@ SWIFT_BIN    := $(shell dirname "$$(readlink -f "$$(command -v $(SWIFT))")" 2>/d
 SAN_CC       ?= $(SWIFT_BIN)/clang
 SWIFTC       ?= $(SWIFT_BIN)/swiftc
 SWIFT_LIBDIR ?= $(SWIFT_BIN)/../lib/swift/linux
-C_TESTS      := abi_test loss_test hostile_test partial_test
-SAN_CFLAGS   := -std=c99 -Wall -Wextra -pedantic -Werror -g -fno-omit-frame-pointer -fuse-ld=lld -Iinclude
-# The kernel tiers this CPU runs (each sanitized/fuzzed run is repeated on every one).
-CPU_TIERS    := $(shell t=baseline; f=/proc/cpuinfo; \
-                  if grep -qw avx2 $$f 2>/dev/null && grep -qw fma $$f; then t="$$t avx2"; fi; \
-                  if grep -qw avx512f $$f 2>/dev/null && grep -qw avx512bw $$f && grep -qw avx512dq $$f && grep -qw avx512vl $$f; then t="$$t avx512"; fi; \
-                  echo $$t)
+SAN_CFLAGS   := $(C_FLAGS) -g -fno-omit-frame-pointer -fuse-ld=lld
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := .build-fuzz
 FUZZ_ARGS    ?=
-# Invariants the harness leaves unchecked while a known kernel bug is open (README, Reliability):
+# Invariants the harness leaves unchecked while a known kernel bug is open (docs/reliability.md):
 # huge-difference (float64 log_softmax, temperature != 1, |x - max| > ~1e300, baseline tier).
 # Empty it to check everything.
 FUZZ_SKIP    ?=
@@ -136,7 +126,7 @@ FUZZ_SKIP    ?=
 
 sanitize: sanitize-address sanitize-thread ## Swift tests and C ABI tests under AddressSanitizer, then ThreadSanitizer
 
-sanitize-address: ## Swift tests + C ABI tests (every CPU tier) under AddressSanitizer (.build-asan)
+sanitize-address: $(LIB) pydeps-run ## Swift tests + C ABI tests (every CPU tier) under AddressSanitizer (.build-asan)
 	SWIFTSOFTMAX_SANITIZE=1 $(SWIFT) build --sanitize=address --scratch-path .build-asan --build-tests
 	SWIFTSOFTMAX_SANITIZE=1 ASAN_OPTIONS=detect_leaks=0 $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
 	@set -e; for t in $(C_TESTS); do \
@@ -148,7 +138,7 @@ sanitize-address: ## Swift tests + C ABI tests (every CPU tier) under AddressSan
 	  done; \
 	done
 
-sanitize-thread: ## Swift tests + C ABI tests (every CPU tier) under ThreadSanitizer (.build-tsan)
+sanitize-thread: $(LIB) pydeps-run ## Swift tests + C ABI tests (every CPU tier) under ThreadSanitizer (.build-tsan)
 	SWIFTSOFTMAX_SANITIZE=1 $(SWIFT) build --sanitize=thread --scratch-path .build-tsan --build-tests
 	SWIFTSOFTMAX_SANITIZE=1 TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
 	@set -e; for t in $(C_TESTS); do \
@@ -161,7 +151,7 @@ sanitize-thread: ## Swift tests + C ABI tests (every CPU tier) under ThreadSanit
 	  done; \
 	done
 
-fuzz: ## libFuzzer + ASan over the C ABI for FUZZ_SECONDS (default 60), split over the CPU tiers
+fuzz: $(LIB) pydeps-run ## libFuzzer + ASan over the C ABI for FUZZ_SECONDS (default 60), split over the CPU tiers
 	SWIFTSOFTMAX_SANITIZE=1 $(SWIFT) build --sanitize=address --scratch-path $(FUZZ_BUILD) --product swiftsoftmax \
 	    -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp
 	$(SWIFTC) -sanitize=fuzzer,address -parse-as-library -O -use-ld=lld -I fuzz/CSwiftSoftmax fuzz/FuzzABI.swift \
@@ -179,7 +169,7 @@ fuzz: ## libFuzzer + ASan over the C ABI for FUZZ_SECONDS (default 60), split ov
 	  grep -E '^(FuzzABI|Done|stat::average_exec)' $$log; \
 	done
 
-# ---- distribution: wheel, make install + pkg-config, examples (issue 6) ----------------------------
+# ---- distribution: wheel, make install + pkg-config, examples --------------------------------------
 VERSION ?= $(shell sed -n 's/^\#define SSM_VERSION_STRING "\(.*\)"/\1/p' include/swiftsoftmax.h)
 PREFIX  ?= /usr/local
 DESTDIR ?=

@@ -1,29 +1,43 @@
 // swift-tools-version:6.0
 // swiftsoftmax: softmax, its family, derivatives and cross-entropy, exported as a Swift library
 // (SwiftSoftmax) and as a self-contained C library (libswiftsoftmax.so).
+import Foundation
 import PackageDescription
 
 // Kernels are pure arithmetic over raw pointers; bounds are established once by the API layer.
 let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
 
-// Swift has no per-function target attributes, so the kernel sources are compiled once per CPU
-// tier: Sources/Tiers/<TIER> are symbolic links to Sources/SoftmaxKernels. The API picks one
-// tier at load time from cpuid (or SWIFTSOFTMAX_ISA).
-struct Tier { let name: String; let cpu: String; let defines: [String] }
+// The CPU tiers come from one table, Sources/Tiers/tiers.def (docs/design.md, "CPU tiers").
+// Swift has no per-function target attributes, so the kernel sources are compiled once per
+// tier: Sources/Tiers/<name> links to Sources/SoftmaxKernels and becomes the target
+// SoftmaxKernels_<name>, compiled for the row's target CPU. The API picks one tier at load time.
+struct Tier { let name, arch, cpu: String; let features: [String] }
+let tierTable = Context.packageDirectory + "/Sources/Tiers/tiers.def"
+let tiers: [Tier] = try! String(contentsOfFile: tierTable, encoding: .utf8)
+    .split(separator: "\n").filter { $0.hasPrefix("SSM_TIER(") }
+    .map { line in
+        // SSM_TIER(name, arch, "target cpu", "feature feature ...")
+        let fields = line.dropFirst("SSM_TIER(".count).dropLast().split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+        precondition(fields.count == 4, "\(tierTable): a row needs 4 fields: \(line)")
+        return Tier(name: fields[0], arch: fields[1], cpu: fields[2], features: fields[3].split(separator: " ").map(String.init))
+    }
 #if arch(x86_64)
-let tiers = [
-    Tier(name: "AVX2", cpu: "haswell", defines: ["SSM_TIER_AVX2", "SSM_FMA"]),
-    Tier(name: "AVX512", cpu: "skylake-avx512", defines: ["SSM_TIER_AVX512", "SSM_FMA"]),
-]
+let hostArch = "x86_64"
+#elseif arch(arm64)
+let hostArch = "aarch64"
 #else
-let tiers: [Tier] = []
+let hostArch = "other"
 #endif
-let tierTargets: [Target] = tiers.map { t in
+let builtTiers = tiers.filter { $0.arch == "any" || $0.arch == hostArch }
+let tierTargets: [Target] = builtTiers.map { t in
     .target(
-        name: "SoftmaxKernels\(t.name)", dependencies: ["SoftmaxCore"], path: "Sources/Tiers/\(t.name)",
-        swiftSettings: kernelFlags + [.unsafeFlags(["-target-cpu", t.cpu])] + t.defines.map { .define($0) })
+        name: "SoftmaxKernels_\(t.name)", dependencies: ["SoftmaxCore", "SoftmaxScalarKernels"],
+        path: "Sources/Tiers/\(t.name)",
+        swiftSettings: kernelFlags + (t.cpu.isEmpty ? [] : [.unsafeFlags(["-target-cpu", t.cpu])])
+            + (t.features.contains("fma") ? [.define("SSM_FMA")] : []))
 }
-let tierDependencies: [Target.Dependency] = tiers.map { .target(name: "SoftmaxKernels\($0.name)") }
+let tierDependencies: [Target.Dependency] = builtTiers.map { .target(name: "SoftmaxKernels_\($0.name)") }
 
 // libswiftsoftmax.so carries its own copy of the Swift runtime (-static-stdlib), so that C and
 // Python programs need no libswift*. `SWIFTSOFTMAX_SANITIZE=1` (set by `make fuzz`) links the
@@ -39,16 +53,21 @@ let package = Package(
         .library(name: "swiftsoftmax", type: .dynamic, targets: ["SwiftSoftmaxCABI"]),
     ],
     targets: [
-        // Per-call thread-local error text and CPU feature detection: the two things C does best.
+        // Per-call thread-local error text, the worker pool and CPU feature detection (which
+        // includes the tier table): the things C does best.
         .target(name: "CSoftmaxSupport"),
-        // The scalar protocol shared by every kernel tier and the API.
+        // Compiled once: the scalar protocol, error-free arithmetic and sums, the kernel-set
+        // protocol and the per-sample cross-entropy arithmetic every path shares.
         .target(name: "SoftmaxCore", swiftSettings: kernelFlags),
-        // Micro-kernels over one [outer, n, inner] view.
-        .target(name: "SoftmaxKernels", dependencies: ["SoftmaxCore"], swiftSettings: kernelFlags),
-        // Public Swift API: shapes, validation, special values, threading.
+        // Compiled once: the scalar code the library ships (slice passes, sigmoid, normalize,
+        // one-hot, the Jacobian and the VJPs).
+        .target(name: "SoftmaxScalarKernels", dependencies: ["SoftmaxCore"], swiftSettings: kernelFlags),
+        // Compiled once, linked by the tests only: the oracle the tiers' kernels are tested against.
+        .target(name: "SoftmaxReference", dependencies: ["SoftmaxCore", "SoftmaxScalarKernels"], swiftSettings: kernelFlags),
+        // Public Swift API: shapes, validation, special values, threading, tier dispatch.
         .target(
             name: "SwiftSoftmax",
-            dependencies: ["SoftmaxCore", "SoftmaxKernels", "CSoftmaxSupport"] + tierDependencies),
+            dependencies: ["SoftmaxCore", "SoftmaxScalarKernels", "CSoftmaxSupport"] + tierDependencies),
         // The C ABI: @_cdecl shims that translate pointers and errors, nothing else.
         .target(
             name: "SwiftSoftmaxCABI",
@@ -56,6 +75,6 @@ let package = Package(
             linkerSettings: staticStdlib),
         .testTarget(
             name: "SwiftSoftmaxTests",
-            dependencies: ["SwiftSoftmax", "SoftmaxCore", "SoftmaxKernels"] + tierDependencies),
+            dependencies: ["SwiftSoftmax", "SoftmaxCore", "SoftmaxReference"] + tierDependencies),
     ] + tierTargets
 )

@@ -244,6 +244,9 @@ const char *ssm_last_error_message(void);
 const char *ssm_version(void);
 /* The instruction-set tier the kernels run on. */
 const char *ssm_isa(void);
+/* The tiers this CPU runs, slowest first, separated by spaces (e.g. "baseline avx2 avx512"); any
+ * of them may be chosen with the environment variable SWIFTSOFTMAX_ISA. */
+const char *ssm_available_isas(void);
 /* Threads used by large calls (1..1024; default: online CPUs). Results do not depend on it. */
 ssm_status ssm_set_num_threads(int n);
 int ssm_get_num_threads(void);

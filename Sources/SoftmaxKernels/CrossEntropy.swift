@@ -1,4 +1,5 @@
 import SoftmaxCore
+import SoftmaxScalarKernels
 
 // Cross-entropy from logits, fused with its gradient.
 //
@@ -73,7 +74,7 @@ extension Kernels {
                 let label = labels[si]
                 if label == pb.ignoreIndex {
                     pb.perSample?[si] = 0
-                    if let g = pb.gradient { scalarFill(g, s, 0) }
+                    if let g = pb.gradient { ScalarPass.vfill(g, s, 0) }
                     continue
                 }
                 y = Int(label)
@@ -88,11 +89,11 @@ extension Kernels {
                 return eps == 0 ? base : base + spread * w
             }
 
-            let st = scalarRowMax(x, s, nil)
+            let st = ScalarPass.rmax(x, s, nil)
             var loss: Double
             if st.hasNaN {
                 loss = .nan
-                if let g = pb.gradient { scalarFill(g, s, .nan) }
+                if let g = pb.gradient { ScalarPass.vfill(g, s, .nan) }
             } else if st.max == -.infinity {
                 // All -inf (or no classes): -log p = +inf wherever c_j != 0; zero gradient.
                 var l = RobustSum()
@@ -101,7 +102,7 @@ extension Kernels {
                     if c != 0 { l.add(c * .infinity) }
                 }
                 loss = l.value
-                if let g = pb.gradient { scalarFill(g, s, 0) }
+                if let g = pb.gradient { ScalarPass.vfill(g, s, 0) }
             } else if st.max == .infinity {
                 // The limit: probability 1/k on each of the k +inf logits, -log p = log k there.
                 let k = Double(st.posInf)

@@ -10,17 +10,6 @@ import SoftmaxCore
 /// NaN in a slice makes the whole slice NaN; k entries of +inf share probability 1/k; an empty,
 /// all -inf or fully masked slice gives probability 0 and log-probability -inf.
 public enum Kernels: SoftmaxKernelSet {
-    /// The tier these kernels were compiled for.
-    public static var tier: String {
-        #if SSM_TIER_AVX512
-        return "avx512"
-        #elseif SSM_TIER_AVX2
-        return "avx2"
-        #else
-        return "baseline"
-        #endif
-    }
-
     /// The number of work units of an [outer, n, inner] view.
     public static func units(outer: Int, n: Int, inner: Int) -> Int {
         if inner > 1 { return outer * ColumnBlock.blocks(inner: inner) }

@@ -1,4 +1,4 @@
-import SoftmaxKernels
+import SoftmaxCore
 
 /// How per-sample losses are combined (PyTorch's `reduction`). The raw values are the C ABI's
 /// `ssm_reduction`.

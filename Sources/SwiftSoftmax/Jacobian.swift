@@ -1,4 +1,4 @@
-import SoftmaxKernels
+import SoftmaxScalarKernels
 
 /// The softmax Jacobian `J[i][j] = ∂p_i/∂x_j = p_i (δ_ij - p_j) / T` of every slice of an
 /// `[outer, n, inner]` array, with `p = softmax(x / T)`.
@@ -37,7 +37,7 @@ public func softmaxJacobian<T: SoftmaxScalar>(
     try Check.temperature(temperature)
     guard jcount > 0, let x, let jac else { return }
     Threads.forEachChunk(units: shape.slices, costPerUnit: nn + 3 * shape.n) { r in
-        SoftmaxKernels.Kernels.softmaxJacobian(x, jac, n: shape.n, inner: shape.inner, slices: r, temperature: temperature)
+        ScalarKernels.softmaxJacobian(x, jac, n: shape.n, inner: shape.inner, slices: r, temperature: temperature)
     }
 }
 

@@ -1,4 +1,4 @@
-import SoftmaxKernels
+import SoftmaxCore
 
 /// `log(sum(exp(x)))` along the middle axis of an `[outer, n, inner]` array, one result per
 /// slice written to `out` (`outer · inner` values, in C order).

@@ -1,4 +1,4 @@
-import SoftmaxKernels
+import SoftmaxScalarKernels
 
 /// Sum-normalisation `x / sum(x)` along the middle axis: the article's "standard
 /// normalisation", kept for comparison with softmax. It is not offset-invariant and maps 0 to 0.
@@ -20,6 +20,6 @@ public func normalize<T: SoftmaxScalar>(
     try Check.disjoint(y, bytes, "y", x, bytes, "x", allowAlias: true)
     guard shape.count > 0, let x, let y else { return }
     Threads.forEachChunk(units: shape.slices, costPerUnit: shape.n * 2) { r in
-        Reference.normalize(x, y, n: shape.n, inner: shape.inner, slices: r)
+        ScalarKernels.normalize(x, y, n: shape.n, inner: shape.inner, slices: r)
     }
 }

@@ -1,4 +1,4 @@
-import SoftmaxKernels
+import SoftmaxScalarKernels
 
 /// One-hot encoding: row `r` of `out` (`count` rows of `numClasses`) is 1 at `labels[r]` and 0
 /// elsewhere.
@@ -29,6 +29,6 @@ public func oneHot<T: SoftmaxScalar>(
     }
     guard shape.count > 0, let labels, let out else { return }
     Threads.forEachChunk(units: count, costPerUnit: numClasses) { r in
-        SoftmaxKernels.Kernels.oneHot(labels, out, numClasses: numClasses, rows: r)
+        ScalarKernels.oneHot(labels, out, numClasses: numClasses, rows: r)
     }
 }

@@ -1,4 +1,4 @@
-import SoftmaxKernels
+import SoftmaxScalarKernels
 
 /// The logistic sigmoid `1 / (1 + exp(-x))` of `count` elements, in the form that never
 /// overflows. `y` may be `x` (in place). `softmax([x, 0])[0] == sigmoid(x)`.
@@ -36,6 +36,6 @@ func sigmoidFamily<T: SoftmaxScalar>(
     try Check.disjoint(y, bytes, "y", x, bytes, "x", allowAlias: true)
     guard count > 0, let x, let y else { return }
     Threads.forEachChunk(units: count, costPerUnit: 3) { r in
-        Reference.sigmoid(x, y, range: r, log: log)
+        ScalarKernels.sigmoid(x, y, range: r, log: log)
     }
 }

@@ -1,4 +1,4 @@
-import SoftmaxKernels
+import SoftmaxCore
 
 /// Softmax along the middle axis of a C-contiguous `[outer, n, inner]` array:
 /// `y = exp((x - max) / T) / sum(exp((x - max) / T))`.

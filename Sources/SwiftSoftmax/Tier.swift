@@ -1,10 +1,5 @@
 import CSoftmaxSupport
 import SoftmaxCore
-import SoftmaxKernels
-#if arch(x86_64)
-import SoftmaxKernelsAVX2
-import SoftmaxKernelsAVX512
-#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -14,47 +9,77 @@ import Darwin
 #endif
 
 /// The kernel tier in use: the best one the CPU runs, chosen once at load time, unless the
-/// environment variable `SWIFTSOFTMAX_ISA` (baseline, avx2, avx512) names another.
+/// environment variable `SWIFTSOFTMAX_ISA` names another.
+///
+/// The tiers are the rows of the tier table, `Sources/Tiers/tiers.def`, built for this
+/// architecture; the C detection reads that table and reports which rows the CPU runs, and each
+/// row's kernels are the module `SoftmaxKernels_<name>` (docs/design.md, "CPU tiers").
 public enum Tier {
-    /// The tiers compiled into this build, slowest first, with the cpuid level each needs.
-    static var compiled: [(name: String, level: Int32, kernels: any SoftmaxKernelSet.Type)] {
-        #if arch(x86_64)
-        return [("baseline", 0, SoftmaxKernels.Kernels.self),
-                ("avx2", 1, SoftmaxKernelsAVX2.Kernels.self),
-                ("avx512", 2, SoftmaxKernelsAVX512.Kernels.self)]
-        #else
-        return [("baseline", 0, SoftmaxKernels.Kernels.self)]
-        #endif
+    /// One row of the tier table as this build and this CPU see it.
+    struct Row {
+        let name: String
+        /// The row's kernels, or nil when no module `SoftmaxKernels_<name>` is linked in.
+        let kernels: (any SoftmaxKernelSet.Type)?
+        /// 1: the CPU runs it; 0: it does not; -1: the row names a feature the detection lacks.
+        let runs: Int32
     }
 
-    nonisolated(unsafe) private static let choice: (kernels: any SoftmaxKernelSet.Type, problem: String?) = choose()
+    /// The tiers compiled into this build, slowest first.
+    nonisolated(unsafe) static let compiled: [Row] = (0..<ssm_support_tier_count()).map { i in
+        let name = String(cString: ssm_support_tier_name(i))
+        // Package.swift makes every row a target SoftmaxKernels_<name> whose `Kernels` type
+        // conforms to SoftmaxKernelSet; looking the type up by name keeps the table the only list.
+        // The mangled name of the enum <module>.Kernels: <length><module>7KernelsO.
+        let module = "SoftmaxKernels_\(name)"
+        let kernels = _typeByName("\(module.utf8.count)\(module)7KernelsO") as? any SoftmaxKernelSet.Type
+        return Row(name: name, kernels: kernels, runs: ssm_support_tier_runs(i))
+    }
 
-    static var kernels: any SoftmaxKernelSet.Type { choice.kernels }
+    /// Rows of the table this build cannot use: no kernels linked in, or a CPU feature the
+    /// detection does not know. Empty in a correct build (the tests check it).
+    public static var brokenRows: [String] {
+        compiled.compactMap { r in
+            if r.kernels == nil { return "\(r.name): no module SoftmaxKernels_\(r.name) is linked in" }
+            if r.runs < 0 { return "\(r.name): names a CPU feature the detection (cpu_tier.c) does not know" }
+            return nil
+        }
+    }
 
-    /// The tier's name ("baseline", "avx2", "avx512").
-    public static var name: String { choice.kernels.tier }
+    private static var usable: [Row] { compiled.filter { $0.runs == 1 && $0.kernels != nil } }
+
+    nonisolated(unsafe) private static let choice: (row: Row, problem: String?) = choose()
+
+    static var kernels: any SoftmaxKernelSet.Type { choice.row.kernels! }
+
+    /// The tier's name: a row of the tier table, such as "baseline", "avx2" or "avx512".
+    public static var name: String { choice.row.name }
 
     /// Why `SWIFTSOFTMAX_ISA` could not be honoured, or nil. The library then runs the best
     /// tier the CPU has; the Python package refuses to import with this message.
     public static var problem: String? { choice.problem }
 
     /// The names of the tiers this CPU can run, slowest first.
-    public static var available: [String] {
-        let level = ssm_support_cpu_tier()
-        return compiled.filter { $0.level <= level }.map(\.name)
-    }
+    public static var available: [String] { usable.map(\.name) }
 
-    private static func choose() -> (any SoftmaxKernelSet.Type, String?) {
-        let level = ssm_support_cpu_tier()
-        let usable = compiled.filter { $0.level <= level }
-        let best = usable.last!.kernels
+    /// The names of the tiers compiled into this build, slowest first.
+    public static var names: [String] { compiled.map(\.name) }
+
+    private static func choose() -> (Row, String?) {
+        let usable = usable
+        guard let best = usable.last else {
+            fatalError("swiftsoftmax: no usable CPU tier (\(brokenRows.joined(separator: "; ")))")
+        }
         guard let raw = getenv("SWIFTSOFTMAX_ISA"), raw.pointee != 0 else { return (best, nil) }
         let wanted = String(cString: raw).lowercased()
-        if let t = usable.first(where: { $0.name == wanted }) { return (t.kernels, nil) }
-        let names = compiled.map(\.name).joined(separator: ", ")
-        if compiled.contains(where: { $0.name == wanted }) {
-            return (best, "SWIFTSOFTMAX_ISA=\(wanted) but this CPU lacks it (it runs: \(usable.map(\.name).joined(separator: ", ")))")
+        if let t = usable.first(where: { $0.name == wanted }) { return (t, nil) }
+        if names.contains(wanted) {
+            return (best, "SWIFTSOFTMAX_ISA=\(wanted) but this CPU lacks it (it runs: \(available.joined(separator: ", ")))")
         }
-        return (best, "SWIFTSOFTMAX_ISA=\(wanted) is not a tier of this build (choose from: \(names))")
+        return (best, "SWIFTSOFTMAX_ISA=\(wanted) is not a tier of this build (choose from: \(names.joined(separator: ", ")))")
+    }
+
+    /// The kernels of the tier named `name`, when this CPU runs it (for the tests).
+    public static func kernels(named name: String) -> (any SoftmaxKernelSet.Type)? {
+        usable.first { $0.name == name }?.kernels
     }
 }

@@ -1,4 +1,4 @@
-import SoftmaxKernels
+import SoftmaxScalarKernels
 
 /// The softmax vector-Jacobian product `dx = y ⊙ (g - ⟨g, y⟩) / T` along the middle axis of
 /// an `[outer, n, inner]` array, where `y = softmax(x / T)` and `g = ∂loss/∂y`.
@@ -59,9 +59,9 @@ func vjpFamily<T: SoftmaxScalar>(
     guard shape.count > 0, let y, let g, let dx else { return }
     Threads.forEachChunk(units: shape.slices, costPerUnit: shape.n * 3) { r in
         if log {
-            SoftmaxKernels.Kernels.logSoftmaxVJP(y, g, dx, n: shape.n, inner: shape.inner, slices: r, temperature: temperature)
+            ScalarKernels.logSoftmaxVJP(y, g, dx, n: shape.n, inner: shape.inner, slices: r, temperature: temperature)
         } else {
-            SoftmaxKernels.Kernels.softmaxVJP(y, g, dx, n: shape.n, inner: shape.inner, slices: r, temperature: temperature)
+            ScalarKernels.softmaxVJP(y, g, dx, n: shape.n, inner: shape.inner, slices: r, temperature: temperature)
         }
     }
 }

@@ -5,6 +5,7 @@ import SwiftSoftmax
 enum StaticText {
     nonisolated(unsafe) static let version = make(BuildInfo.version)
     nonisolated(unsafe) static let isa = make(BuildInfo.isa)
+    nonisolated(unsafe) static let availableISAs = make(Tier.available.joined(separator: " "))
     nonisolated(unsafe) static let ok = make("ok")
     nonisolated(unsafe) static let unknown = make("unknown status code")
     nonisolated(unsafe) static let codes: [Int32: UnsafePointer<CChar>] = Dictionary(

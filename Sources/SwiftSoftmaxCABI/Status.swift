@@ -44,6 +44,9 @@ public func ssm_version() -> UnsafePointer<CChar> { StaticText.version }
 @_cdecl("ssm_isa")
 public func ssm_isa() -> UnsafePointer<CChar> { StaticText.isa }
 
+@_cdecl("ssm_available_isas")
+public func ssm_available_isas() -> UnsafePointer<CChar> { StaticText.availableISAs }
+
 @_cdecl("ssm_set_num_threads")
 public func ssm_set_num_threads(_ n: Int32) -> Int32 {
     status { () throws(SoftmaxError) in try Threads.setCount(Int(n)) }

@@ -242,6 +242,17 @@ static void test_library(void) {
     CHECK(ssm_last_error_message() != NULL);
     CHECK(strcmp(ssm_version(), SSM_VERSION_STRING) == 0);
     CHECK(ssm_isa() != NULL && ssm_isa()[0] != '\0');
+    /* the available tiers start with the baseline and include the one in use (the part of
+     * ssm_isa() before any explanation in parentheses) */
+    {
+        const char *all = ssm_available_isas(), *isa = ssm_isa();
+        size_t len = strcspn(isa, " ("), k;
+        int found = 0;
+        CHECK(all != NULL && strncmp(all, "baseline", 8) == 0 && (all[8] == '\0' || all[8] == ' '));
+        for (k = 0; all[k]; k += strcspn(all + k, " "), k += all[k] == ' ')
+            if (strncmp(all + k, isa, len) == 0 && (all[k + len] == '\0' || all[k + len] == ' ')) found = 1;
+        CHECK(found);
+    }
     /* threads */
     n = ssm_get_num_threads();
     CHECK(n >= 1);

@@ -1,25 +1,15 @@
+import Foundation
 import SoftmaxCore
-import SoftmaxKernels
+import SoftmaxReference
 import SwiftSoftmax
 import Testing
-#if arch(x86_64)
-import SoftmaxKernelsAVX2
-import SoftmaxKernelsAVX512
-#endif
 
 // Every CPU tier the machine runs, checked against the scalar reference kernels: the same
 // special-value pattern everywhere and values within a few ulps, on row walks, short rows,
 // column walks, masks and temperatures.
 
 private func tiers() -> [(String, any SoftmaxKernelSet.Type)] {
-    #if arch(x86_64)
-    let all: [(String, any SoftmaxKernelSet.Type)] = [
-        ("baseline", SoftmaxKernels.Kernels.self), ("avx2", SoftmaxKernelsAVX2.Kernels.self),
-        ("avx512", SoftmaxKernelsAVX512.Kernels.self)]
-    #else
-    let all: [(String, any SoftmaxKernelSet.Type)] = [("baseline", SoftmaxKernels.Kernels.self)]
-    #endif
-    return all.filter { Tier.available.contains($0.0) }
+    Tier.available.map { ($0, Tier.kernels(named: $0)!) }
 }
 
 /// A deterministic generator (SplitMix64), so failures reproduce.
@@ -81,7 +71,7 @@ private func checkTier<T: SoftmaxScalar>(_ k: any SoftmaxKernelSet.Type, _ name:
                                           temperature: T(rounding: t), log: log)
                             }
                             ref.withUnsafeMutableBufferPointer { o in
-                                SoftmaxKernels.Reference.softmax(xp, o.baseAddress!, mask: m, n: n, inner: inner,
+                                Reference.softmax(xp, o.baseAddress!, mask: m, n: n, inner: inner,
                                                   slices: 0..<slices, temperature: T(rounding: t), log: log)
                             }
                         }
@@ -104,7 +94,7 @@ private func checkTier<T: SoftmaxScalar>(_ k: any SoftmaxKernelSet.Type, _ name:
                             }
                             ref.withUnsafeMutableBufferPointer { o in
                                 guard let op = o.baseAddress else { return }
-                                SoftmaxKernels.Reference.logsumexp(xp, op, mask: m, n: n, inner: inner, slices: 0..<slices)
+                                Reference.logsumexp(xp, op, mask: m, n: n, inner: inner, slices: 0..<slices)
                             }
                         }
                     }
@@ -126,4 +116,26 @@ func tierMatchesScalarReference(_ tier: String) {
 @Test func theChosenTierIsAvailable() {
     #expect(Tier.available.contains(Tier.name))
     #expect(Tier.available.first == "baseline")
+}
+
+/// The build's tiers are the rows of the tier table (those of this architecture), in its order,
+/// and every row has its kernels and a CPU test the detection knows.
+@Test func theTierTableIsTheListOfTiers() throws {
+    let table = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Sources/Tiers/tiers.def").standardized
+    let rows = try String(contentsOf: table, encoding: .utf8).split(separator: "\n")
+        .filter { $0.hasPrefix("SSM_TIER(") }
+        .map { $0.dropFirst("SSM_TIER(".count).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+    #if arch(x86_64)
+    let arch = "x86_64"
+    #elseif arch(arm64)
+    let arch = "aarch64"
+    #else
+    let arch = "other"
+    #endif
+    let here = rows.filter { $0[1] == "any" || $0[1] == arch }.map { $0[0] }
+    #expect(!here.isEmpty)
+    #expect(Tier.names == here)
+    #expect(Tier.brokenRows.isEmpty, "\(Tier.brokenRows)")
+    for name in Tier.available { #expect(Tier.kernels(named: name) != nil) }
 }

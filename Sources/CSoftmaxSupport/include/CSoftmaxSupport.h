@@ -8,14 +8,16 @@ void ssm_support_set_error(const char *message);
 /* The detail of the calling thread's last failed call, or "" if none. */
 const char *ssm_support_error(void);
 
-
-
 /* A job run by several threads: `participant` is 0 on the calling thread, 1... on workers. */
 typedef void (*ssm_support_job)(void *context, int participant);
 /* Runs body(context, i) for i in 0..<threads at once (0 on the caller) and returns when all
  * have returned; only body(context, 0) when threads <= 1 or the pool is in use. */
 void ssm_support_parallel(int threads, ssm_support_job body, void *context);
 
-/* The best kernel tier this CPU runs: 0 baseline, 1 AVX2+FMA, 2 AVX-512 (F, BW, DQ, VL). */
-int ssm_support_cpu_tier(void);
+/* The rows of the tier table (Sources/Tiers/tiers.def) built for this architecture, slowest
+ * first: how many, the name of row i, and whether this CPU runs it (1 yes, 0 no, -1 the row
+ * names a CPU feature the detection does not know). */
+int ssm_support_tier_count(void);
+const char *ssm_support_tier_name(int i);
+int ssm_support_tier_runs(int i);
 #endif

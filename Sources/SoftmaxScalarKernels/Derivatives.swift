@@ -1,7 +1,7 @@
 import SoftmaxCore
 
-// Derivatives of softmax and log-softmax over [outer, n, inner] slices, and one-hot encoding.
-// Everything is computed in Double; the output is rounded once.
+// Derivatives of softmax and log-softmax over [outer, n, inner] slices. Everything is computed
+// in Double; the output is rounded once.
 
 /// The probabilities of one slice in Double, with the pieces the derivatives need to keep
 /// full precision: p[i] = e[i] / S and 1 - p[argmax] = rest / S.
@@ -9,7 +9,7 @@ import SoftmaxCore
 func sliceProbabilities<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>, _ s: Slice, temperature t: Double, into p: UnsafeMutablePointer<Double>
 ) -> (kind: SliceKind, argmax: Int, oneMinusTop: Double) {
-    let st = scalarRowMax(x, s, nil)
+    let st = ScalarPass.rmax(x, s, nil)
     if st.hasNaN { return (.nan, -1, .nan) }
     if st.max == -.infinity {
         for i in 0..<s.n { p[i] = 0 }
@@ -38,14 +38,14 @@ func sliceProbabilities<T: SoftmaxScalar>(
 /// or empty), or poisoned by a NaN.
 enum SliceKind { case finite, zero, nan }
 
-extension Kernels {
+extension ScalarKernels {
     /// The softmax Jacobian `J[i][j] = p_i (δ_ij - p_j) / T` of slices `slices`, written as an
     /// `n × n` block per slice: `jac` is `[outer, inner, n, n]`. The diagonal uses
     /// `1 - p_max = (sum of the other terms) / S`, so it keeps its precision when `p_max ≈ 1`.
     /// A NaN slice gives a NaN block; an all -inf slice a zero block.
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
-    public static func softmaxJacobian<T: SoftmaxScalar>(
+    package static func softmaxJacobian<T: SoftmaxScalar>(
         _ x: UnsafePointer<T>, _ jac: UnsafeMutablePointer<T>, n: Int, inner: Int,
         slices: Range<Int>, temperature: T
     ) {
@@ -87,7 +87,7 @@ extension Kernels {
     /// slices give zero gradients. `dx` may be `y` or `g` exactly.
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
-    public static func softmaxVJP<T: SoftmaxScalar>(
+    package static func softmaxVJP<T: SoftmaxScalar>(
         _ y: UnsafePointer<T>, _ g: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>,
         n: Int, inner: Int, slices: Range<Int>, temperature: T
     ) {
@@ -121,7 +121,7 @@ extension Kernels {
     /// all -inf (masked or all -inf input) gives zero gradients. `dx` may be `logy` or `g` exactly.
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
-    public static func logSoftmaxVJP<T: SoftmaxScalar>(
+    package static func logSoftmaxVJP<T: SoftmaxScalar>(
         _ logy: UnsafePointer<T>, _ g: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>,
         n: Int, inner: Int, slices: Range<Int>, temperature: T
     ) {
@@ -157,20 +157,6 @@ extension Kernels {
                 }
                 dx[k] = T(rounding: r / t)
             }
-        }
-    }
-
-    /// One-hot rows: `out[r * numClasses + labels[r]] = 1`, every other entry 0, for rows
-    /// `rows`. The labels have been checked to lie in `0..<numClasses`.
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
-    public static func oneHot<T: SoftmaxScalar>(
-        _ labels: UnsafePointer<Int64>, _ out: UnsafeMutablePointer<T>, numClasses: Int, rows: Range<Int>
-    ) {
-        for r in rows {
-            let row = out + r * numClasses
-            for c in 0..<numClasses { row[c] = 0 }
-            row[Int(labels[r])] = 1
         }
     }
 }
