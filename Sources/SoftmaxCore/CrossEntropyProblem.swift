@@ -1,28 +1,5 @@
 // The cross-entropy problem description shared by the API and every kernel tier.
 
-/// A sum that is compensated while finite and follows IEEE arithmetic once an infinity or NaN
-/// enters (where the compensation term itself would turn into NaN).
-public struct RobustSum: Sendable {
-    public var compensated = CompensatedSum()
-    public var naive = 0.0
-
-    @inlinable public init() {}
-
-    @inlinable @inline(__always)
-    public mutating func add(_ v: Double) {
-        compensated.add(v)
-        naive += v
-    }
-
-    @inlinable @inline(__always)
-    public mutating func add(_ other: RobustSum) {
-        compensated.add(other.compensated)
-        naive += other.naive
-    }
-
-    @inlinable public var value: Double { naive.isFinite ? compensated.value : naive }
-}
-
 /// One cross-entropy problem over an [outer, n, inner] array of logits (n classes).
 /// Exactly one of `labels` (integer targets, [outer, inner]) and `targets` (probabilities,
 /// shaped like the logits) is given.

@@ -10,7 +10,7 @@ public protocol SoftmaxKernelSet: SoftmaxRowChunks {
         _ x: UnsafePointer<T>, _ out: UnsafeMutablePointer<T>, mask: UnsafePointer<UInt8>?,
         outer: Int, n: Int, inner: Int, units: Range<Int>)
     /// Cross-entropy (and its gradient, when asked) of samples `slices`; the sum of their losses.
-    static func crossEntropy<T: SoftmaxScalar>(_ pb: CrossEntropyProblem<T>, slices: Range<Int>) -> RobustSum
+    static func crossEntropy<T: SoftmaxScalar>(_ pb: CrossEntropyProblem<T>, slices: Range<Int>) -> CompensatedSumWithSpecials
 }
 
 /// What the first pass over a piece of one row learns: its maximum, whether it holds a NaN,

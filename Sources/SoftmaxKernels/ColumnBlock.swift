@@ -165,7 +165,7 @@ struct ColumnBlock {
     /// added in sample order; groups with a special value go to the scalar kernel, untouched by
     /// the vector passes.
     @inline(__always)
-    func crossEntropy<T: SoftmaxScalar>(_ pb: CrossEntropyProblem<T>, _ total: inout RobustSum) {
+    func crossEntropy<T: SoftmaxScalar>(_ pb: CrossEntropyProblem<T>, _ total: inout CompensatedSumWithSpecials) {
         let x = pb.logits
         withUnsafeTemporaryAllocation(of: CrossEntropyTargets.self, capacity: ColumnBlock.maxGroups) { buf in
             let targets = buf.baseAddress!

@@ -111,7 +111,7 @@ struct FloatColumnSweep {
                 let row = x + i * inner
                 c = 0
                 while c < columns {
-                    var acc = FloatLaneSum(s: load(s + c), c: load(e + c), tops: load(tops + c), biased: !topsApart)
+                    var acc = FloatLaneCompensatedSum(s: load(s + c), c: load(e + c), tops: load(tops + c), biased: !topsApart)
                     let p = expMinusMax(load(row + c), load(maxima + c), topsApart: topsApart, &acc)
                     store(acc.s, s + c)
                     store(acc.c, e + c)

@@ -32,7 +32,7 @@ extension Kernels {
     /// coefficient) and a zero gradient; k logits at +inf take probability 1/k each.
     public static func crossEntropy<T: SoftmaxScalar>(
         _ pb: CrossEntropyProblem<T>, slices: Range<Int>
-    ) -> RobustSum {
+    ) -> CompensatedSumWithSpecials {
         // Called through `any SoftmaxKernelSet.Type`: branch once on T into specialised code.
         if T.self == Float.self {
             return crossEntropyTyped(unsafeBitCast(pb, to: CrossEntropyProblem<Float>.self), slices)
@@ -40,7 +40,7 @@ extension Kernels {
         return crossEntropyTyped(unsafeBitCast(pb, to: CrossEntropyProblem<Double>.self), slices)
     }
 
-    static func crossEntropyTyped<T: SoftmaxScalar>(_ pb: CrossEntropyProblem<T>, _ slices: Range<Int>) -> RobustSum {
+    static func crossEntropyTyped<T: SoftmaxScalar>(_ pb: CrossEntropyProblem<T>, _ slices: Range<Int>) -> CompensatedSumWithSpecials {
         // Integer targets without smoothing (the common case) run on the vector passes.
         if pb.labels != nil && pb.smoothing == 0 {
             return crossEntropyVector(pb, slices)
@@ -52,7 +52,7 @@ extension Kernels {
     /// kernel for groups with a NaN, +inf or all -inf slice.
     static func crossEntropyScalar<T: SoftmaxScalar>(
         _ pb: CrossEntropyProblem<T>, slices: Range<Int>
-    ) -> RobustSum {
+    ) -> CompensatedSumWithSpecials {
         let n = pb.n
         let x = pb.logits
         let eps = pb.smoothing
@@ -63,7 +63,7 @@ extension Kernels {
         let inv = 1 / pb.gradientDivisor
         // Integer targets without smoothing: the only coefficient is c_y = w_y.
         let plain = pb.labels != nil && eps == 0
-        var total = RobustSum()
+        var total = CompensatedSumWithSpecials()
 
         for si in slices {
             let s = Slice(index: si, n: n, inner: pb.inner)
@@ -96,7 +96,7 @@ extension Kernels {
                 if let g = pb.gradient { ScalarPass.vfill(g, s, .nan) }
             } else if st.max == -.infinity {
                 // All -inf (or no classes): -log p = +inf wherever c_j != 0; zero gradient.
-                var l = RobustSum()
+                var l = CompensatedSumWithSpecials()
                 for j in 0..<n {
                     let c = coef(j, s.offset(j))
                     if c != 0 { l.add(c * .infinity) }
@@ -107,8 +107,8 @@ extension Kernels {
                 // The limit: probability 1/k on each of the k +inf logits, -log p = log k there.
                 let k = Double(st.posInf)
                 let logk = logD(k)
-                var l = RobustSum()
-                var a = RobustSum()
+                var l = CompensatedSumWithSpecials()
+                var a = CompensatedSumWithSpecials()
                 for j in 0..<n {
                     let c = coef(j, s.offset(j))
                     guard c != 0 else { continue }
@@ -142,7 +142,7 @@ extension Kernels {
                 // weighted logit is -inf). Integer targets without smoothing have one c_j.
                 let av: Double
                 let others: Double
-                var shift = RobustSum()
+                var shift = CompensatedSumWithSpecials()
                 if plain {
                     av = wy
                     others = y == top ? 0 : wy

@@ -7,8 +7,8 @@ import SoftmaxCore
 // where S - exp(x_y - m) is rest when x_y is maximal, never 1 - p.
 
 extension Kernels {
-    static func crossEntropyVector<T: SoftmaxScalar>(_ pb: CrossEntropyProblem<T>, _ slices: Range<Int>) -> RobustSum {
-        var total = RobustSum()
+    static func crossEntropyVector<T: SoftmaxScalar>(_ pb: CrossEntropyProblem<T>, _ slices: Range<Int>) -> CompensatedSumWithSpecials {
+        var total = CompensatedSumWithSpecials()
         let n = pb.n, inner = pb.inner
         if inner == 1 && n <= shortRow {
             let x = pb.logits
@@ -61,7 +61,7 @@ extension Kernels {
 @inline(__always)
 func crossEntropyGroup<T: SoftmaxScalar, W: LaneWalk>(
     _ pb: CrossEntropyProblem<T>, _ x: UnsafePointer<T>, _ g: UnsafeMutablePointer<T>?, _ w: W,
-    first: Int, _ total: inout RobustSum
+    first: Int, _ total: inout CompensatedSumWithSpecials
 ) -> Bool {
     let st = rmax(x, nil, w)
     if st.special { return false }
@@ -87,7 +87,7 @@ func crossEntropyGroup<T: SoftmaxScalar, W: LaneWalk>(
 /// Returns false, having written nothing, when a row has a NaN, +inf or no finite logit.
 @inline(__always)
 func crossEntropyRows<T: SoftmaxScalar>(
-    _ pb: CrossEntropyProblem<T>, first: Int, count: Int, _ total: inout RobustSum
+    _ pb: CrossEntropyProblem<T>, first: Int, count: Int, _ total: inout CompensatedSumWithSpecials
 ) -> Bool {
     let x = pb.logits, n = pb.n
     return withUnsafeTemporaryAllocation(of: Double.self, capacity: 24) { buf in
@@ -175,7 +175,7 @@ struct CrossEntropyTargets {
     /// scale per lane and its value at each target.
     @inline(__always)
     func losses<T: SoftmaxScalar>(
-        _ pb: CrossEntropyProblem<T>, _ sum: (hi: DV, lo: DV), lanes: Int, first: Int, _ total: inout RobustSum
+        _ pb: CrossEntropyProblem<T>, _ sum: (hi: DV, lo: DV), lanes: Int, first: Int, _ total: inout CompensatedSumWithSpecials
     ) -> (scale: DV, target: DV) {
         let one = DV(repeating: 1), zero = DV(repeating: 0)
         // The eight lanes' arithmetic in vectors (the same operations, so the same bits, as one

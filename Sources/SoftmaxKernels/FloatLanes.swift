@@ -137,49 +137,10 @@ func vexpf(_ d: FV, _ e: FV) -> FV {
     return unsafeBitCast(bits, to: FV.self) * FV(repeating: 0x1p-64)
 }
 
-/// Each lane's terms (each <= 1) summed in Float with every addition's rounding error kept.
-/// Biased (softmax, which only divides by the total): the lanes start at 1, so each addition is
-/// a Fast2Sum. Unbiased (log results, whose terms without the maximal ones may all be tiny and
-/// need their own sum to full relative precision): the lanes start at 0 and each addition is a
-/// TwoSum; a bias would leave the tiny terms to the plainly summed errors.
-struct FloatLaneSum {
-    var s: FV, c = FV(repeating: 0), tops = FV(repeating: 0)
-    let biased: Bool
-
-    @inline(__always) init(biased: Bool) {
-        self.biased = biased
-        s = FV(repeating: biased ? 1 : 0)
-    }
-
-    /// A sum resumed from its lanes (a column sweep keeps them in memory between rows).
-    @inline(__always) init(s: FV, c: FV, tops: FV, biased: Bool) {
-        self.s = s
-        self.c = c
-        self.tops = tops
-        self.biased = biased
-    }
-
-    @inline(__always) mutating func add(_ q: FV) {
-        let t = s + q
-        if biased {
-            c += q - (t - s)
-        } else {
-            let qq = t - s
-            c += (s - (t - qq)) + (q - qq)
-        }
-        s = t
-    }
-
-    /// The lanes pairwise in Double, without the bias (s - 1 is exact in Double).
-    @inline(__always) var total: DV {
-        (widenSum(s) - DV(repeating: biased ? 2 : 0)) + widenSum(c)
-    }
-}
-
 /// exp(v - m) for a finite row maximum m, added to `acc` (without the terms of maximal
 /// entries, which are counted apart, when `topsApart`).
 @inline(__always)
-func expMinusMax(_ v: FV, _ m: FV, topsApart: Bool, _ acc: inout FloatLaneSum) -> FV {
+func expMinusMax(_ v: FV, _ m: FV, topsApart: Bool, _ acc: inout FloatLaneCompensatedSum) -> FV {
     let floor = FV(repeating: -104), zero = FV(repeating: 0)
     let d = v - m
     // TwoSum's error of v + (-m): d is not exact once v and m differ in magnitude.
@@ -224,7 +185,7 @@ func raddstoreexpminusmaxFloat(
                 tailBuffer.storeBytes(of: FV(repeating: -.infinity), as: FV.self)
                 tailBuffer.copyMemory(from: x + fullEnd, byteCount: (end - fullEnd) * 4)
             }
-            var acc = FloatLaneSum(biased: !topsApart)
+            var acc = FloatLaneCompensatedSum(biased: !topsApart)
             while i < end {
                 let full = i < fullEnd
                 let src = full ? UnsafeRawPointer(x + i) : UnsafeRawPointer(tailBuffer)
@@ -234,7 +195,7 @@ func raddstoreexpminusmaxFloat(
             }
             if fullEnd < end, let y { UnsafeMutableRawPointer(y + fullEnd).copyMemory(from: tailBuffer, byteCount: (end - fullEnd) * 4) }
             let lanes = acc.total
-            merge(&row, topsApart ? chunkTotal(VSum(hi: lanes, lo: DV(repeating: 0)), widenSum(acc.tops), plainLanes: true)
+            merge(&row, topsApart ? chunkTotal(LaneCompensatedSum(hi: lanes, lo: DV(repeating: 0)), widenSum(acc.tops), plainLanes: true)
                                   : plainTotal(lanes))
         } while i < n
         return row!

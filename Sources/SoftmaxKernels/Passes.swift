@@ -103,18 +103,6 @@ func specialTerms(_ e: DV, _ v: DV, _ st: LaneStats) -> DV {
     return e.replacing(with: .nan, where: st.nan)
 }
 
-/// A lane-wise sum, compensated unless `plain`. For Float results a plain Double sum is enough
-/// (its relative error, steps·2^-53, stays below 2^-35), provided log results keep the exact 1
-/// of each maximal term apart, where it would absorb the low bits of the others; Double
-/// results need the compensation.
-struct LaneSum {
-    var s = VSum()
-    let plain: Bool
-    @inline(__always) mutating func add(_ v: DV) {
-        if plain { s.hi += v } else { s.add(v) }
-    }
-}
-
 /// raddstoreexpminusmax: exp((x - max)/T) stored to `y` (when given) and summed lane-wise in
 /// double-double; a row walk merges its lanes, chunk by chunk, into one sum.
 @inline(__always)
@@ -165,7 +153,7 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
             x + row.base, y.map { $0 + row.base }, row.n, st, t, invT, topsApart: !divideOnly)
         return ((DV(repeating: 0), DV(repeating: 0)), sum)
     }
-    var lanes = LaneSum(plain: T.self == Float.self)
+    var lanes = ResultPrecisionLaneSum(plain: T.self == Float.self)
     // Terms of maximal entries (exactly 1) are counted apart: added into a lane they would
     // absorb the low bits of the small terms, which log1p(sum - 1) needs.
     var tops = DV(repeating: 0)
@@ -188,7 +176,7 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
         }
         if W.horizontal && (k + 1) % chunkSteps == 0 {
             merge(&row, plain ? plainTotal(lanes.s.hi) : chunkTotal(lanes.s, tops, plainLanes: lanes.plain))
-            lanes = LaneSum(plain: T.self == Float.self)
+            lanes = ResultPrecisionLaneSum(plain: T.self == Float.self)
             tops = DV(repeating: 0)
         }
     }
@@ -211,7 +199,7 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
 /// raddstoreexpminusmax of a contiguous unmasked piece without special values: the same terms
 /// and stores as the general walk, in a loop with nothing else. Float lanes are summed plainly
 /// in Double; Double lanes with TwoSum when the maximal terms are apart (the rest may be all
-/// tiny terms, whose sum log1p needs to full precision), else with a cheaper `BiasedSum`.
+/// tiny terms, whose sum log1p needs to full precision), else with a cheaper `LaneSumOfUnitTerms`.
 @inline(__always)
 func raddstoreexpminusmaxContiguous<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>?, _ n: Int, _ st: LaneStats, _ t: Double,
@@ -221,7 +209,7 @@ func raddstoreexpminusmaxContiguous<T: SoftmaxScalar>(
     let plain = T.self == Float.self
     var row: CompensatedSum? = nil
     var i = 0
-    @inline(__always) func term(_ v: DV, _ plainLanes: inout DV, _ lanes: inout BiasedSum, _ rest: inout VSum,
+    @inline(__always) func term(_ v: DV, _ plainLanes: inout DV, _ lanes: inout LaneSumOfUnitTerms, _ rest: inout LaneCompensatedSum,
                                 _ tops: inout DV) -> DV {
         let (hi, lo) = vshift(T.self, v, st.shift, t, invT)
         let e = vexp(T.self, hi, lo)
@@ -236,7 +224,7 @@ func raddstoreexpminusmaxContiguous<T: SoftmaxScalar>(
     }
     repeat {
         let end = Swift.min(n, i + rowChunkLength)
-        var plainLanes = zero, lanes = BiasedSum(), rest = VSum(), tops = zero
+        var plainLanes = zero, lanes = LaneSumOfUnitTerms(), rest = LaneCompensatedSum(), tops = zero
         while i + 8 <= end {
             let e = term(T.load8(x + i), &plainLanes, &lanes, &rest, &tops)
             if let y { T.store8(e, y + i) }
@@ -249,28 +237,13 @@ func raddstoreexpminusmaxContiguous<T: SoftmaxScalar>(
             i = end
         }
         if plain {
-            merge(&row, topsApart ? chunkTotal(VSum(hi: plainLanes, lo: zero), tops, plainLanes: true)
+            merge(&row, topsApart ? chunkTotal(LaneCompensatedSum(hi: plainLanes, lo: zero), tops, plainLanes: true)
                                   : plainTotal(plainLanes))
         } else {
             merge(&row, chunkTotal(topsApart ? rest : lanes.unbiased, tops, plainLanes: false))
         }
     } while i < n
     return row!
-}
-
-/// A lane-wise compensated sum of terms in [0, 1]: every lane starts at 1, so that each addition
-/// is a Fast2Sum (three operations, its error exact) rather than a TwoSum (six). The bias leaves
-/// exactly: s - 1 is a multiple of ulp(s) smaller than s.
-struct BiasedSum {
-    var s = DV(repeating: 1), c = DV(repeating: 0)
-
-    @inline(__always) mutating func add(_ q: DV) {
-        let t = s + q
-        c += q - (t - s)
-        s = t
-    }
-
-    var unbiased: VSum { VSum(hi: s - DV(repeating: 1), lo: c) }
 }
 
 /// A plainly summed chunk's lanes, added pairwise: Float results need no more.
@@ -286,7 +259,7 @@ func plainTotal(_ lanes: DV) -> CompensatedSum {
 /// A row chunk's sum: its lanes, then its count of maximal terms, into one double-double.
 /// Plainly summed lanes (Float results) are added pairwise, as precise as they are.
 @inline(__always)
-func chunkTotal(_ lanes: VSum, _ tops: DV, plainLanes: Bool) -> CompensatedSum {
+func chunkTotal(_ lanes: LaneCompensatedSum, _ tops: DV, plainLanes: Bool) -> CompensatedSum {
     var c = plainLanes ? plainTotal(lanes.hi) : lanes.total()
     var n = 0.0
     for i in 0..<8 { n += tops[i] }

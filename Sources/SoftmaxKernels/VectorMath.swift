@@ -35,35 +35,6 @@ func vtwoSum(_ a: DV, _ b: DV) -> (DV, DV) {
     return (s, (a - (s - bb)) + (b - bb))
 }
 
-/// A lane-wise compensated sum: each lane keeps its running sum and the rounding errors.
-struct VSum {
-    var hi = DV(repeating: 0)
-    var lo = DV(repeating: 0)
-
-    @inline(__always) mutating func add(_ v: DV) {
-        let (s, e) = vtwoSum(hi, v)
-        hi = s
-        lo += e
-    }
-
-    /// All lanes added into a double-double by a tree of TwoSums (halves, quarters, then the last
-    /// pair), each level's errors kept with the low parts: branch-free, where eight
-    /// `CompensatedSum.add` calls each branch on which operand is larger, and mispredict.
-    @inline(__always) func total() -> CompensatedSum {
-        let a4 = hi.lowHalf, b4 = hi.highHalf
-        let s4 = a4 + b4, bb4 = s4 - a4
-        let l4 = (lo.lowHalf + lo.highHalf) + ((a4 - (s4 - bb4)) + (b4 - bb4))
-        let a2 = s4.lowHalf, b2 = s4.highHalf
-        let s2 = a2 + b2, bb2 = s2 - a2
-        let l2 = (l4.lowHalf + l4.highHalf) + ((a2 - (s2 - bb2)) + (b2 - bb2))
-        let (s, e) = twoSum(s2[0], s2[1])
-        var c = CompensatedSum()
-        c.sum = s
-        c.compensation = (l2[0] + l2[1]) + e
-        return c
-    }
-}
-
 /// The range reduction shared by both exps: hi + lo = k ln 2 + rHi + rLo, |rHi| <= ln2/2 (Cody–
 /// Waite, k rounded by the 1.5·2^52 trick; rHi is exact since k ln2Hi is exact and close to hi,
 /// rLo tiny). Lanes below -746 (including -inf, whose lo may be NaN) are flagged in `keep`.

@@ -94,18 +94,17 @@ extension ScalarKernels {
         let t = temperature.double
         for si in slices {
             let s = Slice(index: si, n: n, inner: inner)
-            var dot = CompensatedSum()
-            var naive = 0.0
+            var dot = CompensatedSumWithSpecials()
             for i in 0..<n {
                 let k = s.offset(i)
                 let yi = y[k].double
                 if yi == 0 { continue }
                 let pr = twoProduct(yi, g[k].double)
                 dot.add(pr.hi)
-                dot.add(pr.lo)
-                naive += pr.hi
+                // The exact low part needs no IEEE shadow: it is NaN only when pr.hi is not finite.
+                dot.compensated.add(pr.lo)
             }
-            let d: (hi: Double, lo: Double) = naive.isFinite ? dot.pair : (naive, 0)
+            let d = dot.pair
             for i in 0..<n {
                 let k = s.offset(i)
                 let yi = y[k].double
@@ -128,23 +127,18 @@ extension ScalarKernels {
         let t = temperature.double
         for si in slices {
             let s = Slice(index: si, n: n, inner: inner)
-            var sum = CompensatedSum()
-            var naive = 0.0
+            var sum = CompensatedSumWithSpecials()
             var live = false
             for i in 0..<n {
                 let k = s.offset(i)
-                let v = g[k].double
-                sum.add(v)
-                naive += v
+                sum.add(g[k].double)
                 if logy[k] != -.infinity { live = true }
             }
             guard live else {
-                for i in 0..<n { dx[s.offset(i)] = 0 }
+                ScalarPass.vfill(dx, s, 0)
                 continue
             }
-            let total = sum.pair
-            let hi = naive.isFinite ? total.hi : naive
-            let lo = naive.isFinite ? total.lo : 0
+            let (hi, lo) = sum.pair
             for i in 0..<n {
                 let k = s.offset(i)
                 let p = expD(logy[k].double)

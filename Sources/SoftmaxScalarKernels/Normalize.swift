@@ -10,14 +10,9 @@ extension ScalarKernels {
     ) {
         for si in slices {
             let s = Slice(index: si, n: n, inner: inner)
-            var sum = CompensatedSum()
-            var naive = 0.0  // carries inf/NaN, which the compensation would turn into NaN
-            for i in 0..<n {
-                let v = x[s.offset(i)].double
-                sum.add(v)
-                naive += v
-            }
-            let total = naive.isFinite ? sum.value : naive
+            var sum = CompensatedSumWithSpecials()
+            for i in 0..<n { sum.add(x[s.offset(i)].double) }
+            let total = sum.value
             for i in 0..<n {
                 let k = s.offset(i)
                 y[k] = T(rounding: x[k].double / total)

@@ -192,7 +192,7 @@ private func runCrossEntropy<T: SoftmaxScalar>(
     let block = blockSize(slices, inner: shape.inner)
     let blocks = (slices + block - 1) / block
     let cost = max(1, block * shape.n * (gradient == nil ? 3 : 5))
-    let total = withUnsafeTemporaryAllocation(of: RobustSum.self, capacity: blocks) { partial in
+    let total = withUnsafeTemporaryAllocation(of: CompensatedSumWithSpecials.self, capacity: blocks) { partial in
         let base = partial.baseAddress!
         Threads.forEachChunk(units: blocks, costPerUnit: cost) { r in
             for b in r {
@@ -200,7 +200,7 @@ private func runCrossEntropy<T: SoftmaxScalar>(
                 (base + b).initialize(to: Tier.kernels.crossEntropy(problem, slices: lo..<min(slices, lo + block)))
             }
         }
-        var t = RobustSum()
+        var t = CompensatedSumWithSpecials()
         for b in 0..<blocks { t.add(base[b]) }
         return t
     }

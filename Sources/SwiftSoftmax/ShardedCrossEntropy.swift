@@ -92,7 +92,7 @@ public func crossEntropyStatistics<T: SoftmaxScalar>(
                     st.found = 1
                 }
                 let m = soft.max
-                var shift = RobustSum()
+                var shift = CompensatedSumWithSpecials()
                 var wsum = CompensatedSum()
                 for j in 0..<shape.n {
                     let w = weight.map { $0[off + j] } ?? 1
@@ -170,7 +170,7 @@ public func crossEntropy(
     try checkLabels(labels, count, targets)
     if let statistics, let labels { try checkCoverage(statistics, labels, count, targets) }
     guard let loss else { return }
-    var total = RobustSum()
+    var total = CompensatedSumWithSpecials()
     var denominator = CompensatedSum()
     for i in 0..<count {
         let label = labels![i]
@@ -360,7 +360,7 @@ func sampleLoss(_ st: CrossEntropyStatistics, _ wy: Double, _ t: ShardedTargets)
         let z = shifted(st.target, m)
         return wy * ((l.hi - z.hi) + (l.lo - z.lo))
     }
-    var shift = RobustSum()
+    var shift = CompensatedSumWithSpecials()
     if cy != 0 && st.target != m {
         let z = twoSum(m, -st.target)
         shift.add(cy * z.hi)

@@ -8,8 +8,6 @@ import SoftmaxScalarKernels
 /// var y = [Double](repeating: 0, count: 2)
 /// try sigmoid(x, into: &y, count: 2)   // [0.5, 0.8808]
 /// ```
-@_specialize(exported: true, where T == Float)
-@_specialize(exported: true, where T == Double)
 public func sigmoid<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>?, into y: UnsafeMutablePointer<T>?, count: Int
 ) throws(SoftmaxError) {
@@ -18,14 +16,16 @@ public func sigmoid<T: SoftmaxScalar>(
 
 /// `log(sigmoid(x))` of `count` elements: `-log1p(exp(-x))`, exact in the tails where
 /// `log(sigmoid(x))` would round to 0 or overflow.
-@_specialize(exported: true, where T == Float)
-@_specialize(exported: true, where T == Double)
 public func logSigmoid<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>?, into y: UnsafeMutablePointer<T>?, count: Int
 ) throws(SoftmaxError) {
     try sigmoidFamily(x, y, count, log: true)
 }
 
+// The public entry points forward here; the work is specialised for Float and Double here, where
+// it happens, and a generic call reaches the specialisation by a type check.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
 func sigmoidFamily<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>?, _ y: UnsafeMutablePointer<T>?, _ count: Int, log: Bool
 ) throws(SoftmaxError) {

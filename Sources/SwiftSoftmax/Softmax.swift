@@ -16,8 +16,6 @@ import SoftmaxCore
 ///
 /// - Throws: `SoftmaxError` (`.nullPointer`, `.overlappingBuffers`, `.invalidArgument` for a
 ///   temperature that is not finite and positive) before anything is written.
-@_specialize(exported: true, where T == Float)
-@_specialize(exported: true, where T == Double)
 public func softmax<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>?, into y: UnsafeMutablePointer<T>?, shape: RowShape, temperature: T = 1
 ) throws(SoftmaxError) {
@@ -26,8 +24,6 @@ public func softmax<T: SoftmaxScalar>(
 
 /// Softmax over the entries where `mask` is non-zero; masked-out entries get probability 0.
 /// `mask` has one byte per element of `x`. A fully masked slice gives 0 everywhere.
-@_specialize(exported: true, where T == Float)
-@_specialize(exported: true, where T == Double)
 public func softmax<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>?, mask: UnsafePointer<UInt8>?, into y: UnsafeMutablePointer<T>?,
     shape: RowShape, temperature: T = 1
@@ -43,8 +39,6 @@ public func softmax<T: SoftmaxScalar>(
 /// var y = [Double](repeating: 0, count: 3)
 /// try logSoftmax(x, into: &y, shape: RowShape(n: 3))  // [-4.1429, -2.1429, -0.1429]
 /// ```
-@_specialize(exported: true, where T == Float)
-@_specialize(exported: true, where T == Double)
 public func logSoftmax<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>?, into y: UnsafeMutablePointer<T>?, shape: RowShape, temperature: T = 1
 ) throws(SoftmaxError) {
@@ -52,8 +46,6 @@ public func logSoftmax<T: SoftmaxScalar>(
 }
 
 /// Log-softmax over the entries where `mask` is non-zero; masked-out entries get -inf.
-@_specialize(exported: true, where T == Float)
-@_specialize(exported: true, where T == Double)
 public func logSoftmax<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>?, mask: UnsafePointer<UInt8>?, into y: UnsafeMutablePointer<T>?,
     shape: RowShape, temperature: T = 1
@@ -61,6 +53,10 @@ public func logSoftmax<T: SoftmaxScalar>(
     try softmaxFamily(x, mask, y, shape, temperature, masked: true, log: true)
 }
 
+// The public entry points forward here; the work is specialised for Float and Double here, where
+// it happens, and a generic call reaches the specialisation by a type check.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
 func softmaxFamily<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>?, _ mask: UnsafePointer<UInt8>?, _ y: UnsafeMutablePointer<T>?,
     _ shape: RowShape, _ temperature: T, masked: Bool, log: Bool

@@ -15,8 +15,6 @@ import SoftmaxScalarKernels
 /// ```
 ///
 /// - Throws: `.nullPointer`, `.overlappingBuffers`, `.invalidArgument` (temperature), before any write.
-@_specialize(exported: true, where T == Float)
-@_specialize(exported: true, where T == Double)
 public func softmaxVJP<T: SoftmaxScalar>(
     _ y: UnsafePointer<T>?, _ g: UnsafePointer<T>?, into dx: UnsafeMutablePointer<T>?,
     shape: RowShape, temperature: T = 1
@@ -36,8 +34,6 @@ public func softmaxVJP<T: SoftmaxScalar>(
 /// var dx = [Double](repeating: 0, count: 3)
 /// try logSoftmaxVJP(logy, g, into: &dx, shape: RowShape(n: 3))   // p - onehot(2)
 /// ```
-@_specialize(exported: true, where T == Float)
-@_specialize(exported: true, where T == Double)
 public func logSoftmaxVJP<T: SoftmaxScalar>(
     _ logy: UnsafePointer<T>?, _ g: UnsafePointer<T>?, into dx: UnsafeMutablePointer<T>?,
     shape: RowShape, temperature: T = 1
@@ -45,6 +41,10 @@ public func logSoftmaxVJP<T: SoftmaxScalar>(
     try vjpFamily(logy, "logy", g, dx, shape, temperature, log: true)
 }
 
+// The public entry points forward here; the work is specialised for Float and Double here, where
+// it happens, and a generic call reaches the specialisation by a type check.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
 func vjpFamily<T: SoftmaxScalar>(
     _ y: UnsafePointer<T>?, _ yName: String, _ g: UnsafePointer<T>?, _ dx: UnsafeMutablePointer<T>?,
     _ shape: RowShape, _ temperature: T, log: Bool
