@@ -7,8 +7,6 @@ import SoftmaxCore
 /// slices of a non-last axis (inner > 1): lane l is slice j + l, so every reduction stays
 /// lane-wise and nothing is transposed.
 protocol LaneWalk {
-    /// Distance between neighbouring lanes (1 unless lanes are gathered).
-    var laneStride: Int { get }
     /// Whether the lanes belong to one slice (and must be reduced across).
     static var horizontal: Bool { get }
     /// Number of vector steps.
@@ -30,7 +28,6 @@ let rowChunkLength = 16384
 
 struct RowWalk: LaneWalk {
     static var horizontal: Bool { true }
-    var laneStride: Int { 1 }
     let base: Int
     let n: Int
     let row: Int
@@ -57,7 +54,6 @@ struct RowWalk: LaneWalk {
 
 struct ColumnWalk: LaneWalk {
     static var horizontal: Bool { false }
-    var laneStride: Int { 1 }
     let base: Int
     let n: Int
     let inner: Int
@@ -94,7 +90,6 @@ struct ColumnWalk: LaneWalk {
 /// (float32 65536×10 softmax on one thread: about 9% faster).
 struct FullBlockWalk: LaneWalk {
     static var horizontal: Bool { false }
-    var laneStride: Int { 1 }
     let n: Int
 
     @inline(__always) init(n: Int) { self.n = n }
@@ -113,20 +108,13 @@ func load<T: SoftmaxScalar, W: LaneWalk>(
 ) -> DV {
     let off = w.offset(k)
     let c = w.lanes(k)
-    let stride = w.laneStride
-    var v: DV
-    if stride != 1 {
-        v = DV(repeating: pad)
-        for i in 0..<c { v[i] = x[off + i * stride].double }
-    } else {
-        v = c == 8 ? T.load8(x + off) : T.loadPartial(x + off, count: c, pad: pad)
-    }
+    var v = c == 8 ? T.load8(x + off) : T.loadPartial(x + off, count: c, pad: pad)
     if let mask {
         var bytes = SIMD8<UInt8>(repeating: 0)
-        if c == 8 && stride == 1 {
+        if c == 8 {
             bytes = UnsafeRawPointer(mask + off).loadUnaligned(as: SIMD8<UInt8>.self)
         } else {
-            for i in 0..<c { bytes[i] = mask[off + i * stride] }
+            for i in 0..<c { bytes[i] = mask[off + i] }
         }
         let off = SIMD8<Int64>(truncatingIfNeeded: bytes) .== 0
         v = v.replacing(with: -.infinity, where: off)
@@ -138,10 +126,7 @@ func load<T: SoftmaxScalar, W: LaneWalk>(
 func store<T: SoftmaxScalar, W: LaneWalk>(_ v: DV, _ y: UnsafeMutablePointer<T>, _ w: W, _ k: Int) {
     let off = w.offset(k)
     let c = w.lanes(k)
-    let stride = w.laneStride
-    if stride != 1 {
-        for i in 0..<c { y[off + i * stride] = T(rounding: v[i]) }
-    } else if c == 8 {
+    if c == 8 {
         T.store8(v, y + off)
     } else {
         T.storePartial(v, y + off, count: c)

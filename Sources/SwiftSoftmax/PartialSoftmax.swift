@@ -159,8 +159,6 @@ public func mergeSoftmaxStatistics(
 ///
 /// - Throws: as `softmax(_:into:shape:temperature:)`, and `.invalidArgument` for malformed
 ///   statistics, `.overlappingBuffers` when `y` overlaps `statistics`.
-@_specialize(exported: true, where T == Float)
-@_specialize(exported: true, where T == Double)
 public func softmax<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>?, mask: UnsafePointer<UInt8>? = nil,
     statistics: UnsafePointer<SoftmaxStatistics>?, into y: UnsafeMutablePointer<T>?,
@@ -176,8 +174,6 @@ public func softmax<T: SoftmaxScalar>(
 /// var y = [0.0]
 /// try logSoftmax([4] as [Double], statistics: [s], into: &y, shape: RowShape(n: 1))  // [-0.1429]
 /// ```
-@_specialize(exported: true, where T == Float)
-@_specialize(exported: true, where T == Double)
 public func logSoftmax<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>?, mask: UnsafePointer<UInt8>? = nil,
     statistics: UnsafePointer<SoftmaxStatistics>?, into y: UnsafeMutablePointer<T>?,
@@ -225,6 +221,9 @@ public func logSumExp<T: SoftmaxScalar>(
     }
 }
 
+// The two public entry points forward here; the work is specialised here, where it happens.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
 func finishFromStatistics<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>?, _ mask: UnsafePointer<UInt8>?, _ stats: UnsafePointer<SoftmaxStatistics>?,
     _ y: UnsafeMutablePointer<T>?, _ shape: RowShape, _ temperature: T, log: Bool
