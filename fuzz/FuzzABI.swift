@@ -1,4 +1,4 @@
-// libFuzzer harness over the C ABI of libswiftsoftmax.so (issue 5), built by `make fuzz`:
+// libFuzzer harness over the C ABI of libswiftsoftmax.so (docs/reliability.md), built by `make fuzz`:
 //
 //   swiftc -sanitize=fuzzer,address -parse-as-library -I fuzz/CSwiftSoftmax fuzz/FuzzABI.swift \
 //          -L<sanitized build> -lswiftsoftmax

@@ -1,7 +1,7 @@
 import SoftmaxCore
 
 // Vector arithmetic in Double, eight lanes at a time. Only operations that the compiler turns
-// into straight SIMD code are used (see DESIGN.md): + - * /, comparisons, replacing(with:where:),
+// into straight SIMD code are used (docs/design.md, "Kernels"): + - * /, comparisons, replacing(with:where:),
 // bit casts and shifts. No .rounded, .clamped, pointwiseMin/Max, .max() or .sum().
 
 typealias DV = SIMD8<Double>

@@ -1,4 +1,4 @@
-/* hostile_test.c: every function of include/swiftsoftmax.h against hostile arguments (issue 5).
+/* hostile_test.c: every function of include/swiftsoftmax.h against hostile arguments (docs/reliability.md).
  *
  * For f32 and f64: null pointers in every pointer position, overflowing sizes (SIZE_MAX, products
  * that overflow size_t or the byte count), partial overlap of every output with every input and
