@@ -81,76 +81,62 @@ extension ScalarKernels {
         }
     }
 
-    /// The softmax vector-Jacobian product `dx = y ⊙ (g - ⟨g, y⟩) / T` of slices `slices`, for
-    /// `y = softmax(x / T)`. The dot product is compensated over exact products. Entries with
-    /// `y = 0` (masked, -inf) get exactly 0 and do not enter the dot product, so fully masked
-    /// slices give zero gradients. `dx` may be `y` or `g` exactly.
+    /// The vector-Jacobian product of softmax (or of log-softmax when `log`) for slices
+    /// `slices`, given the forward result `y` (or `logy`) and the incoming gradient `g`. `dx` may
+    /// be `y` or `g` exactly.
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
-    package static func softmaxVJP<T: SoftmaxScalar>(
+    package static func vjp<T: SoftmaxScalar>(
         _ y: UnsafePointer<T>, _ g: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>,
-        n: Int, inner: Int, slices: Range<Int>, temperature: T
+        n: Int, inner: Int, slices: Range<Int>, temperature: T, log: Bool
     ) {
         let t = temperature.double
         for si in slices {
             let s = Slice(index: si, n: n, inner: inner)
-            var dot = CompensatedSumWithSpecials()
-            for i in 0..<n {
-                let k = s.offset(i)
-                let yi = y[k].double
-                if yi == 0 { continue }
-                let pr = twoProduct(yi, g[k].double)
-                dot.add(pr.hi)
-                // The exact low part needs no IEEE shadow: it is NaN only when pr.hi is not finite.
-                dot.compensated.add(pr.lo)
-            }
-            let d = dot.pair
-            for i in 0..<n {
-                let k = s.offset(i)
-                let yi = y[k].double
-                if yi == 0 { dx[k] = 0; continue }
-                let diff = (g[k].double - d.hi) - d.lo
-                dx[k] = T(rounding: yi * diff / t)
-            }
+            if log { logSoftmaxVJP(y, g, dx, s, t) } else { softmaxVJP(y, g, dx, s, t) }
         }
     }
 
-    /// The log-softmax vector-Jacobian product `dx = (g - exp(logy) Σg) / T` of slices `slices`,
-    /// for `logy = log_softmax(x / T)`. The sum of `g` is compensated. A slice whose `logy` is
-    /// all -inf (masked or all -inf input) gives zero gradients. `dx` may be `logy` or `g` exactly.
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
-    package static func logSoftmaxVJP<T: SoftmaxScalar>(
-        _ logy: UnsafePointer<T>, _ g: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>,
-        n: Int, inner: Int, slices: Range<Int>, temperature: T
+    /// `dx = y ⊙ (g - ⟨g, y⟩) / T` for `y = softmax(x / T)`. The dot product is compensated over
+    /// exact products. Entries with `y = 0` (masked, -inf) get exactly 0 and do not enter the dot
+    /// product, so fully masked slices give zero gradients.
+    @inline(__always)
+    private static func softmaxVJP<T: SoftmaxScalar>(
+        _ y: UnsafePointer<T>, _ g: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, _ s: Slice, _ t: Double
     ) {
-        let t = temperature.double
-        for si in slices {
-            let s = Slice(index: si, n: n, inner: inner)
-            var sum = CompensatedSumWithSpecials()
-            var live = false
-            for i in 0..<n {
-                let k = s.offset(i)
-                sum.add(g[k].double)
-                if logy[k] != -.infinity { live = true }
+        let d = ScalarPass.rdotnonzero(y, g, s)
+        for i in 0..<s.n {
+            let k = s.offset(i)
+            let yi = y[k].double
+            if yi == 0 { dx[k] = 0; continue }
+            let diff = (g[k].double - d.hi) - d.lo
+            dx[k] = T(rounding: yi * diff / t)
+        }
+    }
+
+    /// `dx = (g - exp(logy) Σg) / T` for `logy = log_softmax(x / T)`. The sum of `g` is
+    /// compensated. A slice whose `logy` is all -inf (masked or all -inf input) gives zero
+    /// gradients.
+    @inline(__always)
+    private static func logSoftmaxVJP<T: SoftmaxScalar>(
+        _ logy: UnsafePointer<T>, _ g: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, _ s: Slice, _ t: Double
+    ) {
+        guard (0..<s.n).contains(where: { logy[s.offset($0)] != -.infinity }) else {
+            ScalarPass.vfill(dx, s, 0)
+            return
+        }
+        let (hi, lo) = ScalarPass.rsum(g, s)
+        for i in 0..<s.n {
+            let k = s.offset(i)
+            let p = expD(logy[k].double)
+            let r: Double
+            if p == 0 {
+                r = g[k].double
+            } else {
+                let pr = twoProduct(p, hi)
+                r = (g[k].double - pr.hi) - (pr.lo + p * lo)
             }
-            guard live else {
-                ScalarPass.vfill(dx, s, 0)
-                continue
-            }
-            let (hi, lo) = sum.pair
-            for i in 0..<n {
-                let k = s.offset(i)
-                let p = expD(logy[k].double)
-                let r: Double
-                if p == 0 {
-                    r = g[k].double
-                } else {
-                    let pr = twoProduct(p, hi)
-                    r = (g[k].double - pr.hi) - (pr.lo + p * lo)
-                }
-                dx[k] = T(rounding: r / t)
-            }
+            dx[k] = T(rounding: r / t)
         }
     }
 }

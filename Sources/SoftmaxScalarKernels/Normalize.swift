@@ -10,9 +10,8 @@ extension ScalarKernels {
     ) {
         for si in slices {
             let s = Slice(index: si, n: n, inner: inner)
-            var sum = CompensatedSumWithSpecials()
-            for i in 0..<n { sum.add(x[s.offset(i)].double) }
-            let total = sum.value
+            let sum = ScalarPass.rsum(x, s)
+            let total = sum.hi + sum.lo
             for i in 0..<n {
                 let k = s.offset(i)
                 y[k] = T(rounding: x[k].double / total)

@@ -4,7 +4,8 @@ import SoftmaxCore
 /// tiers' vector passes, with the same names (docs/design.md, "Kernels"): `rmax` (a reduction),
 /// `raddstoreexpminusmax` (a reduction that also stores), and the elementwise finishing passes
 /// `vdivide`, `vlogfinalize`, `vfill` and `vlimitofinfinities`. They serve the scalar kernels the
-/// library ships (the general cross-entropy, the derivatives) and the reference kernels.
+/// library ships (the general cross-entropy, the derivatives) and the reference kernels. The
+/// derivatives add two reductions, `rsum` and `rdotnonzero`.
 package enum ScalarPass {
     /// The maximum of a slice's unmasked entries, with NaN and +inf bookkeeping.
     @inlinable @inline(__always)
@@ -41,6 +42,35 @@ package enum ScalarPass {
             y?[k] = T(rounding: e)
         }
         return sums
+    }
+
+    /// Σ x over a slice as a double-double, compensated while finite (IEEE's infinity or NaN
+    /// otherwise, with a zero low part).
+    @inlinable @inline(__always)
+    package static func rsum<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ s: Slice) -> (hi: Double, lo: Double) {
+        var sum = CompensatedSumWithSpecials()
+        for i in 0..<s.n { sum.add(x[s.offset(i)].double) }
+        return sum.pair
+    }
+
+    /// ⟨y, g⟩ over the entries of a slice where y != 0, as a double-double: exact products,
+    /// compensated while finite. Entries with y = 0 (masked or -inf logits) are left out, so a
+    /// NaN or infinite g there cannot reach the result.
+    @inlinable @inline(__always)
+    package static func rdotnonzero<T: SoftmaxScalar>(
+        _ y: UnsafePointer<T>, _ g: UnsafePointer<T>, _ s: Slice
+    ) -> (hi: Double, lo: Double) {
+        var dot = CompensatedSumWithSpecials()
+        for i in 0..<s.n {
+            let k = s.offset(i)
+            let yi = y[k].double
+            if yi == 0 { continue }
+            let pr = twoProduct(yi, g[k].double)
+            dot.add(pr.hi)
+            // The exact low part needs no IEEE shadow: it is NaN only when pr.hi is not finite.
+            dot.compensated.add(pr.lo)
+        }
+        return dot.pair
     }
 
     /// y / sum in place. For Float the stored exp is one rounding away from the Double

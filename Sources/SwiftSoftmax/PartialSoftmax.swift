@@ -160,9 +160,8 @@ public func mergeSoftmaxStatistics(
 /// - Throws: as `softmax(_:into:shape:temperature:)`, and `.invalidArgument` for malformed
 ///   statistics, `.overlappingBuffers` when `y` overlaps `statistics`.
 public func softmax<T: SoftmaxScalar>(
-    _ x: UnsafePointer<T>?, mask: UnsafePointer<UInt8>? = nil,
-    statistics: UnsafePointer<SoftmaxStatistics>?, into y: UnsafeMutablePointer<T>?,
-    shape: RowShape, temperature: T = 1
+    _ x: UnsafePointer<T>?, mask: UnsafePointer<UInt8>? = nil, statistics: UnsafePointer<SoftmaxStatistics>?,
+    into y: UnsafeMutablePointer<T>?, shape: RowShape, temperature: T = 1
 ) throws(SoftmaxError) {
     try finishFromStatistics(x, mask, statistics, y, shape, temperature, log: false)
 }
@@ -175,9 +174,8 @@ public func softmax<T: SoftmaxScalar>(
 /// try logSoftmax([4] as [Double], statistics: [s], into: &y, shape: RowShape(n: 1))  // [-0.1429]
 /// ```
 public func logSoftmax<T: SoftmaxScalar>(
-    _ x: UnsafePointer<T>?, mask: UnsafePointer<UInt8>? = nil,
-    statistics: UnsafePointer<SoftmaxStatistics>?, into y: UnsafeMutablePointer<T>?,
-    shape: RowShape, temperature: T = 1
+    _ x: UnsafePointer<T>?, mask: UnsafePointer<UInt8>? = nil, statistics: UnsafePointer<SoftmaxStatistics>?,
+    into y: UnsafeMutablePointer<T>?, shape: RowShape, temperature: T = 1
 ) throws(SoftmaxError) {
     try finishFromStatistics(x, mask, statistics, y, shape, temperature, log: true)
 }

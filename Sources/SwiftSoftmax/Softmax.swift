@@ -22,15 +22,6 @@ public func softmax<T: SoftmaxScalar>(
     try softmaxFamily(x, nil, y, shape, temperature, masked: false, log: false)
 }
 
-/// Softmax over the entries where `mask` is non-zero; masked-out entries get probability 0.
-/// `mask` has one byte per element of `x`. A fully masked slice gives 0 everywhere.
-public func softmax<T: SoftmaxScalar>(
-    _ x: UnsafePointer<T>?, mask: UnsafePointer<UInt8>?, into y: UnsafeMutablePointer<T>?,
-    shape: RowShape, temperature: T = 1
-) throws(SoftmaxError) {
-    try softmaxFamily(x, mask, y, shape, temperature, masked: true, log: false)
-}
-
 /// Log-softmax along the middle axis: `(x - max)/T - log(sum(exp((x - max)/T)))`, computed in
 /// log space (never as `log(softmax)`), so log-probabilities near 0 keep full relative precision.
 ///
@@ -43,6 +34,15 @@ public func logSoftmax<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>?, into y: UnsafeMutablePointer<T>?, shape: RowShape, temperature: T = 1
 ) throws(SoftmaxError) {
     try softmaxFamily(x, nil, y, shape, temperature, masked: false, log: true)
+}
+
+/// Softmax over the entries where `mask` is non-zero; masked-out entries get probability 0.
+/// `mask` has one byte per element of `x`. A fully masked slice gives 0 everywhere.
+public func softmax<T: SoftmaxScalar>(
+    _ x: UnsafePointer<T>?, mask: UnsafePointer<UInt8>?, into y: UnsafeMutablePointer<T>?,
+    shape: RowShape, temperature: T = 1
+) throws(SoftmaxError) {
+    try softmaxFamily(x, mask, y, shape, temperature, masked: true, log: false)
 }
 
 /// Log-softmax over the entries where `mask` is non-zero; masked-out entries get -inf.

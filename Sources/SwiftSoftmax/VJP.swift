@@ -58,10 +58,6 @@ func vjpFamily<T: SoftmaxScalar>(
     try Check.temperature(temperature)
     guard shape.count > 0, let y, let g, let dx else { return }
     Threads.forEachChunk(units: shape.slices, costPerUnit: shape.n * 3) { r in
-        if log {
-            ScalarKernels.logSoftmaxVJP(y, g, dx, n: shape.n, inner: shape.inner, slices: r, temperature: temperature)
-        } else {
-            ScalarKernels.softmaxVJP(y, g, dx, n: shape.n, inner: shape.inner, slices: r, temperature: temperature)
-        }
+        ScalarKernels.vjp(y, g, dx, n: shape.n, inner: shape.inner, slices: r, temperature: temperature, log: log)
     }
 }
