@@ -51,6 +51,7 @@ _SIGNATURES: dict[str, tuple] = {
     "ssm_last_error_message": (),
     "ssm_version": (),
     "ssm_isa": (),
+    "ssm_available_isas": (),
     "ssm_set_num_threads": (_INT,),
     "ssm_get_num_threads": (),
 }
@@ -59,7 +60,11 @@ _RESTYPES = {
     "ssm_last_error_message": _STR,
     "ssm_version": _STR,
     "ssm_isa": _STR,
+    "ssm_available_isas": _STR,
 }
+# Functions newer than some libraries the package still loads: FUNCS lacks them when the loaded
+# library does (see `optional`).
+_OPTIONAL = {"ssm_available_isas"}
 _SCALARS = {"f32": ctypes.c_float, "f64": ctypes.c_double}
 
 
@@ -100,6 +105,8 @@ _ENTRIES = {pattern.format(t=t): (pattern, t) for pattern in _SIGNATURES for t i
 def _declare(lib: ctypes.CDLL) -> dict[str, ctypes._CFuncPtr]:
     funcs = {}
     for name, (pattern, t) in _ENTRIES.items():
+        if name in _OPTIONAL and not hasattr(lib, name):
+            continue
         f = getattr(lib, name)
         f.argtypes = _argtypes(pattern, t)
         f.restype = _RESTYPES.get(name, ctypes.c_int)
@@ -151,6 +158,18 @@ def handle(name: str, *, fast: bool = False, keep_gil: bool = False) -> ctypes._
     f.argtypes = [_P if fast and a is _Z else a for a in _argtypes(pattern, t)]
     f.restype = _RESTYPES.get(name, ctypes.c_int)
     return f
+
+
+def optional(name: str) -> ctypes._CFuncPtr | None:
+    """``FUNCS[name]``, or None when the loaded library is older than the function `name`.
+
+    Examples
+    --------
+    >>> from swiftsoftmax._lib import optional
+    >>> optional("ssm_version") is not None
+    True
+    """
+    return FUNCS.get(name)
 
 
 # The library runs its best tier when SWIFTSOFTMAX_ISA names one the CPU lacks, and says so in
