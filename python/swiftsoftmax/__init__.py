@@ -10,12 +10,11 @@ array([0.0159, 0.1173, 0.8668])
 
 from __future__ import annotations
 
-import operator
-
 from ._forward import log_sigmoid, log_softmax, logsumexp, normalize, sigmoid, softmax
-from ._loss import (cross_entropy, cross_entropy_with_grad, log_softmax_vjp, one_hot,
-                    softmax_jacobian, softmax_vjp)
+from ._derivatives import log_softmax_vjp, softmax_jacobian, softmax_vjp
+from ._loss import cross_entropy, cross_entropy_with_grad, one_hot
 from ._lib import FUNCS, LIBRARY_PATH, check, text
+from ._arrays import as_int as _as_int
 from ._partial import (CE_STATS_DTYPE, SOFTMAX_STATS_DTYPE, cross_entropy_denominator,
                        cross_entropy_from_stats, cross_entropy_grad_from_stats, cross_entropy_stats,
                        log_softmax_from_stats, logsumexp_from_stats, merge_cross_entropy_stats,
@@ -47,12 +46,7 @@ def set_num_threads(n: int) -> None:
     >>> ssm.set_num_threads(1); ssm.get_num_threads()
     1
     """
-    if isinstance(n, bool):
-        raise TypeError("num_threads: expected an int, got bool")
-    try:
-        n = operator.index(n)
-    except TypeError:
-        raise TypeError(f"num_threads: expected an int, got {type(n).__name__}") from None
+    n = _as_int(n, "num_threads")
     # ctypes would silently wrap values outside C int: refuse them here (the library checks the rest).
     if not -2**31 <= n < 2**31:
         raise ValueError(f"set_num_threads: num_threads must be a C int (and between 1 and 1024), got {n}")

@@ -1,4 +1,4 @@
-"""Command line: ``python -m swiftsoftmax {demo,bench,info}``.
+"""Command line: ``python -m swiftsoftmax {demo,bench,info}``; ``info --tiers`` lists the CPU tiers.
 
 ``demo`` and ``bench`` own their options (``python -m swiftsoftmax demo --help``); their modules
 are imported only when asked for, so ``--help`` and ``info`` stay quick.
@@ -29,6 +29,7 @@ examples:
   python -m swiftsoftmax demo --plot out/  ... and PNG figures (needs matplotlib)
   python -m swiftsoftmax bench --help      the benchmark's own options
   python -m swiftsoftmax info              which library is loaded, its version and CPU tier
+  python -m swiftsoftmax info --tiers      the CPU tiers this machine runs, slowest first
 
 The library is looked up in the package directory, then at $SWIFTSOFTMAX_LIBRARY, then in the
 checkout's .build/release (run `make` there to build it).
@@ -46,8 +47,15 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", title="sub-commands", metavar="COMMAND")
     for name, (_, summary) in _DELEGATED.items():
         sub.add_parser(name, help=summary, add_help=False)
-    sub.add_parser("info", help="print the build information of the loaded library "
-                                "(version, library path, instruction-set tier, threads)")
+    info_parser = sub.add_parser(
+        "info", help="print the build information of the loaded library (version, library path, "
+                     "instruction-set tier, threads); --tiers: the CPU tiers this machine runs",
+        description="Prints the build information of the loaded library (version, library path, "
+                    "instruction-set tier, threads) and the Python side's versions.")
+    info_parser.add_argument(
+        "--tiers", action="store_true",
+        help="print only the names of the CPU tiers this machine runs, slowest first, on one line "
+             "(e.g. 'baseline avx2 avx512')")
     return parser
 
 
@@ -91,6 +99,21 @@ def info() -> int:
     return 0
 
 
+def tiers() -> int:
+    """Prints the names of the CPU tiers this machine runs, slowest first, space-separated, on one
+    line (the library's ``ssm_available_isas()``). A library older than that function: a message
+    on stderr and status 1."""
+    from swiftsoftmax._lib import LIBRARY_PATH, optional
+
+    available_isas = optional("ssm_available_isas")
+    if available_isas is None:
+        print(f"python -m swiftsoftmax info --tiers: the loaded library ({LIBRARY_PATH}) predates "
+              "ssm_available_isas, which lists the tiers; rebuild it (`make`).", file=sys.stderr)
+        return 1
+    print(available_isas().decode())
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     # demo and bench parse their own options, including --help.
@@ -99,7 +122,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _parser()
     ns = parser.parse_args(args)
     if ns.command == "info":
-        return info()
+        return tiers() if ns.tiers else info()
     parser.print_help(sys.stderr)
     return 2
 

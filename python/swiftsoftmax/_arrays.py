@@ -1,7 +1,9 @@
 """Turning NumPy arguments into the C ABI's [outer, n, inner] buffers and back.
 
-Only translation happens here (dtype promotion, axis bookkeeping, layout, `out=` delivery);
-the numerical checks (temperature, overlap, sizes) happen once, inside the library.
+Only translation happens here (dtype promotion, axis bookkeeping, layout, `out=` delivery) and
+the checks of the arguments' types that translation needs (labels, the class axis, ints that
+must fit in int64, the reduction's name), shared by every module; the numerical checks
+(temperature, overlap, sizes, labels in range) happen once, inside the library.
 """
 
 from __future__ import annotations
@@ -12,8 +14,68 @@ from math import prod
 
 import numpy as np
 
-_F32 = np.dtype(np.float32)
-_F64 = np.dtype(np.float64)
+F32 = np.dtype(np.float32)
+F64 = np.dtype(np.float64)
+I64 = np.dtype(np.int64)
+I64_MIN, I64_MAX = -(2**63), 2**63 - 1
+
+#: The C ABI's codes of cross-entropy's `reduction`.
+REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
+
+
+def as_array(x, name: str, expected: str, of: str = "") -> np.ndarray:
+    """``np.asarray(x)``, refusing None and ragged nested sequences with messages naming `name`.
+
+    Parameters
+    ----------
+    x : array_like
+    name : str
+        The argument's name, which starts the messages.
+    expected : str
+        What the argument should be, for None: ``"<name>: expected <expected>, got None"``.
+    of : str, optional
+        What the array should hold, for a ragged sequence: ``"<name>: expected a rectangular
+        array-like<of>, got a ragged sequence (...)"``.
+
+    Examples
+    --------
+    >>> from swiftsoftmax._arrays import as_array
+    >>> as_array([[1, 2], [3]], "x", "numbers", " of numbers")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: x: expected a rectangular array-like of numbers, got a ragged sequence (...)
+    """
+    if x is None:
+        raise TypeError(f"{name}: expected {expected}, got None")
+    try:
+        return np.asarray(x)
+    except ValueError as e:  # ragged nested sequences
+        raise ValueError(f"{name}: expected a rectangular array-like{of}, got a ragged sequence ({e})") from None
+
+
+def compute_dtype(dtype) -> np.dtype:
+    """The dtype the library computes data of floating-point `dtype` in: float32 for float16 and
+    float32, float64 for float64 and long double.
+
+    Raises
+    ------
+    TypeError
+        For a `dtype` (an argument of that name) that is not a floating-point dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from swiftsoftmax._arrays import compute_dtype
+    >>> compute_dtype(np.float16), compute_dtype("longdouble")
+    (dtype('float32'), dtype('float64'))
+    """
+    try:
+        d = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype: expected a floating-point dtype, got {dtype!r}") from None
+    if d.kind != "f":
+        raise TypeError(f"dtype: expected a floating-point dtype, got {d}")
+    return F32 if d.itemsize <= 4 else F64
 
 
 def as_real_array(x, name: str) -> tuple[np.ndarray, np.dtype, np.dtype]:
@@ -21,25 +83,27 @@ def as_real_array(x, name: str) -> tuple[np.ndarray, np.dtype, np.dtype]:
 
     float32/float64 are computed natively, float16 in float32, long double in float64;
     booleans and integers are promoted to float64, as SciPy does.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from swiftsoftmax._arrays import as_real_array
+    >>> as_real_array(np.zeros(2, np.float16), "x")[1:]
+    (dtype('float32'), dtype('float16'))
     """
-    if x is None:
-        raise TypeError(f"{name}: expected an array-like of real numbers, got None")
-    try:
-        a = np.asarray(x)
-    except ValueError as e:  # ragged nested sequences
-        raise ValueError(f"{name}: expected a rectangular array-like of real numbers, got a ragged sequence ({e})") from None
+    a = as_array(x, name, "an array-like of real numbers", " of real numbers")
     kind = a.dtype.kind
     if kind == "f":
         size = a.dtype.itemsize
         if size == 4:
-            return a, _F32, _F32
+            return a, F32, F32
         if size == 8:
-            return a, _F64, _F64
+            return a, F64, F64
         if size == 2:
-            return a, _F32, np.dtype(np.float16)
-        return a, _F64, a.dtype.newbyteorder("=")
+            return a, F32, np.dtype(np.float16)
+        return a, F64, a.dtype.newbyteorder("=")
     if kind in "biu":
-        return a, _F64, _F64
+        return a, F64, F64
     raise TypeError(
         f"{name}: expected real floating-point, integer or boolean values, got dtype {a.dtype}"
     )
@@ -57,7 +121,138 @@ def real_scalar(value, name: str) -> float:
 
 
 def suffix(dtype: np.dtype) -> str:
-    return "f32" if dtype == _F32 else "f64"
+    """The C ABI's name suffix of a compute dtype: ``"f32"`` or ``"f64"``."""
+    return "f32" if dtype == F32 else "f64"
+
+
+def as_int(value, name: str) -> int:
+    """An int argument as a Python int: any integer (NumPy's too), not a bool.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from swiftsoftmax._arrays import as_int
+    >>> as_int(np.int8(3), "num_classes")
+    3
+    >>> as_int(3.0, "num_classes")
+    Traceback (most recent call last):
+    ...
+    TypeError: num_classes: expected an int, got float
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected an int, got bool")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}") from None
+
+
+def ignore_index_arg(ignore_index) -> int:
+    """cross-entropy's `ignore_index` as a Python int that fits in int64.
+
+    Examples
+    --------
+    >>> from swiftsoftmax._arrays import ignore_index_arg
+    >>> ignore_index_arg(2**63)
+    Traceback (most recent call last):
+    ...
+    ValueError: ignore_index: must fit in int64, got 9223372036854775808
+    """
+    v = as_int(ignore_index, "ignore_index")
+    if not I64_MIN <= v <= I64_MAX:
+        raise ValueError(f"ignore_index: must fit in int64, got {v}")
+    return v
+
+
+def reduction_code(reduction) -> int:
+    """The C ABI's code of cross-entropy's `reduction` ('none', 'mean' or 'sum').
+
+    Examples
+    --------
+    >>> from swiftsoftmax._arrays import reduction_code
+    >>> reduction_code("sum")
+    2
+    >>> reduction_code("avg")
+    Traceback (most recent call last):
+    ...
+    ValueError: reduction: expected 'none', 'mean' or 'sum', got 'avg'
+    """
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        raise ValueError(f"reduction: expected 'none', 'mean' or 'sum', got {reduction!r}")
+    return REDUCTIONS[reduction]
+
+
+def as_labels(labels, name: str) -> np.ndarray:
+    """Integer labels of any integer dtype as a C-contiguous int64 array.
+
+    Values above int64 (of a uint64 array) saturate to int64's maximum, so the library reports
+    them out of range rather than wrapped to negative numbers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from swiftsoftmax._arrays import as_labels
+    >>> as_labels(np.array([1, 2**64 - 1], np.uint64), "target")
+    array([                  1, 9223372036854775807])
+    >>> as_labels([0.5], "target")
+    Traceback (most recent call last):
+    ...
+    TypeError: target: expected integer class labels, got dtype float64
+    """
+    lab = as_array(labels, name, "integer class labels", " of integer labels")
+    if lab.size == 0 and lab.dtype.kind == "f":
+        lab = lab.astype(I64)  # an empty list arrives as float64
+    if lab.dtype.kind not in "iu":
+        raise TypeError(f"{name}: expected integer class labels, got dtype {lab.dtype}")
+    if lab.dtype.kind == "u" and lab.dtype.itemsize == 8 and lab.size and lab.max() > I64_MAX:
+        # Values above int64 are out of range whatever the class count: saturate, don't wrap.
+        lab = np.minimum(lab, np.uint64(I64_MAX))
+    return np.asarray(lab, dtype=I64, order="C")
+
+
+def target_labels(target, shape: tuple[int, ...]) -> np.ndarray:
+    """Class-index targets (`target`, as :func:`as_labels`) of the logits' shape without the class
+    axis, `shape`.
+
+    Examples
+    --------
+    >>> from swiftsoftmax._arrays import target_labels
+    >>> target_labels([[0, 1]], (2,))
+    Traceback (most recent call last):
+    ...
+    ValueError: target: class-index targets must have the logits' shape without the class axis (2,), got (1, 2)
+    """
+    t = as_labels(target, "target")
+    if t.shape != shape:
+        raise ValueError(f"target: class-index targets must have the logits' shape without the class "
+                         f"axis {shape}, got {t.shape}")
+    return t
+
+
+def class_axis(axis, ndim: int, name: str = "logits", role: str = "the classes") -> int:
+    """The one axis (the class axis, or the softmax axis of split statistics) of an array `name`
+    of `ndim` dimensions, as a non-negative int; `role` says what the axis holds.
+
+    Examples
+    --------
+    >>> from swiftsoftmax._arrays import class_axis
+    >>> class_axis(-1, 3)
+    2
+    >>> class_axis(None, 3)
+    Traceback (most recent call last):
+    ...
+    TypeError: axis: expected one int (the class axis), got None
+    >>> class_axis(-1, 0, "x", "the softmax axis")
+    Traceback (most recent call last):
+    ...
+    ValueError: x: expected at least one dimension (the softmax axis), got a scalar
+    """
+    if ndim == 0:
+        raise ValueError(f"{name}: expected at least one dimension ({role}), got a scalar")
+    if isinstance(axis, (bool, np.bool_)) or axis is None or isinstance(axis, (tuple, list)):
+        raise TypeError(f"axis: expected one int (the class axis), got {axis!r}")
+    (a,) = normalize_axes(axis, ndim)
+    return a
 
 
 def normalize_axes(axis, ndim: int, name: str = "axis") -> tuple[int, ...]:
@@ -67,10 +262,8 @@ def normalize_axes(axis, ndim: int, name: str = "axis") -> tuple[int, ...]:
     items = axis if isinstance(axis, (tuple, list)) else (axis,)
     out = []
     for a in items:
-        if isinstance(a, (bool, np.bool_)):
-            raise TypeError(f"{name}: expected an int, a tuple of ints or None, got {axis!r}")
         try:
-            i = operator.index(a)
+            i = as_int(a, name)
         except TypeError:
             raise TypeError(f"{name}: expected an int, a tuple of ints or None, got {axis!r}") from None
         if not -ndim <= i < ndim:

@@ -32,7 +32,8 @@ import numpy as np
 OPS = ("softmax", "log_softmax", "cross_entropy_with_grad")
 DTYPES = ("float32", "float64")
 PEERS = ("numpy", "scipy", "jax", "ort")
-# (shape, axis): the issue-4 list; the last one reduces a non-last axis.
+# (shape, axis): the shapes of the benchmark table (docs/performance.md, "Method"); the last one
+# reduces a non-last axis.
 SHAPES = [((8,), -1), ((1000,), -1), ((64, 1000), -1), ((4096, 10), -1), ((4096, 1000), -1),
           ((256, 32000), -1), ((16384, 128), -1), ((32, 262144), -1), ((1000, 4096), 0)]
 QUICK_SHAPES = [((8,), -1), ((64, 1000), -1), ((4096, 1000), -1), ((1000, 4096), 0)]

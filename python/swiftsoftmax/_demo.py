@@ -595,6 +595,25 @@ SECTIONS.extend([train_digits, output_layers_compared])
 
 # ---- plots (optional: matplotlib) ---------------------------------------------------------------
 
+def _label(ax, xlabel: str, title: str, ylabel: Optional[str] = None, **legend) -> None:
+    """What every panel has: axis labels, a title, the legend (`legend`: its options) and a
+    light grid."""
+    ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(**legend)
+    ax.grid(alpha=0.3)
+
+
+def _save(plt, fig, directory: str, filename: str) -> str:
+    """Writes `fig` as `directory`/`filename` (PNG, 120 dpi), closes it and returns the path."""
+    path = os.path.join(directory, filename)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
 def _plot_temperature(plt, directory: str) -> str:
     ts = np.logspace(-2, 2, 241)
     ps = np.array([ssm.softmax(SCORES, temperature=t) for t in ts])
@@ -602,15 +621,8 @@ def _plot_temperature(plt, directory: str) -> str:
     for i in range(3):
         ax.plot(ts, ps[:, i], label=f"p{i + 1} (s{i + 1} = {SCORES[i]:g})")
     ax.set_xscale("log")
-    ax.set_xlabel("temperature T")
-    ax.set_ylabel("softmax(s / T)")
-    ax.set_title(f"softmax({scores_text(SCORES)} / T)")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    path = os.path.join(directory, "softmax_temperature.png")
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    _label(ax, "temperature T", f"softmax({scores_text(SCORES)} / T)", "softmax(s / T)")
+    return _save(plt, fig, directory, "softmax_temperature.png")
 
 
 def _plot_derivatives(plt, directory: str) -> str:
@@ -622,23 +634,14 @@ def _plot_derivatives(plt, directory: str) -> str:
     d11 = partials(ssm.softmax, s, 0)[:, 0]
     left.plot(p1, d11, label="dp1/ds1 (finite differences)")
     left.plot(p1, p1 * (1 - p1), "--", label="p1 (1 - p1)")
-    left.set_xlabel("p1")
-    left.set_title("s = [x, 0, 0]: diagonal derivative")
-    left.legend()
-    left.grid(alpha=0.3)
+    _label(left, "p1", "s = [x, 0, 0]: diagonal derivative")
     s = np.stack([xs, xs, zeros], axis=1)
     p = ssm.softmax(s)
     d12 = partials(ssm.softmax, s, 1)[:, 0]
     right.plot(p[:, 0], d12, label="dp1/ds2 (finite differences)")
     right.plot(p[:, 0], -p[:, 0] * p[:, 1], "--", label="-p1 p2")
-    right.set_xlabel("p1 = p2")
-    right.set_title("s = [x, x, 0]: cross derivative")
-    right.legend()
-    right.grid(alpha=0.3)
-    path = os.path.join(directory, "softmax_derivatives.png")
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    _label(right, "p1 = p2", "s = [x, x, 0]: cross derivative")
+    return _save(plt, fig, directory, "softmax_derivatives.png")
 
 
 def _plot_training(plt, directory: str) -> Optional[str]:
@@ -652,23 +655,12 @@ def _plot_training(plt, directory: str) -> Optional[str]:
         if hidden:
             left.plot(np.arange(1, len(curve) + 1), curve, "--", label=f"{name} (64 ReLU)")
     left.set_yscale("log")
-    left.set_xlabel("epoch")
-    left.set_ylabel("training loss")
-    left.set_title("Training loss per epoch")
-    left.legend(fontsize=8)
-    left.grid(alpha=0.3)
+    _label(left, "epoch", "Training loss per epoch", "training loss", fontsize=8)
     right.plot(epochs, history["train"], label="train")
     right.plot(epochs, history["test"], label="test (held-out quarter)")
     right.set_ylim(0.85, 1.001)
-    right.set_xlabel("epoch")
-    right.set_ylabel("accuracy")
-    right.set_title("Digits: accuracy per epoch")
-    right.legend()
-    right.grid(alpha=0.3)
-    path = os.path.join(directory, "training_curves.png")
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    _label(right, "epoch", "Digits: accuracy per epoch", "accuracy")
+    return _save(plt, fig, directory, "training_curves.png")
 
 
 def _plot_confusion(plt, directory: str) -> Optional[str]:
@@ -689,10 +681,7 @@ def _plot_confusion(plt, directory: str) -> Optional[str]:
     ax.set_ylabel("true digit")
     accuracy = np.trace(confusion) / confusion.sum()
     ax.set_title(f"Confusion matrix, test set (accuracy {accuracy:.2%})")
-    path = os.path.join(directory, "confusion_matrix.png")
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _save(plt, fig, directory, "confusion_matrix.png")
 
 
 PLOTS: list[Callable[[object, str], Optional[str]]] = [

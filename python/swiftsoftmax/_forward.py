@@ -8,7 +8,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from . import _arrays as A
-from ._lib import FUNCS, LIB, LIBRARY_PATH, check
+from ._lib import FUNCS, check, handle
 
 ArrayLike = Any
 Axis = Union[int, Sequence[int], None]
@@ -21,44 +21,6 @@ def _temperature(t) -> float:
     """A real scalar temperature as a Python float; its value is checked by the library."""
     return A.real_scalar(t, "temperature")
 
-
-_FAST_DTYPES = {np.dtype(np.float32): ("f32", ctypes.c_float), np.dtype(np.float64): ("f64", ctypes.c_double)}
-
-
-def _fast_handle(name: str, scalar):
-    """A second ctypes handle on `name` for the fast path. ctypes converts a Python int into a
-    c_size_t in ~170 ns but into a c_void_p in ~75 ns, which is most of a small call, so the
-    sizes are declared c_void_p: on LP64 ABIs both travel in the same 64-bit integer registers.
-    The default temperature is passed as a prebuilt ctypes scalar for the same reason."""
-    f = LIB[name]  # indexing, unlike attribute access, gives a new handle (FUNCS keeps its own)
-    f.argtypes = [ctypes.c_void_p] * 5 + [scalar]
-    f.restype = ctypes.c_int
-    return f, scalar(1.0)
-
-
-_FAST_FUNCS = {op: {dt: _fast_handle(f"ssm_{op}_{t}", scalar) for dt, (t, scalar) in _FAST_DTYPES.items()}
-               for op in ("softmax", "log_softmax")}
-
-# The same library as a PyDLL: its calls keep the GIL. A small call (at most _COPY_IN_PLACE
-# elements, a few microseconds, always on the caller's thread) then saves releasing and taking
-# the GIL back, about 60 ns of the 2 us.
-_GIL_HELD = ctypes.PyDLL(str(LIBRARY_PATH))
-
-
-def _inplace_handle(name: str):
-    """A handle on the three-argument in-place entry point, all arguments declared c_void_p
-    (see `_fast_handle`): the default call of a small array costs about 0.25 us less than
-    through the six-argument function."""
-    f = _GIL_HELD[name]
-    f.argtypes = [ctypes.c_void_p] * 3
-    f.restype = ctypes.c_int
-    return f
-
-
-_SMALL_FUNCS = {op: {dt: _inplace_handle(f"ssm_{op}_inplace_{t}") for dt, (t, _) in _FAST_DTYPES.items()}
-                for op in ("softmax", "log_softmax")}
-_SMALL_SOFTMAX = _SMALL_FUNCS["softmax"]
-_SMALL_LOG_SOFTMAX = _SMALL_FUNCS["log_softmax"]
 
 # The default temperature and the default axis, recognised by identity on the shortest path
 # (no type checks). Every int -1 is one object in CPython; another -1 (a NumPy integer) or
@@ -75,15 +37,50 @@ _ndarray = np.ndarray
 _from_buffer = ctypes.c_char.from_buffer
 
 
-def _fast_rowwise(op: str, x, axis, temperature, out):
-    """The common call, a native float32/float64 array reduced over one axis, without the general
-    machinery (it dominates small calls). None when the general path is needed."""
-    fast = _FAST_FUNCS[op].get(x.dtype)
+def _fast_table(op: str) -> dict[np.dtype, tuple]:
+    """The fast paths' handles of `op` by dtype: (the in-place entry point, the six-argument
+    one, the default temperature as a ctypes scalar, op).
+
+    Both are declared with sizes c_void_p (see `_lib.handle`). The three-argument in-place entry
+    point serves the default call of a small array: about 0.25 us less than the six-argument
+    function, and its handle keeps the GIL (a small call runs on the caller's thread for a few
+    microseconds). Passing the default temperature prebuilt saves converting a Python float.
+    """
+    return {dt: (handle(f"ssm_{op}_inplace_{A.suffix(dt)}", fast=True, keep_gil=True),
+                 handle(f"ssm_{op}_{A.suffix(dt)}", fast=True), scalar(1.0), op)
+            for dt, scalar in ((A.F32, ctypes.c_float), (A.F64, ctypes.c_double))}
+
+
+_FAST_SOFTMAX = _fast_table("softmax")
+_FAST_LOG_SOFTMAX = _fast_table("log_softmax")
+
+
+def _fast(table: dict[np.dtype, tuple], x: np.ndarray, axis, temperature, out) -> Optional[np.ndarray]:
+    """softmax/log_softmax of a native float32/float64 array over one axis without the general
+    machinery (it dominates small calls), by the handles in `table`. None when the general path
+    is needed.
+
+    The default call (last axis, temperature 1.0, no `out`) of a small array takes the
+    three-argument in-place entry point on a copy of x.
+    """
+    # table[dtype]: (in-place handle, six-argument handle, temperature 1.0 as a ctypes scalar, op)
+    size = x.size
+    if out is None and temperature is _T1 and axis is _LAST and 0 < size <= _COPY_IN_PLACE:
+        fast = table.get(x.dtype)
+        shape = x.shape
+        if fast is not None and shape:
+            y = x.copy()
+            n = shape[-1]
+            status = fast[0](_addressof(_from_buffer(y)), size // n, n)
+            if status:
+                check(status, fast[3])
+            return y
+    fast = table.get(x.dtype)
     if fast is None or type(axis) is not int or type(temperature) is not float:
         return None
+    _, f, one, op = fast
     shape = x.shape
     nd = len(shape)
-    size = x.size
     if nd == 0 or size == 0:
         return None
     if axis == -1 or axis == nd - 1:
@@ -96,7 +93,6 @@ def _fast_rowwise(op: str, x, axis, temperature, out):
         inner = 1
         for d in shape[a + 1:]:
             inner *= d
-    f, one = fast
     if out is None and size <= _COPY_IN_PLACE:
         y = x.copy()  # C-contiguous whatever the layout of x
         px = py = _addressof(_from_buffer(y))
@@ -116,26 +112,6 @@ def _fast_rowwise(op: str, x, axis, temperature, out):
     else:
         return None
     status = f(px, py, size // (n * inner), n, inner, one if temperature == 1.0 else temperature)
-    if status:
-        check(status, op)
-    return y
-
-
-def _small_default(funcs, x, op: str):
-    """softmax/log_softmax of a small array over its last axis with every default argument, by
-    the three-argument entry point on a copy of x. None when the array is not small, is 0-d or
-    has another dtype."""
-    f = funcs.get(x.dtype)
-    size = x.size
-    if f is None or not 0 < size <= _COPY_IN_PLACE:
-        return None
-    shape = x.shape
-    if not shape:
-        return None
-    y = x.copy()
-    p = _addressof(_from_buffer(y))
-    n = shape[-1]
-    status = f(p, size // n, n)
     if status:
         check(status, op)
     return y
@@ -202,11 +178,7 @@ def softmax(x: ArrayLike, axis: Axis = _LAST, *, temperature: float = _T1,
            [0. , 1. ]])
     """
     if type(x) is _ndarray and where is None:  # the fast paths first, one call level down
-        if out is None and temperature is _T1 and axis is _LAST:
-            y = _small_default(_SMALL_SOFTMAX, x, "softmax")
-            if y is not None:
-                return y
-        y = _fast_rowwise("softmax", x, axis, temperature, out)
+        y = _fast(_FAST_SOFTMAX, x, axis, temperature, out)
         if y is not None:
             return y
     return _rowwise("softmax", x, axis, temperature, where, out)
@@ -239,11 +211,7 @@ def log_softmax(x: ArrayLike, axis: Axis = _LAST, *, temperature: float = _T1,
     -4.248354255291589e-18
     """
     if type(x) is _ndarray and where is None:
-        if out is None and temperature is _T1 and axis is _LAST:
-            y = _small_default(_SMALL_LOG_SOFTMAX, x, "log_softmax")
-            if y is not None:
-                return y
-        y = _fast_rowwise("log_softmax", x, axis, temperature, out)
+        y = _fast(_FAST_LOG_SOFTMAX, x, axis, temperature, out)
         if y is not None:
             return y
     return _rowwise("log_softmax", x, axis, temperature, where, out)

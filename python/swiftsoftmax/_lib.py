@@ -51,6 +51,7 @@ _SIGNATURES: dict[str, tuple] = {
     "ssm_last_error_message": (),
     "ssm_version": (),
     "ssm_isa": (),
+    "ssm_available_isas": (),
     "ssm_set_num_threads": (_INT,),
     "ssm_get_num_threads": (),
 }
@@ -59,7 +60,11 @@ _RESTYPES = {
     "ssm_last_error_message": _STR,
     "ssm_version": _STR,
     "ssm_isa": _STR,
+    "ssm_available_isas": _STR,
 }
+# Functions newer than some libraries the package still loads: FUNCS lacks them when the loaded
+# library does (see `optional`).
+_OPTIONAL = {"ssm_available_isas"}
 _SCALARS = {"f32": ctypes.c_float, "f64": ctypes.c_double}
 
 
@@ -84,21 +89,88 @@ def _load() -> tuple[ctypes.CDLL, Path]:
     )
 
 
+def _argtypes(pattern: str, t: str) -> list:
+    """The declared argument types of `pattern` for the scalar twin `t` ("f32", "f64" or "")."""
+    return [_SCALARS.get(t) if a == "s" else a for a in _SIGNATURES[pattern]]
+
+
+def _twins(pattern: str) -> tuple[str, ...]:
+    return tuple(_SCALARS) if "{t}" in pattern else ("",)
+
+
+# Every function's name -> (its pattern in _SIGNATURES, its scalar twin).
+_ENTRIES = {pattern.format(t=t): (pattern, t) for pattern in _SIGNATURES for t in _twins(pattern)}
+
+
 def _declare(lib: ctypes.CDLL) -> dict[str, ctypes._CFuncPtr]:
     funcs = {}
-    for pattern, args in _SIGNATURES.items():
-        suffixes = _SCALARS if "{t}" in pattern else {"": None}
-        for t, scalar in suffixes.items():
-            name = pattern.format(t=t)
-            f = getattr(lib, name)
-            f.argtypes = [scalar if a == "s" else a for a in args]
-            f.restype = _RESTYPES.get(name, ctypes.c_int)
-            funcs[name] = f
+    for name, (pattern, t) in _ENTRIES.items():
+        if name in _OPTIONAL and not hasattr(lib, name):
+            continue
+        f = getattr(lib, name)
+        f.argtypes = _argtypes(pattern, t)
+        f.restype = _RESTYPES.get(name, ctypes.c_int)
+        funcs[name] = f
     return funcs
 
 
 LIB, LIBRARY_PATH = _load()
 FUNCS = _declare(LIB)
+
+# The same library as a PyDLL: its calls keep the GIL (see `handle`).
+_GIL_HELD = ctypes.PyDLL(str(LIBRARY_PATH))
+
+
+def handle(name: str, *, fast: bool = False, keep_gil: bool = False) -> ctypes._CFuncPtr:
+    """A new ctypes handle on the library function `name`, declared from the table.
+
+    ``FUNCS[name]`` is the handle every ordinary call uses. The fast paths of small calls take
+    handles of their own (indexing a library, unlike attribute access, gives a new handle), so
+    that they may declare the function differently.
+
+    Parameters
+    ----------
+    name : str
+        A function of the table, e.g. ``"ssm_softmax_f32"``.
+    fast : bool, default False
+        Declare every size (``c_size_t`` in the table) as ``c_void_p``. ctypes converts a Python
+        int into a c_size_t in ~170 ns but into a c_void_p in ~75 ns, which is most of a small
+        call; on LP64 ABIs both travel in the same 64-bit integer registers.
+    keep_gil : bool, default False
+        Take the handle from the library opened as a PyDLL, whose calls keep the GIL. A call of
+        a few microseconds on the caller's thread then saves releasing and taking the GIL back
+        (about 60 ns); a long call would stall every other Python thread.
+
+    Returns
+    -------
+    ctypes function pointer
+        With the table's argument and result types (sizes as c_void_p when `fast`).
+
+    Examples
+    --------
+    >>> from swiftsoftmax._lib import handle
+    >>> f = handle("ssm_softmax_inplace_f64", fast=True, keep_gil=True)
+    >>> [t.__name__ for t in f.argtypes]
+    ['c_void_p', 'c_void_p', 'c_void_p']
+    """
+    pattern, t = _ENTRIES[name]
+    f = (_GIL_HELD if keep_gil else LIB)[name]
+    f.argtypes = [_P if fast and a is _Z else a for a in _argtypes(pattern, t)]
+    f.restype = _RESTYPES.get(name, ctypes.c_int)
+    return f
+
+
+def optional(name: str) -> ctypes._CFuncPtr | None:
+    """``FUNCS[name]``, or None when the loaded library is older than the function `name`.
+
+    Examples
+    --------
+    >>> from swiftsoftmax._lib import optional
+    >>> optional("ssm_version") is not None
+    True
+    """
+    return FUNCS.get(name)
+
 
 # The library runs its best tier when SWIFTSOFTMAX_ISA names one the CPU lacks, and says so in
 # ssm_isa(); a test run that forced a tier must not silently measure another.
@@ -115,14 +187,44 @@ LABEL_OUT_OF_RANGE = 4
 OVERLAPPING_BUFFERS = 5
 
 
-def check(status: int, func: str) -> None:
-    """Turns a non-zero status into a ValueError carrying the library's own explanation."""
+def check(status: int, func: str, *, labels: str | None = None) -> None:
+    """Turns a non-zero status into a ValueError carrying the library's own explanation.
+
+    Parameters
+    ----------
+    status : int
+        What the library function returned (``OK`` is 0).
+    func : str
+        The public function's name, which starts the message.
+    labels : str, optional
+        The argument that holds the class labels, for the functions that take some: the library
+        names the first label out of range as ``labels[k]`` (k: its flat index), and the message
+        says which argument that is.
+
+    Raises
+    ------
+    ValueError
+        ``"<func>: <the library's explanation>"``, or ``"<func>: <labels>: ..."`` for a label
+        out of range.
+
+    Examples
+    --------
+    >>> from swiftsoftmax._lib import LABEL_OUT_OF_RANGE, OK, check
+    >>> check(OK, "softmax")
+    >>> check(LABEL_OUT_OF_RANGE, "cross_entropy", labels="target")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: cross_entropy: target: ...
+    """
     if status == OK:
         return
+    if labels is not None and status == LABEL_OUT_OF_RANGE:
+        func = f"{func}: {labels}"
     detail = FUNCS["ssm_last_error_message"]().decode()
     summary = FUNCS["ssm_status_message"](status).decode()
     raise ValueError(f"{func}: {detail or summary}")
 
 
 def text(name: str) -> str:
+    """The string a ``const char *`` function of the library returns, e.g. ``text("ssm_isa")``."""
     return FUNCS[name]().decode()

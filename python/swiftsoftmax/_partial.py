@@ -10,14 +10,12 @@ parallelism) the statistics also carry the target logit and what label smoothing
 
 from __future__ import annotations
 
-import operator
 from typing import Any, Optional
 
 import numpy as np
 
 from . import _arrays as A
-from ._lib import FUNCS, LABEL_OUT_OF_RANGE, check
-from ._loss import _REDUCTIONS, _class_axis, _labels
+from ._lib import FUNCS, check
 
 ArrayLike = Any
 
@@ -27,14 +25,6 @@ SOFTMAX_STATS_DTYPE = np.dtype([("max", "<f8"), ("sum_hi", "<f8"), ("sum_lo", "<
 CE_STATS_DTYPE = np.dtype([("max", "<f8"), ("sum_hi", "<f8"), ("sum_lo", "<f8"),
                            ("target", "<f8"), ("found", "<f8"), ("shift_hi", "<f8"),
                            ("shift_lo", "<f8"), ("weight_sum", "<f8")])
-_F64 = np.dtype(np.float64)
-_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
-
-
-def _one_axis(axis, ndim: int) -> int:
-    if ndim == 0:
-        raise ValueError("x: expected at least one dimension (the softmax axis), got a scalar")
-    return _class_axis(axis, ndim)
 
 
 def _stats_in(stats, shape: tuple, dtype: np.dtype, name: str = "stats") -> np.ndarray:
@@ -51,38 +41,12 @@ def _stats_in(stats, shape: tuple, dtype: np.dtype, name: str = "stats") -> np.n
     return np.asarray(s, order="C")
 
 
-def _int_arg(value, name: str, low: int = 0) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected an int, got bool")
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name}: expected an int, got {type(value).__name__}") from None
-    if v < low or v > _I64_MAX:
-        raise ValueError(f"{name}: must be an int in [{low}, 2**63), got {v}")
+def _count(value, name: str) -> int:
+    """A class count or offset: an int in [0, 2**63)."""
+    v = A.as_int(value, name)
+    if v < 0 or v > A.I64_MAX:
+        raise ValueError(f"{name}: must be an int in [0, 2**63), got {v}")
     return v
-
-
-def _ignore(ignore_index) -> int:
-    if isinstance(ignore_index, (bool, np.bool_)):
-        raise TypeError("ignore_index: expected an int, got bool")
-    try:
-        v = operator.index(ignore_index)
-    except TypeError:
-        raise TypeError(f"ignore_index: expected an int, got {type(ignore_index).__name__}") from None
-    if not _I64_MIN <= v <= _I64_MAX:
-        raise ValueError(f"ignore_index: must fit in int64, got {v}")
-    return v
-
-
-def _compute_dtype(dtype) -> np.dtype:
-    try:
-        d = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype: expected a floating-point dtype, got {dtype!r}") from None
-    if d.kind != "f":
-        raise TypeError(f"dtype: expected a floating-point dtype, got {d}")
-    return np.dtype(np.float32) if d.itemsize <= 4 else _F64
 
 
 def _weights(weight, num_classes: int, cdt: np.dtype) -> Optional[np.ndarray]:
@@ -93,15 +57,21 @@ def _weights(weight, num_classes: int, cdt: np.dtype) -> Optional[np.ndarray]:
     if w.shape != (num_classes,):
         raise ValueError(f"weight: expected shape ({num_classes},) (one weight per class of the whole "
                          f"axis), got {w.shape}")
-    return np.ascontiguousarray(np.asarray(w, dtype=cdt), dtype=_F64)
+    return np.ascontiguousarray(np.asarray(w, dtype=cdt), dtype=A.F64)
 
 
-def _labels_of(target, shape: tuple) -> np.ndarray:
-    t = _labels(target, "target")
-    if t.shape != shape:
-        raise ValueError(f"target: class-index targets must have the logits' shape without the class "
-                         f"axis {shape}, got {t.shape}")
-    return t
+def _shard(logits, target, axis, num_classes: int, class_offset: int, ignore_index: int
+           ) -> tuple[np.ndarray, np.dtype, np.dtype, A.Layout, int, int, int, np.ndarray]:
+    """The arguments that describe one shard of the class axis, checked in this order:
+    (logits, compute dtype, result dtype, layout, num_classes, class_offset, ignore_index,
+    labels)."""
+    a, cdt, rdt = A.as_real_array(logits, "logits")
+    layout = A.Layout(a.shape, (A.class_axis(axis, a.ndim),))
+    c = _count(num_classes, "num_classes")
+    off = _count(class_offset, "class_offset")
+    ignore = A.ignore_index_arg(ignore_index)
+    lab = A.target_labels(target, layout.kept_shape)
+    return a, cdt, rdt, layout, c, off, ignore, lab
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,7 +118,7 @@ def softmax_stats(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0,
     """
     t = A.real_scalar(temperature, "temperature")
     a, cdt, _ = A.as_real_array(x, "x")
-    ax = _one_axis(axis, a.ndim)
+    ax = A.class_axis(axis, a.ndim, "x", "the softmax axis")
     layout = A.Layout(a.shape, (ax,))
     xb = layout.arrange(a, cdt)
     mb = None if where is None else layout.arrange(A.as_mask(where, a.shape), np.bool_)
@@ -162,7 +132,7 @@ def softmax_stats(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0,
 def _merge_temperature(temperature, dtype) -> float:
     """The temperature the kernels used for data of `dtype`: float32 data run with float32(T)."""
     t = A.real_scalar(temperature, "temperature")
-    if dtype is not None and _compute_dtype(dtype) == np.float32:
+    if dtype is not None and A.compute_dtype(dtype) == np.float32:
         return float(np.float32(t))
     return t
 
@@ -268,7 +238,7 @@ def _reduce(s: np.ndarray, axis, keepdims: bool, merge, size_box: list, name: st
 def _from_stats(op: str, x, stats, axis, temperature, where, out):
     t = A.real_scalar(temperature, "temperature")
     a, cdt, rdt = A.as_real_array(x, "x")
-    ax = _one_axis(axis, a.ndim)
+    ax = A.class_axis(axis, a.ndim, "x", "the softmax axis")
     layout = A.Layout(a.shape, (ax,))
     A.check_out(out, a.shape, rdt)
     s = _stats_in(stats, layout.kept_shape, SOFTMAX_STATS_DTYPE)
@@ -353,7 +323,7 @@ def logsumexp_from_stats(stats: np.ndarray, *, temperature: float = 1.0, dtype=n
     1000.6931471805599
     """
     t = A.real_scalar(temperature, "temperature")
-    cdt = _compute_dtype(dtype)
+    cdt = A.compute_dtype(dtype)
     s = np.asarray(stats)
     s = _stats_in(s, s.shape, SOFTMAX_STATS_DTYPE)
     out = np.empty(s.shape, dtype=cdt)
@@ -404,21 +374,14 @@ def cross_entropy_stats(logits: ArrayLike, target: ArrayLike, *, num_classes: in
     >>> float(ssm.cross_entropy_from_stats(ssm.merge_cross_entropy_stats(a, b), y, num_classes=3))
     0.14293162849989952
     """
-    a, cdt, _ = A.as_real_array(logits, "logits")
-    if a.ndim == 0:
-        raise ValueError("logits: expected at least one dimension (the classes), got a scalar")
-    cls = _class_axis(axis, a.ndim)
-    layout = A.Layout(a.shape, (cls,))
-    c = _int_arg(num_classes, "num_classes")
-    off = _int_arg(class_offset, "class_offset")
-    ignore = _ignore(ignore_index)
-    lab = _labels_of(target, layout.kept_shape)
+    a, cdt, _, layout, c, off, ignore, lab = _shard(logits, target, axis, num_classes, class_offset,
+                                                    ignore_index)
     w = _weights(weight, c, cdt)
     xb = layout.arrange(a, cdt)
     stats = np.empty(layout.kept_shape, dtype=CE_STATS_DTYPE)
     status = FUNCS[f"ssm_ce_stats_{A.suffix(cdt)}"](A.ptr(xb), A.ptr(lab), A.ptr(w), *layout.dims,
                                                     off, c, ignore, A.ptr(stats))
-    check(status, "cross_entropy_stats: target" if status == LABEL_OUT_OF_RANGE else "cross_entropy_stats")
+    check(status, "cross_entropy_stats", labels="target")
     return stats
 
 
@@ -454,15 +417,14 @@ def cross_entropy_denominator(target: ArrayLike, *, num_classes: int, weight: Op
     >>> ssm.cross_entropy_denominator([0, 2, -100], num_classes=3, weight=[1.0, 1.0, 0.5])
     1.5
     """
-    cdt = _compute_dtype(dtype)
-    c = _int_arg(num_classes, "num_classes")
-    lab = _labels(target, "target")
+    cdt = A.compute_dtype(dtype)
+    c = _count(num_classes, "num_classes")
+    lab = A.as_labels(target, "target")
     w = _weights(weight, c, cdt)
-    out = np.zeros((), dtype=_F64)
-    status = FUNCS["ssm_cross_entropy_denominator"](A.ptr(lab), A.ptr(w), lab.size, c, _ignore(ignore_index),
-                                                    A.ptr(out))
-    check(status, "cross_entropy_denominator: target" if status == LABEL_OUT_OF_RANGE
-          else "cross_entropy_denominator")
+    out = np.zeros((), dtype=A.F64)
+    status = FUNCS["ssm_cross_entropy_denominator"](A.ptr(lab), A.ptr(w), lab.size, c,
+                                                    A.ignore_index_arg(ignore_index), A.ptr(out))
+    check(status, "cross_entropy_denominator", labels="target")
     return float(out)
 
 
@@ -493,20 +455,17 @@ def cross_entropy_from_stats(stats: np.ndarray, target: ArrayLike, *, num_classe
     ...                 ssm.cross_entropy(x, y, label_smoothing=0.1)))
     True
     """
-    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction: expected 'none', 'mean' or 'sum', got {reduction!r}")
-    cdt = _compute_dtype(dtype)
-    c = _int_arg(num_classes, "num_classes")
-    lab = _labels(target, "target")
+    code = A.reduction_code(reduction)
+    cdt = A.compute_dtype(dtype)
+    c = _count(num_classes, "num_classes")
+    lab = A.as_labels(target, "target")
     s = _stats_in(stats, lab.shape, CE_STATS_DTYPE)
     w = _weights(weight, c, cdt)
     eps = float(np.asarray(A.real_scalar(label_smoothing, "label_smoothing"), dtype=cdt))
-    code = _REDUCTIONS[reduction]
-    loss = np.empty(lab.shape if code == 0 else (), dtype=_F64)
+    loss = np.empty(lab.shape if code == 0 else (), dtype=A.F64)
     status = FUNCS["ssm_cross_entropy_from_stats"](A.ptr(s), A.ptr(lab), A.ptr(w), lab.size, c,
-                                                   _ignore(ignore_index), eps, code, A.ptr(loss))
-    check(status, "cross_entropy_from_stats: target" if status == LABEL_OUT_OF_RANGE
-          else "cross_entropy_from_stats")
+                                                   A.ignore_index_arg(ignore_index), eps, code, A.ptr(loss))
+    check(status, "cross_entropy_from_stats", labels="target")
     return A.deliver(loss, None, np.dtype(dtype))
 
 
@@ -536,25 +495,24 @@ def cross_entropy_grad_from_stats(logits: ArrayLike, target: ArrayLike, stats: n
 
     Examples
     --------
+    Two shards of three classes, ``(logits, class_offset)``; the gradients of the shards put
+    together are the one-piece gradient:
+
     >>> import numpy as np, swiftsoftmax as ssm
     >>> x, y = np.array([[0.0, 2.0, 4.0]]), np.array([2])
-    >>> a = ssm.cross_entropy_stats(x[:, :2], y, num_classes=3)
-    >>> b = ssm.cross_entropy_stats(x[:, 2:], y, num_classes=3, class_offset=2)
-    >>> s = ssm.merge_cross_entropy_stats(a, b)
+    >>> shards = [(x[:, :2], 0), (x[:, 2:], 2)]
+    >>> s = ssm.merge_cross_entropy_stats(
+    ...     *[ssm.cross_entropy_stats(part, y, num_classes=3, class_offset=k) for part, k in shards])
     >>> ssm.cross_entropy_grad_from_stats(x[:, 2:], y, s, num_classes=3, class_offset=2).round(4)
     array([[-0.1332]])
+    >>> g = np.concatenate([ssm.cross_entropy_grad_from_stats(part, y, s, num_classes=3, class_offset=k)
+    ...                     for part, k in shards], axis=1)
+    >>> bool(np.allclose(g, ssm.cross_entropy_with_grad(x, y)[1]))
+    True
     """
-    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction: expected 'none', 'mean' or 'sum', got {reduction!r}")
-    a, cdt, rdt = A.as_real_array(logits, "logits")
-    if a.ndim == 0:
-        raise ValueError("logits: expected at least one dimension (the classes), got a scalar")
-    cls = _class_axis(axis, a.ndim)
-    layout = A.Layout(a.shape, (cls,))
-    c = _int_arg(num_classes, "num_classes")
-    off = _int_arg(class_offset, "class_offset")
-    ignore = _ignore(ignore_index)
-    lab = _labels_of(target, layout.kept_shape)
+    A.reduction_code(reduction)  # refused before any other argument
+    a, cdt, rdt, layout, c, off, ignore, lab = _shard(logits, target, axis, num_classes, class_offset,
+                                                      ignore_index)
     s = _stats_in(stats, layout.kept_shape, CE_STATS_DTYPE)
     eps = float(np.asarray(A.real_scalar(label_smoothing, "label_smoothing"), dtype=cdt))
     if reduction != "mean":
@@ -568,6 +526,5 @@ def cross_entropy_grad_from_stats(logits: ArrayLike, target: ArrayLike, stats: n
     grad = np.empty_like(xb)
     status = FUNCS[f"ssm_cross_entropy_grad_from_stats_{A.suffix(cdt)}"](
         A.ptr(xb), A.ptr(lab), A.ptr(w), *layout.dims, off, c, ignore, eps, A.ptr(s), divisor, A.ptr(grad))
-    check(status, "cross_entropy_grad_from_stats: target" if status == LABEL_OUT_OF_RANGE
-          else "cross_entropy_grad_from_stats")
+    check(status, "cross_entropy_grad_from_stats", labels="target")
     return A.deliver(layout.restore(grad), None, rdt)

@@ -33,25 +33,23 @@ except ImportError as e:  # the optional extra is missing
 
 import numpy as np
 
+from . import _arrays as A
 from . import _partial as P
-from ._loss import _REDUCTIONS, _class_axis
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "softmax_stats", "cross_entropy",
            "cross_entropy_with_grad", "cross_entropy_stats"]
 
 ArrayLike = Any
-_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_F32, _F64 = A.F32, A.F64
 
 
 def _prepare(x, axis, name: str = "x"):
     """(dask array, axis, compute dtype, result dtype), with the one-piece API's dtype rules."""
     a = x if isinstance(x, da.Array) else da.asarray(x)
-    if a.ndim == 0:
-        raise ValueError(f"{name}: expected at least one dimension (the softmax axis), got a scalar")
-    ax = _class_axis(axis, a.ndim)
+    ax = A.class_axis(axis, a.ndim, name, "the softmax axis")
     kind, size = a.dtype.kind, a.dtype.itemsize
     if kind == "f":
-        cdt = _F32 if size <= 4 else _F64
+        cdt = A.compute_dtype(a.dtype)
         rdt = a.dtype if size <= 8 else _F64
     elif kind in "biu":
         cdt = rdt = _F64
@@ -62,7 +60,7 @@ def _prepare(x, axis, name: str = "x"):
 
 def _temperature(temperature, cdt) -> float:
     # float32 data run with float32(T) in the kernels: the merges must use the same value.
-    t = P.A.real_scalar(temperature, "temperature")
+    t = A.real_scalar(temperature, "temperature")
     if not (math.isfinite(t) and t > 0):
         raise ValueError(f"temperature must be finite and > 0, got {t}")
     return float(np.float32(t)) if cdt == _F32 else t
@@ -271,8 +269,7 @@ def logsumexp(x: ArrayLike, axis: int = -1, *, keepdims: bool = False,
 
 def _ce_setup(logits, target, axis, weight, ignore_index, label_smoothing, reduction):
     a, ax, cdt, rdt = _prepare(logits, axis, "logits")
-    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction: expected 'none', 'mean' or 'sum', got {reduction!r}")
+    A.reduction_code(reduction)  # refuses an unknown reduction
     c = a.shape[ax]
     if math.isnan(c):
         raise ValueError("logits: the class axis must have a known length")
@@ -287,8 +284,8 @@ def _ce_setup(logits, target, axis, weight, ignore_index, label_smoothing, reduc
                          f"{kept_shape}, got {t.shape}")
     t = da.expand_dims(t.rechunk(kept_chunks).astype(np.int64), ax)
     w = P._weights(weight, c, cdt)
-    ignore = P._ignore(ignore_index)
-    eps = float(np.asarray(P.A.real_scalar(label_smoothing, "label_smoothing"), dtype=cdt))
+    ignore = A.ignore_index_arg(ignore_index)
+    eps = float(np.asarray(A.real_scalar(label_smoothing, "label_smoothing"), dtype=cdt))
     if not 0 <= eps <= 1:
         raise ValueError(f"label_smoothing must be in [0, 1], got {eps}")
     return a, ax, rdt, c, t, w, ignore, eps

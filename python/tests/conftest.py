@@ -1,8 +1,8 @@
 """Shared helpers of the swiftsoftmax test-suite.
 
-Accuracy is measured as DESIGN.md asks: the distance, in ULPs of the result's dtype, between
-what the library returns and the exact result for the given input values. The exact result
-is approximated in numpy.longdouble (64-bit significand on x86-64, 11 more bits than float64),
+Accuracy is measured as docs/accuracy.md, "Method" describes it: the distance, in ULPs of the
+result's dtype, between what the library returns and the exact result for the given input
+values. The exact result is approximated in numpy.longdouble (64-bit significand on x86-64, 11 more bits than float64),
 with the maximum subtracted and log-space results formed with log1p of the non-maximal terms,
 so the reference itself is good to a small fraction of a float64 ULP on the inputs used here.
 """
@@ -16,9 +16,9 @@ import pytest
 
 LD = np.longdouble
 
-# ULP budgets on ordinary inputs ("within a few ULPs", issue 2). float32 results are
-# computed in double and rounded once or twice; float64 results carry the exp/log/division
-# roundings of the double-precision path.
+# ULP budgets on ordinary inputs ("within a few ULPs"; docs/accuracy.md, "Method"). float32
+# results are computed in double and rounded once or twice; float64 results carry the
+# exp/log/division roundings of the double-precision path.
 MAX_ULP = {np.dtype(np.float32): 2.0, np.dtype(np.float64): 4.0}
 
 FLOATS = [np.float32, np.float64]

@@ -1,4 +1,5 @@
-"""Accuracy suite (issue 4): worst error in ULPs against exact references written here.
+"""Accuracy suite (docs/accuracy.md, "Method"): worst error in ULPs against exact references
+written here.
 
 Every output whose exact value is a normal number of the result dtype must be within 2 ULP
 of that exact value, for softmax, log_softmax, logsumexp, sigmoid, log_sigmoid and the
@@ -509,7 +510,8 @@ def _params():
                 if key in KNOWN_ABOVE_2ULP:
                     marks.append(pytest.mark.xfail(
                         strict=False,
-                        reason=f"kernel accuracy: issue 4 (measured {KNOWN_ABOVE_2ULP[key]:.3g} ULP)"))
+                        reason=f"kernel accuracy above 2 ULP, a known limit (docs/accuracy.md, \"Known limits\"): "
+                               f"measured {KNOWN_ABOVE_2ULP[key]:.3g} ULP"))
                 out.append(pytest.param(func, dt, case, id=key, marks=marks))
     return out
 

@@ -107,6 +107,42 @@ def test_info_prints_the_version():
     assert info["isa"] in r.stdout
 
 
+def _library_has(symbol: str) -> bool:
+    """Whether the library the package loaded exports `symbol` (a newer function)."""
+    import ctypes
+    return hasattr(ctypes.CDLL(ssm.build_info()["library"]), symbol)
+
+
+@pytest.mark.skipif(not _library_has("ssm_available_isas"),
+                    reason="the loaded library predates ssm_available_isas, which info --tiers prints")
+def test_info_tiers_lists_the_tiers_slowest_first():
+    r = run("info", "--tiers")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 1, r.stdout
+    names = lines[0].split()
+    assert names[0] == "baseline"
+    assert len(set(names)) == len(names)
+    assert ssm.build_info()["isa"] in names
+
+
+def test_info_tiers_with_an_older_library_says_so(monkeypatch, capsys):
+    """A library without ssm_available_isas still loads; info --tiers then fails with a reason."""
+    from swiftsoftmax import _lib
+    monkeypatch.delitem(_lib.FUNCS, "ssm_available_isas", raising=False)
+    assert cli.main(["info", "--tiers"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "ssm_available_isas" in captured.err
+
+
+def test_info_help_names_tiers():
+    r = run("info", "--help")
+    assert r.returncode == 0, r.stderr
+    assert "--tiers" in r.stdout
+    assert "info --tiers" in run("--help").stdout
+
+
 def test_missing_subcommand_module_is_reported(monkeypatch, capsys):
     monkeypatch.setitem(cli._DELEGATED, "bench", ("swiftsoftmax._no_such_module", "absent"))
     assert cli.main(["bench"]) == 2

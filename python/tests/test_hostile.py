@@ -1,4 +1,4 @@
-"""Hostile arguments to every public function (issue 5).
+"""Hostile arguments to every public function (docs/reliability.md, "Checks").
 
 Each case calls one function with one bad argument and checks that it raises TypeError or
 ValueError (AxisError is a ValueError) whose message names the argument, says what was expected

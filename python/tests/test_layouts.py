@@ -1,4 +1,4 @@
-"""Odd memory layouts give correct results (issue 5).
+"""Odd memory layouts give correct results (docs/reliability.md, "Checks").
 
 Every function that takes arrays is called with the same values laid out as: C order (the
 baseline), Fortran order, negative strides, a non-contiguous slice, a misaligned buffer (a view

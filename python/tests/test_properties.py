@@ -1,5 +1,5 @@
-"""Property-based tests (hypothesis, issue 5): across dtypes, shapes and axes, with special
-values (+-inf, NaN, huge and tiny numbers) mixed in.
+"""Property-based tests (hypothesis; docs/reliability.md, "Checks"): across dtypes, shapes and
+axes, with special values (+-inf, NaN, huge and tiny numbers) mixed in.
 
 - softmax is in [0, 1] and sums to 1 within n*eps on every slice without NaN;
 - offset invariance: softmax(x + c) == softmax(x) (c exact in the dtype);

@@ -1,5 +1,7 @@
-"""DESIGN.md's special-value policy, on every code path: last axis, a middle axis of a 3-D array,
-long rows (the special entry in the vector body and in the tail), masked calls, several threads."""
+"""The special-value policy (a NaN makes its slice NaN, k entries of +inf share the probability
+1/k, an all -inf, empty or fully masked slice gives 0), on every code path: last axis, a middle
+axis of a 3-D array, long rows (the special entry in the vector body and in the tail), masked
+calls, several threads."""
 
 from __future__ import annotations
 

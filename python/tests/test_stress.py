@@ -1,9 +1,9 @@
-"""Concurrency stress (issue 5): ctypes releases the GIL, so Python threads call the library at
-the same time. 8 threads run a shuffled mix of calls (every family, float32/float64, several
-shapes and axes, small and large enough to use the library's own threads) while one of them
-keeps changing the thread count, and some calls fail on purpose. Every result must equal, bit
-for bit, the one computed sequentially beforehand, and every failure must carry its own
-message (the library's error text is per thread)."""
+"""Concurrency stress (docs/reliability.md, "Checks"): ctypes releases the GIL, so Python threads
+call the library at the same time. 8 threads run a shuffled mix of calls (every family,
+float32/float64, several shapes and axes, small and large enough to use the library's own
+threads) while one of them keeps changing the thread count, and some calls fail on purpose.
+Every result must equal, bit for bit, the one computed sequentially beforehand, and every
+failure must carry its own message (the library's error text is per thread)."""
 
 from __future__ import annotations
 

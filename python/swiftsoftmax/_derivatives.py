@@ -1,0 +1,141 @@
+"""Derivatives of softmax and log-softmax: softmax_jacobian, softmax_vjp, log_softmax_vjp.
+
+The fused gradient of the cross-entropy is in ``_loss`` (cross_entropy_with_grad).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence, Union
+
+import numpy as np
+
+from . import _arrays as A
+from ._lib import FUNCS, check
+
+ArrayLike = Any
+Axis = Union[int, Sequence[int], None]
+
+
+def _pair(a, b, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray, np.dtype, np.dtype]:
+    """Two same-shaped real arrays, with the compute and result dtypes of their promotion."""
+    x, _, rx = A.as_real_array(a, names[0])
+    g, _, rg = A.as_real_array(b, names[1])
+    if x.shape != g.shape:
+        raise ValueError(f"{names[1]}: expected the shape of {names[0]} {x.shape}, got {g.shape}")
+    rdt = np.promote_types(rx, rg)
+    return x, g, A.compute_dtype(rdt), rdt
+
+
+def softmax_jacobian(x: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0):
+    """The Jacobian of softmax along `axis`: ``J[..., i, j] = p_i (δ_ij - p_j) / T``.
+
+    Parameters
+    ----------
+    x : array_like
+        Real scores (logits); dtypes as for :func:`softmax`.
+    axis : int, tuple of ints or None, default -1
+        The softmax axis (several axes are taken together as one, as in :func:`softmax`).
+    temperature : float, default 1.0
+        As for :func:`softmax`: ``p = softmax(x / T)``; finite and > 0.
+
+    Returns
+    -------
+    ndarray
+        Shape ``x.shape`` without `axis`, followed by ``(n, n)``: the Jacobian axes last.
+        Each block is symmetric; its diagonal ``p_i (1 - p_i)`` is at most 1/4 (at
+        ``p_i = 1/2``) and ``1 - p_i`` of a probability near 1 keeps full precision. NaN in a
+        slice gives a NaN block, an all -inf slice a zero block.
+
+    Examples
+    --------
+    >>> import swiftsoftmax as ssm
+    >>> ssm.softmax_jacobian([0.0, 0.0])
+    array([[ 0.25, -0.25],
+           [-0.25,  0.25]])
+    >>> ssm.softmax_jacobian([[0.0, 2.0, 4.0]]).shape
+    (1, 3, 3)
+    """
+    t = A.real_scalar(temperature, "temperature")
+    a, cdt, rdt = A.as_real_array(x, "x")
+    layout = A.Layout(a.shape, A.normalize_axes(axis, a.ndim))
+    xb = layout.arrange(a, cdt)
+    n = layout.n
+    # [outer, inner, n, n] in C order is the kept shape followed by (n, n).
+    jac = np.empty(layout.kept_shape + (n, n), dtype=cdt)
+    status = FUNCS[f"ssm_softmax_jacobian_{A.suffix(cdt)}"](
+        A.ptr(xb), A.ptr(jac), *layout.dims, t)
+    check(status, "softmax_jacobian")
+    return A.deliver(jac, None, rdt)
+
+
+def _vjp(op: str, first: str, y, g, axis, temperature) -> np.ndarray:
+    """The vector-Jacobian product `op` ("softmax_vjp" or "log_softmax_vjp") of `y` (named
+    `first`) and the upstream gradient `g`."""
+    t = A.real_scalar(temperature, "temperature")
+    yv, gv, cdt, rdt = _pair(y, g, (first, "g"))
+    layout = A.Layout(yv.shape, A.normalize_axes(axis, yv.ndim))
+    yb = layout.arrange(yv, cdt)
+    gb = layout.arrange(gv, cdt)
+    dx = np.empty_like(yb)
+    check(FUNCS[f"ssm_{op}_{A.suffix(cdt)}"](A.ptr(yb), A.ptr(gb), A.ptr(dx), *layout.dims,
+                                            t), op)
+    return A.deliver(layout.restore(dx), None, rdt)
+
+
+def softmax_vjp(y: ArrayLike, g: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0):
+    """The vector-Jacobian product of softmax: ``dx = y * (g - sum(g * y)) / T``.
+
+    Given ``y = softmax(x, axis, temperature=T)`` and the gradient `g` of a loss with respect
+    to `y`, returns the gradient with respect to `x` without forming the Jacobian. The
+    Jacobian is symmetric, so this is also the Jacobian-vector product.
+
+    Parameters
+    ----------
+    y : array_like
+        Softmax probabilities.
+    g : array_like
+        Upstream gradient, same shape as `y`.
+    axis, temperature
+        As given to :func:`softmax`.
+
+    Returns
+    -------
+    ndarray
+        ``dx`` of `y`'s shape, in the promoted dtype of `y` and `g`. The dot product is
+        compensated; entries with ``y == 0`` (masked or -inf scores) get exactly 0, so a
+        fully masked slice has a zero gradient, never NaN.
+
+    Examples
+    --------
+    >>> import swiftsoftmax as ssm
+    >>> ssm.softmax_vjp([0.25, 0.75], [1.0, 0.0])
+    array([ 0.1875, -0.1875])
+    """
+    return _vjp("softmax_vjp", "y", y, g, axis, temperature)
+
+
+def log_softmax_vjp(logy: ArrayLike, g: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0):
+    """The vector-Jacobian product of log-softmax: ``dx = (g - exp(logy) * sum(g)) / T``.
+
+    Parameters
+    ----------
+    logy : array_like
+        Log-probabilities, ``log_softmax(x, axis, temperature=T)``.
+    g, axis, temperature
+        As for :func:`softmax_vjp`: the upstream gradient, of the shape of `logy`, and the
+        arguments given to :func:`log_softmax`.
+
+    Returns
+    -------
+    ndarray
+        ``dx`` of `logy`'s shape. ``sum(g)`` is compensated. A slice whose `logy` is all -inf
+        (fully masked or all -inf scores) gets a zero gradient.
+
+    Examples
+    --------
+    >>> import swiftsoftmax as ssm
+    >>> logy = ssm.log_softmax([0.0, 2.0, 4.0])
+    >>> ssm.log_softmax_vjp(logy, [0.0, 0.0, -1.0]).round(4)   # softmax - one_hot
+    array([ 0.0159,  0.1173, -0.1332])
+    """
+    return _vjp("log_softmax_vjp", "logy", logy, g, axis, temperature)
