@@ -1,14 +1,17 @@
 """`python -m swiftsoftmax bench`: swiftsoftmax against the tools people use, in one process.
 
-Peers: the NumPy idiom and scipy.special always; JAX (jit, CPU, ``block_until_ready``) and
-ONNX Runtime (a one-node Softmax/LogSoftmax model per shape and dtype, opset 13, 2 intra-op
-threads) when importable. Every figure is the best of several repeats after a warm-up; the
-number of calls per repeat adapts so that small arrays are timed over many calls and the whole
-run stays short. ``ours/copy`` divides our time by that of ``np.copyto`` of the same array:
-the memory floor.
+Peers: the NumPy idiom and scipy.special always; JAX (jit, CPU, ``block_until_ready``),
+ONNX Runtime (a one-node Softmax/LogSoftmax model per shape and dtype, opset 13, intra-op
+threads as ours) and PyTorch (CPU: ``torch.softmax``, ``torch.log_softmax``, and
+``F.cross_entropy`` + ``backward``, ``torch.set_num_threads`` as ours) when importable. Every
+figure is the best of several repeats after a warm-up; the number of calls per repeat adapts so
+that small arrays are timed over many calls and the whole run stays short. Every call, ours
+included, allocates its result. ``ours/copy`` divides our time by that of ``np.copyto`` of the
+same array (the memory floor); ``out=/copy`` does the same for ours writing into an existing
+array (no fresh pages), and ``ns/el/thr`` is that time in nanoseconds per element per thread.
 
     python -m swiftsoftmax bench [--quick] [--ops softmax,log_softmax,cross_entropy_with_grad]
-                                 [--dtypes float32,float64] [--peers numpy,scipy,jax,ort]
+                                 [--dtypes float32,float64] [--peers numpy,scipy,jax,ort,torch]
                                  [--json PATH]
     python -m swiftsoftmax bench --dask [--dask-shape 64x4194304] [--dask-chunks 8] [--dask-workers 2]
 
@@ -31,7 +34,7 @@ import numpy as np
 
 OPS = ("softmax", "log_softmax", "cross_entropy_with_grad")
 DTYPES = ("float32", "float64")
-PEERS = ("numpy", "scipy", "jax", "ort")
+PEERS = ("numpy", "scipy", "jax", "ort", "torch")
 # (shape, axis): the shapes of the benchmark table (docs/performance.md, "Method"); the last one
 # reduces a non-last axis.
 SHAPES = [((8,), -1), ((1000,), -1), ((64, 1000), -1), ((4096, 10), -1), ((4096, 1000), -1),
@@ -100,6 +103,15 @@ def build_ours(ssm, op, x, labels, axis):
     return lambda: ssm.cross_entropy_with_grad(x, labels, axis=axis)
 
 
+def build_ours_out(ssm, op, x, labels, axis):
+    """Ours writing into an existing array: the arithmetic without the page faults of a fresh one."""
+    if op == "cross_entropy_with_grad":
+        raise NotImplementedError("cross_entropy_with_grad has no out=")
+    out = np.empty_like(x)
+    f = ssm.softmax if op == "softmax" else ssm.log_softmax
+    return lambda: f(x, axis=axis, out=out)
+
+
 def build_numpy(op, x, labels, axis):
     if op == "softmax":
         return lambda: _idiom_softmax(x, axis)
@@ -161,7 +173,7 @@ def build_ort(op, x, labels, axis):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = min(model.ir_version, 9)
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 2
+    opts.intra_op_num_threads = _THREADS
     opts.inter_op_num_threads = 1
     sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
     feed = {"X": x}
@@ -169,7 +181,33 @@ def build_ort(op, x, labels, axis):
     return lambda: sess.run(None, feed)
 
 
-BUILDERS = {"numpy": build_numpy, "scipy": build_scipy, "jax": build_jax, "ort": build_ort}
+def build_torch(op, x, labels, axis):
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(_THREADS)
+    xt = torch.from_numpy(x)
+    if op == "softmax":
+        return lambda: torch.softmax(xt, dim=axis)
+    if op == "log_softmax":
+        return lambda: torch.log_softmax(xt, dim=axis)
+    # F.cross_entropy wants the classes on dimension 1 (or 0 for one sample): move them there.
+    logits = xt.movedim(axis, 1) if x.ndim > 1 else xt
+    target = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+    leaf = logits.detach().requires_grad_()
+
+    def step():
+        leaf.grad = None
+        loss = F.cross_entropy(leaf, target)
+        loss.backward()
+        return loss, leaf.grad
+
+    return step
+
+
+BUILDERS = {"numpy": build_numpy, "scipy": build_scipy, "jax": build_jax, "ort": build_ort, "torch": build_torch}
+# Threads for the peers that take a count (ONNX Runtime, PyTorch): ours, set in main().
+_THREADS = 2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,6 +245,7 @@ def machine_info(ssm) -> dict:
         "optax": _version("optax"),
         "onnxruntime": _version("onnxruntime"),
         "onnx": _version("onnx"),
+        "torch": _version("torch"),
         "swiftsoftmax": ssm.build_info(),
     }
     for var in ("OPENBLAS_CORETYPE", "SWIFTSOFTMAX_ISA", "OMP_NUM_THREADS", "XLA_FLAGS"):
@@ -279,9 +318,12 @@ def main(argv: list[str]) -> int:
 
     import swiftsoftmax as ssm
 
+    global _THREADS
+    _THREADS = ssm.get_num_threads()
     info = machine_info(ssm)
     present = {"numpy": True, "scipy": info["scipy"] is not None,
-               "jax": info["jax"] is not None, "ort": info["onnxruntime"] is not None and info["onnx"] is not None}
+               "jax": info["jax"] is not None, "ort": info["onnxruntime"] is not None and info["onnx"] is not None,
+               "torch": info["torch"] is not None}
     peers = [p for p in wanted if present[p]]
     if "jax" in peers:
         import jax
@@ -294,9 +336,9 @@ def main(argv: list[str]) -> int:
 
     print(f"machine: {info['cpu']}, {info['cores']} cores, Python {info['python']}, {info['platform']}")
     print("versions: " + ", ".join(f"{k} {info[k]}" for k in
-                                   ("numpy", "scipy", "jax", "optax", "onnxruntime", "onnx")
+                                   ("numpy", "scipy", "jax", "optax", "onnxruntime", "onnx", "torch")
                                    if info[k] is not None))
-    print(f"swiftsoftmax: {info['swiftsoftmax']}")
+    print(f"swiftsoftmax: {info['swiftsoftmax']}; ONNX Runtime and PyTorch get {_THREADS} threads, as ours")
     if "OPENBLAS_CORETYPE" in os.environ:
         print(f"note: OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} is set "
               "(it does not affect these ops)")
@@ -304,7 +346,8 @@ def main(argv: list[str]) -> int:
     if missing:
         print(f"peers not installed (skipped): {', '.join(missing)} — `make bench-deps` installs them")
     print(f"each figure: best of several repeats, ~{budget:g}s of timing; ratio = best peer / ours "
-          "(> 1: ours faster); ours/copy = ours / np.copyto of the same array")
+          "(> 1: ours faster); ours/copy = ours / np.copyto of the same array; out=/copy = ours "
+          "writing into an existing array / copy; ns/el/thr = that time per element per thread")
     print()
 
     if args.rounds < 1:
@@ -325,9 +368,14 @@ def main(argv: list[str]) -> int:
             dst = np.empty_like(x)
             t = best_time(lambda: np.copyto(dst, x), budget)
             rec["copy"] = min(t, rec.get("copy", t))
-            for name in ["ours"] + peers:
+            for name in ["ours", "ours_out"] + peers:
                 try:
-                    fn = build_ours(ssm, op, x, labels, axis) if name == "ours" else BUILDERS[name](op, x, labels, axis)
+                    if name == "ours":
+                        fn = build_ours(ssm, op, x, labels, axis)
+                    elif name == "ours_out":
+                        fn = build_ours_out(ssm, op, x, labels, axis)
+                    else:
+                        fn = BUILDERS[name](op, x, labels, axis)
                     t = best_time(fn, budget)
                     rec["times"][name] = min(t, rec["times"].get(name, t))
                 except Exception as e:  # n/a for this peer (missing feature or dtype)
@@ -339,14 +387,20 @@ def main(argv: list[str]) -> int:
         rec["best_peer"] = min(peer_times) if peer_times else None
         rec["best_peer_over_ours"] = rec["best_peer"] / ours if ours and rec["best_peer"] else None
         rec["ours_over_copy"] = ours / rec["copy"] if ours else None
+        out = rec["times"].get("ours_out")
+        rec["ours_out_over_copy"] = out / rec["copy"] if out else None
+        size = int(np.prod(rec["shape"]))
+        rec["ns_per_element_per_thread"] = (out or ours) * _THREADS / size * 1e9 if (out or ours) else None
 
-    header = ["op", "dtype", "shape/axis", "ours"] + peers + ["best-peer/ours", "ours/copy"]
+    header = ["op", "dtype", "shape/axis", "ours"] + peers + ["best-peer/ours", "ours/copy", "out=/copy",
+                                                              "ns/el/thr"]
     rows = []
     for r in records:
         sa = "x".join(map(str, r["shape"])) + f" /{r['axis']}"
         rows.append([r["op"], r["dtype"], sa, _fmt_t(r["times"].get("ours"))]
                     + [_fmt_t(r["times"].get(p)) for p in peers]
-                    + [_fmt_r(r["best_peer_over_ours"]), _fmt_r(r["ours_over_copy"])])
+                    + [_fmt_r(r["best_peer_over_ours"]), _fmt_r(r["ours_over_copy"]),
+                       _fmt_r(r["ours_out_over_copy"]), _fmt_r(r["ns_per_element_per_thread"])])
     widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
     line = lambda row: "  ".join(  # noqa: E731
         v.ljust(widths[i]) if i < 3 else v.rjust(widths[i]) for i, v in enumerate(row))
@@ -355,8 +409,9 @@ def main(argv: list[str]) -> int:
     for row in rows:
         print(line(row))
     notes = sorted({f"{name}: {msg}" for r in records for name, msg in r["errors"].items()
-                    if name == "ours" or not msg.startswith("NotImplementedError")})
-    print("\n(-: not applicable: scipy and ONNX Runtime have no fused cross-entropy with gradient)")
+                    if name in ("ours",) or not msg.startswith("NotImplementedError")})
+    print("\n(-: not applicable: scipy and ONNX Runtime have no fused cross-entropy with gradient, "
+          "and cross_entropy_with_grad has no out=)")
     if notes:
         print("\nnot measured:")
         for msg in notes:

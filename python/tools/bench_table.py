@@ -1,8 +1,9 @@
-"""The README's benchmark table from `python -m swiftsoftmax bench --json PATH`.
+"""The benchmark table of docs/performance.md from `python -m swiftsoftmax bench --json PATH`.
 
     python3 python/tools/bench_table.py bench.json > table.md
 
-Prints the Markdown table (times, best peer / ours, ours / copy) and a summary line: how many
+Prints the Markdown table (times, best peer / ours, ours / copy, ours with out= / copy, ns per
+element per thread) and a summary line: how many
 rows have best peer / ours >= 1, per op and dtype.
 """
 
@@ -12,7 +13,8 @@ import json
 import sys
 from collections import Counter
 
-NAMES = {"numpy": "NumPy idiom", "scipy": "scipy.special", "jax": "JAX (jit)", "ort": "ONNX Runtime"}
+NAMES = {"numpy": "NumPy idiom", "scipy": "scipy.special", "jax": "JAX (jit)", "ort": "ONNX Runtime",
+         "torch": "PyTorch"}
 
 
 def fmt_time(t) -> str:
@@ -26,15 +28,18 @@ def fmt_time(t) -> str:
 def table(data: dict) -> list[str]:
     peers = data["peers"]
     lines = ["| op | dtype | shape, axis | ours | " + " | ".join(NAMES[p] for p in peers)
-             + " | best peer / ours | ours / copy |",
-             "|---|---|---|" + "---:|" * (len(peers) + 3)]
+             + " | best peer / ours | ours / copy | ours (out=) / copy | ns / element / thread |",
+             "|---|---|---|" + "---:|" * (len(peers) + 5)]
     for r in data["results"]:
         shape = "×".join(map(str, r["shape"]))
         ratio = r["best_peer_over_ours"]
         copy = r["ours_over_copy"]
         cells = [r["op"], r["dtype"], f"{shape}, {r['axis']}", fmt_time(r["times"].get("ours"))]
         cells += [fmt_time(r["times"].get(p)) for p in peers]
-        cells += ["–" if ratio is None else f"{ratio:.2f}", "–" if copy is None else f"{copy:.1f}"]
+        out = r.get("ours_out_over_copy")
+        ns = r.get("ns_per_element_per_thread")
+        cells += ["–" if ratio is None else f"{ratio:.2f}", "–" if copy is None else f"{copy:.1f}",
+                  "–" if out is None else f"{out:.1f}", "–" if ns is None else f"{ns:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
