@@ -231,8 +231,8 @@ example-swift:
 	cd examples/swift && $(SWIFT) run -c debug SoftmaxExample
 
 .PHONY: bench-deps
-bench-deps: ## pip-install the benchmark's optional peers (JAX on CPU, optax, ONNX Runtime, onnx); `bench` runs without them
-	$(PYTHON) -m pip install $(PIP_FLAGS) "jax[cpu]" optax onnxruntime onnx
+bench-deps: ## pip-install the benchmark's optional peers (JAX on CPU, optax, ONNX Runtime, onnx, PyTorch: ~5 GB); `bench` runs without them
+	$(PYTHON) -m pip install $(PIP_FLAGS) "jax[cpu]" optax onnxruntime onnx torch
 
 info: $(LIB) pydeps-run ## version, library path, CPU tier and threads of the built library
 	cd python && $(PYTHON) -m swiftsoftmax info
