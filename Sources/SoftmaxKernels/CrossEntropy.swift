@@ -1,25 +1,9 @@
 import SoftmaxCore
 import SoftmaxScalarKernels
 
-// Cross-entropy from logits, fused with its gradient.
-//
-// Both target kinds reduce to per-class coefficients c_j >= 0 (for non-negative weights):
-//   integer target y:      c_j = (1 - ε) w_y [j == y] + (ε / C) w_j
-//   probability target q:  c_j = w_j (q_j (1 - ε) + ε / C)
-// and then, with m = max x, S = Σ exp(x_j - m) = 1 + rest, L = log1p(rest), A = Σ c_j:
-//   loss = Σ c_j (-log p_j) = A·L + Σ c_j (m - x_j)        (every term >= 0: no cancellation)
-//   dloss/dx_j = A p_j - c_j
-// At the maximal class, when p_max >= 1/2, the gradient is -A·rest/S + Σ_{j≠max} c_j: the
-// "p - 1" of the target class never appears, so a confident prediction keeps its digits.
-
-/// exp(hi + lo) for the shifted logit (hi + lo = x - m <= 0): exp(hi)·(1 + lo). The correction
-/// is a plain multiply-add: lo is below half an ulp of hi, so its product's rounding is far below
-/// the result's ulp, and the baseline target has no FMA instruction (addingProduct is a call).
-@inline(__always)
-func expShifted(_ z: (hi: Double, lo: Double)) -> Double {
-    let e = expD(z.hi)
-    return z.lo == 0 ? e : e + e * z.lo
-}
+// Cross-entropy from logits, fused with its gradient. The per-sample arithmetic (coefficients,
+// loss and gradient forms) is SoftmaxCore's CrossEntropyArithmetic.swift, which the sharded
+// path runs too (docs/design.md, "Cross-entropy").
 
 extension Kernels {
     /// Cross-entropy of slices `slices` (one sample each), with the gradient written in the same
@@ -55,14 +39,12 @@ extension Kernels {
     ) -> CompensatedSumWithSpecials {
         let n = pb.n
         let x = pb.logits
-        let eps = pb.smoothing
-        let keep = 1 - eps
-        let spread = n > 0 ? eps / Double(n) : 0
+        let coefficients = CrossEntropyCoefficients(smoothing: pb.smoothing, classes: n)
         // The mean's divisor as a multiplier: exact for powers of two (and 1), otherwise one
         // extra rounding in Double, where a division per element would cost a quarter of the pass.
         let inv = 1 / pb.gradientDivisor
         // Integer targets without smoothing: the only coefficient is c_y = w_y.
-        let plain = pb.labels != nil && eps == 0
+        let plain = pb.labels != nil && !coefficients.smoothed
         var total = CompensatedSumWithSpecials()
 
         for si in slices {
@@ -70,6 +52,7 @@ extension Kernels {
             // The coefficient c_j of the target distribution (before the gradient divisor).
             var y = -1
             var wy = 0.0
+            var cy = 0.0
             if let labels = pb.labels {
                 let label = labels[si]
                 if label == pb.ignoreIndex {
@@ -79,14 +62,12 @@ extension Kernels {
                 }
                 y = Int(label)
                 wy = pb.weight.map { $0[y].double } ?? 1
+                cy = coefficients.target(weight: wy)
             }
             @inline(__always) func coef(_ j: Int, _ k: Int) -> Double {
                 let w = pb.weight.map { $0[j].double } ?? 1
-                if let q = pb.targets {
-                    return w * (q[k].double * keep + spread)
-                }
-                let base = j == y ? keep * wy : 0
-                return eps == 0 ? base : base + spread * w
+                if let q = pb.targets { return coefficients.probability(q[k].double, weight: w) }
+                return coefficients.label(isTarget: j == y, target: cy, weight: w)
             }
 
             let st = ScalarPass.rmax(x, s, nil)
@@ -120,9 +101,8 @@ extension Kernels {
                     let av = a.value
                     for j in 0..<n {
                         let idx = s.offset(j)
-                        let c = coef(j, idx)
                         let p = x[idx] == .infinity ? 1 / k : 0
-                        g[idx] = T(rounding: (av * p - c) * inv)
+                        g[idx] = T(rounding: CoefficientGradient.limit(total: av, probability: p, coef(j, idx)) * inv)
                     }
                 }
             } else {
@@ -146,11 +126,7 @@ extension Kernels {
                 if plain {
                     av = wy
                     others = y == top ? 0 : wy
-                    if wy != 0 {
-                        let z = scaledShift(x[s.offset(y)].double, m, 1)
-                        shift.add(-(wy * z.hi))
-                        if z.lo != 0 { shift.add(-(wy * z.lo)) }
-                    }
+                    if wy != 0 { shift.addShift(coefficient: wy, scaledShift(x[s.offset(y)].double, m, 1)) }
                 } else {
                     var a = CompensatedSum()
                     var aOthers = CompensatedSum()
@@ -160,30 +136,22 @@ extension Kernels {
                         guard c != 0 else { continue }
                         a.add(c)
                         if j != top { aOthers.add(c) }
-                        let z = scaledShift(x[idx].double, m, 1)
-                        shift.add(-(c * z.hi))
-                        if z.lo != 0 { shift.add(-(c * z.lo)) }
+                        shift.addShift(coefficient: c, scaledShift(x[idx].double, m, 1))
                     }
                     av = a.value
                     others = aOthers.value
                 }
-                let lse = log1pPair(r.hi, r.lo)
-                loss = av * lse.hi + (av * lse.lo + shift.value)
+                loss = coefficientLoss(total: av, logSum: log1pPair(r.hi, r.lo), shift: shift.value)
                 if let g = pb.gradient {
-                    let restValue = r.hi + r.lo
-                    let sum = (1 + r.hi) + r.lo
-                    let scale = av / sum
-                    // p_top >= 1/2 exactly when rest <= 1: then 1 - p_top is rest / S.
-                    let confident = restValue <= 1
+                    let grad = CoefficientGradient(total: av, rest: r)
                     for j in 0..<n {
                         let idx = s.offset(j)
+                        @inline(__always) func c() -> Double { plain ? (j == y ? wy : 0) : coef(j, idx) }
                         let d: Double
                         if j == top {
-                            d = confident ? others - av * restValue / sum
-                                          : av / sum - (plain ? (j == y ? wy : 0) : coef(j, idx))
+                            d = grad.atMaximum(c(), others: others)
                         } else {
-                            let z = scaledShift(x[idx].double, m, 1)
-                            d = scale * expShifted(z) - (plain ? (j == y ? wy : 0) : coef(j, idx))
+                            d = grad.below(expTerm: expShifted(scaledShift(x[idx].double, m, 1)), c())
                         }
                         g[idx] = T(rounding: d * inv)
                     }

@@ -1,10 +1,7 @@
 import SoftmaxCore
 
-// Cross-entropy with integer targets and no smoothing on the vector passes. Per sample with
-// target y and weight w (A = w / divisor), m = max x, S = Σ exp(x_j - m) = 1 + rest:
-//   loss = w ((m - x_y) + log1p(rest))           (two non-negative terms: no cancellation)
-//   grad_j = A exp(x_j - m) / S  for j != y,     grad_y = -A (S - exp(x_y - m)) / S
-// where S - exp(x_y - m) is rest when x_y is maximal, never 1 - p.
+// Cross-entropy with integer targets and no smoothing on the vector passes: the label form of
+// SoftmaxCore's CrossEntropyArithmetic.swift (`labelLoss`, `labelGradient`) in eight lanes.
 
 extension Kernels {
     static func crossEntropyVector<T: SoftmaxScalar>(_ pb: CrossEntropyProblem<T>, _ slices: Range<Int>) -> CompensatedSumWithSpecials {
@@ -178,9 +175,12 @@ struct CrossEntropyTargets {
         _ pb: CrossEntropyProblem<T>, _ sum: (hi: DV, lo: DV), lanes: Int, first: Int, _ total: inout CompensatedSumWithSpecials
     ) -> (scale: DV, target: DV) {
         let one = DV(repeating: 1), zero = DV(repeating: 0)
-        // The eight lanes' arithmetic in vectors (the same operations, so the same bits, as one
-        // lane at a time); only the logarithm of Double losses and the in-order total are
-        // per lane. The targets' exp terms: one vector exp rather than a libm call each.
+        // The eight lanes' arithmetic in vectors (labelLoss and labelGradient, the definitions
+        // the sharded path runs one sample at a time); only the logarithm of Double losses and
+        // the in-order total are per lane. The targets' exp terms: one vector exp rather than a
+        // libm call each. The sharded path takes e_y from libm's exp, and Float's log1p from libm
+        // where vlog1pForFloat serves here: those inputs, not the shared formulas, are where the
+        // two paths' bits can part.
         let ey = vexp(zh, zl)
         let (restHi, restLo) = vtwoSum(sum.hi - one, sum.lo)
         var lseHi = zero, lseLo = zero
@@ -193,17 +193,16 @@ struct CrossEntropyTargets {
                 lseLo[l] = r.lo
             }
         }
-        let loss = wy * ((lseHi - zh) + (lseLo - zl))
-        let a = wy * DV(repeating: 1 / pb.gradientDivisor)
-        let full = sum.hi + sum.lo
-        let others = ((sum.hi - ey) + sum.lo).replacing(with: restHi + restLo, where: zh .== zero)
+        let loss = labelLoss(weight: wy, logSum: (lseHi, lseLo), shift: (zh, zl))
+        let g = labelGradient(weight: wy * DV(repeating: 1 / pb.gradientDivisor), sum: sum, rest: (restHi, restLo),
+                              targetShift: zh, targetExp: ey)
         let used = unsafeBitCast(offsets, to: SIMD8<Int64>.self) .>= SIMD8<Int64>(repeating: 0)
         for l in 0..<lanes {
             let value = used[l] ? loss[l] : 0
             pb.perSample?[first + l] = T(rounding: value)
             if used[l] { total.add(value) }
         }
-        return (zeroUnless(used, a / full), zeroUnless(used, -a * others / full))
+        return (zeroUnless(used, g.scale), zeroUnless(used, g.target))
     }
 
     @inline(__always)

@@ -6,7 +6,7 @@ import SoftmaxCore
 /// `vdivide`, `vlogfinalize`, `vfill` and `vlimitofinfinities`. They serve the scalar kernels the
 /// library ships (the general cross-entropy, the derivatives) and the reference kernels. The
 /// derivatives add two reductions, `rsum` and `rdotnonzero`.
-package enum ScalarPass {
+@usableFromInline package enum ScalarPass {
     /// The maximum of a slice's unmasked entries, with NaN and +inf bookkeeping.
     @inlinable @inline(__always)
     package static func rmax<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ s: Slice, _ mask: UnsafePointer<UInt8>?) -> SliceStats {
@@ -137,9 +137,9 @@ package func scaledShift(_ v: Double, _ m: Double, _ t: Double) -> (hi: Double, 
 
 /// What `raddstoreexpminusmax` returns: the sum of exp((x - max)/T) over the slice, and the same
 /// sum without the first maximal entry (whose term is exactly 1) for log1p-based finishing.
-package struct ExpSums {
-    package var all = CompensatedSum()
-    package var rest = CompensatedSum()
+@usableFromInline package struct ExpSums {
+    @usableFromInline package var all = CompensatedSum()
+    @usableFromInline package var rest = CompensatedSum()
 
     @inlinable package init() {}
 }

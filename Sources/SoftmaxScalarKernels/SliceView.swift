@@ -1,11 +1,11 @@
 import SoftmaxCore
 
 /// The reduction axis of one slice of an [outer, n, inner] array: `n` elements `stride` apart.
-package struct Slice {
+@usableFromInline package struct Slice {
     /// The offset of element 0 of the slice.
-    package let base: Int
-    package let n: Int
-    package let stride: Int
+    @usableFromInline package let base: Int
+    @usableFromInline package let n: Int
+    @usableFromInline package let stride: Int
 
     /// Slice number `s` of an [outer, n, inner] view, numbered as the C-order [outer, inner] result.
     @inlinable @inline(__always)
@@ -22,11 +22,11 @@ package struct Slice {
 
 /// What the first pass over a slice learns: the maximum of the unmasked entries, whether any of
 /// them is NaN, how many are +inf, and where the first maximum is.
-package struct SliceStats {
-    package var max: Double = -.infinity
-    package var argmax: Int = -1
-    package var hasNaN = false
-    package var posInf = 0
+@usableFromInline package struct SliceStats {
+    @usableFromInline package var max: Double = -.infinity
+    @usableFromInline package var argmax: Int = -1
+    @usableFromInline package var hasNaN = false
+    @usableFromInline package var posInf = 0
 
     @inlinable package init() {}
 }

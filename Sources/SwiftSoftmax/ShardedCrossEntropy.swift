@@ -1,19 +1,13 @@
 import SoftmaxCore
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import SoftmaxScalarKernels
 
 // Vocabulary-parallel cross-entropy: the class axis cut into shards. Each shard's statistics
 // (CrossEntropyStatistics) come from its logits alone; once merged they give every sample's
-// loss, and with the logits of a shard, that shard's gradient. The formulas are those of the
-// one-piece kernel (CrossEntropy.swift in SoftmaxKernels): with coefficients
-// c_j = (1-ε) w_y [j == y] + (ε/C) w_j, A = Σ c_j, m the maximum and S = Σ exp(x_j - m),
-//   loss = A log(S) + Σ c_j (m - x_j),   dloss/dx_j = A exp(x_j - m)/S - c_j,
-// and Σ_j w_j (m - x_j) is the merged `shift`, built from non-negative terms only.
+// loss, and with the logits of a shard, that shard's gradient. Loss and gradient are the
+// one-piece kernels' own per-sample arithmetic (SoftmaxCore's CrossEntropyArithmetic.swift,
+// docs/design.md, "Cross-entropy"), fed from the merged statistics: m and S come from the
+// softmax statistics, A = (1-ε) w_y + (ε/C) Σ_j w_j from `weightSum`, and Σ_j w_j (m - x_j)
+// from the merged `shift`, built from non-negative terms only.
 
 /// Integer-target arguments shared by the sharded cross-entropy calls.
 public struct ShardedTargets: Sendable {
@@ -79,47 +73,56 @@ public func crossEntropyStatistics<T: SoftmaxScalar>(
     }
     let k = Tier.kernels
     let off = targets.classOffset
-    Threads.forEachChunk(units: shape.slices, costPerUnit: shape.n * 3) { range in
-        SliceAccess.with(logits, nil, shape) { access in
-            for s in range {
-                let r = access.row(s)
-                let soft = chunkStatistics(k, r.x, nil, r.start, shape.n, T(1))
-                let x = r.x + r.start
-                var st = CrossEntropyStatistics(softmax: soft)
-                let label = labels[s]
-                if label != targets.ignoreIndex && label >= off && label < off + shape.n {
-                    st.target = x[Int(label) - off].double
-                    st.found = 1
-                }
-                let m = soft.max
-                var shift = CompensatedSumWithSpecials()
-                var wsum = CompensatedSum()
-                for j in 0..<shape.n {
-                    let w = weight.map { $0[off + j] } ?? 1
-                    wsum.add(w)
-                    let v = x[j].double
-                    if w == 0 || v == m || m.isNaN { continue }
-                    let d = twoSum(m, -v)
-                    if !d.hi.isFinite {
-                        shift.add(w * d.hi)
-                        continue
-                    }
-                    let p = twoProduct(w, d.hi)
-                    shift.add(p.hi)
-                    shift.add(p.lo + w * d.lo)
-                }
-                if m.isNaN {
-                    st.shiftHi = .nan
-                } else if shift.naive.isFinite {
-                    let p = shift.compensated.pair
-                    (st.shiftHi, st.shiftLo) = (p.hi, p.lo)
-                } else {
-                    st.shiftHi = shift.naive
-                }
-                st.weightSum = wsum.value
-                statistics[s] = st
+    forEachShardChunk(logits, shape) { range, access in
+        for s in range {
+            let r = access.row(s)
+            let soft = chunkStatistics(k, r.x, nil, r.start, shape.n, T(1))
+            let x = r.x + r.start
+            var st = CrossEntropyStatistics(softmax: soft)
+            let label = labels[s]
+            if label != targets.ignoreIndex && label >= off && label < off + shape.n {
+                st.target = x[Int(label) - off].double
+                st.found = 1
             }
+            let m = soft.max
+            var shift = CompensatedSumWithSpecials()
+            var wsum = CompensatedSum()
+            for j in 0..<shape.n {
+                let w = weight.map { $0[off + j] } ?? 1
+                wsum.add(w)
+                let v = x[j].double
+                if w == 0 || v == m || m.isNaN { continue }
+                let d = twoSum(m, -v)
+                if !d.hi.isFinite {
+                    shift.add(w * d.hi)
+                    continue
+                }
+                let p = twoProduct(w, d.hi)
+                shift.add(p.hi)
+                shift.add(p.lo + w * d.lo)
+            }
+            if m.isNaN {
+                st.shiftHi = .nan
+            } else if shift.naive.isFinite {
+                let p = shift.compensated.pair
+                (st.shiftHi, st.shiftLo) = (p.hi, p.lo)
+            } else {
+                st.shiftHi = shift.naive
+            }
+            st.weightSum = wsum.value
+            statistics[s] = st
         }
+    }
+}
+
+/// Runs `body(samples, access)` for chunks of a shard's samples on the worker threads, `access`
+/// giving each sample's row contiguous (a column gathered into the thread's scratch).
+@inline(__always)
+private func forEachShardChunk<T: SoftmaxScalar>(
+    _ logits: UnsafePointer<T>, _ shape: RowShape, _ body: (Range<Int>, SliceAccess<T>) -> Void
+) {
+    Threads.forEachChunk(units: shape.slices, costPerUnit: shape.n * 3) { range in
+        SliceAccess.with(logits, nil, shape) { access in body(range, access) }
     }
 }
 
@@ -172,6 +175,7 @@ public func crossEntropy(
     guard let loss else { return }
     var total = CompensatedSumWithSpecials()
     var denominator = CompensatedSum()
+    let coefficients = CrossEntropyCoefficients(smoothing: targets.labelSmoothing, classes: targets.numClasses)
     for i in 0..<count {
         let label = labels![i]
         if label == targets.ignoreIndex {
@@ -180,7 +184,7 @@ public func crossEntropy(
         }
         let wy = weight.map { $0[Int(label)] } ?? 1
         denominator.add(wy)
-        let l = sampleLoss(statistics![i], wy, targets)
+        let l = sampleLoss(statistics![i], wy, coefficients)
         if reduction == .none { loss[i] = l }
         total.add(l)
     }
@@ -239,138 +243,106 @@ public func crossEntropyGradient<T: SoftmaxScalar>(
     if let statistics, let labels { try checkCoverage(statistics, labels, shape.slices, targets) }
     guard shape.count > 0, let logits, let gradient, let labels, let statistics else { return }
     let inv = 1 / divisor
-    let c = Double(targets.numClasses)
-    let eps = targets.labelSmoothing
-    let off = targets.classOffset
     let k = Tier.kernels
-    Threads.forEachChunk(units: shape.slices, costPerUnit: shape.n * 3) { range in
-        SliceAccess.with(logits, nil, shape) { access in
-            for si in range {
-                let r = access.row(si)
-                let x = r.x + r.start
-                let g = access.output(si, gradient).y + r.start
-                shardGradient(k, r, x, g, n: shape.n, label: labels[si], wy: weight.map { w in
-                    { w[$0] } } ?? { _ in 1 }, st: statistics[si], off: off, classes: c, eps: eps,
-                    ignore: targets.ignoreIndex, inv: inv)
-                access.store(si, gradient)
-            }
+    let coefficients = CrossEntropyCoefficients(smoothing: targets.labelSmoothing, classes: targets.numClasses)
+    forEachShardChunk(logits, shape) { range, access in
+        for si in range {
+            let r = access.row(si)
+            let g = access.output(si, gradient).y + r.start
+            shardGradient(k, r, g, n: shape.n, label: labels[si], wy: weight.map { w in { w[$0] } } ?? { _ in 1 },
+                          st: statistics[si], targets: targets, coefficients, inv: inv)
+            access.store(si, gradient)
         }
     }
 }
 
-/// The gradient of one sample over one shard's row `x` (contiguous), written to `g` (which may
-/// be `x`). The formulas, and the order of their roundings, are the one-piece kernels': the
-/// vector kernel's for integer targets without smoothing (exp terms stored by the row pass,
-/// then scaled), the scalar kernel's otherwise.
+/// The gradient of one sample over one shard's row `r` (contiguous from `r.start`), written to
+/// `g` (which may be the row): the one-piece kernels' formulas from the merged statistics, the
+/// vector kernel's label form for integer targets without smoothing (exp terms stored by the
+/// row pass, then scaled), the scalar kernel's coefficient form otherwise. `coefficients` are
+/// those of `targets`, made once per call rather than once per row.
 @inline(__always)
 private func shardGradient<T: SoftmaxScalar>(
     _ k: any SoftmaxKernelSet.Type, _ r: (x: UnsafePointer<T>, mask: UnsafePointer<UInt8>?, start: Int),
-    _ x: UnsafePointer<T>, _ g: UnsafeMutablePointer<T>, n: Int, label: Int64, wy weightOf: (Int) -> Double,
-    st: CrossEntropyStatistics, off: Int, classes c: Double, eps: Double, ignore: Int64, inv: Double
+    _ g: UnsafeMutablePointer<T>, n: Int, label: Int64, wy weightOf: (Int) -> Double,
+    st: CrossEntropyStatistics, targets: ShardedTargets, _ coefficients: CrossEntropyCoefficients, inv: Double
 ) {
+    let x = r.x + r.start
     let m = st.softmax.max
-    if label == ignore || m == -.infinity || m.isNaN {
-        let fill = label != ignore && m.isNaN ? T.nan : T.zero
+    if label == targets.ignoreIndex || m == -.infinity || m.isNaN {
+        let fill = label != targets.ignoreIndex && m.isNaN ? T.nan : T.zero
         for j in 0..<n { g[j] = fill }
         return
     }
+    let off = targets.classOffset
     let y = Int(label)
     let wy = weightOf(y)
-    let cy = (1 - eps) * wy
-    let spread = eps / c
-    let a = cy + spread * st.weightSum
+    let cy = coefficients.target(weight: wy)
+    let a = coefficients.total(target: cy, weightSum: st.weightSum)
     @inline(__always) func coef(_ j: Int) -> Double {
-        let base = off + j == y ? cy : 0
-        return eps == 0 ? base : base + spread * weightOf(off + j)
+        coefficients.label(isTarget: off + j == y, target: cy, weight: weightOf(off + j))
     }
     if m == .infinity {
         let count = st.softmax.sumHi
         for j in 0..<n {
             let p = x[j] == .infinity ? 1 / count : 0
-            g[j] = T(rounding: (a * p - coef(j)) * inv)
+            g[j] = T(rounding: CoefficientGradient.limit(total: a, probability: p, coef(j)) * inv)
         }
         return
     }
-    let rest = twoSum(st.softmax.sumHi - 1, st.softmax.sumLo)
-    let restValue = rest.hi + rest.lo
-    if eps == 0 {
+    let sum = (hi: st.softmax.sumHi, lo: st.softmax.sumLo)
+    let rest = twoSum(sum.hi - 1, sum.lo)
+    if !coefficients.smoothed {
         let local = y - off
-        let z = local >= 0 && local < n ? shifted(x[local].double, m) : (hi: 0.0, lo: 0.0)
+        let holdsTarget = local >= 0 && local < n
+        let z = holdsTarget ? scaledShift(x[local].double, m, 1) : (hi: 0.0, lo: 0.0)
         _ = k.rowChunkExpSum(r.x, mask: nil, y: g - r.start, start: r.start, count: n,
                              stats: st.softmax.kernelStats, temperature: T(1), precise: false)
-        let aa = wy * inv
-        let full = st.softmax.sumHi + st.softmax.sumLo
-        let scale = aa / full
-        for j in 0..<n { g[j] = T(rounding: g[j].double * scale) }
-        if local >= 0 && local < n {
-            let others = z.hi == 0 ? restValue : (st.softmax.sumHi - expShifted(z)) + st.softmax.sumLo
-            g[local] = T(rounding: -aa * others / full)
-        }
+        let d = labelGradient(weight: wy * inv, sum: sum, rest: rest, targetShift: z.hi,
+                              targetExp: z.hi == 0 ? 1 : expShifted(z))
+        for j in 0..<n { g[j] = T(rounding: g[j].double * d.scale) }
+        if holdsTarget { g[local] = T(rounding: d.target) }
         return
     }
-    let sum = (1 + rest.hi) + rest.lo
-    let scale = a / sum
-    // p_max >= 1/2 exactly when rest <= 1: then 1 - p_max is rest / S, never p - 1.
-    let confident = restValue <= 1
+    let grad = CoefficientGradient(total: a, rest: rest)
     for j in 0..<n {
         let v = x[j].double
-        let cj = coef(j)
-        let d = v == m && confident ? (a - cj) - a * restValue / sum
-                                    : scale * expShifted(shifted(v, m)) - cj
-        g[j] = T(rounding: d * inv)
+        let c = coef(j)
+        // The shard knows the maximum but not which shard holds its first occurrence: every
+        // class at the maximum takes the maximal class's form.
+        g[j] = T(rounding: (v == m && grad.confident ? grad.atMaximum(c, others: a - c)
+                                                     : grad.below(expTerm: expShifted(scaledShift(v, m, 1)), c)) * inv)
     }
 }
 
-/// v - m as an exact pair; a non-finite difference with a zero low part (as the one-piece
-/// kernels form it).
-@inline(__always)
-private func shifted(_ v: Double, _ m: Double) -> (hi: Double, lo: Double) {
-    let d = twoSum(v, -m)
-    return d.hi.isFinite ? d : (d.hi, 0)
-}
-
-/// exp(hi + lo) for a shifted logit hi + lo <= 0: exp(hi) (1 + lo).
-@inline(__always)
-private func expShifted(_ z: (hi: Double, lo: Double)) -> Double {
-    let e = exp(z.hi)
-    return z.lo == 0 ? e : e + e * z.lo
-}
-
-/// One sample's loss from its merged statistics (not ignored, target found).
-func sampleLoss(_ st: CrossEntropyStatistics, _ wy: Double, _ t: ShardedTargets) -> Double {
+/// One sample's loss from its merged statistics (not ignored, target found), with the
+/// coefficients of the targets' smoothing over the whole class axis.
+func sampleLoss(_ st: CrossEntropyStatistics, _ wy: Double, _ coefficients: CrossEntropyCoefficients) -> Double {
     let m = st.softmax.max
     if m.isNaN { return .nan }
-    let eps = t.labelSmoothing
-    let cy = (1 - eps) * wy
-    let spread = eps / Double(t.numClasses)
-    let a = cy + spread * st.weightSum
+    let cy = coefficients.target(weight: wy)
+    let spread = coefficients.spread
     if m == -.infinity {
         // Every logit -inf: -log p is +inf wherever the target has weight.
         return cy != 0 || (spread != 0 && st.weightSum != 0) ? .infinity : 0
     }
     let l: DoubleDouble.DD
     if m == .infinity {
-        l = (log(st.softmax.sumHi), 0)  // k logits at +inf share the probability
+        l = (logD(st.softmax.sumHi), 0)  // k logits at +inf share the probability
     } else {
         let rest = twoSum(st.softmax.sumHi - 1, st.softmax.sumLo)
-        l = (log1p(rest.hi), rest.lo / (1 + rest.hi))
+        l = log1pPair(rest.hi, rest.lo)
     }
-    if eps == 0 && m.isFinite {
-        // The vector kernel's order: w ((lse - z) with z = x_y - m <= 0, in two parts).
-        let z = shifted(st.target, m)
-        return wy * ((l.hi - z.hi) + (l.lo - z.lo))
+    if !coefficients.smoothed && m.isFinite {
+        return labelLoss(weight: wy, logSum: l, shift: scaledShift(st.target, m, 1))
     }
     var shift = CompensatedSumWithSpecials()
-    if cy != 0 && st.target != m {
-        let z = twoSum(m, -st.target)
-        shift.add(cy * z.hi)
-        if z.hi.isFinite && z.lo != 0 { shift.add(cy * z.lo) }
-    }
+    if cy != 0 && st.target != m { shift.addShift(coefficient: cy, scaledShift(st.target, m, 1)) }
     if spread != 0 && st.shiftHi != 0 {
         shift.add(spread * st.shiftHi)
         if st.shiftLo != 0 { shift.add(spread * st.shiftLo) }
     }
-    return a * l.hi + (a * l.lo + shift.value)
+    return coefficientLoss(total: coefficients.total(target: cy, weightSum: st.weightSum), logSum: l, shift: shift.value)
 }
 
 private func checkShard(_ shape: RowShape, _ t: ShardedTargets) throws(SoftmaxError) {

@@ -1,4 +1,5 @@
 import Foundation
+import SoftmaxCore
 import Testing
 import SwiftSoftmax
 
@@ -210,6 +211,43 @@ func checkShardedCrossEntropy<T: SoftmaxScalar>(_: T.Type) throws {
     #expect(abs(local[0] - loss[0]) > 1e-6)
 }
 
+/// The label form of the cross-entropy arithmetic is one generic definition, run on one sample
+/// in a Double by the sharded path and on eight in a SIMD8<Double> by the vector kernels: the two
+/// instantiations must give the same bits, lane by lane.
+func checkLabelFormLanesEqualScalar() {
+    var rng = Seeded(state: 11)
+    func draw(_ r: ClosedRange<Double>) -> Double { Double.random(in: r, using: &rng) }
+    for round in 0..<500 {
+        var w = SIMD8<Double>(), a = w, sHi = w, sLo = w, rHi = w, rLo = w, lHi = w, lLo = w, zHi = w, zLo = w, ey = w
+        for l in 0..<8 {
+            w[l] = l == 7 ? 0 : draw(0...3)  // an ignored lane's weight
+            a[l] = w[l] / draw(1...100)
+            // Confident rows (rest far below 1) and flat ones.
+            sHi[l] = 1 + (round % 4 == 0 ? draw(0...1e-12) : draw(0...500))
+            sLo[l] = sHi[l].ulp * draw(-0.5...0.5)
+            (rHi[l], rLo[l]) = twoSum(sHi[l] - 1, sLo[l])
+            (lHi[l], lLo[l]) = log1pPair(rHi[l], rLo[l])
+            // The target at the maximum (z = 0), below it, and at -inf.
+            switch (round + l) % 5 {
+            case 0: (zHi[l], zLo[l]) = (0, 0)
+            case 1: (zHi[l], zLo[l]) = (-.infinity, 0)
+            default: (zHi[l], zLo[l]) = twoSum(-draw(0...40), -draw(0...1e-15))
+            }
+            ey[l] = expShifted((zHi[l], zLo[l]))
+        }
+        let loss = labelLoss(weight: w, logSum: (lHi, lLo), shift: (zHi, zLo))
+        let grad = labelGradient(weight: a, sum: (sHi, sLo), rest: (rHi, rLo), targetShift: zHi, targetExp: ey)
+        for l in 0..<8 {
+            let one = labelLoss(weight: w[l], logSum: (lHi[l], lLo[l]), shift: (zHi[l], zLo[l]))
+            let g = labelGradient(weight: a[l], sum: (sHi[l], sLo[l]), rest: (rHi[l], rLo[l]),
+                                  targetShift: zHi[l], targetExp: ey[l])
+            #expect(loss[l].bitPattern == one.bitPattern, "loss, round \(round) lane \(l): \(loss[l]) vs \(one)")
+            #expect(grad.scale[l].bitPattern == g.scale.bitPattern, "scale, round \(round) lane \(l)")
+            #expect(grad.target[l].bitPattern == g.target.bitPattern, "target, round \(round) lane \(l)")
+        }
+    }
+}
+
 func checkPartialErrors<T: SoftmaxScalar>(_: T.Type) throws {
     let x: [T] = [1, 2, 3, 4, 5, 6]
     let shape = try RowShape(outer: 2, n: 3)
@@ -259,4 +297,5 @@ struct PartialStatisticsTests {
     @Test(arguments: scalarTypes) func algebra(_ t: any SoftmaxScalar.Type) throws { try checkAlgebra(t) }
     @Test(arguments: scalarTypes) func shardedCrossEntropy(_ t: any SoftmaxScalar.Type) throws { try checkShardedCrossEntropy(t) }
     @Test(arguments: scalarTypes) func errors(_ t: any SoftmaxScalar.Type) throws { try checkPartialErrors(t) }
+    @Test func labelFormLanesEqualScalar() { checkLabelFormLanesEqualScalar() }
 }

@@ -331,6 +331,23 @@ def test_cross_entropy_special_logits():
             np.testing.assert_array_equal(grad, ref_grad, err_msg=f"eps={eps} {cuts}")
 
 
+@pytest.mark.parametrize("dtype", FLOATS, ids=["f32", "f64"])
+def test_cross_entropy_zero_weight_target_rows_equal_one_piece_bitwise(dtype, rng):
+    # A zero target weight zeroes the whole row of the gradient: the sharded and one-piece
+    # paths share the formula, so they agree to the sign of every zero.
+    x = (rng.standard_normal((24, 12)) * 4).astype(dtype)
+    x[0, 3] = 1000  # a confident row: the other exponentials underflow
+    y = rng.integers(0, 12, size=24)
+    y[0] = 3
+    w = rng.random(12).astype(dtype)
+    w[[3, 5, 7]] = 0
+    zero_rows = np.isin(y, [3, 5, 7])
+    _, ref_grad = ssm.cross_entropy_with_grad(x, y, weight=w, reduction="sum")
+    for cuts in ([4], [6], [2, 9]):
+        _, grad = sharded_ce(x, y, cuts, weight=w.astype(np.float64), reduction="sum")
+        assert grad[zero_rows].tobytes() == ref_grad[zero_rows].tobytes(), cuts
+
+
 def test_cross_entropy_all_ignored_mean_is_nan_with_zero_gradient(rng):
     x = rng.standard_normal((3, 10))
     y = np.full(3, -100)
