@@ -117,9 +117,9 @@ SAN_CFLAGS   := $(C_FLAGS) -g -fno-omit-frame-pointer -fuse-ld=lld
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := .build-fuzz
 FUZZ_ARGS    ?=
-# Invariants the harness leaves unchecked while a known kernel bug is open (docs/reliability.md):
-# huge-difference (float64 log_softmax, temperature != 1, |x - max| > ~1e300, baseline tier).
-# Empty it to check everything.
+# Names of fuzz invariants to leave unchecked while a kernel bug is open (docs/reliability.md):
+# e.g. FUZZ_SKIP=huge-difference (float64 log_softmax, temperature != 1, |x - max| > ~1e300, a
+# bug since fixed and kept as a regression case). Empty, the default, checks everything.
 FUZZ_SKIP    ?=
 
 .PHONY: sanitize sanitize-address sanitize-thread fuzz
