@@ -345,15 +345,15 @@ def test_docstring_examples(module):
     assert tried > 0 and failures == 0
 
 
-def test_readme_classifier_example():
-    """The README's SoftmaxClassifier example runs and prints what it shows."""
+def test_docs_classifier_example():
+    """docs/python.md's SoftmaxClassifier example runs and prints what it shows."""
     from pathlib import Path
-    readme = Path(__file__).resolve().parents[2] / "README.md"
-    text = readme.read_text(encoding="utf-8")
+    doc = Path(__file__).resolve().parents[2] / "docs" / "python.md"
+    text = doc.read_text(encoding="utf-8")
     section = text[text.index("## A classifier"):]
     start = section.index("```python") + len("```python")
     block = section[start:section.index("```", start)]
-    test = doctest.DocTestParser().get_doctest(block, {}, "README classifier", str(readme), 0)
+    test = doctest.DocTestParser().get_doctest(block, {}, "docs/python.md classifier", str(doc), 0)
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
     runner.run(test)
     assert runner.failures == 0 and runner.tries >= 5

@@ -239,18 +239,21 @@ def test_without_dask_a_clear_import_error():
     assert "pip install 'swiftsoftmax[dask]'" in r.stdout
 
 
-def test_readme_scale_out_examples_run():
-    """The README's 'Scale-out with Dask' examples run and print what they show."""
+def test_docs_scale_out_examples_run():
+    """docs/python.md's scale-out examples ('Dask', 'An axis split into chunks') run and print
+    what they show."""
     import doctest
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme.split("## Scale-out with Dask", 1)[1].split("\n## ", 1)[0]
-    blocks = [b.split("```", 1)[0] for b in section.split("```python\n")[1:]]
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "python.md").read_text()
+    blocks = []
+    for heading in ("## Dask", "## An axis split into chunks"):  # the first imports what both use
+        section = doc.split(heading + "\n", 1)[1].split("\n## ", 1)[0]
+        blocks += [b.split("```", 1)[0] for b in section.split("```python\n")[1:]]
     assert len(blocks) == 2
     globs: dict = {}
     for k, block in enumerate(blocks):
-        test = doctest.DocTestParser().get_doctest(block, globs, f"README scale-out {k}", "README.md", 0)
+        test = doctest.DocTestParser().get_doctest(block, globs, f"docs/python.md scale-out {k}", "docs/python.md", 0)
         runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
         runner.run(test, clear_globs=False)
         globs = test.globs

@@ -380,7 +380,7 @@ def test_bad_argument_in_place(case, dtype):
 
 
 def test_case_count():
-    """The README's figure: error cases per dtype (and in place), kept in one place."""
+    """docs/reliability.md's figure: error cases per dtype (and in place), kept in one place."""
     assert len(CASES) >= 300
     assert len(IN_PLACE) >= 40
 

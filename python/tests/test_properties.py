@@ -20,7 +20,7 @@ from hypothesis.extra import numpy as hnp
 
 import swiftsoftmax as ssm
 
-EXAMPLES = 120  # per property; the README quotes EXAMPLES x number of properties
+EXAMPLES = 120  # per property; docs/reliability.md quotes EXAMPLES x number of properties
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 

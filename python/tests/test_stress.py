@@ -133,7 +133,7 @@ def test_threads_match_sequential(tasks_and_expected, restore_threads):
 
 
 def test_task_count(tasks_and_expected):
-    """The README's figure: tasks x rounds x threads (plus failing calls)."""
+    """docs/reliability.md's figure: tasks x rounds x threads (plus failing calls)."""
     tasks, _ = tasks_and_expected
     assert len(tasks) >= 80
 
