@@ -10,7 +10,7 @@ would write it.
     cd python && python tools/ulp_report.py                 # everything
     python tools/ulp_report.py --funcs softmax,logsumexp --dtypes float64 --peers numpy
     python tools/ulp_report.py --known                       # also print KNOWN_ABOVE_2ULP for ours
-    python tools/ulp_report.py --markdown                    # a Markdown table for the README
+    python tools/ulp_report.py --markdown                    # the Markdown table of docs/accuracy.md
 """
 
 from __future__ import annotations
