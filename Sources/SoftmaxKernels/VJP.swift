@@ -47,6 +47,12 @@ func vjpUnits<T: SoftmaxScalar>(
 func vjpGroup<T: SoftmaxScalar, W: LaneWalk>(
     _ y: UnsafePointer<T>, _ g: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, _ w: W, _ t: Double, _ log: Bool
 ) {
+    #if SSM_FMA
+    if T.self == Float.self, t == 1, let row = w as? RowWalk, row.n > 8 {
+        vjpRowFloat(y.as(Float.self), g.as(Float.self), dx.as(Float.self), row, log)
+        return
+    }
+    #endif
     var acc = LaneCompensatedSum()
     if log {
         let live = rlive(y, w)
@@ -250,3 +256,125 @@ extension ColumnBlock {
         }
     }
 }
+
+#if SSM_FMA
+// Contiguous Float rows at temperature 1 on the FMA tiers: the reductions sixteen elements a
+// step into two Double accumulators (two dependency chains), and the elementwise pass in Float
+// arithmetic, sixteen lanes a step (FloatLanes.swift), with the reduction's total as a Float
+// pair. Its errors stay within the VJPs' normwise bound: for softmax, the roundings of g - dh,
+// of - dl and of the product, 1.5 ulp of y(|g| + |d|); for log-softmax, exp's 2^-27.9 and the
+// final rounding of the fused g - p·sh - p·sl. Totals beyond 2^100 (or not finite), a logy
+// above 0 or NaN, and slices all -inf go on in the Double lanes from where they are met.
+
+/// A contiguous Float row's VJP (see above); `row` locates it in y, g and dx.
+@inline(__always)
+func vjpRowFloat(_ y: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ row: RowWalk, _ log: Bool) {
+    let b = row.base, n = row.n
+    var acc = LaneCompensatedSum()
+    if log {
+        let live = rlive(y, row)
+        acc.hi = rsumFloat(g + b, n)
+        let s = sumTotals(acc, Float.self, RowWalk.self)
+        var done = 0
+        if anyLane(live), abs(s.hi[0]) <= 0x1p100 {
+            let sh = Float(s.hi[0])
+            done = vvjpsubexpmulsumFloat(y + b, g + b, dx + b, n, sh: sh, sl: Float((s.hi[0] - Double(sh)) + s.lo[0]))
+        }
+        if done < n { vvjpsubexpmulsum(y, g, dx, RowWalk(start: b + done, count: n - done), s, live, 1) }
+    } else {
+        acc.hi = rdotnonzeroFloat(y + b, g + b, n)
+        let d = laneTotals(acc, Float.self, RowWalk.self)
+        if abs(d.hi[0]) <= 0x1p100 {
+            let dh = Float(d.hi[0])
+            vvjpmulsubdotFloat(y + b, g + b, dx + b, n, dh: dh, dl: Float((d.hi[0] - Double(dh)) + d.lo[0]))
+        } else {
+            vvjpmulsubdot(y, g, dx, row, d, 1)
+        }
+    }
+}
+
+/// rsum of a contiguous Float piece: exact Double lanes, added plainly.
+@inline(__always)
+func rsumFloat(_ x: UnsafePointer<Float>, _ n: Int) -> DV {
+    var a = DV(repeating: 0), c = a
+    var i = 0
+    while i + 16 <= n {
+        a += Float.load8(x + i)
+        c += Float.load8(x + i + 8)
+        i += 16
+    }
+    while i < n {
+        let k = Swift.min(8, n - i)
+        a += k == 8 ? Float.load8(x + i) : Float.loadPartial(x + i, count: k, pad: 0)
+        i += 8
+    }
+    return a + c
+}
+
+/// rdotnonzero of a contiguous Float piece: products exact in Double, added plainly.
+@inline(__always)
+func rdotnonzeroFloat(_ y: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ n: Int) -> DV {
+    let zero = DV(repeating: 0)
+    var a = zero, c = zero
+    @inline(__always) func term(_ yv: DV, _ gv: DV) -> DV { zeroUnless(yv .!= zero, yv * gv) }
+    var i = 0
+    while i + 16 <= n {
+        a += term(Float.load8(y + i), Float.load8(g + i))
+        c += term(Float.load8(y + i + 8), Float.load8(g + i + 8))
+        i += 16
+    }
+    while i < n {
+        let k = Swift.min(8, n - i)
+        a += k == 8 ? term(Float.load8(y + i), Float.load8(g + i))
+                    : term(Float.loadPartial(y + i, count: k, pad: 0), Float.loadPartial(g + i, count: k, pad: 0))
+        i += 8
+    }
+    return a + c
+}
+
+/// vvjpmulsubdot of a contiguous Float piece at temperature 1 in Float: y·((g - dh) - dl).
+@inline(never)
+func vvjpmulsubdotFloat(_ y: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int,
+                        dh: Float, dl: Float) {
+    let h = FV(repeating: dh), l = FV(repeating: dl), zero = FV(repeating: 0)
+    @inline(__always) func step(_ yv: FV, _ gv: FV) -> FV { (yv * ((gv - h) - l)).replacing(with: zero, where: yv .== zero) }
+    @inline(__always) func at(_ p: UnsafePointer<Float>) -> FV { UnsafeRawPointer(p).loadUnaligned(as: FV.self) }
+    var i = 0
+    while i + floatLanes <= n {
+        UnsafeMutableRawPointer(dx + i).storeBytes(of: step(at(y + i), at(g + i)), as: FV.self)
+        i += floatLanes
+    }
+    // Not an overlapping full vector: in place, it would read results already stored.
+    if i < n {
+        storeFloats(step(loadFloats(y + i, count: n - i, pad: 0), loadFloats(g + i, count: n - i, pad: 0)), dx + i, count: n - i)
+    }
+}
+
+/// vvjpsubexpmulsum of a contiguous Float piece at temperature 1 in Float: g - p·sh - p·sl with
+/// p = exp(logy), g itself where p is 0. Stops before the first vector holding a logy above 0
+/// or NaN, which `vexpf` does not take, and returns how far it got.
+@inline(never)
+func vvjpsubexpmulsumFloat(_ logy: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int,
+                           sh: Float, sl: Float) -> Int {
+    let h = FV(repeating: sh), l = FV(repeating: sl), zero = FV(repeating: 0), floor = FV(repeating: -104)
+    @inline(__always) func odd(_ v: FV) -> Bool { anyLane((v .> zero) .| (v .!= v)) }
+    @inline(__always) func step(_ v: FV, _ gv: FV) -> FV {
+        let p = vexpf(floor.replacing(with: v, where: v .> floor), zero)
+        return fmadd(-p, l, fmadd(-p, h, gv)).replacing(with: gv, where: p .== zero)
+    }
+    @inline(__always) func at(_ p: UnsafePointer<Float>) -> FV { UnsafeRawPointer(p).loadUnaligned(as: FV.self) }
+    var i = 0
+    while i + floatLanes <= n {
+        let v = at(logy + i)
+        if odd(v) { return i }
+        UnsafeMutableRawPointer(dx + i).storeBytes(of: step(v, at(g + i)), as: FV.self)
+        i += floatLanes
+    }
+    if i < n {
+        let v = loadFloats(logy + i, count: n - i, pad: -.infinity)
+        if odd(v) { return i }
+        storeFloats(step(v, loadFloats(g + i, count: n - i, pad: 0)), dx + i, count: n - i)
+    }
+    return n
+}
+#endif
