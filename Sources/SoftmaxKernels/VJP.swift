@@ -54,12 +54,13 @@ func vjpGroup<T: SoftmaxScalar, W: LaneWalk>(
     }
     #endif
     var acc = LaneCompensatedSum()
+    let row = w as? RowWalk
     if log {
         let live = rlive(y, w)
-        rsum(g, w, &acc)
+        if let row { acc = rsumContiguous(g + row.base, row.n) } else { rsum(g, w, &acc) }
         vvjpsubexpmulsum(y, g, dx, w, sumTotals(acc, T.self, W.self), live, t)
     } else {
-        rdotnonzero(y, g, w, &acc)
+        if let row { acc = rdotnonzeroContiguous(y + row.base, g + row.base, row.n) } else { rdotnonzero(y, g, w, &acc) }
         vvjpmulsubdot(y, g, dx, w, laneTotals(acc, T.self, W.self), t)
     }
 }
@@ -92,6 +93,78 @@ func rsum<T: SoftmaxScalar, W: LaneWalk>(_ g: UnsafePointer<T>, _ w: W, _ acc: i
         let v = load(g, nil, w, k, pad: 0)
         if T.self == Float.self { acc.hi += v } else { acc.add(v) }
     }
+}
+
+/// rdotnonzero of a contiguous row, in two lane sums (two dependency chains) merged at the end.
+/// The entries with y = 0 are not left out unless the sum is not finite: elsewhere their
+/// products are zeros, which change no sum, and the loop is shorter without the test.
+@inline(__always)
+func rdotnonzeroContiguous<T: SoftmaxScalar>(_ y: UnsafePointer<T>, _ g: UnsafePointer<T>, _ n: Int) -> LaneCompensatedSum {
+    let s = rdotContiguous(y, g, n, nonzeroOnly: false)
+    if !anyLane((s.hi - s.hi) .!= DV(repeating: 0)) { return s }
+    return rdotContiguous(y, g, n, nonzeroOnly: true)
+}
+
+@inline(__always)
+func rdotContiguous<T: SoftmaxScalar>(_ y: UnsafePointer<T>, _ g: UnsafePointer<T>, _ n: Int, nonzeroOnly: Bool) -> LaneCompensatedSum {
+    let zero = DV(repeating: 0)
+    var a = LaneCompensatedSum(), c = LaneCompensatedSum()
+    @inline(__always) func add(_ acc: inout LaneCompensatedSum, _ yv: DV, _ gv: DV) {
+        let p = yv * gv
+        if T.self == Float.self {
+            acc.hi += nonzeroOnly ? zeroUnless(yv .!= zero, p) : p
+        } else if nonzeroOnly {
+            let nonzero = yv .!= zero
+            acc.add(zeroUnless(nonzero, p))
+            acc.lo -= zeroUnless(nonzero, remainder(p, yv, gv))
+        } else {
+            acc.add(p)
+            acc.lo -= remainder(p, yv, gv)
+        }
+    }
+    var i = 0
+    while i + 16 <= n {
+        add(&a, T.load8(y + i), T.load8(g + i))
+        add(&c, T.load8(y + i + 8), T.load8(g + i + 8))
+        i += 16
+    }
+    while i < n {
+        let k = Swift.min(8, n - i)
+        if k == 8 { add(&a, T.load8(y + i), T.load8(g + i)) } else { add(&a, T.loadPartial(y + i, count: k, pad: 0), T.loadPartial(g + i, count: k, pad: 0)) }
+        i += 8
+    }
+    return merged(a, c)
+}
+
+/// rsum of a contiguous row, in two lane sums merged at the end.
+@inline(__always)
+func rsumContiguous<T: SoftmaxScalar>(_ g: UnsafePointer<T>, _ n: Int) -> LaneCompensatedSum {
+    var a = LaneCompensatedSum(), c = LaneCompensatedSum()
+    @inline(__always) func add(_ acc: inout LaneCompensatedSum, _ v: DV) {
+        if T.self == Float.self { acc.hi += v } else { acc.add(v) }
+    }
+    var i = 0
+    while i + 16 <= n {
+        add(&a, T.load8(g + i))
+        add(&c, T.load8(g + i + 8))
+        i += 16
+    }
+    while i < n {
+        let k = Swift.min(8, n - i)
+        add(&a, k == 8 ? T.load8(g + i) : T.loadPartial(g + i, count: k, pad: 0))
+        i += 8
+    }
+    return merged(a, c)
+}
+
+/// Two lane sums of the same slices as one: the high parts added with TwoSum (the plain sum,
+/// which is all a Float result keeps), the low parts and its error with the low parts.
+@inline(__always)
+func merged(_ a: LaneCompensatedSum, _ c: LaneCompensatedSum) -> LaneCompensatedSum {
+    var s = a
+    s.add(c.hi)
+    s.lo += c.lo
+    return s
 }
 
 /// The lanes whose slice has an entry other than -inf (NaN included): an all -inf logy slice has
@@ -258,9 +331,8 @@ extension ColumnBlock {
 }
 
 #if SSM_FMA
-// Contiguous Float rows at temperature 1 on the FMA tiers: the reductions sixteen elements a
-// step into two Double accumulators (two dependency chains), and the elementwise pass in Float
-// arithmetic, sixteen lanes a step (FloatLanes.swift), with the reduction's total as a Float
+// Contiguous Float rows at temperature 1 on the FMA tiers: the reductions of every contiguous
+// row (two dependency chains), and the elementwise pass in Float arithmetic, sixteen lanes a step (FloatLanes.swift), with the reduction's total as a Float
 // pair. Its errors stay within the VJPs' normwise bound: for softmax, the roundings of g - dh,
 // of - dl and of the product, 1.5 ulp of y(|g| + |d|); for log-softmax, exp's 2^-27.9 and the
 // final rounding of the fused g - p·sh - p·sl. Totals beyond 2^100 (or not finite), a logy
@@ -273,7 +345,7 @@ func vjpRowFloat(_ y: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ dx: Uns
     var acc = LaneCompensatedSum()
     if log {
         let live = rlive(y, row)
-        acc.hi = rsumFloat(g + b, n)
+        acc = rsumContiguous(g + b, n)
         let s = sumTotals(acc, Float.self, RowWalk.self)
         var done = 0
         if anyLane(live), abs(s.hi[0]) <= 0x1p100 {
@@ -282,7 +354,7 @@ func vjpRowFloat(_ y: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ dx: Uns
         }
         if done < n { vvjpsubexpmulsum(y, g, dx, RowWalk(start: b + done, count: n - done), s, live, 1) }
     } else {
-        acc.hi = rdotnonzeroFloat(y + b, g + b, n)
+        acc = rdotnonzeroContiguous(y + b, g + b, n)
         let d = laneTotals(acc, Float.self, RowWalk.self)
         if abs(d.hi[0]) <= 0x1p100 {
             let dh = Float(d.hi[0])
@@ -291,45 +363,6 @@ func vjpRowFloat(_ y: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ dx: Uns
             vvjpmulsubdot(y, g, dx, row, d, 1)
         }
     }
-}
-
-/// rsum of a contiguous Float piece: exact Double lanes, added plainly.
-@inline(__always)
-func rsumFloat(_ x: UnsafePointer<Float>, _ n: Int) -> DV {
-    var a = DV(repeating: 0), c = a
-    var i = 0
-    while i + 16 <= n {
-        a += Float.load8(x + i)
-        c += Float.load8(x + i + 8)
-        i += 16
-    }
-    while i < n {
-        let k = Swift.min(8, n - i)
-        a += k == 8 ? Float.load8(x + i) : Float.loadPartial(x + i, count: k, pad: 0)
-        i += 8
-    }
-    return a + c
-}
-
-/// rdotnonzero of a contiguous Float piece: products exact in Double, added plainly.
-@inline(__always)
-func rdotnonzeroFloat(_ y: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ n: Int) -> DV {
-    let zero = DV(repeating: 0)
-    var a = zero, c = zero
-    @inline(__always) func term(_ yv: DV, _ gv: DV) -> DV { zeroUnless(yv .!= zero, yv * gv) }
-    var i = 0
-    while i + 16 <= n {
-        a += term(Float.load8(y + i), Float.load8(g + i))
-        c += term(Float.load8(y + i + 8), Float.load8(g + i + 8))
-        i += 16
-    }
-    while i < n {
-        let k = Swift.min(8, n - i)
-        a += k == 8 ? term(Float.load8(y + i), Float.load8(g + i))
-                    : term(Float.loadPartial(y + i, count: k, pad: 0), Float.loadPartial(g + i, count: k, pad: 0))
-        i += 8
-    }
-    return a + c
 }
 
 /// vvjpmulsubdot of a contiguous Float piece at temperature 1 in Float: y·((g - dh) - dl).
