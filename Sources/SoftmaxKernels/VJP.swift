@@ -196,8 +196,9 @@ func laneTotals<T: SoftmaxScalar, W: LaneWalk>(_ acc: LaneCompensatedSum, _: T.T
         let a = acc.hi.lowHalf + acc.hi.highHalf
         let b = a.lowHalf + a.highHalf
         let naive = b[0] + b[1]
-        if !naive.isFinite { return (DV(repeating: naive), DV(repeating: 0)) }
-        let p = (plain ? plainTotal(acc.hi) : acc.total()).pair
+        // A plain sum (Float results) is the pairwise one just taken.
+        if plain || !naive.isFinite { return (DV(repeating: naive), DV(repeating: 0)) }
+        let p = acc.total().pair
         return (DV(repeating: p.hi), DV(repeating: p.lo))
     }
     let finite = (acc.hi - acc.hi) .== DV(repeating: 0)
