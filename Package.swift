@@ -60,9 +60,10 @@ let package = Package(
         // protocol and the per-sample cross-entropy arithmetic every path shares.
         .target(name: "SoftmaxCore", swiftSettings: kernelFlags),
         // Compiled once: the scalar code the library ships (slice passes, sigmoid, normalize,
-        // one-hot, the Jacobian and the VJPs).
+        // one-hot, the Jacobian).
         .target(name: "SoftmaxScalarKernels", dependencies: ["SoftmaxCore"], swiftSettings: kernelFlags),
-        // Compiled once, linked by the tests only: the oracle the tiers' kernels are tested against.
+        // Compiled once, linked by the tests only: the oracle the tiers' kernels are tested against
+        // (softmax, logsumexp, the VJPs).
         .target(name: "SoftmaxReference", dependencies: ["SoftmaxCore", "SoftmaxScalarKernels"], swiftSettings: kernelFlags),
         // Public Swift API: shapes, validation, special values, threading, tier dispatch.
         .target(

@@ -9,6 +9,11 @@ public protocol SoftmaxKernelSet: SoftmaxRowChunks {
     static func logsumexp<T: SoftmaxScalar>(
         _ x: UnsafePointer<T>, _ out: UnsafeMutablePointer<T>, mask: UnsafePointer<UInt8>?,
         outer: Int, n: Int, inner: Int, units: Range<Int>)
+    /// The vector-Jacobian product of softmax, or of log-softmax when `log` (`y` is then logy),
+    /// of the units `units`: `dx` may be `y` or `g` exactly.
+    static func vjp<T: SoftmaxScalar>(
+        _ y: UnsafePointer<T>, _ g: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>,
+        outer: Int, n: Int, inner: Int, units: Range<Int>, temperature: T, log: Bool)
     /// Cross-entropy (and its gradient, when asked) of samples `slices`; the sum of their losses.
     static func crossEntropy<T: SoftmaxScalar>(_ pb: CrossEntropyProblem<T>, slices: Range<Int>) -> CompensatedSumWithSpecials
 }

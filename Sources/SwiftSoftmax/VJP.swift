@@ -1,4 +1,4 @@
-import SoftmaxScalarKernels
+import SoftmaxCore
 
 /// The softmax vector-Jacobian product `dx = y ⊙ (g - ⟨g, y⟩) / T` along the middle axis of
 /// an `[outer, n, inner]` array, where `y = softmax(x / T)` and `g = ∂loss/∂y`.
@@ -57,7 +57,9 @@ func vjpFamily<T: SoftmaxScalar>(
     try Check.disjoint(dx, bytes, "dx", g, bytes, "g", allowAlias: true)
     try Check.temperature(temperature)
     guard shape.count > 0, let y, let g, let dx else { return }
-    Threads.forEachChunk(units: shape.slices, costPerUnit: shape.n * 3) { r in
-        ScalarKernels.vjp(y, g, dx, n: shape.n, inner: shape.inner, slices: r, temperature: temperature, log: log)
+    let k = Tier.kernels
+    let units = k.units(outer: shape.outer, n: shape.n, inner: shape.inner)
+    Threads.forEachChunk(units: units, costPerUnit: shape.count / max(1, units) * 3) { r in
+        k.vjp(y, g, dx, outer: shape.outer, n: shape.n, inner: shape.inner, units: r, temperature: temperature, log: log)
     }
 }

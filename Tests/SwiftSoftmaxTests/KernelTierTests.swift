@@ -139,3 +139,90 @@ func tierMatchesScalarReference(_ tier: String) {
     #expect(Tier.brokenRows.isEmpty, "\(Tier.brokenRows)")
     for name in Tier.available { #expect(Tier.kernels(named: name) != nil) }
 }
+
+/// Every tier's VJP kernels against the scalar reference: the same special values (exact zeros
+/// where y = 0 or a logy slice is all -inf, NaN and infinities where the reference has them)
+/// and values within the normwise bound of the VJPs (python/tests/test_derivatives.py), twice
+/// over since both sides carry an error; in place (dx = g) the same bits.
+private func checkTierVJP<T: SoftmaxScalar>(_ k: any SoftmaxKernelSet.Type, _ name: String, _: T.Type) {
+    let shapes = [(3, 37, 1), (19, 10, 1), (9, 16, 1), (8, 1, 1), (2, 5, 9), (1, 1, 1), (4, 0, 1), (2, 4001, 1),
+                  (3, 17, 20), (2, 33, 72), (1, 1100, 64), (5, 3, 3)]
+    for (si, (outer, n, inner)) in shapes.enumerated() {
+        let count = outer * n * inner
+        let slices = outer * inner
+        for specials in [false, true] {
+            var x = input(T.self, count: count, seed: UInt64(100 + si * 2 + (specials ? 1 : 0)), specials: specials)
+            // One slice all -inf, one with a single finite entry.
+            if specials && n > 0 {
+                for i in 0..<n { x[i * inner] = -.infinity }
+                if slices > 1 { for i in 0..<n { x[i * inner + (inner > 1 ? 1 : n)] = i == n / 2 ? 1 : -.infinity } }
+            }
+            var gen = SplitMix(state: UInt64(7 + si))
+            let g: [T] = (0..<count).map { _ in
+                let u = gen.unit()
+                if specials && u < 0.01 { return .nan }
+                if specials && u < 0.02 { return u < 0.015 ? .infinity : -.infinity }
+                return T(rounding: (gen.unit() - 0.5) * 8)
+            }
+            for t in [1.0, 0.37, 3.0] {
+                for log in [false, true] {
+                    var y = [T](repeating: 0, count: count)
+                    x.withUnsafeBufferPointer { xb in
+                        y.withUnsafeMutableBufferPointer { yb in
+                            guard let xp = xb.baseAddress else { return }
+                            Reference.softmax(xp, yb.baseAddress!, mask: nil, n: n, inner: inner, slices: 0..<slices,
+                                              temperature: T(rounding: t), log: log)
+                        }
+                    }
+                    var ours = [T](repeating: 0, count: count), ref = ours, inPlace = g
+                    y.withUnsafeBufferPointer { yb in
+                        g.withUnsafeBufferPointer { gb in
+                            guard let yp = yb.baseAddress, let gp = gb.baseAddress else { return }
+                            let units = 0..<k.units(outer: outer, n: n, inner: inner)
+                            ours.withUnsafeMutableBufferPointer { o in
+                                k.vjp(yp, gp, o.baseAddress!, outer: outer, n: n, inner: inner, units: units,
+                                      temperature: T(rounding: t), log: log)
+                            }
+                            inPlace.withUnsafeMutableBufferPointer { o in
+                                k.vjp(yp, UnsafePointer(o.baseAddress!), o.baseAddress!, outer: outer, n: n, inner: inner,
+                                      units: units, temperature: T(rounding: t), log: log)
+                            }
+                            ref.withUnsafeMutableBufferPointer { o in
+                                Reference.vjp(yp, gp, o.baseAddress!, n: n, inner: inner, slices: 0..<slices,
+                                              temperature: T(rounding: t), log: log)
+                            }
+                        }
+                    }
+                    let what = "\(name) \(T.self) vjp shape \((outer, n, inner)) specials \(specials) T \(t) log \(log)"
+                    #expect(zip(ours, inPlace).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }, "in place: \(what)")
+                    let eps = T.ulpOfOne.double
+                    for s in 0..<slices {
+                        let o = s / inner, j = s - o * inner
+                        let idx = (0..<n).map { o * n * inner + $0 * inner + j }
+                        let p = idx.map { log ? expD(y[$0].double) : y[$0].double }
+                        let dot = zip(idx, p).reduce(0.0) { $1.1 == 0 ? $0 : $0 + abs(g[$1.0].double * $1.1) }
+                        let sum = idx.reduce(0.0) { $0 + abs(g[$1].double) }
+                        let scale = zip(idx, p).map { i, p in p == 0 ? abs(g[i].double) : log ? abs(g[i].double) + p * sum : p * (abs(g[i].double) + dot) }
+                            .max() ?? 0
+                        for (i, pi) in zip(idx, p) {
+                            let a = ours[i], b = ref[i]
+                            if b.isNaN || !b.isFinite || (b == 0 && pi == 0) || !scale.isFinite {
+                                #expect(a == b || (a.isNaN && b.isNaN), "at \(i): \(a) vs \(b): \(what)")
+                            } else {
+                                let err = abs(a.double - b.double)
+                                #expect(err <= 4 * eps * scale / t, "at \(i): \(a) vs \(b), scale \(scale): \(what)")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+@Test(arguments: tiers().map(\.0))
+func tierVJPMatchesScalarReference(_ tier: String) {
+    let k = tiers().first { $0.0 == tier }!.1
+    checkTierVJP(k, tier, Float.self)
+    checkTierVJP(k, tier, Double.self)
+}

@@ -32,7 +32,9 @@ from typing import Callable
 
 import numpy as np
 
-OPS = ("softmax", "log_softmax", "cross_entropy_with_grad")
+OPS = ("softmax", "log_softmax", "cross_entropy_with_grad", "softmax_vjp", "log_softmax_vjp")
+# The VJPs are timed on the forward result of x and an upstream gradient g of its shape.
+VJP_OPS = ("softmax_vjp", "log_softmax_vjp")
 DTYPES = ("float32", "float64")
 PEERS = ("numpy", "scipy", "jax", "ort", "torch")
 # (shape, axis): the shapes of the benchmark table (docs/performance.md, "Method"); the last one
@@ -92,7 +94,28 @@ def _idiom_ce_with_grad(x, labels, axis):
     return loss, grad
 
 
+def _vjp_inputs(op, x, axis):
+    """The forward result (y or logy, by our own forward pass) and a fixed upstream gradient."""
+    import swiftsoftmax as ssm
+
+    y = ssm.softmax(x, axis=axis) if op == "softmax_vjp" else ssm.log_softmax(x, axis=axis)
+    g = np.random.default_rng(1).standard_normal(x.shape).astype(x.dtype)
+    return y, g
+
+
+def _idiom_softmax_vjp(y, g, axis):
+    return y * (g - (g * y).sum(axis, keepdims=True))
+
+
+def _idiom_log_softmax_vjp(logy, g, axis):
+    return g - np.exp(logy) * g.sum(axis, keepdims=True)
+
+
 def build_ours(ssm, op, x, labels, axis):
+    if op in VJP_OPS:
+        y, g = _vjp_inputs(op, x, axis)
+        f = getattr(ssm, op)
+        return lambda: f(y, g, axis=axis)
     if op == "softmax":
         return lambda: ssm.softmax(x, axis=axis)
     if op == "log_softmax":
@@ -107,12 +130,18 @@ def build_ours_out(ssm, op, x, labels, axis):
     """Ours writing into an existing array: the arithmetic without the page faults of a fresh one."""
     if op == "cross_entropy_with_grad":
         raise NotImplementedError("cross_entropy_with_grad has no out=")
+    if op in VJP_OPS:
+        raise NotImplementedError(f"{op} has no out=")
     out = np.empty_like(x)
     f = ssm.softmax if op == "softmax" else ssm.log_softmax
     return lambda: f(x, axis=axis, out=out)
 
 
 def build_numpy(op, x, labels, axis):
+    if op in VJP_OPS:
+        y, g = _vjp_inputs(op, x, axis)
+        f = _idiom_softmax_vjp if op == "softmax_vjp" else _idiom_log_softmax_vjp
+        return lambda: f(y, g, axis)
     if op == "softmax":
         return lambda: _idiom_softmax(x, axis)
     if op == "log_softmax":
@@ -127,7 +156,7 @@ def build_scipy(op, x, labels, axis):
         return lambda: special.softmax(x, axis=axis)
     if op == "log_softmax":
         return lambda: special.log_softmax(x, axis=axis)
-    raise NotImplementedError("scipy has no cross-entropy")
+    raise NotImplementedError("scipy has no cross-entropy and no VJPs")
 
 
 _JAX_CACHE: dict = {}
@@ -139,7 +168,11 @@ def build_jax(op, x, labels, axis):
 
     key = (op, axis)
     if key not in _JAX_CACHE:
-        if op == "softmax":
+        if op in VJP_OPS:
+            fwd = jax.nn.softmax if op == "softmax_vjp" else jax.nn.log_softmax
+            # The backward pass only: the VJP closure of the forward at x, applied to g.
+            f = jax.jit(lambda a, g: jax.vjp(lambda z: fwd(z, axis=axis), a)[1](g)[0])
+        elif op == "softmax":
             f = jax.jit(lambda a: jax.nn.softmax(a, axis=axis))
         elif op == "log_softmax":
             f = jax.jit(lambda a: jax.nn.log_softmax(a, axis=axis))
@@ -153,6 +186,9 @@ def build_jax(op, x, labels, axis):
         _JAX_CACHE[key] = f
     f = _JAX_CACHE[key]
     xj = jax.device_put(x)
+    if op in VJP_OPS:
+        gj = jax.device_put(_vjp_inputs(op, x, axis)[1])
+        return lambda: f(xj, gj).block_until_ready()
     if op == "cross_entropy_with_grad":
         yj = jax.device_put(labels.astype(np.int32))
         return lambda: jax.block_until_ready(f(xj, yj))
@@ -160,7 +196,7 @@ def build_jax(op, x, labels, axis):
 
 
 def build_ort(op, x, labels, axis):
-    if op == "cross_entropy_with_grad":
+    if op == "cross_entropy_with_grad" or op in VJP_OPS:
         raise NotImplementedError("not compared")
     import onnx
     import onnxruntime as ort
@@ -187,6 +223,13 @@ def build_torch(op, x, labels, axis):
 
     torch.set_num_threads(_THREADS)
     xt = torch.from_numpy(x)
+    if op in VJP_OPS:
+        # The backward of the forward graph only: the graph is built once and kept.
+        fwd = torch.softmax if op == "softmax_vjp" else torch.log_softmax
+        leaf = xt.clone().requires_grad_()
+        out = fwd(leaf, dim=axis)
+        gt = torch.from_numpy(_vjp_inputs(op, x, axis)[1])
+        return lambda: torch.autograd.grad(out, leaf, gt, retain_graph=True)[0]
     if op == "softmax":
         return lambda: torch.softmax(xt, dim=axis)
     if op == "log_softmax":
@@ -410,8 +453,8 @@ def main(argv: list[str]) -> int:
         print(line(row))
     notes = sorted({f"{name}: {msg}" for r in records for name, msg in r["errors"].items()
                     if name in ("ours",) or not msg.startswith("NotImplementedError")})
-    print("\n(-: not applicable: scipy and ONNX Runtime have no fused cross-entropy with gradient, "
-          "and cross_entropy_with_grad has no out=)")
+    print("\n(-: not applicable: scipy and ONNX Runtime have no fused cross-entropy with gradient "
+          "and no VJPs, and cross_entropy_with_grad and the VJPs have no out=)")
     if notes:
         print("\nnot measured:")
         for msg in notes:

@@ -1,0 +1,414 @@
+import SoftmaxCore
+
+// The vector-Jacobian products of softmax and log-softmax: a reduction and an elementwise pass
+// per slice, on the forward kernels' walks (rows, the short-row scratch block, column blocks) and
+// lane sums (docs/design.md, "Kernels"). The scalar reference they are tested against is
+// Reference.vjp; the special values are its own (docs/design.md, "Special values").
+//
+//   softmax:      rdotnonzero  d = ⟨g, y⟩ over y != 0     vvjpmulsubdot     dx = y (g - d) / T
+//   log-softmax:  rsum         s = Σg                     vvjpsubexpmulsum  dx = (g - exp(logy) s) / T
+//
+// Arithmetic is in Double lanes for both types and rounded once into T. Float products y·g are
+// exact in Double and a plain Double sum (relative error n·2^-53) is far below what a Float
+// result resolves; Double results take exact products and compensated sums.
+
+extension Kernels {
+    /// The vector-Jacobian product of softmax (of log-softmax when `log`, `y` then being logy)
+    /// for the units `units`. `dx` may be `y` or `g` exactly.
+    public static func vjp<T: SoftmaxScalar>(
+        _ y: UnsafePointer<T>, _ g: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>,
+        outer: Int, n: Int, inner: Int, units: Range<Int>, temperature: T, log: Bool
+    ) {
+        if T.self == Float.self {
+            vjpUnits(y.as(Float.self), g.as(Float.self), dx.as(Float.self), outer, n, inner, units, temperature.double, log)
+        } else {
+            vjpUnits(y.as(Double.self), g.as(Double.self), dx.as(Double.self), outer, n, inner, units, temperature.double, log)
+        }
+    }
+}
+
+func vjpUnits<T: SoftmaxScalar>(
+    _ y: UnsafePointer<T>, _ g: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>,
+    _ outer: Int, _ n: Int, _ inner: Int, _ units: Range<Int>, _ t: Double, _ log: Bool
+) {
+    if ShortRows.apply(outer: outer, n: n, inner: inner) {
+        ShortRows.forEach(y, g, into: dx, outer, n, units) { ys, gs, w in
+            // The results overwrite the scratch copy of g, each step after reading it.
+            if w.width == 8 { vjpGroup(ys, UnsafePointer(gs), gs, FullBlockWalk(n: n), t, log) } else { vjpGroup(ys, UnsafePointer(gs), gs, w, t, log) }
+        }
+    } else if inner == 1 {
+        for u in units { vjpGroup(y, g, dx, RowWalk(row: u, n: n), t, log) }
+    } else {
+        for u in units { ColumnBlock(unit: u, n: n, inner: inner).vjp(y, g, dx, t, log) }
+    }
+}
+
+@inline(__always)
+func vjpGroup<T: SoftmaxScalar, W: LaneWalk>(
+    _ y: UnsafePointer<T>, _ g: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, _ w: W, _ t: Double, _ log: Bool
+) {
+    #if SSM_FMA
+    if T.self == Float.self, t == 1, let row = w as? RowWalk, row.n > 8 {
+        vjpRowFloat(y.as(Float.self), g.as(Float.self), dx.as(Float.self), row, log)
+        return
+    }
+    #endif
+    var acc = LaneCompensatedSum()
+    let row = w as? RowWalk
+    if log {
+        let live = rlive(y, w)
+        if let row { acc = rsumContiguous(g + row.base, row.n) } else { rsum(g, w, &acc) }
+        vvjpsubexpmulsum(y, g, dx, w, sumTotals(acc, T.self, W.self), live, t)
+    } else {
+        if let row { acc = rdotnonzeroContiguous(y + row.base, g + row.base, row.n) } else { rdotnonzero(y, g, w, &acc) }
+        vvjpmulsubdot(y, g, dx, w, laneTotals(acc, T.self, W.self), t)
+    }
+}
+
+/// rdotnonzero: ⟨y, g⟩ lane-wise over the entries with y != 0 (masked or -inf logits stay out,
+/// so a NaN or infinite g there cannot reach the result), added into `acc`. Double products are
+/// exact pairs: the high parts summed with TwoSum, the low parts with the errors.
+@inline(__always)
+func rdotnonzero<T: SoftmaxScalar, W: LaneWalk>(
+    _ y: UnsafePointer<T>, _ g: UnsafePointer<T>, _ w: W, _ acc: inout LaneCompensatedSum
+) {
+    let zero = DV(repeating: 0)
+    for k in 0..<w.steps {
+        let yv = load(y, nil, w, k, pad: 0), gv = load(g, nil, w, k, pad: 0)
+        let nonzero = yv .!= zero
+        let p = yv * gv
+        if T.self == Float.self {
+            acc.hi += zeroUnless(nonzero, p)
+        } else {
+            acc.add(zeroUnless(nonzero, p))
+            acc.lo -= zeroUnless(nonzero, remainder(p, yv, gv))
+        }
+    }
+}
+
+/// rsum: Σg lane-wise, added into `acc` (compensated for Double).
+@inline(__always)
+func rsum<T: SoftmaxScalar, W: LaneWalk>(_ g: UnsafePointer<T>, _ w: W, _ acc: inout LaneCompensatedSum) {
+    for k in 0..<w.steps {
+        let v = load(g, nil, w, k, pad: 0)
+        if T.self == Float.self { acc.hi += v } else { acc.add(v) }
+    }
+}
+
+/// rdotnonzero of a contiguous row, in two lane sums (two dependency chains) merged at the end.
+/// The entries with y = 0 are not left out unless the sum is not finite: elsewhere their
+/// products are zeros, which change no sum, and the loop is shorter without the test.
+@inline(__always)
+func rdotnonzeroContiguous<T: SoftmaxScalar>(_ y: UnsafePointer<T>, _ g: UnsafePointer<T>, _ n: Int) -> LaneCompensatedSum {
+    let s = rdotContiguous(y, g, n, nonzeroOnly: false)
+    if !anyLane((s.hi - s.hi) .!= DV(repeating: 0)) { return s }
+    return rdotContiguous(y, g, n, nonzeroOnly: true)
+}
+
+@inline(__always)
+func rdotContiguous<T: SoftmaxScalar>(_ y: UnsafePointer<T>, _ g: UnsafePointer<T>, _ n: Int, nonzeroOnly: Bool) -> LaneCompensatedSum {
+    let zero = DV(repeating: 0)
+    var a = LaneCompensatedSum(), c = LaneCompensatedSum()
+    @inline(__always) func add(_ acc: inout LaneCompensatedSum, _ yv: DV, _ gv: DV) {
+        let p = yv * gv
+        if T.self == Float.self {
+            acc.hi += nonzeroOnly ? zeroUnless(yv .!= zero, p) : p
+        } else if nonzeroOnly {
+            let nonzero = yv .!= zero
+            acc.add(zeroUnless(nonzero, p))
+            acc.lo -= zeroUnless(nonzero, remainder(p, yv, gv))
+        } else {
+            acc.add(p)
+            acc.lo -= remainder(p, yv, gv)
+        }
+    }
+    var i = 0
+    while i + 16 <= n {
+        add(&a, T.load8(y + i), T.load8(g + i))
+        add(&c, T.load8(y + i + 8), T.load8(g + i + 8))
+        i += 16
+    }
+    while i < n {
+        let k = Swift.min(8, n - i)
+        if k == 8 { add(&a, T.load8(y + i), T.load8(g + i)) } else { add(&a, T.loadPartial(y + i, count: k, pad: 0), T.loadPartial(g + i, count: k, pad: 0)) }
+        i += 8
+    }
+    return merged(a, c)
+}
+
+/// rsum of a contiguous row, in two lane sums merged at the end.
+@inline(__always)
+func rsumContiguous<T: SoftmaxScalar>(_ g: UnsafePointer<T>, _ n: Int) -> LaneCompensatedSum {
+    var a = LaneCompensatedSum(), c = LaneCompensatedSum()
+    @inline(__always) func add(_ acc: inout LaneCompensatedSum, _ v: DV) {
+        if T.self == Float.self { acc.hi += v } else { acc.add(v) }
+    }
+    var i = 0
+    while i + 16 <= n {
+        add(&a, T.load8(g + i))
+        add(&c, T.load8(g + i + 8))
+        i += 16
+    }
+    while i < n {
+        let k = Swift.min(8, n - i)
+        add(&a, k == 8 ? T.load8(g + i) : T.loadPartial(g + i, count: k, pad: 0))
+        i += 8
+    }
+    return merged(a, c)
+}
+
+/// Two lane sums of the same slices as one: the high parts added with TwoSum (the plain sum,
+/// which is all a Float result keeps), the low parts and its error with the low parts.
+@inline(__always)
+func merged(_ a: LaneCompensatedSum, _ c: LaneCompensatedSum) -> LaneCompensatedSum {
+    var s = a
+    s.add(c.hi)
+    s.lo += c.lo
+    return s
+}
+
+/// The lanes whose slice has an entry other than -inf (NaN included): an all -inf logy slice has
+/// zero gradients. It stops at the first step where every slice has one, almost always the first.
+@inline(__always)
+func rlive<T: SoftmaxScalar, W: LaneWalk>(_ logy: UnsafePointer<T>, _ w: W) -> DMask {
+    let minusInf = DV(repeating: -.infinity)
+    let unused = SIMD8<Int64>(0, 1, 2, 3, 4, 5, 6, 7) .>= SIMD8<Int64>(repeating: Int64(w.resultLanes))
+    var live = DMask(repeating: false)
+    for k in 0..<w.steps {
+        live .|= load(logy, nil, w, k, pad: -.infinity) .!= minusInf
+        if W.horizontal {
+            if anyLane(live) { return DMask(repeating: true) }
+        } else if !anyLane(.!(live .| unused)) {
+            break
+        }
+    }
+    return W.horizontal ? DMask(repeating: false) : live
+}
+
+/// A lane sum's totals as double-doubles, one per slice (a row walk's lanes merged into one,
+/// broadcast); once an infinity or NaN has entered, the plain IEEE sum with a zero low part, as
+/// `CompensatedSumWithSpecials` gives it. The high lanes are that plain sum: TwoSum's sum is
+/// the plain one.
+@inline(__always)
+func laneTotals<T: SoftmaxScalar, W: LaneWalk>(_ acc: LaneCompensatedSum, _: T.Type, _: W.Type) -> (hi: DV, lo: DV) {
+    let plain = T.self == Float.self
+    if W.horizontal {
+        let a = acc.hi.lowHalf + acc.hi.highHalf
+        let b = a.lowHalf + a.highHalf
+        let naive = b[0] + b[1]
+        // A plain sum (Float results) is the pairwise one just taken.
+        if plain || !naive.isFinite { return (DV(repeating: naive), DV(repeating: 0)) }
+        let p = acc.total().pair
+        return (DV(repeating: p.hi), DV(repeating: p.lo))
+    }
+    let finite = (acc.hi - acc.hi) .== DV(repeating: 0)
+    if plain { return (acc.hi, DV(repeating: 0)) }
+    let (hi, lo) = vtwoSum(acc.hi, acc.lo)
+    return (hi.replacing(with: acc.hi, where: .!finite), zeroUnless(finite, lo))
+}
+
+/// `laneTotals` for the log-softmax pass: an infinite or NaN Σg gets a NaN low part, so that
+/// every entry with exp(logy) > 0 becomes NaN, as the exact product p·Σg's NaN error makes it in
+/// the scalar reference.
+@inline(__always)
+func sumTotals<T: SoftmaxScalar, W: LaneWalk>(_ acc: LaneCompensatedSum, _: T.Type, _: W.Type) -> (hi: DV, lo: DV) {
+    let s = laneTotals(acc, T.self, W.self)
+    return (s.hi, s.lo.replacing(with: .nan, where: (s.hi - s.hi) .!= DV(repeating: 0)))
+}
+
+/// vvjpmulsubdot: dx = y (g - d) / T, exactly 0 where y = 0.
+@inline(__always)
+func vvjpmulsubdot<T: SoftmaxScalar, W: LaneWalk>(
+    _ y: UnsafePointer<T>, _ g: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, _ w: W,
+    _ d: (hi: DV, lo: DV), _ t: Double
+) {
+    let zero = DV(repeating: 0), tv = DV(repeating: t)
+    for k in 0..<w.steps {
+        let yv = load(y, nil, w, k, pad: 0), gv = load(g, nil, w, k, pad: 0)
+        var r = yv * ((gv - d.hi) - d.lo)
+        // Divided, not multiplied by 1/T: a subnormal T has an infinite reciprocal.
+        if t != 1 { r = r / tv }
+        store(zeroUnless(yv .!= zero, r), dx, w, k)
+    }
+}
+
+/// vvjpsubexpmulsum: dx = (g - exp(logy) s) / T, with g itself where exp(logy) is 0 and 0 in
+/// slices that are all -inf. Double results take the exact product p·s.hi.
+@inline(__always)
+func vvjpsubexpmulsum<T: SoftmaxScalar, W: LaneWalk>(
+    _ logy: UnsafePointer<T>, _ g: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, _ w: W,
+    _ s: (hi: DV, lo: DV), _ live: DMask, _ t: Double
+) {
+    let zero = DV(repeating: 0), tv = DV(repeating: t)
+    let allLive = !anyLane(.!live)
+    for k in 0..<w.steps {
+        let v = load(logy, nil, w, k, pad: -.infinity), gv = load(g, nil, w, k, pad: 0)
+        var p = vexp(T.self, v, zero)
+        // The vector exps take z <= 0 and flush what a Float result cannot see; positive or NaN
+        // logy (not a log-probability) and, for Float, the terms between e^-746 and e^-200 (which
+        // still decide whether dx is g or meets a huge Σg) take the scalar exp.
+        var odd = (v .> zero) .| (v .!= v)
+        if T.self == Float.self { odd .|= (v .< DV(repeating: -200)) .& (v .> DV(repeating: -746)) }
+        if anyLane(odd) { p = scalarExp(v, p, odd) }
+        var r: DV
+        if T.self == Float.self {
+            r = (gv - p * s.hi) - p * s.lo
+        } else {
+            let ph = p * s.hi
+            r = (gv - ph) - ((-remainder(ph, p, s.hi)) + p * s.lo)
+        }
+        r = r.replacing(with: gv, where: p .== zero)
+        if !allLive { r = zeroUnless(live, r) }
+        if t != 1 { r = r / tv }
+        store(r, dx, w, k)
+    }
+}
+
+/// exp of the lanes `odd` of v by the scalar exp, the others kept from p.
+@inline(never)
+func scalarExp(_ v: DV, _ p: DV, _ odd: DMask) -> DV {
+    var p = p
+    for l in 0..<8 where odd[l] { p[l] = expD(v[l]) }
+    return p
+}
+
+extension ShortRows {
+    /// For each unit (eight short rows), the rows of `a` and `b` transposed into two scratch
+    /// blocks and the column walk over them; `body` leaves its results in the second block,
+    /// which goes back to `out`.
+    @inline(__always)
+    static func forEach<T: SoftmaxScalar>(
+        _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, into out: UnsafeMutablePointer<T>,
+        _ outer: Int, _ n: Int, _ units: Range<Int>,
+        _ body: (UnsafePointer<T>, UnsafeMutablePointer<T>, ColumnWalk) -> Void
+    ) {
+        withUnsafeTemporaryAllocation(of: T.self, capacity: 16 * shortRow) { buf in
+            let ab = buf.baseAddress!, bb = ab + 8 * shortRow
+            for u in units {
+                let r0 = 8 * u
+                let rows = Swift.min(8, outer - r0)
+                transpose(a + r0 * n, from: n, ab, to: 8, rows: rows, n: n, forward: true)
+                transpose(b + r0 * n, from: n, bb, to: 8, rows: rows, n: n, forward: true)
+                body(UnsafePointer(ab), bb, ColumnWalk(block: n, width: rows))
+                transpose(UnsafePointer(bb), from: 8, out + r0 * n, to: n, rows: rows, n: n)
+            }
+        }
+    }
+}
+
+extension ColumnBlock {
+    /// The VJP of the block's slices: the reductions tile by tile into each group's lane sums,
+    /// then the elementwise pass tile by tile, in the order the forward passes read memory.
+    @inline(__always)
+    func vjp<T: SoftmaxScalar>(
+        _ y: UnsafePointer<T>, _ g: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, _ t: Double, _ log: Bool
+    ) {
+        withUnsafeTemporaryAllocation(of: LaneCompensatedSum.self, capacity: ColumnBlock.maxGroups) { accs in
+            withUnsafeTemporaryAllocation(of: DMask.self, capacity: ColumnBlock.maxGroups) { lives in
+                let acc = accs.baseAddress!, live = lives.baseAddress!
+                for gi in 0..<count {
+                    (acc + gi).initialize(to: LaneCompensatedSum())
+                    (live + gi).initialize(to: log ? rlive(y, walk(gi, 0..<n)) : DMask(repeating: true))
+                }
+                eachTile { gi, rows in
+                    if log { rsum(g, walk(gi, rows), &acc[gi]) } else { rdotnonzero(y, g, walk(gi, rows), &acc[gi]) }
+                }
+                // The totals replace the lane sums.
+                for gi in 0..<count {
+                    let s = log ? sumTotals(acc[gi], T.self, ColumnWalk.self) : laneTotals(acc[gi], T.self, ColumnWalk.self)
+                    acc[gi] = LaneCompensatedSum(hi: s.hi, lo: s.lo)
+                }
+                eachTile { gi, rows in
+                    let s = (hi: acc[gi].hi, lo: acc[gi].lo)
+                    if log {
+                        vvjpsubexpmulsum(y, g, dx, walk(gi, rows), s, live[gi], t)
+                    } else {
+                        vvjpmulsubdot(y, g, dx, walk(gi, rows), s, t)
+                    }
+                }
+            }
+        }
+    }
+}
+
+#if SSM_FMA
+// Contiguous Float rows at temperature 1 on the FMA tiers: the reductions of every contiguous
+// row (two dependency chains), and the elementwise pass in Float arithmetic, sixteen lanes a step (FloatLanes.swift), with the reduction's total as a Float
+// pair. Its errors stay within the VJPs' normwise bound: for softmax, the roundings of g - dh,
+// of - dl and of the product, 1.5 ulp of y(|g| + |d|); for log-softmax, exp's 2^-27.9 and the
+// final rounding of the fused g - p·sh - p·sl. Totals beyond 2^100 (or not finite), a logy
+// above 0 or NaN, and slices all -inf go on in the Double lanes from where they are met.
+
+/// A contiguous Float row's VJP (see above); `row` locates it in y, g and dx.
+@inline(__always)
+func vjpRowFloat(_ y: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ row: RowWalk, _ log: Bool) {
+    let b = row.base, n = row.n
+    var acc = LaneCompensatedSum()
+    if log {
+        let live = rlive(y, row)
+        acc = rsumContiguous(g + b, n)
+        let s = sumTotals(acc, Float.self, RowWalk.self)
+        var done = 0
+        if anyLane(live), abs(s.hi[0]) <= 0x1p100 {
+            let sh = Float(s.hi[0])
+            done = vvjpsubexpmulsumFloat(y + b, g + b, dx + b, n, sh: sh, sl: Float((s.hi[0] - Double(sh)) + s.lo[0]))
+        }
+        if done < n { vvjpsubexpmulsum(y, g, dx, RowWalk(start: b + done, count: n - done), s, live, 1) }
+    } else {
+        acc = rdotnonzeroContiguous(y + b, g + b, n)
+        let d = laneTotals(acc, Float.self, RowWalk.self)
+        if abs(d.hi[0]) <= 0x1p100 {
+            let dh = Float(d.hi[0])
+            vvjpmulsubdotFloat(y + b, g + b, dx + b, n, dh: dh, dl: Float((d.hi[0] - Double(dh)) + d.lo[0]))
+        } else {
+            vvjpmulsubdot(y, g, dx, row, d, 1)
+        }
+    }
+}
+
+/// vvjpmulsubdot of a contiguous Float piece at temperature 1 in Float: y·((g - dh) - dl).
+@inline(never)
+func vvjpmulsubdotFloat(_ y: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int,
+                        dh: Float, dl: Float) {
+    let h = FV(repeating: dh), l = FV(repeating: dl), zero = FV(repeating: 0)
+    @inline(__always) func step(_ yv: FV, _ gv: FV) -> FV { (yv * ((gv - h) - l)).replacing(with: zero, where: yv .== zero) }
+    @inline(__always) func at(_ p: UnsafePointer<Float>) -> FV { UnsafeRawPointer(p).loadUnaligned(as: FV.self) }
+    var i = 0
+    while i + floatLanes <= n {
+        UnsafeMutableRawPointer(dx + i).storeBytes(of: step(at(y + i), at(g + i)), as: FV.self)
+        i += floatLanes
+    }
+    // Not an overlapping full vector: in place, it would read results already stored.
+    if i < n {
+        storeFloats(step(loadFloats(y + i, count: n - i, pad: 0), loadFloats(g + i, count: n - i, pad: 0)), dx + i, count: n - i)
+    }
+}
+
+/// vvjpsubexpmulsum of a contiguous Float piece at temperature 1 in Float: g - p·sh - p·sl with
+/// p = exp(logy), g itself where p is 0. Stops before the first vector holding a logy above 0
+/// or NaN, which `vexpf` does not take, and returns how far it got.
+@inline(never)
+func vvjpsubexpmulsumFloat(_ logy: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int,
+                           sh: Float, sl: Float) -> Int {
+    let h = FV(repeating: sh), l = FV(repeating: sl), zero = FV(repeating: 0), floor = FV(repeating: -104)
+    @inline(__always) func odd(_ v: FV) -> Bool { anyLane((v .> zero) .| (v .!= v)) }
+    @inline(__always) func step(_ v: FV, _ gv: FV) -> FV {
+        let p = vexpf(floor.replacing(with: v, where: v .> floor), zero)
+        return fmadd(-p, l, fmadd(-p, h, gv)).replacing(with: gv, where: p .== zero)
+    }
+    @inline(__always) func at(_ p: UnsafePointer<Float>) -> FV { UnsafeRawPointer(p).loadUnaligned(as: FV.self) }
+    var i = 0
+    while i + floatLanes <= n {
+        let v = at(logy + i)
+        if odd(v) { return i }
+        UnsafeMutableRawPointer(dx + i).storeBytes(of: step(v, at(g + i)), as: FV.self)
+        i += floatLanes
+    }
+    if i < n {
+        let v = loadFloats(logy + i, count: n - i, pad: -.infinity)
+        if odd(v) { return i }
+        storeFloats(step(v, loadFloats(g + i, count: n - i, pad: 0)), dx + i, count: n - i)
+    }
+    return n
+}
+#endif
