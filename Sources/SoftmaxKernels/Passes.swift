@@ -145,7 +145,13 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
         let sum = raddstoreexpminusmaxFloat(
             x.as(Float.self) + row.base, y.map { $0.as(Float.self) + row.base }, row.n,
             max: Float(st.max[0]), topsApart: !plain)
-        return ((DV(repeating: 0), DV(repeating: 0)), sum)
+        // A log result needs the terms of the non-maximal entries to full relative precision,
+        // and a Float term below 2^-126 (x - max < -87.3) has lost digits to the subnormal
+        // range. That shows only where their sum is itself tiny, so that the maximal entries'
+        // log-probability, -log1p(sum), is: then the sum is k maximal terms plus below 2^-90,
+        // and the row is summed again in Double lanes below (x = [0, ..., 0, 96]: 3.5 ulp off).
+        let tinyRest = !plain && sum.sum == sum.sum.rounded() && Swift.abs(sum.compensation) < 0x1p-90
+        if !tinyRest { return ((DV(repeating: 0), DV(repeating: 0)), sum) }
     }
     #endif
     if T.self == Double.self || !fullExp, mask == nil, !st.special, let row = w as? RowWalk {
