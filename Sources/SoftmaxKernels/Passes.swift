@@ -150,7 +150,9 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
         // range. That shows only where their sum is itself tiny, so that the maximal entries'
         // log-probability, -log1p(sum), is: then the sum is k maximal terms plus below 2^-90,
         // and the row is summed again in Double lanes below (x = [0, ..., 0, 96]: 3.5 ulp off).
-        let tinyRest = !plain && sum.sum == sum.sum.rounded() && Swift.abs(sum.compensation) < 0x1p-90
+        // Only when nothing was stored: a pass that stored its terms may have overwritten x
+        // (the cross-entropy's gradient may be its logits), which a second pass would read.
+        let tinyRest = y == nil && !plain && sum.sum == sum.sum.rounded() && Swift.abs(sum.compensation) < 0x1p-90
         if !tinyRest { return ((DV(repeating: 0), DV(repeating: 0)), sum) }
     }
     #endif
