@@ -35,7 +35,9 @@ let tierTargets: [Target] = builtTiers.map { t in
         name: "SoftmaxKernels_\(t.name)", dependencies: ["SoftmaxCore", "SoftmaxScalarKernels"],
         path: "Sources/Tiers/\(t.name)",
         swiftSettings: kernelFlags + (t.cpu.isEmpty ? [] : [.unsafeFlags(["-target-cpu", t.cpu])])
-            + (t.features.contains("fma") ? [.define("SSM_FMA")] : []))
+            // Each feature also becomes a compilation condition, SSM_<FEATURE> (SSM_FMA, SSM_AVX512F…),
+            // which selects the paths that need it.
+            + t.features.map { .define("SSM_" + $0.uppercased()) })
 }
 let tierDependencies: [Target.Dependency] = builtTiers.map { .target(name: "SoftmaxKernels_\($0.name)") }
 

@@ -112,7 +112,7 @@ struct FloatColumnSweep {
                 c = 0
                 while c < columns {
                     var acc = FloatLaneCompensatedSum(s: load(s + c), c: load(e + c), tops: load(tops + c), biased: !topsApart)
-                    let p = expMinusMax(load(row + c), load(maxima + c), topsApart: topsApart, &acc)
+                    let p = expMinusMax(load(row + c), load(maxima + c), TwoSumShift.self, topsApart: topsApart, &acc)
                     store(acc.s, s + c)
                     store(acc.c, e + c)
                     if topsApart { store(acc.tops, tops + c) }
@@ -180,7 +180,7 @@ struct FloatColumnSweep {
         for i in 0..<n {
             var c = 0
             while c < columns {
-                let r = logProbability(load(x + i * inner + c), max: load(maxima + c), lh: load(lhs + c), ll: load(lls + c))
+                let r = logProbability(load(x + i * inner + c), max: load(maxima + c), lh: load(lhs + c), ll: load(lls + c), TwoSumShift.self)
                 store(r, y + i * inner + c)
                 c += floatLanes
             }

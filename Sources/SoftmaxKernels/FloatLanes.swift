@@ -14,28 +14,6 @@ typealias FMask = SIMDMask<SIMD16<Int32>>
 typealias FBits = SIMD16<UInt32>
 let floatLanes = FV.scalarCount
 
-/// Eight Floats widened to Double (two vcvtps2pd).
-@inline(__always)
-func widen(_ v: SIMD8<Float>) -> DV {
-    DV(Double(v[0]), Double(v[1]), Double(v[2]), Double(v[3]),
-       Double(v[4]), Double(v[5]), Double(v[6]), Double(v[7]))
-}
-
-/// The first `count` (< 16) Floats at `p`, the other lanes `pad`; by memcpy through the stack,
-/// as lane-by-lane insertion spills and reloads the vector per lane.
-@inline(__always)
-func loadFloats(_ p: UnsafePointer<Float>, count: Int, pad: Float) -> FV {
-    var v = FV(repeating: pad)
-    withUnsafeMutableBytes(of: &v) { $0.baseAddress!.copyMemory(from: p, byteCount: count * 4) }
-    return v
-}
-
-/// Stores the first `count` (< 16) lanes of `v` at `p`.
-@inline(__always)
-func storeFloats(_ v: FV, _ p: UnsafeMutablePointer<Float>, count: Int) {
-    withUnsafeBytes(of: v) { UnsafeMutableRawPointer(p).copyMemory(from: $0.baseAddress!, byteCount: count * 4) }
-}
-
 /// Sixteen Floats widened and added pairwise into eight Double lanes.
 @inline(__always)
 func widenSum(_ v: FV) -> DV {
@@ -45,54 +23,40 @@ func widenSum(_ v: FV) -> DV {
 }
 
 /// rmax of a contiguous unmasked Float piece, compared as Floats: the same result as the
-/// Double walk (the maximum of Floats is one of them), without widening every element.
+/// Double walk (the maximum of Floats is one of them), without widening every element. The
+/// piece's smallest entry comes with it (NaN ignored), which tells the exp pass how exact
+/// `x - max` can be had cheaply (`ShiftForm`).
 @inline(__always)
-func rmaxFloat(_ x: UnsafePointer<Float>, _ n: Int) -> RowChunkStats {
-    let minusInf = FV(repeating: -.infinity)
-    var m0 = minusInf, m1 = minusInf
+func rmaxFloat(_ x: UnsafePointer<Float>, _ n: Int) -> (stats: RowChunkStats, min: Float) {
+    let minusInf = FV(repeating: -.infinity), plusInf = FV(repeating: .infinity)
+    var m0 = minusInf, m1 = minusInf, l0 = plusInf, l1 = plusInf
     var nan = FMask(repeating: false)
-    @inline(__always) func step(_ m: inout FV, _ v: FV) {
-        m = m.replacing(with: v, where: v .> m)
+    @inline(__always) func step(_ m: inout FV, _ l: inout FV, _ v: FV) {
+        m = maxKeeping(v, m)
+        l = minKeeping(v, l)
         nan .|= v .!= v
     }
     @inline(__always) func at(_ i: Int) -> FV { UnsafeRawPointer(x + i).loadUnaligned(as: FV.self) }
     var i = 0
     while i + 2 * floatLanes <= n {
-        step(&m0, at(i)); step(&m1, at(i + floatLanes))
+        step(&m0, &l0, at(i)); step(&m1, &l1, at(i + floatLanes))
         i += 2 * floatLanes
     }
     while i + floatLanes <= n {
-        step(&m0, at(i))
+        step(&m0, &l0, at(i))
         i += floatLanes
     }
     if i < n {
         // The last vector overlaps the previous one where it can: a maximum may see an element
-        // twice, and a full load is cheaper than filling lanes one by one.
-        var tail = minusInf
-        if n >= floatLanes {
-            tail = at(n - floatLanes)
-        } else {
-            tail = loadFloats(x + i, count: n - i, pad: -.infinity)
-        }
-        step(&m1, tail)
+        // twice, and a full load is cheaper than a partial one.
+        step(&m1, &l1, n >= floatLanes ? at(n - floatLanes) : loadFloats(x + i, count: n - i, pad: x[i]))
     }
-    step(&m0, m1)
-    let top = Double(hmaxFloat(m0))
+    let top = Double(hmaxKeeping(maxKeeping(m0, m1)))
     var infs = 0.0
     if top == .infinity {
         for k in 0..<n where x[k] == .infinity { infs += 1 }
     }
-    return RowChunkStats(max: top, nan: anyLane(nan), infCount: infs)
-}
-
-/// The largest of sixteen NaN-free Floats, by halves in Float (no widening).
-@inline(__always)
-func hmaxFloat(_ v: FV) -> Float {
-    let q = unsafeBitCast(v, to: (SIMD8<Float>, SIMD8<Float>).self)
-    let a = q.0.replacing(with: q.1, where: q.1 .> q.0)
-    let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .> a.lowHalf)
-    let c = b.lowHalf.replacing(with: b.highHalf, where: b.highHalf .> b.lowHalf)
-    return Swift.max(c[0], c[1])
+    return (RowChunkStats(max: top, nan: anyLane(nan), infCount: infs), hminKeeping(minKeeping(l0, l1)))
 }
 
 @inline(__always)
@@ -112,8 +76,8 @@ func anyLane(_ m: FMask) -> Bool {
 /// what is left. exp(r) = 1 + r + r^2 a(r) with a degree-4 minimax a (relative error 2^-27.9
 /// over |r| <= 0.3486 with these Float coefficients), 1 + r split exactly (Fast2Sum), and
 /// exp(r + c) = exp(r) + c·exp(r) with c·exp(r) taken from a first rounded exp(r). Only the
-/// final addition rounds more than 2^-28. 2^k goes into the exponent field as 2^(k+64) and a
-/// multiplication by 2^-64 brings it back, so subnormal results round once.
+/// final addition rounds more than 2^-28. 2^k is applied by `scaleByPowerOfTwo`, so subnormal
+/// results round once.
 @inline(__always)
 func vexpf(_ d: FV, _ e: FV) -> FV {
     let magic = FV(repeating: 0x1.8p23)
@@ -131,24 +95,86 @@ func vexpf(_ d: FV, _ e: FV) -> FV {
     let hl = (one - h) + r
     let v0 = fmadd(r2, a, hl)
     let v = fmadd(c, h + v0, v0)
-    let p = h + v
-    let bits = unsafeBitCast(p, to: FBits.self) &+ (unsafeBitCast(t, to: FBits.self) &<< 23)
-        &+ FBits(repeating: 64 << 23)
-    return unsafeBitCast(bits, to: FV.self) * FV(repeating: 0x1p-64)
+    return scaleByPowerOfTwo(h + v, kf, t)
+}
+
+/// How `x - max` and its rounding error are had exactly in a row whose maximum m and minimum
+/// are known. TwoSum (five operations) always works; Fast2Sum (two) needs the operand of larger
+/// exponent first, which the row's extremes can guarantee for every entry: where m <= 0 every
+/// entry is at least as large in magnitude as m (`EntryLeads`), and where m > 0 and every entry
+/// is above -2^(exponent(m)+1), none has a larger exponent than m (`MaxLeads`). `TwoSumShift`
+/// also clamps x - m at -104 (below, every term is +0), which the other two leave out: they are
+/// chosen only where min - m >= -103. Each is a type, so that each loop is compiled with its
+/// form fixed.
+protocol ShiftForm {
+    /// (d, e) with d = fl(v - m) and d + e = v - m exactly, for v <= m and finite m; e is NaN
+    /// where v is -inf, which only `TwoSumShift` meets.
+    static func shift(_ v: FV, _ m: FV) -> (d: FV, e: FV)
+    /// Whether the row may hold entries below m - 103 (and -inf), which exp clamps.
+    static var clamps: Bool { get }
+}
+
+enum MaxLeads: ShiftForm {
+    static var clamps: Bool { false }
+    @inline(__always) static func shift(_ v: FV, _ m: FV) -> (d: FV, e: FV) {
+        let d = v - m
+        return (d, v - (d + m))  // Fast2Sum(-m, v)
+    }
+}
+
+enum EntryLeads: ShiftForm {
+    static var clamps: Bool { false }
+    @inline(__always) static func shift(_ v: FV, _ m: FV) -> (d: FV, e: FV) {
+        let d = v - m
+        return (d, -(m + (d - v)))  // Fast2Sum(v, -m)
+    }
+}
+
+enum TwoSumShift: ShiftForm {
+    static var clamps: Bool { true }
+    @inline(__always) static func shift(_ v: FV, _ m: FV) -> (d: FV, e: FV) {
+        let d = v - m
+        let vp = d + m
+        let mp = d - vp
+        return (d, (v - vp) - (m + mp))
+    }
+}
+
+extension ShiftForm {
+    /// exp(v - m).
+    @inline(__always) static func expMinusMax(_ v: FV, _ m: FV) -> FV {
+        let (d, e) = shift(v, m)
+        if !clamps { return vexpf(d, e) }
+        let floor = FV(repeating: -104), zero = FV(repeating: 0)
+        let keep = d .> floor
+        return vexpf(floor.replacing(with: d, where: keep), zero.replacing(with: e, where: keep))
+    }
+}
+
+/// Which `ShiftForm` is the cheapest exact one for a row with maximum m and minimum `min` (-inf
+/// where it is not known).
+enum ShiftFormChoice {
+    case maxLeads, entryLeads, twoSum
+
+    @inline(__always) init(max m: Float, min: Float) {
+        if !(Double(min) - Double(m) >= -103) {
+            self = .twoSum
+        } else if m <= 0 {
+            self = .entryLeads
+        } else {
+            // 2^(exponent(m)+1): m's exponent field plus one, the significand cleared (m is finite).
+            let bound = Float(bitPattern: (m.bitPattern & 0x7F80_0000) &+ 0x0080_0000)
+            self = -min < bound ? .maxLeads : .twoSum
+        }
+    }
 }
 
 /// exp(v - m) for a finite row maximum m, added to `acc` (without the terms of maximal
 /// entries, which are counted apart, when `topsApart`).
 @inline(__always)
-func expMinusMax(_ v: FV, _ m: FV, topsApart: Bool, _ acc: inout FloatLaneCompensatedSum) -> FV {
-    let floor = FV(repeating: -104), zero = FV(repeating: 0)
-    let d = v - m
-    // TwoSum's error of v + (-m): d is not exact once v and m differ in magnitude.
-    let vp = d + m
-    let mp = d - vp
-    let keep = d .> floor
-    let err = (v - vp) - (m + mp)
-    let p = vexpf(floor.replacing(with: d, where: keep), zero.replacing(with: err, where: keep))
+func expMinusMax<F: ShiftForm>(_ v: FV, _ m: FV, _: F.Type, topsApart: Bool, _ acc: inout FloatLaneCompensatedSum) -> FV {
+    let zero = FV(repeating: 0)
+    let p = F.expMinusMax(v, m)
     if topsApart {
         let top = v .== m
         acc.add(zero.replacing(with: p, where: .!top))
@@ -166,100 +192,121 @@ func fmadd(_ a: FV, _ b: FV, _ c: FV) -> FV { c.addingProduct(a, b) }
 /// temperature 1: exp(x - max) stored to `y` (when given) and summed per chunk of
 /// `rowChunkLength`, the chunk sums merged in order as the Double walk merges them. With
 /// `topsApart`, the maximal terms (exactly 1) are counted apart from the lanes, for log1p.
+/// `min` is the piece's smallest entry, or -inf where it is not known.
 @inline(__always)
 func raddstoreexpminusmaxFloat(
-    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>?, _ n: Int, max: Float, topsApart: Bool
+    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>?, _ n: Int, max: Float, min: Float, topsApart: Bool
 ) -> CompensatedSum {
-    let m = FV(repeating: max)
-    var row: CompensatedSum? = nil
-    var i = 0
-    // One call site, so that the exp inlines: the partial last vector takes the same path,
-    // through a stack buffer filled and emptied outside the loop (a memcpy call inside the
-    // loop, or the partial vector held in registers, would push the lane sums to memory).
-    return withUnsafeTemporaryAllocation(of: FV.self, capacity: 1) { b in
-        let tailBuffer = UnsafeMutableRawPointer(b.baseAddress!)
-        repeat {
-            let end = Swift.min(n, i + rowChunkLength)
-            let fullEnd = i + (end - i) / floatLanes * floatLanes
-            if fullEnd < end {
-                tailBuffer.storeBytes(of: FV(repeating: -.infinity), as: FV.self)
-                tailBuffer.copyMemory(from: x + fullEnd, byteCount: (end - fullEnd) * 4)
-            }
-            var acc = FloatLaneCompensatedSum(biased: !topsApart)
-            while i < end {
-                let full = i < fullEnd
-                let src = full ? UnsafeRawPointer(x + i) : UnsafeRawPointer(tailBuffer)
-                let p = expMinusMax(src.loadUnaligned(as: FV.self), m, topsApart: topsApart, &acc)
-                if let y { (full ? UnsafeMutableRawPointer(y + i) : tailBuffer).storeBytes(of: p, as: FV.self) }
-                i = Swift.min(i + floatLanes, end)
-            }
-            if fullEnd < end, let y { UnsafeMutableRawPointer(y + fullEnd).copyMemory(from: tailBuffer, byteCount: (end - fullEnd) * 4) }
-            let lanes = acc.total
-            merge(&row, topsApart ? chunkTotal(LaneCompensatedSum(hi: lanes, lo: DV(repeating: 0)), widenSum(acc.tops), plainLanes: true)
-                                  : plainTotal(lanes))
-        } while i < n
-        return row!
+    // One loop per form and per kind of sum, each fixed in its loop.
+    switch (ShiftFormChoice(max: max, min: min), topsApart) {
+    case (.maxLeads, false): return raddstoreexpminusmaxFloat(x, y, n, max: max, MaxLeads.self, TopsIncluded.self)
+    case (.maxLeads, true): return raddstoreexpminusmaxFloat(x, y, n, max: max, MaxLeads.self, TopsApart.self)
+    case (.entryLeads, false): return raddstoreexpminusmaxFloat(x, y, n, max: max, EntryLeads.self, TopsIncluded.self)
+    case (.entryLeads, true): return raddstoreexpminusmaxFloat(x, y, n, max: max, EntryLeads.self, TopsApart.self)
+    case (.twoSum, false): return raddstoreexpminusmaxFloat(x, y, n, max: max, TwoSumShift.self, TopsIncluded.self)
+    case (.twoSum, true): return raddstoreexpminusmaxFloat(x, y, n, max: max, TwoSumShift.self, TopsApart.self)
     }
 }
 
-/// vscale of a contiguous Float piece: y = y * scale, rounded once from the exact product by a
-/// Float scale split in two (hi + lo carries the Double's 48 bits): hi·y exactly as p + FMA's
-/// error of p, then lo·y added to that error. The same results as the Double path except
-/// where y·scale lies within 2^-40 ulp of a rounding boundary, at half its instructions.
+/// Whether the exp pass counts the maximal terms apart (log results), as a type, so that each
+/// loop is compiled with it fixed.
+protocol TopsHandling { static var apart: Bool { get } }
+enum TopsApart: TopsHandling { static var apart: Bool { true } }
+enum TopsIncluded: TopsHandling { static var apart: Bool { false } }
+
+@inline(__always)
+private func raddstoreexpminusmaxFloat<F: ShiftForm, A: TopsHandling>(
+    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>?, _ n: Int, max: Float, _ form: F.Type, _: A.Type
+) -> CompensatedSum {
+    let topsApart = A.apart
+    let m = FV(repeating: max)
+    var row: CompensatedSum? = nil
+    var i = 0
+    repeat {
+        let end = Swift.min(n, i + rowChunkLength)
+        var acc = FloatLaneCompensatedSum(biased: !topsApart)
+        while i + floatLanes <= end {
+            let p = expMinusMax(UnsafeRawPointer(x + i).loadUnaligned(as: FV.self), m, form, topsApart: topsApart, &acc)
+            if let y { UnsafeMutableRawPointer(y + i).storeBytes(of: p, as: FV.self) }
+            i += floatLanes
+        }
+        if i < end {
+            // The padding (-inf) needs the clamping form; the true lanes get the same terms.
+            let c = end - i
+            let p = expMinusMax(loadFloats(x + i, count: c, pad: -.infinity), m, TwoSumShift.self, topsApart: topsApart, &acc)
+            if let y { storeFloats(p, y + i, count: c) }
+            i = end
+        }
+        let lanes = acc.total
+        merge(&row, topsApart ? chunkTotal(LaneCompensatedSum(hi: lanes, lo: DV(repeating: 0)), widenSum(acc.tops), plainLanes: true)
+                              : plainTotal(lanes))
+    } while i < n
+    return row!
+}
+
+/// vscale of a contiguous Float piece: y = y * scale, rounded once from y·(hi + lo), where the
+/// Float pair hi + lo carries the Double scale to 48 bits: y·lo is far below half an ulp of the
+/// result, so its own rounding (2^-48 relative) is all the product loses before the one FMA
+/// that adds y·hi rounds. The same results as the Double path except where y·scale lies within
+/// 2^-40 ulp of a rounding boundary, in two operations per vector.
 @inline(__always)
 func vscaleFloat(_ y: UnsafeMutablePointer<Float>, _ n: Int, _ scale: Double) {
     let hiScalar = Float(scale)
     let hi = FV(repeating: hiScalar), lo = FV(repeating: Float(scale - Double(hiScalar)))
+    @inline(__always) func scaled(_ e: FV) -> FV { fmadd(e, hi, e * lo) }
     var i = 0
     while i + floatLanes <= n {
         let e = UnsafeRawPointer(y + i).loadUnaligned(as: FV.self)
-        let p = e * hi
-        let pe = fmadd(e, hi, -p)
-        UnsafeMutableRawPointer(y + i).storeBytes(of: p + fmadd(e, lo, pe), as: FV.self)
+        UnsafeMutableRawPointer(y + i).storeBytes(of: scaled(e), as: FV.self)
         i += floatLanes
     }
-    while i < n {
-        y[i] = Float(Double(y[i]) * scale)
-        i += 1
-    }
+    if i < n { storeFloats(scaled(loadFloats(y + i, count: n - i, pad: 0)), y + i, count: n - i) }
 }
 
-/// (v - m) - (lh + ll) for v <= m and lh >= 0, rounded once: v - m carried exactly as TwoSum's
-/// pair (d, e), then d - lh as another (both terms <= 0, so nothing cancels). -inf where the
-/// difference is -inf, where TwoSum's error would be NaN.
+/// (v - m) - (lh + ll) for v <= m and lh >= 0, rounded once: v - m carried exactly as the pair
+/// (d, e) of the row's `ShiftForm`, then d - lh as a TwoSum (both terms <= 0, so nothing
+/// cancels). -inf where the difference is -inf, where the pair's error would be NaN.
 @inline(__always)
-func logProbability(_ v: FV, max m: FV, lh: FV, ll: FV) -> FV {
-    let d = v - m
-    let vp = d + m
-    let mp = d - vp
-    let e = (v - vp) - (m + mp)
+func logProbability<F: ShiftForm>(_ v: FV, max m: FV, lh: FV, ll: FV, _: F.Type) -> FV {
+    let (d, e) = F.shift(v, m)
     let s = d - lh
-    let dp = s + lh
-    let lp = s - dp
-    let t = (d - dp) - (lh + lp)
-    let r = s + ((t + e) - ll)
+    let r = s + (e - ll)
+    if !F.clamps { return r }
     return r.replacing(with: FV(repeating: -.infinity), where: s .== FV(repeating: -.infinity))
 }
 
 /// vlogfinalize of a contiguous unmasked Float piece at temperature 1: y = (x - max) - log(sum)
-/// for a finite maximum, with log(sum) = lh + ll as a Float pair (`logProbability`). Not inlined,
-/// and lh, ll are arguments: where the optimiser sees how ll is derived from lh it lowers the
-/// loop to part-scalar code.
+/// for a finite maximum, with log(sum) = lh + ll as a Float pair (`logProbability`); `min` is
+/// the piece's smallest entry, or -inf where it is not known. Not inlined, and lh, ll are
+/// arguments: where the optimiser sees how ll is derived from lh it lowers the loop to
+/// part-scalar code.
 @inline(never)
 func vlogfinalizeFloat(
-    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, max: Float, lh lhScalar: Float, ll llScalar: Float
+    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, max: Float, min: Float, lh: Float, ll: Float
+) {
+    switch ShiftFormChoice(max: max, min: min) {
+    case .maxLeads: vlogfinalizeFloat(x, y, n, max: max, lh: lh, ll: ll, MaxLeads.self)
+    case .entryLeads: vlogfinalizeFloat(x, y, n, max: max, lh: lh, ll: ll, EntryLeads.self)
+    case .twoSum: vlogfinalizeFloat(x, y, n, max: max, lh: lh, ll: ll, TwoSumShift.self)
+    }
+}
+
+@inline(__always)
+private func vlogfinalizeFloat<F: ShiftForm>(
+    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, max: Float, lh lhScalar: Float, ll llScalar: Float,
+    _ form: F.Type
 ) {
     let m = FV(repeating: max)
     let lh = FV(repeating: lhScalar), ll = FV(repeating: llScalar)
     var i = 0
     while i + floatLanes <= n {
-        let r = logProbability(UnsafeRawPointer(x + i).loadUnaligned(as: FV.self), max: m, lh: lh, ll: ll)
+        let r = logProbability(UnsafeRawPointer(x + i).loadUnaligned(as: FV.self), max: m, lh: lh, ll: ll, form)
         UnsafeMutableRawPointer(y + i).storeBytes(of: r, as: FV.self)
         i += floatLanes
     }
     // Not an overlapping full vector: in place, it would read results already stored.
     if i < n {
-        let r = logProbability(loadFloats(x + i, count: n - i, pad: -.infinity), max: m, lh: lh, ll: ll)
+        let r = logProbability(loadFloats(x + i, count: n - i, pad: -.infinity), max: m, lh: lh, ll: ll, TwoSumShift.self)
         storeFloats(r, y + i, count: n - i)
     }
 }

@@ -67,6 +67,15 @@ func softmaxUnits<T: SoftmaxScalar>(
             transpose(UnsafePointer(ys), from: 8, y + r0 * n, to: n, rows: w.width, n: n)
         }
     } else if inner == 1 {
+        #if SSM_FMA
+        // Rows of up to eight Floats keep the Double path (Passes.swift).
+        if T.self == Float.self, mask == nil, t == 1, n > 8 {
+            softmaxRowsFloat(x.as(Float.self), y.as(Float.self), n, rows: units, log: log) { u in
+                softmaxGroup(x, mask, y, RowWalk(row: u, n: n), t, log)
+            }
+            return
+        }
+        #endif
         for u in units { softmaxGroup(x, mask, y, RowWalk(row: u, n: n), t, log) }
     } else {
         for u in units { ColumnBlock(unit: u, n: n, inner: inner).softmax(x, mask, y, t, log) }

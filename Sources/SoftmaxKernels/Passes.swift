@@ -11,6 +11,8 @@ struct LaneStats {
     var empty: DMask       // the slice is empty, all -inf, or fully masked
     var infCount: DV       // how many +inf entries the slice has
     var special: Bool      // any lane is nan, posInf or empty
+    /// A contiguous Float row's smallest entry, where the Float rmax found it (-inf: unknown).
+    var floatMin: Float = -.infinity
 }
 
 /// rmax: lane-wise maximum, NaN flags and +inf counts; reduced across lanes for a row walk.
@@ -20,7 +22,12 @@ func rmax<T: SoftmaxScalar, W: LaneWalk>(
 ) -> LaneStats {
     if mask == nil, let row = w as? RowWalk {
         #if SSM_FMA
-        if T.self == Float.self { return LaneStats(rmaxFloat(x.as(Float.self) + row.base, row.n)) }
+        if T.self == Float.self {
+            let (c, smallest) = rmaxFloat(x.as(Float.self) + row.base, row.n)
+            var st = LaneStats(c)
+            st.floatMin = smallest
+            return st
+        }
         #endif
         return LaneStats(rmaxContiguous(x + row.base, row.n))
     }
@@ -144,7 +151,7 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
        row.n > 8 {
         let sum = raddstoreexpminusmaxFloat(
             x.as(Float.self) + row.base, y.map { $0.as(Float.self) + row.base }, row.n,
-            max: Float(st.max[0]), topsApart: !plain)
+            max: Float(st.max[0]), min: st.floatMin, topsApart: !plain)
         // A log result needs the terms of the non-maximal entries to full relative precision,
         // and a Float term below 2^-126 (x - max < -87.3) has lost digits to the subnormal
         // range. That shows only where their sum is itself tiny, so that the maximal entries'
@@ -152,8 +159,7 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
         // and the row is summed again in Double lanes below (x = [0, ..., 0, 96]: 3.5 ulp off).
         // Only when nothing was stored: a pass that stored its terms may have overwritten x
         // (the cross-entropy's gradient may be its logits), which a second pass would read.
-        let tinyRest = y == nil && !plain && sum.sum == sum.sum.rounded() && Swift.abs(sum.compensation) < 0x1p-90
-        if !tinyRest { return ((DV(repeating: 0), DV(repeating: 0)), sum) }
+        if !(y == nil && !plain && tinyRest(sum)) { return ((DV(repeating: 0), DV(repeating: 0)), sum) }
     }
     #endif
     if T.self == Double.self || !fullExp, mask == nil, !st.special, let row = w as? RowWalk {
@@ -282,7 +288,9 @@ func merge(_ row: inout CompensatedSum?, _ chunk: CompensatedSum) {
 
 /// log(sum) per lane as a double-double: log1p of the sum without the maximal term (which is
 /// exactly 1), so that log-probabilities close to 0 keep their relative precision. For Float
-/// results (`forFloat`) eight lanes take one vector log1p; the special lanes are redone below.
+/// results (`forFloat`) the vector log1p to 2^-33 is enough: eight lanes take one, and a row
+/// walk's one lane costs a fraction of libm's (a row of 128 classes spent a sixth of its time
+/// there); the special lanes are redone below.
 @inline(__always)
 func logOfSum<W: LaneWalk>(
     _ s: (hi: DV, lo: DV), _ st: LaneStats, _: W.Type, precise: Bool = false, forFloat: Bool = false
@@ -309,7 +317,8 @@ func logOfSum<W: LaneWalk>(
                 // s >= 1 here, so s.hi - 1 is exact.
                 let rest = twoSum(s.hi[l] - 1, s.lo[l])
                 // Precise: to double-double accuracy, for max + log(sum) that cancels.
-                let r = precise ? DoubleDouble.log1p(rest, first: log1pD(rest.hi)) : log1pPair(rest.hi, rest.lo)
+                let r = precise ? DoubleDouble.log1p(rest, first: log1pD(rest.hi))
+                      : forFloat ? (hi: log1pForFloat(rest.hi + rest.lo), lo: 0) : log1pPair(rest.hi, rest.lo)
                 hi[l] = r.hi
                 lo[l] = r.lo
             }
@@ -364,7 +373,7 @@ func vlogfinalize<T: SoftmaxScalar, W: LaneWalk>(
     if T.self == Float.self, t == 1, mask == nil, !st.special, let row = w as? RowWalk {
         let lh = Float(l.hi[0])
         vlogfinalizeFloat(x.as(Float.self) + row.base, y.as(Float.self) + row.base, row.n,
-                          max: Float(st.max[0]), lh: lh, ll: Float((l.hi[0] - Double(lh)) + l.lo[0]))
+                          max: Float(st.max[0]), min: st.floatMin, lh: lh, ll: Float((l.hi[0] - Double(lh)) + l.lo[0]))
         return
     }
     #endif

@@ -55,7 +55,7 @@ private func finish<T: SoftmaxScalar>(
     let p = sum.pair
     let s = (hi: DV(repeating: p.hi), lo: DV(repeating: p.lo))
     if log {
-        vlogfinalize(x, mask, y, w, st, t, logOfSum(s, st, RowWalk.self))
+        vlogfinalize(x, mask, y, w, st, t, logOfSum(s, st, RowWalk.self, forFloat: T.self == Float.self))
     } else {
         vdivide(y, w, s, st)
     }

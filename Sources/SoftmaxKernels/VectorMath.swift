@@ -219,3 +219,7 @@ func vlog1pForFloat(_ r: DV) -> DV {
     let kd = unsafeBitCast(k &+ unsafeBitCast(roundMagic, to: SIMD8<Int64>.self), to: DV.self) - roundMagic
     return fmadd(kd, DV(repeating: 0.6931471805599453), z * p)
 }
+
+/// `vlog1pForFloat` of one number: a row's log(sum) for Float results, the same as a lane's.
+@inline(__always)
+func log1pForFloat(_ r: Double) -> Double { vlog1pForFloat(DV(repeating: r))[0] }

@@ -361,6 +361,35 @@ def _non_last_axis(dt, rng):
     return out
 
 
+def _shift_forms(dt, rng):
+    """Rows at the edges of the exact forms of x - max (docs/accuracy.md, "Float rows"): the
+    maximum leads (every entry above -2^(exponent(max)+1)), just at that edge (TwoSum), a
+    non-positive maximum (the entries lead), the spread of 103 below which terms are clamped,
+    and entries whose difference from the maximum has many low bits to lose."""
+    out = []
+    for m in (3.0, 0.75, 1000.5, 2.0 ** -20):
+        bound = 2.0 ** (math.floor(math.log2(m)) + 1)
+        for lo in (-np.nextafter(np.float32(bound), np.float32(0)), -bound, -bound * 1.5):
+            x = rng.uniform(float(lo), m, (24, 130))
+            x[:, 0] = m
+            x[:, 1] = lo
+            x = x + rng.uniform(-1, 1, x.shape) * 2.0 ** -22 * np.abs(x)
+            x[:, 0] = m
+            out.append({"x": x.astype(dt)})
+    for m in (0.0, -5.0, -1e4):
+        x = m - rng.uniform(0, 100, (24, 130))
+        x[:, 0] = m
+        out.append({"x": x.astype(dt)})
+    x = rng.uniform(-103.5, 0, (24, 130)) + 7.25
+    x[:, 0] = 7.25
+    x[:, 1] = 7.25 - 103.0
+    x[::2, 2] = 7.25 - 103.01
+    out.append({"x": x.astype(dt)})
+    for inp in out:
+        inp["labels"] = rng.integers(0, inp["x"].shape[-1], inp["x"].shape[0])
+    return out
+
+
 def _masks(dt, rng):
     x = rng.normal(0, 5, (32, 60))
     w = rng.random((32, 60)) > 0.3
@@ -421,6 +450,7 @@ CASES = [
     Case("subnormal_outputs", _subnormal_outputs),
     Case("ties", _ties),
     Case("non_last_axis", _non_last_axis),
+    Case("shift_forms", _shift_forms),
     Case("masks", _masks, funcs=("softmax", "log_softmax", "logsumexp")),
     Case("temperature", _temperature, funcs=("softmax", "log_softmax"),
          mp_float64=("softmax", "log_softmax")),

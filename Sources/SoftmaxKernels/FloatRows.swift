@@ -1,0 +1,77 @@
+import SoftmaxCore
+
+// Whole contiguous Float rows at temperature 1, straight through the Float-lane passes
+// (FloatLanes.swift): the same results as the general row walk (Passes.swift), without its
+// per-row set-up (docs/performance.md, "Float rows").
+
+#if SSM_FMA
+/// Softmax (or log-softmax when `log`) of the Float rows `rows` of x (n entries each) into y.
+///
+/// Rows go in groups of eight: the maximum and exp-sum passes row after row, then the eight
+/// sums turned into scales (a vector division) or log-sums (a vector log1p) at once, then the
+/// last pass row after row. A row's sum-to-scale step is a serial chain (horizontal sums, a
+/// division or a logarithm) that a row of 128 classes would otherwise wait on for about as
+/// long as its arithmetic takes; grouped, the chains of eight rows cost one, and the passes of
+/// neighbouring rows overlap. Groups stay within the L2 cache for rows up to `groupedRow`.
+/// A row with a special value, or whose log result needs its terms summed in Double
+/// (`tinyRest`), goes to `general` in the first phase instead.
+@inline(__always)
+func softmaxRowsFloat(
+    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, rows: Range<Int>, log: Bool,
+    general: (Int) -> Void
+) {
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: 16) { scratch in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { extremes in
+            let his = scratch.baseAddress!, los = his + 8
+            let maxima = extremes.baseAddress!, minima = maxima + 8
+            let group = n <= groupedRow ? 8 : 1
+            var u = rows.lowerBound
+            while u < rows.upperBound {
+                let count = Swift.min(group, rows.upperBound - u)
+                var done: UInt8 = 0  // rows handed to `general`
+                for k in 0..<count {
+                    let xr = x + (u + k) * n
+                    let (stats, smallest) = rmaxFloat(xr, n)
+                    let top = Float(stats.max)
+                    his[k] = 1
+                    los[k] = 0
+                    guard !stats.nan, top.isFinite else { general(u + k); done |= 1 << k; continue }
+                    let sum = raddstoreexpminusmaxFloat(xr, log ? nil : y + (u + k) * n, n, max: top, min: smallest, topsApart: log)
+                    if log && tinyRest(sum) { general(u + k); done |= 1 << k; continue }
+                    let p = sum.pair
+                    his[k] = p.hi
+                    los[k] = p.lo
+                    maxima[k] = top
+                    minima[k] = smallest
+                }
+                let hi = UnsafeRawPointer(his).loadUnaligned(as: DV.self), lo = UnsafeRawPointer(los).loadUnaligned(as: DV.self)
+                // As the row walk computes them (Passes.swift, `vdivide` and `logOfSum`), lane by lane:
+                // the scale 1 / (hi + lo), or log1p of the sum without its maximal terms (hi >= 1,
+                // so hi - 1 is exact).
+                let r = log ? vlog1pForFloat((hi - DV(repeating: 1)) + lo) : DV(repeating: 1) / (hi + lo)
+                for k in 0..<count where done & (1 << k) == 0 {
+                    let xr = x + (u + k) * n, yr = y + (u + k) * n
+                    if log {
+                        let lh = Float(r[k])
+                        vlogfinalizeFloat(xr, yr, n, max: maxima[k], min: minima[k], lh: lh, ll: Float(r[k] - Double(lh)))
+                    } else {
+                        vscaleFloat(yr, n, r[k])
+                    }
+                }
+                u += count
+            }
+        }
+    }
+}
+
+/// The longest rows grouped eight at a time: eight rows of x and y stay within a 1 MiB L2 cache
+/// between the passes.
+let groupedRow = 8192
+
+/// Whether a Float row's sum of terms without its maximal ones (counted apart) is below 2^-90:
+/// then their log needs them summed again in Double lanes (Passes.swift).
+@inline(__always)
+func tinyRest(_ sum: CompensatedSum) -> Bool {
+    sum.sum == sum.sum.rounded() && Swift.abs(sum.compensation) < 0x1p-90
+}
+#endif
