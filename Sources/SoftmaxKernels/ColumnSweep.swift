@@ -32,8 +32,10 @@ struct FloatColumnSweep {
     let maxima: UnsafeMutablePointer<Float>   // each column's maximum
     let lanes: UnsafeMutablePointer<Float>    // lane sums s, c, tops; then a final pass's operands
 
+    /// Blocks of a multiple of sixteen columns, on every tier whatever its Float vector's width,
+    /// so that which arrays are swept (and so their results) is the same on AVX2 and AVX-512.
     @inline(__always)
-    static func applies(columns: Int) -> Bool { columns % floatLanes == 0 }
+    static func applies(columns: Int) -> Bool { columns % 16 == 0 }
 
     @inline(__always)
     init(_ x: UnsafePointer<Float>, n: Int, inner: Int, columns: Int, scratch: UnsafeMutablePointer<Float>) {

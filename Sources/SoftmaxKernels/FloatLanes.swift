@@ -1,22 +1,32 @@
 import SoftmaxCore
 
-// Float rows in Float arithmetic, sixteen lanes a step (two AVX2 registers whose exp chains
-// overlap, or one AVX-512 register): twice the lanes of the Double path and about a third of
-// its instructions per element, for the same accuracy. The Double path is exact for Float input
-// because every step is wider than needed; here each rounding that would matter is made exact
-// instead (TwoSum of x - max, an exact Cody–Waite step, 1 + r split off, lane sums that keep
-// every addition's error), so exp(x - max) is within half an ulp plus 2^-27.9 when it is
-// stored, and each row chunk's sum is within about 2^-28 of its terms' before it is widened. Needs FMA: without it the reduction
-// is not exact, and the baseline tier keeps the Double path.
+// Float rows in Float arithmetic, one register of Floats a step: sixteen lanes on AVX-512,
+// eight on AVX2 (sixteen there, as two registers, left the exp pass's constants and sums
+// without registers, spilled to the stack every step). Twice the lanes of the Double path and
+// about a third of its instructions per element, for the same accuracy. The Double path is
+// exact for Float input because every step is wider than needed; here each rounding that would
+// matter is made exact instead (an exact x - max, an exact Cody–Waite step, 1 + r split off,
+// lane sums that keep every addition's error), so exp(x - max) is within half an ulp plus
+// 2^-27.9 when it is stored, and each row chunk's sum is within about 2^-28 of its terms'
+// before it is widened. Needs FMA: without it the reduction is not exact, and the baseline tier
+// keeps the Double path.
 
+#if arch(x86_64) && SSM_AVX2 && !SSM_AVX512F
+typealias FV = SIMD8<Float>
+typealias FMask = SIMDMask<SIMD8<Int32>>
+typealias FBits = SIMD8<UInt32>
+#else
 typealias FV = SIMD16<Float>
 typealias FMask = SIMDMask<SIMD16<Int32>>
 typealias FBits = SIMD16<UInt32>
+#endif
 let floatLanes = FV.scalarCount
 
-/// Sixteen Floats widened and added pairwise into eight Double lanes.
+/// The lanes of a Float vector widened into eight Double lanes, added pairwise where there are
+/// sixteen.
 @inline(__always)
 func widenSum(_ v: FV) -> DV {
+    if floatLanes == 8 { return widen(unsafeBitCast(v, to: SIMD8<Float>.self)) }
     // A bit cast, not lowHalf/highHalf, which lower to per-lane scalar conversions.
     let q = unsafeBitCast(v, to: (SIMD8<Float>, SIMD8<Float>).self)
     return widen(q.0) + widen(q.1)
@@ -61,8 +71,13 @@ func rmaxFloat(_ x: UnsafePointer<Float>, _ n: Int) -> (stats: RowChunkStats, mi
 
 @inline(__always)
 func anyLane(_ m: FMask) -> Bool {
-    let lanes = unsafeBitCast(m, to: (SIMD8<Int32>, SIMD8<Int32>).self)
-    let a = lanes.0 | lanes.1
+    var a: SIMD8<Int32>
+    if floatLanes == 8 {
+        a = unsafeBitCast(m, to: SIMD8<Int32>.self)
+    } else {
+        let lanes = unsafeBitCast(m, to: (SIMD8<Int32>, SIMD8<Int32>).self)
+        a = lanes.0 | lanes.1
+    }
     let b = a.lowHalf | a.highHalf
     let c = b.lowHalf | b.highHalf
     return (c[0] | c[1]) != 0
@@ -263,9 +278,12 @@ func vscaleFloat(_ y: UnsafeMutablePointer<Float>, _ n: Int, _ scale: Double) {
     if i < n { storeFloats(scaled(loadFloats(y + i, count: n - i, pad: 0)), y + i, count: n - i) }
 }
 
-/// (v - m) - (lh + ll) for v <= m and lh >= 0, rounded once: v - m carried exactly as the pair
-/// (d, e) of the row's `ShiftForm`, then d - lh as a TwoSum (both terms <= 0, so nothing
-/// cancels). -inf where the difference is -inf, where the pair's error would be NaN.
+/// (v - m) - (lh + ll) for v <= m and lh >= 0: v - m carried exactly as the pair (d, e) of the
+/// row's `ShiftForm`, d - lh rounded (both terms <= 0, so nothing cancels and the rounding is
+/// half an ulp of a number at least as large as the result's magnitude), then the small rest
+/// e - ll added, rounding once more: about one ulp in all (1.01 measured, docs/accuracy.md),
+/// where a TwoSum of d - lh would keep it to half an ulp for five operations more. -inf where
+/// the difference is -inf, where the pair's error would be NaN.
 @inline(__always)
 func logProbability<F: ShiftForm>(_ v: FV, max m: FV, lh: FV, ll: FV, _: F.Type) -> FV {
     let (d, e) = F.shift(v, m)

@@ -93,8 +93,9 @@ struct FloatLaneCompensatedSum {
         s = t
     }
 
-    /// The lanes pairwise in Double, without the bias (s - 1 is exact in Double).
+    /// The lanes in Double (pairwise where there are sixteen), without the bias (s - 1 is exact
+    /// in Double).
     @inline(__always) var total: DV {
-        (widenSum(s) - DV(repeating: biased ? 2 : 0)) + widenSum(c)
+        (widenSum(s) - DV(repeating: biased ? Double(floatLanes / 8) : 0)) + widenSum(c)
     }
 }
