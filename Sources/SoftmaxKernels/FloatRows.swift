@@ -12,7 +12,7 @@ import SoftmaxCore
 /// last pass row after row. A row's sum-to-scale step is a serial chain (horizontal sums, a
 /// division or a logarithm) that a row of 128 classes would otherwise wait on for about as
 /// long as its arithmetic takes; grouped, the chains of eight rows cost one, and the passes of
-/// neighbouring rows overlap. Groups stay within the L2 cache for rows up to `groupedRow`.
+/// neighbouring rows overlap. Groups stay within the L2 cache (`groupedRow`).
 /// A row with a special value, or whose log result needs its terms summed in Double
 /// (`tinyRest`), goes to `general` in the first phase instead.
 @inline(__always)
@@ -24,7 +24,7 @@ func softmaxRowsFloat(
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { extremes in
             let his = scratch.baseAddress!, los = his + 8
             let maxima = extremes.baseAddress!, minima = maxima + 8
-            let group = n <= groupedRow ? 8 : 1
+            let group = n <= groupedRow(Float.self) ? 8 : 1
             var u = rows.lowerBound
             while u < rows.upperBound {
                 let count = Swift.min(group, rows.upperBound - u)
@@ -64,10 +64,6 @@ func softmaxRowsFloat(
     }
 }
 
-/// The longest rows grouped eight at a time: eight rows of x and y stay within a 1 MiB L2 cache
-/// between the passes.
-let groupedRow = 8192
-
 /// Whether a Float row's sum of terms without its maximal ones (counted apart) is below 2^-90:
 /// then their log needs them summed again in Double lanes (Passes.swift).
 @inline(__always)
@@ -75,3 +71,8 @@ func tinyRest(_ sum: CompensatedSum) -> Bool {
     sum.sum == sum.sum.rounded() && Swift.abs(sum.compensation) < 0x1p-90
 }
 #endif
+
+/// The longest rows of T grouped eight at a time: 32 KiB each, so that eight rows of x and y
+/// stay within a 1 MiB L2 cache between the passes.
+@inline(__always)
+func groupedRow<T>(_: T.Type) -> Int { 32768 / MemoryLayout<T>.stride }

@@ -76,6 +76,10 @@ func softmaxUnits<T: SoftmaxScalar>(
             return
         }
         #endif
+        if T.self == Double.self, mask == nil, n <= groupedRow(T.self) {
+            softmaxRowsGrouped(x, y, n, rows: units, t, log)
+            return
+        }
         for u in units { softmaxGroup(x, mask, y, RowWalk(row: u, n: n), t, log) }
     } else {
         for u in units { ColumnBlock(unit: u, n: n, inner: inner).softmax(x, mask, y, t, log) }
@@ -109,6 +113,39 @@ func softmaxGroup<T: SoftmaxScalar, W: LaneWalk>(
     } else {
         let s = raddstoreexpminusmax(x, mask, y, w, st, t)
         vdivide(y, w, s, st)
+    }
+}
+
+/// `softmaxGroup` of unmasked rows, eight at a time: their first two passes row after row,
+/// then their sums turned into logarithms (log results), then their last passes. The
+/// logarithms (a libm call each) and the divisions of neighbouring rows are independent, so
+/// the processor overlaps them rather than waiting on each in turn (docs/performance.md,
+/// "Float rows" says the same of Float rows).
+@inline(__always)
+func softmaxRowsGrouped<T: SoftmaxScalar>(
+    _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ n: Int, rows: Range<Int>, _ t: Double, _ log: Bool
+) {
+    withUnsafeTemporaryAllocation(of: LaneStats.self, capacity: 8) { stats in
+        withUnsafeTemporaryAllocation(of: (hi: DV, lo: DV).self, capacity: 8) { sums in
+            var u = rows.lowerBound
+            while u < rows.upperBound {
+                let count = Swift.min(8, rows.upperBound - u)
+                for k in 0..<count {
+                    let w = RowWalk(row: u + k, n: n)
+                    let st = rmax(x, nil, w)
+                    (stats.baseAddress! + k).initialize(to: st)
+                    (sums.baseAddress! + k).initialize(to: raddstoreexpminusmax(x, nil, log ? nil : y, w, st, t))
+                }
+                if log {
+                    for k in 0..<count { sums[k] = logOfSum(sums[k], stats[k], RowWalk.self) }
+                }
+                for k in 0..<count {
+                    let w = RowWalk(row: u + k, n: n)
+                    if log { vlogfinalize(x, nil, y, w, stats[k], t, sums[k]) } else { vdivide(y, w, sums[k], stats[k]) }
+                }
+                u += count
+            }
+        }
     }
 }
 

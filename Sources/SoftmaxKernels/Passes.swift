@@ -219,45 +219,89 @@ func raddstoreexpminusmaxContiguous<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>?, _ n: Int, _ st: LaneStats, _ t: Double,
     _ invT: Double, topsApart: Bool
 ) -> CompensatedSum {
+    // One loop per kind of sum, and temperature 1 apart, each fixed in its loop: with the choice
+    // made inside, the sums were kept on the stack and the temperature tested every step.
+    @inline(__always) func run<L: ChunkLanes>(_: L.Type) -> CompensatedSum {
+        t == 1 ? raddstoreexpminusmaxContiguous(x, y, n, st, 1, 1, L.self)
+               : raddstoreexpminusmaxContiguous(x, y, n, st, t, invT, L.self)
+    }
+    if T.self == Float.self { return topsApart ? run(PlainRestLanes.self) : run(PlainLanes.self) }
+    return topsApart ? run(RestLanes.self) : run(UnitTermLanes.self)
+}
+
+@inline(__always)
+private func raddstoreexpminusmaxContiguous<T: SoftmaxScalar, L: ChunkLanes>(
+    _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>?, _ n: Int, _ st: LaneStats, _ t: Double,
+    _ invT: Double, _: L.Type
+) -> CompensatedSum {
     let one = DV(repeating: 1), zero = DV(repeating: 0)
-    let plain = T.self == Float.self
     var row: CompensatedSum? = nil
     var i = 0
-    @inline(__always) func term(_ v: DV, _ plainLanes: inout DV, _ lanes: inout LaneSumOfUnitTerms, _ rest: inout LaneCompensatedSum,
-                                _ tops: inout DV) -> DV {
-        let (hi, lo) = vshift(T.self, v, st.shift, t, invT)
-        let e = vexp(T.self, hi, lo)
-        var q = e
-        if topsApart {
-            let top = v .== st.max
-            q = zeroUnless(.!top, e)
-            tops += zeroUnless(top, one)
-        }
-        if plain { plainLanes += q } else if topsApart { rest.add(q) } else { lanes.add(q) }
-        return e
-    }
     repeat {
         let end = Swift.min(n, i + rowChunkLength)
-        var plainLanes = zero, lanes = LaneSumOfUnitTerms(), rest = LaneCompensatedSum(), tops = zero
-        while i + 8 <= end {
-            let e = term(T.load8(x + i), &plainLanes, &lanes, &rest, &tops)
-            if let y { T.store8(e, y + i) }
-            i += 8
+        var lanes = L(), tops = zero
+        while i < end {
+            let c = Swift.min(8, end - i)
+            let v = c == 8 ? T.load8(x + i) : T.loadPartial(x + i, count: c, pad: -.infinity)
+            let (hi, lo) = vshift(T.self, v, st.shift, t, invT)
+            let e = vexp(T.self, hi, lo)
+            if L.topsApart {
+                let top = v .== st.max
+                lanes.add(zeroUnless(.!top, e))
+                tops += zeroUnless(top, one)
+            } else {
+                lanes.add(e)
+            }
+            if let y { if c == 8 { T.store8(e, y + i) } else { T.storePartial(e, y + i, count: c) } }
+            i += c
         }
-        if i < end {
-            let c = end - i
-            let e = term(T.loadPartial(x + i, count: c, pad: -.infinity), &plainLanes, &lanes, &rest, &tops)
-            if let y { T.storePartial(e, y + i, count: c) }
-            i = end
-        }
-        if plain {
-            merge(&row, topsApart ? chunkTotal(LaneCompensatedSum(hi: plainLanes, lo: zero), tops, plainLanes: true)
-                                  : plainTotal(plainLanes))
-        } else {
-            merge(&row, chunkTotal(topsApart ? rest : lanes.unbiased, tops, plainLanes: false))
-        }
+        merge(&row, lanes.total(tops: tops))
     } while i < n
     return row!
+}
+
+/// The lane sums of one row chunk of `raddstoreexpminusmaxContiguous`, by what its result needs.
+protocol ChunkLanes {
+    init()
+    /// Whether the maximal terms are counted apart (log results) rather than added.
+    static var topsApart: Bool { get }
+    mutating func add(_ q: DV)
+    /// The chunk's sum, with `tops` maximal terms.
+    func total(tops: DV) -> CompensatedSum
+}
+
+/// Float softmax: a plain Double sum.
+struct PlainLanes: ChunkLanes {
+    var s = DV(repeating: 0)
+    static var topsApart: Bool { false }
+    @inline(__always) mutating func add(_ q: DV) { s += q }
+    @inline(__always) func total(tops _: DV) -> CompensatedSum { plainTotal(s) }
+}
+
+/// Float log results: a plain Double sum of the non-maximal terms.
+struct PlainRestLanes: ChunkLanes {
+    var s = DV(repeating: 0)
+    static var topsApart: Bool { true }
+    @inline(__always) mutating func add(_ q: DV) { s += q }
+    @inline(__always) func total(tops: DV) -> CompensatedSum {
+        chunkTotal(LaneCompensatedSum(hi: s, lo: DV(repeating: 0)), tops, plainLanes: true)
+    }
+}
+
+/// Double softmax: terms in [0, 1] by Fast2Sum (`LaneSumOfUnitTerms`).
+struct UnitTermLanes: ChunkLanes {
+    var s = LaneSumOfUnitTerms()
+    static var topsApart: Bool { false }
+    @inline(__always) mutating func add(_ q: DV) { s.add(q) }
+    @inline(__always) func total(tops: DV) -> CompensatedSum { chunkTotal(s.unbiased, tops, plainLanes: false) }
+}
+
+/// Double log results: the non-maximal terms, which may all be tiny, by TwoSum.
+struct RestLanes: ChunkLanes {
+    var s = LaneCompensatedSum()
+    static var topsApart: Bool { true }
+    @inline(__always) mutating func add(_ q: DV) { s.add(q) }
+    @inline(__always) func total(tops: DV) -> CompensatedSum { chunkTotal(s, tops, plainLanes: false) }
 }
 
 /// A plainly summed chunk's lanes, added pairwise: Float results need no more.
