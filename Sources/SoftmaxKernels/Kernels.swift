@@ -125,23 +125,31 @@ func softmaxGroup<T: SoftmaxScalar, W: LaneWalk>(
 func softmaxRowsGrouped<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ n: Int, rows: Range<Int>, _ t: Double, _ log: Bool
 ) {
-    withUnsafeTemporaryAllocation(of: LaneStats.self, capacity: 8) { stats in
-        withUnsafeTemporaryAllocation(of: (hi: DV, lo: DV).self, capacity: 8) { sums in
+    // A row walk's statistics and sums are the same in every lane: one lane of each is kept
+    // (copying the lane vectors in and out of scratch cost a tenth of a 128-class row).
+    withUnsafeTemporaryAllocation(of: RowChunkStats.self, capacity: 8) { stats in
+        withUnsafeTemporaryAllocation(of: (hi: Double, lo: Double).self, capacity: 8) { sums in
             var u = rows.lowerBound
             while u < rows.upperBound {
                 let count = Swift.min(8, rows.upperBound - u)
                 for k in 0..<count {
                     let w = RowWalk(row: u + k, n: n)
                     let st = rmax(x, nil, w)
-                    (stats.baseAddress! + k).initialize(to: st)
-                    (sums.baseAddress! + k).initialize(to: raddstoreexpminusmax(x, nil, log ? nil : y, w, st, t))
+                    let s = raddstoreexpminusmax(x, nil, log ? nil : y, w, st, t)
+                    (stats.baseAddress! + k).initialize(to: st.row)
+                    (sums.baseAddress! + k).initialize(to: (s.hi[0], s.lo[0]))
                 }
+                @inline(__always) func lanes(_ k: Int) -> (hi: DV, lo: DV) { (DV(repeating: sums[k].hi), DV(repeating: sums[k].lo)) }
                 if log {
-                    for k in 0..<count { sums[k] = logOfSum(sums[k], stats[k], RowWalk.self) }
+                    for k in 0..<count {
+                        let l = logOfSum(lanes(k), LaneStats(stats[k]), RowWalk.self)
+                        sums[k] = (l.hi[0], l.lo[0])
+                    }
                 }
                 for k in 0..<count {
                     let w = RowWalk(row: u + k, n: n)
-                    if log { vlogfinalize(x, nil, y, w, stats[k], t, sums[k]) } else { vdivide(y, w, sums[k], stats[k]) }
+                    let st = LaneStats(stats[k])
+                    if log { vlogfinalize(x, nil, y, w, st, t, lanes(k)) } else { vdivide(y, w, lanes(k), st) }
                 }
                 u += count
             }
