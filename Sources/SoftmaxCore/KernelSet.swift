@@ -14,6 +14,10 @@ public protocol SoftmaxKernelSet: SoftmaxRowChunks {
     static func vjp<T: SoftmaxScalar>(
         _ y: UnsafePointer<T>, _ g: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>,
         outer: Int, n: Int, inner: Int, units: Range<Int>, temperature: T, log: Bool)
+    /// The logistic sigmoid of `count` elements: `y` may be `x` exactly.
+    static func vsigmoid<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, count: Int)
+    /// log(sigmoid(x)) of `count` elements: `y` may be `x` exactly.
+    static func vlogsigmoid<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, count: Int)
     /// Cross-entropy (and its gradient, when asked) of samples `slices`; the sum of their losses.
     static func crossEntropy<T: SoftmaxScalar>(_ pb: CrossEntropyProblem<T>, slices: Range<Int>) -> CompensatedSumWithSpecials
 }

@@ -95,6 +95,15 @@ func anyLane(_ m: FMask) -> Bool {
 /// results round once.
 @inline(__always)
 func vexpf(_ d: FV, _ e: FV) -> FV {
+    let (h, v, kf, t) = vexpfParts(d, e)
+    return scaleByPowerOfTwo(h + v, kf, t)
+}
+
+/// `vexpf` before its scaling: exp(d + e) = 2^k (h + v), h = 1 + r, with kf = k and t (whose low
+/// bits hold k). The unevaluated sum h + v carries exp(r + c) to 2^-27.9, for callers that need
+/// more than the rounded result (`vexpfPair`).
+@inline(__always)
+func vexpfParts(_ d: FV, _ e: FV) -> (h: FV, v: FV, kf: FV, t: FV) {
     let magic = FV(repeating: 0x1.8p23)
     let t = fmadd(d, FV(repeating: 0x1.715476p0), magic)
     let kf = t - magic
@@ -110,7 +119,7 @@ func vexpf(_ d: FV, _ e: FV) -> FV {
     let hl = (one - h) + r
     let v0 = fmadd(r2, a, hl)
     let v = fmadd(c, h + v0, v0)
-    return scaleByPowerOfTwo(h + v, kf, t)
+    return (h, v, kf, t)
 }
 
 /// How `x - max` and its rounding error are had exactly in a row whose maximum m and minimum

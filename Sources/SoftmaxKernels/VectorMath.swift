@@ -124,6 +124,21 @@ func vexpByTable(_ hi: DV, _ lo: DV) -> DV {
 /// `vexp` by a Taylor polynomial, on the tiers without a two-register table lookup.
 @inline(__always)
 func vexpByTaylor(_ hi: DV, _ lo: DV) -> DV {
+    let (keep, t, h, rest) = vexpParts(hi, lo)
+    let p = h + rest
+    // t = 1.5·2^52 + k with k >= -1077: shifted left by 52 its low bits are k·2^52 (mod 2^64).
+    // p·2^(k+64) is a normal Double, and the multiplication by 2^-64 rounds a subnormal result
+    // only once.
+    let scaled = unsafeBitCast(p, to: SIMD8<UInt64>.self) &+ (unsafeBitCast(t, to: SIMD8<UInt64>.self) &<< 52)
+        &+ SIMD8<UInt64>(repeating: 64 << 52)
+    return zeroUnless(keep, unsafeBitCast(scaled, to: DV.self) * DV(repeating: 0x1p-64))
+}
+
+/// `vexp` before its scaling: exp(hi + lo) = 2^k (h + rest), h = 1 + rHi, with `keep` and t
+/// (whose low bits hold k) from `expReduce`. The unevaluated sum h + rest carries exp(r) to
+/// the polynomial's 4e-18, for callers that need more than the rounded result (`vexpPair`).
+@inline(__always)
+func vexpParts(_ hi: DV, _ lo: DV) -> (keep: DMask, t: DV, h: DV, rest: DV) {
     let (keep, t, rHi, rLo) = expReduce(hi, lo)
     // exp(r) = 1 + r + r^2 q(r), q by Horner. The leading 1 + rHi is split exactly (Fast2Sum)
     // and every small term is added to its low part.
@@ -139,13 +154,7 @@ func vexpByTaylor(_ hi: DV, _ lo: DV) -> DV {
     // square still matters at 2^-53 and the cube does not.
     let eLo = fmadd(rLo * rLo, DV(repeating: 0.5), rLo)
     let small = fmadd(eLo, h + tail, tail)
-    let p = h + (hLo + small)
-    // t = 1.5·2^52 + k with k >= -1077: shifted left by 52 its low bits are k·2^52 (mod 2^64).
-    // p·2^(k+64) is a normal Double, and the multiplication by 2^-64 rounds a subnormal result
-    // only once.
-    let scaled = unsafeBitCast(p, to: SIMD8<UInt64>.self) &+ (unsafeBitCast(t, to: SIMD8<UInt64>.self) &<< 52)
-        &+ SIMD8<UInt64>(repeating: 64 << 52)
-    return zeroUnless(keep, unsafeBitCast(scaled, to: DV.self) * DV(repeating: 0x1p-64))
+    return (keep, t, h, hLo + small)
 }
 
 /// exp(z) for z <= 0 to 2^-28.9 relative: ample for results rounded to Float (half an ulp is

@@ -1,4 +1,4 @@
-import SoftmaxScalarKernels
+import SoftmaxCore
 
 /// The logistic sigmoid `1 / (1 + exp(-x))` of `count` elements, in the form that never
 /// overflows. `y` may be `x` (in place). `softmax([x, 0])[0] == sigmoid(x)`.
@@ -35,7 +35,9 @@ func sigmoidFamily<T: SoftmaxScalar>(
     try Check.pointer(y, count: count, "y")
     try Check.disjoint(y, bytes, "y", x, bytes, "x", allowAlias: true)
     guard count > 0, let x, let y else { return }
-    Threads.forEachChunk(units: count, costPerUnit: 3) { r in
-        ScalarKernels.sigmoid(x, y, range: r, log: log)
+    let k = Tier.kernels
+    Threads.forEachChunk(units: count, costPerUnit: 1) { r in
+        let xs = x + r.lowerBound, ys = y + r.lowerBound
+        if log { k.vlogsigmoid(xs, ys, count: r.count) } else { k.vsigmoid(xs, ys, count: r.count) }
     }
 }

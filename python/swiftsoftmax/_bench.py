@@ -1,9 +1,11 @@
 """`python -m swiftsoftmax bench`: swiftsoftmax against the tools people use, in one process.
 
 Peers: the NumPy idiom and scipy.special always; JAX (jit, CPU, ``block_until_ready``),
-ONNX Runtime (a one-node Softmax/LogSoftmax model per shape and dtype, opset 13, intra-op
-threads as ours) and PyTorch (CPU: ``torch.softmax``, ``torch.log_softmax``, and
-``F.cross_entropy`` + ``backward``, ``torch.set_num_threads`` as ours) when importable. Every
+ONNX Runtime (a one-node Softmax/LogSoftmax/Sigmoid model per shape and dtype, opset 13, intra-op
+threads as ours) and PyTorch (CPU: ``torch.softmax``, ``torch.log_softmax``, ``torch.sigmoid``,
+``F.logsigmoid``, and ``F.cross_entropy`` + ``backward``, ``torch.set_num_threads`` as ours)
+when importable. The sigmoid rows' NumPy idioms are ``1 / (1 + np.exp(-x))`` and
+``-np.logaddexp(0, -x)``; scipy's are ``expit`` and ``log_expit``. Every
 figure is the best of several repeats after a warm-up; the number of calls per repeat adapts so
 that small arrays are timed over many calls and the whole run stays short. Every call, ours
 included, allocates its result. ``ours/copy`` divides our time by that of ``np.copyto`` of the
@@ -32,9 +34,12 @@ from typing import Callable
 
 import numpy as np
 
-OPS = ("softmax", "log_softmax", "cross_entropy_with_grad", "softmax_vjp", "log_softmax_vjp")
+OPS = ("softmax", "log_softmax", "cross_entropy_with_grad", "softmax_vjp", "log_softmax_vjp", "sigmoid",
+       "log_sigmoid")
 # The VJPs are timed on the forward result of x and an upstream gradient g of its shape.
 VJP_OPS = ("softmax_vjp", "log_softmax_vjp")
+# Elementwise: no axis, so they are timed on the shapes reduced over the last axis only.
+ELEM_OPS = ("sigmoid", "log_sigmoid")
 DTYPES = ("float32", "float64")
 PEERS = ("numpy", "scipy", "jax", "ort", "torch")
 # (shape, axis): the shapes of the benchmark table (docs/performance.md, "Method"); the last one
@@ -111,7 +116,19 @@ def _idiom_log_softmax_vjp(logy, g, axis):
     return g - np.exp(logy) * g.sum(axis, keepdims=True)
 
 
+def _idiom_sigmoid(x):
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-x))
+
+
+def _idiom_log_sigmoid(x):
+    return -np.logaddexp(x.dtype.type(0), -x)
+
+
 def build_ours(ssm, op, x, labels, axis):
+    if op in ELEM_OPS:
+        f = getattr(ssm, op)
+        return lambda: f(x)
     if op in VJP_OPS:
         y, g = _vjp_inputs(op, x, axis)
         f = getattr(ssm, op)
@@ -133,11 +150,17 @@ def build_ours_out(ssm, op, x, labels, axis):
     if op in VJP_OPS:
         raise NotImplementedError(f"{op} has no out=")
     out = np.empty_like(x)
+    if op in ELEM_OPS:
+        g = getattr(ssm, op)
+        return lambda: g(x, out=out)
     f = ssm.softmax if op == "softmax" else ssm.log_softmax
     return lambda: f(x, axis=axis, out=out)
 
 
 def build_numpy(op, x, labels, axis):
+    if op in ELEM_OPS:
+        f = _idiom_sigmoid if op == "sigmoid" else _idiom_log_sigmoid
+        return lambda: f(x)
     if op in VJP_OPS:
         y, g = _vjp_inputs(op, x, axis)
         f = _idiom_softmax_vjp if op == "softmax_vjp" else _idiom_log_softmax_vjp
@@ -156,6 +179,12 @@ def build_scipy(op, x, labels, axis):
         return lambda: special.softmax(x, axis=axis)
     if op == "log_softmax":
         return lambda: special.log_softmax(x, axis=axis)
+    if op == "sigmoid":
+        return lambda: special.expit(x)
+    if op == "log_sigmoid":
+        if not hasattr(special, "log_expit"):  # SciPy >= 1.8
+            raise NotImplementedError("this scipy has no special.log_expit")
+        return lambda: special.log_expit(x)
     raise NotImplementedError("scipy has no cross-entropy and no VJPs")
 
 
@@ -176,6 +205,10 @@ def build_jax(op, x, labels, axis):
             f = jax.jit(lambda a: jax.nn.softmax(a, axis=axis))
         elif op == "log_softmax":
             f = jax.jit(lambda a: jax.nn.log_softmax(a, axis=axis))
+        elif op == "sigmoid":
+            f = jax.jit(jax.nn.sigmoid)
+        elif op == "log_sigmoid":
+            f = jax.jit(jax.nn.log_sigmoid)
         else:
             import optax
 
@@ -198,12 +231,17 @@ def build_jax(op, x, labels, axis):
 def build_ort(op, x, labels, axis):
     if op == "cross_entropy_with_grad" or op in VJP_OPS:
         raise NotImplementedError("not compared")
+    if op == "log_sigmoid":
+        raise NotImplementedError("ONNX has no LogSigmoid operator")
     import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper
 
     et = TensorProto.FLOAT if x.dtype == np.float32 else TensorProto.DOUBLE
-    node = helper.make_node("Softmax" if op == "softmax" else "LogSoftmax", ["X"], ["Y"], axis=axis)
+    if op == "sigmoid":
+        node = helper.make_node("Sigmoid", ["X"], ["Y"])
+    else:
+        node = helper.make_node("Softmax" if op == "softmax" else "LogSoftmax", ["X"], ["Y"], axis=axis)
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("X", et, list(x.shape))],
                               [helper.make_tensor_value_info("Y", et, list(x.shape))])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
@@ -234,6 +272,10 @@ def build_torch(op, x, labels, axis):
         return lambda: torch.softmax(xt, dim=axis)
     if op == "log_softmax":
         return lambda: torch.log_softmax(xt, dim=axis)
+    if op == "sigmoid":
+        return lambda: torch.sigmoid(xt)
+    if op == "log_sigmoid":
+        return lambda: F.logsigmoid(xt)
     # F.cross_entropy wants the classes on dimension 1 (or 0 for one sample): move them there.
     logits = xt.movedim(axis, 1) if x.ndim > 1 else xt
     target = torch.from_numpy(np.asarray(labels, dtype=np.int64))
@@ -395,7 +437,8 @@ def main(argv: list[str]) -> int:
 
     if args.rounds < 1:
         ap.error(f"--rounds: expected a positive count, got {args.rounds}")
-    jobs = [(op, dt, shape, axis) for op in ops for dt in dtypes for shape, axis in shapes]
+    jobs = [(op, dt, shape, axis) for op in ops for dt in dtypes for shape, axis in shapes
+            if axis == -1 or op not in ELEM_OPS]
     records = [{"op": op, "dtype": dt, "shape": list(shape), "axis": axis, "times": {}, "errors": {}}
                for op, dt, shape, axis in jobs]
     for round_ in range(args.rounds):
@@ -454,7 +497,7 @@ def main(argv: list[str]) -> int:
     notes = sorted({f"{name}: {msg}" for r in records for name, msg in r["errors"].items()
                     if name in ("ours",) or not msg.startswith("NotImplementedError")})
     print("\n(-: not applicable: scipy and ONNX Runtime have no fused cross-entropy with gradient "
-          "and no VJPs, and cross_entropy_with_grad and the VJPs have no out=)")
+          "and no VJPs, ONNX no log-sigmoid, and cross_entropy_with_grad and the VJPs have no out=)")
     if notes:
         print("\nnot measured:")
         for msg in notes:

@@ -1,0 +1,258 @@
+import SoftmaxCore
+
+// The logistic sigmoid and its logarithm, elementwise (docs/design.md, "Kernels"):
+//
+//   vsigmoid     y = n / (1 + e)            e = exp(-|x|), n = 1 (x >= 0) or e (x < 0)
+//   vlogsigmoid  y = min(x, 0) - log1p(e)
+//
+// Both forms never overflow (docs/design.md, "Special values"). The scalar specification they
+// are tested against is Reference.sigmoid.
+//
+// Where x < 0, n / (1 + e) can fall into the binade below e's: a rounded e (half an ulp) is then
+// a whole ulp of the result before the division rounds, 1.5 ulp in all. So Double keeps e as an
+// unevaluated pair (`vexpPair`), 1 + e exactly (Fast2Sum), and the quotient corrected by its
+// remainder; log1p takes the pair too (`vlog1pPair`): both round once, near half an ulp. Float
+// input in Double lanes has 29 bits to spare and takes the cheap exp and log1p. Float input
+// on the FMA tiers runs the sigmoid in Float lanes, twice the lanes, with the same pair steps
+// in Float (`vexpfPair`).
+
+extension Kernels {
+    /// The logistic sigmoid of `count` elements; `y` may be `x` exactly.
+    public static func vsigmoid<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, count: Int) {
+        if T.self == Float.self {
+            #if SSM_FMA
+            floatLanesMap(x.as(Float.self), y.as(Float.self), count, SigmoidFloatLanes.self)
+            #else
+            doubleLanesMap(x.as(Float.self), y.as(Float.self), count, SigmoidLanes.self)
+            #endif
+        } else {
+            doubleLanesMap(x.as(Double.self), y.as(Double.self), count, SigmoidLanes.self)
+        }
+    }
+
+    /// log(sigmoid(x)) of `count` elements; `y` may be `x` exactly.
+    public static func vlogsigmoid<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, count: Int) {
+        if T.self == Float.self {
+            doubleLanesMap(x.as(Float.self), y.as(Float.self), count, LogSigmoidLanes.self)
+        } else {
+            doubleLanesMap(x.as(Double.self), y.as(Double.self), count, LogSigmoidLanes.self)
+        }
+    }
+}
+
+/// An elementwise function of eight Double lanes holding values of T, as a type, so that each
+/// loop is compiled with its function fixed (a closure argument left the function out of line).
+protocol DoubleLaneFunction {
+    static func apply<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV
+}
+
+enum SigmoidLanes: DoubleLaneFunction {
+    @inline(__always) static func apply<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV { sigmoidLanes(T.self, v) }
+}
+
+enum LogSigmoidLanes: DoubleLaneFunction {
+    @inline(__always) static func apply<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV { logSigmoidLanes(T.self, v) }
+}
+
+/// y = F(x) elementwise over `n` values of T in Double lanes. Each step loads before it
+/// stores, so `y` may be `x`. One vector a step: the functions are long enough for the
+/// processor to overlap successive steps, and two copies of log-sigmoid's left its exp's
+/// coefficient arrays unfolded (a heap object per step).
+@inline(__always)
+func doubleLanesMap<T: SoftmaxScalar, F: DoubleLaneFunction>(
+    _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ n: Int, _: F.Type
+) {
+    var i = 0
+    while i + 8 <= n {
+        T.store8(F.apply(T.self, T.load8(x + i)), y + i)
+        i += 8
+    }
+    if i < n { T.storePartial(F.apply(T.self, T.loadPartial(x + i, count: n - i, pad: 0)), y + i, count: n - i) }
+}
+
+/// -|v|, by setting the sign bit.
+@inline(__always)
+func minusAbs(_ v: DV) -> DV {
+    unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt64>.self) | SIMD8<UInt64>(repeating: 1 << 63), to: DV.self)
+}
+
+/// exp(d) for d <= 0 (or NaN) as an unevaluated pair hi + lo, to about 2^-57 relative (the
+/// polynomial's error): `vexp`'s h + rest split by Fast2Sum, both parts scaled by 2^k. hi is
+/// `vexp(d, 0)` itself, rounded once where it is subnormal; lo is lost there, where it is
+/// below the resolution anyway. 0 below -746.
+@inline(__always)
+func vexpPair(_ d: DV) -> (hi: DV, lo: DV) {
+    let (keep, t, h, rest) = vexpParts(d, DV(repeating: 0))
+    let p = h + rest
+    let pl = (h - p) + rest
+    // 2^(k+64) from the low bits of t = 1.5·2^52 + k (k >= -1077 keeps it normal); p·2^(k+64)
+    // is exact and the multiplication by 2^-64 rounds once, as in `vexp`.
+    let bits = (unsafeBitCast(t, to: SIMD8<UInt64>.self) &<< 52) &+ SIMD8<UInt64>(repeating: (1023 + 64) << 52)
+    let scale = unsafeBitCast(bits, to: DV.self), down = DV(repeating: 0x1p-64)
+    return (zeroUnless(keep, p * scale * down), zeroUnless(keep, pl * scale * down))
+}
+
+/// exp(-|v|) for a lane of T: the pair for Double; for Float input the cheap exp (2^-28.9),
+/// its argument raised to -150 so that only |v| > 745.13, where Double's exp underflows, gives
+/// +0: the Float results (and zero signs) of the Double formula.
+@inline(__always)
+func expMinusAbs<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> (hi: DV, lo: DV) {
+    let d = minusAbs(v)
+    if T.self == Double.self { return vexpPair(d) }
+    let floor = DV(repeating: -150)
+    let e = vexpForFloat(floor.replacing(with: d, where: d .> floor))
+    return (zeroUnless(d .>= DV(repeating: -745.1332191019412), e), DV(repeating: 0))
+}
+
+/// sigmoid of eight lanes: n / (1 + e) rounded once from the pair e (Double) or from e with 29
+/// bits to spare (Float input). NaN lanes return the input.
+@inline(__always)
+func sigmoidLanes<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV {
+    let one = DV(repeating: 1), zero = DV(repeating: 0)
+    let neg = v .< zero
+    let (eh, el) = expMinusAbs(T.self, v)
+    let nh = one.replacing(with: eh, where: neg)
+    let r: DV
+    if T.self == Float.self {
+        r = nh / (one + eh)
+    } else {
+        r = pairQuotient(nh, zero.replacing(with: el, where: neg), eh, el)
+    }
+    return r.replacing(with: v, where: v .!= v)
+}
+
+/// (nh + nl) / (1 + eh + el) for 0 <= eh <= 1, rounded once (about half an ulp): 1 + eh split
+/// exactly (Fast2Sum), one division for 1 / (1 + eh), the quotient's remainder (`remainder`,
+/// exact with FMA or Dekker's product) and the low parts folded into one correction.
+@inline(__always)
+func pairQuotient(_ nh: DV, _ nl: DV, _ eh: DV, _ el: DV) -> DV {
+    let one = DV(repeating: 1)
+    let sh = one + eh
+    let sl = ((one - sh) + eh) + el
+    let inv = one / sh
+    let q = nh * inv
+    let corr = (remainder(nh, q, sh) + nl) - q * sl
+    return fmadd(corr, inv, q)
+}
+
+/// log(sigmoid) of eight lanes: min(v, 0) - log1p(e), the subtraction exact (TwoSum) and
+/// rounded once with log1p's low part. Below -40, log1p(e) < 2^-57 is below half an ulp of v,
+/// so the result is v itself (which also covers -inf). NaN lanes return the input.
+@inline(__always)
+func logSigmoidLanes<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV {
+    let zero = DV(repeating: 0)
+    let a = zero.replacing(with: v, where: v .< zero)
+    let (eh, el) = expMinusAbs(T.self, v)
+    var r: DV
+    if T.self == Float.self {
+        r = a - vlog1pForFloat(eh)
+    } else {
+        // Below 2^-54, log1p(e) = e - e^2/2 rounds as e does, and the reduction in vlog1pPair
+        // would lose a subnormal e's last bit.
+        let tiny = eh .< DV(repeating: 0x1p-54)
+        var (lh, ll) = vlog1pPair(eh, el)
+        lh = lh.replacing(with: eh, where: tiny)
+        ll = ll.replacing(with: el, where: tiny)
+        let (s, t) = vtwoSum(a, -lh)
+        r = s + (t - ll)
+        r = r.replacing(with: v, where: v .< DV(repeating: -40))
+    }
+    return r.replacing(with: v, where: v .!= v)
+}
+
+/// log1p(uh + ul) for 0 <= uh <= 1 (|ul| <= ulp(uh)) as an unevaluated pair, to about 2^-58
+/// relative.
+///
+/// 1 + u = 2^k m with k = 1 where 1 + uh >= sqrt(2), else 0; f = m - 1 is exact as a pair (u
+/// itself when k = 0; (1 + u)/2 - 1 by Sterbenz when k = 1). log(m) = 2 atanh(z), z = f/(2+f),
+/// |z| <= 0.1716: 2z as a pair (the quotient's remainder), the rest of the odd series to z^21
+/// (truncation 2^-60) in plain Double, about 1% of the result. k ln 2 is added with ln 2 as a
+/// pair and TwoSum.
+@_transparent
+func vlog1pPair(_ uh: DV, _ ul: DV) -> (hi: DV, lo: DV) {
+    let one = DV(repeating: 1), two = DV(repeating: 2), half = DV(repeating: 0.5), zero = DV(repeating: 0)
+    let s = one + uh
+    let sl = ((one - s) + uh) + ul
+    let big = s .>= DV(repeating: 1.4142135623730951)
+    let fh = uh.replacing(with: (s - two) * half, where: big)
+    let fl = ul.replacing(with: sl * half, where: big)
+    // z = f / (2 + f): 2 + fh split exactly (|fh| < 2), one division, the remainder's correction.
+    let dh = two + fh
+    let dl = ((two - dh) + fh) + fl
+    let inv = one / dh
+    let zh = fh * inv
+    let zl = ((remainder(fh, zh, dh) + fl) - zh * dl) * inv
+    // 2/3 + 2/5 w + ... + 2/21 w^9 by Estrin's scheme, written out: an array literal of
+    // coefficients (`estrin`) is not folded in a function this large.
+    let w = zh * zh, w2 = w * w, w4 = w2 * w2
+    @inline(__always) func c(_ k: Double) -> DV { DV(repeating: 2 / k) }
+    let p01 = fmadd(c(5), w, c(3)), p23 = fmadd(c(9), w, c(7)), p45 = fmadd(c(13), w, c(11))
+    let p67 = fmadd(c(17), w, c(15)), p89 = fmadd(c(21), w, c(19))
+    let p03 = fmadd(p23, w2, p01), p47 = fmadd(p67, w2, p45)
+    let series = zh * w * fmadd(fmadd(p89, w4, p47), w4, p03)
+    let k = zero.replacing(with: one, where: big)
+    let (h, e) = vtwoSum(k * DV(repeating: 0.6931471805599453), zh + zh)
+    let lo = fmadd(k, DV(repeating: 2.3190468138462996e-17), e + ((zl + zl) + series))
+    return (h, lo)
+}
+
+#if SSM_FMA
+/// An elementwise function of a Float vector, as a type (see `DoubleLaneFunction`).
+protocol FloatLaneFunction {
+    static func apply(_ v: FV) -> FV
+}
+
+enum SigmoidFloatLanes: FloatLaneFunction {
+    @inline(__always) static func apply(_ v: FV) -> FV { sigmoidFloatLanes(v) }
+}
+
+/// y = F(x) elementwise over `n` Floats in Float lanes; the tail by a masked load and store (an
+/// overlapping full vector would, in place, read results already stored).
+@inline(__always)
+func floatLanesMap<F: FloatLaneFunction>(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, _: F.Type) {
+    @inline(__always) func at(_ i: Int) -> FV { UnsafeRawPointer(x + i).loadUnaligned(as: FV.self) }
+    @inline(__always) func put(_ v: FV, _ i: Int) { UnsafeMutableRawPointer(y + i).storeBytes(of: v, as: FV.self) }
+    var i = 0
+    while i + 2 * floatLanes <= n {
+        let a = at(i), b = at(i + floatLanes)
+        put(F.apply(a), i)
+        put(F.apply(b), i + floatLanes)
+        i += 2 * floatLanes
+    }
+    if i + floatLanes <= n {
+        put(F.apply(at(i)), i)
+        i += floatLanes
+    }
+    if i < n { storeFloats(F.apply(loadFloats(x + i, count: n - i, pad: 0)), y + i, count: n - i) }
+}
+
+/// exp(d) for -104 <= d <= 0 as an unevaluated Float pair hi + lo, to 2^-27.9 relative (the
+/// polynomial's error): `vexpf`'s h + v split by Fast2Sum; hi is `vexpf(d, 0)` itself, and lo is
+/// scaled by 2^(k+64) (a normal Float for k >= -150) and then 2^-64.
+@inline(__always)
+func vexpfPair(_ d: FV) -> (hi: FV, lo: FV) {
+    let (h, v, kf, t) = vexpfParts(d, FV(repeating: 0))
+    let p = h + v
+    let pl = (h - p) + v
+    let bits = (unsafeBitCast(t, to: FBits.self) &<< 23) &+ FBits(repeating: (127 + 64) << 23)
+    return (scaleByPowerOfTwo(p, kf, t), pl * unsafeBitCast(bits, to: FV.self) * FV(repeating: 0x1p-64))
+}
+
+/// sigmoid of a Float vector in Float arithmetic: `pairQuotient`'s steps with the pair from
+/// `vexpfPair`, about 0.6 ulp. Below -104, e = exp(-104) rounds to +0, as every sigmoid there
+/// does. NaN lanes return the input.
+@inline(__always)
+func sigmoidFloatLanes(_ v: FV) -> FV {
+    let one = FV(repeating: 1), zero = FV(repeating: 0), floor = FV(repeating: -104)
+    let d = unsafeBitCast(unsafeBitCast(v, to: FBits.self) | FBits(repeating: 0x8000_0000), to: FV.self)
+    let (eh, el) = vexpfPair(floor.replacing(with: d, where: d .> floor))
+    let neg = v .< zero
+    let nh = one.replacing(with: eh, where: neg), nl = zero.replacing(with: el, where: neg)
+    let sh = one + eh
+    let sl = ((one - sh) + eh) + el
+    let inv = one / sh
+    let q = nh * inv
+    let corr = fmadd(-q, sl, fmadd(-q, sh, nh) + nl)
+    return fmadd(corr, inv, q).replacing(with: v, where: v .!= v)
+}
+#endif
