@@ -1,4 +1,7 @@
 import SoftmaxCore
+#if arch(x86_64) && SSM_AVX512F
+import _Builtin_intrinsics.intel
+#endif
 
 // Float rows in Float arithmetic, one register of Floats a step: sixteen lanes on AVX-512,
 // eight on AVX2 (sixteen there, as two registers, left the exp pass's constants and sums
@@ -95,9 +98,43 @@ func anyLane(_ m: FMask) -> Bool {
 /// results round once.
 @inline(__always)
 func vexpf(_ d: FV, _ e: FV) -> FV {
+    #if arch(x86_64) && SSM_AVX512F
+    return vexpfByTable(d, e)
+    #else
     let (h, v, kf, t) = vexpfParts(d, e)
     return scaleByPowerOfTwo(h + v, kf, t)
+    #endif
 }
+
+#if arch(x86_64) && SSM_AVX512F
+/// `vexpf` with a table of 2^(j/16), on AVX-512, where the sixteen Floats are one register and
+/// one `vpermps` reads it: r = d - k·ln2/16 (one FMA, rounded once: within 2^-30) is at most
+/// ln2/32, so exp(r) - 1 needs only r + r²(1/2 + r/6 + r²/24) (truncation 2^-34); c = e -
+/// k·(ln2/16)lo folds in to first order, 2^(j/16) is a Float pair from the table (j = k mod 16),
+/// their product rounds once in the last addition, and `vscalefps` applies 2^floor(k/16).
+@inline(__always)
+func vexpfByTable(_ d: FV, _ e: FV) -> FV {
+    let magic = FV(repeating: 0x1.8p23)
+    let t = fmadd(d, FV(repeating: 0x1.715476p+4), magic)
+    let kf = t - magic
+    let r = fmadd(kf, FV(repeating: -0x1.62e430p-5), d)
+    let c = fmadd(kf, FV(repeating: 0x1.05c610p-33), e)
+    let r2 = r * r
+    let q = fmadd(r2, fmadd(r2, FV(repeating: 0x1.555556p-5), fmadd(r, FV(repeating: 0x1.555556p-3), FV(repeating: 0.5))), r)
+    let qq = fmadd(c, q, q + c)  // (1 + q)(1 + c) - 1
+    // t's low four bits are k mod 16, the index vpermps reads.
+    let index = unsafeBitCast(t, to: SIMD8<Int64>.self)
+    let tHi = _mm512_permutexvar_ps(index, FV(
+        0x1.000000p+0, 0x1.0b5586p+0, 0x1.172b84p+0, 0x1.2387a6p+0, 0x1.306fe0p+0, 0x1.3dea64p+0, 0x1.4bfdaep+0, 0x1.5ab07ep+0,
+        0x1.6a09e6p+0, 0x1.7a1148p+0, 0x1.8ace54p+0, 0x1.9c4918p+0, 0x1.ae89fap+0, 0x1.c199bep+0, 0x1.d5818ep+0, 0x1.ea4afap+0))
+    let tLo = _mm512_permutexvar_ps(index, FV(
+        0, 0x1.9f3122p-25, -0x1.c15742p-27, 0x1.ceac48p-25, 0x1.4636e2p-25, 0x1.824684p-25, -0x1.593abcp-25, -0x1.5bd5ecp-27,
+        0x1.9fcef4p-26, -0x1.829fd0p-25, 0x1.15506ep-27, 0x1.51f848p-27, -0x1.a94b14p-26, -0x1.3d56b2p-27, -0x1.822dbcp-27, 0x1.52486cp-27))
+    let p = tHi + fmadd(tHi, qq, tLo)
+    // vscalefps multiplies by 2^floor(its second operand): floor(k/16).
+    return _mm512_scalef_ps(p, kf * FV(repeating: 0.0625))
+}
+#endif
 
 /// `vexpf` before its scaling: exp(d + e) = 2^k (h + v), h = 1 + r, with kf = k and t (whose low
 /// bits hold k). The unevaluated sum h + v carries exp(r + c) to 2^-27.9, for callers that need
