@@ -39,15 +39,18 @@ func widenSum(_ v: FV) -> DV {
 /// Double walk (the maximum of Floats is one of them), without widening every element. The
 /// piece's smallest entry comes with it (NaN ignored), which tells the exp pass how exact
 /// `x - max` can be had cheaply (`ShiftForm`).
+///
+/// Without `findNaN` the NaN flag is left false, for callers that find NaN from the row's sum
+/// instead (two operations fewer per vector; `FloatRows.swift`).
 @inline(__always)
-func rmaxFloat(_ x: UnsafePointer<Float>, _ n: Int) -> (stats: RowChunkStats, min: Float) {
+func rmaxFloat(_ x: UnsafePointer<Float>, _ n: Int, findNaN: Bool = true) -> (stats: RowChunkStats, min: Float) {
     let minusInf = FV(repeating: -.infinity), plusInf = FV(repeating: .infinity)
     var m0 = minusInf, m1 = minusInf, l0 = plusInf, l1 = plusInf
     var nan = FMask(repeating: false)
     @inline(__always) func step(_ m: inout FV, _ l: inout FV, _ v: FV) {
         m = maxKeeping(v, m)
         l = minKeeping(v, l)
-        nan .|= v .!= v
+        if findNaN { nan .|= v .!= v }
     }
     @inline(__always) func at(_ i: Int) -> FV { UnsafeRawPointer(x + i).loadUnaligned(as: FV.self) }
     var i = 0
@@ -207,8 +210,9 @@ extension ShiftForm {
         let (d, e) = shift(v, m)
         if !clamps { return vexpf(d, e) }
         let floor = FV(repeating: -104), zero = FV(repeating: 0)
-        let keep = d .> floor
-        return vexpf(floor.replacing(with: d, where: keep), zero.replacing(with: e, where: keep))
+        // Clamped where below, so that a NaN entry stays NaN (and its row's sum NaN).
+        let clamp = d .< floor
+        return vexpf(d.replacing(with: floor, where: clamp), e.replacing(with: zero, where: clamp))
     }
 }
 

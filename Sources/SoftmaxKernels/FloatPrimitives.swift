@@ -82,6 +82,14 @@ func hminKeeping(_ v: FV) -> Float {
     #endif
 }
 
+/// Whether `scaleByPowerOfTwo` (and so `vexpf`) keeps a NaN lane NaN: `vscalefps` does; the
+/// exponent-field addition turns NaN's bits into some number.
+#if arch(x86_64) && SSM_AVX512F
+let scaleKeepsNaN = true
+#else
+let scaleKeepsNaN = false
+#endif
+
 /// p · 2^k for p in [0.5, 2) and an integral k >= -151 (`kf`), rounded once where the result
 /// is subnormal; `t` is 1.5·2^23 + k, whose low bits hold k. One `vscalefps` on AVX-512;
 /// elsewhere 2^(k+64) goes into the exponent field (a normal Float for every such k) and a

@@ -14,7 +14,8 @@ import SoftmaxCore
 /// long as its arithmetic takes; grouped, the chains of eight rows cost one, and the passes of
 /// neighbouring rows overlap. Groups stay within the L2 cache (`groupedRow`).
 /// A row with a special value, or whose log result needs its terms summed in Double
-/// (`tinyRest`), goes to `general` in the first phase instead.
+/// (`tinyRest`), goes to `general` in the first phase instead; on AVX-512, where the exp keeps
+/// NaN, a row holding NaN is found from its sum and filled with NaN.
 @inline(__always)
 func softmaxRowsFloat(
     _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, rows: Range<Int>, log: Bool,
@@ -31,12 +32,21 @@ func softmaxRowsFloat(
                 var done: UInt8 = 0  // rows handed to `general`
                 for k in 0..<count {
                     let xr = x + (u + k) * n
-                    let (stats, smallest) = rmaxFloat(xr, n)
+                    // Where the exp keeps NaN, NaN shows in the sum (every form keeps a NaN term
+                    // NaN), and the maximum pass does not look for it.
+                    let (stats, smallest) = rmaxFloat(xr, n, findNaN: !scaleKeepsNaN)
                     let top = Float(stats.max)
                     his[k] = 1
                     los[k] = 0
                     guard !stats.nan, top.isFinite else { general(u + k); done |= 1 << k; continue }
                     let sum = raddstoreexpminusmaxFloat(xr, log ? nil : y + (u + k) * n, n, max: top, min: smallest, topsApart: log)
+                    if sum.sum.isNaN {
+                        // NaN anywhere in a slice makes it all NaN (docs/design.md, "Special
+                        // values"); x may already hold the terms, so the row is not redone.
+                        (y + (u + k) * n).update(repeating: .nan, count: n)
+                        done |= 1 << k
+                        continue
+                    }
                     if log && tinyRest(sum) { general(u + k); done |= 1 << k; continue }
                     let p = sum.pair
                     his[k] = p.hi
