@@ -55,6 +55,10 @@ QUICK_SHAPES = [((8,), -1), ((64, 1000), -1), ((4096, 1000), -1), ((1000, 4096),
 def best_time(fn: Callable[[], object], budget: float, min_repeats: int = 3,
               max_repeats: int = 30) -> float:
     """Seconds per call: the best of several repeats, each of enough calls to last ~budget/10."""
+    # The previous figure's library may still have threads spinning for work (ONNX Runtime's
+    # and OpenMP pools do, for milliseconds after a call): let them go to sleep first, so that
+    # they do not take cores from the library timed now.
+    time.sleep(0.05)
     fn()  # warm-up (JIT compilation, page faults, caches)
     fn()
     t0 = time.perf_counter()
