@@ -170,7 +170,8 @@ fuzz: $(LIB) pydeps-run ## libFuzzer + ASan over the C ABI for FUZZ_SECONDS (def
 	done
 
 # ---- distribution: wheel, make install + pkg-config, examples --------------------------------------
-VERSION ?= $(shell sed -n 's/^\#define SSM_VERSION_STRING "\(.*\)"/\1/p' include/swiftsoftmax.h)
+# The one version number: the header's SSM_VERSION_MAJOR, _MINOR and _PATCH, joined with dots.
+VERSION ?= $(shell sed -n 's/^\#define SSM_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$$/\2/p' include/swiftsoftmax.h | paste -sd.)
 PREFIX  ?= /usr/local
 DESTDIR ?=
 

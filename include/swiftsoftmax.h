@@ -20,10 +20,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The version, written only here: the Swift package, the Python package, the wheel's name and
+ * pkg-config all read these three numbers (docs/design.md, "One version"). */
 #define SSM_VERSION_MAJOR 0
 #define SSM_VERSION_MINOR 1
 #define SSM_VERSION_PATCH 0
-#define SSM_VERSION_STRING "0.1.0"
+/* "MAJOR.MINOR.PATCH", e.g. "0.1.0". */
+#define SSM_VERSION_STRING SSM_VERSION_TEXT_(SSM_VERSION_MAJOR, SSM_VERSION_MINOR, SSM_VERSION_PATCH)
+#define SSM_VERSION_TEXT_(major, minor, patch) SSM_VERSION_QUOTE_(major.minor.patch)
+#define SSM_VERSION_QUOTE_(text) #text
 
 #ifdef __cplusplus
 extern "C" {

@@ -18,6 +18,7 @@ platform-specific (it carries a native library), e.g. py3-none-linux_x86_64.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,15 @@ except ImportError:  # pragma: no cover
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 LIBNAME = "libswiftsoftmax.so"
+
+
+def _version() -> str:
+    """MAJOR.MINOR.PATCH from the C header's SSM_VERSION_*: the one place the version is written."""
+    header = ROOT / "include" / "swiftsoftmax.h"
+    numbers = dict(re.findall(r"^#define SSM_VERSION_(MAJOR|MINOR|PATCH) (\d+)$", header.read_text(), re.M))
+    if set(numbers) != {"MAJOR", "MINOR", "PATCH"}:
+        sys.exit(f"swiftsoftmax: {header} lacks SSM_VERSION_MAJOR/MINOR/PATCH")
+    return f"{numbers['MAJOR']}.{numbers['MINOR']}.{numbers['PATCH']}"
 
 
 def _build_library() -> Path:
@@ -103,5 +113,5 @@ class PlatformWheel(bdist_wheel):
         return "py3", "none", plat
 
 
-setup(distclass=BinaryDistribution,
+setup(version=_version(), distclass=BinaryDistribution,
       cmdclass={"build_py": BuildPyWithLibrary, "bdist_wheel": PlatformWheel})

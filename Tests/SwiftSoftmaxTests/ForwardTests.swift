@@ -247,6 +247,12 @@ struct ForwardTests {
     @Test func rowShapeCounts() throws {
         let s = try RowShape(outer: 4, n: 0, inner: 3)
         #expect(s.count == 0 && s.slices == 12)
-        #expect(BuildInfo.version == "0.1.0")
+    }
+
+    @Test func versionIsTheHeadersThreeNumbers() {
+        // The header's SSM_VERSION_MAJOR/MINOR/PATCH, joined by the header's own macro.
+        let parts = BuildInfo.version.split(separator: ".", omittingEmptySubsequences: false)
+        #expect(parts.count == 3 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) },
+                "\(BuildInfo.version)")
     }
 }

@@ -23,7 +23,8 @@ from ._partial import (CE_STATS_DTYPE, SOFTMAX_STATS_DTYPE, cross_entropy_denomi
 from . import datasets
 from .classifier import NotFittedError, SoftmaxClassifier
 
-__version__ = "0.1.0"
+#: The version of the loaded library, e.g. "0.1.0" (written once, in the C header's SSM_VERSION_*).
+__version__: str = text("ssm_version")
 
 __all__ = [
     "softmax", "log_softmax", "logsumexp", "sigmoid", "log_sigmoid", "normalize",

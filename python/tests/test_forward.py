@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 import os
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -532,11 +534,18 @@ class TestScalars:
 # ---------------------------------------------------------------------------------------
 # build info and threads
 
+def _header_version() -> str:
+    """MAJOR.MINOR.PATCH as include/swiftsoftmax.h writes it: the one place the version lives."""
+    header = Path(__file__).resolve().parents[2] / "include" / "swiftsoftmax.h"
+    numbers = dict(re.findall(r"^#define SSM_VERSION_(MAJOR|MINOR|PATCH) (\d+)$", header.read_text(), re.M))
+    return f"{numbers['MAJOR']}.{numbers['MINOR']}.{numbers['PATCH']}"
+
+
 class TestLibrary:
     def test_build_info(self):
         info = ssm.build_info()
         assert set(info) == {"version", "library", "isa", "threads"}
-        assert info["version"] == ssm.__version__ == "0.1.0"
+        assert info["version"] == ssm.__version__ == _header_version()
         assert os.path.isfile(info["library"])
         assert isinstance(info["isa"], str) and info["isa"]
         assert info["threads"] == ssm.get_num_threads() >= 1

@@ -20,4 +20,7 @@ void ssm_support_parallel(int threads, ssm_support_job body, void *context);
 int ssm_support_tier_count(void);
 const char *ssm_support_tier_name(int i);
 int ssm_support_tier_runs(int i);
+
+/* SSM_VERSION_STRING of include/swiftsoftmax.h, "MAJOR.MINOR.PATCH". */
+const char *ssm_support_version(void);
 #endif
