@@ -514,7 +514,8 @@ def main(argv: list[str]) -> int:
     notes = sorted({f"{name}: {msg}" for r in records for name, msg in r["errors"].items()
                     if name in ("ours",) or not msg.startswith("NotImplementedError")})
     print("\n(-: not applicable: scipy and ONNX Runtime have no fused cross-entropy with gradient "
-          "and no VJPs, ONNX no log-sigmoid, and cross_entropy_with_grad and the VJPs have no out=)")
+          "and no VJPs nor sum-normalisation, ONNX no log-sigmoid, and cross_entropy_with_grad and the "
+          "VJPs have no out=)")
     if notes:
         print("\nnot measured:")
         for msg in notes:
