@@ -24,7 +24,7 @@ private struct SplitMix {
 }
 
 /// The kinds of slice: each slice of a test array is filled with one, by its index.
-private enum Kind: CaseIterable { case positive, mixed, cancelling, zeros, specials, subnormal, huge }
+private enum Kind: CaseIterable { case positive, mixed, cancelling, zeros, specials, subnormal, huge, midpoint }
 
 /// Element i of a slice of `n` of kind `kind` (`s`: the slice's index, varying the specials).
 private func value<T: SoftmaxScalar>(_: T.Type, _ kind: Kind, _ s: Int, _ i: Int, _ n: Int, _ g: inout SplitMix) -> T {
@@ -52,6 +52,19 @@ private func value<T: SoftmaxScalar>(_: T.Type, _ kind: Kind, _ s: Int, _ i: Int
         let k = T(rounding: (u * 2000).rounded() - 700)
         return k * T.leastNonzeroMagnitude
     case .huge: return T.greatestFiniteMagnitude / 64 * T(rounding: u - 0.25)
+    case .midpoint:
+        // x[0] / Σx within 2^-53 of a midpoint between two Floats: x[0] = a, and three more
+        // Floats that make the sum exactly b = RN(a / M) for a midpoint M. A product by the
+        // reciprocal in place of the division rounds to the other Float in about one slice of
+        // eight, which this catches (docs/performance.md, "What made it fast").
+        guard n >= 4, i < 4 else { return T(rounding: i < 4 ? u : 0) }
+        var h = SplitMix(state: UInt64(s) &* 7919 &+ 17)
+        let a = Double(Float(1 + h.unit()))
+        let f = Float(0.25 + 0.25 * h.unit())
+        let m = Double(f) + Double(f.ulp) / 2
+        let b = a / m
+        let c1 = Double(Float(b - a)), c2 = Double(Float((b - a) - c1)), c3 = Double(Float(((b - a) - c1) - c2))
+        return T(rounding: [a, c1, c2, c3][i])
     }
 }
 
