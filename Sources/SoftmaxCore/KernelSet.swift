@@ -18,6 +18,9 @@ public protocol SoftmaxKernelSet: SoftmaxRowChunks {
     static func vsigmoid<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, count: Int)
     /// log(sigmoid(x)) of `count` elements: `y` may be `x` exactly.
     static func vlogsigmoid<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, count: Int)
+    /// Sum-normalisation x / Σx along the middle axis of the units `units`: `y` may be `x` exactly.
+    static func normalize<T: SoftmaxScalar>(
+        _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, outer: Int, n: Int, inner: Int, units: Range<Int>)
     /// Cross-entropy (and its gradient, when asked) of samples `slices`; the sum of their losses.
     static func crossEntropy<T: SoftmaxScalar>(_ pb: CrossEntropyProblem<T>, slices: Range<Int>) -> CompensatedSumWithSpecials
 }

@@ -57,11 +57,11 @@ func vjpGroup<T: SoftmaxScalar, W: LaneWalk>(
     let row = w as? RowWalk
     if log {
         let live = rlive(y, w)
-        if let row { acc = rsumContiguous(g + row.base, row.n) } else { rsum(g, w, &acc) }
+        if let row { acc = rsumContiguous(g + row.base, row.n, plain: T.self == Float.self) } else { rsum(g, w, &acc, plain: T.self == Float.self) }
         vvjpsubexpmulsum(y, g, dx, w, sumTotals(acc, T.self, W.self), live, t)
     } else {
         if let row { acc = rdotnonzeroContiguous(y + row.base, g + row.base, row.n) } else { rdotnonzero(y, g, w, &acc) }
-        vvjpmulsubdot(y, g, dx, w, laneTotals(acc, T.self, W.self), t)
+        vvjpmulsubdot(y, g, dx, w, laneTotals(acc, T.self, W.self, plain: T.self == Float.self), t)
     }
 }
 
@@ -86,12 +86,13 @@ func rdotnonzero<T: SoftmaxScalar, W: LaneWalk>(
     }
 }
 
-/// rsum: Σg lane-wise, added into `acc` (compensated for Double).
+/// rsum: Σg lane-wise, added into `acc`: compensated unless `plain` (the VJPs' Float results,
+/// see above; normalize compensates both types).
 @inline(__always)
-func rsum<T: SoftmaxScalar, W: LaneWalk>(_ g: UnsafePointer<T>, _ w: W, _ acc: inout LaneCompensatedSum) {
+func rsum<T: SoftmaxScalar, W: LaneWalk>(_ g: UnsafePointer<T>, _ w: W, _ acc: inout LaneCompensatedSum, plain: Bool) {
     for k in 0..<w.steps {
         let v = load(g, nil, w, k, pad: 0)
-        if T.self == Float.self { acc.hi += v } else { acc.add(v) }
+        if plain { acc.hi += v } else { acc.add(v) }
     }
 }
 
@@ -136,12 +137,12 @@ func rdotContiguous<T: SoftmaxScalar>(_ y: UnsafePointer<T>, _ g: UnsafePointer<
     return merged(a, c)
 }
 
-/// rsum of a contiguous row, in two lane sums merged at the end.
+/// rsum of a contiguous row, in two lane sums merged at the end; compensated unless `plain`.
 @inline(__always)
-func rsumContiguous<T: SoftmaxScalar>(_ g: UnsafePointer<T>, _ n: Int) -> LaneCompensatedSum {
+func rsumContiguous<T: SoftmaxScalar>(_ g: UnsafePointer<T>, _ n: Int, plain: Bool) -> LaneCompensatedSum {
     var a = LaneCompensatedSum(), c = LaneCompensatedSum()
     @inline(__always) func add(_ acc: inout LaneCompensatedSum, _ v: DV) {
-        if T.self == Float.self { acc.hi += v } else { acc.add(v) }
+        if plain { acc.hi += v } else { acc.add(v) }
     }
     var i = 0
     while i + 16 <= n {
@@ -188,10 +189,9 @@ func rlive<T: SoftmaxScalar, W: LaneWalk>(_ logy: UnsafePointer<T>, _ w: W) -> D
 /// A lane sum's totals as double-doubles, one per slice (a row walk's lanes merged into one,
 /// broadcast); once an infinity or NaN has entered, the plain IEEE sum with a zero low part, as
 /// `CompensatedSumWithSpecials` gives it. The high lanes are that plain sum: TwoSum's sum is
-/// the plain one.
+/// the plain one. `plain`: the lanes were summed without compensation (`rsum`).
 @inline(__always)
-func laneTotals<T: SoftmaxScalar, W: LaneWalk>(_ acc: LaneCompensatedSum, _: T.Type, _: W.Type) -> (hi: DV, lo: DV) {
-    let plain = T.self == Float.self
+func laneTotals<T: SoftmaxScalar, W: LaneWalk>(_ acc: LaneCompensatedSum, _: T.Type, _: W.Type, plain: Bool) -> (hi: DV, lo: DV) {
     if W.horizontal {
         let a = acc.hi.lowHalf + acc.hi.highHalf
         let b = a.lowHalf + a.highHalf
@@ -212,7 +212,7 @@ func laneTotals<T: SoftmaxScalar, W: LaneWalk>(_ acc: LaneCompensatedSum, _: T.T
 /// the scalar reference.
 @inline(__always)
 func sumTotals<T: SoftmaxScalar, W: LaneWalk>(_ acc: LaneCompensatedSum, _: T.Type, _: W.Type) -> (hi: DV, lo: DV) {
-    let s = laneTotals(acc, T.self, W.self)
+    let s = laneTotals(acc, T.self, W.self, plain: T.self == Float.self)
     return (s.hi, s.lo.replacing(with: .nan, where: (s.hi - s.hi) .!= DV(repeating: 0)))
 }
 
@@ -311,11 +311,11 @@ extension ColumnBlock {
                     (live + gi).initialize(to: log ? rlive(y, walk(gi, 0..<n)) : DMask(repeating: true))
                 }
                 eachTile { gi, rows in
-                    if log { rsum(g, walk(gi, rows), &acc[gi]) } else { rdotnonzero(y, g, walk(gi, rows), &acc[gi]) }
+                    if log { rsum(g, walk(gi, rows), &acc[gi], plain: T.self == Float.self) } else { rdotnonzero(y, g, walk(gi, rows), &acc[gi]) }
                 }
                 // The totals replace the lane sums.
                 for gi in 0..<count {
-                    let s = log ? sumTotals(acc[gi], T.self, ColumnWalk.self) : laneTotals(acc[gi], T.self, ColumnWalk.self)
+                    let s = log ? sumTotals(acc[gi], T.self, ColumnWalk.self) : laneTotals(acc[gi], T.self, ColumnWalk.self, plain: T.self == Float.self)
                     acc[gi] = LaneCompensatedSum(hi: s.hi, lo: s.lo)
                 }
                 eachTile { gi, rows in
@@ -346,7 +346,7 @@ func vjpRowFloat(_ y: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ dx: Uns
     var acc = LaneCompensatedSum()
     if log {
         let live = rlive(y, row)
-        acc = rsumContiguous(g + b, n)
+        acc = rsumContiguous(g + b, n, plain: true)
         let s = sumTotals(acc, Float.self, RowWalk.self)
         var done = 0
         if anyLane(live), abs(s.hi[0]) <= 0x1p100 {
@@ -356,7 +356,7 @@ func vjpRowFloat(_ y: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ dx: Uns
         if done < n { vvjpsubexpmulsum(y, g, dx, RowWalk(start: b + done, count: n - done), s, live, 1) }
     } else {
         acc = rdotnonzeroContiguous(y + b, g + b, n)
-        let d = laneTotals(acc, Float.self, RowWalk.self)
+        let d = laneTotals(acc, Float.self, RowWalk.self, plain: true)
         if abs(d.hi[0]) <= 0x1p100 {
             let dh = Float(d.hi[0])
             vvjpmulsubdotFloat(y + b, g + b, dx + b, n, dh: dh, dl: Float((d.hi[0] - Double(dh)) + d.lo[0]))

@@ -1,4 +1,4 @@
-import SoftmaxScalarKernels
+import SoftmaxCore
 
 /// Sum-normalisation `x / sum(x)` along the middle axis: the article's "standard
 /// normalisation", kept for comparison with softmax. It is not offset-invariant and maps 0 to 0.
@@ -19,7 +19,9 @@ public func normalize<T: SoftmaxScalar>(
     try Check.pointer(y, count: shape.count, "y")
     try Check.disjoint(y, bytes, "y", x, bytes, "x", allowAlias: true)
     guard shape.count > 0, let x, let y else { return }
-    Threads.forEachChunk(units: shape.slices, costPerUnit: shape.n * 2) { r in
-        ScalarKernels.normalize(x, y, n: shape.n, inner: shape.inner, slices: r)
+    let k = Tier.kernels
+    let units = k.units(outer: shape.outer, n: shape.n, inner: shape.inner)
+    Threads.forEachChunk(units: units, costPerUnit: shape.count / max(1, units) * 2) { r in
+        k.normalize(x, y, outer: shape.outer, n: shape.n, inner: shape.inner, units: r)
     }
 }

@@ -5,7 +5,8 @@ ONNX Runtime (a one-node Softmax/LogSoftmax/Sigmoid model per shape and dtype, o
 threads as ours) and PyTorch (CPU: ``torch.softmax``, ``torch.log_softmax``, ``torch.sigmoid``,
 ``F.logsigmoid``, and ``F.cross_entropy`` + ``backward``, ``torch.set_num_threads`` as ours)
 when importable. The sigmoid rows' NumPy idioms are ``1 / (1 + np.exp(-x))`` and
-``-np.logaddexp(0, -x)``; scipy's are ``expit`` and ``log_expit``. Every
+``-np.logaddexp(0, -x)``; scipy's are ``expit`` and ``log_expit``. The sum-normalisation row
+(``normalize``) compares with ``x / x.sum(axis, keepdims=True)`` in NumPy, PyTorch and JAX. Every
 figure is the best of several repeats after a warm-up; the number of calls per repeat adapts so
 that small arrays are timed over many calls and the whole run stays short. Every call, ours
 included, allocates its result. ``ours/copy`` divides our time by that of ``np.copyto`` of the
@@ -35,7 +36,7 @@ from typing import Callable
 import numpy as np
 
 OPS = ("softmax", "log_softmax", "cross_entropy_with_grad", "softmax_vjp", "log_softmax_vjp", "sigmoid",
-       "log_sigmoid")
+       "log_sigmoid", "normalize")
 # The VJPs are timed on the forward result of x and an upstream gradient g of its shape.
 VJP_OPS = ("softmax_vjp", "log_softmax_vjp")
 # Elementwise: no axis, so they are timed on the shapes reduced over the last axis only.
@@ -120,6 +121,10 @@ def _idiom_log_softmax_vjp(logy, g, axis):
     return g - np.exp(logy) * g.sum(axis, keepdims=True)
 
 
+def _idiom_normalize(x, axis):
+    return x / x.sum(axis, keepdims=True)
+
+
 def _idiom_sigmoid(x):
     with np.errstate(over="ignore"):
         return 1 / (1 + np.exp(-x))
@@ -141,6 +146,8 @@ def build_ours(ssm, op, x, labels, axis):
         return lambda: ssm.softmax(x, axis=axis)
     if op == "log_softmax":
         return lambda: ssm.log_softmax(x, axis=axis)
+    if op == "normalize":
+        return lambda: ssm.normalize(x, axis=axis)
     if not hasattr(ssm, "cross_entropy_with_grad"):
         raise NotImplementedError("swiftsoftmax.cross_entropy_with_grad not present yet")
     ssm.cross_entropy_with_grad(x, labels, axis=axis)
@@ -157,7 +164,7 @@ def build_ours_out(ssm, op, x, labels, axis):
     if op in ELEM_OPS:
         g = getattr(ssm, op)
         return lambda: g(x, out=out)
-    f = ssm.softmax if op == "softmax" else ssm.log_softmax
+    f = {"softmax": ssm.softmax, "log_softmax": ssm.log_softmax, "normalize": ssm.normalize}[op]
     return lambda: f(x, axis=axis, out=out)
 
 
@@ -173,6 +180,8 @@ def build_numpy(op, x, labels, axis):
         return lambda: _idiom_softmax(x, axis)
     if op == "log_softmax":
         return lambda: _idiom_log_softmax(x, axis)
+    if op == "normalize":
+        return lambda: _idiom_normalize(x, axis)
     return lambda: _idiom_ce_with_grad(x, labels, axis)
 
 
@@ -189,7 +198,7 @@ def build_scipy(op, x, labels, axis):
         if not hasattr(special, "log_expit"):  # SciPy >= 1.8
             raise NotImplementedError("this scipy has no special.log_expit")
         return lambda: special.log_expit(x)
-    raise NotImplementedError("scipy has no cross-entropy and no VJPs")
+    raise NotImplementedError("scipy has no cross-entropy, no VJPs and no sum-normalisation")
 
 
 _JAX_CACHE: dict = {}
@@ -213,6 +222,8 @@ def build_jax(op, x, labels, axis):
             f = jax.jit(jax.nn.sigmoid)
         elif op == "log_sigmoid":
             f = jax.jit(jax.nn.log_sigmoid)
+        elif op == "normalize":
+            f = jax.jit(lambda a: a / a.sum(axis, keepdims=True))
         else:
             import optax
 
@@ -233,7 +244,7 @@ def build_jax(op, x, labels, axis):
 
 
 def build_ort(op, x, labels, axis):
-    if op == "cross_entropy_with_grad" or op in VJP_OPS:
+    if op == "cross_entropy_with_grad" or op in VJP_OPS or op == "normalize":
         raise NotImplementedError("not compared")
     if op == "log_sigmoid":
         raise NotImplementedError("ONNX has no LogSigmoid operator")
@@ -280,6 +291,8 @@ def build_torch(op, x, labels, axis):
         return lambda: torch.sigmoid(xt)
     if op == "log_sigmoid":
         return lambda: F.logsigmoid(xt)
+    if op == "normalize":
+        return lambda: xt / xt.sum(dim=axis, keepdim=True)
     # F.cross_entropy wants the classes on dimension 1 (or 0 for one sample): move them there.
     logits = xt.movedim(axis, 1) if x.ndim > 1 else xt
     target = torch.from_numpy(np.asarray(labels, dtype=np.int64))
@@ -501,7 +514,8 @@ def main(argv: list[str]) -> int:
     notes = sorted({f"{name}: {msg}" for r in records for name, msg in r["errors"].items()
                     if name in ("ours",) or not msg.startswith("NotImplementedError")})
     print("\n(-: not applicable: scipy and ONNX Runtime have no fused cross-entropy with gradient "
-          "and no VJPs, ONNX no log-sigmoid, and cross_entropy_with_grad and the VJPs have no out=)")
+          "and no VJPs nor sum-normalisation, ONNX no log-sigmoid, and cross_entropy_with_grad and the "
+          "VJPs have no out=)")
     if notes:
         print("\nnot measured:")
         for msg in notes:

@@ -2,8 +2,8 @@
 written here.
 
 Every output whose exact value is a normal number of the result dtype must be within 2 ULP
-of that exact value, for softmax, log_softmax, logsumexp, sigmoid, log_sigmoid and the
-per-sample cross-entropy, in float32 and float64, over the cases below.
+of that exact value, for softmax, log_softmax, logsumexp, sigmoid, log_sigmoid, normalize and
+the per-sample cross-entropy, in float32 and float64, over the cases below.
 
 The references
 --------------
@@ -19,6 +19,12 @@ the longdouble references against mpmath.
 
 Temperatures are chosen exactly representable in float32, because the float32 entry point
 receives the temperature as a C float.
+
+normalize's reference sums each slice exactly: ``math.fsum`` rounds the exact sum to a double
+``hi`` and the exact remainder to ``lo``, so ``hi + lo`` in longdouble is within 2^-64 of it
+and ``x / (hi + lo)`` within about 2^-63 relative. Its cases are positive slices and mixed-sign
+slices whose sum does not cancel (at least about a tenth of the sum of magnitudes): where a sum
+cancels, every result inherits the input's own rounding, and no summation can help.
 
 ``tools/ulp_report.py`` imports this module and prints the same cases for ours and the peers.
 """
@@ -181,8 +187,22 @@ def ref_log_sigmoid_ld(x):
         return np.where(a >= 0, -np.log1p(e), a - np.log1p(e))
 
 
+def ref_normalize_ld(x, axis=-1):
+    a = np.moveaxis(np.asarray(x), axis, -1)
+    rows = a.reshape(-1, a.shape[-1]).astype(np.float64)
+    totals = []
+    for row in rows:
+        hi = math.fsum(row)
+        lo = math.fsum(np.append(row, -hi))  # the exact remainder, rounded once
+        totals.append(LD(hi) + LD(lo))
+    total = np.array(totals, dtype=LD).reshape(a.shape[:-1] + (1,))
+    return np.moveaxis(a.astype(LD) / total, -1, axis)
+
+
 def reference(func: str, inp: dict, method: str) -> np.ndarray:
     x, axis, t, where = inp["x"], inp.get("axis", -1), inp.get("temperature", 1.0), inp.get("where")
+    if func == "normalize":
+        return ref_normalize_ld(x, axis)
     if func == "sigmoid":
         return ref_sigmoid_ld(x)
     if func == "log_sigmoid":
@@ -220,6 +240,8 @@ def ours(func: str, inp: dict):
         return ssm.sigmoid(x)
     if func == "log_sigmoid":
         return ssm.log_sigmoid(x)
+    if func == "normalize":
+        return ssm.normalize(x, axis=axis)
     if func == "cross_entropy":
         return ssm.cross_entropy(x, inp["labels"], axis=axis, reduction="none")
     raise KeyError(func)
@@ -230,7 +252,8 @@ def ours(func: str, inp: dict):
 
 ROW_FUNCS = ("softmax", "log_softmax", "logsumexp", "cross_entropy")
 ELEM_FUNCS = ("sigmoid", "log_sigmoid")
-FUNCS = ROW_FUNCS + ELEM_FUNCS
+NORM_FUNCS = ("normalize",)
+FUNCS = ROW_FUNCS + ELEM_FUNCS + NORM_FUNCS
 DTYPES = (np.float32, np.float64)
 
 
@@ -433,6 +456,39 @@ def _elem_huge(dt, rng):
     return [{"x": v.astype(dt)}]
 
 
+def _norm_positive(dt, rng):
+    out = [{"x": rng.uniform(0, 10, (6, n)).astype(dt)} for n in range(1, 71)]
+    out += [{"x": rng.uniform(0, 1, (64, 1000)).astype(dt)},
+            {"x": rng.exponential(1, (64, 1000)).astype(dt)},
+            {"x": rng.uniform(0, 1, (2, 262144)).astype(dt)},
+            {"x": (10.0 ** rng.uniform(-20, 20, (32, 300))).astype(dt)}]  # spread magnitudes
+    return out
+
+
+def _norm_mixed(dt, rng):
+    """Mixed signs whose sum stays above about a tenth of the sum of magnitudes."""
+    out = [{"x": rng.normal(2, 1, (6, n)).astype(dt)} for n in range(1, 71)]
+    out += [{"x": rng.normal(1, 1, (64, 1000)).astype(dt)},
+            {"x": -rng.normal(1, 2, (64, 1000)).astype(dt)},  # negative sums
+            {"x": rng.normal(0.5, 1, (2, 262144)).astype(dt)}]
+    return out
+
+
+def _norm_magnitudes(dt, rng):
+    big = float(np.finfo(dt).max)
+    return [{"x": (1e30 * rng.uniform(0.1, 1, (16, 64))).astype(dt)},
+            {"x": (1e-30 * rng.uniform(0.1, 1, (16, 64))).astype(dt)},
+            {"x": (big / 4096 * rng.uniform(0, 1, (16, 1000))).astype(dt)}]
+
+
+def _norm_non_last_axis(dt, rng):
+    x3 = rng.uniform(0, 5, (12, 37, 9)).astype(dt)
+    return [{"x": x3, "axis": 0}, {"x": x3, "axis": 1},
+            {"x": rng.normal(1, 1, (300, 7)).astype(dt), "axis": 0},
+            {"x": rng.uniform(0, 1, (5, 1000, 3)).astype(dt), "axis": 1},
+            {"x": rng.uniform(0, 1, (1100, 64)).astype(dt), "axis": 0}]
+
+
 def _no_ce(funcs):
     return tuple(f for f in funcs if f != "cross_entropy")
 
@@ -459,6 +515,10 @@ CASES = [
     Case("elem_near_zero", _elem_near_zero, funcs=ELEM_FUNCS),
     Case("elem_tails", _elem_tails, funcs=ELEM_FUNCS),
     Case("elem_huge", _elem_huge, funcs=ELEM_FUNCS),
+    Case("norm_positive", _norm_positive, funcs=NORM_FUNCS),
+    Case("norm_mixed", _norm_mixed, funcs=NORM_FUNCS),
+    Case("norm_magnitudes", _norm_magnitudes, funcs=NORM_FUNCS),
+    Case("norm_non_last_axis", _norm_non_last_axis, funcs=NORM_FUNCS),
 ]
 CASE_BY_NAME = {c.name: c for c in CASES}
 

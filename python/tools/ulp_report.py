@@ -52,6 +52,8 @@ def numpy_idiom(func, inp):
             return 1 / (1 + np.exp(-x))
         if func == "log_sigmoid":
             return -np.logaddexp(x.dtype.type(0), -x)
+        if func == "normalize":
+            return x / x.sum(axis, keepdims=True)
         m = x.max(axis, keepdims=True)
         e = np.exp(x - m)
         if func == "softmax":
@@ -65,6 +67,8 @@ def numpy_idiom(func, inp):
 def scipy_special(func, inp):
     from scipy import special
 
+    if func == "normalize":
+        raise NotImplementedError("scipy has no sum-normalisation")
     x, axis = _x_for_peer(inp), inp.get("axis", -1)
     with np.errstate(all="ignore"):
         if func == "sigmoid":
@@ -98,6 +102,8 @@ def jax_nn(func, inp):
         r = jax.nn.log_softmax(x, axis=axis, **kw)
     elif func == "logsumexp":
         r = jax.nn.logsumexp(x, axis=axis, **kw)
+    elif func == "normalize":
+        r = x / x.sum(axis, keepdims=True)
     else:
         import optax
 
