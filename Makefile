@@ -1,6 +1,9 @@
 # swiftsoftmax — `make` builds the library, `make test` runs every test, `make demo` the walk-through.
 # `make help` lists the targets. A fresh machine needs the Swift 6 toolchain and Python 3 with pip;
 # the Python packages the targets use are pip-installed when missing.
+# The tiered build: every CPU tier, -Ounchecked, the Swift runtime inside the .so (Package.swift;
+# docs/design.md, "Builds"). Without it, SwiftPM makes the portable build a dependent gets.
+export SWIFTSOFTMAX_TIERED := 1
 PYTHON ?= python3
 SWIFT  ?= swift
 CC     ?= cc
@@ -228,8 +231,20 @@ example-c: $(LIB)
 	    -L$(BUILD) -lswiftsoftmax -Wl,-rpath,$(CURDIR)/$(BUILD) -o $(BUILD)/example_c
 	$(BUILD)/example_c
 
-example-swift:
-	cd examples/swift && $(SWIFT) run -c debug SoftmaxExample
+# examples/swift depends on swiftsoftmax by version, as a user's package does: on a git repository
+# of this working tree (tracked and new files, symlinks kept), tagged $(VERSION). SwiftPM refuses
+# unsafe flags from a version dependency, so this is also the test that the manifest a dependent
+# sees has none: the tiered build's variable is unset for it.
+EXAMPLE_GIT := .build/example-dependency/swiftsoftmax
+example-swift: ## build and run examples/swift against this checkout as a tagged version dependency
+	@rm -rf $(EXAMPLE_GIT) examples/swift/Package.resolved examples/swift/.build
+	@mkdir -p $(EXAMPLE_GIT)
+	@git ls-files -z --cached --others --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null \
+	    | tar -xf - -C $(EXAMPLE_GIT)
+	@cd $(EXAMPLE_GIT) && git init -q && git add -A && git -c user.name=make -c user.email=make@localhost \
+	    commit -qm "swiftsoftmax $(VERSION)" && git tag $(VERSION)
+	cd examples/swift && env -u SWIFTSOFTMAX_TIERED SWIFTSOFTMAX_GIT_URL=$(CURDIR)/$(EXAMPLE_GIT) \
+	    $(SWIFT) run -c debug --disable-dependency-cache SoftmaxExample
 
 .PHONY: bench-deps
 bench-deps: ## pip-install the benchmark's optional peers (JAX on CPU, optax, ONNX Runtime, onnx, PyTorch: ~5 GB); `bench` runs without them

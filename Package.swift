@@ -4,8 +4,15 @@
 import Foundation
 import PackageDescription
 
+// Two builds (docs/design.md, "Builds"). SwiftPM refuses unsafe flags in a package that another
+// depends on by version, so what a dependent sees is the portable build: the tier that needs no
+// -target-cpu (baseline), optimised with -O. `SWIFTSOFTMAX_TIERED=1`, which the Makefile and
+// python/setup.py set, makes the tiered build: every tier of the table for its own CPU,
+// -Ounchecked, and a shared library that carries the Swift runtime.
+let tiered = Context.environment["SWIFTSOFTMAX_TIERED"] == "1"
+
 // Kernels are pure arithmetic over raw pointers; bounds are established once by the API layer.
-let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
+let kernelFlags: [SwiftSetting] = tiered ? [.unsafeFlags(["-Ounchecked"])] : []
 
 // The CPU tiers come from one table, Sources/Tiers/tiers.def (docs/design.md, "CPU tiers").
 // Swift has no per-function target attributes, so the kernel sources are compiled once per
@@ -13,7 +20,11 @@ let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
 // SoftmaxKernels_<name>, compiled for the row's target CPU. The API picks one tier at load time.
 struct Tier { let name, arch, cpu: String; let features: [String] }
 let tierTable = Context.packageDirectory + "/Sources/Tiers/tiers.def"
-let tiers: [Tier] = try! String(contentsOfFile: tierTable, encoding: .utf8)
+// When SwiftPM resolves a version dependency, it evaluates this manifest away from the package's
+// files (packageDirectory "/"), only for its dependencies: there, an unreadable table is no error.
+let tierTableText: String? = try? String(contentsOfFile: tierTable, encoding: .utf8)
+precondition(tierTableText != nil || Context.packageDirectory == "/", "\(tierTable) cannot be read")
+let tiers: [Tier] = (tierTableText ?? "")
     .split(separator: "\n").filter { $0.hasPrefix("SSM_TIER(") }
     .map { line in
         // SSM_TIER(name, arch, "target cpu", "feature feature ...")
@@ -29,7 +40,7 @@ let hostArch = "aarch64"
 #else
 let hostArch = "other"
 #endif
-let builtTiers = tiers.filter { $0.arch == "any" || $0.arch == hostArch }
+let builtTiers = tiers.filter { ($0.arch == "any" || $0.arch == hostArch) && (tiered || $0.cpu.isEmpty) }
 let tierTargets: [Target] = builtTiers.map { t in
     .target(
         name: "SoftmaxKernels_\(t.name)", dependencies: ["SoftmaxCore", "SoftmaxScalarKernels"],
@@ -41,12 +52,12 @@ let tierTargets: [Target] = builtTiers.map { t in
 }
 let tierDependencies: [Target.Dependency] = builtTiers.map { .target(name: "SoftmaxKernels_\($0.name)") }
 
-// libswiftsoftmax.so carries its own copy of the Swift runtime (-static-stdlib), so that C and
-// Python programs need no libswift*. `SWIFTSOFTMAX_SANITIZE=1` (set by `make fuzz`) links the
-// runtime dynamically instead: a Swift host process (the libFuzzer harness) must share one runtime
-// with the library.
+// The tiered libswiftsoftmax.so carries its own copy of the Swift runtime (-static-stdlib), so
+// that C and Python programs need no libswift*; a Swift program has the runtime already.
+// `SWIFTSOFTMAX_SANITIZE=1` (set by `make fuzz`) links the runtime dynamically instead: a Swift
+// host process (the libFuzzer harness) must share one runtime with the library.
 let staticStdlib: [LinkerSetting] =
-    Context.environment["SWIFTSOFTMAX_SANITIZE"] == "1" ? [] : [.unsafeFlags(["-static-stdlib"])]
+    !tiered || Context.environment["SWIFTSOFTMAX_SANITIZE"] == "1" ? [] : [.unsafeFlags(["-static-stdlib"])]
 
 let package = Package(
     name: "swiftsoftmax",
@@ -57,7 +68,7 @@ let package = Package(
     targets: [
         // Per-call thread-local error text, the worker pool and CPU feature detection (which
         // includes the tier table): the things C does best.
-        .target(name: "CSoftmaxSupport"),
+        .target(name: "CSoftmaxSupport", cSettings: tiered ? [] : [.define("SSM_PORTABLE_BUILD")]),
         // Compiled once: the scalar protocol, error-free arithmetic and sums, the kernel-set
         // protocol and the per-sample cross-entropy arithmetic every path shares.
         .target(name: "SoftmaxCore", swiftSettings: kernelFlags),
@@ -78,6 +89,7 @@ let package = Package(
             linkerSettings: staticStdlib),
         .testTarget(
             name: "SwiftSoftmaxTests",
-            dependencies: ["SwiftSoftmax", "SoftmaxCore", "SoftmaxReference"] + tierDependencies),
+            dependencies: ["SwiftSoftmax", "SoftmaxCore", "SoftmaxReference"] + tierDependencies,
+            swiftSettings: tiered ? [.define("SSM_TIERED_BUILD")] : []),
     ] + tierTargets
 )

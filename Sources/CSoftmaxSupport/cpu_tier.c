@@ -3,7 +3,8 @@
 #include <string.h>
 
 /* The tier table, Sources/Tiers/tiers.def (docs/design.md, "CPU tiers"), with only the rows
- * built for this architecture: the same rows Package.swift makes kernel targets of. */
+ * built for this architecture (and this kind of build): the same rows Package.swift makes
+ * kernel targets of. */
 #if defined(__x86_64__)
 #define SSM_HOST_ARCH "x86_64"
 #elif defined(__aarch64__)
@@ -23,7 +24,12 @@ static const struct ssm_tier_row table[] = {
 };
 enum { table_rows = sizeof table / sizeof table[0] };
 
+/* SSM_PORTABLE_BUILD: Package.swift's build without unsafe flags (a package depended on by
+ * version), which compiles only the rows that need no -target-cpu (docs/design.md, "Builds"). */
 static int built_here(const struct ssm_tier_row *row) {
+#ifdef SSM_PORTABLE_BUILD
+    if (row->target_cpu[0] != 0) return 0;
+#endif
     return strcmp(row->arch, "any") == 0 || strcmp(row->arch, SSM_HOST_ARCH) == 0;
 }
 
