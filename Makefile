@@ -26,9 +26,11 @@ PYTEST_ARGS ?= -q
 all: lib ## build the release library .build/release/libswiftsoftmax.so (the default)
 lib: $(LIB)
 
-$(LIB): $(SOURCES)
-	$(SWIFT) build -c release
-	@touch $@
+# Always asks SwiftPM, which rebuilds only what changed: a bare `swift build` in between makes
+# the portable build in the same place, which file times alone would not reveal.
+$(LIB): FORCE
+	@$(SWIFT) build -c release | grep -v '^\[' ; test -f $@
+FORCE:
 
 # $(call pip_install,packages): installs those of `packages` that do not import. pip may refuse
 # to touch a system Python (PEP 668, e.g. Debian 12): then retry as a --user install, and finally

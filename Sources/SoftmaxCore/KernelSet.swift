@@ -21,6 +21,10 @@ public protocol SoftmaxKernelSet: SoftmaxRowChunks {
     /// Sum-normalisation x / Σx along the middle axis of the units `units`: `y` may be `x` exactly.
     static func normalize<T: SoftmaxScalar>(
         _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, outer: Int, n: Int, inner: Int, units: Range<Int>)
+    /// The softmax Jacobian of slices `slices` of an [outer, n, inner] array, one n × n block each
+    /// in `jac` ([outer, inner, n, n]); NaN blocks for NaN slices, zero blocks for all -inf ones.
+    static func softmaxJacobian<T: SoftmaxScalar>(
+        _ x: UnsafePointer<T>, _ jac: UnsafeMutablePointer<T>, n: Int, inner: Int, slices: Range<Int>, temperature: T)
     /// Cross-entropy (and its gradient, when asked) of samples `slices`; the sum of their losses.
     static func crossEntropy<T: SoftmaxScalar>(_ pb: CrossEntropyProblem<T>, slices: Range<Int>) -> CompensatedSumWithSpecials
 }

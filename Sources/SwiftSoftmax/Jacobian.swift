@@ -1,4 +1,4 @@
-import SoftmaxScalarKernels
+import SoftmaxCore
 
 /// The softmax Jacobian `J[i][j] = ∂p_i/∂x_j = p_i (δ_ij - p_j) / T` of every slice of an
 /// `[outer, n, inner]` array, with `p = softmax(x / T)`.
@@ -36,8 +36,9 @@ public func softmaxJacobian<T: SoftmaxScalar>(
     try Check.disjoint(jac, jcount * size, "jac", x, shape.count * size, "x", allowAlias: false)
     try Check.temperature(temperature)
     guard jcount > 0, let x, let jac else { return }
+    let k = Tier.kernels
     Threads.forEachChunk(units: shape.slices, costPerUnit: nn + 3 * shape.n) { r in
-        ScalarKernels.softmaxJacobian(x, jac, n: shape.n, inner: shape.inner, slices: r, temperature: temperature)
+        k.softmaxJacobian(x, jac, n: shape.n, inner: shape.inner, slices: r, temperature: temperature)
     }
 }
 

@@ -26,6 +26,17 @@ and ``x / (hi + lo)`` within about 2^-63 relative. Its cases are positive slices
 slices whose sum does not cancel (at least about a tenth of the sum of magnitudes): where a sum
 cancels, every result inherits the input's own rounding, and no summation can help.
 
+The derivatives take the exactly rounded ``softmax(x)`` (or ``log_softmax(x)``) of the row cases
+as their input ``y`` and a seeded normal ``g``. ``softmax_jacobian``'s entries are products (no
+cancellation) and are measured in ULPs like the functions above, against
+``p_i (δ_ij - p_j) / T`` in longdouble with ``1 - p_i`` as the sum of the other terms. The VJPs'
+outputs cancel (``y (g - Σ g y)``): they are measured componentwise against the condition of
+each output, ``|dx - exact| / (eps · scale + s)`` with ``scale = |y| (|g| + Σ|g y|) / T`` for
+softmax and ``(|g| + p Σ|g|) / T`` for log-softmax (the bound their kernels are built to,
+docs/accuracy.md, "Derivatives"), and ``s`` the smallest subnormal times ``max(1, 1/T)`` (an
+output in the subnormal range is a multiple of that step, and ``y (g - Σ g y)`` is rounded to it
+before the division by T), under the same threshold of 2.
+
 ``tools/ulp_report.py`` imports this module and prints the same cases for ours and the peers.
 """
 
@@ -199,7 +210,64 @@ def ref_normalize_ld(x, axis=-1):
     return np.moveaxis(a.astype(LD) / total, -1, axis)
 
 
+def _last(a, axis):
+    return np.moveaxis(np.asarray(a), axis, -1).astype(LD)
+
+
+def ref_jacobian_ld(y, axis=-1, temperature=1.0, dtype=None):
+    """p_i (δ_ij - p_j) / T from probabilities p given in longdouble, as [..., n, n] with the
+    class axis last; the diagonal's 1 - p_i as the sum of the other probabilities. With
+    `dtype`, NaN (not measured) where p_i or p_j is below that dtype's normal range: a subnormal
+    probability has lost bits before the product, and T < 1 can lift the product to normal
+    (docs/accuracy.md, "Known limits")."""
+    p = _last(y, axis)
+    jac = -(p[..., :, None] * p[..., None, :])
+    # 1 - p_i: for the largest p, the sum of the others (near 1, 1 - p would cancel); for the
+    # rest, that sum plus the largest minus p_i, which stays near 1.
+    top = np.arange(p.shape[-1]) == np.argmax(p, axis=-1)[..., None]
+    rest = np.sum(np.where(top, LD(0), p), axis=-1, keepdims=True)
+    others = np.where(top, rest, rest + np.max(p, axis=-1, keepdims=True) - p)
+    i = np.arange(p.shape[-1])
+    jac[..., i, i] = p * others
+    jac = jac / LD(temperature)
+    if dtype is not None:
+        sub = p < LD(np.finfo(dtype).smallest_normal)
+        jac[sub[..., :, None] | sub[..., None, :]] = LD(np.nan)
+    return jac
+
+
+def ref_vjp_ld(func, inp):
+    """(exact dx, scale) of a VJP input, both with the class axis back in place."""
+    axis, t = inp.get("axis", -1), LD(inp.get("temperature", 1.0))
+    g = _last(inp["g"], axis)
+    if func == "softmax_vjp":
+        y = _last(inp["y"], axis)
+        dx = y * (g - np.sum(g * y, axis=-1, keepdims=True)) / t
+        scale = np.abs(y) * (np.abs(g) + np.sum(np.abs(g * y), axis=-1, keepdims=True)) / t
+    else:
+        p = np.exp(_last(inp["logy"], axis))
+        dx = (g - p * np.sum(g, axis=-1, keepdims=True)) / t
+        scale = (np.abs(g) + p * np.sum(np.abs(g), axis=-1, keepdims=True)) / t
+    return np.moveaxis(dx, -1, axis), np.moveaxis(scale, -1, axis)
+
+
+def vjp_errors(dx, ref, scale, dtype, temperature=1.0) -> np.ndarray:
+    """|dx - ref| / (eps · scale): the componentwise error against each output's condition;
+    NaN where the scale is 0 or not finite (excluded), inf where dx is not finite."""
+    fin = np.finfo(dtype)
+    dx = np.asarray(dx).astype(LD)
+    ok = np.isfinite(scale) & (scale > 0)
+    # Outputs in the subnormal range carry an absolute error of about one subnormal step, and
+    # the step of y (g - Σ g y), rounded before the division by T, is magnified by 1 / T.
+    floor = LD(fin.smallest_subnormal) * max(LD(1), 1 / LD(temperature))
+    err = np.abs(dx - ref) / (LD(fin.eps) * np.where(ok, scale, LD(1)) + floor)
+    err = np.where(np.isfinite(dx), err, LD(np.inf))
+    return np.where(ok, err, LD(np.nan)).astype(np.float64)
+
+
 def reference(func: str, inp: dict, method: str) -> np.ndarray:
+    if func == "softmax_jacobian":
+        return ref_jacobian_ld(inp["p_ld"], inp.get("axis", -1), inp.get("temperature", 1.0), inp["dtype"])
     x, axis, t, where = inp["x"], inp.get("axis", -1), inp.get("temperature", 1.0), inp.get("where")
     if func == "normalize":
         return ref_normalize_ld(x, axis)
@@ -224,7 +292,7 @@ def reference(func: str, inp: dict, method: str) -> np.ndarray:
 
 
 def ours(func: str, inp: dict):
-    x, axis, t, where = inp["x"], inp.get("axis", -1), inp.get("temperature", 1.0), inp.get("where")
+    x, axis, t, where = inp.get("x"), inp.get("axis", -1), inp.get("temperature", 1.0), inp.get("where")
     kw = {}
     if t != 1.0:
         kw["temperature"] = t
@@ -244,6 +312,12 @@ def ours(func: str, inp: dict):
         return ssm.normalize(x, axis=axis)
     if func == "cross_entropy":
         return ssm.cross_entropy(x, inp["labels"], axis=axis, reduction="none")
+    if func == "softmax_vjp":
+        return ssm.softmax_vjp(inp["y"], inp["g"], axis=axis, **kw)
+    if func == "log_softmax_vjp":
+        return ssm.log_softmax_vjp(inp["logy"], inp["g"], axis=axis, **kw)
+    if func == "softmax_jacobian":  # the batch axes in order, then (n, n): the reference's layout
+        return ssm.softmax_jacobian(x, axis=axis, **kw)
     raise KeyError(func)
 
 
@@ -253,7 +327,13 @@ def ours(func: str, inp: dict):
 ROW_FUNCS = ("softmax", "log_softmax", "logsumexp", "cross_entropy")
 ELEM_FUNCS = ("sigmoid", "log_sigmoid")
 NORM_FUNCS = ("normalize",)
-FUNCS = ROW_FUNCS + ELEM_FUNCS + NORM_FUNCS
+VJP_FUNCS = ("softmax_vjp", "log_softmax_vjp")
+DERIV_FUNCS = VJP_FUNCS + ("softmax_jacobian",)
+FUNCS = ROW_FUNCS + ELEM_FUNCS + NORM_FUNCS + DERIV_FUNCS
+ROWS_AND_VJPS = ROW_FUNCS + VJP_FUNCS
+ROWS_AND_DERIVS = ROW_FUNCS + DERIV_FUNCS
+# softmax_jacobian writes n·n outputs per slice: inputs above this many are left out.
+JACOBIAN_MAX_OUTPUTS = 4_000_000
 DTYPES = (np.float32, np.float64)
 
 
@@ -494,21 +574,21 @@ def _no_ce(funcs):
 
 
 CASES = [
-    Case("rows_1_to_70", _rows_1_70),
-    Case("row_262144", _row_262144),
-    Case("ordinary", _ordinary),
-    Case("near_overflow", _near_overflow),
-    Case("offset_1e4", _offset_1e4),
-    Case("magnitude_1e30", _magnitude_1e30),
-    Case("magnitude_1e-30", _magnitude_1e_30),
-    Case("confident", _confident),
+    Case("rows_1_to_70", _rows_1_70, funcs=ROWS_AND_DERIVS),
+    Case("row_262144", _row_262144, funcs=ROWS_AND_VJPS),
+    Case("ordinary", _ordinary, funcs=ROWS_AND_VJPS),
+    Case("near_overflow", _near_overflow, funcs=ROWS_AND_DERIVS),
+    Case("offset_1e4", _offset_1e4, funcs=ROWS_AND_DERIVS),
+    Case("magnitude_1e30", _magnitude_1e30, funcs=ROWS_AND_DERIVS),
+    Case("magnitude_1e-30", _magnitude_1e_30, funcs=ROWS_AND_DERIVS),
+    Case("confident", _confident, funcs=ROWS_AND_DERIVS),
     Case("near_zero", _near_zero, funcs=("logsumexp",), mp_float64=("logsumexp",)),
-    Case("subnormal_outputs", _subnormal_outputs),
-    Case("ties", _ties),
-    Case("non_last_axis", _non_last_axis),
-    Case("shift_forms", _shift_forms),
-    Case("masks", _masks, funcs=("softmax", "log_softmax", "logsumexp")),
-    Case("temperature", _temperature, funcs=("softmax", "log_softmax"),
+    Case("subnormal_outputs", _subnormal_outputs, funcs=ROWS_AND_DERIVS),
+    Case("ties", _ties, funcs=ROWS_AND_DERIVS),
+    Case("non_last_axis", _non_last_axis, funcs=ROWS_AND_DERIVS),
+    Case("shift_forms", _shift_forms, funcs=ROWS_AND_DERIVS),
+    Case("masks", _masks, funcs=("softmax", "log_softmax", "logsumexp") + VJP_FUNCS),
+    Case("temperature", _temperature, funcs=("softmax", "log_softmax") + DERIV_FUNCS,
          mp_float64=("softmax", "log_softmax")),
     Case("elem_general", _elem_general, funcs=ELEM_FUNCS),
     Case("elem_wide", _elem_wide, funcs=ELEM_FUNCS),
@@ -527,6 +607,8 @@ def inputs_for(case: Case, dtype, func: str) -> list:
     """The inputs of `case` for `dtype` (seeded, so every run and every tool sees the same data)."""
     rng = np.random.default_rng([SEED, CASES.index(case), np.dtype(dtype).itemsize])
     inputs = case.make(np.dtype(dtype), rng)
+    if func in DERIV_FUNCS:
+        return _derivative_inputs(inputs, dtype, func, rng)
     if func == "cross_entropy":
         for inp in inputs:
             if "labels" not in inp:
@@ -535,6 +617,29 @@ def inputs_for(case: Case, dtype, func: str) -> list:
                 n = shape.pop(axis)
                 inp["labels"] = rng.integers(0, n, shape)
     return inputs
+
+
+def _derivative_inputs(inputs, dtype, func, rng) -> list:
+    """The row inputs made into a derivative's: y = the exactly rounded softmax (log_softmax) of
+    x, g seeded normal; the Jacobian keeps x, with its longdouble probabilities for the reference."""
+    out = []
+    for inp in inputs:
+        x, axis, t, where = inp["x"], inp.get("axis", -1), inp.get("temperature", 1.0), inp.get("where")
+        if func == "softmax_jacobian":
+            n = x.shape[axis] if x.ndim else 1
+            if where is not None or x.size * n > JACOBIAN_MAX_OUTPUTS:
+                continue
+            out.append(dict(inp, p_ld=ref_softmax_ld(x, axis, t, None), dtype=np.dtype(dtype)))
+            continue
+        kind = "softmax" if func == "softmax_vjp" else "log_softmax"
+        r = _ref_rows_mp(kind, x, axis, t, where) if t != 1.0 and np.dtype(dtype) == np.float64 else \
+            {"softmax": ref_softmax_ld, "log_softmax": ref_log_softmax_ld}[kind](x, axis, t, where)
+        with np.errstate(over="ignore"):  # a log-probability beyond the dtype's range is -inf
+            r = np.asarray(r).astype(dtype)
+        d = {"axis": axis, "temperature": t, "g": rng.normal(0, 1, x.shape).astype(dtype),
+             ("y" if kind == "softmax" else "logy"): r}
+        out.append(d)
+    return out
 
 
 def ref_method(case: Case, dtype, func: str) -> str:
@@ -555,10 +660,14 @@ def measure(func: str, dtype, case: Case, impl: Callable = ours) -> Worst:
     method = ref_method(case, dtype, func)
     for k, inp in enumerate(inputs_for(case, dtype, func)):
         y = np.asarray(impl(func, inp))
-        ref = reference(func, inp, method)
+        if func in VJP_FUNCS:
+            ref, scale = ref_vjp_ld(func, inp)
+        else:
+            ref = reference(func, inp, method)
         if y.shape != ref.shape:
             raise AssertionError(f"shape {y.shape} != reference shape {ref.shape}")
-        err = ulp_errors(y, ref, dtype)
+        err = (vjp_errors(y, ref, scale, dtype, inp.get("temperature", 1.0)) if func in VJP_FUNCS
+               else ulp_errors(y, ref, dtype))
         measured = ~np.isnan(err)
         w.count += int(measured.sum())
         if measured.any():
@@ -567,7 +676,8 @@ def measure(func: str, dtype, case: Case, impl: Callable = ours) -> Worst:
             if e > w.ulp or (e == math.inf and not w.where):
                 pos = np.unravel_index(i, err.shape)
                 w.ulp = e
-                w.where = (f"input {k} (shape {inp['x'].shape}, axis {inp.get('axis', -1)}) "
+                shape = inp["x" if "x" in inp else "g"].shape
+                w.where = (f"input {k} (shape {shape}, axis {inp.get('axis', -1)}) "
                            f"at {tuple(int(p) for p in pos)}: got {y[pos]!r}, exact "
                            f"{np.format_float_scientific(ref[pos], precision=20)}")
         if inp.get("where") is not None and func in ("softmax", "log_softmax"):

@@ -1,7 +1,9 @@
 import SoftmaxCore
+import SoftmaxScalarKernels
 
-// Derivatives of softmax and log-softmax over [outer, n, inner] slices. Everything is computed
-// in Double; the output is rounded once.
+// The softmax Jacobian as the library computed it before its per-tier kernel
+// (SoftmaxKernels/Jacobian.swift): probabilities in Double, each entry their product rounded
+// once. The tiers are tested against it, within the few ulps its rounded probabilities cost.
 
 /// The probabilities of one slice in Double, with the pieces the derivatives need to keep
 /// full precision: p[i] = e[i] / S and 1 - p[argmax] = rest / S.
@@ -38,14 +40,14 @@ func sliceProbabilities<T: SoftmaxScalar>(
 /// or empty), or poisoned by a NaN.
 enum SliceKind { case finite, zero, nan }
 
-extension ScalarKernels {
+extension Reference {
     /// The softmax Jacobian `J[i][j] = p_i (δ_ij - p_j) / T` of slices `slices`, written as an
     /// `n × n` block per slice: `jac` is `[outer, inner, n, n]`. The diagonal uses
     /// `1 - p_max = (sum of the other terms) / S`, so it keeps its precision when `p_max ≈ 1`.
     /// A NaN slice gives a NaN block; an all -inf slice a zero block.
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
-    package static func softmaxJacobian<T: SoftmaxScalar>(
+    public static func softmaxJacobian<T: SoftmaxScalar>(
         _ x: UnsafePointer<T>, _ jac: UnsafeMutablePointer<T>, n: Int, inner: Int,
         slices: Range<Int>, temperature: T
     ) {
@@ -66,17 +68,19 @@ extension ScalarKernels {
             case .finite:
                 break
             }
+            // The block is most of the work and all of the memory traffic: each row is one
+            // branch-free loop the compiler vectorises (the division by t = 1 is exact, so it is
+            // left out there), then its diagonal entry is overwritten.
             for i in 0..<n {
-                let pi = p[i]
+                let pi = p[i], minusPi = -p[i]
                 let row = block + i * n
-                for j in 0..<n {
-                    if i == j {
-                        let q = i == info.argmax ? info.oneMinusTop : 1 - pi
-                        row[j] = T(rounding: pi * q / t)
-                    } else {
-                        row[j] = T(rounding: -(pi * p[j]) / t)
-                    }
+                if t == 1 {
+                    for j in 0..<n { row[j] = T(rounding: minusPi * p[j]) }
+                } else {
+                    for j in 0..<n { row[j] = T(rounding: minusPi * p[j] / t) }
                 }
+                let q = i == info.argmax ? info.oneMinusTop : 1 - pi
+                row[i] = T(rounding: pi * q / t)
             }
         }
     }
