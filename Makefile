@@ -197,6 +197,24 @@ CHECK_WHEEL_ARGS ?=
 check-wheel: wheel ## install the wheel in fresh venvs (CPython 3.9-3.13, NumPy 1.26 and 2) and use it without a toolchain
 	$(PYTHON) python/tools/check_wheel.py $(CHECK_WHEEL_ARGS) dist/swiftsoftmax-$(VERSION)-*.whl
 
+# The sdist carries the Swift package under swift/ (python/setup.py, SdistWithSwiftSources);
+# installing it builds the library with the local Swift toolchain.
+SDIST := dist/swiftsoftmax-$(VERSION).tar.gz
+sdist: ## a source distribution in dist/ (python -m build --sdist; it carries the Swift sources)
+	$(call pip_install,build)
+	rm -f $(SDIST)
+	@out=$$(cd python && $(PYTHON) -m build --sdist --outdir ../dist 2>&1) \
+	  || { echo "$$out" >&2; echo "sdist: python -m build --sdist failed" >&2; exit 1; }
+	@ls -l $(SDIST)
+
+# The sdist's file list against the checkout, its install without a toolchain (which must fail
+# naming the Swift toolchain) and, unless CHECK_SDIST_BUILD=0, its install with the toolchain
+# (a full swift build -c release, about a minute on 2 cores) and check_install.py.
+CHECK_SDIST_BUILD ?= 1
+check-sdist: sdist ## check the sdist's files, its install without Swift (a clear error) and with Swift (CHECK_SDIST_BUILD=0 skips)
+	$(PYTHON) python/tools/check_sdist.py $(if $(filter 0 no,$(CHECK_SDIST_BUILD)),--no-build) \
+	    --swift "$$(command -v $(SWIFT) || true)" $(SDIST)
+
 install: $(LIB) ## install lib/libswiftsoftmax.so, include/swiftsoftmax.h, lib/pkgconfig/swiftsoftmax.pc under PREFIX
 	install -d "$(DESTDIR)$(PREFIX)/lib/pkgconfig" "$(DESTDIR)$(PREFIX)/include"
 	install -m 755 $(LIB) "$(DESTDIR)$(PREFIX)/lib/libswiftsoftmax.so"

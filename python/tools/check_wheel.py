@@ -90,6 +90,13 @@ def wheel_requirements(wheel: Path) -> list[str]:
             if line.startswith("Requires-Dist:") and "extra ==" not in line]
 
 
+def elf_facts(so: Path) -> tuple[list[str], bool]:
+    """The shared libraries `so` needs, and whether it is stripped (has no .symtab)."""
+    dynamic = subprocess.run(["readelf", "-d", str(so)], capture_output=True, text=True, check=True).stdout
+    sections = subprocess.run(["readelf", "-S", "-W", str(so)], capture_output=True, text=True, check=True).stdout
+    return re.findall(r"Shared library: \[(.*?)\]", dynamic), " .symtab " not in sections
+
+
 def check_wheel_file(wheel: Path, tmp: Path) -> list[str]:
     """The checks on the file itself; returns the problems found."""
     problems = []
@@ -102,10 +109,7 @@ def check_wheel_file(wheel: Path, tmp: Path) -> list[str]:
         if LIBNAME not in z.namelist():
             return problems + [f"no {LIBNAME} inside"]
         so = Path(z.extract(LIBNAME, tmp / "unpacked"))
-    dynamic = subprocess.run(["readelf", "-d", str(so)], capture_output=True, text=True, check=True).stdout
-    needed = re.findall(r"Shared library: \[(.*?)\]", dynamic)
-    sections = subprocess.run(["readelf", "-S", "-W", str(so)], capture_output=True, text=True, check=True).stdout
-    stripped = " .symtab " not in sections
+    needed, stripped = elf_facts(so)
     print(f"check-wheel: {wheel.name}: {wheel.stat().st_size // 1024} kB, tag {tag}; "
           f"libswiftsoftmax.so {so.stat().st_size // 1024} kB, {'stripped' if stripped else 'NOT stripped'}, "
           f"needs {' '.join(needed)}")
