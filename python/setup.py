@@ -3,14 +3,15 @@
 `pip install ./python` (or `pip wheel ./python`, `make wheel`) runs `swift build -c release` in the
 repository root and copies `.build/release/libswiftsoftmax.so` into the package, where
 `swiftsoftmax._lib` looks first. The sdist (`python -m build --sdist`, `make sdist`) carries the
-Swift package under `swift/`, and installing from it builds there. The library links the Swift runtime statically
-(`-static-stdlib`), so the wheel needs no Swift toolchain at run time; it is stripped of its
-symbol table when `strip` is available (set SWIFTSOFTMAX_NO_STRIP=1 to keep it).
+Swift package under `swift/`, and installing from it builds there. The library links the Swift
+runtime statically (`-static-stdlib`), so the wheel needs no Swift toolchain at run time; it is
+stripped of its symbol table when `strip` is available (set SWIFTSOFTMAX_NO_STRIP=1 to keep it).
 
 Environment:
   SWIFTSOFTMAX_PREBUILT=path/to/libswiftsoftmax.so   ship this file instead of building
   SWIFT=/path/to/swift                               the toolchain to build with
-  SWIFTSOFTMAX_SCRATCH=dir                           SwiftPM's build directory (default .build)
+  SWIFTSOFTMAX_SCRATCH=dir                           SwiftPM's build directory (default: the
+                                                     package's .build)
 
 All metadata lives in pyproject.toml; this file only adds the build step, the Swift sources in
 the sdist, and marks the wheel as platform-specific (it carries a native library), e.g.
