@@ -180,29 +180,45 @@ VERSION ?= $(shell sed -n 's/^\#define SSM_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: wheel check-wheel install uninstall install-check examples example-c example-swift
+.PHONY: wheel check-wheel sdist check-sdist install uninstall install-check examples example-c example-swift
 
-wheel: ## a platform wheel in dist/ (python/setup.py runs swift build -c release and ships the .so)
+# pip wheel makes a linux_x86_64 wheel; auditwheel checks the library's glibc/libstdc++ symbol
+# versions and retags it with the lowest manylinux policy they allow (docs/python.md, "Installing /
+# the wheel"). `--patcher none`: nothing may need grafting or patching (the library links the Swift
+# runtime statically), so a new external dependency fails here instead of being copied in.
+wheel: ## a manylinux wheel in dist/ (python/setup.py runs swift build -c release; auditwheel retags it)
+	$(call pip_install,auditwheel)
 	rm -rf python/build dist/swiftsoftmax-*.whl
-	$(PYTHON) -m pip wheel $(PIP_FLAGS) --no-deps -w dist ./python
+	$(PYTHON) -m pip wheel $(PIP_FLAGS) --no-deps -w python/build/wheel ./python
+	@out=$$($(PYTHON) -m auditwheel repair --patcher none -w dist python/build/wheel/swiftsoftmax-*.whl 2>&1) \
+	  || { echo "$$out" >&2; echo "wheel: auditwheel repair failed" >&2; exit 1; }
+	$(PYTHON) -m auditwheel show dist/swiftsoftmax-$(VERSION)-*.whl
 	@ls -l dist/swiftsoftmax-*.whl
 
-# The wheel, installed into a fresh venv, must work with no Swift toolchain on PATH or
-# LD_LIBRARY_PATH and from outside the checkout: build_info()["library"] must be the venv's copy.
-check-wheel: wheel ## install the wheel in a fresh venv in a temp dir and use it without a Swift toolchain
-	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	whl=$$(ls dist/swiftsoftmax-$(VERSION)-*.whl); \
-	case "$$whl" in *-none-any.whl) echo "check-wheel: $$whl is a pure wheel; it carries a native library" >&2; exit 1;; esac; \
-	$(PYTHON) -m zipfile -e "$$whl" "$$tmp/unpacked"; \
-	so="$$tmp/unpacked/swiftsoftmax/libswiftsoftmax.so"; \
-	echo "check-wheel: $$whl ($$(du -k "$$whl" | cut -f1) kB), libswiftsoftmax.so needs: $$(readelf -d "$$so" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | tr '\n' ' ')"; \
-	if readelf -d "$$so" | grep -q 'Shared library: \[libswift'; then \
-	  echo "check-wheel: libswiftsoftmax.so depends on the Swift runtime" >&2; exit 1; fi; \
-	$(PYTHON) -m venv "$$tmp/venv"; \
-	"$$tmp/venv/bin/python" -m pip install $(PIP_FLAGS) "$$whl"; \
-	cp python/tools/check_install.py "$$tmp/"; \
-	cd "$$tmp" && env -i HOME="$$HOME" PATH="$$tmp/venv/bin:/usr/bin:/bin" \
-	  sh -c '! command -v swift >/dev/null && exec python check_install.py "$$1"' sh "$$tmp/venv"
+# The wheel, installed into fresh venvs (every CPython 3.9-3.13 found, NumPy 1.26, the newest
+# NumPy 2), must work with no Swift toolchain on PATH or LD_LIBRARY_PATH and from outside the
+# checkout; python/tools/check_wheel.py says how. CHECK_WHEEL_ARGS=--strict makes a skip a failure.
+CHECK_WHEEL_ARGS ?=
+check-wheel: wheel ## install the wheel in fresh venvs (CPython 3.9-3.13, NumPy 1.26 and 2) and use it without a toolchain
+	$(PYTHON) python/tools/check_wheel.py $(CHECK_WHEEL_ARGS) dist/swiftsoftmax-$(VERSION)-*.whl
+
+# The sdist carries the Swift package under swift/ (python/setup.py, SdistWithSwiftSources);
+# installing it builds the library with the local Swift toolchain.
+SDIST := dist/swiftsoftmax-$(VERSION).tar.gz
+sdist: ## a source distribution in dist/ (python -m build --sdist; it carries the Swift sources)
+	$(call pip_install,build)
+	rm -f $(SDIST)
+	@out=$$(cd python && $(PYTHON) -m build --sdist --outdir ../dist 2>&1) \
+	  || { echo "$$out" >&2; echo "sdist: python -m build --sdist failed" >&2; exit 1; }
+	@ls -l $(SDIST)
+
+# The sdist's file list against the checkout, its install without a toolchain (which must fail
+# naming the Swift toolchain) and, unless CHECK_SDIST_BUILD=0, its install with the toolchain
+# (a full swift build -c release, about a minute on 2 cores) and check_install.py.
+CHECK_SDIST_BUILD ?= 1
+check-sdist: sdist ## check the sdist's files, its install without Swift (a clear error) and with Swift (CHECK_SDIST_BUILD=0 skips)
+	$(PYTHON) python/tools/check_sdist.py $(if $(filter 0 no,$(CHECK_SDIST_BUILD)),--no-build) \
+	    --swift "$$(command -v $(SWIFT) || true)" $(SDIST)
 
 install: $(LIB) ## install lib/libswiftsoftmax.so, include/swiftsoftmax.h, lib/pkgconfig/swiftsoftmax.pc under PREFIX
 	install -d "$(DESTDIR)$(PREFIX)/lib/pkgconfig" "$(DESTDIR)$(PREFIX)/include"
