@@ -32,6 +32,7 @@ except ImportError as e:  # the optional extra is missing
         "(or pip install 'dask[array]' distributed)") from e
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _arrays as A
 from . import _partial as P
@@ -39,7 +40,6 @@ from . import _partial as P
 __all__ = ["softmax", "log_softmax", "logsumexp", "softmax_stats", "cross_entropy",
            "cross_entropy_with_grad", "cross_entropy_stats"]
 
-ArrayLike = Any
 _F32, _F64 = A.F32, A.F64
 
 
@@ -151,7 +151,7 @@ def _fsum(a: da.Array) -> da.Array:
 
 # ---- the softmax family
 
-def softmax_stats(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0, keepdims: bool = False,
+def softmax_stats(x: npt.ArrayLike, axis: int = -1, *, temperature: float = 1.0, keepdims: bool = False,
                   split_every: Optional[int] = None, precise: bool = False) -> da.Array:
     """The merged softmax statistics of every slice of `x` along `axis`, as a Dask array.
 
@@ -189,7 +189,7 @@ def _normalised(op, x, axis, temperature, split_every):
                          meta=_meta(a.ndim, rdt))
 
 
-def softmax(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0,
+def softmax(x: npt.ArrayLike, axis: int = -1, *, temperature: float = 1.0,
             split_every: Optional[int] = None) -> da.Array:
     """Softmax along `axis` of a Dask array chunked along that axis.
 
@@ -226,7 +226,7 @@ def softmax(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0,
     return _normalised("softmax", x, axis, temperature, split_every)
 
 
-def log_softmax(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0,
+def log_softmax(x: npt.ArrayLike, axis: int = -1, *, temperature: float = 1.0,
                 split_every: Optional[int] = None) -> da.Array:
     """Log-softmax along `axis` of a Dask array chunked along that axis (see :func:`softmax`).
 
@@ -240,7 +240,7 @@ def log_softmax(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0,
     return _normalised("log_softmax", x, axis, temperature, split_every)
 
 
-def logsumexp(x: ArrayLike, axis: int = -1, *, keepdims: bool = False,
+def logsumexp(x: npt.ArrayLike, axis: int = -1, *, keepdims: bool = False,
               split_every: Optional[int] = None) -> da.Array:
     """``log Σ exp(x)`` along `axis` of a Dask array chunked along that axis.
 
@@ -291,8 +291,8 @@ def _ce_setup(logits, target, axis, weight, ignore_index, label_smoothing, reduc
     return a, ax, rdt, c, t, w, ignore, eps
 
 
-def cross_entropy_stats(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
-                        weight: Optional[ArrayLike] = None, ignore_index: int = -100,
+def cross_entropy_stats(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -1,
+                        weight: Optional[npt.ArrayLike] = None, ignore_index: int = -100,
                         keepdims: bool = False, split_every: Optional[int] = None) -> da.Array:
     """Cross-entropy statistics merged over every chunk (shard) of the class axis.
 
@@ -345,7 +345,7 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing, 
     return loss, g
 
 
-def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1, weight: Optional[ArrayLike] = None,
+def cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -1, weight: Optional[npt.ArrayLike] = None,
                   ignore_index: int = -100, label_smoothing: float = 0.0, reduction: str = "mean",
                   split_every: Optional[int] = None) -> da.Array:
     """Cross-entropy of logits whose class axis is split across chunks (vocabulary parallel).
@@ -381,8 +381,8 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1, weigh
                           split_every, False)
 
 
-def cross_entropy_with_grad(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
-                            weight: Optional[ArrayLike] = None, ignore_index: int = -100,
+def cross_entropy_with_grad(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -1,
+                            weight: Optional[npt.ArrayLike] = None, ignore_index: int = -100,
                             label_smoothing: float = 0.0, reduction: str = "mean",
                             split_every: Optional[int] = None):
     """Cross-entropy and its gradient with respect to the logits, split along the class axis.
