@@ -380,9 +380,9 @@ def deliver(result: npt.NDArray[Any], out: Optional[npt.NDArray[Any]], result_dt
 
 
 if TYPE_CHECKING:
-    # For results of an input's shape, which are 0-d (then NumPy scalars) only for a 0-d input
-    # reduced over axis=None: typed as the arrays they are for any other input, without the
-    # run-time cost of a cast on every call.
+    # For results of an input's shape, which are 0-d (then NumPy scalars, as NumPy returns them)
+    # only for a 0-d input: typed as the arrays they are for any other input (a NumPy scalar has
+    # most of an array's attributes), without the run-time cost of a cast on every call.
     def deliver_array(result: npt.NDArray[Any], out: Optional[npt.NDArray[Any]],
                       result_dtype: np.dtype[Any]) -> npt.NDArray[np.floating[Any]]: ...
 else:

@@ -297,8 +297,7 @@ def logsumexp(x: npt.ArrayLike, axis: Axis = -1, *, keepdims: bool = False,
     return A.deliver(result.reshape(layout.reduced_shape(keepdims)), None, rdt)
 
 
-def _elementwise(op: str, x: npt.ArrayLike, out: Optional[npt.NDArray[Any]]
-                 ) -> Union[npt.NDArray[np.floating[Any]], np.floating[Any]]:
+def _elementwise(op: str, x: npt.ArrayLike, out: Optional[npt.NDArray[Any]]) -> npt.NDArray[np.floating[Any]]:
     a, cdt, rdt = A.as_real_array(x, "x")
     A.check_out(out, a.shape, rdt)
     xb = np.asarray(a, dtype=cdt, order="C")
@@ -306,11 +305,10 @@ def _elementwise(op: str, x: npt.ArrayLike, out: Optional[npt.NDArray[Any]]
     target = A.direct_target(out, flat, cdt, xb)
     yb = target if target is not None else np.empty_like(xb)
     check(FUNCS[f"ssm_{op}_{A.suffix(cdt)}"](A.ptr(xb), A.ptr(yb), xb.size), op)
-    return A.deliver(yb, out, rdt)
+    return A.deliver_array(yb, out, rdt)
 
 
-def sigmoid(x: npt.ArrayLike, *, out: Optional[npt.NDArray[np.floating[Any]]] = None
-            ) -> Union[npt.NDArray[np.floating[Any]], np.floating[Any]]:
+def sigmoid(x: npt.ArrayLike, *, out: Optional[npt.NDArray[np.floating[Any]]] = None) -> npt.NDArray[np.floating[Any]]:
     """The logistic sigmoid ``1 / (1 + exp(-x))``, elementwise and overflow-free.
 
     ``softmax([x, 0])[0] == sigmoid(x)``: the two-class softmax is the sigmoid.
@@ -324,8 +322,7 @@ def sigmoid(x: npt.ArrayLike, *, out: Optional[npt.NDArray[np.floating[Any]]] = 
     return _elementwise("sigmoid", x, out)
 
 
-def log_sigmoid(x: npt.ArrayLike, *, out: Optional[npt.NDArray[np.floating[Any]]] = None
-                ) -> Union[npt.NDArray[np.floating[Any]], np.floating[Any]]:
+def log_sigmoid(x: npt.ArrayLike, *, out: Optional[npt.NDArray[np.floating[Any]]] = None) -> npt.NDArray[np.floating[Any]]:
     """``log(sigmoid(x)) = -log1p(exp(-x))``, elementwise, exact in both tails.
 
     Examples
