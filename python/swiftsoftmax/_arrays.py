@@ -390,7 +390,7 @@ else:
 
 
 _addressof = ctypes.addressof
-# Typeshed's Buffer protocol lacks ndarray before Python 3.12 (no __buffer__).
+# NumPy's stubs give ndarray the buffer protocol (__buffer__) only from Python 3.12 on.
 _from_buffer: Callable[[Any], ctypes.c_char] = ctypes.c_char.from_buffer
 
 

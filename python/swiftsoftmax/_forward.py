@@ -41,7 +41,7 @@ _LAST = -1
 _COPY_IN_PLACE = 4096
 _addressof = ctypes.addressof
 _ndarray = np.ndarray
-# Typeshed's Buffer protocol lacks ndarray before Python 3.12 (no __buffer__).
+# NumPy's stubs give ndarray the buffer protocol (__buffer__) only from Python 3.12 on.
 _from_buffer: Callable[[Any], ctypes.c_char] = ctypes.c_char.from_buffer
 
 
