@@ -12,8 +12,8 @@ LIB    := $(BUILD)/libswiftsoftmax.so
 SOURCES := Package.swift $(shell find Sources -name '*.swift' -o -name '*.c' -o -name '*.h')
 # Python packages (import names = pip names): what the package needs, and what tests/benchmarks add.
 PYDEPS_RUN  := numpy
-# dask + distributed: the optional extra swiftsoftmax.dask runs on (tests/test_dask.py).
-PYDEPS_TEST := pytest hypothesis scipy mpmath dask distributed
+# dask + distributed: the optional extra swiftsoftmax.dask runs on (tests/test_dask.py); mypy: test-types.
+PYDEPS_TEST := pytest hypothesis scipy mpmath dask distributed mypy
 PYDEPS      := $(PYDEPS_RUN) $(PYDEPS_TEST)
 PIP_FLAGS   ?= --quiet --disable-pip-version-check
 # Extra arguments, e.g. `make demo DEMO_ARGS="--plot figures"`.
@@ -21,7 +21,7 @@ DEMO_ARGS   ?=
 BENCH_ARGS  ?=
 PYTEST_ARGS ?= -q
 
-.PHONY: all lib pydeps pydeps-run test test-swift test-c test-python test-tiers test-header demo bench bench-dask info help clean
+.PHONY: all lib pydeps pydeps-run test test-swift test-c test-python test-types test-tiers test-header demo bench bench-dask info help clean
 
 all: lib ## build the release library .build/release/libswiftsoftmax.so (the default)
 lib: $(LIB)
@@ -57,7 +57,7 @@ pydeps: ## pip-install the Python packages of the tests and benchmarks when miss
 pydeps-run:
 	$(call pip_install,$(PYDEPS_RUN))
 
-test: test-swift test-c test-python test-tiers examples ## run every test: swift test, the C ABI test, pytest, every CPU tier, the examples
+test: test-swift test-c test-python test-types test-tiers examples ## run every test: swift test, the C ABI test, pytest, mypy, every CPU tier, the examples
 
 test-swift: ## the Swift Testing suite
 	$(SWIFT) test
@@ -82,6 +82,11 @@ test-header: ## compile include/swiftsoftmax.h as C99 and C++11 under -Wall -Wex
 
 test-python: $(LIB) pydeps ## the pytest suite in python/tests
 	cd python && $(PYTHON) -m pytest $(PYTEST_ARGS) tests
+
+# The configuration (Python version, the optional peers read as untyped) is python/pyproject.toml's
+# [tool.mypy]. The library need not be built: mypy reads the sources only.
+test-types: pydeps ## mypy --strict over the Python package, private modules included
+	cd python && $(PYTHON) -m mypy --strict
 
 # The tiers this CPU runs, slowest first, as the built library reports them (its tier table:
 # docs/design.md, "CPU tiers"). Recipes that need it depend on $(LIB) and pydeps-run.

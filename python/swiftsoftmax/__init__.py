@@ -10,6 +10,8 @@ array([0.0159, 0.1173, 0.8668])
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._forward import log_sigmoid, log_softmax, logsumexp, normalize, sigmoid, softmax
 from ._derivatives import log_softmax_vjp, softmax_jacobian, softmax_vjp
 from ._loss import cross_entropy, cross_entropy_with_grad, one_hot
@@ -56,10 +58,11 @@ def set_num_threads(n: int) -> None:
 
 def get_num_threads() -> int:
     """The number of threads large calls use (default: the number of CPUs)."""
-    return FUNCS["ssm_get_num_threads"]()
+    n: int = FUNCS["ssm_get_num_threads"]()
+    return n
 
 
-def build_info() -> dict:
+def build_info() -> dict[str, Any]:
     """Version, library path, instruction-set tier and thread count of the loaded library.
 
     >>> import swiftsoftmax as ssm

@@ -11,8 +11,10 @@ from __future__ import annotations
 import ctypes
 import operator
 from math import prod
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union, overload
 
 import numpy as np
+import numpy.typing as npt
 
 F32 = np.dtype(np.float32)
 F64 = np.dtype(np.float64)
@@ -23,7 +25,7 @@ I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
 
 
-def as_array(x, name: str, expected: str, of: str = "") -> np.ndarray:
+def as_array(x: object, name: str, expected: str, of: str = "") -> npt.NDArray[Any]:
     """``np.asarray(x)``, refusing None and ragged nested sequences with messages naming `name`.
 
     Parameters
@@ -53,7 +55,7 @@ def as_array(x, name: str, expected: str, of: str = "") -> np.ndarray:
         raise ValueError(f"{name}: expected a rectangular array-like{of}, got a ragged sequence ({e})") from None
 
 
-def compute_dtype(dtype) -> np.dtype:
+def compute_dtype(dtype: npt.DTypeLike) -> np.dtype[Any]:
     """The dtype the library computes data of floating-point `dtype` in: float32 for float16 and
     float32, float64 for float64 and long double.
 
@@ -78,7 +80,7 @@ def compute_dtype(dtype) -> np.dtype:
     return F32 if d.itemsize <= 4 else F64
 
 
-def as_real_array(x, name: str) -> tuple[np.ndarray, np.dtype, np.dtype]:
+def as_real_array(x: object, name: str) -> tuple[npt.NDArray[Any], np.dtype[Any], np.dtype[Any]]:
     """Returns (array, compute dtype, result dtype) for a real input.
 
     float32/float64 are computed natively, float16 in float32, long double in float64;
@@ -109,7 +111,7 @@ def as_real_array(x, name: str) -> tuple[np.ndarray, np.dtype, np.dtype]:
     )
 
 
-def real_scalar(value, name: str) -> float:
+def real_scalar(value: object, name: str) -> float:
     """A real scalar argument (temperature, label_smoothing) as a Python float. Only its type
     is checked here; its value is checked by the library, whose message is relayed."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -120,12 +122,12 @@ def real_scalar(value, name: str) -> float:
         return float("inf") if value > 0 else float("-inf")
 
 
-def suffix(dtype: np.dtype) -> str:
+def suffix(dtype: np.dtype[Any]) -> str:
     """The C ABI's name suffix of a compute dtype: ``"f32"`` or ``"f64"``."""
     return "f32" if dtype == F32 else "f64"
 
 
-def as_int(value, name: str) -> int:
+def as_int(value: Any, name: str) -> int:
     """An int argument as a Python int: any integer (NumPy's too), not a bool.
 
     Examples
@@ -147,7 +149,7 @@ def as_int(value, name: str) -> int:
         raise TypeError(f"{name}: expected an int, got {type(value).__name__}") from None
 
 
-def ignore_index_arg(ignore_index) -> int:
+def ignore_index_arg(ignore_index: object) -> int:
     """cross-entropy's `ignore_index` as a Python int that fits in int64.
 
     Examples
@@ -164,7 +166,7 @@ def ignore_index_arg(ignore_index) -> int:
     return v
 
 
-def reduction_code(reduction) -> int:
+def reduction_code(reduction: object) -> int:
     """The C ABI's code of cross-entropy's `reduction` ('none', 'mean' or 'sum').
 
     Examples
@@ -182,7 +184,7 @@ def reduction_code(reduction) -> int:
     return REDUCTIONS[reduction]
 
 
-def as_labels(labels, name: str) -> np.ndarray:
+def as_labels(labels: object, name: str) -> npt.NDArray[np.int64]:
     """Integer labels of any integer dtype as a C-contiguous int64 array.
 
     Values above int64 (of a uint64 array) saturate to int64's maximum, so the library reports
@@ -210,7 +212,7 @@ def as_labels(labels, name: str) -> np.ndarray:
     return np.asarray(lab, dtype=I64, order="C")
 
 
-def target_labels(target, shape: tuple[int, ...]) -> np.ndarray:
+def target_labels(target: object, shape: tuple[int, ...]) -> npt.NDArray[np.int64]:
     """Class-index targets (`target`, as :func:`as_labels`) of the logits' shape without the class
     axis, `shape`.
 
@@ -229,7 +231,7 @@ def target_labels(target, shape: tuple[int, ...]) -> np.ndarray:
     return t
 
 
-def class_axis(axis, ndim: int, name: str = "logits", role: str = "the classes") -> int:
+def class_axis(axis: object, ndim: int, name: str = "logits", role: str = "the classes") -> int:
     """The one axis (the class axis, or the softmax axis of split statistics) of an array `name`
     of `ndim` dimensions, as a non-negative int; `role` says what the axis holds.
 
@@ -255,7 +257,7 @@ def class_axis(axis, ndim: int, name: str = "logits", role: str = "the classes")
     return a
 
 
-def normalize_axes(axis, ndim: int, name: str = "axis") -> tuple[int, ...]:
+def normalize_axes(axis: object, ndim: int, name: str = "axis") -> tuple[int, ...]:
     """axis as a sorted tuple of non-negative ints; None means every axis."""
     if axis is None:
         return tuple(range(ndim))
@@ -304,13 +306,13 @@ class Layout:
     def dims(self) -> tuple[int, int, int]:
         return self.outer, self.n, self.inner
 
-    def arrange(self, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    def arrange(self, a: npt.NDArray[Any], dtype: npt.DTypeLike) -> npt.NDArray[Any]:
         """`a` as a C-contiguous buffer of `dtype` in [outer, n, inner] order (a view if possible)."""
         if self.perm is not None:
             a = np.transpose(a, self.perm)
         return np.asarray(a, dtype=dtype, order="C")
 
-    def restore(self, buf: np.ndarray) -> np.ndarray:
+    def restore(self, buf: npt.NDArray[Any]) -> npt.NDArray[Any]:
         """The inverse of `arrange` for a result of the input's full shape."""
         if self.perm is None:
             return buf.reshape(self.shape)
@@ -323,7 +325,7 @@ class Layout:
         return self.kept_shape
 
 
-def as_mask(where, shape: tuple[int, ...], name: str = "where") -> np.ndarray:
+def as_mask(where: npt.ArrayLike, shape: tuple[int, ...], name: str = "where") -> npt.NDArray[np.bool_]:
     """`where` broadcast to `shape` as a boolean array."""
     m = np.asarray(where)
     if m.dtype != np.bool_:
@@ -334,7 +336,7 @@ def as_mask(where, shape: tuple[int, ...], name: str = "where") -> np.ndarray:
         raise ValueError(f"{name}: expected a mask broadcastable to {shape}, got shape {m.shape}") from None
 
 
-def check_out(out, shape: tuple[int, ...], dtype: np.dtype, name: str = "out") -> None:
+def check_out(out: object, shape: tuple[int, ...], dtype: np.dtype[Any], name: str = "out") -> None:
     if out is None:
         return
     if not isinstance(out, np.ndarray):
@@ -347,7 +349,8 @@ def check_out(out, shape: tuple[int, ...], dtype: np.dtype, name: str = "out") -
         raise ValueError(f"{name}: expected a writeable array, got a read-only one")
 
 
-def direct_target(out, layout: Layout, dtype: np.dtype, *inputs: np.ndarray):
+def direct_target(out: Optional[npt.NDArray[Any]], layout: Layout, dtype: np.dtype[Any],
+                  *inputs: Optional[npt.NDArray[Any]]) -> Optional[npt.NDArray[Any]]:
     """`out` itself when the library can write into it: same layout and dtype, C-contiguous,
     and either exactly one of the inputs (in place) or disjoint from all of them."""
     if out is None or layout.perm is not None or out.dtype != dtype or not out.flags.c_contiguous:
@@ -361,7 +364,8 @@ def direct_target(out, layout: Layout, dtype: np.dtype, *inputs: np.ndarray):
     return out
 
 
-def deliver(result: np.ndarray, out, result_dtype: np.dtype):
+def deliver(result: npt.NDArray[Any], out: Optional[npt.NDArray[Any]], result_dtype: np.dtype[Any]
+            ) -> Union[npt.NDArray[np.floating[Any]], np.floating[Any]]:
     """The value returned to the caller: `out` (filled), or the result in its dtype; 0-d
     results become NumPy scalars, as NumPy and SciPy return them."""
     if result.dtype != result_dtype:
@@ -375,11 +379,26 @@ def deliver(result: np.ndarray, out, result_dtype: np.dtype):
     return result
 
 
+if TYPE_CHECKING:
+    # For results of an input's shape, which are 0-d (then NumPy scalars, as NumPy returns them)
+    # only for a 0-d input: typed as the arrays they are for any other input (a NumPy scalar has
+    # most of an array's attributes), without the run-time cost of a cast on every call.
+    def deliver_array(result: npt.NDArray[Any], out: Optional[npt.NDArray[Any]],
+                      result_dtype: np.dtype[Any]) -> npt.NDArray[np.floating[Any]]: ...
+else:
+    deliver_array = deliver
+
+
 _addressof = ctypes.addressof
-_from_buffer = ctypes.c_char.from_buffer
+# NumPy's stubs give ndarray the buffer protocol (__buffer__) only from Python 3.12 on.
+_from_buffer: Callable[[Any], ctypes.c_char] = ctypes.c_char.from_buffer
 
 
-def ptr(a) -> int | None:
+@overload
+def ptr(a: npt.NDArray[Any]) -> int: ...
+@overload
+def ptr(a: Optional[npt.NDArray[Any]]) -> int | None: ...
+def ptr(a: Optional[npt.NDArray[Any]]) -> int | None:
     """The address of an array's data. Through the buffer protocol it costs ~0.3 us, against
     ~2 us for ``a.ctypes.data``, which remains the way for read-only or empty arrays."""
     if a is None:

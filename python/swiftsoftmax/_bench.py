@@ -31,9 +31,10 @@ import os
 import platform
 import sys
 import time
-from typing import Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
+import numpy.typing as npt
 
 OPS = ("softmax", "log_softmax", "cross_entropy_with_grad", "softmax_vjp", "log_softmax_vjp", "sigmoid",
        "log_sigmoid", "normalize")
@@ -80,17 +81,21 @@ def best_time(fn: Callable[[], object], budget: float, min_repeats: int = 3,
 # ---------------------------------------------------------------------------------------------
 # the implementations: each builder returns a zero-argument callable, or raises to mean "n/a"
 
-def _idiom_softmax(x, axis):
+_Bench = Callable[[], object]
+
+def _idiom_softmax(x: npt.NDArray[Any], axis: int) -> npt.NDArray[Any]:
     e = np.exp(x - x.max(axis, keepdims=True))
-    return e / e.sum(axis, keepdims=True)
+    result: npt.NDArray[Any] = e / e.sum(axis, keepdims=True)
+    return result
 
 
-def _idiom_log_softmax(x, axis):
+def _idiom_log_softmax(x: npt.NDArray[Any], axis: int) -> npt.NDArray[Any]:
     s = x - x.max(axis, keepdims=True)
-    return s - np.log(np.exp(s).sum(axis, keepdims=True))
+    result: npt.NDArray[Any] = s - np.log(np.exp(s).sum(axis, keepdims=True))
+    return result
 
 
-def _idiom_ce_with_grad(x, labels, axis):
+def _idiom_ce_with_grad(x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> tuple[Any, npt.NDArray[Any]]:
     """Mean cross-entropy and its gradient, as written with NumPy: (softmax - onehot) / N."""
     s = x - x.max(axis, keepdims=True)
     e = np.exp(s)
@@ -104,7 +109,7 @@ def _idiom_ce_with_grad(x, labels, axis):
     return loss, grad
 
 
-def _vjp_inputs(op, x, axis):
+def _vjp_inputs(op: str, x: npt.NDArray[Any], axis: int) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     """The forward result (y or logy, by our own forward pass) and a fixed upstream gradient."""
     import swiftsoftmax as ssm
 
@@ -113,28 +118,33 @@ def _vjp_inputs(op, x, axis):
     return y, g
 
 
-def _idiom_softmax_vjp(y, g, axis):
-    return y * (g - (g * y).sum(axis, keepdims=True))
+def _idiom_softmax_vjp(y: npt.NDArray[Any], g: npt.NDArray[Any], axis: int) -> npt.NDArray[Any]:
+    result: npt.NDArray[Any] = y * (g - (g * y).sum(axis, keepdims=True))
+    return result
 
 
-def _idiom_log_softmax_vjp(logy, g, axis):
-    return g - np.exp(logy) * g.sum(axis, keepdims=True)
+def _idiom_log_softmax_vjp(logy: npt.NDArray[Any], g: npt.NDArray[Any], axis: int) -> npt.NDArray[Any]:
+    result: npt.NDArray[Any] = g - np.exp(logy) * g.sum(axis, keepdims=True)
+    return result
 
 
-def _idiom_normalize(x, axis):
-    return x / x.sum(axis, keepdims=True)
+def _idiom_normalize(x: npt.NDArray[Any], axis: int) -> npt.NDArray[Any]:
+    result: npt.NDArray[Any] = x / x.sum(axis, keepdims=True)
+    return result
 
 
-def _idiom_sigmoid(x):
+def _idiom_sigmoid(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
     with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(-x))
+        result: npt.NDArray[Any] = 1 / (1 + np.exp(-x))
+        return result
 
 
-def _idiom_log_sigmoid(x):
-    return -np.logaddexp(x.dtype.type(0), -x)
+def _idiom_log_sigmoid(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    result: npt.NDArray[Any] = -np.logaddexp(x.dtype.type(0), -x)
+    return result
 
 
-def build_ours(ssm, op, x, labels, axis):
+def build_ours(ssm: Any, op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
     if op in ELEM_OPS:
         f = getattr(ssm, op)
         return lambda: f(x)
@@ -154,7 +164,7 @@ def build_ours(ssm, op, x, labels, axis):
     return lambda: ssm.cross_entropy_with_grad(x, labels, axis=axis)
 
 
-def build_ours_out(ssm, op, x, labels, axis):
+def build_ours_out(ssm: Any, op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
     """Ours writing into an existing array: the arithmetic without the page faults of a fresh one."""
     if op == "cross_entropy_with_grad":
         raise NotImplementedError("cross_entropy_with_grad has no out=")
@@ -168,9 +178,9 @@ def build_ours_out(ssm, op, x, labels, axis):
     return lambda: f(x, axis=axis, out=out)
 
 
-def build_numpy(op, x, labels, axis):
+def build_numpy(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
     if op in ELEM_OPS:
-        f = _idiom_sigmoid if op == "sigmoid" else _idiom_log_sigmoid
+        f: Callable[..., Any] = _idiom_sigmoid if op == "sigmoid" else _idiom_log_sigmoid
         return lambda: f(x)
     if op in VJP_OPS:
         y, g = _vjp_inputs(op, x, axis)
@@ -185,7 +195,7 @@ def build_numpy(op, x, labels, axis):
     return lambda: _idiom_ce_with_grad(x, labels, axis)
 
 
-def build_scipy(op, x, labels, axis):
+def build_scipy(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
     from scipy import special
 
     if op == "softmax":
@@ -201,10 +211,10 @@ def build_scipy(op, x, labels, axis):
     raise NotImplementedError("scipy has no cross-entropy, no VJPs and no sum-normalisation")
 
 
-_JAX_CACHE: dict = {}
+_JAX_CACHE: dict[tuple[str, int], Any] = {}
 
 
-def build_jax(op, x, labels, axis):
+def build_jax(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
     import jax
     import jax.numpy as jnp
 
@@ -227,7 +237,7 @@ def build_jax(op, x, labels, axis):
         else:
             import optax
 
-            def loss(a, y):
+            def loss(a: Any, y: Any) -> Any:
                 return optax.softmax_cross_entropy_with_integer_labels(a, y, axis=axis).mean()
 
             f = jax.jit(jax.value_and_grad(loss))
@@ -243,7 +253,7 @@ def build_jax(op, x, labels, axis):
     return lambda: f(xj).block_until_ready()
 
 
-def build_ort(op, x, labels, axis):
+def build_ort(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
     if op == "cross_entropy_with_grad" or op in VJP_OPS or op == "normalize":
         raise NotImplementedError("not compared")
     if op == "log_sigmoid":
@@ -270,7 +280,7 @@ def build_ort(op, x, labels, axis):
     return lambda: sess.run(None, feed)
 
 
-def build_torch(op, x, labels, axis):
+def build_torch(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
     import torch
     import torch.nn.functional as F
 
@@ -298,7 +308,7 @@ def build_torch(op, x, labels, axis):
     target = torch.from_numpy(np.asarray(labels, dtype=np.int64))
     leaf = logits.detach().requires_grad_()
 
-    def step():
+    def step() -> tuple[Any, Any]:
         leaf.grad = None
         loss = F.cross_entropy(leaf, target)
         loss.backward()
@@ -307,7 +317,7 @@ def build_torch(op, x, labels, axis):
     return step
 
 
-BUILDERS = {"numpy": build_numpy, "scipy": build_scipy, "jax": build_jax, "ort": build_ort, "torch": build_torch}
+BUILDERS: dict[str, Callable[[str, npt.NDArray[Any], npt.NDArray[Any], int], _Bench]] = {"numpy": build_numpy, "scipy": build_scipy, "jax": build_jax, "ort": build_ort, "torch": build_torch}
 # Threads for the peers that take a count (ONNX Runtime, PyTorch): ours, set in main().
 _THREADS = 2
 
@@ -326,16 +336,17 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _version(mod: str):
+def _version(mod: str) -> Optional[str]:
     try:
         m = __import__(mod)
-        return getattr(m, "__version__", "?")
+        version: str = getattr(m, "__version__", "?")
+        return version
     except Exception:  # not installed (or broken): the peer is skipped
         return None
 
 
-def machine_info(ssm) -> dict:
-    info = {
+def machine_info(ssm: Any) -> dict[str, Any]:
+    info: dict[str, Any] = {
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
         "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
@@ -358,7 +369,7 @@ def machine_info(ssm) -> dict:
 
 # ---------------------------------------------------------------------------------------------
 
-def _fmt_t(t):
+def _fmt_t(t: Optional[float]) -> str:
     if t is None:
         return "-"
     if t < 1e-3:
@@ -368,11 +379,11 @@ def _fmt_t(t):
     return f"{t:.2f}s"
 
 
-def _fmt_r(r):
+def _fmt_r(r: Optional[float]) -> str:
     return "-" if r is None else f"{r:.2f}"
 
 
-def _split(s, allowed, what):
+def _split(s: Optional[str], allowed: tuple[str, ...], what: str) -> list[str]:
     if s is None:
         return list(allowed)
     items = [v.strip() for v in s.split(",") if v.strip()]
@@ -408,10 +419,10 @@ def main(argv: list[str]) -> int:
             return 2
 
         try:
-            rows, cols = (int(v) for v in args.dask_shape.lower().split("x"))
+            dask_rows, dask_cols = (int(v) for v in args.dask_shape.lower().split("x"))
         except ValueError:
             ap.error(f"--dask-shape: expected ROWSxCOLS, got {args.dask_shape!r}")
-        return _bench_dask.main(rows, cols, args.dask_chunks, args.dask_workers)
+        return _bench_dask.main(dask_rows, dask_cols, args.dask_chunks, args.dask_workers)
     ops = _split(args.ops, OPS, "op")
     dtypes = _split(args.dtypes, DTYPES, "dtype")
     wanted = _split(args.peers, PEERS, "peer")
@@ -456,7 +467,7 @@ def main(argv: list[str]) -> int:
         ap.error(f"--rounds: expected a positive count, got {args.rounds}")
     jobs = [(op, dt, shape, axis) for op in ops for dt in dtypes for shape, axis in shapes
             if axis == -1 or op not in ELEM_OPS]
-    records = [{"op": op, "dtype": dt, "shape": list(shape), "axis": axis, "times": {}, "errors": {}}
+    records: list[dict[str, Any]] = [{"op": op, "dtype": dt, "shape": list(shape), "axis": axis, "times": {}, "errors": {}}
                for op, dt, shape, axis in jobs]
     for round_ in range(args.rounds):
         rng = np.random.default_rng(0)  # the same arrays every round
@@ -497,7 +508,7 @@ def main(argv: list[str]) -> int:
 
     header = ["op", "dtype", "shape/axis", "ours"] + peers + ["best-peer/ours", "ours/copy", "out=/copy",
                                                               "ns/el/thr"]
-    rows = []
+    rows: list[list[str]] = []
     for r in records:
         sa = "x".join(map(str, r["shape"])) + f" /{r['axis']}"
         rows.append([r["op"], r["dtype"], sa, _fmt_t(r["times"].get("ours"))]
@@ -505,8 +516,10 @@ def main(argv: list[str]) -> int:
                     + [_fmt_r(r["best_peer_over_ours"]), _fmt_r(r["ours_over_copy"]),
                        _fmt_r(r["ours_out_over_copy"]), _fmt_r(r["ns_per_element_per_thread"])])
     widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
-    line = lambda row: "  ".join(  # noqa: E731
-        v.ljust(widths[i]) if i < 3 else v.rjust(widths[i]) for i, v in enumerate(row))
+
+    def line(row: list[str]) -> str:
+        return "  ".join(v.ljust(widths[i]) if i < 3 else v.rjust(widths[i]) for i, v in enumerate(row))
+
     print(line(header))
     print("-" * len(line(header)))
     for row in rows:

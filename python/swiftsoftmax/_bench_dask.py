@@ -13,8 +13,12 @@ persisted input it already holds, also given in chunks.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
+
+if TYPE_CHECKING:  # imported when run: Dask is an optional extra
+    import dask.array as da
 
 
 def _reset_peak() -> int:
@@ -36,7 +40,7 @@ def _peak() -> int:
     return _status("VmHWM")
 
 
-def _dask_idiom(x, axis):
+def _dask_idiom(x: da.Array, axis: int) -> da.Array:
     import dask.array as da
 
     e = da.exp(x - x.max(axis, keepdims=True))
@@ -44,7 +48,7 @@ def _dask_idiom(x, axis):
 
 
 def run(rows: int = 64, cols: int = 4 * 1024 * 1024, chunks: int = 8, workers: int = 2,
-        repeats: int = 3) -> dict:
+        repeats: int = 3) -> dict[str, Any]:
     import dask
     import dask.array as da
     import distributed
@@ -53,7 +57,7 @@ def run(rows: int = 64, cols: int = 4 * 1024 * 1024, chunks: int = 8, workers: i
 
     chunk_cols = -(-cols // chunks)
     chunk_bytes = rows * chunk_cols * 4
-    results = {"shape": [rows, cols], "chunks_along_axis": chunks, "chunk_mib": chunk_bytes / 2**20,
+    results: dict[str, Any] = {"shape": [rows, cols], "chunks_along_axis": chunks, "chunk_mib": chunk_bytes / 2**20,
                "workers": workers, "threads_per_worker": 1}
     with dask.config.set({"distributed.worker.memory.target": False, "distributed.worker.memory.spill": False,
                           "distributed.worker.memory.pause": False, "distributed.worker.memory.terminate": False}):
@@ -63,7 +67,7 @@ def run(rows: int = 64, cols: int = 4 * 1024 * 1024, chunks: int = 8, workers: i
             x = da.random.default_rng(0).standard_normal((rows, cols), chunks=(rows, chunk_cols), dtype=np.float32)
             x = x.persist()
             distributed.wait(x)
-            impls = {"swiftsoftmax.dask": lambda: ssd.softmax(x, axis=-1),
+            impls: dict[str, Callable[[], da.Array]] = {"swiftsoftmax.dask": lambda: ssd.softmax(x, axis=-1),
                      "dask idiom": lambda: _dask_idiom(x, -1)}
             for name, build in impls.items():
                 sums = build().sum(axis=-1)
@@ -83,7 +87,7 @@ def run(rows: int = 64, cols: int = 4 * 1024 * 1024, chunks: int = 8, workers: i
     return results
 
 
-def report(r: dict) -> None:
+def report(r: dict[str, Any]) -> None:
     rows, cols = r["shape"]
     print(f"softmax of a ({rows}, {cols}) float32 array in {r['chunks_along_axis']} chunks of "
           f"{r['chunk_mib']:.0f} MiB along the axis; distributed LocalCluster of {r['workers']} worker "

@@ -22,9 +22,10 @@ import math
 import os
 import sys
 import time
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 import swiftsoftmax as ssm
 
@@ -78,11 +79,11 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]], align: str = 
         print(line(r))
 
 
-def vec(v: Sequence[float], digits: int = 4) -> str:
+def vec(v: Iterable[float], digits: int = 4) -> str:
     return "[" + ", ".join(num(x, digits) for x in v) + "]"
 
 
-def scores_text(v: Sequence[float]) -> str:
+def scores_text(v: Iterable[float]) -> str:
     return "[" + ", ".join(f"{x:g}" for x in v) + "]"
 
 
@@ -99,24 +100,25 @@ def say(*lines: str) -> None:
 
 # ---- finite differences of the library's functions ---------------------------------------------
 
-def partials(f: Callable[[np.ndarray], np.ndarray], s: np.ndarray, j: int) -> np.ndarray:
+def partials(f: Callable[[npt.NDArray[Any]], npt.NDArray[Any]], s: npt.NDArray[Any], j: int) -> npt.NDArray[Any]:
     """d f(s) / d s[..., j] by central differences; `f` maps rows of scores to rows of outputs."""
     up = np.array(s, dtype=np.float64)
     down = up.copy()
     up[..., j] += STEP
     down[..., j] -= STEP
     width = (up[..., j] - down[..., j])[..., None]   # the step actually taken, after rounding
-    return (f(up) - f(down)) / width
+    slopes: npt.NDArray[Any] = (f(up) - f(down)) / width
+    return slopes
 
 
-def jacobian_fd(s: np.ndarray) -> np.ndarray:
+def jacobian_fd(s: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """J[i, j] = dp_i/ds_j of the library's softmax at one row of scores."""
     return np.stack([partials(ssm.softmax, s, j) for j in range(s.shape[-1])], axis=-1)
 
 
 # ---- the sections -------------------------------------------------------------------------------
 
-ACTIVATIONS: list[tuple[str, Callable[[np.ndarray], np.ndarray]]] = [
+ACTIVATIONS: list[tuple[str, Callable[[npt.NDArray[Any]], npt.NDArray[Any]]]] = [
     ("linear (identity)", lambda s: np.array(s, dtype=np.float64)),
     ("sigmoid", ssm.sigmoid),
     ("normalisation s/sum", ssm.normalize),
@@ -124,15 +126,15 @@ ACTIVATIONS: list[tuple[str, Callable[[np.ndarray], np.ndarray]]] = [
 ]
 
 
-def _in_unit_interval(p: np.ndarray) -> bool:
+def _in_unit_interval(p: npt.NDArray[Any]) -> bool:
     return bool(np.all((p >= 0) & (p <= 1)))
 
 
-def _sums_to_one(p: np.ndarray) -> bool:
+def _sums_to_one(p: npt.NDArray[Any]) -> bool:
     return abs(math.fsum(p) - 1.0) <= 1e-12
 
 
-def _breaks(p: np.ndarray) -> str:
+def _breaks(p: npt.NDArray[Any]) -> str:
     reasons = []
     outside = [t for t, bad in (("negative", np.any(p < 0)), ("above 1", np.any(p > 1))) if bad]
     if outside:
@@ -336,8 +338,8 @@ def cross_entropy() -> None:
                          f"{float(ssm.cross_entropy(s[None, :], np.array([2]))):.6f}"])
             rows.append(["swiftsoftmax.cross_entropy, one-hot y",
                          f"{float(ssm.cross_entropy(s[None, :], target[None, :])):.6f}"])
-        except Exception as e:  # a later addition; report rather than stop the walk-through
-            rows.append(["swiftsoftmax.cross_entropy failed", repr(e)])
+        except Exception as err:  # a later addition; report rather than stop the walk-through
+            rows.append(["swiftsoftmax.cross_entropy failed", repr(err)])
     table(["computed as", "L"], rows)
 
     print()
@@ -365,8 +367,8 @@ def cross_entropy() -> None:
         try:
             val = float(ssm.cross_entropy(confident[None, :], np.array([1])))
             say(f"swiftsoftmax.cross_entropy gives {val:.6e}.")
-        except Exception as e:
-            say(f"swiftsoftmax.cross_entropy failed: {e!r}")
+        except Exception as err:
+            say(f"swiftsoftmax.cross_entropy failed: {err!r}")
 
 
 SECTIONS: list[Callable[[], None]] = [
@@ -384,19 +386,20 @@ SECTIONS: list[Callable[[], None]] = [
 # ---- training a classifier on real data -----------------------------------------------------------
 
 # Results of the training sections, for the figures (filled in as the sections run).
-_TRAINED: dict = {}
+_TRAINED: dict[str, Any] = {}
 
 # The held-out quarter of digits (stratified) and the seeds: fixed, so every run prints the same.
 SPLIT_SEED = 0
 MODEL_SEED = 0
 
 
-def _digits_split():
+def _digits_split() -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]:
     if "split" not in _TRAINED:
         from swiftsoftmax.datasets import load_digits, train_test_split
         X, y = load_digits()
         _TRAINED["split"] = train_test_split(X, y, test_size=0.25, random_state=SPLIT_SEED)
-    return _TRAINED["split"]
+    split: tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]] = _TRAINED["split"]
+    return split
 
 
 def train_digits() -> None:
@@ -412,7 +415,7 @@ def train_digits() -> None:
         "probabilities come from its softmax. (Label smoothing 0.1: targets 0.91 / 0.01.)",
         "")
     clf = ssm.SoftmaxClassifier((64,), label_smoothing=0.1, random_state=MODEL_SEED)
-    history = {"loss": [], "train": [], "test": []}
+    history: dict[str, list[float]] = {"loss": [], "train": [], "test": []}
     start = time.perf_counter()
     for epoch in range(clf.max_iter):
         clf.partial_fit(X_train, y_train, classes=np.arange(10))
@@ -455,7 +458,7 @@ class SigmoidOutputs(ssm.SoftmaxClassifier):
     cross-entropy per class, one-vs-rest): the output layer the article sets aside because its
     outputs need not sum to 1."""
 
-    def _output_loss(self, logits, targets):
+    def _output_loss(self, logits: npt.NDArray[Any], targets: npt.NDArray[Any]) -> tuple[float, npt.NDArray[Any]]:
         n = logits.shape[0]
         onehot = np.zeros_like(logits)
         onehot[np.arange(n), targets] = 1.0
@@ -463,18 +466,18 @@ class SigmoidOutputs(ssm.SoftmaxClassifier):
         loss = -np.sum(onehot * ssm.log_sigmoid(logits) + (1 - onehot) * ssm.log_sigmoid(-logits))
         return float(loss) / n, (ssm.sigmoid(logits) - onehot) / n
 
-    def _output_proba(self, logits):
+    def _output_proba(self, logits: npt.NDArray[Any]) -> npt.NDArray[np.floating[Any]]:
         return ssm.sigmoid(logits)
 
-    def _output_log_proba(self, logits):
+    def _output_log_proba(self, logits: npt.NDArray[Any]) -> npt.NDArray[np.floating[Any]]:
         return ssm.log_sigmoid(logits)
 
 
-def _softplus(z: np.ndarray) -> np.ndarray:
+def _softplus(z: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return -ssm.log_sigmoid(-z)          # log(1 + e^z), never overflowing
 
 
-def _log_softplus(z: np.ndarray) -> np.ndarray:
+def _log_softplus(z: npt.NDArray[Any]) -> npt.NDArray[Any]:
     with np.errstate(divide="ignore"):
         # softplus(z) = e^z (1 - e^z/2 + ...) for z << 0, where log(softplus) would round to -inf.
         return np.where(z < -30.0, z, np.log(_softplus(np.maximum(z, -30.0))))
@@ -486,7 +489,7 @@ class NormalisedOutputs(ssm.SoftmaxClassifier):
     ReLU would leave dead outputs with log 0 = -inf); the loss is the same negative
     log-likelihood, -log p_y."""
 
-    def _output_loss(self, logits, targets):
+    def _output_loss(self, logits: npt.NDArray[Any], targets: npt.NDArray[Any]) -> tuple[float, npt.NDArray[Any]]:
         n = logits.shape[0]
         a = _softplus(logits)
         total = a.sum(axis=1)
@@ -497,11 +500,13 @@ class NormalisedOutputs(ssm.SoftmaxClassifier):
         grad[rows, targets] -= ssm.sigmoid(logits[rows, targets]) / a[rows, targets]
         return float(loss) / n, grad / n
 
-    def _output_proba(self, logits):
+    def _output_proba(self, logits: npt.NDArray[Any]) -> npt.NDArray[np.floating[Any]]:
         return ssm.normalize(_softplus(logits), axis=1)
 
-    def _output_log_proba(self, logits):
-        return _log_softplus(logits) - np.log(_softplus(logits).sum(axis=1, keepdims=True))
+    def _output_log_proba(self, logits: npt.NDArray[Any]) -> npt.NDArray[np.floating[Any]]:
+        logp: npt.NDArray[np.floating[Any]] = (
+            _log_softplus(logits) - np.log(_softplus(logits).sum(axis=1, keepdims=True)))
+        return logp
 
 
 OUTPUT_LAYERS = [
@@ -511,7 +516,7 @@ OUTPUT_LAYERS = [
 ]
 
 
-def _calibration(outputs: np.ndarray, y: np.ndarray, bins: int = 10) -> dict:
+def _calibration(outputs: npt.NDArray[Any], y: npt.NDArray[Any], bins: int = 10) -> dict[str, float]:
     """Accuracy, NLL and calibration of raw output-layer values (rows renormalised to sum 1)."""
     sums = outputs.sum(axis=1)
     q = outputs / sums[:, None]
@@ -563,7 +568,7 @@ def output_layers_compared() -> None:
     mlp = {name: results[((64,), name)][0] for name, _ in OUTPUT_LAYERS}
     soft, sig, norm = (name for name, _ in OUTPUT_LAYERS)
 
-    def vs(metric: str, other: str, table_: dict, digits: int = 3) -> str:
+    def vs(metric: str, other: str, table_: dict[str, dict[str, float]], digits: int = 3) -> str:
         a, b = table_[other][metric], table_[soft][metric]
         word = "above" if a > b else "below" if a < b else "equal to"
         return f"{a:.{digits}f}, {word} softmax's {b:.{digits}f}"
@@ -595,7 +600,7 @@ SECTIONS.extend([train_digits, output_layers_compared])
 
 # ---- plots (optional: matplotlib) ---------------------------------------------------------------
 
-def _label(ax, xlabel: str, title: str, ylabel: Optional[str] = None, **legend) -> None:
+def _label(ax: Any, xlabel: str, title: str, ylabel: Optional[str] = None, **legend: Any) -> None:
     """What every panel has: axis labels, a title, the legend (`legend`: its options) and a
     light grid."""
     ax.set_xlabel(xlabel)
@@ -606,7 +611,7 @@ def _label(ax, xlabel: str, title: str, ylabel: Optional[str] = None, **legend) 
     ax.grid(alpha=0.3)
 
 
-def _save(plt, fig, directory: str, filename: str) -> str:
+def _save(plt: Any, fig: Any, directory: str, filename: str) -> str:
     """Writes `fig` as `directory`/`filename` (PNG, 120 dpi), closes it and returns the path."""
     path = os.path.join(directory, filename)
     fig.savefig(path, dpi=120, bbox_inches="tight")
@@ -614,7 +619,7 @@ def _save(plt, fig, directory: str, filename: str) -> str:
     return path
 
 
-def _plot_temperature(plt, directory: str) -> str:
+def _plot_temperature(plt: Any, directory: str) -> str:
     ts = np.logspace(-2, 2, 241)
     ps = np.array([ssm.softmax(SCORES, temperature=t) for t in ts])
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -625,7 +630,7 @@ def _plot_temperature(plt, directory: str) -> str:
     return _save(plt, fig, directory, "softmax_temperature.png")
 
 
-def _plot_derivatives(plt, directory: str) -> str:
+def _plot_derivatives(plt: Any, directory: str) -> str:
     xs = np.linspace(-10.0, 10.0, 801)
     zeros = np.zeros_like(xs)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
@@ -644,7 +649,7 @@ def _plot_derivatives(plt, directory: str) -> str:
     return _save(plt, fig, directory, "softmax_derivatives.png")
 
 
-def _plot_training(plt, directory: str) -> Optional[str]:
+def _plot_training(plt: Any, directory: str) -> Optional[str]:
     history = _TRAINED.get("history")
     if history is None:
         return None
@@ -663,7 +668,7 @@ def _plot_training(plt, directory: str) -> Optional[str]:
     return _save(plt, fig, directory, "training_curves.png")
 
 
-def _plot_confusion(plt, directory: str) -> Optional[str]:
+def _plot_confusion(plt: Any, directory: str) -> Optional[str]:
     confusion = _TRAINED.get("confusion")
     if confusion is None:
         return None

@@ -8,15 +8,16 @@ from __future__ import annotations
 from typing import Any, Sequence, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _arrays as A
 from ._lib import FUNCS, check
 
-ArrayLike = Any
 Axis = Union[int, Sequence[int], None]
 
 
-def _pair(a, b, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray, np.dtype, np.dtype]:
+def _pair(a: npt.ArrayLike, b: npt.ArrayLike, names: tuple[str, str]
+          ) -> tuple[npt.NDArray[Any], npt.NDArray[Any], np.dtype[Any], np.dtype[Any]]:
     """Two same-shaped real arrays, with the compute and result dtypes of their promotion."""
     x, _, rx = A.as_real_array(a, names[0])
     g, _, rg = A.as_real_array(b, names[1])
@@ -26,7 +27,8 @@ def _pair(a, b, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray, np.dtyp
     return x, g, A.compute_dtype(rdt), rdt
 
 
-def softmax_jacobian(x: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0):
+def softmax_jacobian(x: npt.ArrayLike, axis: Axis = -1, *, temperature: float = 1.0
+                     ) -> npt.NDArray[np.floating[Any]]:
     """The Jacobian of softmax along `axis`: ``J[..., i, j] = p_i (δ_ij - p_j) / T``.
 
     Parameters
@@ -65,10 +67,11 @@ def softmax_jacobian(x: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0)
     status = FUNCS[f"ssm_softmax_jacobian_{A.suffix(cdt)}"](
         A.ptr(xb), A.ptr(jac), *layout.dims, t)
     check(status, "softmax_jacobian")
-    return A.deliver(jac, None, rdt)
+    return A.deliver_array(jac, None, rdt)
 
 
-def _vjp(op: str, first: str, y, g, axis, temperature) -> np.ndarray:
+def _vjp(op: str, first: str, y: npt.ArrayLike, g: npt.ArrayLike, axis: Axis, temperature: float
+         ) -> npt.NDArray[np.floating[Any]]:
     """The vector-Jacobian product `op` ("softmax_vjp" or "log_softmax_vjp") of `y` (named
     `first`) and the upstream gradient `g`."""
     t = A.real_scalar(temperature, "temperature")
@@ -79,10 +82,11 @@ def _vjp(op: str, first: str, y, g, axis, temperature) -> np.ndarray:
     dx = np.empty_like(yb)
     check(FUNCS[f"ssm_{op}_{A.suffix(cdt)}"](A.ptr(yb), A.ptr(gb), A.ptr(dx), *layout.dims,
                                             t), op)
-    return A.deliver(layout.restore(dx), None, rdt)
+    return A.deliver_array(layout.restore(dx), None, rdt)
 
 
-def softmax_vjp(y: ArrayLike, g: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0):
+def softmax_vjp(y: npt.ArrayLike, g: npt.ArrayLike, axis: Axis = -1, *, temperature: float = 1.0
+                ) -> npt.NDArray[np.floating[Any]]:
     """The vector-Jacobian product of softmax: ``dx = y * (g - sum(g * y)) / T``.
 
     Given ``y = softmax(x, axis, temperature=T)`` and the gradient `g` of a loss with respect
@@ -114,7 +118,8 @@ def softmax_vjp(y: ArrayLike, g: ArrayLike, axis: Axis = -1, *, temperature: flo
     return _vjp("softmax_vjp", "y", y, g, axis, temperature)
 
 
-def log_softmax_vjp(logy: ArrayLike, g: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0):
+def log_softmax_vjp(logy: npt.ArrayLike, g: npt.ArrayLike, axis: Axis = -1, *, temperature: float = 1.0
+                    ) -> npt.NDArray[np.floating[Any]]:
     """The vector-Jacobian product of log-softmax: ``dx = (g - exp(logy) * sum(g)) / T``.
 
     Parameters

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import ctypes
-from typing import Any, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _arrays as A
 from ._lib import FUNCS, check, handle
 
-ArrayLike = Any
+if TYPE_CHECKING:
+    from _ctypes import CFuncPtr
+
+    # A fast path's handles of one dtype: the in-place entry point, the six-argument one, the
+    # default temperature as a ctypes scalar, and op.
+    _FastEntry = tuple[CFuncPtr, CFuncPtr, ctypes._SimpleCData[Any], str]
+
 Axis = Union[int, Sequence[int], None]
 
 
 _NO_TEMPERATURE = object()  # normalize takes no temperature
 
 
-def _temperature(t) -> float:
+def _temperature(t: object) -> float:
     """A real scalar temperature as a Python float; its value is checked by the library."""
     return A.real_scalar(t, "temperature")
 
@@ -34,10 +41,11 @@ _LAST = -1
 _COPY_IN_PLACE = 4096
 _addressof = ctypes.addressof
 _ndarray = np.ndarray
-_from_buffer = ctypes.c_char.from_buffer
+# NumPy's stubs give ndarray the buffer protocol (__buffer__) only from Python 3.12 on.
+_from_buffer: Callable[[Any], ctypes.c_char] = ctypes.c_char.from_buffer
 
 
-def _fast_table(op: str) -> dict[np.dtype, tuple]:
+def _fast_table(op: str) -> dict[np.dtype[Any], _FastEntry]:
     """The fast paths' handles of `op` by dtype: (the in-place entry point, the six-argument
     one, the default temperature as a ctypes scalar, op).
 
@@ -55,7 +63,8 @@ _FAST_SOFTMAX = _fast_table("softmax")
 _FAST_LOG_SOFTMAX = _fast_table("log_softmax")
 
 
-def _fast(table: dict[np.dtype, tuple], x: np.ndarray, axis, temperature, out) -> Optional[np.ndarray]:
+def _fast(table: dict[np.dtype[Any], _FastEntry], x: npt.NDArray[Any], axis: object, temperature: object,
+          out: object) -> Optional[npt.NDArray[Any]]:
     """softmax/log_softmax of a native float32/float64 array over one axis without the general
     machinery (it dominates small calls), by the handles in `table`. None when the general path
     is needed.
@@ -69,7 +78,7 @@ def _fast(table: dict[np.dtype, tuple], x: np.ndarray, axis, temperature, out) -
         fast = table.get(x.dtype)
         shape = x.shape
         if fast is not None and shape:
-            y = x.copy()
+            y: npt.NDArray[Any] = x.copy()
             n = shape[-1]
             status = fast[0](_addressof(_from_buffer(y)), size // n, n)
             if status:
@@ -117,7 +126,8 @@ def _fast(table: dict[np.dtype, tuple], x: np.ndarray, axis, temperature, out) -
     return y
 
 
-def _rowwise(op: str, x, axis, temperature, where, out):
+def _rowwise(op: str, x: npt.ArrayLike, axis: Axis, temperature: object, where: Optional[npt.ArrayLike],
+             out: Optional[npt.NDArray[Any]]) -> npt.NDArray[np.floating[Any]]:
     """Shared driver of the same-shape reductions (softmax, log_softmax, normalize)."""
     if temperature is not _NO_TEMPERATURE:
         temperature = _temperature(temperature)
@@ -135,11 +145,12 @@ def _rowwise(op: str, x, axis, temperature, where, out):
         args.append(temperature)
     check(FUNCS[name](*args), op if mb is None else f"{op} (where=)")
     result = yb if target is not None else layout.restore(yb)
-    return A.deliver(result, out, rdt)
+    return A.deliver_array(result, out, rdt)
 
 
-def softmax(x: ArrayLike, axis: Axis = _LAST, *, temperature: float = _T1,
-            where: Optional[ArrayLike] = None, out: Optional[np.ndarray] = None):
+def softmax(x: npt.ArrayLike, axis: Axis = _LAST, *, temperature: float = _T1,
+            where: Optional[npt.ArrayLike] = None, out: Optional[npt.NDArray[np.floating[Any]]] = None
+            ) -> npt.NDArray[np.floating[Any]]:
     """Softmax along `axis`: ``exp(x/T - max) / sum(exp(x/T - max))``.
 
     Parameters
@@ -184,8 +195,9 @@ def softmax(x: ArrayLike, axis: Axis = _LAST, *, temperature: float = _T1,
     return _rowwise("softmax", x, axis, temperature, where, out)
 
 
-def log_softmax(x: ArrayLike, axis: Axis = _LAST, *, temperature: float = _T1,
-                where: Optional[ArrayLike] = None, out: Optional[np.ndarray] = None):
+def log_softmax(x: npt.ArrayLike, axis: Axis = _LAST, *, temperature: float = _T1,
+                where: Optional[npt.ArrayLike] = None, out: Optional[npt.NDArray[np.floating[Any]]] = None
+                ) -> npt.NDArray[np.floating[Any]]:
     """Log-softmax along `axis`: ``x/T - max - log(sum(exp(x/T - max)))``.
 
     Computed in log space with ``log1p`` of the non-maximal terms, never as
@@ -217,7 +229,8 @@ def log_softmax(x: ArrayLike, axis: Axis = _LAST, *, temperature: float = _T1,
     return _rowwise("log_softmax", x, axis, temperature, where, out)
 
 
-def normalize(x: ArrayLike, axis: Axis = -1, *, out: Optional[np.ndarray] = None):
+def normalize(x: npt.ArrayLike, axis: Axis = -1, *, out: Optional[npt.NDArray[np.floating[Any]]] = None
+              ) -> npt.NDArray[np.floating[Any]]:
     """Sum-normalisation ``x / sum(x)`` along `axis` (the article's "standard normalisation").
 
     Shown for comparison with softmax: it is not invariant to offsets, maps 0 to 0, and is
@@ -240,8 +253,8 @@ def normalize(x: ArrayLike, axis: Axis = -1, *, out: Optional[np.ndarray] = None
     return _rowwise("normalize", x, axis, _NO_TEMPERATURE, None, out)
 
 
-def logsumexp(x: ArrayLike, axis: Axis = -1, *, keepdims: bool = False,
-              where: Optional[ArrayLike] = None):
+def logsumexp(x: npt.ArrayLike, axis: Axis = -1, *, keepdims: bool = False,
+              where: Optional[npt.ArrayLike] = None) -> Union[npt.NDArray[np.floating[Any]], np.floating[Any]]:
     """``log(sum(exp(x)))`` along `axis`, without overflow and accurate near 0.
 
     Parameters
@@ -284,7 +297,7 @@ def logsumexp(x: ArrayLike, axis: Axis = -1, *, keepdims: bool = False,
     return A.deliver(result.reshape(layout.reduced_shape(keepdims)), None, rdt)
 
 
-def _elementwise(op: str, x, out):
+def _elementwise(op: str, x: npt.ArrayLike, out: Optional[npt.NDArray[Any]]) -> npt.NDArray[np.floating[Any]]:
     a, cdt, rdt = A.as_real_array(x, "x")
     A.check_out(out, a.shape, rdt)
     xb = np.asarray(a, dtype=cdt, order="C")
@@ -292,10 +305,10 @@ def _elementwise(op: str, x, out):
     target = A.direct_target(out, flat, cdt, xb)
     yb = target if target is not None else np.empty_like(xb)
     check(FUNCS[f"ssm_{op}_{A.suffix(cdt)}"](A.ptr(xb), A.ptr(yb), xb.size), op)
-    return A.deliver(yb, out, rdt)
+    return A.deliver_array(yb, out, rdt)
 
 
-def sigmoid(x: ArrayLike, *, out: Optional[np.ndarray] = None):
+def sigmoid(x: npt.ArrayLike, *, out: Optional[npt.NDArray[np.floating[Any]]] = None) -> npt.NDArray[np.floating[Any]]:
     """The logistic sigmoid ``1 / (1 + exp(-x))``, elementwise and overflow-free.
 
     ``softmax([x, 0])[0] == sigmoid(x)``: the two-class softmax is the sigmoid.
@@ -309,7 +322,7 @@ def sigmoid(x: ArrayLike, *, out: Optional[np.ndarray] = None):
     return _elementwise("sigmoid", x, out)
 
 
-def log_sigmoid(x: ArrayLike, *, out: Optional[np.ndarray] = None):
+def log_sigmoid(x: npt.ArrayLike, *, out: Optional[npt.NDArray[np.floating[Any]]] = None) -> npt.NDArray[np.floating[Any]]:
     """``log(sigmoid(x)) = -log1p(exp(-x))``, elementwise, exact in both tails.
 
     Examples

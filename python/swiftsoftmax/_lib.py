@@ -5,6 +5,10 @@ from __future__ import annotations
 import ctypes
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+if TYPE_CHECKING:
+    from _ctypes import CFuncPtr
 
 _HERE = Path(__file__).resolve().parent
 _LIBNAME = "libswiftsoftmax.so"
@@ -18,7 +22,7 @@ _D = ctypes.c_double
 
 # Each entry: name (with {t} for the f32/f64 twins), argument types ({s} is the scalar type).
 # Every function returns an int status unless listed in _RESTYPES.
-_SIGNATURES: dict[str, tuple] = {
+_SIGNATURES: dict[str, tuple[Union[type[ctypes._SimpleCData[Any]], str], ...]] = {
     "ssm_softmax_{t}": (_P, _P, _Z, _Z, _Z, "s"),
     "ssm_log_softmax_{t}": (_P, _P, _Z, _Z, _Z, "s"),
     "ssm_softmax_inplace_{t}": (_P, _Z, _Z),
@@ -89,7 +93,7 @@ def _load() -> tuple[ctypes.CDLL, Path]:
     )
 
 
-def _argtypes(pattern: str, t: str) -> list:
+def _argtypes(pattern: str, t: str) -> list[Any]:
     """The declared argument types of `pattern` for the scalar twin `t` ("f32", "f64" or "")."""
     return [_SCALARS.get(t) if a == "s" else a for a in _SIGNATURES[pattern]]
 
@@ -102,8 +106,8 @@ def _twins(pattern: str) -> tuple[str, ...]:
 _ENTRIES = {pattern.format(t=t): (pattern, t) for pattern in _SIGNATURES for t in _twins(pattern)}
 
 
-def _declare(lib: ctypes.CDLL) -> dict[str, ctypes._CFuncPtr]:
-    funcs = {}
+def _declare(lib: ctypes.CDLL) -> dict[str, CFuncPtr]:
+    funcs: dict[str, CFuncPtr] = {}
     for name, (pattern, t) in _ENTRIES.items():
         if name in _OPTIONAL and not hasattr(lib, name):
             continue
@@ -121,7 +125,7 @@ FUNCS = _declare(LIB)
 _GIL_HELD = ctypes.PyDLL(str(LIBRARY_PATH))
 
 
-def handle(name: str, *, fast: bool = False, keep_gil: bool = False) -> ctypes._CFuncPtr:
+def handle(name: str, *, fast: bool = False, keep_gil: bool = False) -> CFuncPtr:
     """A new ctypes handle on the library function `name`, declared from the table.
 
     ``FUNCS[name]`` is the handle every ordinary call uses. The fast paths of small calls take
@@ -160,7 +164,7 @@ def handle(name: str, *, fast: bool = False, keep_gil: bool = False) -> ctypes._
     return f
 
 
-def optional(name: str) -> ctypes._CFuncPtr | None:
+def optional(name: str) -> CFuncPtr | None:
     """``FUNCS[name]``, or None when the loaded library is older than the function `name`.
 
     Examples
@@ -174,7 +178,7 @@ def optional(name: str) -> ctypes._CFuncPtr | None:
 
 # The library runs its best tier when SWIFTSOFTMAX_ISA names one the CPU lacks, and says so in
 # ssm_isa(); a test run that forced a tier must not silently measure another.
-_isa = FUNCS["ssm_isa"]().decode()
+_isa: str = FUNCS["ssm_isa"]().decode()
 if "SWIFTSOFTMAX_ISA=" in _isa:
     raise ImportError(f"swiftsoftmax: {_isa[_isa.index('(') + 1:-1]}")
 
@@ -220,11 +224,12 @@ def check(status: int, func: str, *, labels: str | None = None) -> None:
         return
     if labels is not None and status == LABEL_OUT_OF_RANGE:
         func = f"{func}: {labels}"
-    detail = FUNCS["ssm_last_error_message"]().decode()
-    summary = FUNCS["ssm_status_message"](status).decode()
+    detail: str = FUNCS["ssm_last_error_message"]().decode()
+    summary: str = FUNCS["ssm_status_message"](status).decode()
     raise ValueError(f"{func}: {detail or summary}")
 
 
 def text(name: str) -> str:
     """The string a ``const char *`` function of the library returns, e.g. ``text("ssm_isa")``."""
-    return FUNCS[name]().decode()
+    value: bytes = FUNCS[name]()
+    return value.decode()

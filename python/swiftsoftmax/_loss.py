@@ -6,22 +6,26 @@ The derivatives of softmax and log-softmax are in ``_derivatives``.
 from __future__ import annotations
 
 import ctypes
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional, Union, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _arrays as A
 from ._arrays import I64, I64_MAX, I64_MIN, REDUCTIONS
 from ._lib import FUNCS, check, handle
 
-ArrayLike = Any
+if TYPE_CHECKING:
+    # A loss: per-sample losses, or a NumPy scalar (reduced, or one sample).
+    _Loss = Union[npt.NDArray[np.floating[Any]], np.floating[Any]]
 
 
 # ---------------------------------------------------------------------------------------------
 # targets
 
 
-def one_hot(labels: ArrayLike, num_classes: int, *, dtype=np.float32):
+def one_hot(labels: npt.ArrayLike, num_classes: int, *, dtype: npt.DTypeLike = np.float32
+            ) -> npt.NDArray[Any]:
     """One-hot encoding: ``out[..., c] = 1 if labels[...] == c else 0``.
 
     Parameters
@@ -83,7 +87,9 @@ _FAST_CE = {dt: (handle(f"ssm_cross_entropy_{A.suffix(dt)}", fast=True), scalar(
 _FAST_CODES = {k: ctypes.c_int(v) for k, v in REDUCTIONS.items()}
 
 
-def _fast_cross_entropy(name, x, t, axis, ignore_index, label_smoothing, reduction, want_grad):
+def _fast_cross_entropy(name: str, x: npt.NDArray[Any], t: npt.NDArray[Any], axis: object, ignore_index: object,
+                        label_smoothing: object, reduction: object, want_grad: bool
+                        ) -> Union[_Loss, tuple[_Loss, npt.NDArray[np.floating[Any]]], None]:
     """The common call without the general machinery (it dominates small calls): C-contiguous
     float32/float64 logits over the last axis, int64 class indices, no class weights. None when
     the general path is needed."""
@@ -99,19 +105,28 @@ def _fast_cross_entropy(name, x, t, axis, ignore_index, label_smoothing, reducti
             or t.shape != shape[:-1] or not I64_MIN <= ignore_index <= I64_MAX):
         return None
     f, zero = fast
-    loss = np.empty(shape[:-1] if reduction == "none" else (), dtype=x.dtype)
-    grad = np.empty_like(x) if want_grad else None
+    loss: npt.NDArray[np.floating[Any]] = np.empty(shape[:-1] if reduction == "none" else (), dtype=x.dtype)
+    grad: Optional[npt.NDArray[np.floating[Any]]] = np.empty_like(x) if want_grad else None
     n = shape[-1]
     status = f(A.ptr(x), A.ptr(t), None, x.size // n, n, 1, ignore_index,
                zero if label_smoothing == 0.0 else label_smoothing, code, A.ptr(loss), A.ptr(grad))
     if status:
         check(status, name, labels="target")
     value = loss[()] if loss.ndim == 0 else loss
-    return (value, grad) if want_grad else value
+    return value if grad is None else (value, grad)  # grad is None: not want_grad
 
 
-def _cross_entropy(name, logits, target, axis, weight, ignore_index, label_smoothing,
-                   reduction, want_grad):
+@overload
+def _cross_entropy(name: str, logits: npt.ArrayLike, target: npt.ArrayLike, axis: int,
+                   weight: Optional[npt.ArrayLike], ignore_index: int, label_smoothing: float,
+                   reduction: str, want_grad: Literal[False]) -> _Loss: ...
+@overload
+def _cross_entropy(name: str, logits: npt.ArrayLike, target: npt.ArrayLike, axis: int,
+                   weight: Optional[npt.ArrayLike], ignore_index: int, label_smoothing: float,
+                   reduction: str, want_grad: Literal[True]) -> tuple[_Loss, npt.NDArray[np.floating[Any]]]: ...
+def _cross_entropy(name: str, logits: npt.ArrayLike, target: npt.ArrayLike, axis: int,
+                   weight: Optional[npt.ArrayLike], ignore_index: int, label_smoothing: float,
+                   reduction: str, want_grad: bool) -> Union[_Loss, tuple[_Loss, npt.NDArray[np.floating[Any]]]]:
     if type(logits) is np.ndarray and type(target) is np.ndarray and weight is None:
         r = _fast_cross_entropy(name, logits, target, axis, ignore_index, label_smoothing,
                                 reduction, want_grad)
@@ -157,14 +172,15 @@ def _cross_entropy(name, logits, target, axis, weight, ignore_index, label_smoot
             A.ptr(xb), A.ptr(tb), A.ptr(wb), *layout.dims, ignore, eps, code, A.ptr(loss), A.ptr(grad))
     check(status, name, labels="target")
     value = A.deliver(loss, None, rdt)
-    if not want_grad:
+    if grad is None:  # not want_grad
         return value
-    return value, A.deliver(layout.restore(grad), None, rdt)
+    return value, A.deliver_array(layout.restore(grad), None, rdt)
 
 
-def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
-                  weight: Optional[ArrayLike] = None, ignore_index: int = -100,
-                  label_smoothing: float = 0.0, reduction: str = "mean"):
+def cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -1,
+                  weight: Optional[npt.ArrayLike] = None, ignore_index: int = -100,
+                  label_smoothing: float = 0.0, reduction: str = "mean"
+                  ) -> Union[npt.NDArray[np.floating[Any]], np.floating[Any]]:
     """Cross-entropy between logits and targets, with PyTorch's semantics, computed in log space.
 
     Parameters
@@ -224,9 +240,10 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
                           label_smoothing, reduction, False)
 
 
-def cross_entropy_with_grad(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
-                            weight: Optional[ArrayLike] = None, ignore_index: int = -100,
-                            label_smoothing: float = 0.0, reduction: str = "mean"):
+def cross_entropy_with_grad(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -1,
+                            weight: Optional[npt.ArrayLike] = None, ignore_index: int = -100,
+                            label_smoothing: float = 0.0, reduction: str = "mean"
+                            ) -> tuple[Union[npt.NDArray[np.floating[Any]], np.floating[Any]], npt.NDArray[np.floating[Any]]]:
     """Cross-entropy and its gradient with respect to `logits`, in one fused pass.
 
     Arguments and the loss are those of :func:`cross_entropy`. The gradient is that of the

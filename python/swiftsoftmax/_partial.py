@@ -10,14 +10,14 @@ parallelism) the statistics also carry the target logit and what label smoothing
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _arrays as A
 from ._lib import FUNCS, check
 
-ArrayLike = Any
 
 #: One slice's softmax statistics (the C header's ``ssm_softmax_stats``).
 SOFTMAX_STATS_DTYPE = np.dtype([("max", "<f8"), ("sum_hi", "<f8"), ("sum_lo", "<f8")])
@@ -27,7 +27,8 @@ CE_STATS_DTYPE = np.dtype([("max", "<f8"), ("sum_hi", "<f8"), ("sum_lo", "<f8"),
                            ("shift_lo", "<f8"), ("weight_sum", "<f8")])
 
 
-def _stats_in(stats, shape: tuple, dtype: np.dtype, name: str = "stats") -> np.ndarray:
+def _stats_in(stats: npt.ArrayLike, shape: tuple[int, ...], dtype: np.dtype[Any], name: str = "stats"
+              ) -> npt.NDArray[np.void]:
     """`stats` as a C-contiguous array of `dtype` with `shape` (or `shape` with a kept axis)."""
     s = np.asarray(stats)
     if s.dtype != dtype:
@@ -41,7 +42,7 @@ def _stats_in(stats, shape: tuple, dtype: np.dtype, name: str = "stats") -> np.n
     return np.asarray(s, order="C")
 
 
-def _count(value, name: str) -> int:
+def _count(value: object, name: str) -> int:
     """A class count or offset: an int in [0, 2**63)."""
     v = A.as_int(value, name)
     if v < 0 or v > A.I64_MAX:
@@ -49,7 +50,8 @@ def _count(value, name: str) -> int:
     return v
 
 
-def _weights(weight, num_classes: int, cdt: np.dtype) -> Optional[np.ndarray]:
+def _weights(weight: Optional[npt.ArrayLike], num_classes: int, cdt: np.dtype[Any]
+             ) -> Optional[npt.NDArray[np.float64]]:
     """Class weights rounded to the compute dtype (as the one-piece loss takes them), as float64."""
     if weight is None:
         return None
@@ -60,8 +62,9 @@ def _weights(weight, num_classes: int, cdt: np.dtype) -> Optional[np.ndarray]:
     return np.ascontiguousarray(np.asarray(w, dtype=cdt), dtype=A.F64)
 
 
-def _shard(logits, target, axis, num_classes: int, class_offset: int, ignore_index: int
-           ) -> tuple[np.ndarray, np.dtype, np.dtype, A.Layout, int, int, int, np.ndarray]:
+def _shard(logits: npt.ArrayLike, target: npt.ArrayLike, axis: int, num_classes: int, class_offset: int,
+           ignore_index: int) -> tuple[npt.NDArray[Any], np.dtype[Any], np.dtype[Any], A.Layout, int, int, int,
+                                       npt.NDArray[np.int64]]:
     """The arguments that describe one shard of the class axis, checked in this order:
     (logits, compute dtype, result dtype, layout, num_classes, class_offset, ignore_index,
     labels)."""
@@ -78,8 +81,8 @@ def _shard(logits, target, axis, num_classes: int, class_offset: int, ignore_ind
 # softmax family
 
 
-def softmax_stats(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0,
-                  where: Optional[ArrayLike] = None, precise: bool = False) -> np.ndarray:
+def softmax_stats(x: npt.ArrayLike, axis: int = -1, *, temperature: float = 1.0,
+                  where: Optional[npt.ArrayLike] = None, precise: bool = False) -> npt.NDArray[np.void]:
     """Softmax statistics of a chunk of the softmax axis, one per slice.
 
     Parameters
@@ -129,7 +132,7 @@ def softmax_stats(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0,
     return stats
 
 
-def _merge_temperature(temperature, dtype) -> float:
+def _merge_temperature(temperature: float, dtype: Optional[npt.DTypeLike]) -> float:
     """The temperature the kernels used for data of `dtype`: float32 data run with float32(T)."""
     t = A.real_scalar(temperature, "temperature")
     if dtype is not None and A.compute_dtype(dtype) == np.float32:
@@ -137,7 +140,8 @@ def _merge_temperature(temperature, dtype) -> float:
     return t
 
 
-def merge_softmax_stats(a: np.ndarray, b: np.ndarray, *, temperature: float = 1.0, dtype=None) -> np.ndarray:
+def merge_softmax_stats(a: npt.NDArray[np.void], b: npt.NDArray[np.void], *, temperature: float = 1.0,
+                        dtype: Optional[npt.DTypeLike] = None) -> npt.NDArray[np.void]:
     """The statistics of two chunks together, slice by slice.
 
     Commutative bit for bit and associative to double-double precision: any order or tree of
@@ -173,7 +177,8 @@ def merge_softmax_stats(a: np.ndarray, b: np.ndarray, *, temperature: float = 1.
     return out
 
 
-def _merge_operands(a, b, dtype: np.dtype, dtype_name: str):
+def _merge_operands(a: npt.ArrayLike, b: npt.ArrayLike, dtype: np.dtype[Any], dtype_name: str
+                    ) -> tuple[npt.NDArray[np.void], npt.NDArray[np.void], npt.NDArray[np.void]]:
     """a and b as C-contiguous statistics of `dtype` broadcast together, and the output."""
     for name, s in (("a", a), ("b", b)):
         if np.asarray(s).dtype != dtype:
@@ -187,8 +192,8 @@ def _merge_operands(a, b, dtype: np.dtype, dtype_name: str):
     return sa, sb, np.empty(sa.shape, dtype=dtype)
 
 
-def reduce_softmax_stats(stats: np.ndarray, axis: int = -1, *, temperature: float = 1.0,
-                         keepdims: bool = False, dtype=None) -> np.ndarray:
+def reduce_softmax_stats(stats: npt.NDArray[np.void], axis: int = -1, *, temperature: float = 1.0,
+                         keepdims: bool = False, dtype: Optional[npt.DTypeLike] = None) -> npt.NDArray[np.void]:
     """Merges statistics along `axis` (e.g. those of the chunks of one axis, stacked), left to
     right; `temperature` and `dtype` as for :func:`merge_softmax_stats`.
 
@@ -209,13 +214,14 @@ def reduce_softmax_stats(stats: np.ndarray, axis: int = -1, *, temperature: floa
                    box, "reduce_softmax_stats", _empty_softmax)
 
 
-def _empty_softmax(shape) -> np.ndarray:
+def _empty_softmax(shape: tuple[int, ...]) -> npt.NDArray[np.void]:
     e = np.empty(shape, dtype=SOFTMAX_STATS_DTYPE)
     e["max"], e["sum_hi"], e["sum_lo"] = -np.inf, 0.0, 0.0
     return e
 
 
-def _reduce(s: np.ndarray, axis, keepdims: bool, merge, size_box: list, name: str, empty) -> np.ndarray:
+def _reduce(s: npt.NDArray[np.void], axis: int, keepdims: bool, merge: Callable[[int, int, int], int],
+            size_box: list[int], name: str, empty: Callable[[tuple[int, ...]], npt.NDArray[np.void]]) -> npt.NDArray[np.void]:
     """Left-to-right merges of `s` along `axis`; `merge(pa, pb, pout)` runs one C merge of
     `size_box[0]` values."""
     if s.ndim == 0:
@@ -235,7 +241,8 @@ def _reduce(s: np.ndarray, axis, keepdims: bool, merge, size_box: list, name: st
     return np.expand_dims(acc, ax[0]) if keepdims else acc
 
 
-def _from_stats(op: str, x, stats, axis, temperature, where, out):
+def _from_stats(op: str, x: npt.ArrayLike, stats: npt.NDArray[np.void], axis: int, temperature: float,
+                where: Optional[npt.ArrayLike], out: Optional[npt.NDArray[Any]]) -> npt.NDArray[np.floating[Any]]:
     t = A.real_scalar(temperature, "temperature")
     a, cdt, rdt = A.as_real_array(x, "x")
     ax = A.class_axis(axis, a.ndim, "x", "the softmax axis")
@@ -250,11 +257,12 @@ def _from_stats(op: str, x, stats, axis, temperature, where, out):
     yb = target if target is not None else np.empty_like(xb)
     check(FUNCS[f"ssm_{op}_from_stats_{A.suffix(cdt)}"](A.ptr(xb), A.ptr(mb), A.ptr(s), A.ptr(yb),
                                                         *layout.dims, t), f"{op}_from_stats")
-    return A.deliver(yb if target is not None else layout.restore(yb), out, rdt)
+    return A.deliver_array(yb if target is not None else layout.restore(yb), out, rdt)
 
 
-def softmax_from_stats(x: ArrayLike, stats: np.ndarray, axis: int = -1, *, temperature: float = 1.0,
-                       where: Optional[ArrayLike] = None, out: Optional[np.ndarray] = None):
+def softmax_from_stats(x: npt.ArrayLike, stats: npt.NDArray[np.void], axis: int = -1, *, temperature: float = 1.0,
+                       where: Optional[npt.ArrayLike] = None, out: Optional[npt.NDArray[np.floating[Any]]] = None
+                       ) -> npt.NDArray[np.floating[Any]]:
     """Softmax of a chunk of the axis, given the statistics merged over the whole axis.
 
     Parameters
@@ -283,9 +291,9 @@ def softmax_from_stats(x: ArrayLike, stats: np.ndarray, axis: int = -1, *, tempe
     return _from_stats("softmax", x, stats, axis, temperature, where, out)
 
 
-def log_softmax_from_stats(x: ArrayLike, stats: np.ndarray, axis: int = -1, *,
-                           temperature: float = 1.0, where: Optional[ArrayLike] = None,
-                           out: Optional[np.ndarray] = None):
+def log_softmax_from_stats(x: npt.ArrayLike, stats: npt.NDArray[np.void], axis: int = -1, *,
+                           temperature: float = 1.0, where: Optional[npt.ArrayLike] = None,
+                           out: Optional[npt.NDArray[np.floating[Any]]] = None) -> npt.NDArray[np.floating[Any]]:
     """Log-softmax of a chunk of the axis, given the statistics merged over the whole axis.
 
     Examples
@@ -299,7 +307,8 @@ def log_softmax_from_stats(x: ArrayLike, stats: np.ndarray, axis: int = -1, *,
     return _from_stats("log_softmax", x, stats, axis, temperature, where, out)
 
 
-def logsumexp_from_stats(stats: np.ndarray, *, temperature: float = 1.0, dtype=np.float64):
+def logsumexp_from_stats(stats: npt.NDArray[np.void], *, temperature: float = 1.0, dtype: npt.DTypeLike = np.float64
+                         ) -> Union[npt.NDArray[np.floating[Any]], np.floating[Any]]:
     """``log Σ exp(x / T)`` of each slice from its merged statistics.
 
     Parameters
@@ -336,9 +345,9 @@ def logsumexp_from_stats(stats: np.ndarray, *, temperature: float = 1.0, dtype=n
 # vocabulary-parallel cross-entropy
 
 
-def cross_entropy_stats(logits: ArrayLike, target: ArrayLike, *, num_classes: int,
-                        class_offset: int = 0, axis: int = -1, weight: Optional[ArrayLike] = None,
-                        ignore_index: int = -100) -> np.ndarray:
+def cross_entropy_stats(logits: npt.ArrayLike, target: npt.ArrayLike, *, num_classes: int,
+                        class_offset: int = 0, axis: int = -1, weight: Optional[npt.ArrayLike] = None,
+                        ignore_index: int = -100) -> npt.NDArray[np.void]:
     """Cross-entropy statistics of one shard of the class axis, one per sample.
 
     Parameters
@@ -385,14 +394,14 @@ def cross_entropy_stats(logits: ArrayLike, target: ArrayLike, *, num_classes: in
     return stats
 
 
-def merge_cross_entropy_stats(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def merge_cross_entropy_stats(a: npt.NDArray[np.void], b: npt.NDArray[np.void]) -> npt.NDArray[np.void]:
     """The statistics of two shards together, sample by sample (see :func:`cross_entropy_stats`)."""
     sa, sb, out = _merge_operands(a, b, CE_STATS_DTYPE, "CE_STATS_DTYPE")
     check(FUNCS["ssm_ce_stats_merge"](A.ptr(sa), A.ptr(sb), A.ptr(out), out.size), "merge_cross_entropy_stats")
     return out
 
 
-def reduce_cross_entropy_stats(stats: np.ndarray, axis: int = -1, *, keepdims: bool = False) -> np.ndarray:
+def reduce_cross_entropy_stats(stats: npt.NDArray[np.void], axis: int = -1, *, keepdims: bool = False) -> npt.NDArray[np.void]:
     """Merges cross-entropy statistics along `axis` (e.g. those of every shard, stacked)."""
     s = np.asarray(stats)
     if s.dtype != CE_STATS_DTYPE:
@@ -402,14 +411,14 @@ def reduce_cross_entropy_stats(stats: np.ndarray, axis: int = -1, *, keepdims: b
                    "reduce_cross_entropy_stats", _empty_ce)
 
 
-def _empty_ce(shape) -> np.ndarray:
+def _empty_ce(shape: tuple[int, ...]) -> npt.NDArray[np.void]:
     e = np.zeros(shape, dtype=CE_STATS_DTYPE)
     e["max"] = -np.inf
     return e
 
 
-def cross_entropy_denominator(target: ArrayLike, *, num_classes: int, weight: Optional[ArrayLike] = None,
-                              ignore_index: int = -100, dtype=np.float64) -> float:
+def cross_entropy_denominator(target: npt.ArrayLike, *, num_classes: int, weight: Optional[npt.ArrayLike] = None,
+                              ignore_index: int = -100, dtype: npt.DTypeLike = np.float64) -> float:
     """The mean's denominator: Σ ``weight[y]`` over the samples not equal to `ignore_index`
     (their count without weights), weights rounded to the compute dtype of `dtype`.
 
@@ -428,9 +437,10 @@ def cross_entropy_denominator(target: ArrayLike, *, num_classes: int, weight: Op
     return float(out)
 
 
-def cross_entropy_from_stats(stats: np.ndarray, target: ArrayLike, *, num_classes: int,
-                             weight: Optional[ArrayLike] = None, ignore_index: int = -100,
-                             label_smoothing: float = 0.0, reduction: str = "mean", dtype=np.float64):
+def cross_entropy_from_stats(stats: npt.NDArray[np.void], target: npt.ArrayLike, *, num_classes: int,
+                             weight: Optional[npt.ArrayLike] = None, ignore_index: int = -100,
+                             label_smoothing: float = 0.0, reduction: str = "mean",
+                             dtype: npt.DTypeLike = np.float64) -> Union[npt.NDArray[np.floating[Any]], np.floating[Any]]:
     """The cross-entropy from statistics merged over every shard of the class axis.
 
     Arguments and result are those of :func:`cross_entropy` (PyTorch's semantics), with the
@@ -469,11 +479,11 @@ def cross_entropy_from_stats(stats: np.ndarray, target: ArrayLike, *, num_classe
     return A.deliver(loss, None, np.dtype(dtype))
 
 
-def cross_entropy_grad_from_stats(logits: ArrayLike, target: ArrayLike, stats: np.ndarray, *,
+def cross_entropy_grad_from_stats(logits: npt.ArrayLike, target: npt.ArrayLike, stats: npt.NDArray[np.void], *,
                                   num_classes: int, class_offset: int = 0, axis: int = -1,
-                                  weight: Optional[ArrayLike] = None, ignore_index: int = -100,
+                                  weight: Optional[npt.ArrayLike] = None, ignore_index: int = -100,
                                   label_smoothing: float = 0.0, reduction: str = "mean",
-                                  denominator: Optional[float] = None):
+                                  denominator: Optional[float] = None) -> npt.NDArray[np.floating[Any]]:
     """The gradient of the cross-entropy with respect to one shard's logits.
 
     Parameters
@@ -527,4 +537,4 @@ def cross_entropy_grad_from_stats(logits: ArrayLike, target: ArrayLike, stats: n
     status = FUNCS[f"ssm_cross_entropy_grad_from_stats_{A.suffix(cdt)}"](
         A.ptr(xb), A.ptr(lab), A.ptr(w), *layout.dims, off, c, ignore, eps, A.ptr(s), divisor, A.ptr(grad))
     check(status, "cross_entropy_grad_from_stats", labels="target")
-    return A.deliver(layout.restore(grad), None, rdt)
+    return A.deliver_array(layout.restore(grad), None, rdt)

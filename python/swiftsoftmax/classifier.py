@@ -15,12 +15,16 @@ from __future__ import annotations
 import inspect
 import numbers
 import sys
-from typing import Any, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from ._forward import log_softmax, softmax
 from ._loss import cross_entropy_with_grad
+
+if TYPE_CHECKING:
+    from sklearn.utils import Tags
 
 __all__ = ["SoftmaxClassifier", "NotFittedError"]
 
@@ -196,7 +200,7 @@ class SoftmaxClassifier:
     # is: a classifier. Only called by scikit-learn, so importing it here costs nothing otherwise.
     _estimator_type = "classifier"
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Tags:
         from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
         return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
                     classifier_tags=ClassifierTags(), input_tags=InputTags())
@@ -220,7 +224,8 @@ class SoftmaxClassifier:
 
     def _validate_params(self) -> tuple[int, ...]:
         try:
-            hidden = tuple(self.hidden_layer_sizes)
+            # Any: user values, checked below (a bare int is taken as one layer).
+            hidden: tuple[Any, ...] = tuple(self.hidden_layer_sizes)
         except TypeError:
             hidden = (self.hidden_layer_sizes,)
         for h in hidden:
@@ -243,7 +248,7 @@ class SoftmaxClassifier:
         return tuple(int(h) for h in hidden)
 
     @staticmethod
-    def _check_X(X: Any, name: str = "X") -> np.ndarray:
+    def _check_X(X: Any, name: str = "X") -> npt.NDArray[Any]:
         a = np.asarray(X)
         if a.dtype.kind not in "biuf":
             raise TypeError(f"{name}: expected numeric features, got dtype {a.dtype}")
@@ -267,7 +272,7 @@ class SoftmaxClassifier:
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
                 "appropriate arguments before using this estimator.")
 
-    def _check_features(self, X: Any) -> np.ndarray:
+    def _check_features(self, X: Any) -> npt.NDArray[Any]:
         self._check_fitted()
         a = self._check_X(X)
         if a.shape[1] != self.n_features_in_:
@@ -276,7 +281,7 @@ class SoftmaxClassifier:
         return a
 
     @staticmethod
-    def _check_y(y: Any, n_samples: int) -> np.ndarray:
+    def _check_y(y: Any, n_samples: int) -> npt.NDArray[Any]:
         t = np.asarray(y)
         if t.ndim == 2 and t.shape[1] == 1:
             t = t[:, 0]
@@ -307,10 +312,10 @@ class SoftmaxClassifier:
         self.n_iter_ = 0
         self.t_ = 0
 
-    def _standardize(self, X: np.ndarray) -> np.ndarray:
+    def _standardize(self, X: npt.NDArray[Any]) -> npt.NDArray[Any]:
         return (X - self.mean_) / self.scale_
 
-    def _forward(self, Z: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    def _forward(self, Z: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], list[npt.NDArray[Any]]]:
         """Output scores (logits) for standardised inputs, and every layer's input."""
         inputs = [Z]
         h = Z
@@ -325,38 +330,40 @@ class SoftmaxClassifier:
     # The output layer. Subclasses may replace these three to train the same network with a
     # different output layer (the demo compares sigmoid outputs and sum-normalisation this way).
 
-    def _output_loss(self, logits: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
+    def _output_loss(self, logits: npt.NDArray[Any], targets: npt.NDArray[Any]) -> tuple[float, npt.NDArray[Any]]:
         """Mean loss over the batch and its gradient with respect to `logits`."""
         loss, grad = cross_entropy_with_grad(logits, targets,
                                              label_smoothing=float(self.label_smoothing))
         return float(loss), grad
 
-    def _output_proba(self, logits: np.ndarray) -> np.ndarray:
+    def _output_proba(self, logits: npt.NDArray[Any]) -> npt.NDArray[np.floating[Any]]:
         return softmax(logits, axis=1)
 
-    def _output_log_proba(self, logits: np.ndarray) -> np.ndarray:
+    def _output_log_proba(self, logits: npt.NDArray[Any]) -> npt.NDArray[np.floating[Any]]:
         return log_softmax(logits, axis=1)
 
-    def _loss_and_grads(self, Z: np.ndarray, targets: np.ndarray
-                        ) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
+    def _loss_and_grads(self, Z: npt.NDArray[Any], targets: npt.NDArray[Any]
+                        ) -> tuple[float, list[npt.NDArray[Any]], list[npt.NDArray[Any]]]:
         """The training loss on a batch and its gradients for coefs_ and intercepts_."""
         logits, inputs = self._forward(Z)
         loss, delta = self._output_loss(logits, targets)
         wd = float(self.weight_decay)
         n_layers = len(self.coefs_)
-        grads_w: list[np.ndarray] = [None] * n_layers  # type: ignore[list-item]
-        grads_b: list[np.ndarray] = [None] * n_layers  # type: ignore[list-item]
+        grads_w: list[npt.NDArray[Any]] = []
+        grads_b: list[npt.NDArray[Any]] = []
         for i in range(n_layers - 1, -1, -1):
             W = self.coefs_[i]
-            grads_w[i] = inputs[i].T @ delta + wd * W
-            grads_b[i] = delta.sum(axis=0)
+            grads_w.append(inputs[i].T @ delta + wd * W)
+            grads_b.append(delta.sum(axis=0))
             if i > 0:
                 delta = (delta @ W.T) * (inputs[i] > 0)    # back through the ReLU
+        grads_w.reverse()  # computed from the last layer back
+        grads_b.reverse()
         if wd:
             loss += 0.5 * wd * sum(float(np.vdot(W, W)) for W in self.coefs_)
         return loss, grads_w, grads_b
 
-    def _step(self, Z: np.ndarray, targets: np.ndarray) -> float:
+    def _step(self, Z: npt.NDArray[Any], targets: npt.NDArray[Any]) -> float:
         """One Adam step on a batch of standardised inputs; returns the batch's loss."""
         loss, grads_w, grads_b = self._loss_and_grads(Z, targets)
         self.t_ += 1
@@ -375,9 +382,10 @@ class SoftmaxClassifier:
     def _lr_factor(self) -> float:
         """The schedule: cosine decay from 1 to _LR_FLOOR over max_iter epochs, then flat."""
         progress = min(self.n_iter_, int(self.max_iter)) / int(self.max_iter)
-        return _LR_FLOOR + (1 - _LR_FLOOR) * 0.5 * (1 + np.cos(np.pi * progress))
+        factor: float = _LR_FLOOR + (1 - _LR_FLOOR) * 0.5 * (1 + np.cos(np.pi * progress))
+        return factor
 
-    def _epoch(self, Z: np.ndarray, targets: np.ndarray) -> float:
+    def _epoch(self, Z: npt.NDArray[Any], targets: npt.NDArray[Any]) -> float:
         n = Z.shape[0]
         order = self._rng.permutation(n)
         batch = int(self.batch_size)
@@ -385,7 +393,7 @@ class SoftmaxClassifier:
         for start in range(0, n, batch):
             idx = order[start:start + batch]
             total += self._step(Z[idx], targets[idx]) * len(idx)
-        loss = total / n
+        loss: float = total / n
         self.n_iter_ += 1
         self.loss_ = loss
         self.loss_curve_.append(loss)
@@ -395,20 +403,20 @@ class SoftmaxClassifier:
 
     # ---- the estimator API ----------------------------------------------------------------------
 
-    def _start(self, X: np.ndarray, classes: np.ndarray, hidden: tuple[int, ...]) -> None:
+    def _start(self, X: npt.NDArray[Any], classes: npt.NDArray[Any], hidden: tuple[int, ...]) -> None:
         if len(classes) < 2:
             raise ValueError(f"The number of classes has to be greater than one; got "
                              f"{len(classes)} class{'es' if len(classes) != 1 else ''}")
         self._rng = _rng(self.random_state)
         self.classes_ = classes
         self.n_features_in_ = X.shape[1]
-        self.mean_ = X.mean(axis=0)
+        self.mean_: npt.NDArray[np.float64] = X.mean(axis=0)
         scale = X.std(axis=0)
         scale[scale < 1e-12 * np.maximum(1.0, np.abs(self.mean_))] = 1.0   # constant features
-        self.scale_ = scale
+        self.scale_: npt.NDArray[np.float64] = scale
         self._init(hidden, X.shape[1], len(classes), self._rng)
 
-    def _encode(self, y: np.ndarray) -> np.ndarray:
+    def _encode(self, y: npt.NDArray[Any]) -> npt.NDArray[Any]:
         idx = np.searchsorted(self.classes_, y)
         idx = np.minimum(idx, len(self.classes_) - 1)
         unknown = self.classes_[idx] != y
@@ -417,7 +425,7 @@ class SoftmaxClassifier:
                              f"{np.unique(np.asarray(y)[unknown])[:5].tolist()!r}")
         return idx.astype(np.int64)
 
-    def fit(self, X: Any, y: Any) -> "SoftmaxClassifier":
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> "SoftmaxClassifier":
         """Trains the network from scratch for `max_iter` epochs.
 
         Parameters
@@ -451,7 +459,7 @@ class SoftmaxClassifier:
             self._epoch(Z, targets)
         return self
 
-    def partial_fit(self, X: Any, y: Any, classes: Optional[Any] = None) -> "SoftmaxClassifier":
+    def partial_fit(self, X: npt.ArrayLike, y: npt.ArrayLike, classes: Optional[npt.ArrayLike] = None) -> "SoftmaxClassifier":
         """Runs one epoch over (X, y), continuing from the current weights and optimiser state.
 
         The first call sets up the network: it must be given every label in `classes` (or `y`
@@ -492,7 +500,7 @@ class SoftmaxClassifier:
         self._epoch(self._standardize(Xa), self._encode(ya))
         return self
 
-    def decision_function(self, X: Any) -> np.ndarray:
+    def decision_function(self, X: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """The output scores (logits), one column per class of `classes_`.
 
         Returns
@@ -502,7 +510,7 @@ class SoftmaxClassifier:
         Xa = self._check_features(X)
         return self._forward(self._standardize(Xa))[0]
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+    def predict_proba(self, X: npt.ArrayLike) -> npt.NDArray[np.floating[Any]]:
         """Class probabilities: the library's softmax of the output scores.
 
         Returns
@@ -520,7 +528,7 @@ class SoftmaxClassifier:
         """
         return self._output_proba(self.decision_function(X))
 
-    def predict_log_proba(self, X: Any) -> np.ndarray:
+    def predict_log_proba(self, X: npt.ArrayLike) -> npt.NDArray[np.floating[Any]]:
         """Log-probabilities: the library's log_softmax of the output scores (exact in log space,
         so very confident predictions keep their digits where ``log(predict_proba(X))`` does not).
 
@@ -530,7 +538,7 @@ class SoftmaxClassifier:
         """
         return self._output_log_proba(self.decision_function(X))
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: npt.ArrayLike) -> npt.NDArray[Any]:
         """The most probable class of each sample (a label from `classes_`).
 
         Returns
@@ -538,9 +546,10 @@ class SoftmaxClassifier:
         ndarray of shape (n_samples,)
         """
         scores = self.decision_function(X)
-        return self.classes_[np.argmax(scores, axis=1)]
+        labels: npt.NDArray[Any] = self.classes_[np.argmax(scores, axis=1)]
+        return labels
 
-    def score(self, X: Any, y: Any, sample_weight: Optional[Any] = None) -> float:
+    def score(self, X: npt.ArrayLike, y: npt.ArrayLike, sample_weight: Optional[npt.ArrayLike] = None) -> float:
         """Mean accuracy of ``predict(X)`` against `y` (weighted by `sample_weight` if given).
 
         Returns

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from functools import partial
-from typing import Any, Optional
+from typing import Any, Literal, Optional, Union, overload
 
 try:
     import dask.array as da
@@ -32,6 +32,7 @@ except ImportError as e:  # the optional extra is missing
         "(or pip install 'dask[array]' distributed)") from e
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _arrays as A
 from . import _partial as P
@@ -39,11 +40,10 @@ from . import _partial as P
 __all__ = ["softmax", "log_softmax", "logsumexp", "softmax_stats", "cross_entropy",
            "cross_entropy_with_grad", "cross_entropy_stats"]
 
-ArrayLike = Any
 _F32, _F64 = A.F32, A.F64
 
 
-def _prepare(x, axis, name: str = "x"):
+def _prepare(x: npt.ArrayLike, axis: int, name: str = "x") -> tuple[da.Array, int, np.dtype[Any], np.dtype[Any]]:
     """(dask array, axis, compute dtype, result dtype), with the one-piece API's dtype rules."""
     a = x if isinstance(x, da.Array) else da.asarray(x)
     ax = A.class_axis(axis, a.ndim, name, "the softmax axis")
@@ -58,7 +58,7 @@ def _prepare(x, axis, name: str = "x"):
     return a, ax, cdt, rdt
 
 
-def _temperature(temperature, cdt) -> float:
+def _temperature(temperature: float, cdt: np.dtype[Any]) -> float:
     # float32 data run with float32(T) in the kernels: the merges must use the same value.
     t = A.real_scalar(temperature, "temperature")
     if not (math.isfinite(t) and t > 0):
@@ -66,54 +66,67 @@ def _temperature(temperature, cdt) -> float:
     return float(np.float32(t)) if cdt == _F32 else t
 
 
-def _meta(ndim: int, dtype) -> np.ndarray:
+def _meta(ndim: int, dtype: npt.DTypeLike) -> npt.NDArray[Any]:
     return np.empty((0,) * ndim, dtype=dtype)
 
 
 # ---- chunk functions (module level, so that process and distributed workers can unpickle them)
 
-def _chunk_stats(block, axis, keepdims, temperature, precise=False, computing_meta=False):
+def _chunk_stats(block: npt.NDArray[Any], axis: tuple[int, ...], keepdims: bool, temperature: float,
+                 precise: bool = False, computing_meta: bool = False) -> npt.NDArray[np.void]:
     s = P.softmax_stats(block, axis[0], temperature=temperature, precise=precise)
     return np.expand_dims(s, axis[0]) if keepdims else s
 
 
-def _merge_stats(stats, axis, keepdims, temperature, computing_meta=False):
+def _merge_stats(stats: npt.NDArray[np.void], axis: tuple[int, ...], keepdims: bool, temperature: float,
+                 computing_meta: bool = False) -> npt.NDArray[np.void]:
     return P.reduce_softmax_stats(stats, axis[0], temperature=temperature, keepdims=keepdims)
 
 
-def _finish_block(block, stats, op, axis, temperature):
+def _finish_block(block: npt.NDArray[Any], stats: npt.NDArray[np.void], op: str, axis: int, temperature: float
+                  ) -> npt.NDArray[np.floating[Any]]:
     fin = P.softmax_from_stats if op == "softmax" else P.log_softmax_from_stats
     return fin(block, stats, axis, temperature=temperature)
 
 
-def _logsumexp_block(stats, temperature, result_dtype):
+def _logsumexp_block(stats: npt.NDArray[np.void], temperature: float, result_dtype: np.dtype[Any]
+                     ) -> npt.NDArray[np.floating[Any]]:
     return np.asarray(P.logsumexp_from_stats(stats, temperature=temperature, dtype=result_dtype))
 
 
-def _ce_block(block, target, axis, num_classes, weight, ignore_index, block_info=None):
+# block_info (typed Any: Dask's dict of facts per argument) is always given: map_blocks passes it to
+# functions with a parameter of that name.
+def _ce_block(block: npt.NDArray[Any], target: npt.NDArray[np.int64], axis: int, num_classes: int,
+              weight: Optional[npt.NDArray[np.float64]], ignore_index: int,
+              block_info: Any = None) -> npt.NDArray[np.void]:
     offset = block_info[0]["array-location"][axis][0]
     s = P.cross_entropy_stats(block, np.squeeze(target, axis), num_classes=num_classes, class_offset=offset,
                               axis=axis, weight=weight, ignore_index=ignore_index)
     return np.expand_dims(s, axis)
 
 
-def _ce_identity(stats, axis, keepdims, computing_meta=False):
+def _ce_identity(stats: npt.NDArray[np.void], axis: tuple[int, ...], keepdims: bool, computing_meta: bool = False
+                 ) -> npt.NDArray[np.void]:
     return stats
 
 
-def _ce_merge(stats, axis, keepdims, computing_meta=False):
+def _ce_merge(stats: npt.NDArray[np.void], axis: tuple[int, ...], keepdims: bool, computing_meta: bool = False
+              ) -> npt.NDArray[np.void]:
     return P.reduce_cross_entropy_stats(stats, axis[0], keepdims=keepdims)
 
 
-def _ce_loss_block(stats, target, axis, num_classes, weight, ignore_index, eps):
+def _ce_loss_block(stats: npt.NDArray[np.void], target: npt.NDArray[np.int64], axis: int, num_classes: int,
+                   weight: Optional[npt.NDArray[np.float64]], ignore_index: int, eps: float
+                   ) -> npt.NDArray[np.floating[Any]]:
     # Per-sample losses in float64, rounded once to the logits' type by the caller.
     return np.asarray(P.cross_entropy_from_stats(
         np.squeeze(stats, axis), np.squeeze(target, axis), num_classes=num_classes, weight=weight,
         ignore_index=ignore_index, label_smoothing=eps, reduction="none", dtype=np.float64))
 
 
-def _ce_grad_block(block, target, stats, den, axis, num_classes, weight, ignore_index, eps, reduction,
-                   block_info=None):
+def _ce_grad_block(block: npt.NDArray[Any], target: npt.NDArray[np.int64], stats: npt.NDArray[np.void], den: npt.NDArray[Any], axis: int,
+                   num_classes: int, weight: Optional[npt.NDArray[np.float64]], ignore_index: int, eps: float,
+                   reduction: str, block_info: Any = None) -> npt.NDArray[np.floating[Any]]:
     offset = block_info[0]["array-location"][axis][0]
     return P.cross_entropy_grad_from_stats(
         block, np.squeeze(target, axis), np.squeeze(stats, axis), num_classes=num_classes, class_offset=offset,
@@ -121,27 +134,32 @@ def _ce_grad_block(block, target, stats, den, axis, num_classes, weight, ignore_
         denominator=float(np.asarray(den).flat[0]) if reduction == "mean" else None)
 
 
-def _fsum_chunk(block, axis, keepdims, computing_meta=False):
+def _fsum_chunk(block: npt.NDArray[Any], axis: tuple[int, ...], keepdims: bool, computing_meta: bool = False
+                ) -> npt.NDArray[np.float64]:
     # A correctly rounded partial sum per block (the one-piece loss sums in double-double).
     return np.full((1,) * block.ndim, math.fsum(np.asarray(block, dtype=np.float64).ravel().tolist()))
 
 
-def _fsum_aggregate(parts, axis, keepdims, computing_meta=False):
+def _fsum_aggregate(parts: npt.NDArray[Any], axis: tuple[int, ...], keepdims: bool, computing_meta: bool = False
+                    ) -> Union[npt.NDArray[np.float64], np.float64]:
     total = math.fsum(np.asarray(parts, dtype=np.float64).ravel().tolist())
     return np.full((1,) * parts.ndim, total) if keepdims else np.float64(total)
 
 
-def _mean(total, den):
+def _mean(total: npt.NDArray[Any], den: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
     with np.errstate(invalid="ignore", divide="ignore"):  # every sample ignored: NaN, as one piece
-        return np.true_divide(total, den)
+        mean: npt.NDArray[np.float64] = np.true_divide(total, den)
+        return mean
 
 
-def _target_weights(target, weight, ignore_index):
+def _target_weights(target: npt.NDArray[np.int64], weight: Optional[npt.NDArray[np.float64]], ignore_index: int
+                    ) -> npt.NDArray[np.float64]:
     t = np.asarray(target)
-    keep = t != ignore_index
+    keep: npt.NDArray[np.bool_] = t != ignore_index
     if weight is None:
         return keep.astype(np.float64)
-    return np.where(keep, weight[np.where(keep, t, 0)], 0.0)
+    weights: npt.NDArray[np.float64] = np.where(keep, weight[np.where(keep, t, 0)], 0.0)
+    return weights
 
 
 def _fsum(a: da.Array) -> da.Array:
@@ -151,7 +169,7 @@ def _fsum(a: da.Array) -> da.Array:
 
 # ---- the softmax family
 
-def softmax_stats(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0, keepdims: bool = False,
+def softmax_stats(x: npt.ArrayLike, axis: int = -1, *, temperature: float = 1.0, keepdims: bool = False,
                   split_every: Optional[int] = None, precise: bool = False) -> da.Array:
     """The merged softmax statistics of every slice of `x` along `axis`, as a Dask array.
 
@@ -181,7 +199,7 @@ def softmax_stats(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0, kee
                         meta=_meta(nd, P.SOFTMAX_STATS_DTYPE))
 
 
-def _normalised(op, x, axis, temperature, split_every):
+def _normalised(op: str, x: npt.ArrayLike, axis: int, temperature: float, split_every: Optional[int]) -> da.Array:
     a, ax, cdt, rdt = _prepare(x, axis)
     t = _temperature(temperature, cdt)
     stats = softmax_stats(a, ax, temperature=temperature, keepdims=True, split_every=split_every)
@@ -189,7 +207,7 @@ def _normalised(op, x, axis, temperature, split_every):
                          meta=_meta(a.ndim, rdt))
 
 
-def softmax(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0,
+def softmax(x: npt.ArrayLike, axis: int = -1, *, temperature: float = 1.0,
             split_every: Optional[int] = None) -> da.Array:
     """Softmax along `axis` of a Dask array chunked along that axis.
 
@@ -226,7 +244,7 @@ def softmax(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0,
     return _normalised("softmax", x, axis, temperature, split_every)
 
 
-def log_softmax(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0,
+def log_softmax(x: npt.ArrayLike, axis: int = -1, *, temperature: float = 1.0,
                 split_every: Optional[int] = None) -> da.Array:
     """Log-softmax along `axis` of a Dask array chunked along that axis (see :func:`softmax`).
 
@@ -240,7 +258,7 @@ def log_softmax(x: ArrayLike, axis: int = -1, *, temperature: float = 1.0,
     return _normalised("log_softmax", x, axis, temperature, split_every)
 
 
-def logsumexp(x: ArrayLike, axis: int = -1, *, keepdims: bool = False,
+def logsumexp(x: npt.ArrayLike, axis: int = -1, *, keepdims: bool = False,
               split_every: Optional[int] = None) -> da.Array:
     """``log Σ exp(x)`` along `axis` of a Dask array chunked along that axis.
 
@@ -267,7 +285,9 @@ def logsumexp(x: ArrayLike, axis: int = -1, *, keepdims: bool = False,
 
 # ---- vocabulary-parallel cross-entropy
 
-def _ce_setup(logits, target, axis, weight, ignore_index, label_smoothing, reduction):
+def _ce_setup(logits: npt.ArrayLike, target: npt.ArrayLike, axis: int, weight: Optional[npt.ArrayLike],
+              ignore_index: int, label_smoothing: float, reduction: str
+              ) -> tuple[da.Array, int, np.dtype[Any], int, da.Array, Optional[npt.NDArray[np.float64]], int, float]:
     a, ax, cdt, rdt = _prepare(logits, axis, "logits")
     A.reduction_code(reduction)  # refuses an unknown reduction
     c = a.shape[ax]
@@ -291,8 +311,8 @@ def _ce_setup(logits, target, axis, weight, ignore_index, label_smoothing, reduc
     return a, ax, rdt, c, t, w, ignore, eps
 
 
-def cross_entropy_stats(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
-                        weight: Optional[ArrayLike] = None, ignore_index: int = -100,
+def cross_entropy_stats(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -1,
+                        weight: Optional[npt.ArrayLike] = None, ignore_index: int = -100,
                         keepdims: bool = False, split_every: Optional[int] = None) -> da.Array:
     """Cross-entropy statistics merged over every chunk (shard) of the class axis.
 
@@ -309,7 +329,8 @@ def cross_entropy_stats(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
     return _ce_stats(a, ax, c, t, w, ignore, keepdims, split_every)
 
 
-def _ce_stats(a, ax, c, t, w, ignore, keepdims, split_every):
+def _ce_stats(a: da.Array, ax: int, c: int, t: da.Array, w: Optional[npt.NDArray[np.float64]], ignore: int,
+              keepdims: bool, split_every: Optional[int]) -> da.Array:
     chunks = tuple((1,) * len(ch) if i == ax else ch for i, ch in enumerate(a.chunks))
     per_shard = da.map_blocks(_ce_block, a, t, axis=ax, num_classes=c, weight=w, ignore_index=ignore,
                               chunks=chunks, dtype=P.CE_STATS_DTYPE, meta=_meta(a.ndim, P.CE_STATS_DTYPE))
@@ -319,7 +340,17 @@ def _ce_stats(a, ax, c, t, w, ignore, keepdims, split_every):
                         meta=_meta(nd, P.CE_STATS_DTYPE))
 
 
-def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing, reduction, split_every, grad):
+@overload
+def _cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, axis: int, weight: Optional[npt.ArrayLike],
+                   ignore_index: int, label_smoothing: float, reduction: str, split_every: Optional[int],
+                   grad: Literal[False]) -> da.Array: ...
+@overload
+def _cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, axis: int, weight: Optional[npt.ArrayLike],
+                   ignore_index: int, label_smoothing: float, reduction: str, split_every: Optional[int],
+                   grad: Literal[True]) -> tuple[da.Array, da.Array]: ...
+def _cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, axis: int, weight: Optional[npt.ArrayLike],
+                   ignore_index: int, label_smoothing: float, reduction: str, split_every: Optional[int],
+                   grad: bool) -> Union[da.Array, tuple[da.Array, da.Array]]:
     a, ax, rdt, c, t, w, ignore, eps = _ce_setup(logits, target, axis, weight, ignore_index,
                                                   label_smoothing, reduction)
     stats = _ce_stats(a, ax, c, t, w, ignore, True, split_every)
@@ -345,7 +376,7 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing, 
     return loss, g
 
 
-def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1, weight: Optional[ArrayLike] = None,
+def cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -1, weight: Optional[npt.ArrayLike] = None,
                   ignore_index: int = -100, label_smoothing: float = 0.0, reduction: str = "mean",
                   split_every: Optional[int] = None) -> da.Array:
     """Cross-entropy of logits whose class axis is split across chunks (vocabulary parallel).
@@ -381,10 +412,10 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1, weigh
                           split_every, False)
 
 
-def cross_entropy_with_grad(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
-                            weight: Optional[ArrayLike] = None, ignore_index: int = -100,
+def cross_entropy_with_grad(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -1,
+                            weight: Optional[npt.ArrayLike] = None, ignore_index: int = -100,
                             label_smoothing: float = 0.0, reduction: str = "mean",
-                            split_every: Optional[int] = None):
+                            split_every: Optional[int] = None) -> tuple[da.Array, da.Array]:
     """Cross-entropy and its gradient with respect to the logits, split along the class axis.
 
     Arguments as for :func:`cross_entropy`. The gradient keeps the logits' chunks: each shard

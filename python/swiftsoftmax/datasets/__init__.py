@@ -9,7 +9,10 @@ from __future__ import annotations
 import gzip
 from importlib import resources
 
+from typing import Any, Union
+
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["load_digits", "train_test_split", "DIGITS_CITATION"]
 
@@ -21,7 +24,7 @@ DIGITS_CITATION = (
 _DIGITS_FILE = "digits.csv.gz"
 
 
-def load_digits() -> tuple[np.ndarray, np.ndarray]:
+def load_digits() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
     """Loads the UCI 8×8 optical handwritten digits (the set scikit-learn's ``load_digits`` ships).
 
     Each sample is a handwritten digit written by one of 13 people, scanned at 32×32 and reduced
@@ -53,7 +56,8 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
     >>> X[0].reshape(8, 8)[2].astype(int)     # the third row of pixels of a 0
     array([ 0,  3, 15,  2,  0, 11,  8,  0])
     """
-    source = resources.files(__package__).joinpath("data", _DIGITS_FILE)
+    # One name per joinpath: Traversable.joinpath takes several only from Python 3.11.
+    source = resources.files(__package__).joinpath("data").joinpath(_DIGITS_FILE)
     with source.open("rb") as raw, gzip.open(raw, "rt", encoding="ascii") as text:
         table = np.loadtxt(text, delimiter=",", dtype=np.int64)
     if table.shape != (1797, 65):
@@ -61,7 +65,9 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
     return table[:, :64].astype(np.float64), np.ascontiguousarray(table[:, 64])
 
 
-def train_test_split(X, y, *, test_size: float = 0.25, random_state=None, stratify: bool = True):
+def train_test_split(X: npt.ArrayLike, y: npt.ArrayLike, *, test_size: float = 0.25,
+                     random_state: Union[int, np.random.Generator, None] = None, stratify: bool = True
+                     ) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]:
     """Splits (X, y) into a training and a test part, class by class (stratified).
 
     A small stand-in for scikit-learn's ``train_test_split(..., stratify=y)``, so the examples
