@@ -16,6 +16,10 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union, overload
 import numpy as np
 import numpy.typing as npt
 
+# numpy.exceptions is NumPy 1.25 and later; the package supports 1.22, whose AxisError is
+# numpy.AxisError (NumPy 2 removed that name).
+_AxisError: type[np.exceptions.AxisError] = getattr(getattr(np, "exceptions", np), "AxisError")
+
 F32 = np.dtype(np.float32)
 F64 = np.dtype(np.float64)
 I64 = np.dtype(np.int64)
@@ -269,7 +273,7 @@ def normalize_axes(axis: object, ndim: int, name: str = "axis") -> tuple[int, ..
         except TypeError:
             raise TypeError(f"{name}: expected an int, a tuple of ints or None, got {axis!r}") from None
         if not -ndim <= i < ndim:
-            raise np.exceptions.AxisError(i, ndim, msg_prefix=name)
+            raise _AxisError(i, ndim, msg_prefix=name)
         out.append(i % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"{name}: expected distinct axes, got a repeated axis in {axis!r}")
