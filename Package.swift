@@ -72,11 +72,10 @@ let package = Package(
         // Compiled once: the scalar protocol, error-free arithmetic and sums, the kernel-set
         // protocol and the per-sample cross-entropy arithmetic every path shares.
         .target(name: "SoftmaxCore", swiftSettings: kernelFlags),
-        // Compiled once: the scalar code the library ships (slice passes, normalize,
-        // one-hot, the Jacobian).
+        // Compiled once: the scalar code the library ships (slice passes, one-hot).
         .target(name: "SoftmaxScalarKernels", dependencies: ["SoftmaxCore"], swiftSettings: kernelFlags),
         // Compiled once, linked by the tests only: the oracle the tiers' kernels are tested against
-        // (softmax, logsumexp, the VJPs, sigmoid).
+        // (softmax, logsumexp, the VJPs, sigmoid, normalize, the Jacobian).
         .target(name: "SoftmaxReference", dependencies: ["SoftmaxCore", "SoftmaxScalarKernels"], swiftSettings: kernelFlags),
         // Public Swift API: shapes, validation, special values, threading, tier dispatch.
         .target(

@@ -3,9 +3,10 @@
 The cases, the exact references and the ULP measure are those of tests/test_accuracy.py (this
 script imports it), so the table and the test suite always agree. Peers: the NumPy idiom,
 scipy.special, and when installed JAX (eager, CPU, x64 enabled) and ONNX Runtime (the opset-13
-operator on the CPU provider; it has none for log_sigmoid). A peer gets the
-temperature as ``x / T`` (in the input dtype) and a mask as ``where(mask, x, -inf)``, as a user
-would write it.
+operator on the CPU provider; it has none for log_sigmoid), and for the derivatives PyTorch (its
+autograd kernels given the forward output; ``torch.func.jacrev`` for the Jacobian). A peer gets
+the temperature as ``x / T`` (in the input dtype) and a mask as ``where(mask, x, -inf)``, as a
+user would write it.
 
     cd python && python tools/ulp_report.py                 # everything
     python tools/ulp_report.py --funcs softmax,logsumexp --dtypes float64 --peers numpy
@@ -46,8 +47,18 @@ def _pick(logp, inp):
 
 
 def numpy_idiom(func, inp):
+    if func in T.VJP_FUNCS:
+        return _numpy_vjp(func, inp)
     x, axis = _x_for_peer(inp), inp.get("axis", -1)
     with np.errstate(all="ignore"):
+        if func == "softmax_jacobian":  # (diag(p) - p pᵀ) / T, the class axis last
+            t = x.dtype.type(inp.get("temperature", 1.0))
+            e = np.exp(x - x.max(axis, keepdims=True))
+            p = np.moveaxis(e / e.sum(axis, keepdims=True), axis, -1)
+            jac = -p[..., :, None] * p[..., None, :]
+            i = np.arange(p.shape[-1])
+            jac[..., i, i] += p
+            return jac / t
         if func == "sigmoid":
             return 1 / (1 + np.exp(-x))
         if func == "log_sigmoid":
@@ -64,9 +75,46 @@ def numpy_idiom(func, inp):
         return logp if func == "log_softmax" else _pick(logp, inp)
 
 
+def _numpy_vjp(func, inp):
+    """The VJPs as a user writes them from y (or log y) and g: y (g - Σ g y) / T and
+    (g - exp(log y) Σ g) / T."""
+    axis, g = inp.get("axis", -1), inp["g"]
+    t = g.dtype.type(inp.get("temperature", 1.0))
+    with np.errstate(all="ignore"):
+        if func == "softmax_vjp":
+            y = inp["y"]
+            return y * (g - (g * y).sum(axis, keepdims=True)) / t
+        return (g - np.exp(inp["logy"]) * g.sum(axis, keepdims=True)) / t
+
+
+def torch_autograd(func, inp):
+    """PyTorch's own backward kernels for softmax and log_softmax, given the forward output
+    (what autograd calls), and torch.func.jacrev for the Jacobian."""
+    import torch
+
+    axis, t = inp.get("axis", -1), inp.get("temperature", 1.0)
+    if func in T.VJP_FUNCS:
+        g = torch.from_numpy(np.ascontiguousarray(inp["g"]))
+        if func == "softmax_vjp":
+            y = torch.from_numpy(np.ascontiguousarray(inp["y"]))
+            r = torch.ops.aten._softmax_backward_data(g, y, axis, y.dtype)
+        else:
+            y = torch.from_numpy(np.ascontiguousarray(inp["logy"]))
+            r = torch.ops.aten._log_softmax_backward_data(g, y, axis, y.dtype)
+        return (r / t).numpy()
+    if func == "softmax_jacobian":
+        x = np.moveaxis(inp["x"], inp.get("axis", -1), -1)
+        xt = torch.from_numpy(np.ascontiguousarray(x.reshape(-1, x.shape[-1])))
+        jac = torch.vmap(torch.func.jacrev(lambda r: torch.softmax(r / t, -1)))(xt)
+        return jac.numpy().reshape(x.shape[:-1] + (x.shape[-1], x.shape[-1]))
+    raise NotImplementedError(f"only the derivatives are compared with PyTorch, not {func}")
+
+
 def scipy_special(func, inp):
     from scipy import special
 
+    if func in T.DERIV_FUNCS:
+        raise NotImplementedError("scipy has no softmax derivatives")
     if func == "normalize":
         raise NotImplementedError("scipy has no sum-normalisation")
     x, axis = _x_for_peer(inp), inp.get("axis", -1)
@@ -86,6 +134,9 @@ def scipy_special(func, inp):
 def jax_nn(func, inp):
     import jax
     import jax.numpy as jnp
+
+    if func in T.DERIV_FUNCS:  # JAX's VJPs take x, not y: a different question
+        raise NotImplementedError("JAX differentiates from x; compared only through the forward functions")
 
     x, axis = jnp.asarray(inp["x"]), inp.get("axis", -1)
     t, where = inp.get("temperature", 1.0), inp.get("where")
@@ -170,6 +221,12 @@ def peers(wanted):
         out["ort"] = onnxruntime_op
     except ImportError:
         pass
+    try:
+        import torch  # noqa: F401
+
+        out["torch"] = torch_autograd
+    except ImportError:
+        pass
     return {k: v for k, v in out.items() if wanted is None or k in wanted or k == "ours"}
 
 
@@ -190,7 +247,7 @@ def main(argv=None) -> int:
     ap.add_argument("--funcs", help="comma-separated: " + ",".join(T.FUNCS))
     ap.add_argument("--dtypes", help="comma-separated: float32,float64")
     ap.add_argument("--cases", help="comma-separated case names")
-    ap.add_argument("--peers", help="comma-separated: numpy,scipy,jax,ort (ours always)")
+    ap.add_argument("--peers", help="comma-separated: numpy,scipy,jax,ort,torch (ours always)")
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
     ap.add_argument("--known", action="store_true",
                     help="print the KNOWN_ABOVE_2ULP dict of test_accuracy.py for the current library")
@@ -239,10 +296,11 @@ def main(argv=None) -> int:
                 rows.append((func, dname, case.name, cells))
                 print(f"[{time.perf_counter() - t0:5.1f}s] {func} {dname} {case.name}", file=sys.stderr)
 
-    print(f"# worst error in ULPs (outputs with a normal exact value; threshold {T.THRESHOLD_ULP})")
+    print(f"# worst error in ULPs (outputs with a normal exact value; threshold {T.THRESHOLD_ULP}); "
+          "the VJPs: |dx - exact| / (eps · scale), componentwise (test_accuracy.vjp_errors)")
     print(f"# swiftsoftmax {ssm.build_info()}")
     print(f"# numpy {np.__version__}" + "".join(
-        f", {m} {sys.modules[m].__version__}" for m in ("scipy", "jax", "onnxruntime") if m in sys.modules))
+        f", {m} {sys.modules[m].__version__}" for m in ("scipy", "jax", "onnxruntime", "torch") if m in sys.modules))
     header = ["function", "dtype", "case"] + names
     body = [[f, d, c] + [fmt(u) for u in cells] for f, d, c, cells in rows]
     summary = []
