@@ -6,7 +6,11 @@ threads as ours) and PyTorch (CPU: ``torch.softmax``, ``torch.log_softmax``, ``t
 ``F.logsigmoid``, and ``F.cross_entropy`` + ``backward``, ``torch.set_num_threads`` as ours)
 when importable. The sigmoid rows' NumPy idioms are ``1 / (1 + np.exp(-x))`` and
 ``-np.logaddexp(0, -x)``; scipy's are ``expit`` and ``log_expit``. The sum-normalisation row
-(``normalize``) compares with ``x / x.sum(axis, keepdims=True)`` in NumPy, PyTorch and JAX. Every
+(``normalize``) compares with ``x / x.sum(axis, keepdims=True)`` in NumPy, PyTorch and JAX;
+``logsumexp`` with ``m + log(sum(exp(x - m)))``, ``scipy.special.logsumexp``, ``jax.nn.logsumexp``,
+ONNX's ReduceLogSumExp and ``torch.logsumexp``; ``softmax_jacobian`` (on its own shapes, its
+output being n·n per row) with ``diag(p) - p pᵀ`` in NumPy and ``jacrev`` under ``vmap`` in JAX and
+PyTorch; ``one_hot`` with ``np.eye(n)[labels]``, ``jax.nn.one_hot`` and ``F.one_hot``. Every
 figure is the best of several repeats after a warm-up; the number of calls per repeat adapts so
 that small arrays are timed over many calls and the whole run stays short. Every call, ours
 included, allocates its result. ``ours/copy`` divides our time by that of ``np.copyto`` of the
@@ -31,13 +35,13 @@ import os
 import platform
 import sys
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
-OPS = ("softmax", "log_softmax", "cross_entropy_with_grad", "softmax_vjp", "log_softmax_vjp", "sigmoid",
-       "log_sigmoid", "normalize")
+OPS = ("softmax", "log_softmax", "logsumexp", "cross_entropy_with_grad", "softmax_vjp", "log_softmax_vjp",
+       "sigmoid", "log_sigmoid", "normalize", "softmax_jacobian", "one_hot")
 # The VJPs are timed on the forward result of x and an upstream gradient g of its shape.
 VJP_OPS = ("softmax_vjp", "log_softmax_vjp")
 # Elementwise: no axis, so they are timed on the shapes reduced over the last axis only.
@@ -49,6 +53,30 @@ PEERS = ("numpy", "scipy", "jax", "ort", "torch")
 SHAPES = [((8,), -1), ((1000,), -1), ((64, 1000), -1), ((4096, 10), -1), ((4096, 1000), -1),
           ((256, 32000), -1), ((16384, 128), -1), ((32, 262144), -1), ((1000, 4096), 0)]
 QUICK_SHAPES = [((8,), -1), ((64, 1000), -1), ((4096, 1000), -1), ((1000, 4096), 0)]
+# softmax_jacobian writes n·n outputs per row: its own shapes, and its memory floor is a copy of
+# its output. one_hot's shapes are (labels, classes): the 2-d last-axis shapes.
+JACOBIAN_SHAPES = [((64, 100), -1), ((4096, 10), -1), ((256, 256), -1), ((16, 1000), -1)]
+QUICK_JACOBIAN_SHAPES = [((64, 100), -1), ((16, 1000), -1)]
+
+
+def shapes_for(op: str, shapes: Sequence[tuple[tuple[int, ...], int]], quick: bool) -> Sequence[tuple[tuple[int, ...], int]]:
+    """The (shape, axis) rows an op is timed on."""
+    if op == "softmax_jacobian":
+        return QUICK_JACOBIAN_SHAPES if quick else JACOBIAN_SHAPES
+    if op in ELEM_OPS:
+        return [(s, a) for s, a in shapes if a == -1]
+    if op == "one_hot":
+        return [(s, a) for s, a in shapes if a == -1 and len(s) == 2]
+    return shapes
+
+
+def output_shape(op: str, shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
+    """The result's shape, which the memory floor (a copy) is taken of."""
+    if op == "softmax_jacobian":
+        kept = list(shape)
+        n = kept.pop(axis)
+        return tuple(kept) + (n, n)
+    return shape
 
 
 # ---------------------------------------------------------------------------------------------
@@ -93,6 +121,21 @@ def _idiom_log_softmax(x: npt.NDArray[Any], axis: int) -> npt.NDArray[Any]:
     s = x - x.max(axis, keepdims=True)
     result: npt.NDArray[Any] = s - np.log(np.exp(s).sum(axis, keepdims=True))
     return result
+
+
+def _idiom_logsumexp(x: npt.NDArray[Any], axis: int) -> npt.NDArray[Any]:
+    m = x.max(axis, keepdims=True)
+    result: npt.NDArray[Any] = np.squeeze(m + np.log(np.exp(x - m).sum(axis, keepdims=True)), axis)
+    return result
+
+
+def _idiom_jacobian(x: npt.NDArray[Any], axis: int) -> npt.NDArray[Any]:
+    """diag(p) - p pᵀ per row, with the class axis last."""
+    p = np.moveaxis(_idiom_softmax(x, axis), axis, -1)
+    jac: npt.NDArray[Any] = -p[..., :, None] * p[..., None, :]
+    i = np.arange(p.shape[-1])
+    jac[..., i, i] += p
+    return jac
 
 
 def _idiom_ce_with_grad(x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> tuple[Any, npt.NDArray[Any]]:
@@ -158,6 +201,12 @@ def build_ours(ssm: Any, op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any],
         return lambda: ssm.log_softmax(x, axis=axis)
     if op == "normalize":
         return lambda: ssm.normalize(x, axis=axis)
+    if op == "logsumexp":
+        return lambda: ssm.logsumexp(x, axis=axis)
+    if op == "softmax_jacobian":
+        return lambda: ssm.softmax_jacobian(x, axis=axis)
+    if op == "one_hot":
+        return lambda: ssm.one_hot(labels, x.shape[axis], dtype=x.dtype)
     if not hasattr(ssm, "cross_entropy_with_grad"):
         raise NotImplementedError("swiftsoftmax.cross_entropy_with_grad not present yet")
     ssm.cross_entropy_with_grad(x, labels, axis=axis)
@@ -168,7 +217,7 @@ def build_ours_out(ssm: Any, op: str, x: npt.NDArray[Any], labels: npt.NDArray[A
     """Ours writing into an existing array: the arithmetic without the page faults of a fresh one."""
     if op == "cross_entropy_with_grad":
         raise NotImplementedError("cross_entropy_with_grad has no out=")
-    if op in VJP_OPS:
+    if op in VJP_OPS or op in ("logsumexp", "softmax_jacobian", "one_hot"):
         raise NotImplementedError(f"{op} has no out=")
     out = np.empty_like(x)
     if op in ELEM_OPS:
@@ -192,6 +241,13 @@ def build_numpy(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: in
         return lambda: _idiom_log_softmax(x, axis)
     if op == "normalize":
         return lambda: _idiom_normalize(x, axis)
+    if op == "logsumexp":
+        return lambda: _idiom_logsumexp(x, axis)
+    if op == "softmax_jacobian":
+        return lambda: _idiom_jacobian(x, axis)
+    if op == "one_hot":
+        eye = np.eye(x.shape[axis], dtype=x.dtype)
+        return lambda: eye[labels]
     return lambda: _idiom_ce_with_grad(x, labels, axis)
 
 
@@ -202,23 +258,25 @@ def build_scipy(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: in
         return lambda: special.softmax(x, axis=axis)
     if op == "log_softmax":
         return lambda: special.log_softmax(x, axis=axis)
+    if op == "logsumexp":
+        return lambda: special.logsumexp(x, axis=axis)
     if op == "sigmoid":
         return lambda: special.expit(x)
     if op == "log_sigmoid":
         if not hasattr(special, "log_expit"):  # SciPy >= 1.8
             raise NotImplementedError("this scipy has no special.log_expit")
         return lambda: special.log_expit(x)
-    raise NotImplementedError("scipy has no cross-entropy, no VJPs and no sum-normalisation")
+    raise NotImplementedError("scipy has no cross-entropy, no derivatives, no one-hot and no sum-normalisation")
 
 
-_JAX_CACHE: dict[tuple[str, int], Any] = {}
+_JAX_CACHE: dict[tuple[str, int, int, str], Any] = {}
 
 
 def build_jax(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
     import jax
     import jax.numpy as jnp
 
-    key = (op, axis)
+    key = (op, axis, x.shape[axis] if op in ("one_hot", "softmax_jacobian") else 0, str(x.dtype) if op == "one_hot" else "")
     if key not in _JAX_CACHE:
         if op in VJP_OPS:
             fwd = jax.nn.softmax if op == "softmax_vjp" else jax.nn.log_softmax
@@ -234,6 +292,13 @@ def build_jax(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int)
             f = jax.jit(jax.nn.log_sigmoid)
         elif op == "normalize":
             f = jax.jit(lambda a: a / a.sum(axis, keepdims=True))
+        elif op == "logsumexp":
+            f = jax.jit(lambda a: jax.nn.logsumexp(a, axis=axis))
+        elif op == "softmax_jacobian":  # rows with the class axis last
+            row_jac = jax.vmap(jax.jacrev(lambda r: jax.nn.softmax(r)))
+            f = jax.jit(lambda a: row_jac(jnp.moveaxis(a, axis, -1).reshape(-1, a.shape[axis])))
+        elif op == "one_hot":
+            f = jax.jit(lambda lab, n=x.shape[axis], dt=x.dtype: jax.nn.one_hot(lab, n, dtype=dt))
         else:
             import optax
 
@@ -250,11 +315,14 @@ def build_jax(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int)
     if op == "cross_entropy_with_grad":
         yj = jax.device_put(labels.astype(np.int32))
         return lambda: jax.block_until_ready(f(xj, yj))
+    if op == "one_hot":
+        lj = jax.device_put(labels.astype(np.int32))
+        return lambda: f(lj).block_until_ready()
     return lambda: f(xj).block_until_ready()
 
 
 def build_ort(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
-    if op == "cross_entropy_with_grad" or op in VJP_OPS or op == "normalize":
+    if op == "cross_entropy_with_grad" or op in VJP_OPS or op in ("normalize", "softmax_jacobian", "one_hot"):
         raise NotImplementedError("not compared")
     if op == "log_sigmoid":
         raise NotImplementedError("ONNX has no LogSigmoid operator")
@@ -263,12 +331,16 @@ def build_ort(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int)
     from onnx import TensorProto, helper
 
     et = TensorProto.FLOAT if x.dtype == np.float32 else TensorProto.DOUBLE
+    out_shape = list(x.shape)
     if op == "sigmoid":
         node = helper.make_node("Sigmoid", ["X"], ["Y"])
+    elif op == "logsumexp":
+        node = helper.make_node("ReduceLogSumExp", ["X"], ["Y"], axes=[axis], keepdims=0)
+        del out_shape[axis]
     else:
         node = helper.make_node("Softmax" if op == "softmax" else "LogSoftmax", ["X"], ["Y"], axis=axis)
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("X", et, list(x.shape))],
-                              [helper.make_tensor_value_info("Y", et, list(x.shape))])
+                              [helper.make_tensor_value_info("Y", et, out_shape)])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = min(model.ir_version, 9)
     opts = ort.SessionOptions()
@@ -303,6 +375,15 @@ def build_torch(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: in
         return lambda: F.logsigmoid(xt)
     if op == "normalize":
         return lambda: xt / xt.sum(dim=axis, keepdim=True)
+    if op == "logsumexp":
+        return lambda: torch.logsumexp(xt, dim=axis)
+    if op == "softmax_jacobian":
+        rows = xt.movedim(axis, -1).reshape(-1, x.shape[axis])
+        jac = torch.vmap(torch.func.jacrev(lambda r: torch.softmax(r, -1)))
+        return lambda: jac(rows)
+    if op == "one_hot":
+        lab = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+        return lambda: F.one_hot(lab, x.shape[axis]).to(xt.dtype)
     # F.cross_entropy wants the classes on dimension 1 (or 0 for one sample): move them there.
     logits = xt.movedim(axis, 1) if x.ndim > 1 else xt
     target = torch.from_numpy(np.asarray(labels, dtype=np.int64))
@@ -465,8 +546,7 @@ def main(argv: list[str]) -> int:
 
     if args.rounds < 1:
         ap.error(f"--rounds: expected a positive count, got {args.rounds}")
-    jobs = [(op, dt, shape, axis) for op in ops for dt in dtypes for shape, axis in shapes
-            if axis == -1 or op not in ELEM_OPS]
+    jobs = [(op, dt, shape, axis) for op in ops for dt in dtypes for shape, axis in shapes_for(op, shapes, args.quick)]
     records: list[dict[str, Any]] = [{"op": op, "dtype": dt, "shape": list(shape), "axis": axis, "times": {}, "errors": {}}
                for op, dt, shape, axis in jobs]
     for round_ in range(args.rounds):
@@ -479,8 +559,9 @@ def main(argv: list[str]) -> int:
             lshape = list(shape)
             n = lshape.pop(axis)
             labels = rng.integers(0, n, lshape)
-            dst = np.empty_like(x)
-            t = best_time(lambda: np.copyto(dst, x), budget)
+            src = x if output_shape(op, shape, axis) == shape else np.ones(output_shape(op, shape, axis), dt)
+            dst = np.empty_like(src)
+            t = best_time(lambda: np.copyto(dst, src), budget)
             rec["copy"] = min(t, rec.get("copy", t))
             for name in ["ours", "ours_out"] + peers:
                 try:
@@ -494,7 +575,7 @@ def main(argv: list[str]) -> int:
                     rec["times"][name] = min(t, rec["times"].get(name, t))
                 except Exception as e:  # n/a for this peer (missing feature or dtype)
                     rec["errors"][name] = f"{type(e).__name__}: {e}"[:200]
-            del x, dst
+            del x, dst, src
     for rec in records:
         ours = rec["times"].get("ours")
         peer_times = [rec["times"][p] for p in peers if p in rec["times"]]
@@ -503,7 +584,7 @@ def main(argv: list[str]) -> int:
         rec["ours_over_copy"] = ours / rec["copy"] if ours else None
         out = rec["times"].get("ours_out")
         rec["ours_out_over_copy"] = out / rec["copy"] if out else None
-        size = int(np.prod(rec["shape"]))
+        size = int(np.prod(output_shape(rec["op"], tuple(rec["shape"]), rec["axis"])))
         rec["ns_per_element_per_thread"] = (out or ours) * _THREADS / size * 1e9 if (out or ours) else None
 
     header = ["op", "dtype", "shape/axis", "ours"] + peers + ["best-peer/ours", "ours/copy", "out=/copy",
@@ -526,9 +607,10 @@ def main(argv: list[str]) -> int:
         print(line(row))
     notes = sorted({f"{name}: {msg}" for r in records for name, msg in r["errors"].items()
                     if name in ("ours",) or not msg.startswith("NotImplementedError")})
-    print("\n(-: not applicable: scipy and ONNX Runtime have no fused cross-entropy with gradient "
-          "and no VJPs nor sum-normalisation, ONNX no log-sigmoid, and cross_entropy_with_grad and the "
-          "VJPs have no out=)")
+    print("\n(-: not applicable: scipy and ONNX Runtime have no fused cross-entropy with gradient, "
+          "no derivatives, no one-hot and no sum-normalisation, ONNX no log-sigmoid; "
+          "cross_entropy_with_grad, logsumexp, the derivatives and one_hot have no out=; "
+          "softmax_jacobian's copy and ns/el are of its n·n-per-row output)")
     if notes:
         print("\nnot measured:")
         for msg in notes:
