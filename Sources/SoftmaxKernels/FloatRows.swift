@@ -74,6 +74,58 @@ func softmaxRowsFloat(
     }
 }
 
+/// logsumexp of the Float rows `rows` of x (n entries each) into out, grouped as
+/// `softmaxRowsFloat` groups them: the maximum and exp-sum passes in Float lanes, then one vector
+/// log1p of eight rows' sums, max + log1p(rest) rounded once into Float.
+///
+/// The Float-lane exp is good to 2^-27.9, so log(sum) carries about that absolute error: within
+/// 0.13 ulp of results of magnitude 1/4 and more. A smaller result means max + log(sum)
+/// cancelled (max < 0) or both are near 0; such a row, and one with a special value, goes to
+/// `general`, the Double walk with its full-precision exp (and, for Double, its double-double
+/// repair of cancellation).
+@inline(__always)
+func logsumexpRowsFloat(
+    _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int, rows: Range<Int>,
+    general: (Int) -> Void
+) {
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: 24) { scratch in
+        let his = scratch.baseAddress!, los = his + 8, maxima = his + 16
+        let group = n <= groupedRow(Float.self) ? 8 : 1
+        var u = rows.lowerBound
+        while u < rows.upperBound {
+            let count = Swift.min(group, rows.upperBound - u)
+            var done: UInt8 = 0  // rows handed to `general`, or finished
+            for k in 0..<count {
+                let xr = x + (u + k) * n
+                let (stats, smallest) = rmaxFloat(xr, n, findNaN: !scaleKeepsNaN)
+                let top = Float(stats.max)
+                his[k] = 1
+                los[k] = 0
+                maxima[k] = 0
+                guard !stats.nan, top.isFinite else { general(u + k); done |= 1 << k; continue }
+                let sum = raddstoreexpminusmaxFloat(xr, nil, n, max: top, min: smallest, topsApart: true)
+                if sum.sum.isNaN {
+                    out[u + k] = .nan
+                    done |= 1 << k
+                    continue
+                }
+                let p = sum.pair
+                his[k] = p.hi
+                los[k] = p.lo
+                maxima[k] = stats.max
+            }
+            let hi = UnsafeRawPointer(his).loadUnaligned(as: DV.self), lo = UnsafeRawPointer(los).loadUnaligned(as: DV.self)
+            let m = UnsafeRawPointer(maxima).loadUnaligned(as: DV.self)
+            // hi >= 1, so hi - 1 is exact.
+            let r = m + vlog1pForFloat((hi - DV(repeating: 1)) + lo)
+            for k in 0..<count where done & (1 << k) == 0 {
+                if Swift.abs(r[k]) >= 0.25 { out[u + k] = Float(r[k]) } else { general(u + k) }
+            }
+            u += count
+        }
+    }
+}
+
 /// Whether a Float row's sum of terms without its maximal ones (counted apart) is below 2^-90:
 /// then their log needs them summed again in Double lanes (Passes.swift).
 @inline(__always)

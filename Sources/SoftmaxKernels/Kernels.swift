@@ -95,6 +95,14 @@ func logsumexpUnits<T: SoftmaxScalar>(
             if w.width == 8 { logsumexpGroup(xs, ms, out + r0, FullBlockWalk(n: n)) } else { logsumexpGroup(xs, ms, out + r0, w) }
         }
     } else if inner == 1 {
+        #if SSM_FMA
+        if T.self == Float.self, mask == nil, n > 8 {
+            logsumexpRowsFloat(x.as(Float.self), out.as(Float.self), n, rows: units) { u in
+                logsumexpGroup(x, mask, out, RowWalk(row: u, n: n))
+            }
+            return
+        }
+        #endif
         for u in units { logsumexpGroup(x, mask, out, RowWalk(row: u, n: n)) }
     } else {
         for u in units { ColumnBlock(unit: u, n: n, inner: inner).logsumexp(x, mask, out) }
@@ -178,10 +186,10 @@ func logsumexpFinish<T: SoftmaxScalar, W: LaneWalk>(
         for l in 0..<w.resultLanes {
             let r = out[w.resultOffset + l].double
             let m = st.max[l]
-            // max + log(sum) cancelled below |max| (max < 0): the exp terms' half-ulps are
-            // amplified by |log(sum) / result|, so this slice is summed again with every term
-            // in double-double. Outside this case that ratio is at most 2.
-            if abs(r) < abs(m) {
+            // max + log(sum) cancelled (max < 0): the exp terms' half-ulps are amplified by
+            // |log(sum) / result|, so where that ratio exceeds 2 the slice is summed again with
+            // every term in double-double.
+            if m < 0 && abs(r - m) > 2 * abs(r) {
                 out[w.resultOffset + l] = T(rounding: preciseLogSumExp(x, mask, w, lane: l, max: m))
             }
         }
