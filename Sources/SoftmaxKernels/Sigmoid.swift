@@ -1,4 +1,7 @@
 import SoftmaxCore
+#if arch(x86_64) && SSM_AVX512F
+import _Builtin_intrinsics.intel
+#endif
 
 // The logistic sigmoid and its logarithm, elementwise (docs/design.md, "Kernels"):
 //
@@ -238,19 +241,54 @@ func vexpfPair(_ d: FV) -> (hi: FV, lo: FV) {
     return (scaleByPowerOfTwo(p, kf, t), pl * unsafeBitCast(bits, to: FV.self) * FV(repeating: 0x1p-64))
 }
 
+#if arch(x86_64) && SSM_AVX512F
+/// `vexpfPair` from `vexpfByTable`'s steps: 2^(j/16) plus its product with expm1 of the reduced
+/// argument and the table's low part, split into a normalised pair and scaled by 2^floor(k/16)
+/// (`vscalefps`); to about 2^-29 relative, with fewer operations than the polynomial pair.
+@inline(__always)
+func vexpfPairByTable(_ d: FV) -> (hi: FV, lo: FV) {
+    let magic = FV(repeating: 0x1.8p23)
+    let t = fmadd(d, FV(repeating: 0x1.715476p+4), magic)
+    let kf = t - magic
+    let r = fmadd(kf, FV(repeating: -0x1.62e430p-5), d)
+    let c = kf * FV(repeating: 0x1.05c610p-33)
+    let r2 = r * r
+    let q = fmadd(r2, fmadd(r2, FV(repeating: 0x1.555556p-5), fmadd(r, FV(repeating: 0x1.555556p-3), FV(repeating: 0.5))), r)
+    let qq = fmadd(c, q, q + c)
+    let index = unsafeBitCast(t, to: SIMD8<Int64>.self)
+    let tHi = _mm512_permutexvar_ps(index, FV(
+        0x1.000000p+0, 0x1.0b5586p+0, 0x1.172b84p+0, 0x1.2387a6p+0, 0x1.306fe0p+0, 0x1.3dea64p+0, 0x1.4bfdaep+0, 0x1.5ab07ep+0,
+        0x1.6a09e6p+0, 0x1.7a1148p+0, 0x1.8ace54p+0, 0x1.9c4918p+0, 0x1.ae89fap+0, 0x1.c199bep+0, 0x1.d5818ep+0, 0x1.ea4afap+0))
+    let tLo = _mm512_permutexvar_ps(index, FV(
+        0, 0x1.9f3122p-25, -0x1.c15742p-27, 0x1.ceac48p-25, 0x1.4636e2p-25, 0x1.824684p-25, -0x1.593abcp-25, -0x1.5bd5ecp-27,
+        0x1.9fcef4p-26, -0x1.829fd0p-25, 0x1.15506ep-27, 0x1.51f848p-27, -0x1.a94b14p-26, -0x1.3d56b2p-27, -0x1.822dbcp-27, 0x1.52486cp-27))
+    // hi + lo as a normalised pair (Fast2Sum: |tHi| >= |its correction|), then scaled.
+    let lo = fmadd(tHi, qq, tLo)
+    let p = tHi + lo
+    let scale = kf * FV(repeating: 0.0625)
+    return (_mm512_scalef_ps(p, scale), _mm512_scalef_ps((tHi - p) + lo, scale))
+}
+#endif
+
 /// sigmoid of a Float vector in Float arithmetic: `pairQuotient`'s steps with the pair from
-/// `vexpfPair`, about 0.6 ulp. Below -104, e = exp(-104) rounds to +0, as every sigmoid there
-/// does. NaN lanes return the input.
+/// `vexpfPair` (the table's on AVX-512) and a reciprocal that the remainder corrects, about
+/// 0.6 ulp. Below -104, e = exp(-104) rounds to +0, as every sigmoid there does. NaN lanes
+/// return the input.
 @inline(__always)
 func sigmoidFloatLanes(_ v: FV) -> FV {
     let one = FV(repeating: 1), zero = FV(repeating: 0), floor = FV(repeating: -104)
     let d = unsafeBitCast(unsafeBitCast(v, to: FBits.self) | FBits(repeating: 0x8000_0000), to: FV.self)
-    let (eh, el) = vexpfPair(floor.replacing(with: d, where: d .> floor))
+    // NaN lanes take the floor here (maxps returns its second operand); the end restores them.
+    #if arch(x86_64) && SSM_AVX512F
+    let (eh, el) = vexpfPairByTable(maxKeeping(d, floor))
+    #else
+    let (eh, el) = vexpfPair(maxKeeping(d, floor))
+    #endif
     let neg = v .< zero
     let nh = one.replacing(with: eh, where: neg), nl = zero.replacing(with: el, where: neg)
     let sh = one + eh
     let sl = ((one - sh) + eh) + el
-    let inv = one / sh
+    let inv = reciprocalApprox(sh)
     let q = nh * inv
     let corr = fmadd(-q, sl, fmadd(-q, sh, nh) + nl)
     return fmadd(corr, inv, q).replacing(with: v, where: v .!= v)
