@@ -297,7 +297,26 @@ def logsumexp(x: npt.ArrayLike, axis: Axis = -1, *, keepdims: bool = False,
     return A.deliver(result.reshape(layout.reduced_shape(keepdims)), None, rdt)
 
 
+# The elementwise functions' fast path by op and dtype: the handle keeps the GIL and takes sizes
+# as c_void_p (see `_fast_table`); it serves arrays of up to _COPY_IN_PLACE elements, computed
+# in place on a copy of x (y may be x exactly).
+_FAST_ELEMENTWISE: dict[str, dict[np.dtype[Any], CFuncPtr]] = {
+    op: {dt: handle(f"ssm_{op}_{A.suffix(dt)}", fast=True, keep_gil=True) for dt in (A.F32, A.F64)}
+    for op in ("sigmoid", "log_sigmoid")}
+
+
 def _elementwise(op: str, x: npt.ArrayLike, out: Optional[npt.NDArray[Any]]) -> npt.NDArray[np.floating[Any]]:
+    if out is None and type(x) is _ndarray:  # the small call of a native array: one level down
+        size = x.size
+        if 0 < size <= _COPY_IN_PLACE and x.shape:
+            f = _FAST_ELEMENTWISE[op].get(x.dtype)
+            if f is not None:
+                y: npt.NDArray[np.floating[Any]] = x.copy()
+                p = _addressof(_from_buffer(y))
+                status = f(p, p, size)
+                if status:
+                    check(status, op)
+                return y
     a, cdt, rdt = A.as_real_array(x, "x")
     A.check_out(out, a.shape, rdt)
     xb = np.asarray(a, dtype=cdt, order="C")
