@@ -262,6 +262,17 @@ func fmadd(_ a: FV, _ b: FV, _ c: FV) -> FV { c.addingProduct(a, b) }
 func raddstoreexpminusmaxFloat(
     _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>?, _ n: Int, max: Float, min: Float, topsApart: Bool
 ) -> CompensatedSum {
+    if topsApart && y == nil {
+        // The cheaper sum of every term first (Fast2Sum on lanes biased by 1, as softmax's):
+        // its total less one is log1p's argument, to about 2^-21 absolute per chunk (the
+        // compensation's own Float roundings), which is enough wherever that argument is not
+        // small. A small one (a confident row, where the maximal entries' log-probability is
+        // about -argument) is summed again with the maximal terms apart, every other term
+        // exactly compensated. Only when nothing is stored: a second pass reads x again.
+        let all = raddstoreexpminusmaxFloat(x, nil, n, max: max, min: min, topsApart: false)
+        let p = all.pair
+        if (p.hi - 1) + p.lo >= 0x1p-10 * Double(n / rowChunkLength + 1) { return all }
+    }
     // One loop per form and per kind of sum, each fixed in its loop.
     switch (ShiftFormChoice(max: max, min: min), topsApart) {
     case (.maxLeads, false): return raddstoreexpminusmaxFloat(x, y, n, max: max, MaxLeads.self, TopsIncluded.self)
