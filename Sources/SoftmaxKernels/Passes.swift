@@ -226,6 +226,15 @@ func raddstoreexpminusmaxContiguous<T: SoftmaxScalar>(
                : raddstoreexpminusmaxContiguous(x, y, n, st, t, invT, L.self)
     }
     if T.self == Float.self { return topsApart ? run(PlainRestLanes.self) : run(PlainLanes.self) }
+    if topsApart && y == nil {
+        // As the Float lanes do (FloatLanes.swift, `raddstoreexpminusmaxFloat`): softmax's sum of
+        // every term first, Fast2Sum on biased lanes, whose compensation is good to about 2^-73
+        // of a chunk; its total less one serves log1p unless that is below 2^-10 per chunk, where
+        // the row is summed again with the maximal terms apart and the rest by TwoSum. Only when
+        // nothing is stored: a second pass reads x again.
+        let all = run(UnitTermLanes.self)
+        if (all.sum - 1) + all.compensation >= 0x1p-10 * Double(n / rowChunkLength + 1) { return all }
+    }
     return topsApart ? run(RestLanes.self) : run(UnitTermLanes.self)
 }
 
