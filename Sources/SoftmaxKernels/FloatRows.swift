@@ -30,15 +30,30 @@ func softmaxRowsFloat(
             while u < rows.upperBound {
                 let count = Swift.min(group, rows.upperBound - u)
                 var done: UInt8 = 0  // rows handed to `general`
-                for k in 0..<count {
-                    let xr = x + (u + k) * n
-                    // Where the exp keeps NaN, NaN shows in the sum (every form keeps a NaN term
-                    // NaN), and the maximum pass does not look for it.
-                    let (stats, smallest) = rmaxFloat(xr, n, findNaN: !scaleKeepsNaN)
+                // Where the exp keeps NaN, NaN shows in the sum (every form keeps a NaN term
+                // NaN), and the maximum pass does not look for it.
+                @inline(__always) func rowStats(_ k: Int) {
+                    let (stats, smallest) = rmaxFloat(x + (u + k) * n, n, findNaN: !scaleKeepsNaN)
                     let top = Float(stats.max)
                     his[k] = 1
                     los[k] = 0
-                    guard !stats.nan, top.isFinite else { general(u + k); done |= 1 << k; continue }
+                    maxima[k] = top
+                    minima[k] = smallest
+                    if stats.nan || !top.isFinite { general(u + k); done |= 1 << k }
+                }
+                // Short rows: the group's maximum passes first, then its exp passes, so that a
+                // row's exp pass does not wait on its maximum's horizontal reduction (16384x128:
+                // 5% less time). Longer rows take both passes row by row, while the row is in
+                // L1 (a group of 1000-element rows read twice took 14% more).
+                let maxFirst = n <= 512
+                if maxFirst { for k in 0..<count { rowStats(k) } }
+                for k in 0..<count where done & (1 << k) == 0 {
+                    if !maxFirst {
+                        rowStats(k)
+                        if done & (1 << k) != 0 { continue }
+                    }
+                    let xr = x + (u + k) * n
+                    let top = maxima[k], smallest = minima[k]
                     let sum = raddstoreexpminusmaxFloat(xr, log ? nil : y + (u + k) * n, n, max: top, min: smallest, topsApart: log)
                     if sum.sum.isNaN {
                         // NaN anywhere in a slice makes it all NaN (docs/design.md, "Special
@@ -51,8 +66,6 @@ func softmaxRowsFloat(
                     let p = sum.pair
                     his[k] = p.hi
                     los[k] = p.lo
-                    maxima[k] = top
-                    minima[k] = smallest
                 }
                 let hi = UnsafeRawPointer(his).loadUnaligned(as: DV.self), lo = UnsafeRawPointer(los).loadUnaligned(as: DV.self)
                 // As the row walk computes them (Passes.swift, `vdivide` and `logOfSum`), lane by lane:
