@@ -132,7 +132,7 @@ def as_weighted_arrays(x: object, b: object, name: str = "x"
     """
     a = as_array(x, name, "an array-like of numbers", " of numbers")
     if b is None:
-        kinds = a.dtype.kind
+        kinds: str = a.dtype.kind
         dt = a.dtype
         w = None
     else:

@@ -115,7 +115,8 @@ def _shifted_sum(x: npt.NDArray[Any], weights: npt.NDArray[Any], mask: Optional[
     big = np.max(np.abs(ws), initial=0.0)
     scale = 1.0 if not np.isfinite(big) or big == 0 else float(np.ldexp(1.0, -int(np.frexp(big)[1])))
     terms = np.where(live, (ws * scale) * np.exp(xm - m), 0)
-    return np.sum(terms, axis=1).reshape(layout.kept_shape)
+    total: npt.NDArray[Any] = np.sum(terms, axis=1)
+    return total.reshape(layout.kept_shape)
 
 
 def _direct_sum(a: npt.NDArray[Any], w: Optional[npt.NDArray[Any]], dt: np.dtype[Any],
@@ -124,7 +125,8 @@ def _direct_sum(a: npt.NDArray[Any], w: Optional[npt.NDArray[Any]], dt: np.dtype
     e = np.exp(a) if w is None else w.astype(dt, copy=False) * np.exp(a)
     if mask is not None:
         e = np.where(mask, e, 0)
-    return np.sum(_arranged(e.astype(dt, copy=False), layout), axis=1).reshape(layout.kept_shape)
+    total: npt.NDArray[Any] = np.sum(_arranged(e.astype(dt, copy=False), layout), axis=1)
+    return total.reshape(layout.kept_shape)
 
 
 def log_softmax_complex(z: npt.NDArray[Any], axis: object, where: Optional[npt.ArrayLike]) -> npt.NDArray[Any]:

@@ -192,7 +192,7 @@ def softmax(x: npt.ArrayLike, axis: Axis = _LAST, *, temperature: float = _T1,
         y = _fast(_FAST_SOFTMAX, x, axis, temperature, out)
         if y is not None:
             return y
-    if np.iscomplexobj(x):
+    if _is_complex(x):
         return _complex_rowwise("softmax", x, axis, temperature, where, out)
     return _rowwise("softmax", x, axis, temperature, where, out)
 
@@ -228,9 +228,19 @@ def log_softmax(x: npt.ArrayLike, axis: Axis = _LAST, *, temperature: float = _T
         y = _fast(_FAST_LOG_SOFTMAX, x, axis, temperature, out)
         if y is not None:
             return y
-    if np.iscomplexobj(x):
+    if _is_complex(x):
         return _complex_rowwise("log_softmax", x, axis, temperature, where, out)
     return _rowwise("log_softmax", x, axis, temperature, where, out)
+
+
+def _is_complex(x: object) -> bool:
+    """Whether `x` holds complex numbers (the translation of anything else reports its errors)."""
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind == "c"
+    try:
+        return np.asarray(x).dtype.kind == "c"
+    except (ValueError, TypeError):
+        return False
 
 
 def _complex_rowwise(op: str, x: npt.ArrayLike, axis: Axis, temperature: object, where: Optional[npt.ArrayLike],
@@ -353,11 +363,10 @@ def logsumexp(x: npt.ArrayLike, axis: Axis = -1, *, b: Optional[npt.ArrayLike] =
     mask = None if where is None else A.as_mask(where, a.shape)
     shape = layout.reduced_shape(keepdims)
     if w is None:
-        r = _logsumexp_plain(a.astype(dt, copy=False), axis, True, mask)
-        r = np.asarray(r).reshape(shape)
+        plain = np.asarray(_logsumexp_plain(a.astype(dt, copy=False), axis, True, mask)).reshape(shape)
         with np.errstate(invalid="ignore"):
-            sgn = np.where(np.isnan(r), r, np.where(r == -np.inf, 0, 1)).astype(r.dtype)
-        return A.deliver(r, None, dt), A.deliver(sgn, None, dt)
+            signs = np.where(np.isnan(plain), plain, np.where(plain == -np.inf, 0, 1)).astype(plain.dtype)
+        return A.deliver(plain, None, dt), A.deliver(signs, None, dt)
     res, sgn = scaled_logsumexp(a, w, cdt, layout, mask, return_sign)
     r = A.deliver(res.reshape(shape), None, dt)
     return (r, A.deliver(sgn.reshape(shape), None, dt)) if sgn is not None else r
