@@ -236,7 +236,7 @@ def log_softmax(x: npt.ArrayLike, axis: Axis = _LAST, *, temperature: float = _T
 def _is_complex(x: object) -> bool:
     """Whether `x` holds complex numbers (the translation of anything else reports its errors)."""
     if isinstance(x, np.ndarray):
-        return x.dtype.kind == "c"
+        return bool(x.dtype.kind == "c")
     try:
         return np.asarray(x).dtype.kind == "c"
     except (ValueError, TypeError):
