@@ -74,6 +74,18 @@ ssm_status ssm_logsumexp_f64(const double *x, double *out, size_t outer, size_t 
 ssm_status ssm_logsumexp_masked_f32(const float *x, const uint8_t *mask, float *out, size_t outer, size_t n, size_t inner);
 ssm_status ssm_logsumexp_masked_f64(const double *x, const uint8_t *mask, double *out, size_t outer, size_t n, size_t inner);
 
+/* With scale factors b (one per element of x, any sign; SciPy's logsumexp(x, b=b)):
+ * out = log|sum_i b[o, i, j] exp(x[o, i, j])|, within 2 ulp of the exact value wherever the sum
+ * is not 0 and cancels to no less than about 2^-45 of sum_i |b exp(x)|. An entry with b == 0 (or
+ * a zero mask byte) takes no part, whatever its x. sign may be NULL; otherwise it receives the
+ * sign of each sum (1, -1, 0 for an exact or empty 0, NaN for NaN) and out the log of its
+ * magnitude. Without sign, a negative sum gives NaN. Outputs must not overlap the inputs or each
+ * other (SSM_OVERLAPPING_BUFFERS). */
+ssm_status ssm_logsumexp_scaled_f32(const float *x, const float *b, float *out, float *sign, size_t outer, size_t n, size_t inner);
+ssm_status ssm_logsumexp_scaled_f64(const double *x, const double *b, double *out, double *sign, size_t outer, size_t n, size_t inner);
+ssm_status ssm_logsumexp_scaled_masked_f32(const float *x, const float *b, const uint8_t *mask, float *out, float *sign, size_t outer, size_t n, size_t inner);
+ssm_status ssm_logsumexp_scaled_masked_f64(const double *x, const double *b, const uint8_t *mask, double *out, double *sign, size_t outer, size_t n, size_t inner);
+
 /* Elementwise y = 1 / (1 + exp(-x)) and y = log(sigmoid(x)), stable for every x. */
 ssm_status ssm_sigmoid_f32(const float *x, float *y, size_t count);
 ssm_status ssm_sigmoid_f64(const double *x, double *y, size_t count);

@@ -43,7 +43,18 @@ public enum DoubleDouble {
     /// evaluated in double-double by Horner.
     public static func exp(_ a: DD) -> DD {
         if a.hi < -746 { return (0, 0) }
-        let ln2: DD = (0.6931471805599453, 2.3190468138462996e-17)
+        let (p, k) = expSplit(a)
+        let scale = Double(sign: .plus, exponent: k, significand: 1)
+        return (p.hi * scale, p.lo * scale)
+    }
+
+    /// ln 2 as a double-double.
+    public static let ln2: DD = (0.6931471805599453, 2.3190468138462996e-17)
+
+    /// exp(a) as `2^k · p` with p in [0.7, 1.42], to about 2^-100 relative, for |a.hi| < 2^40:
+    /// the scale left apart, so that a product with another factor neither overflows nor
+    /// loses digits to the subnormal range before the caller applies it.
+    public static func expSplit(_ a: DD) -> (p: DD, k: Int) {
         let k = (a.hi / ln2.hi).rounded()
         let r = add(a, mul((-k, 0), ln2))
         var p: DD = (1, 0)
@@ -54,8 +65,27 @@ public enum DoubleDouble {
             p = add((1, 0), (q.hi / n, divisionLow(q, n)))
             n -= 1
         }
-        let scale = Double(sign: .plus, exponent: Int(k), significand: 1)
-        return (p.hi * scale, p.lo * scale)
+        return (p, Int(k))
+    }
+
+    /// `a · 2^k` for a scale that may leave the exponent range of its factor: 0 below it.
+    @inlinable
+    public static func scaled(_ a: DD, _ k: Int) -> DD {
+        if k == 0 { return a }
+        if k < -2200 { return (0, 0) }
+        // Two steps: 2^k itself is not a Double below 2^-1074.
+        let k1 = k / 2, k2 = k - k1
+        let s1 = Double(sign: .plus, exponent: k1, significand: 1)
+        let s2 = Double(sign: .plus, exponent: k2, significand: 1)
+        return ((a.hi * s1) * s2, (a.lo * s1) * s2)
+    }
+
+    /// log(a) for a double-double a > 0 (normal), to about 2^-100 absolute: log of the high
+    /// part, then one Newton step L + (a exp(-L) - 1), whose residual is formed in double-double.
+    public static func log(_ a: DD, first l0: Double) -> DD {
+        let (e, k) = expSplit((-l0, 0))
+        let r = add(scaled(mul(a, e), k), (-1, 0))
+        return twoSum(l0, r.hi + r.lo)
     }
 
     /// The low part of q / n (double-double by double) given its rounded high part.

@@ -60,6 +60,28 @@ public func logSumExp<T: SoftmaxScalar>(_ x: [T]) throws(SoftmaxError) -> T {
     return out
 }
 
+/// Log-sum-exp of one row with scale factors: `log|Σ b·exp(x)|` and the sign of the sum (see
+/// `logSumExp(_:scaledBy:into:sign:shape:)`).
+///
+/// ```swift
+/// try logSumExp([1, 2] as [Double], scaledBy: [1, -1])   // (value: 1.5413248546129181, sign: -1)
+/// ```
+///
+/// - Throws: `.invalidShape` when `b` and `x` differ in length.
+public func logSumExp<T: SoftmaxScalar>(_ x: [T], scaledBy b: [T]) throws(SoftmaxError) -> (value: T, sign: T) {
+    guard b.count == x.count else {
+        throw SoftmaxError(.invalidShape, "b: expected \(x.count) scale factors, one per element of x, got \(b.count)")
+    }
+    let shape = try RowShape(n: x.count)
+    var out = T.zero, sign = T.zero
+    try x.withUnsafeBufferPointer { (xb) throws(SoftmaxError) in
+        try b.withUnsafeBufferPointer { (bb) throws(SoftmaxError) in
+            try logSumExp(xb.baseAddress, scaledBy: bb.baseAddress, into: &out, sign: &sign, shape: shape)
+        }
+    }
+    return (out, sign)
+}
+
 private func rowOp<T: SoftmaxScalar>(
     _ x: [T],
     _ op: (UnsafePointer<T>?, UnsafeMutablePointer<T>?, RowShape) throws(SoftmaxError) -> Void

@@ -70,6 +70,24 @@ public func ssm_logsumexp_f64(_ x: In<Double>, _ out: Out<Double>, _ o: UInt, _ 
     status { () throws(SoftmaxError) in try logSumExp(x, into: out, shape: shape(o, n, i)) }
 }
 
+// Scale factors b (any sign) and an optional sign output: SciPy's logsumexp(x, b=b, return_sign=...).
+@_cdecl("ssm_logsumexp_scaled_f32")
+public func ssm_logsumexp_scaled_f32(_ x: In<Float>, _ b: In<Float>, _ out: Out<Float>, _ sg: Out<Float>, _ o: UInt, _ n: UInt, _ i: UInt) -> Int32 {
+    status { () throws(SoftmaxError) in try logSumExp(x, scaledBy: b, into: out, sign: sg, shape: shape(o, n, i)) }
+}
+@_cdecl("ssm_logsumexp_scaled_f64")
+public func ssm_logsumexp_scaled_f64(_ x: In<Double>, _ b: In<Double>, _ out: Out<Double>, _ sg: Out<Double>, _ o: UInt, _ n: UInt, _ i: UInt) -> Int32 {
+    status { () throws(SoftmaxError) in try logSumExp(x, scaledBy: b, into: out, sign: sg, shape: shape(o, n, i)) }
+}
+@_cdecl("ssm_logsumexp_scaled_masked_f32")
+public func ssm_logsumexp_scaled_masked_f32(_ x: In<Float>, _ b: In<Float>, _ m: Mask, _ out: Out<Float>, _ sg: Out<Float>, _ o: UInt, _ n: UInt, _ i: UInt) -> Int32 {
+    status { () throws(SoftmaxError) in try logSumExp(x, scaledBy: b, mask: m, into: out, sign: sg, shape: shape(o, n, i)) }
+}
+@_cdecl("ssm_logsumexp_scaled_masked_f64")
+public func ssm_logsumexp_scaled_masked_f64(_ x: In<Double>, _ b: In<Double>, _ m: Mask, _ out: Out<Double>, _ sg: Out<Double>, _ o: UInt, _ n: UInt, _ i: UInt) -> Int32 {
+    status { () throws(SoftmaxError) in try logSumExp(x, scaledBy: b, mask: m, into: out, sign: sg, shape: shape(o, n, i)) }
+}
+
 @_cdecl("ssm_logsumexp_masked_f32")
 public func ssm_logsumexp_masked_f32(_ x: In<Float>, _ m: Mask, _ out: Out<Float>, _ o: UInt, _ n: UInt, _ i: UInt) -> Int32 {
     status { () throws(SoftmaxError) in try logSumExp(x, mask: m, into: out, shape: shape(o, n, i)) }

@@ -86,6 +86,18 @@ static void test_##S(void) { \
       ref[0] = 7; ref[1] = 7; \
       CHECK_STATUS(ssm_logsumexp_##S(NULL, ref, 2, 0, 1), SSM_OK); \
       CHECK(isinf(ref[0]) && ref[0] < 0 && isinf(ref[1])); } \
+    /* logsumexp with scale factors: row 0 is log(e^2 - e) with sign -1, row 1 an exact 0; then a \
+     * factor 0 that hides +inf and a mask */ \
+    { T xs[4] = {1, 2, 1, 1}, bs[4] = {1, -1, 1, -1}, sg[2] = {7, 7}; \
+      uint8_t m2[4] = {1, 1, 1, 0}; \
+      CHECK_STATUS(ssm_logsumexp_scaled_##S(xs, bs, ref, sg, 2, 2, 1), SSM_OK); \
+      CHECK(close_d(ref[0], 1.5413248546129181, 2, eps) && sg[0] == -1); \
+      CHECK(isinf(ref[1]) && ref[1] < 0 && sg[1] == 0); \
+      CHECK_STATUS(ssm_logsumexp_scaled_##S(xs, bs, ref, NULL, 2, 2, 1), SSM_OK); \
+      CHECK(isnan(ref[0]) && isinf(ref[1]) && ref[1] < 0); \
+      xs[1] = (T)INFINITY; bs[1] = 0; \
+      CHECK_STATUS(ssm_logsumexp_scaled_masked_##S(xs, bs, m2, ref, sg, 2, 2, 1), SSM_OK); \
+      CHECK(close_d(ref[0], 1, 2, eps) && sg[0] == 1 && close_d(ref[1], 1, 2, eps) && sg[1] == 1); } \
     /* special values */ \
     { T sp[4] = {(T)INFINITY, 0, (T)INFINITY, -(T)INFINITY}; \
       CHECK_STATUS(ssm_softmax_##S(sp, y, 1, 4, 1, 1), SSM_OK); \

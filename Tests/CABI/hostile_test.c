@@ -97,6 +97,13 @@ static void test_##S(void) { \
     CHECK_REFUSED(ssm_logsumexp_masked_##S(NULL, mask, y, 2, 3, 1), SSM_NULL_POINTER); \
     CHECK_REFUSED(ssm_logsumexp_masked_##S(x, NULL, y, 2, 3, 1), SSM_NULL_POINTER); \
     CHECK_REFUSED(ssm_logsumexp_masked_##S(x, mask, NULL, 2, 3, 1), SSM_NULL_POINTER); \
+    CHECK_REFUSED(ssm_logsumexp_scaled_##S(NULL, g, y, NULL, 2, 3, 1), SSM_NULL_POINTER); CHECK_DETAIL("x"); \
+    CHECK_REFUSED(ssm_logsumexp_scaled_##S(x, NULL, y, NULL, 2, 3, 1), SSM_NULL_POINTER); CHECK_DETAIL("b"); \
+    CHECK_REFUSED(ssm_logsumexp_scaled_##S(x, g, NULL, NULL, 2, 3, 1), SSM_NULL_POINTER); CHECK_DETAIL("out"); \
+    CHECK_REFUSED(ssm_logsumexp_scaled_masked_##S(x, g, NULL, y, NULL, 2, 3, 1), SSM_NULL_POINTER); CHECK_DETAIL("mask"); \
+    CHECK_REFUSED(ssm_logsumexp_scaled_##S(x, g, y, y, 2, 3, 1), SSM_OVERLAPPING_BUFFERS); CHECK_DETAIL("sign"); \
+    CHECK_REFUSED(ssm_logsumexp_scaled_##S(x, g, y, x + 1, 2, 3, 1), SSM_OVERLAPPING_BUFFERS); CHECK_DETAIL("sign"); \
+    CHECK_REFUSED(ssm_logsumexp_scaled_##S(x, g, g + 4, NULL, 2, 3, 1), SSM_OVERLAPPING_BUFFERS); CHECK_DETAIL("b"); \
     CHECK_REFUSED(ssm_sigmoid_##S(NULL, y, 6), SSM_NULL_POINTER); \
     CHECK_REFUSED(ssm_sigmoid_##S(x, NULL, 6), SSM_NULL_POINTER); \
     CHECK_REFUSED(ssm_log_sigmoid_##S(NULL, y, 6), SSM_NULL_POINTER); \

@@ -149,6 +149,37 @@ func checkSpecialValues<T: SoftmaxScalar>(_: T.Type) throws {
         [0.0, 1.0, .nan, 0.5][i].isNaN ? v.isNaN : v == [0.0, 1.0, .nan, 0.5][i] })
 }
 
+func checkScaledLogSumExp<T: SoftmaxScalar>(_: T.Type) throws {
+    let inf = T.infinity
+    // log(e^2 - e), sign -1; SciPy's example
+    let r = try logSumExp([1, 2] as [T], scaledBy: [1, -1])
+    #expect(ulps(r.value, 1.5413248546129181) <= 1 && r.sign == -1)
+    // an exact 0: -inf, sign 0; a factor 0 hides +inf and NaN
+    let zero = try logSumExp([1, 1] as [T], scaledBy: [1, -1])
+    #expect(zero.value == -inf && zero.sign == 0)
+    let hidden = try logSumExp([1, inf, .nan] as [T], scaledBy: [1, 0, 0])
+    #expect(ulps(hidden.value, 1) <= 0.5 && hidden.sign == 1)
+    // infinite terms: one sign gives +inf with that sign, both signs NaN
+    #expect(try logSumExp([inf, 0] as [T], scaledBy: [-1, 1]) == (value: inf, sign: -1))
+    #expect(try logSumExp([inf, inf] as [T], scaledBy: [-1, 1]).value.isNaN)
+    // equal x: the sum is exp(x) times the exact sum of the factors, which cancels to 1/4
+    let tie = try logSumExp([3, 3, 3] as [T], scaledBy: [4, -4, 0.25])
+    #expect(ulps(tie.value, 3 + log(0.25)) <= 1 && tie.sign == 1)
+    // without sign, a negative sum is NaN; with a mask, masked entries take no part
+    let x: [T] = [1, 2, 0, 3], b: [T] = [1, -1, 5, 1], mask: [UInt8] = [1, 1, 0, 0]
+    let shape = try RowShape(n: 4)
+    let plain: [T] = try withOutput(1) { try logSumExp(x, scaledBy: b, into: $0, shape: shape) }
+    #expect(ulps(plain[0], log(exp(1.0) - exp(2.0) + 5 + exp(3.0))) <= 2)
+    let masked: [T] = try withOutput(1) { try logSumExp(x, scaledBy: b, mask: mask, into: $0, shape: shape) }
+    #expect(masked[0].isNaN)
+    // refused before any write: b missing, sign overlapping out
+    expectError(T.self, .nullPointer, count: 1) { out throws(SoftmaxError) in try logSumExp(x, scaledBy: nil, into: out, shape: shape) }
+    expectError(T.self, .overlappingBuffers, count: 1) { out throws(SoftmaxError) in
+        try logSumExp(x, scaledBy: b, into: out, sign: out, shape: shape)
+    }
+    #expect(throws: SoftmaxError.self) { try logSumExp([1, 2] as [T], scaledBy: [1]) }
+}
+
 func checkMasksAndAxes<T: SoftmaxScalar>(_: T.Type) throws {
     // [outer=2, n=3, inner=2]: reduce the middle axis of a 3-D array
     let x: [T] = [0, 1, 2, 1, 4, 1,   5, 0, 5, 0, 5, 0]
@@ -242,6 +273,7 @@ struct ForwardTests {
     @Test(arguments: scalarTypes) func temperature(_ t: any SoftmaxScalar.Type) throws { try checkTemperature(t) }
     @Test(arguments: scalarTypes) func specialValues(_ t: any SoftmaxScalar.Type) throws { try checkSpecialValues(t) }
     @Test(arguments: scalarTypes) func masksAndAxes(_ t: any SoftmaxScalar.Type) throws { try checkMasksAndAxes(t) }
+    @Test(arguments: scalarTypes) func scaledLogSumExp(_ t: any SoftmaxScalar.Type) throws { try checkScaledLogSumExp(t) }
     @Test(arguments: scalarTypes) func errors(_ t: any SoftmaxScalar.Type) throws { try checkErrors(t) }
 
     @Test func rowShapeCounts() throws {

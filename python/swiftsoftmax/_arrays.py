@@ -115,6 +115,46 @@ def as_real_array(x: object, name: str) -> tuple[npt.NDArray[Any], np.dtype[Any]
     )
 
 
+def as_weighted_arrays(x: object, b: object, name: str = "x"
+                       ) -> tuple[npt.NDArray[Any], Optional[npt.NDArray[Any]], np.dtype[Any]]:
+    """(x, b, result dtype) for logsumexp's input and its scale factors `b` (None: no scale
+    factors), promoted together as SciPy does (``np.result_type``; booleans and integers to
+    float64) and broadcast against each other. The result dtype may be complex; the caller
+    picks the path.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from swiftsoftmax._arrays import as_weighted_arrays
+    >>> a, b, dt = as_weighted_arrays(np.zeros(2, np.float32), [[1], [-1]])
+    >>> a.shape, b.shape, dt
+    ((2, 2), (2, 2), dtype('float64'))
+    """
+    a = as_array(x, name, "an array-like of numbers", " of numbers")
+    if b is None:
+        kinds: str = a.dtype.kind
+        dt = a.dtype
+        w = None
+    else:
+        w = as_array(b, "b", "an array-like of numbers", " of numbers")
+        kinds = a.dtype.kind + w.dtype.kind
+        dt = np.result_type(a.dtype, w.dtype) if not set(kinds) - set("biufc") else a.dtype
+    for k, nm, arr in ((a.dtype.kind, name, a), (w.dtype.kind if w is not None else "f", "b", w)):
+        if k not in "biufc":
+            assert arr is not None
+            raise TypeError(f"{nm}: expected real or complex floating-point, integer or boolean values, "
+                            f"got dtype {arr.dtype}")
+    if dt.kind in "biu":
+        dt = F64
+    if w is not None:
+        try:
+            a, w = np.broadcast_arrays(a, w)
+        except ValueError:
+            raise ValueError(f"b: expected scale factors broadcastable with x's shape {a.shape}, "
+                             f"got shape {w.shape}") from None
+    return a, w, dt.newbyteorder("=")
+
+
 def real_scalar(value: object, name: str) -> float:
     """A real scalar argument (temperature, label_smoothing) as a Python float. Only its type
     is checked here; its value is checked by the library, whose message is relayed."""

@@ -192,6 +192,8 @@ def softmax(x: npt.ArrayLike, axis: Axis = _LAST, *, temperature: float = _T1,
         y = _fast(_FAST_SOFTMAX, x, axis, temperature, out)
         if y is not None:
             return y
+    if _is_complex(x):
+        return _complex_rowwise("softmax", x, axis, temperature, where, out)
     return _rowwise("softmax", x, axis, temperature, where, out)
 
 
@@ -226,7 +228,38 @@ def log_softmax(x: npt.ArrayLike, axis: Axis = _LAST, *, temperature: float = _T
         y = _fast(_FAST_LOG_SOFTMAX, x, axis, temperature, out)
         if y is not None:
             return y
+    if _is_complex(x):
+        return _complex_rowwise("log_softmax", x, axis, temperature, where, out)
     return _rowwise("log_softmax", x, axis, temperature, where, out)
+
+
+def _is_complex(x: object) -> bool:
+    """Whether `x` holds complex numbers (the translation of anything else reports its errors)."""
+    if isinstance(x, np.ndarray):
+        return bool(x.dtype.kind == "c")
+    try:
+        return np.asarray(x).dtype.kind == "c"
+    except (ValueError, TypeError):
+        return False
+
+
+def _complex_rowwise(op: str, x: npt.ArrayLike, axis: Axis, temperature: object, where: Optional[npt.ArrayLike],
+                     out: Optional[npt.NDArray[Any]]) -> npt.NDArray[Any]:
+    """softmax/log_softmax of complex input (docs/python.md, "Complex input")."""
+    from ._complex import log_softmax_complex, softmax_complex
+
+    t = _temperature(temperature)
+    z = np.asarray(x)
+    if z.dtype.kind != "c":  # an object array holding complex numbers
+        z = z.astype(np.complex128)
+    rdt = z.dtype.newbyteorder("=")
+    A.check_out(out, z.shape, rdt)
+    if not (np.isfinite(t) and t > 0):
+        raise ValueError(f"{op}: temperature must be finite and > 0, got {t}")
+    if t != 1.0:
+        z = z / np.asarray(t, dtype=z.real.dtype)
+    y = (softmax_complex if op == "softmax" else log_softmax_complex)(z.astype(rdt, copy=False), axis, where)
+    return A.deliver_array(y, out, rdt)
 
 
 def normalize(x: npt.ArrayLike, axis: Axis = -1, *, out: Optional[npt.NDArray[np.floating[Any]]] = None
@@ -253,36 +286,116 @@ def normalize(x: npt.ArrayLike, axis: Axis = -1, *, out: Optional[npt.NDArray[np
     return _rowwise("normalize", x, axis, _NO_TEMPERATURE, None, out)
 
 
-def logsumexp(x: npt.ArrayLike, axis: Axis = -1, *, keepdims: bool = False,
-              where: Optional[npt.ArrayLike] = None) -> Union[npt.NDArray[np.floating[Any]], np.floating[Any]]:
-    """``log(sum(exp(x)))`` along `axis`, without overflow and accurate near 0.
+LogSumExpResult = Union[npt.NDArray[Any], np.floating[Any], np.complexfloating[Any, Any]]
+
+
+def logsumexp(x: npt.ArrayLike, axis: Axis = -1, *, b: Optional[npt.ArrayLike] = None, keepdims: bool = False,
+              return_sign: bool = False, where: Optional[npt.ArrayLike] = None
+              ) -> Union[LogSumExpResult, tuple[LogSumExpResult, LogSumExpResult]]:
+    """``log(sum(b * exp(x)))`` along `axis`, without overflow and accurate near 0.
+
+    A drop-in for :func:`scipy.special.logsumexp` (same `b`, `keepdims`, `return_sign`, complex
+    input and special values), except for the default axis: -1 here, None (every axis) in SciPy;
+    pass ``axis=None`` to reduce everything.
 
     Parameters
     ----------
     x : array_like
-        Real values; dtypes as for :func:`softmax`.
+        Real or complex values. float32 and float64 are computed natively and preserved,
+        float16 is computed in float32, integers and booleans are promoted to float64;
+        complex64 and complex128 are computed on the float32 and float64 kernels.
     axis : int, tuple of ints or None, default -1
-        Axes to reduce; None reduces everything (as in SciPy).
+        Axes to reduce; None reduces everything (SciPy's default).
+    b : array_like, optional
+        Scale factors, broadcast against `x` (and `x` against them, as in SciPy): the result is
+        ``log(sum(b * exp(x)))``. They may be zero or negative: an entry whose `b` is 0 takes no
+        part, whatever its `x`, and a sum that cancels keeps 2 ulp relative to the exact
+        ``log|sum(b * exp(x))|`` (docs/accuracy.md, "Scale factors"). `x` and `b` are promoted
+        together (``numpy.result_type``).
     keepdims : bool, default False
         Keep the reduced axes with length 1.
+    return_sign : bool, default False
+        Return ``(log|sum|, sign of sum)``: the sign is 1, -1, or 0 where the sum is exactly 0
+        (the log is then -inf); for complex input it is the phase ``sum / |sum|`` and the log is
+        real. Without it a negative real sum gives NaN.
     where : array_like of bool, optional
-        Only entries where True take part.
+        Only entries where True take part (JAX's `where`; combines with `b`).
 
     Returns
     -------
-    ndarray or scalar
-        A NumPy scalar when every axis is reduced. Empty or all -inf: -inf; any +inf: +inf;
-        any NaN: NaN.
+    res : ndarray or scalar
+        A NumPy scalar when every axis is reduced. Empty, all -inf or exactly cancelling: -inf;
+        any +inf term: +inf (NaN when +inf and -inf terms meet, or, without `return_sign`,
+        when the infinite term is negative); any NaN that takes part: NaN. Complex results have
+        their imaginary part in (-pi, pi].
+    sign : ndarray or scalar
+        Only with ``return_sign=True``: the sign of the sum (see above; NaN for a NaN sum). An
+        empty sum has sign 0 (SciPy gives -1 for a size-0 input).
 
     Examples
     --------
+    >>> import numpy as np
     >>> import swiftsoftmax as ssm
     >>> float(ssm.logsumexp([1000.0, 1000.0]))
     1000.6931471805599
     >>> ssm.logsumexp([[0.0, 0.0], [1.0, float("-inf")]], axis=1)
     array([0.69314718, 1.        ])
+    >>> r, s = ssm.logsumexp([1.0, 2.0], b=[1.0, -1.0], return_sign=True)   # log(e^2 - e), -1
+    >>> float(r), float(s)
+    (1.5413248546129181, -1.0)
+    >>> float(ssm.logsumexp([1.0, 1.0], b=[1.0, -1.0]))   # an exact 0
+    -inf
+    >>> complex(ssm.logsumexp([0.0, 1j * np.pi / 2]))      # log(1 + i)
+    (0.3465735902799727+0.7853981633974483j)
     """
-    a, cdt, rdt = A.as_real_array(x, "x")
+    a, w, dt = A.as_weighted_arrays(x, b)
+    if a.ndim == 0:  # as SciPy: a scalar is a one-element row
+        a = a.reshape(1)
+        w = None if w is None else w.reshape(1)
+    if dt.kind == "c":
+        from ._complex import logsumexp_complex
+
+        return logsumexp_complex(a, w, dt, axis, keepdims, return_sign, where)
+    if w is None and not return_sign:
+        return _logsumexp_plain(a, axis, keepdims, where)
+    cdt = A.compute_dtype(dt)
+    layout = A.Layout(a.shape, A.normalize_axes(axis, a.ndim))
+    mask = None if where is None else A.as_mask(where, a.shape)
+    shape = layout.reduced_shape(keepdims)
+    if w is None:
+        plain = np.asarray(_logsumexp_plain(a.astype(dt, copy=False), axis, True, mask)).reshape(shape)
+        with np.errstate(invalid="ignore"):
+            signs = np.where(np.isnan(plain), plain, np.where(plain == -np.inf, 0, 1)).astype(plain.dtype)
+        return A.deliver(plain, None, dt), A.deliver(signs, None, dt)
+    res, sgn = scaled_logsumexp(a, w, cdt, layout, mask, return_sign)
+    r = A.deliver(res.reshape(shape), None, dt)
+    return (r, A.deliver(sgn.reshape(shape), None, dt)) if sgn is not None else r
+
+
+def scaled_logsumexp(a: npt.NDArray[Any], w: npt.NDArray[Any], cdt: np.dtype[Any], layout: A.Layout,
+                     mask: Optional[npt.NDArray[np.bool_]], return_sign: bool
+                     ) -> tuple[npt.NDArray[Any], Optional[npt.NDArray[Any]]]:
+    """``log|sum(w * exp(a))|`` (and its sign when `return_sign`; else NaN for a negative sum)
+    over `layout`'s axes, by the library's scaled entry point, in `cdt`; results of shape
+    ``layout.kept_shape``."""
+    xb = layout.arrange(a, cdt)
+    wb = layout.arrange(w, cdt)
+    result = np.empty(layout.kept_shape, dtype=cdt)
+    sign = np.empty(layout.kept_shape, dtype=cdt) if return_sign else None
+    t = A.suffix(cdt)
+    if mask is None:
+        status = FUNCS[f"ssm_logsumexp_scaled_{t}"](A.ptr(xb), A.ptr(wb), A.ptr(result), A.ptr(sign), *layout.dims)
+    else:
+        mb = layout.arrange(mask, np.bool_)
+        status = FUNCS[f"ssm_logsumexp_scaled_masked_{t}"](A.ptr(xb), A.ptr(wb), A.ptr(mb), A.ptr(result),
+                                                           A.ptr(sign), *layout.dims)
+    check(status, "logsumexp")
+    return result, sign
+
+
+def _logsumexp_plain(a: npt.NDArray[Any], axis: Axis, keepdims: bool, where: Optional[npt.ArrayLike]
+                     ) -> Union[npt.NDArray[np.floating[Any]], np.floating[Any]]:
+    a, cdt, rdt = A.as_real_array(a, "x")
     layout = A.Layout(a.shape, A.normalize_axes(axis, a.ndim))
     mask = None if where is None else A.as_mask(where, a.shape)
     xb = layout.arrange(a, cdt)

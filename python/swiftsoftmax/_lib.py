@@ -31,6 +31,8 @@ _SIGNATURES: dict[str, tuple[Union[type[ctypes._SimpleCData[Any]], str], ...]] =
     "ssm_log_softmax_masked_{t}": (_P, _P, _P, _Z, _Z, _Z, "s"),
     "ssm_logsumexp_{t}": (_P, _P, _Z, _Z, _Z),
     "ssm_logsumexp_masked_{t}": (_P, _P, _P, _Z, _Z, _Z),
+    "ssm_logsumexp_scaled_{t}": (_P, _P, _P, _P, _Z, _Z, _Z),
+    "ssm_logsumexp_scaled_masked_{t}": (_P, _P, _P, _P, _P, _Z, _Z, _Z),
     "ssm_sigmoid_{t}": (_P, _P, _Z),
     "ssm_log_sigmoid_{t}": (_P, _P, _Z),
     "ssm_normalize_{t}": (_P, _P, _Z, _Z, _Z),

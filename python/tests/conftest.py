@@ -227,3 +227,12 @@ def restore_threads():
 @pytest.fixture(params=FLOATS, ids=["f32", "f64"])
 def dtype(request):
     return np.dtype(request.param)
+
+
+def pytest_configure(config):
+    # The marks SciPy's own test modules carry (scipy/conftest.py registers them in SciPy's test
+    # runs); tests/test_scipy_logsumexp_suite.py collects such tests here.
+    for mark in ("array_api_backends: SciPy's tests run on each array backend",
+                 "skip_xp_backends(backends, reason=None): SciPy's per-backend skips",
+                 "xfail_xp_backends(backends, reason=None): SciPy's per-backend expected failures"):
+        config.addinivalue_line("markers", mark)

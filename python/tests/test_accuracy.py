@@ -754,3 +754,78 @@ def test_ulp_measure_itself():
     assert ulp_errors(np.float32(3.0), LD(3), np.float32)[()] == 0.0
     assert np.isnan(ulp_errors(np.float32(0.0), LD(1e-40), np.float32)[()])  # subnormal: excluded
     assert ulp_errors(np.float32(np.inf), LD(1), np.float32)[()] == np.inf
+
+
+# ---------------------------------------------------------------------------------------
+# logsumexp with scale factors b (docs/accuracy.md, "Scale factors")
+
+def _scaled_cases(dt, rng):
+    """(x, b) rows whose sum of b·exp(x) cancels: random signs, constructed near-cancellations
+    (down to the input's precision), ties whose scale factors nearly cancel exactly, huge and
+    tiny factors, results near 0."""
+    f32 = np.dtype(dt) == np.float32
+    cases = []
+    for n in (2, 3, 5, 17, 100):
+        x = rng.normal(0, 3, (8, n))
+        b = rng.normal(0, 1, (8, n))
+        cases.append((x, b))
+    # b_last chosen to cancel the rest to about delta (then rounded to the dtype)
+    for delta in (1e-2, 1e-4, 1e-6, 1e-9, 1e-12):
+        x = rng.normal(0, 2, (16, 6))
+        b = rng.uniform(0.5, 2, (16, 6)) * rng.choice([-1, 1], (16, 6))
+        rest = (b[:, :-1] * np.exp(x[:, :-1])).sum(axis=1)
+        b[:, -1] = -rest * np.exp(-x[:, -1]) * (1 + delta * rng.uniform(-1, 1, 16))
+        cases.append((x, b))
+    # equal x: the sum is exp(x) times the exact sum of the factors
+    cases.append((np.full((3, 3), 1.5), np.array([[0.1, 0.2, -0.3], [1.0, -1.0, 1e-8], [3.0, -1.0, -2.0]])))
+    # factors of every magnitude
+    x = rng.normal(0, 5, (8, 7))
+    big = 1e300 if not f32 else 1e30
+    b = rng.normal(0, 1, (8, 7)) * np.array([big, 1 / big, 1, -big, 1e-3, 1e3, 1])
+    cases.append((x, b))
+    # results near 0: shifted so that log|sum| is close to 0
+    x = rng.normal(0, 1, (16, 5))
+    b = rng.normal(0, 1, (16, 5))
+    s = np.abs((b * np.exp(x)).sum(axis=1, keepdims=True))
+    x = x - np.log(s) + rng.uniform(-1e-6, 1e-6, (16, 1))
+    cases.append((x, b))
+    return [(np.asarray(x).astype(dt), np.asarray(b).astype(dt)) for x, b in cases]
+
+
+def _ref_scaled_mp(x, b):
+    """(log|sum(b·exp(x))|, sign) per row from the exact input values, with mpmath."""
+    mpmath = _mp()
+    vals, signs = [], []
+    with mpmath.workdps(120):
+        for xr, br in zip(x, b):
+            s = mpmath.fsum(mpmath.mpf(float(bv)) * mpmath.exp(mpmath.mpf(float(xv))) for xv, bv in zip(xr, br))
+            if s == 0:
+                vals.append(LD(-np.inf))
+                signs.append(0.0)
+            else:
+                vals.append(_mp_to_ld(mpmath.log(abs(s))))
+                signs.append(1.0 if s > 0 else -1.0)
+    return np.array(vals, dtype=LD), np.array(signs)
+
+
+@needs_longdouble
+def test_logsumexp_scale_factors_that_cancel(dtype):
+    """logsumexp(x, b=b) within 2 ulp of the exact log|sum(b·exp(x))| wherever that sum is not
+    0, with its exact sign, for sums that cancel down to the inputs' precision."""
+    rng = np.random.default_rng([SEED, 4242, np.dtype(dtype).itemsize])
+    worst = 0.0
+    for x, b in _scaled_cases(dtype, rng):
+        got, sign = ssm.logsumexp(x, b=b, return_sign=True)
+        ref, ref_sign = _ref_scaled_mp(x, b)
+        assert got.dtype == dtype and sign.dtype == dtype
+        np.testing.assert_array_equal(sign, ref_sign)
+        zero = ref_sign == 0
+        np.testing.assert_array_equal(got[zero], -np.inf)
+        err = ulp_errors(got[~zero], ref[~zero], dtype)
+        worst = max(worst, float(err.max()))
+        i = np.flatnonzero(~zero)[np.argmax(err)]
+        assert err.max() <= THRESHOLD_ULP, (x[i], b[i], got[i], ref[i])
+        # without return_sign: the same value where the sum is positive, NaN where negative
+        plain = ssm.logsumexp(x, b=b)
+        np.testing.assert_array_equal(plain, np.where(ref_sign < 0, np.nan, got))
+    assert worst <= THRESHOLD_ULP

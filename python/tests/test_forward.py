@@ -284,6 +284,8 @@ class TestDtypes:
     @pytest.mark.parametrize("name", list(SAME_SHAPE) + ["logsumexp"])
     def test_bad_dtypes_raise_type_error(self, bad, name):
         f = ssm.logsumexp if name == "logsumexp" else (lambda a: call(name, a))
+        if np.asarray(bad).dtype.kind == "c" and name in ("softmax", "log_softmax", "logsumexp"):
+            pytest.skip("complex input is valid here (tests/test_complex.py)")
         with pytest.raises(TypeError):
             f(bad)
 
@@ -326,7 +328,7 @@ class TestDtypes:
     def test_small_path_reports_errors_through_the_general_rules(self):
         x = np.ones((2, 3), dtype=np.float32)
         with pytest.raises(TypeError):
-            ssm.softmax(x.astype(np.complex64))
+            ssm.softmax(x.astype(object))
         assert_same(ssm.softmax(x[:, ::2]), np.full((2, 2), 0.5, dtype=np.float32))
         ro = x.copy()
         ro.flags.writeable = False

@@ -135,8 +135,16 @@ def _in_place_int(dt):
     return (x,), {"out": x}
 
 
+# softmax, log_softmax and logsumexp take complex x (SciPy's semantics; docs/python.md).
+COMPLEX_X = (ssm.softmax, ssm.log_softmax, ssm.logsumexp)
+
 for f in WITH_OUT:
     for what, exc, mk, given in BAD_ARRAYS:
+        if what == "complex" and f in COMPLEX_X:
+            # complex x is valid; a real out for its complex result is not
+            add(f, "x-complex-real-out", ValueError, "out", "complex",
+                lambda dt, mk=mk: ((mk(dt),), {"out": sentinel(dt)}))
+            continue
         add(f, f"x-{what}", exc, "x", given,
             lambda dt, mk=mk: ((mk(dt),), {"out": sentinel(dt)}))
     for what, mk, exc, given in BAD_OUTS:
@@ -177,7 +185,12 @@ for f in MASKED:
 # logsumexp: x, axis, where (no out)
 
 for what, exc, mk, given in BAD_ARRAYS:
+    if what == "complex":
+        continue
     add(ssm.logsumexp, f"x-{what}", exc, "x", given, lambda dt, mk=mk: ((mk(dt),), {}))
+    if what != "None":  # b=None: no scale factors
+        add(ssm.logsumexp, f"b-{what}", exc, "b", given, lambda dt, mk=mk: ((data(dt),), {"b": mk(dt)}))
+add(ssm.logsumexp, "b-shape", ValueError, "b", "(4,)", lambda dt: ((data(dt),), {"b": np.ones(4, dt)}))
 for what, axis, exc, given in BAD_AXES:
     add(ssm.logsumexp, what, exc, "axis", given, lambda dt, axis=axis: ((data(dt), axis), {}))
 for what, mk, exc, given in BAD_WHERES:
