@@ -12,8 +12,9 @@ LIB    := $(BUILD)/libswiftsoftmax.so
 SOURCES := Package.swift $(shell find Sources -name '*.swift' -o -name '*.c' -o -name '*.h')
 # Python packages (import names = pip names): what the package needs, and what tests/benchmarks add.
 PYDEPS_RUN  := numpy
-# dask + distributed: the optional extra swiftsoftmax.dask runs on (tests/test_dask.py); mypy: test-types.
-PYDEPS_TEST := pytest hypothesis scipy mpmath dask distributed mypy
+# dask + distributed: the optional extra swiftsoftmax.dask runs on (tests/test_dask.py); mypy: test-types;
+# ml_dtypes: bfloat16 arrays (tests/test_bfloat16.py), optional for the package.
+PYDEPS_TEST := pytest hypothesis scipy mpmath dask distributed mypy ml_dtypes
 PYDEPS      := $(PYDEPS_RUN) $(PYDEPS_TEST)
 PIP_FLAGS   ?= --quiet --disable-pip-version-check
 # Extra arguments, e.g. `make demo DEMO_ARGS="--plot figures"`.

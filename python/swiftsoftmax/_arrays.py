@@ -59,9 +59,25 @@ def as_array(x: object, name: str, expected: str, of: str = "") -> npt.NDArray[A
         raise ValueError(f"{name}: expected a rectangular array-like{of}, got a ragged sequence ({e})") from None
 
 
+def is_bfloat16(dtype: np.dtype[Any]) -> bool:
+    """Whether `dtype` is ml_dtypes' bfloat16, the dtype JAX and most GPU pipelines hand to
+    NumPy. NumPy knows it only as a void-kind dtype; it is taken like float16: computed in
+    float32 and returned in its own dtype. ml_dtypes stays optional: without it, no array has
+    this dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from swiftsoftmax._arrays import is_bfloat16
+    >>> is_bfloat16(np.dtype(np.float16))
+    False
+    """
+    return dtype.kind == "V" and dtype.name == "bfloat16"
+
+
 def compute_dtype(dtype: npt.DTypeLike) -> np.dtype[Any]:
-    """The dtype the library computes data of floating-point `dtype` in: float32 for float16 and
-    float32, float64 for float64 and long double.
+    """The dtype the library computes data of floating-point `dtype` in: float32 for float16,
+    bfloat16 and float32, float64 for float64 and long double.
 
     Raises
     ------
@@ -79,16 +95,35 @@ def compute_dtype(dtype: npt.DTypeLike) -> np.dtype[Any]:
         d = np.dtype(dtype)
     except TypeError:
         raise TypeError(f"dtype: expected a floating-point dtype, got {dtype!r}") from None
+    if is_bfloat16(d):
+        return F32
     if d.kind != "f":
         raise TypeError(f"dtype: expected a floating-point dtype, got {d}")
     return F32 if d.itemsize <= 4 else F64
 
 
+def cast_to(x: object, dtype: npt.DTypeLike, name: str = "x") -> npt.NDArray[Any]:
+    """x in the floating-point `dtype` (the `dtype=` keyword of the forward functions, as
+    PyTorch's: the input is cast before the operation, which then computes in, and returns,
+    that dtype; float16 or bfloat16 input with ``dtype=np.float32`` gives float32 results).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from swiftsoftmax._arrays import cast_to
+    >>> cast_to(np.ones(2, np.float16), np.float32).dtype
+    dtype('float32')
+    """
+    compute_dtype(dtype)  # refuses a dtype that is not floating-point
+    a, _, _ = as_real_array(x, name)
+    return a.astype(np.dtype(dtype), copy=False)
+
+
 def as_real_array(x: object, name: str) -> tuple[npt.NDArray[Any], np.dtype[Any], np.dtype[Any]]:
     """Returns (array, compute dtype, result dtype) for a real input.
 
-    float32/float64 are computed natively, float16 in float32, long double in float64;
-    booleans and integers are promoted to float64, as SciPy does.
+    float32/float64 are computed natively, float16 and bfloat16 in float32, long double in
+    float64; booleans and integers are promoted to float64, as SciPy does.
 
     Examples
     --------
@@ -110,6 +145,8 @@ def as_real_array(x: object, name: str) -> tuple[npt.NDArray[Any], np.dtype[Any]
         return a, F64, a.dtype.newbyteorder("=")
     if kind in "biu":
         return a, F64, F64
+    if is_bfloat16(a.dtype):
+        return a, F32, a.dtype
     raise TypeError(
         f"{name}: expected real floating-point, integer or boolean values, got dtype {a.dtype}"
     )
@@ -131,6 +168,11 @@ def as_weighted_arrays(x: object, b: object, name: str = "x"
     ((2, 2), (2, 2), dtype('float64'))
     """
     a = as_array(x, name, "an array-like of numbers", " of numbers")
+    if is_bfloat16(a.dtype):  # as float16: computed in float32, returned as bfloat16
+        bf = a.dtype
+        a2, w2, dt2 = as_weighted_arrays(a.astype(F32), None if b is None else _bfloat16_as_f32(b), name)
+        narrow = b is None or np.asarray(b).dtype.kind in "biu" or is_bfloat16(np.asarray(b).dtype)
+        return a2, w2, bf if narrow and dt2 == F32 else dt2
     if b is None:
         kinds: str = a.dtype.kind
         dt = a.dtype
@@ -153,6 +195,11 @@ def as_weighted_arrays(x: object, b: object, name: str = "x"
             raise ValueError(f"b: expected scale factors broadcastable with x's shape {a.shape}, "
                              f"got shape {w.shape}") from None
     return a, w, dt.newbyteorder("=")
+
+
+def _bfloat16_as_f32(b: object) -> object:
+    w = np.asarray(b)
+    return w.astype(F32) if is_bfloat16(w.dtype) else b
 
 
 def real_scalar(value: object, name: str) -> float:

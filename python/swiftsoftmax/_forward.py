@@ -149,15 +149,16 @@ def _rowwise(op: str, x: npt.ArrayLike, axis: Axis, temperature: object, where: 
 
 
 def softmax(x: npt.ArrayLike, axis: Axis = _LAST, *, temperature: float = _T1,
-            where: Optional[npt.ArrayLike] = None, out: Optional[npt.NDArray[np.floating[Any]]] = None
-            ) -> npt.NDArray[np.floating[Any]]:
+            where: Optional[npt.ArrayLike] = None, out: Optional[npt.NDArray[np.floating[Any]]] = None,
+            dtype: Optional[npt.DTypeLike] = None) -> npt.NDArray[np.floating[Any]]:
     """Softmax along `axis`: ``exp(x/T - max) / sum(exp(x/T - max))``.
 
     Parameters
     ----------
     x : array_like
         Real scores (logits). float32 and float64 are computed natively and preserved,
-        float16 is computed in float32, integers and booleans are promoted to float64.
+        float16 and bfloat16 (ml_dtypes') are computed in float32, integers and booleans are
+        promoted to float64.
     axis : int, tuple of ints or None, default -1
         The axis (or axes, or None for all) along which the probabilities sum to 1.
         A non-last single axis is handled in place, without a transposing copy.
@@ -167,6 +168,9 @@ def softmax(x: npt.ArrayLike, axis: Axis = _LAST, *, temperature: float = _T1,
         Mask broadcastable to `x`; False entries are left out and get probability 0.
     out : ndarray, optional
         Destination of the same shape and dtype as the result; may be `x` itself.
+    dtype : floating-point dtype, optional
+        Cast `x` to this dtype first, as PyTorch's ``dtype=``: the result has it (float16 or
+        bfloat16 scores with ``dtype=np.float32`` give float32 probabilities).
 
     Returns
     -------
@@ -187,7 +191,12 @@ def softmax(x: npt.ArrayLike, axis: Axis = _LAST, *, temperature: float = _T1,
     >>> ssm.softmax([[1.0, 1.0], [0.0, float("inf")]])
     array([[0.5, 0.5],
            [0. , 1. ]])
+    >>> import numpy as np
+    >>> ssm.softmax(np.array([0.0, 2.0], np.float16), dtype=np.float32).dtype
+    dtype('float32')
     """
+    if dtype is not None:
+        x = A.cast_to(x, dtype)
     if type(x) is _ndarray and where is None:  # the fast paths first, one call level down
         y = _fast(_FAST_SOFTMAX, x, axis, temperature, out)
         if y is not None:
@@ -198,8 +207,8 @@ def softmax(x: npt.ArrayLike, axis: Axis = _LAST, *, temperature: float = _T1,
 
 
 def log_softmax(x: npt.ArrayLike, axis: Axis = _LAST, *, temperature: float = _T1,
-                where: Optional[npt.ArrayLike] = None, out: Optional[npt.NDArray[np.floating[Any]]] = None
-                ) -> npt.NDArray[np.floating[Any]]:
+                where: Optional[npt.ArrayLike] = None, out: Optional[npt.NDArray[np.floating[Any]]] = None,
+                dtype: Optional[npt.DTypeLike] = None) -> npt.NDArray[np.floating[Any]]:
     """Log-softmax along `axis`: ``x/T - max - log(sum(exp(x/T - max)))``.
 
     Computed in log space with ``log1p`` of the non-maximal terms, never as
@@ -208,7 +217,7 @@ def log_softmax(x: npt.ArrayLike, axis: Axis = _LAST, *, temperature: float = _T
 
     Parameters
     ----------
-    x, axis, temperature, where, out
+    x, axis, temperature, where, out, dtype
         As for :func:`softmax`. Masked entries get -inf.
 
     Returns
@@ -224,6 +233,8 @@ def log_softmax(x: npt.ArrayLike, axis: Axis = _LAST, *, temperature: float = _T
     >>> float(ssm.log_softmax([0.0, 40.0])[1])   # -exp(-40), not 0
     -4.248354255291589e-18
     """
+    if dtype is not None:
+        x = A.cast_to(x, dtype)
     if type(x) is _ndarray and where is None:
         y = _fast(_FAST_LOG_SOFTMAX, x, axis, temperature, out)
         if y is not None:
@@ -262,8 +273,8 @@ def _complex_rowwise(op: str, x: npt.ArrayLike, axis: Axis, temperature: object,
     return A.deliver_array(y, out, rdt)
 
 
-def normalize(x: npt.ArrayLike, axis: Axis = -1, *, out: Optional[npt.NDArray[np.floating[Any]]] = None
-              ) -> npt.NDArray[np.floating[Any]]:
+def normalize(x: npt.ArrayLike, axis: Axis = -1, *, out: Optional[npt.NDArray[np.floating[Any]]] = None,
+              dtype: Optional[npt.DTypeLike] = None) -> npt.NDArray[np.floating[Any]]:
     """Sum-normalisation ``x / sum(x)`` along `axis` (the article's "standard normalisation").
 
     Shown for comparison with softmax: it is not invariant to offsets, maps 0 to 0, and is
@@ -272,7 +283,7 @@ def normalize(x: npt.ArrayLike, axis: Axis = -1, *, out: Optional[npt.NDArray[np
 
     Parameters
     ----------
-    x, axis, out
+    x, axis, out, dtype
         As for :func:`softmax`.
 
     Examples
@@ -283,6 +294,8 @@ def normalize(x: npt.ArrayLike, axis: Axis = -1, *, out: Optional[npt.NDArray[np
     >>> ssm.normalize([0.0, 102.0, 104.0]).round(4)
     array([0.    , 0.4951, 0.5049])
     """
+    if dtype is not None:
+        x = A.cast_to(x, dtype)
     return _rowwise("normalize", x, axis, _NO_TEMPERATURE, None, out)
 
 
@@ -290,7 +303,8 @@ LogSumExpResult = Union[npt.NDArray[Any], np.floating[Any], np.complexfloating[A
 
 
 def logsumexp(x: npt.ArrayLike, axis: Axis = -1, *, b: Optional[npt.ArrayLike] = None, keepdims: bool = False,
-              return_sign: bool = False, where: Optional[npt.ArrayLike] = None
+              return_sign: bool = False, where: Optional[npt.ArrayLike] = None,
+              dtype: Optional[npt.DTypeLike] = None
               ) -> Union[LogSumExpResult, tuple[LogSumExpResult, LogSumExpResult]]:
     """``log(sum(b * exp(x)))`` along `axis`, without overflow and accurate near 0.
 
@@ -302,7 +316,8 @@ def logsumexp(x: npt.ArrayLike, axis: Axis = -1, *, b: Optional[npt.ArrayLike] =
     ----------
     x : array_like
         Real or complex values. float32 and float64 are computed natively and preserved,
-        float16 is computed in float32, integers and booleans are promoted to float64;
+        float16 and bfloat16 are computed in float32, integers and booleans are promoted to
+        float64;
         complex64 and complex128 are computed on the float32 and float64 kernels.
     axis : int, tuple of ints or None, default -1
         Axes to reduce; None reduces everything (SciPy's default).
@@ -320,6 +335,8 @@ def logsumexp(x: npt.ArrayLike, axis: Axis = -1, *, b: Optional[npt.ArrayLike] =
         real. Without it a negative real sum gives NaN.
     where : array_like of bool, optional
         Only entries where True take part (JAX's `where`; combines with `b`).
+    dtype : floating-point dtype, optional
+        Cast `x` (real) to this dtype first, as for :func:`softmax`.
 
     Returns
     -------
@@ -348,6 +365,8 @@ def logsumexp(x: npt.ArrayLike, axis: Axis = -1, *, b: Optional[npt.ArrayLike] =
     >>> complex(ssm.logsumexp([0.0, 1j * np.pi / 2]))      # log(1 + i)
     (0.3465735902799727+0.7853981633974483j)
     """
+    if dtype is not None:
+        x = A.cast_to(x, dtype)
     a, w, dt = A.as_weighted_arrays(x, b)
     if a.ndim == 0:  # as SciPy: a scalar is a one-element row
         a = a.reshape(1)
@@ -357,13 +376,13 @@ def logsumexp(x: npt.ArrayLike, axis: Axis = -1, *, b: Optional[npt.ArrayLike] =
 
         return logsumexp_complex(a, w, dt, axis, keepdims, return_sign, where)
     if w is None and not return_sign:
-        return _logsumexp_plain(a, axis, keepdims, where)
+        return _logsumexp_plain(a, axis, keepdims, where, dt)
     cdt = A.compute_dtype(dt)
     layout = A.Layout(a.shape, A.normalize_axes(axis, a.ndim))
     mask = None if where is None else A.as_mask(where, a.shape)
     shape = layout.reduced_shape(keepdims)
     if w is None:
-        plain = np.asarray(_logsumexp_plain(a.astype(dt, copy=False), axis, True, mask)).reshape(shape)
+        plain = np.asarray(_logsumexp_plain(a.astype(dt, copy=False), axis, True, mask, dt)).reshape(shape)
         with np.errstate(invalid="ignore"):
             signs = np.where(np.isnan(plain), plain, np.where(plain == -np.inf, 0, 1)).astype(plain.dtype)
         return A.deliver(plain, None, dt), A.deliver(signs, None, dt)
@@ -393,9 +412,11 @@ def scaled_logsumexp(a: npt.NDArray[Any], w: npt.NDArray[Any], cdt: np.dtype[Any
     return result, sign
 
 
-def _logsumexp_plain(a: npt.NDArray[Any], axis: Axis, keepdims: bool, where: Optional[npt.ArrayLike]
-                     ) -> Union[npt.NDArray[np.floating[Any]], np.floating[Any]]:
+def _logsumexp_plain(a: npt.NDArray[Any], axis: Axis, keepdims: bool, where: Optional[npt.ArrayLike],
+                     dt: np.dtype[Any]) -> Union[npt.NDArray[np.floating[Any]], np.floating[Any]]:
     a, cdt, rdt = A.as_real_array(a, "x")
+    if A.is_bfloat16(dt):  # `a` arrives as float32 (`as_weighted_arrays`)
+        rdt = dt
     layout = A.Layout(a.shape, A.normalize_axes(axis, a.ndim))
     mask = None if where is None else A.as_mask(where, a.shape)
     xb = layout.arrange(a, cdt)
@@ -440,10 +461,12 @@ def _elementwise(op: str, x: npt.ArrayLike, out: Optional[npt.NDArray[Any]]) -> 
     return A.deliver_array(yb, out, rdt)
 
 
-def sigmoid(x: npt.ArrayLike, *, out: Optional[npt.NDArray[np.floating[Any]]] = None) -> npt.NDArray[np.floating[Any]]:
+def sigmoid(x: npt.ArrayLike, *, out: Optional[npt.NDArray[np.floating[Any]]] = None,
+            dtype: Optional[npt.DTypeLike] = None) -> npt.NDArray[np.floating[Any]]:
     """The logistic sigmoid ``1 / (1 + exp(-x))``, elementwise and overflow-free.
 
-    ``softmax([x, 0])[0] == sigmoid(x)``: the two-class softmax is the sigmoid.
+    ``softmax([x, 0])[0] == sigmoid(x)``: the two-class softmax is the sigmoid. `out` and `dtype`
+    are as for :func:`softmax`.
 
     Examples
     --------
@@ -451,11 +474,15 @@ def sigmoid(x: npt.ArrayLike, *, out: Optional[npt.NDArray[np.floating[Any]]] = 
     >>> ssm.sigmoid([-800.0, 0.0, 2.0])
     array([0.        , 0.5       , 0.88079708])
     """
+    if dtype is not None:
+        x = A.cast_to(x, dtype)
     return _elementwise("sigmoid", x, out)
 
 
-def log_sigmoid(x: npt.ArrayLike, *, out: Optional[npt.NDArray[np.floating[Any]]] = None) -> npt.NDArray[np.floating[Any]]:
-    """``log(sigmoid(x)) = -log1p(exp(-x))``, elementwise, exact in both tails.
+def log_sigmoid(x: npt.ArrayLike, *, out: Optional[npt.NDArray[np.floating[Any]]] = None,
+                dtype: Optional[npt.DTypeLike] = None) -> npt.NDArray[np.floating[Any]]:
+    """``log(sigmoid(x)) = -log1p(exp(-x))``, elementwise, exact in both tails. `out` and
+    `dtype` are as for :func:`softmax`.
 
     Examples
     --------
@@ -463,4 +490,6 @@ def log_sigmoid(x: npt.ArrayLike, *, out: Optional[npt.NDArray[np.floating[Any]]
     >>> ssm.log_sigmoid([-800.0, 0.0, 40.0])
     array([-8.00000000e+02, -6.93147181e-01, -4.24835426e-18])
     """
+    if dtype is not None:
+        x = A.cast_to(x, dtype)
     return _elementwise("log_sigmoid", x, out)

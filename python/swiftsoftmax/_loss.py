@@ -64,7 +64,7 @@ def one_hot(labels: npt.ArrayLike, num_classes: int, *, dtype: npt.DTypeLike = n
         rdt = np.dtype(dtype)
     except TypeError:
         raise TypeError(f"dtype: expected a real or boolean dtype, got {dtype!r}") from None
-    if rdt.kind not in "biuf":
+    if rdt.kind not in "biuf" and not A.is_bfloat16(rdt):
         raise TypeError(f"dtype: expected a real or boolean dtype, got {rdt}")
     cdt = rdt if rdt in (A.F32, A.F64) else A.F32
     try:
@@ -147,6 +147,8 @@ def _cross_entropy(name: str, logits: npt.ArrayLike, target: npt.ArrayLike, axis
 
     ignore = A.ignore_index_arg(ignore_index)
     t = A.as_array(target, "target", "integer class indices or floating-point probabilities")
+    if A.is_bfloat16(t.dtype):
+        t = t.astype(A.F32)
     soft = t.dtype.kind == "f"
     if t.dtype.kind in "iu":
         tb = A.target_labels(t, layout.kept_shape)

@@ -53,6 +53,8 @@ def _prepare(x: npt.ArrayLike, axis: int, name: str = "x") -> tuple[da.Array, in
         rdt = a.dtype if size <= 8 else _F64
     elif kind in "biu":
         cdt = rdt = _F64
+    elif A.is_bfloat16(a.dtype):
+        cdt, rdt = A.F32, a.dtype
     else:
         raise TypeError(f"{name}: expected real floating-point, integer or boolean values, got dtype {a.dtype}")
     return a, ax, cdt, rdt
