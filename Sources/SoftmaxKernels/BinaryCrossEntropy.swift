@@ -37,6 +37,18 @@ func vtwoProduct(_ a: DV, _ b: DV) -> (DV, DV) {
     return (p, -remainder(p, a, b))
 }
 
+/// exp(d) · 2^64 for d <= 0 (or NaN) as an unevaluated pair: `vexpPair` before its final
+/// scaling by 2^-64, so that the low part is kept down to exp(d) = 2^-1010.
+@inline(__always)
+func vexpPairUp64(_ d: DV) -> (hi: DV, lo: DV) {
+    let (keep, t, h, rest) = vexpParts(d, DV(repeating: 0))
+    let p = h + rest
+    let pl = (h - p) + rest
+    let bits = (unsafeBitCast(t, to: SIMD8<UInt64>.self) &<< 52) &+ SIMD8<UInt64>(repeating: (1023 + 64) << 52)
+    let scale = unsafeBitCast(bits, to: DV.self)
+    return (zeroUnless(keep, p * scale), zeroUnless(keep, pl * scale))
+}
+
 /// The elements `range`, eight at a time; losses summed per lane (TwoSum) and the lanes folded in
 /// a fixed order, so that the result depends only on the range.
 func bceElements<T: SoftmaxScalar>(_ pb: BinaryCrossEntropyProblem<T>, _ range: Range<Int>) -> CompensatedSumWithSpecials {
@@ -108,18 +120,30 @@ func bceLanes<T: SoftmaxScalar>(
     let zero = DV(repeating: 0), one = DV(repeating: 1)
     let pos = x .>= zero
     let ax = unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt64>.self) & SIMD8<UInt64>(repeating: ~(1 << 63)), to: DV.self)
-    let (eh, el) = expMinusAbs(T.self, x)
+    // Double: e·2^64 as a pair (esh, esl), so that its low part survives where e is near the
+    // bottom of the normal range; results of that size are formed scaled by 2^64 (see below).
+    var eh: DV, el: DV, esh = zero, esl = zero
     var lh: DV, ll: DV
     if T.self == Float.self {
+        (eh, el) = expMinusAbs(T.self, x)
         lh = vlog1pForFloat(eh)
         ll = zero
     } else {
+        (esh, esl) = vexpPairUp64(minusAbs(x))
+        eh = esh * DV(repeating: 0x1p-64)
+        el = esl * DV(repeating: 0x1p-64)
         // Below 2^-54, log1p(e) rounds as e does (see `logSigmoidLanes`).
         let tiny = eh .< DV(repeating: 0x1p-54)
         (lh, ll) = vlog1pPair(eh, el)
         lh = lh.replacing(with: eh, where: tiny)
         ll = ll.replacing(with: el, where: tiny)
     }
+    // Lanes whose e is below 2^-900 and whose other terms are as small give results in or near
+    // the subnormal range, where each rounding of a product would cost a whole unit of the
+    // result: their terms are scaled by 2^64 (exactly; log1p(e) is e there) and the result
+    // scaled back once.
+    let up = DV(repeating: 0x1p64), down = DV(repeating: 0x1p-64), small = DV(repeating: 0x1p-900)
+    let eTiny = eh .< small
     let (uh, ul) = vtwoSum(one, -t)
     let (vh, vl) = vtwoProduct(p, t)
     let (ch, cl0) = vtwoSum(uh, vh)
@@ -128,28 +152,50 @@ func bceLanes<T: SoftmaxScalar>(
     // m·|x|, 0 where m = 0 (also for |x| = inf).
     let live = mh .!= zero
     let (ah0, al0) = vtwoProduct(mh, ax)
-    let ah = zeroUnless(live, ah0), al = zeroUnless(live, fmadd(ml, ax, al0))
+    var ah = zeroUnless(live, ah0), al = zeroUnless(live, fmadd(ml, ax, al0))
+    var lossScale = DV(repeating: 1)
+    if T.self == Double.self {
+        let scaled = eTiny .& (ah .< small)
+        if anyLane(scaled) {
+            ah = ah.replacing(with: ah * up, where: scaled)
+            al = al.replacing(with: al * up, where: scaled)
+            lh = lh.replacing(with: esh, where: scaled)
+            ll = ll.replacing(with: esl, where: scaled)
+            lossScale = lossScale.replacing(with: down, where: scaled)
+        }
+    }
     let (bh, bl0) = vtwoProduct(ch, lh)
     let bl = bl0 + fmadd(ch, ll, cl * lh)
     let (sh, sl0) = vtwoSum(ah, bh)
     let sl = sl0 + (al + bl)
     let (qh, ql) = vtwoProduct(w, sh)
-    var loss = qh + fmadd(w, sl, ql)
+    var loss = (qh + fmadd(w, sl, ql)) * lossScale
     // An overflowing loss is +inf (its low parts are NaN there).
     loss = loss.replacing(with: qh, where: (qh - qh) .!= zero)
     loss = zeroUnless(w .!= zero, loss).replacing(with: x, where: x .!= x)
     guard gradient else { return (loss, zero) }
     let kh = uh.replacing(with: vh, where: pos), kl = ul.replacing(with: vl, where: pos)
-    let (keh, kel0) = vtwoProduct(kh, eh)
-    let kel = kel0 + fmadd(kh, el, kl * eh)
-    let (dh0, dl0) = vtwoSum(mh, -keh)
-    let (dh, dl) = vtwoSum(dh0, dl0 + (ml - kel))
+    var gmh = mh, gml = ml, geh = eh, gel = el, gradScale = DV(repeating: 1)
+    if T.self == Double.self {
+        let scaled = eTiny .& (mh .< small)
+        if anyLane(scaled) {
+            gmh = gmh.replacing(with: mh * up, where: scaled)
+            gml = gml.replacing(with: ml * up, where: scaled)
+            geh = geh.replacing(with: esh, where: scaled)
+            gel = gel.replacing(with: esl, where: scaled)
+            gradScale = gradScale.replacing(with: down, where: scaled)
+        }
+    }
+    let (keh, kel0) = vtwoProduct(kh, geh)
+    let kel = kel0 + fmadd(kh, gel, kl * geh)
+    let (dh0, dl0) = vtwoSum(gmh, -keh)
+    let (dh, dl) = vtwoSum(dh0, dl0 + (gml - kel))
     let (wh, wl0) = vtwoProduct(w, dh)
     let wl = fmadd(w, dl, wl0)
     let d = DV(repeating: divisor)
     let nh = wh / d
     let nl = (remainder(wh, nh, d) + wl) / d
-    let q = pairQuotient(nh, nl, eh, el)
+    let q = pairQuotient(nh, nl, eh, el) * gradScale
     let g = q.replacing(with: -q, where: .!pos)
     return (loss, g.replacing(with: x, where: x .!= x))
 }
