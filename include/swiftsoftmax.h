@@ -156,6 +156,24 @@ ssm_status ssm_cross_entropy_soft_f64(const double *logits, const double *target
                                       size_t outer, size_t n, size_t inner, double label_smoothing,
                                       ssm_reduction reduction, double *loss, double *grad);
 
+/* Binary cross-entropy with logits over rows*n elements (n classes a row), PyTorch's
+ * binary_cross_entropy_with_logits:
+ *   l = -w * [pw * t * log(sigmoid(x)) + (1 - t) * log(1 - sigmoid(x))]
+ * computed as w * (m |x| + (1 - t + pw t) log1p(exp(-|x|))), m = 1 - t for x >= 0, pw t below: a
+ * sum of terms >= 0, so confident logits keep full precision and never give NaN. target holds
+ * rows*n values in [0, 1]; weight is NULL (all 1) or rows*n values; pos_weight is NULL (all 1) or
+ * n values, element (r, c) taking pos_weight[c]. A target outside [0, 1] (or NaN) and a weight or
+ * pos_weight that is negative or not finite give SSM_INVALID_ARGUMENT. loss receives rows*n values
+ * for SSM_REDUCTION_NONE, else 1 (MEAN divides the sum by rows*n; NaN without elements). grad is
+ * NULL or rows*n values (it may be logits or target itself): the gradient of the reduced loss (of
+ * sum(l) for NONE), w * [(1 - t) sigmoid(x) - pw t sigmoid(-x)], written in the same pass. */
+ssm_status ssm_binary_cross_entropy_with_logits_f32(const float *logits, const float *target, const float *weight,
+                                                    const float *pos_weight, size_t rows, size_t n,
+                                                    ssm_reduction reduction, float *loss, float *grad);
+ssm_status ssm_binary_cross_entropy_with_logits_f64(const double *logits, const double *target, const double *weight,
+                                                    const double *pos_weight, size_t rows, size_t n,
+                                                    ssm_reduction reduction, double *loss, double *grad);
+
 /* ---- partial statistics: an axis split into chunks (scale-out) --------------------------------
  *
  * Softmax over an axis cut into chunks that live in different buffers, processes or machines:

@@ -27,6 +27,10 @@ public protocol SoftmaxKernelSet: SoftmaxRowChunks {
         _ x: UnsafePointer<T>, _ jac: UnsafeMutablePointer<T>, n: Int, inner: Int, slices: Range<Int>, temperature: T)
     /// Cross-entropy (and its gradient, when asked) of samples `slices`; the sum of their losses.
     static func crossEntropy<T: SoftmaxScalar>(_ pb: CrossEntropyProblem<T>, slices: Range<Int>) -> CompensatedSumWithSpecials
+    /// Binary cross-entropy with logits (and its gradient, when asked) of elements `range`; the
+    /// sum of their losses.
+    static func binaryCrossEntropyWithLogits<T: SoftmaxScalar>(
+        _ pb: BinaryCrossEntropyProblem<T>, range: Range<Int>) -> CompensatedSumWithSpecials
 }
 
 /// What the first pass over a piece of one row learns: its maximum, whether it holds a NaN,

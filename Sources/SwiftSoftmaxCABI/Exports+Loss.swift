@@ -44,3 +44,24 @@ public func ssm_cross_entropy_soft_f64(
                          reduction: Reduction(code: red), loss: loss, gradient: grad)
     }
 }
+
+@_cdecl("ssm_binary_cross_entropy_with_logits_f32")
+public func ssm_binary_cross_entropy_with_logits_f32(
+    _ x: In<Float>, _ t: In<Float>, _ w: In<Float>, _ pw: In<Float>, _ rows: UInt, _ n: UInt,
+    _ red: Int32, _ loss: Out<Float>, _ grad: Out<Float>
+) -> Int32 {
+    status { () throws(SoftmaxError) in
+        try binaryCrossEntropyWithLogits(x, targets: t, weight: w, posWeight: pw, shape: shape(rows, n, 1),
+                                         reduction: Reduction(code: red), loss: loss, gradient: grad)
+    }
+}
+@_cdecl("ssm_binary_cross_entropy_with_logits_f64")
+public func ssm_binary_cross_entropy_with_logits_f64(
+    _ x: In<Double>, _ t: In<Double>, _ w: In<Double>, _ pw: In<Double>, _ rows: UInt, _ n: UInt,
+    _ red: Int32, _ loss: Out<Double>, _ grad: Out<Double>
+) -> Int32 {
+    status { () throws(SoftmaxError) in
+        try binaryCrossEntropyWithLogits(x, targets: t, weight: w, posWeight: pw, shape: shape(rows, n, 1),
+                                         reduction: Reduction(code: red), loss: loss, gradient: grad)
+    }
+}

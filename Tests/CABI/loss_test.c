@@ -240,12 +240,53 @@ static void test_errors(void) {
     CHECK(strcmp(ssm_status_message(SSM_LABEL_OUT_OF_RANGE), "label out of range") == 0);
 }
 
+/* Binary cross-entropy with logits: PyTorch's values, the confident case kept exact, pos_weight
+ * per class, the gradient in place, and refused arguments with the outputs untouched. */
+static void test_binary_cross_entropy(void) {
+    const double x[4] = {0.0, 2.0, 40.0, -800.0}, t[4] = {1.0, 0.0, 1.0, 1.0}, pw[2] = {1.0, 3.0};
+    const float xf[4] = {0.0f, 2.0f, 40.0f, -800.0f}, tf[4] = {1.0f, 0.0f, 1.0f, 1.0f};
+    double loss[4], grad[4], m, bad_t[4] = {1.0, 0.0, 1.5, 1.0}, neg_w[2] = {1.0, -1.0};
+    float lossf[4], gradf[4], mf, guard = 7.0f;
+    CHECK(ssm_binary_cross_entropy_with_logits_f64(x, t, NULL, NULL, 1, 4, SSM_REDUCTION_NONE, loss, grad) == SSM_OK);
+    CHECK(close_to(loss[0], log(2.0), 1e-15));
+    CHECK(close_to(loss[1], 2.0 + log1p(exp(-2.0)), 1e-15));
+    CHECK(close_to(loss[2], 4.248354255291589e-18, 1e-15)); /* log1p(exp(-40)), where 1 - sigmoid rounds to 0 */
+    CHECK(loss[3] == 800.0);
+    CHECK(close_to(grad[0], -0.5, 1e-15) && close_to(grad[2], -4.248354255291589e-18, 1e-15) && grad[3] == -1.0);
+    /* pos_weight per class: rows of 2, element (r, c) takes pw[c]; mean over the 4 elements. */
+    CHECK(ssm_binary_cross_entropy_with_logits_f64(x, t, NULL, pw, 2, 2, SSM_REDUCTION_NONE, loss, NULL) == SSM_OK);
+    CHECK(close_to(loss[3], 2400.0, 1e-15) && close_to(loss[0], log(2.0), 1e-15));
+    CHECK(ssm_binary_cross_entropy_with_logits_f64(x, t, NULL, pw, 2, 2, SSM_REDUCTION_MEAN, &m, NULL) == SSM_OK);
+    CHECK(close_to(m, (log(2.0) + 2.0 + log1p(exp(-2.0)) + 4.248354255291589e-18 + 2400.0) / 4, 1e-15));
+    CHECK(ssm_binary_cross_entropy_with_logits_f32(xf, tf, NULL, NULL, 1, 4, SSM_REDUCTION_NONE, lossf, gradf) == SSM_OK);
+    CHECK(close_to(lossf[2], 4.248354255291589e-18, 1e-6) && lossf[3] == 800.0f);
+    CHECK(ssm_binary_cross_entropy_with_logits_f32(xf, tf, NULL, NULL, 1, 4, SSM_REDUCTION_SUM, &mf, NULL) == SSM_OK);
+    CHECK(close_to(mf, log(2.0) + 2.0 + log1p(exp(-2.0)) + 800.0, 1e-6));
+    {   /* the gradient written over the logits */
+        double xi[4];
+        memcpy(xi, x, sizeof xi);
+        CHECK(ssm_binary_cross_entropy_with_logits_f64(xi, t, NULL, NULL, 1, 4, SSM_REDUCTION_SUM, &m, xi) == SSM_OK);
+        CHECK(close_to(xi[0], -0.5, 1e-15) && xi[3] == -1.0);
+    }
+    /* refused: a target outside [0, 1], a negative pos_weight, a bad reduction; nothing written */
+    loss[0] = 7.0;
+    CHECK(ssm_binary_cross_entropy_with_logits_f64(x, bad_t, NULL, NULL, 1, 4, SSM_REDUCTION_NONE, loss, grad) == SSM_INVALID_ARGUMENT);
+    CHECK(strstr(ssm_last_error_message(), "target[2]") != NULL && loss[0] == 7.0);
+    CHECK(ssm_binary_cross_entropy_with_logits_f64(x, t, NULL, neg_w, 2, 2, SSM_REDUCTION_NONE, loss, grad) == SSM_INVALID_ARGUMENT);
+    CHECK(strstr(ssm_last_error_message(), "pos_weight[1]") != NULL && loss[0] == 7.0);
+    CHECK(ssm_binary_cross_entropy_with_logits_f32(xf, tf, NULL, NULL, 1, 4, (ssm_reduction)9, &guard, NULL) == SSM_INVALID_ARGUMENT);
+    CHECK(guard == 7.0f);
+    CHECK(ssm_binary_cross_entropy_with_logits_f64(NULL, t, NULL, NULL, 1, 4, SSM_REDUCTION_SUM, &m, NULL) == SSM_NULL_POINTER);
+    CHECK(ssm_binary_cross_entropy_with_logits_f64(x, t, NULL, NULL, 1, 4, SSM_REDUCTION_NONE, (double *)x + 1, NULL) == SSM_OVERLAPPING_BUFFERS);
+}
+
 int main(void) {
     test_jacobian();
     test_vjp();
     test_one_hot();
     test_cross_entropy();
     test_errors();
+    test_binary_cross_entropy();
     if (failures) {
         fprintf(stderr, "loss_test: %d passed, %d failed\n", checks - failures, failures);
         return 1;

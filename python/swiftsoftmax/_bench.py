@@ -41,7 +41,9 @@ import numpy as np
 import numpy.typing as npt
 
 OPS = ("softmax", "log_softmax", "logsumexp", "cross_entropy_with_grad", "softmax_vjp", "log_softmax_vjp",
-       "sigmoid", "log_sigmoid", "normalize", "softmax_jacobian", "one_hot")
+       "sigmoid", "log_sigmoid", "normalize", "softmax_jacobian", "one_hot", "bce_with_grad")
+# bce_with_grad: binary_cross_entropy_with_logits_with_grad (mean) against soft targets in [0, 1].
+BCE = "bce_with_grad"
 # The VJPs are timed on the forward result of x and an upstream gradient g of its shape.
 VJP_OPS = ("softmax_vjp", "log_softmax_vjp")
 # Elementwise: no axis, so they are timed on the shapes reduced over the last axis only.
@@ -63,7 +65,7 @@ def shapes_for(op: str, shapes: Sequence[tuple[tuple[int, ...], int]], quick: bo
     """The (shape, axis) rows an op is timed on."""
     if op == "softmax_jacobian":
         return QUICK_JACOBIAN_SHAPES if quick else JACOBIAN_SHAPES
-    if op in ELEM_OPS:
+    if op in ELEM_OPS or op == BCE:
         return [(s, a) for s, a in shapes if a == -1]
     if op == "one_hot":
         return [(s, a) for s, a in shapes if a == -1 and len(s) == 2]
@@ -207,16 +209,37 @@ def build_ours(ssm: Any, op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any],
         return lambda: ssm.softmax_jacobian(x, axis=axis)
     if op == "one_hot":
         return lambda: ssm.one_hot(labels, x.shape[axis], dtype=x.dtype)
+    if op == BCE:
+        t = _bce_target(x)
+        return lambda: ssm.binary_cross_entropy_with_logits_with_grad(x, t)
     if not hasattr(ssm, "cross_entropy_with_grad"):
         raise NotImplementedError("swiftsoftmax.cross_entropy_with_grad not present yet")
     ssm.cross_entropy_with_grad(x, labels, axis=axis)
     return lambda: ssm.cross_entropy_with_grad(x, labels, axis=axis)
 
 
+_BCE_TARGETS: dict[tuple[tuple[int, ...], str], npt.NDArray[Any]] = {}
+
+
+def _bce_target(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Soft targets in [0, 1] of x's shape and dtype, the same for every peer."""
+    key = (x.shape, x.dtype.str)
+    if key not in _BCE_TARGETS:
+        _BCE_TARGETS[key] = np.random.default_rng(7).uniform(0, 1, x.shape).astype(x.dtype)
+    return _BCE_TARGETS[key]
+
+
+def _idiom_bce_with_grad(x: npt.NDArray[Any], t: npt.NDArray[Any]) -> tuple[Any, npt.NDArray[Any]]:
+    """The stable NumPy idiom: mean(max(x, 0) - x·t + log1p(exp(-|x|))), gradient (σ(x) - t) / size."""
+    loss = (np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))).mean()
+    with np.errstate(over="ignore"):
+        return loss, (1 / (1 + np.exp(-x)) - t) / x.dtype.type(x.size)
+
+
 def build_ours_out(ssm: Any, op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
     """Ours writing into an existing array: the arithmetic without the page faults of a fresh one."""
-    if op == "cross_entropy_with_grad":
-        raise NotImplementedError("cross_entropy_with_grad has no out=")
+    if op in ("cross_entropy_with_grad", BCE):
+        raise NotImplementedError(f"{op} has no out=")
     if op in VJP_OPS or op in ("logsumexp", "softmax_jacobian", "one_hot"):
         raise NotImplementedError(f"{op} has no out=")
     out = np.empty_like(x)
@@ -228,6 +251,9 @@ def build_ours_out(ssm: Any, op: str, x: npt.NDArray[Any], labels: npt.NDArray[A
 
 
 def build_numpy(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
+    if op == BCE:
+        t = _bce_target(x)
+        return lambda: _idiom_bce_with_grad(x, t)
     if op in ELEM_OPS:
         f: Callable[..., Any] = _idiom_sigmoid if op == "sigmoid" else _idiom_log_sigmoid
         return lambda: f(x)
@@ -254,6 +280,8 @@ def build_numpy(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: in
 def build_scipy(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
     from scipy import special
 
+    if op == BCE:
+        raise NotImplementedError("scipy has no binary cross-entropy")
     if op == "softmax":
         return lambda: special.softmax(x, axis=axis)
     if op == "log_softmax":
@@ -299,6 +327,10 @@ def build_jax(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int)
             f = jax.jit(lambda a: row_jac(jnp.moveaxis(a, axis, -1).reshape(-1, a.shape[axis])))
         elif op == "one_hot":
             f = jax.jit(lambda lab, n=x.shape[axis], dt=x.dtype: jax.nn.one_hot(lab, n, dtype=dt))
+        elif op == BCE:
+            import optax
+
+            f = jax.jit(jax.value_and_grad(lambda a, t: optax.sigmoid_binary_cross_entropy(a, t).mean()))
         else:
             import optax
 
@@ -315,6 +347,9 @@ def build_jax(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int)
     if op == "cross_entropy_with_grad":
         yj = jax.device_put(labels.astype(np.int32))
         return lambda: jax.block_until_ready(f(xj, yj))
+    if op == BCE:
+        tj = jax.device_put(_bce_target(x))
+        return lambda: jax.block_until_ready(f(xj, tj))
     if op == "one_hot":
         lj = jax.device_put(labels.astype(np.int32))
         return lambda: f(lj).block_until_ready()
@@ -322,7 +357,7 @@ def build_jax(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int)
 
 
 def build_ort(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
-    if op == "cross_entropy_with_grad" or op in VJP_OPS or op in ("normalize", "softmax_jacobian", "one_hot"):
+    if op in ("cross_entropy_with_grad", BCE) or op in VJP_OPS or op in ("normalize", "softmax_jacobian", "one_hot"):
         raise NotImplementedError("not compared")
     if op == "log_sigmoid":
         raise NotImplementedError("ONNX has no LogSigmoid operator")
@@ -384,6 +419,17 @@ def build_torch(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: in
     if op == "one_hot":
         lab = torch.from_numpy(np.asarray(labels, dtype=np.int64))
         return lambda: F.one_hot(lab, x.shape[axis]).to(xt.dtype)
+    if op == BCE:
+        tt = torch.from_numpy(_bce_target(x))
+        bleaf = xt.detach().clone().requires_grad_()
+
+        def bce_step() -> tuple[Any, Any]:
+            bleaf.grad = None
+            loss = F.binary_cross_entropy_with_logits(bleaf, tt)
+            loss.backward()
+            return loss, bleaf.grad
+
+        return bce_step
     # F.cross_entropy wants the classes on dimension 1 (or 0 for one sample): move them there.
     logits = xt.movedim(axis, 1) if x.ndim > 1 else xt
     target = torch.from_numpy(np.asarray(labels, dtype=np.int64))

@@ -265,7 +265,43 @@ def vjp_errors(dx, ref, scale, dtype, temperature=1.0) -> np.ndarray:
     return np.where(ok, err, LD(np.nan)).astype(np.float64)
 
 
+def _bce_parts_ld(inp):
+    """x, t, w, pw in longdouble, broadcast; e = exp(-|x|)."""
+    x = np.asarray(inp["x"]).astype(LD)
+    t = np.asarray(inp["t"]).astype(LD)
+    w = np.broadcast_to(np.asarray(inp.get("w", 1.0)).astype(LD), x.shape)
+    pw = np.broadcast_to(np.asarray(inp.get("pw", 1.0)).astype(LD), x.shape)
+    with np.errstate(over="ignore", under="ignore"):
+        e = np.exp(-np.abs(x))
+    return x, t, w, pw, e
+
+
+def ref_bce_ld(inp):
+    """PyTorch's -w·[pw·t·log σ(x) + (1-t)·log(1-σ(x))] as w·(m|x| + (1-t+pw·t)·log1p(e)), m = 1-t
+    for x >= 0 and pw·t below: terms >= 0 for t in [0, 1], so longdouble's 2^-64 per operation
+    stays far below float64's half ulp."""
+    x, t, w, pw, e = _bce_parts_ld(inp)
+    u, v = LD(1) - t, pw * t
+    m = np.where(x >= 0, u, v)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return w * (m * np.abs(x) + (u + v) * np.log1p(e))
+
+
+def ref_bce_grad_ld(inp):
+    """The gradient of the summed (or, with inp["divisor"], the mean) loss:
+    w·[(1-t)·σ(x) - pw·t·σ(-x)] / divisor, and its scale w·[(1-t)·σ(x) + pw·t·σ(-x)] / divisor
+    (the sum of the magnitudes of its two terms, the condition of the difference)."""
+    x, t, w, pw, e = _bce_parts_ld(inp)
+    d = LD(inp.get("divisor", 1))
+    s_pos = np.where(x >= 0, LD(1) / (LD(1) + e), e / (LD(1) + e))
+    s_neg = np.where(x >= 0, e / (LD(1) + e), LD(1) / (LD(1) + e))
+    a, b = w * (LD(1) - t) * s_pos / d, w * pw * t * s_neg / d
+    return a - b, a + b
+
+
 def reference(func: str, inp: dict, method: str) -> np.ndarray:
+    if func == "bce":
+        return ref_bce_ld(inp)
     if func == "softmax_jacobian":
         return ref_jacobian_ld(inp["p_ld"], inp.get("axis", -1), inp.get("temperature", 1.0), inp["dtype"])
     x, axis, t, where = inp["x"], inp.get("axis", -1), inp.get("temperature", 1.0), inp.get("where")
@@ -312,6 +348,12 @@ def ours(func: str, inp: dict):
         return ssm.normalize(x, axis=axis)
     if func == "cross_entropy":
         return ssm.cross_entropy(x, inp["labels"], axis=axis, reduction="none")
+    if func in ("bce", "bce_grad"):
+        bkw = {k2: inp[k1] for k1, k2 in (("w", "weight"), ("pw", "pos_weight")) if k1 in inp}
+        red = "mean" if inp.get("divisor", 1) != 1 else "none"
+        if func == "bce":
+            return ssm.binary_cross_entropy_with_logits(x, inp["t"], reduction="none", **bkw)
+        return ssm.binary_cross_entropy_with_logits_with_grad(x, inp["t"], reduction=red, **bkw)[1]
     if func == "softmax_vjp":
         return ssm.softmax_vjp(inp["y"], inp["g"], axis=axis, **kw)
     if func == "log_softmax_vjp":
@@ -329,7 +371,11 @@ ELEM_FUNCS = ("sigmoid", "log_sigmoid")
 NORM_FUNCS = ("normalize",)
 VJP_FUNCS = ("softmax_vjp", "log_softmax_vjp")
 DERIV_FUNCS = VJP_FUNCS + ("softmax_jacobian",)
-FUNCS = ROW_FUNCS + ELEM_FUNCS + NORM_FUNCS + DERIV_FUNCS
+# binary_cross_entropy_with_logits: "bce" the per-element losses (ULPs), "bce_grad" the gradient
+# (against the scale of its two terms, as the VJPs).
+BCE_FUNCS = ("bce", "bce_grad")
+GRAD_FUNCS = VJP_FUNCS + ("bce_grad",)
+FUNCS = ROW_FUNCS + ELEM_FUNCS + NORM_FUNCS + DERIV_FUNCS + BCE_FUNCS
 ROWS_AND_VJPS = ROW_FUNCS + VJP_FUNCS
 ROWS_AND_DERIVS = ROW_FUNCS + DERIV_FUNCS
 # softmax_jacobian writes n·n outputs per slice: inputs above this many are left out.
@@ -536,6 +582,35 @@ def _elem_huge(dt, rng):
     return [{"x": v.astype(dt)}]
 
 
+def _bce_soft(dt, rng, x):
+    """Inputs {x, t, w, pw} of binary_cross_entropy_with_logits around logits `x` (rows of 40
+    classes): soft targets, then hard ones with per-class pos_weight and per-element weights."""
+    x = x.reshape(-1, 40).astype(dt)
+    t = rng.uniform(0, 1, x.shape).astype(dt)
+    hard = rng.integers(0, 2, x.shape).astype(dt)
+    pw = rng.uniform(0, 8, 40).astype(dt)
+    w = rng.uniform(0, 3, x.shape).astype(dt)
+    return [{"x": x, "t": t}, {"x": x, "t": hard, "pw": pw}, {"x": x, "t": t, "pw": pw, "w": w},
+            {"x": x, "t": hard, "pw": pw, "divisor": x.size}]
+
+
+def _bce_general(dt, rng):
+    return _bce_soft(dt, rng, rng.normal(0, 5, 80_000))
+
+
+def _bce_tails(dt, rng):
+    """Large |x| with pos_weight, where PyTorch's and Paddle's formulas gave NaN or wrong values
+    (pytorch#13773): ±[15, 104] (float32) or ±[30, 745] (float64), and up to 1e30."""
+    lo, hi = (15.0, 104.0) if _f32(dt) else (30.0, 745.0)
+    v = rng.uniform(lo, hi, 40_000) * rng.choice([-1.0, 1.0], 40_000)
+    return (_bce_soft(dt, rng, v)
+            + _bce_soft(dt, rng, rng.uniform(-1, 1, 4000) * 10.0 ** rng.uniform(0, 30, 4000)))
+
+
+def _bce_near_zero(dt, rng):
+    return _bce_soft(dt, rng, rng.normal(0, 1, 40_000) * 10.0 ** rng.uniform(-30, 0, 40_000))
+
+
 def _norm_positive(dt, rng):
     out = [{"x": rng.uniform(0, 10, (6, n)).astype(dt)} for n in range(1, 71)]
     out += [{"x": rng.uniform(0, 1, (64, 1000)).astype(dt)},
@@ -595,6 +670,9 @@ CASES = [
     Case("elem_near_zero", _elem_near_zero, funcs=ELEM_FUNCS),
     Case("elem_tails", _elem_tails, funcs=ELEM_FUNCS),
     Case("elem_huge", _elem_huge, funcs=ELEM_FUNCS),
+    Case("bce_general", _bce_general, funcs=BCE_FUNCS),
+    Case("bce_tails", _bce_tails, funcs=BCE_FUNCS),
+    Case("bce_near_zero", _bce_near_zero, funcs=BCE_FUNCS),
     Case("norm_positive", _norm_positive, funcs=NORM_FUNCS),
     Case("norm_mixed", _norm_mixed, funcs=NORM_FUNCS),
     Case("norm_magnitudes", _norm_magnitudes, funcs=NORM_FUNCS),
@@ -662,11 +740,13 @@ def measure(func: str, dtype, case: Case, impl: Callable = ours) -> Worst:
         y = np.asarray(impl(func, inp))
         if func in VJP_FUNCS:
             ref, scale = ref_vjp_ld(func, inp)
+        elif func == "bce_grad":
+            ref, scale = ref_bce_grad_ld(inp)
         else:
             ref = reference(func, inp, method)
         if y.shape != ref.shape:
             raise AssertionError(f"shape {y.shape} != reference shape {ref.shape}")
-        err = (vjp_errors(y, ref, scale, dtype, inp.get("temperature", 1.0)) if func in VJP_FUNCS
+        err = (vjp_errors(y, ref, scale, dtype, inp.get("temperature", 1.0)) if func in GRAD_FUNCS
                else ulp_errors(y, ref, dtype))
         measured = ~np.isnan(err)
         w.count += int(measured.sum())

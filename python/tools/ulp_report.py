@@ -4,7 +4,9 @@ The cases, the exact references and the ULP measure are those of tests/test_accu
 script imports it), so the table and the test suite always agree. Peers: the NumPy idiom,
 scipy.special, and when installed JAX (eager, CPU, x64 enabled) and ONNX Runtime (the opset-13
 operator on the CPU provider; it has none for log_sigmoid), and for the derivatives PyTorch (its
-autograd kernels given the forward output; ``torch.func.jacrev`` for the Jacobian). A peer gets
+autograd kernels given the forward output; ``torch.func.jacrev`` for the Jacobian), and for
+binary_cross_entropy_with_logits ("bce", the per-element losses; "bce_grad", the gradient) PyTorch's
+F.binary_cross_entropy_with_logits with its autograd and its CPU formula in NumPy. A peer gets
 the temperature as ``x / T`` (in the input dtype) and a mask as ``where(mask, x, -inf)``, as a
 user would write it.
 
@@ -46,7 +48,24 @@ def _pick(logp, inp):
     return -np.squeeze(np.take_along_axis(logp, lab, axis=axis), axis)
 
 
+def _numpy_bce(func, inp):
+    """PyTorch's CPU formula written in NumPy: (1-t)·x + (1 + (pw-1)·t)·(log1p(e^-|x|) + max(-x, 0)),
+    times w; its gradient w·((1 - t + pw·t)·σ(x) - pw·t)."""
+    x, t = inp["x"], inp["t"]
+    one = x.dtype.type(1)
+    w = np.asarray(inp.get("w", one), dtype=x.dtype)
+    pw = np.asarray(inp.get("pw", one), dtype=x.dtype)
+    with np.errstate(all="ignore"):
+        lw = one + (pw - one) * t
+        if func == "bce":  # per element, whatever the divisor
+            return w * ((one - t) * x + lw * (np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0)))
+        s = one / (one + np.exp(-x))
+        return w * (lw * s - pw * t) / x.dtype.type(inp.get("divisor", 1))
+
+
 def numpy_idiom(func, inp):
+    if func in T.BCE_FUNCS:
+        return _numpy_bce(func, inp)
     if func in T.VJP_FUNCS:
         return _numpy_vjp(func, inp)
     x, axis = _x_for_peer(inp), inp.get("axis", -1)
@@ -93,6 +112,17 @@ def torch_autograd(func, inp):
     import torch
 
     axis, t = inp.get("axis", -1), inp.get("temperature", 1.0)
+    if func in T.BCE_FUNCS:  # F.binary_cross_entropy_with_logits and its autograd
+        x = torch.from_numpy(np.ascontiguousarray(inp["x"])).requires_grad_(func == "bce_grad")
+        kw = {k2: torch.from_numpy(np.ascontiguousarray(inp[k1]))
+              for k1, k2 in (("w", "weight"), ("pw", "pos_weight")) if k1 in inp}
+        red = "none" if func == "bce" else ("mean" if inp.get("divisor", 1) != 1 else "sum")
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(
+            x, torch.from_numpy(np.ascontiguousarray(inp["t"])), reduction=red, **kw)
+        if func == "bce":
+            return loss.detach().numpy()
+        loss.backward()
+        return x.grad.numpy()
     if func in T.VJP_FUNCS:
         g = torch.from_numpy(np.ascontiguousarray(inp["g"]))
         if func == "softmax_vjp":
@@ -113,8 +143,8 @@ def torch_autograd(func, inp):
 def scipy_special(func, inp):
     from scipy import special
 
-    if func in T.DERIV_FUNCS:
-        raise NotImplementedError("scipy has no softmax derivatives")
+    if func in T.DERIV_FUNCS or func in T.BCE_FUNCS:
+        raise NotImplementedError("scipy has no softmax derivatives and no binary cross-entropy")
     if func == "normalize":
         raise NotImplementedError("scipy has no sum-normalisation")
     x, axis = _x_for_peer(inp), inp.get("axis", -1)
@@ -135,6 +165,8 @@ def jax_nn(func, inp):
     import jax
     import jax.numpy as jnp
 
+    if func in T.BCE_FUNCS:  # optax's sigmoid_binary_cross_entropy has no weight or pos_weight
+        raise NotImplementedError("optax's binary cross-entropy takes no pos_weight (every bce input has one)")
     if func in T.DERIV_FUNCS:  # JAX's VJPs take x, not y: a different question
         raise NotImplementedError("JAX differentiates from x; compared only through the forward functions")
 

@@ -1,0 +1,201 @@
+import SoftmaxCore
+
+// Binary cross-entropy with logits, elementwise, fused with its gradient (docs/design.md,
+// "Binary cross-entropy"). With e = exp(-|x|), L = log1p(e), u = 1 - t and v = pw·t, PyTorch's
+// -w·[v·log σ(x) + u·log(1 - σ(x))] becomes, by log σ(x) = min(x, 0) - L and
+// log(1 - σ(x)) = -max(x, 0) - L,
+//
+//   loss = w·(m·|x| + (u + v)·L)                 m = u for x >= 0, v for x < 0
+//   grad = ±w·(m - k·e) / (1 + e) / divisor      k = v for x >= 0, u for x < 0; - for x < 0
+//
+// The API admits only t in [0, 1] and w, pw >= 0, so every term of the loss is >= 0 and nothing
+// cancels. The gradient w·[u·σ(x) - v·σ(-x)] is one numerator over 1 + e, the sigmoids' common
+// denominator, so σ(x) - 1 is never rounded (t = 1, x = 40 gives -4.25e-18, not 0); its
+// numerator is formed in double-double, so that it only loses what the inputs' own
+// cancellation costs. Double input keeps e, L and every product as unevaluated pairs and rounds
+// each result once; Float input in Double lanes has 29 bits to spare and takes the cheap exp and
+// log1p (`expMinusAbs`, `vlog1pForFloat`).
+
+extension Kernels {
+    /// Binary cross-entropy with logits of the elements `range`, with the per-element losses
+    /// and the gradient written when the problem asks for them. Returns the sum of the losses.
+    public static func binaryCrossEntropyWithLogits<T: SoftmaxScalar>(
+        _ pb: BinaryCrossEntropyProblem<T>, range: Range<Int>
+    ) -> CompensatedSumWithSpecials {
+        // Called through `any SoftmaxKernelSet.Type`: branch once on T into specialised code.
+        if T.self == Float.self {
+            return bceElements(unsafeBitCast(pb, to: BinaryCrossEntropyProblem<Float>.self), range)
+        }
+        return bceElements(unsafeBitCast(pb, to: BinaryCrossEntropyProblem<Double>.self), range)
+    }
+}
+
+/// a·b as an unevaluated pair, exactly (the rounded product's remainder).
+@inline(__always)
+func vtwoProduct(_ a: DV, _ b: DV) -> (DV, DV) {
+    let p = a * b
+    return (p, -remainder(p, a, b))
+}
+
+/// exp(d) · 2^64 for d <= 0 (or NaN) as an unevaluated pair: `vexpPair` before its final
+/// scaling by 2^-64, so that the low part is kept down to exp(d) = 2^-1010.
+@inline(__always)
+func vexpPairUp64(_ d: DV) -> (hi: DV, lo: DV) {
+    let (keep, t, h, rest) = vexpParts(d, DV(repeating: 0))
+    let p = h + rest
+    let pl = (h - p) + rest
+    let bits = (unsafeBitCast(t, to: SIMD8<UInt64>.self) &<< 52) &+ SIMD8<UInt64>(repeating: (1023 + 64) << 52)
+    let scale = unsafeBitCast(bits, to: DV.self)
+    return (zeroUnless(keep, p * scale), zeroUnless(keep, pl * scale))
+}
+
+/// The elements `range`, eight at a time; losses summed per lane (TwoSum) and the lanes folded in
+/// a fixed order, so that the result depends only on the range.
+func bceElements<T: SoftmaxScalar>(_ pb: BinaryCrossEntropyProblem<T>, _ range: Range<Int>) -> CompensatedSumWithSpecials {
+    let n = pb.n, end = range.upperBound
+    let one = DV(repeating: 1)
+    let lane = DV(0, 1, 2, 3, 4, 5, 6, 7)
+    var sum = DV(repeating: 0), comp = DV(repeating: 0)
+    var cls = range.lowerBound % n
+    var k = range.lowerBound
+    while k < end {
+        let c = Swift.min(8, end - k)
+        @inline(__always) func load(_ p: UnsafePointer<T>) -> DV {
+            c == 8 ? T.load8(p + k) : T.loadPartial(p + k, count: c, pad: 0)
+        }
+        let x = load(pb.logits), t = load(pb.targets)
+        let w = pb.weight.map { load($0) } ?? one
+        var p = one
+        if let pw = pb.posWeight {
+            if cls + 8 <= n {
+                p = T.load8(pw + cls)
+            } else {
+                // The classes wrap within these eight lanes: gathered through a small buffer.
+                p = withUnsafeTemporaryAllocation(of: T.self, capacity: 8) { b in
+                    var j = cls
+                    for i in 0..<8 {
+                        b[i] = pw[j]
+                        j += 1
+                        if j == n { j = 0 }
+                    }
+                    return T.load8(UnsafePointer(b.baseAddress!))
+                }
+            }
+            cls += 8
+            if cls >= n { cls = n >= 8 ? cls - n : cls % n }
+        }
+        let (loss, grad) = bceLanes(T.self, x, t, w, p, pb.gradientDivisor, gradient: pb.gradient != nil)
+        if c == 8 {
+            if let out = pb.perElement { T.store8(loss, out + k) }
+            if let g = pb.gradient { T.store8(grad, g + k) }
+            let (s, e) = vtwoSum(sum, loss)
+            sum = s
+            comp += e
+        } else {
+            if let out = pb.perElement { T.storePartial(loss, out + k, count: c) }
+            if let g = pb.gradient { T.storePartial(grad, g + k, count: c) }
+            let (s, e) = vtwoSum(sum, zeroUnless(lane .< DV(repeating: Double(c)), loss))
+            sum = s
+            comp += e
+        }
+        k += 8
+    }
+    // An infinite or NaN loss leaves NaN compensations; the sum with specials then takes the
+    // plain total.
+    var total = CompensatedSumWithSpecials()
+    for i in 0..<8 {
+        total.add(sum[i])
+        if comp[i].isFinite { total.compensated.add(comp[i]) }
+    }
+    return total
+}
+
+/// The loss and (when `gradient`) the gradient of eight elements: logits x, targets t, weights w
+/// and positive weights p (see the top of the file). NaN logits give NaN; a zero coefficient of
+/// an infinite |x|, or a zero weight, contributes 0 (the limit, where PyTorch's 0·inf is NaN).
+@inline(__always)
+func bceLanes<T: SoftmaxScalar>(
+    _: T.Type, _ x: DV, _ t: DV, _ w: DV, _ p: DV, _ divisor: Double, gradient: Bool
+) -> (loss: DV, grad: DV) {
+    let zero = DV(repeating: 0), one = DV(repeating: 1)
+    let pos = x .>= zero
+    let ax = unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt64>.self) & SIMD8<UInt64>(repeating: ~(1 << 63)), to: DV.self)
+    // Double: e·2^64 as a pair (esh, esl), so that its low part survives where e is near the
+    // bottom of the normal range; results of that size are formed scaled by 2^64 (see below).
+    var eh: DV, el: DV, esh = zero, esl = zero
+    var lh: DV, ll: DV
+    if T.self == Float.self {
+        (eh, el) = expMinusAbs(T.self, x)
+        lh = vlog1pForFloat(eh)
+        ll = zero
+    } else {
+        (esh, esl) = vexpPairUp64(minusAbs(x))
+        eh = esh * DV(repeating: 0x1p-64)
+        el = esl * DV(repeating: 0x1p-64)
+        // Below 2^-54, log1p(e) rounds as e does (see `logSigmoidLanes`).
+        let tiny = eh .< DV(repeating: 0x1p-54)
+        (lh, ll) = vlog1pPair(eh, el)
+        lh = lh.replacing(with: eh, where: tiny)
+        ll = ll.replacing(with: el, where: tiny)
+    }
+    // Lanes whose e is below 2^-900 and whose other terms are as small give results in or near
+    // the subnormal range, where each rounding of a product would cost a whole unit of the
+    // result: their terms are scaled by 2^64 (exactly; log1p(e) is e there) and the result
+    // scaled back once.
+    let up = DV(repeating: 0x1p64), down = DV(repeating: 0x1p-64), small = DV(repeating: 0x1p-900)
+    let eTiny = eh .< small
+    let (uh, ul) = vtwoSum(one, -t)
+    let (vh, vl) = vtwoProduct(p, t)
+    let (ch, cl0) = vtwoSum(uh, vh)
+    let cl = cl0 + (ul + vl)
+    let mh = vh.replacing(with: uh, where: pos), ml = vl.replacing(with: ul, where: pos)
+    // m·|x|, 0 where m = 0 (also for |x| = inf).
+    let live = mh .!= zero
+    let (ah0, al0) = vtwoProduct(mh, ax)
+    var ah = zeroUnless(live, ah0), al = zeroUnless(live, fmadd(ml, ax, al0))
+    var lossScale = DV(repeating: 1)
+    if T.self == Double.self {
+        let scaled = eTiny .& (ah .< small)
+        if anyLane(scaled) {
+            ah = ah.replacing(with: ah * up, where: scaled)
+            al = al.replacing(with: al * up, where: scaled)
+            lh = lh.replacing(with: esh, where: scaled)
+            ll = ll.replacing(with: esl, where: scaled)
+            lossScale = lossScale.replacing(with: down, where: scaled)
+        }
+    }
+    let (bh, bl0) = vtwoProduct(ch, lh)
+    let bl = bl0 + fmadd(ch, ll, cl * lh)
+    let (sh, sl0) = vtwoSum(ah, bh)
+    let sl = sl0 + (al + bl)
+    let (qh, ql) = vtwoProduct(w, sh)
+    var loss = (qh + fmadd(w, sl, ql)) * lossScale
+    // An overflowing loss is +inf (its low parts are NaN there).
+    loss = loss.replacing(with: qh, where: (qh - qh) .!= zero)
+    loss = zeroUnless(w .!= zero, loss).replacing(with: x, where: x .!= x)
+    guard gradient else { return (loss, zero) }
+    let kh = uh.replacing(with: vh, where: pos), kl = ul.replacing(with: vl, where: pos)
+    var gmh = mh, gml = ml, geh = eh, gel = el, gradScale = DV(repeating: 1)
+    if T.self == Double.self {
+        let scaled = eTiny .& (mh .< small)
+        if anyLane(scaled) {
+            gmh = gmh.replacing(with: mh * up, where: scaled)
+            gml = gml.replacing(with: ml * up, where: scaled)
+            geh = geh.replacing(with: esh, where: scaled)
+            gel = gel.replacing(with: esl, where: scaled)
+            gradScale = gradScale.replacing(with: down, where: scaled)
+        }
+    }
+    let (keh, kel0) = vtwoProduct(kh, geh)
+    let kel = kel0 + fmadd(kh, gel, kl * geh)
+    let (dh0, dl0) = vtwoSum(gmh, -keh)
+    let (dh, dl) = vtwoSum(dh0, dl0 + (gml - kel))
+    let (wh, wl0) = vtwoProduct(w, dh)
+    let wl = fmadd(w, dl, wl0)
+    let d = DV(repeating: divisor)
+    let nh = wh / d
+    let nl = (remainder(wh, nh, d) + wl) / d
+    let q = pairQuotient(nh, nl, eh, el) * gradScale
+    let g = q.replacing(with: -q, where: .!pos)
+    return (loss, g.replacing(with: x, where: x .!= x))
+}
