@@ -284,3 +284,117 @@ def test_docs_python_md_example():
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
     runner.run(test)
     assert runner.failures == 0 and runner.tries >= 3
+
+
+# ---- swiftsoftmax.dask.linear_cross_entropy -------------------------------------------------------
+# The patterns of test_dask.py: the local schedulers, then a distributed LocalCluster.
+
+def _dask():
+    da = pytest.importorskip("dask.array")
+    dask = pytest.importorskip("dask")
+    import swiftsoftmax.dask as ssd
+    return dask, da, ssd
+
+
+def assert_same_as_one_piece(got, ref, dtype):
+    loss, gx, gw, gb = got
+    rloss, rgx, rgw, rgb = ref
+    assert_loss_close(loss, rloss, dtype)
+    for what, g, r in (("grad_x", gx, rgx), ("grad_weight", gw, rgw), ("grad_bias", gb, rgb)):
+        if r is None:
+            assert g is None
+            continue
+        g = np.asarray(g)
+        assert g.dtype == r.dtype and g.shape == r.shape, what
+        scale = np.linalg.norm(r.astype(np.float64)) + 1e-300
+        assert np.linalg.norm(g.astype(np.float64) - r) <= 64 * np.finfo(dtype).eps * scale, what
+
+
+@pytest.mark.parametrize("scheduler", ["threads", "sync", "processes"])
+@pytest.mark.parametrize("dtype", FLOATS, ids=["f32", "f64"])
+def test_dask_equals_one_piece(scheduler, dtype, rng):
+    dask, da, ssd = _dask()
+    n, d, v = 45, 16, 230
+    x, w = dyadic(rng, (n, d), dtype), dyadic(rng, (v, d), dtype)
+    b = dyadic(rng, v, dtype) * 4
+    y = rng.integers(0, v, n)
+    y[::7] = -100
+    cw = rng.uniform(0.5, 2, v)
+    dx, dw = da.from_array(x, chunks=(10, 16)), da.from_array(w, chunks=((1, 99, 100, 30), (8, 8)))
+    for kw in ({"reduction": "mean", "class_weight": cw, "label_smoothing": 0.1}, {"reduction": "sum"},
+               {"reduction": "none", "label_smoothing": 1.0}):
+        lazy = ssd.linear_cross_entropy(dx, dw, y, bias=da.from_array(b, chunks=50), return_grad=True, **kw)
+        assert lazy[2].chunks == ((1, 99, 100, 30), (16,)) and lazy[1].chunks == ((10,) * 4 + (5,), (16,))
+        with dask.config.set(scheduler=scheduler):
+            got = dask.compute(*lazy)
+        ref = ssm.linear_cross_entropy(x, w, y, bias=b, return_grad=True, **kw)
+        assert_same_as_one_piece(got, ref, dtype)
+        alone = ssd.linear_cross_entropy(dx, dw, y, bias=b, **kw).compute(scheduler="sync")
+        assert_loss_close(alone, ref[0], dtype)
+
+
+def test_dask_without_bias_and_every_target_ignored(rng):
+    dask, da, ssd = _dask()
+    x, w = rng.standard_normal((8, 3)), rng.standard_normal((9, 3))
+    loss, gx, gw, gb = dask.compute(*ssd.linear_cross_entropy(da.from_array(x, chunks=3), da.from_array(w, chunks=4),
+                                                              np.full(8, -100), return_grad=True), scheduler="sync")
+    assert gb is None and np.isnan(loss) and not gx.any() and not gw.any()
+
+
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as c:
+        with distributed.Client(c) as cl:
+            yield cl
+
+
+def test_dask_on_a_local_cluster(client, rng):
+    _, da, ssd = _dask()
+    x = rng.standard_normal((64, 32)).astype(np.float32)
+    w = (rng.standard_normal((3000, 32)) * 0.2).astype(np.float32)
+    y = rng.integers(0, 3000, 64)
+    lazy = ssd.linear_cross_entropy(da.from_array(x, chunks=(16, 32)), da.from_array(w, chunks=(500, 32)), y,
+                                    label_smoothing=0.1, return_grad=True)
+    got = client.compute(list(lazy[:3]), sync=True) + [None]
+    ref = ssm.linear_cross_entropy(x, w, y, label_smoothing=0.1, return_grad=True)
+    # float32 products: the blocks' roundings differ from the one-piece chunks' by a few ulp of a logit.
+    np.testing.assert_allclose(got[0], ref[0], rtol=1e-5)
+    for g, r in zip(got[1:3], ref[1:3]):
+        assert g.dtype == r.dtype and np.linalg.norm(g - r) <= 1e-5 * np.linalg.norm(r)
+
+
+def test_dask_errors_name_the_argument(rng):
+    _, da, ssd = _dask()
+    x, w, y = da.from_array(rng.standard_normal((4, 3)), chunks=2), da.from_array(rng.standard_normal((5, 3)), chunks=2), np.arange(4)
+    f = ssd.linear_cross_entropy
+    with pytest.raises(ValueError, match="x: expected a 2-D"):
+        f(x[0], w, y)
+    with pytest.raises(ValueError, match=r"weight: expected shape \(V, 3\)"):
+        f(x, w[:, :2], y)
+    with pytest.raises(ValueError, match=r"bias: expected shape \(5,\)"):
+        f(x, w, y, bias=np.zeros(4))
+    with pytest.raises(ValueError, match=r"target: expected shape \(4,\)"):
+        f(x, w, y[:3])
+    with pytest.raises(TypeError, match="target: expected integer"):
+        f(x, w, y.astype(float))
+    with pytest.raises(ValueError, match="class_weight"):
+        f(x, w, y, class_weight=np.ones(3))
+    with pytest.raises(ValueError, match="label_smoothing"):
+        f(x, w, y, label_smoothing=-0.5)
+    with pytest.raises(ValueError, match="reduction"):
+        f(x, w, y, reduction="avg")
+    with pytest.raises(TypeError, match="x: expected real"):
+        f(x.astype(complex), w, y)
+    with pytest.raises(ValueError, match=r"target.*labels\[1\] = 8"):
+        f(x, w, np.array([0, 8, 1, 2])).compute(scheduler="sync")
+
+
+def test_dask_docstring_example():
+    _dask()
+    import swiftsoftmax.dask as ssd
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    for test in finder.find(ssd.linear_cross_entropy, "linear_cross_entropy", globs={}):
+        runner.run(test)
+    assert runner.tries >= 5 and runner.failures == 0
