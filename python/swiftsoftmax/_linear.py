@@ -25,9 +25,12 @@ __all__ = ["linear_cross_entropy", "BUDGET_BYTES"]
 #: The working set ``chunk_size=None`` aims at: the logits chunk (overwritten in place by its
 #: gradient) and the temporaries of the gradient products, in bytes.
 BUDGET_BYTES = 64 * 2**20
-# The temporary block of weight-gradient rows summed into the result per product: small enough
-# to stay in cache between the product that writes it and the addition that reads it.
-_ACC_BYTES = 2**20
+# The temporary block of weight-gradient rows summed into the result per product, a quarter of
+# the budget. On a quiet machine its size made no difference (256 KiB to 16 MiB); on a busy one
+# each small product pays for synchronising OpenBLAS's threads, and at V=32768 1 MiB blocks (33
+# products per chunk) ran 1.4-2.0x slower than 16 MiB blocks (docs/design.md, "The output
+# layer").
+_ACC_BYTES = 16 * 2**20
 
 _NAME = "linear_cross_entropy"
 
@@ -112,7 +115,7 @@ def linear_cross_entropy(x: npt.ArrayLike, weight: npt.ArrayLike, target: npt.Ar
     materialised logits, so float32 logits carry float32 products' roundings.
 
     Memory: one chunk of logits (its gradient overwrites it), a block of rows of the input
-    scaled for the weight gradient and a 1 MiB accumulation block, plus the results. Time: three
+    scaled for the weight gradient and a 16 MiB accumulation block, plus the results. Time: three
     products of N·D·V multiply-adds (the logits, ``G @ weight`` and ``G.T @ x``), as the
     materialised computation takes. Why samples and not classes: docs/design.md,
     "The output layer".
@@ -185,25 +188,32 @@ def linear_cross_entropy(x: npt.ArrayLike, weight: npt.ArrayLike, target: npt.Ar
     loss = _reduce(losses, code, den, cdt, rdt)
     if grads is None:
         return loss
-    gx, gw, gb = (None if g is None else A.deliver(g, None, rdt) for g in grads)
-    assert gx is not None and gw is not None
-    return loss, gx, gw, gb
+    gx, gw, gb = grads
+    return loss, _in(gx, rdt), _in(gw, rdt), None if gb is None else _in(gb, rdt)
+
+
+def _in(a: npt.NDArray[Any], dtype: np.dtype) -> npt.NDArray[Any]:
+    return a if a.dtype == dtype else a.astype(dtype)
 
 
 def _reduce(losses: np.ndarray, code: int, den: float, cdt: np.dtype, rdt: np.dtype) -> Loss:
     """The reduced loss from the per-sample losses (each rounded once to the compute dtype):
     their sum correctly rounded, as the one-piece kernel's compensated sum gives it."""
     if code == 0:
-        return A.deliver(losses, None, rdt)
+        return _in(losses, rdt)
     total = math.fsum(losses.astype(A.F64).tolist())
     if code == 1:
         total = total / den if den != 0 else math.nan
-    return A.deliver(np.asarray(total, dtype=cdt), None, rdt)
+    value: np.floating[Any] = rdt.type(cdt.type(total))  # rounded once to the compute dtype
+    return value
 
 
-def _by_samples(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray], lab: np.ndarray,
-                cw: Optional[np.ndarray], ignore: int, eps: float, rows: int, want_grad: bool,
-                den: float) -> tuple[np.ndarray, Optional[tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]]]:
+_Array = npt.NDArray[Any]
+
+
+def _by_samples(x: _Array, w: _Array, b: Optional[_Array], lab: _Array, cw: Optional[_Array], ignore: int,
+                eps: float, rows: int, want_grad: bool, den: float
+                ) -> tuple[_Array, Optional[tuple[_Array, _Array, Optional[_Array]]]]:
     """Per-sample losses and, when `want_grad`, the gradients of their sum divided by `den`,
     a chunk of `rows` samples at a time (docs/design.md, "The output layer")."""
     n, d = x.shape
@@ -212,7 +222,11 @@ def _by_samples(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray], lab: np.n
     ce = FUNCS[f"ssm_cross_entropy_{A.suffix(cdt)}"]
     losses = np.empty(n, dtype=cdt)
     zbuf = np.empty(rows * v, dtype=cdt)
-    gx = gw = gb = None
+    gx: Optional[_Array] = None
+    gw: Optional[_Array] = None
+    gb: Optional[_Array] = None
+    xs = acc = zbuf[:0]
+    block, scale = 1, 1.0
     if want_grad:
         gx = np.empty((n, d), dtype=cdt)
         gw = np.zeros((v, d), dtype=cdt)
@@ -236,9 +250,8 @@ def _by_samples(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray], lab: np.n
         status = ce(A.ptr(z), A.ptr(lab[i0:i1]), A.ptr(cw), m, v, 1, ignore, eps, 0,
                     A.ptr(losses[i0:i1]), A.ptr(z) if want_grad else None)
         check(status, _NAME, labels="target")
-        if not want_grad:
+        if gx is None or gw is None:
             continue
-        assert gx is not None and gw is not None
         np.matmul(z, w, out=gx[i0:i1])
         if scale != 1.0:
             gx[i0:i1] *= scale
@@ -253,5 +266,7 @@ def _by_samples(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray], lab: np.n
             gw[c0:c1] += t[:, :d]
             if gb is not None:
                 gb[c0:c1] += t[:, d]
-    return losses, (None if gx is None else (gx, gw, gb))  # type: ignore[return-value]
+    if gx is None or gw is None:
+        return losses, None
+    return losses, (gx, gw, gb)
 

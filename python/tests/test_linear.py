@@ -202,7 +202,7 @@ def test_default_chunk_keeps_the_budget():
         assert 1 <= rows <= n
         if rows > 1:
             assert rows * (v + d + 1) * size + _linear._ACC_BYTES <= _linear.BUDGET_BYTES
-    assert _linear._rows_per_chunk(4096, 256, 131072, 4) == 125
+    assert _linear._rows_per_chunk(4096, 256, 131072, 4) == 95
 
 
 # ---- errors ----------------------------------------------------------------------------------------
