@@ -462,7 +462,9 @@ def linear_cross_entropy(x: ArrayLike, weight: ArrayLike, target: ArrayLike, *, 
     cross-entropy statistics; the statistics are tree-merged over the class chunks as in
     :func:`cross_entropy`; the gradient tasks form their block again and turn it into its
     gradient from the merged statistics (two passes over the classes, four products of N·D·V
-    in all: a block of logits is never kept between tasks).
+    in all). A block of logits is never kept between tasks; a block of its gradient is kept
+    until the three products that consume it (``G @ weight``, ``G.T @ x``, its column sums)
+    have run.
 
     Parameters
     ----------
