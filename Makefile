@@ -250,10 +250,20 @@ install-check: $(LIB) ## make install into a temp PREFIX, then build examples/c/
 
 examples: example-c example-swift ## build and run examples/c (C) and examples/swift (a SwiftPM package)
 
+# examples/c/linear_ce.c takes its matrix product from cblas when a test compile and link finds
+# <cblas.h> with -lopenblas or -lcblas, else from its own plain loop (expanded only when used).
+EXAMPLE_CBLAS = $(shell for lib in -lopenblas -lcblas; do \
+	  printf '\043include <cblas.h>\nint main(void){return 0;}\n' | $(CC) -x c - $$lib -o /dev/null 2>/dev/null \
+	    && { echo "-DSSM_EXAMPLE_CBLAS $$lib"; break; }; done)
+
 example-c: $(LIB)
 	$(CC) -std=c99 -Wall -Wextra -pedantic -Werror -Iinclude examples/c/app.c \
 	    -L$(BUILD) -lswiftsoftmax -Wl,-rpath,$(CURDIR)/$(BUILD) -o $(BUILD)/example_c
 	$(BUILD)/example_c
+	blas="$(EXAMPLE_CBLAS)"; \
+	$(CC) -std=c99 -O2 -Wall -Wextra -pedantic -Werror -Iinclude $${blas%% -l*} examples/c/linear_ce.c \
+	    -L$(BUILD) -lswiftsoftmax $${blas##* } -lm -Wl,-rpath,$(CURDIR)/$(BUILD) -o $(BUILD)/example_linear_ce
+	$(BUILD)/example_linear_ce
 
 # examples/swift depends on swiftsoftmax by version, as a user's package does: on a git repository
 # of this working tree (tracked and new files, symlinks kept), tagged $(VERSION). SwiftPM refuses

@@ -16,6 +16,7 @@ from ._forward import log_sigmoid, log_softmax, logsumexp, normalize, sigmoid, s
 from ._derivatives import log_softmax_vjp, softmax_jacobian, softmax_vjp
 from ._loss import (binary_cross_entropy_with_logits, binary_cross_entropy_with_logits_with_grad,
                     cross_entropy, cross_entropy_with_grad, one_hot)
+from ._linear import linear_cross_entropy
 from ._lib import FUNCS, LIBRARY_PATH, check, text
 from ._arrays import as_int as _as_int
 from ._partial import (CE_STATS_DTYPE, SOFTMAX_STATS_DTYPE, cross_entropy_denominator,
@@ -32,7 +33,7 @@ __version__: str = text("ssm_version")
 __all__ = [
     "softmax", "log_softmax", "logsumexp", "sigmoid", "log_sigmoid", "normalize",
     "softmax_jacobian", "softmax_vjp", "log_softmax_vjp", "one_hot",
-    "cross_entropy", "cross_entropy_with_grad",
+    "cross_entropy", "cross_entropy_with_grad", "linear_cross_entropy",
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_with_grad",
     "softmax_stats", "merge_softmax_stats", "reduce_softmax_stats", "softmax_from_stats",
     "log_softmax_from_stats", "logsumexp_from_stats", "SOFTMAX_STATS_DTYPE",

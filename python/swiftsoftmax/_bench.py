@@ -4,7 +4,12 @@ Peers: the NumPy idiom and scipy.special always; JAX (jit, CPU, ``block_until_re
 ONNX Runtime (a one-node Softmax/LogSoftmax/Sigmoid model per shape and dtype, opset 13, intra-op
 threads as ours) and PyTorch (CPU: ``torch.softmax``, ``torch.log_softmax``, ``torch.sigmoid``,
 ``F.logsigmoid``, and ``F.cross_entropy`` + ``backward``, ``torch.set_num_threads`` as ours)
-when importable. The sigmoid rows' NumPy idioms are ``1 / (1 + np.exp(-x))`` and
+when importable. The ``linear_cross_entropy`` rows (float32 only: the materialised float64
+peers would need 8 GB) time the loss and the three gradients of ``x @ w.T + b`` for shapes
+``N x D x V``: the ``numpy`` column is the materialised computation (NumPy's matmul, our
+``cross_entropy_with_grad``, the two gradient products), ``torch`` is ``F.cross_entropy(x @ w.T +
+b)`` + ``backward``, ``torch_lce`` PyTorch's chunked ``F.linear_cross_entropy`` (with
+``LinearCrossEntropyOptions()``) + ``backward``. The sigmoid rows' NumPy idioms are ``1 / (1 + np.exp(-x))`` and
 ``-np.logaddexp(0, -x)``; scipy's are ``expit`` and ``log_expit``. The sum-normalisation row
 (``normalize``) compares with ``x / x.sum(axis, keepdims=True)`` in NumPy, PyTorch and JAX;
 ``logsumexp`` with ``m + log(sum(exp(x - m)))``, ``scipy.special.logsumexp``, ``jax.nn.logsumexp``,
@@ -41,7 +46,8 @@ import numpy as np
 import numpy.typing as npt
 
 OPS = ("softmax", "log_softmax", "logsumexp", "cross_entropy_with_grad", "softmax_vjp", "log_softmax_vjp",
-       "sigmoid", "log_sigmoid", "normalize", "softmax_jacobian", "one_hot", "bce_with_grad")
+       "sigmoid", "log_sigmoid", "normalize", "softmax_jacobian", "one_hot", "bce_with_grad",
+       "linear_cross_entropy")
 # bce_with_grad: binary_cross_entropy_with_logits_with_grad (mean) against soft targets in [0, 1].
 BCE = "bce_with_grad"
 # The VJPs are timed on the forward result of x and an upstream gradient g of its shape.
@@ -49,7 +55,11 @@ VJP_OPS = ("softmax_vjp", "log_softmax_vjp")
 # Elementwise: no axis, so they are timed on the shapes reduced over the last axis only.
 ELEM_OPS = ("sigmoid", "log_sigmoid")
 DTYPES = ("float32", "float64")
-PEERS = ("numpy", "scipy", "jax", "ort", "torch")
+PEERS = ("numpy", "scipy", "jax", "ort", "torch", "torch_lce")
+# The output layer: (N, D, V) of x (N x D), the weight (V x D) and the logits it avoids (N x V).
+LINEAR_OPS = ("linear_cross_entropy",)
+LINEAR_SHAPES = [((4096, 256, 32768), -1), ((4096, 256, 131072), -1)]
+QUICK_LINEAR_SHAPES = [((1024, 256, 32768), -1)]
 # (shape, axis): the shapes of the benchmark table (docs/performance.md, "Method"); the last one
 # reduces a non-last axis.
 SHAPES = [((8,), -1), ((1000,), -1), ((64, 1000), -1), ((4096, 10), -1), ((4096, 1000), -1),
@@ -189,7 +199,27 @@ def _idiom_log_sigmoid(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return result
 
 
+def _linear_inputs(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[npt.NDArray[Any], ...]:
+    """x, weight and bias of a linear_cross_entropy row, float32, logits of a few units."""
+    n, d, v = shape
+    return (rng.standard_normal((n, d), dtype=np.float32),
+            rng.standard_normal((v, d), dtype=np.float32) * np.float32(0.05),
+            rng.standard_normal(v, dtype=np.float32) * np.float32(0.1))
+
+
+def _materialised_linear_ce(x: Any, labels: npt.NDArray[Any]) -> tuple[Any, ...]:
+    import swiftsoftmax as ssm
+
+    xx, w, b = x
+    z = xx @ w.T + b
+    loss, g = ssm.cross_entropy_with_grad(z, labels)
+    return loss, g @ w, g.T @ xx, g.sum(axis=0)
+
+
 def build_ours(ssm: Any, op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
+    if op in LINEAR_OPS:
+        xx, w, b = x
+        return lambda: ssm.linear_cross_entropy(xx, w, labels, bias=b, return_grad=True)
     if op in ELEM_OPS:
         f = getattr(ssm, op)
         return lambda: f(x)
@@ -238,7 +268,7 @@ def _idiom_bce_with_grad(x: npt.NDArray[Any], t: npt.NDArray[Any]) -> tuple[Any,
 
 def build_ours_out(ssm: Any, op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
     """Ours writing into an existing array: the arithmetic without the page faults of a fresh one."""
-    if op in ("cross_entropy_with_grad", BCE):
+    if op in ("cross_entropy_with_grad", BCE) or op in LINEAR_OPS:
         raise NotImplementedError(f"{op} has no out=")
     if op in VJP_OPS or op in ("logsumexp", "softmax_jacobian", "one_hot"):
         raise NotImplementedError(f"{op} has no out=")
@@ -251,6 +281,8 @@ def build_ours_out(ssm: Any, op: str, x: npt.NDArray[Any], labels: npt.NDArray[A
 
 
 def build_numpy(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
+    if op in LINEAR_OPS:
+        return lambda: _materialised_linear_ce(x, labels)
     if op == BCE:
         t = _bce_target(x)
         return lambda: _idiom_bce_with_grad(x, t)
@@ -280,6 +312,8 @@ def build_numpy(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: in
 def build_scipy(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
     from scipy import special
 
+    if op in LINEAR_OPS:
+        raise NotImplementedError("not compared")
     if op == BCE:
         raise NotImplementedError("scipy has no binary cross-entropy")
     if op == "softmax":
@@ -303,6 +337,9 @@ _JAX_CACHE: dict[tuple[str, int, int, str], Any] = {}
 def build_jax(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
     import jax
     import jax.numpy as jnp
+
+    if op in LINEAR_OPS:
+        raise NotImplementedError("not compared")
 
     key = (op, axis, x.shape[axis] if op in ("one_hot", "softmax_jacobian") else 0, str(x.dtype) if op == "one_hot" else "")
     if key not in _JAX_CACHE:
@@ -357,7 +394,7 @@ def build_jax(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int)
 
 
 def build_ort(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
-    if op in ("cross_entropy_with_grad", BCE) or op in VJP_OPS or op in ("normalize", "softmax_jacobian", "one_hot"):
+    if op in ("cross_entropy_with_grad", BCE) or op in VJP_OPS or op in LINEAR_OPS or op in ("normalize", "softmax_jacobian", "one_hot"):
         raise NotImplementedError("not compared")
     if op == "log_sigmoid":
         raise NotImplementedError("ONNX has no LogSigmoid operator")
@@ -392,6 +429,8 @@ def build_torch(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: in
     import torch.nn.functional as F
 
     torch.set_num_threads(_THREADS)
+    if op in LINEAR_OPS:
+        return _torch_linear(x, labels, chunked=False)
     xt = torch.from_numpy(x)
     if op in VJP_OPS:
         # The backward of the forward graph only: the graph is built once and kept.
@@ -444,7 +483,45 @@ def build_torch(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: in
     return step
 
 
-BUILDERS: dict[str, Callable[[str, npt.NDArray[Any], npt.NDArray[Any], int], _Bench]] = {"numpy": build_numpy, "scipy": build_scipy, "jax": build_jax, "ort": build_ort, "torch": build_torch}
+def _torch_linear(x: Any, labels: npt.NDArray[Any], chunked: bool) -> _Bench:
+    """The loss and the gradients of x, w and b by backward: materialised logits, or PyTorch's
+    chunked F.linear_cross_entropy."""
+    import torch
+    import torch.nn.functional as F
+
+    leaves = [torch.from_numpy(a).requires_grad_() for a in x]
+    target = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+    if chunked:
+        if not hasattr(F, "linear_cross_entropy"):
+            raise NotImplementedError(f"torch {torch.__version__} has no F.linear_cross_entropy")
+        options = torch.nn.LinearCrossEntropyOptions()
+
+    def step() -> tuple[Any, list[Any]]:
+        for t in leaves:
+            t.grad = None
+        xt, wt, bt = leaves
+        if chunked:
+            loss = F.linear_cross_entropy(xt, wt, target, linear_bias=bt, options=options)
+        else:
+            loss = F.cross_entropy(xt @ wt.T + bt, target)
+        loss.backward()
+        return loss, [t.grad for t in leaves]
+
+    return step
+
+
+def build_torch_lce(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
+    import torch
+
+    if op not in LINEAR_OPS:
+        raise NotImplementedError("only the linear_cross_entropy rows")
+    torch.set_num_threads(_THREADS)
+    return _torch_linear(x, labels, chunked=True)
+
+
+BUILDERS: dict[str, Callable[[str, npt.NDArray[Any], npt.NDArray[Any], int], _Bench]] = {
+    "numpy": build_numpy, "scipy": build_scipy, "jax": build_jax, "ort": build_ort, "torch": build_torch,
+    "torch_lce": build_torch_lce}
 # Threads for the peers that take a count (ONNX Runtime, PyTorch): ours, set in main().
 _THREADS = 2
 
@@ -563,7 +640,7 @@ def main(argv: list[str]) -> int:
     info = machine_info(ssm)
     present = {"numpy": True, "scipy": info["scipy"] is not None,
                "jax": info["jax"] is not None, "ort": info["onnxruntime"] is not None and info["onnx"] is not None,
-               "torch": info["torch"] is not None}
+               "torch": info["torch"] is not None, "torch_lce": info["torch"] is not None}
     peers = [p for p in wanted if present[p]]
     if "jax" in peers:
         import jax
@@ -592,7 +669,10 @@ def main(argv: list[str]) -> int:
 
     if args.rounds < 1:
         ap.error(f"--rounds: expected a positive count, got {args.rounds}")
-    jobs = [(op, dt, shape, axis) for op in ops for dt in dtypes for shape, axis in shapes_for(op, shapes, args.quick)]
+    linear_shapes = QUICK_LINEAR_SHAPES if args.quick else LINEAR_SHAPES
+    jobs = [(op, dt, shape, axis) for op in ops for dt in dtypes
+            for shape, axis in (linear_shapes if op in LINEAR_OPS else shapes_for(op, shapes, args.quick))
+            if op not in LINEAR_OPS or dt == "float32"]
     records: list[dict[str, Any]] = [{"op": op, "dtype": dt, "shape": list(shape), "axis": axis, "times": {}, "errors": {}}
                for op, dt, shape, axis in jobs]
     for round_ in range(args.rounds):
@@ -601,14 +681,22 @@ def main(argv: list[str]) -> int:
             label = f"{shape}" + (f" axis {axis}" if axis != -1 else "")
             where = f"round {round_ + 1}/{args.rounds} " if args.rounds > 1 else ""
             print(f"[{where}{k}/{len(jobs)}] {op} {dt} {label}", file=sys.stderr, flush=True)
-            x = rng.normal(0, 3, shape).astype(dt)
-            lshape = list(shape)
-            n = lshape.pop(axis)
-            labels = rng.integers(0, n, lshape)
-            src = x if output_shape(op, shape, axis) == shape else np.ones(output_shape(op, shape, axis), dt)
-            dst = np.empty_like(src)
-            t = best_time(lambda: np.copyto(dst, src), budget)
-            rec["copy"] = min(t, rec.get("copy", t))
+            linear = op in LINEAR_OPS
+            x: Any
+            if linear:  # seconds per call: two timed calls after the warm-ups
+                x = _linear_inputs(rng, shape)
+                labels = rng.integers(0, shape[2], shape[0])
+                rec["copy"] = None
+            else:
+                x = rng.normal(0, 3, shape).astype(dt)
+                lshape = list(shape)
+                n = lshape.pop(axis)
+                labels = rng.integers(0, n, lshape)
+                src = x if output_shape(op, shape, axis) == shape else np.ones(output_shape(op, shape, axis), dt)
+                dst = np.empty_like(src)
+                t = best_time(lambda: np.copyto(dst, src), budget)
+                rec["copy"] = min(t, rec.get("copy", t))
+                del dst, src
             for name in ["ours", "ours_out"] + peers:
                 try:
                     if name == "ours":
@@ -617,21 +705,23 @@ def main(argv: list[str]) -> int:
                         fn = build_ours_out(ssm, op, x, labels, axis)
                     else:
                         fn = BUILDERS[name](op, x, labels, axis)
-                    t = best_time(fn, budget)
+                    t = best_time(fn, budget, min_repeats=2, max_repeats=2) if linear else best_time(fn, budget)
+                    del fn
                     rec["times"][name] = min(t, rec["times"].get(name, t))
                 except Exception as e:  # n/a for this peer (missing feature or dtype)
                     rec["errors"][name] = f"{type(e).__name__}: {e}"[:200]
-            del x, dst, src
+            del x
     for rec in records:
         ours = rec["times"].get("ours")
         peer_times = [rec["times"][p] for p in peers if p in rec["times"]]
         rec["best_peer"] = min(peer_times) if peer_times else None
         rec["best_peer_over_ours"] = rec["best_peer"] / ours if ours and rec["best_peer"] else None
-        rec["ours_over_copy"] = ours / rec["copy"] if ours else None
+        rec["ours_over_copy"] = ours / rec["copy"] if ours and rec["copy"] else None
         out = rec["times"].get("ours_out")
-        rec["ours_out_over_copy"] = out / rec["copy"] if out else None
+        rec["ours_out_over_copy"] = out / rec["copy"] if out and rec["copy"] else None
         size = int(np.prod(output_shape(rec["op"], tuple(rec["shape"]), rec["axis"])))
-        rec["ns_per_element_per_thread"] = (out or ours) * _THREADS / size * 1e9 if (out or ours) else None
+        rec["ns_per_element_per_thread"] = ((out or ours) * _THREADS / size * 1e9
+                                            if (out or ours) and rec["op"] not in LINEAR_OPS else None)
 
     header = ["op", "dtype", "shape/axis", "ours"] + peers + ["best-peer/ours", "ours/copy", "out=/copy",
                                                               "ns/el/thr"]
@@ -656,7 +746,9 @@ def main(argv: list[str]) -> int:
     print("\n(-: not applicable: scipy and ONNX Runtime have no fused cross-entropy with gradient, "
           "no derivatives, no one-hot and no sum-normalisation, ONNX no log-sigmoid; "
           "cross_entropy_with_grad, logsumexp, the derivatives and one_hot have no out=; "
-          "softmax_jacobian's copy and ns/el are of its n·n-per-row output)")
+          "softmax_jacobian's copy and ns/el are of its n·n-per-row output; linear_cross_entropy: numpy = "
+          "materialised logits, torch_lce = PyTorch's chunked F.linear_cross_entropy, no copy or "
+          "per-element figures)")
     if notes:
         print("\nnot measured:")
         for msg in notes:

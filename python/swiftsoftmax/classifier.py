@@ -2,9 +2,10 @@
 
 ``SoftmaxClassifier`` is the network of the article the project grew from: inputs, optional ReLU
 hidden layers, and a softmax output layer, trained with mini-batch Adam on the cross-entropy loss.
-The output layer and the loss are the library's: the fused ``cross_entropy_with_grad`` gives the
-loss and its gradient with respect to the scores in one pass, and ``softmax`` / ``log_softmax``
-give the probabilities. Matrix products are NumPy's.
+The output layer and the loss are the library's: ``linear_cross_entropy`` gives the loss and its
+gradients with respect to the output layer's input, weights and biases in one call, a chunk of
+scores at a time (a large class count never holds every score of a batch), and ``softmax`` /
+``log_softmax`` give the probabilities. Matrix products are NumPy's.
 
 It follows scikit-learn's estimator conventions (``fit``/``predict``/``predict_proba``/``score``,
 ``get_params``/``set_params``, fitted attributes ending in ``_``) without depending on it.
@@ -21,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._forward import log_softmax, softmax
+from ._linear import linear_cross_entropy
 from ._loss import cross_entropy_with_grad
 
 if TYPE_CHECKING:
@@ -66,8 +68,9 @@ class SoftmaxClassifier:
 
         ``loss = mean_n(-log p[n, y_n]) + weight_decay / 2 · Σ ‖W‖²``  (biases are not penalised)
 
-    with mini-batch Adam. The loss and its gradient with respect to the output scores come from
-    the library's fused :func:`swiftsoftmax.cross_entropy_with_grad`, computed in log space.
+    with mini-batch Adam. The output layer's loss and gradients come from the library's
+    :func:`swiftsoftmax.linear_cross_entropy` (the fused cross-entropy kernel, in log space, on
+    chunks of the scores).
 
     Parameters
     ----------
@@ -116,7 +119,7 @@ class SoftmaxClassifier:
 
     See Also
     --------
-    swiftsoftmax.cross_entropy_with_grad : the loss and gradient used for training.
+    swiftsoftmax.linear_cross_entropy : the output layer's loss and gradients in training.
     swiftsoftmax.datasets.load_digits : a data set to try it on.
 
     Examples
@@ -315,12 +318,16 @@ class SoftmaxClassifier:
     def _standardize(self, X: npt.NDArray[Any]) -> npt.NDArray[Any]:
         return (X - self.mean_) / self.scale_
 
-    def _forward(self, Z: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], list[npt.NDArray[Any]]]:
-        """Output scores (logits) for standardised inputs, and every layer's input."""
+    def _forward(self, Z: npt.NDArray[Any], output: bool = True
+                 ) -> tuple[npt.NDArray[Any], list[npt.NDArray[Any]]]:
+        """Output scores (logits) for standardised inputs, and every layer's input; without
+        `output`, the output layer's input instead of the scores."""
         inputs = [Z]
         h = Z
         last = len(self.coefs_) - 1
         for i, (W, b) in enumerate(zip(self.coefs_, self.intercepts_)):
+            if i == last and not output:
+                break
             h = h @ W + b
             if i < last:
                 np.maximum(h, 0.0, out=h)           # ReLU
@@ -345,19 +352,37 @@ class SoftmaxClassifier:
     def _loss_and_grads(self, Z: npt.NDArray[Any], targets: npt.NDArray[Any]
                         ) -> tuple[float, list[npt.NDArray[Any]], list[npt.NDArray[Any]]]:
         """The training loss on a batch and its gradients for coefs_ and intercepts_."""
-        logits, inputs = self._forward(Z)
-        loss, delta = self._output_loss(logits, targets)
         wd = float(self.weight_decay)
         n_layers = len(self.coefs_)
+        # Filled from the last layer back, then reversed.
         grads_w: list[npt.NDArray[Any]] = []
         grads_b: list[npt.NDArray[Any]] = []
-        for i in range(n_layers - 1, -1, -1):
+        top = n_layers - 1
+        if type(self)._output_loss is SoftmaxClassifier._output_loss:
+            # The softmax output layer in one call, which never holds the logits of a large
+            # class count (docs/design.md, "The output layer"); other output layers below.
+            h, inputs = self._forward(Z, output=False)
+            W = self.coefs_[top]
+            ce, dh, dw, db = linear_cross_entropy(h, W.T, targets, bias=self.intercepts_[top],
+                                                  label_smoothing=float(self.label_smoothing),
+                                                  return_grad=True)
+            loss = float(ce)
+            grads_w.append(dw.T + wd * W)
+            assert db is not None  # a bias was given
+            grads_b.append(db)
+            if top > 0:
+                delta = dh * (inputs[top] > 0)    # back through the ReLU
+            top -= 1
+        else:
+            logits, inputs = self._forward(Z)
+            loss, delta = self._output_loss(logits, targets)
+        for i in range(top, -1, -1):
             W = self.coefs_[i]
             grads_w.append(inputs[i].T @ delta + wd * W)
             grads_b.append(delta.sum(axis=0))
             if i > 0:
                 delta = (delta @ W.T) * (inputs[i] > 0)    # back through the ReLU
-        grads_w.reverse()  # computed from the last layer back
+        grads_w.reverse()
         grads_b.reverse()
         if wd:
             loss += 0.5 * wd * sum(float(np.vdot(W, W)) for W in self.coefs_)

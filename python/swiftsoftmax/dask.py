@@ -38,7 +38,7 @@ from . import _arrays as A
 from . import _partial as P
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "softmax_stats", "cross_entropy",
-           "cross_entropy_with_grad", "cross_entropy_stats"]
+           "cross_entropy_with_grad", "cross_entropy_stats", "linear_cross_entropy"]
 
 _F32, _F64 = A.F32, A.F64
 
@@ -336,7 +336,12 @@ def _ce_stats(a: da.Array, ax: int, c: int, t: da.Array, w: Optional[npt.NDArray
     chunks = tuple((1,) * len(ch) if i == ax else ch for i, ch in enumerate(a.chunks))
     per_shard = da.map_blocks(_ce_block, a, t, axis=ax, num_classes=c, weight=w, ignore_index=ignore,
                               chunks=chunks, dtype=P.CE_STATS_DTYPE, meta=_meta(a.ndim, P.CE_STATS_DTYPE))
-    nd = a.ndim if keepdims else a.ndim - 1
+    return _merge_shards(per_shard, ax, keepdims, split_every)
+
+
+def _merge_shards(per_shard: da.Array, ax: int, keepdims: bool, split_every: Optional[int]) -> da.Array:
+    """The tree merge of per-shard statistics (one along `ax` per shard) over the class axis."""
+    nd = per_shard.ndim if keepdims else per_shard.ndim - 1
     return da.reduction(per_shard, _ce_identity, _ce_merge, combine=_ce_merge, axis=ax, keepdims=keepdims,
                         dtype=P.CE_STATS_DTYPE, split_every=split_every, concatenate=True,
                         meta=_meta(nd, P.CE_STATS_DTYPE))
@@ -356,8 +361,21 @@ def _cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, axis: int, weig
     a, ax, rdt, c, t, w, ignore, eps = _ce_setup(logits, target, axis, weight, ignore_index,
                                                   label_smoothing, reduction)
     stats = _ce_stats(a, ax, c, t, w, ignore, True, split_every)
+    loss, den_b = _loss_from_stats(stats, t, ax, c, w, ignore, eps, reduction, rdt)
+    if not grad:
+        return loss
+    g = da.map_blocks(_ce_grad_block, a, t, stats, den_b, axis=ax, num_classes=c, weight=w, ignore_index=ignore,
+                      eps=eps, reduction=reduction, dtype=rdt, meta=_meta(a.ndim, rdt))
+    return loss, g
+
+
+def _loss_from_stats(stats: da.Array, t: da.Array, ax: int, c: int, w: Optional[npt.NDArray[Any]], ignore: int,
+                     eps: float, reduction: str, rdt: np.dtype[Any]) -> tuple[Any, Any]:
+    """(the loss, the mean's denominator broadcast to `t`'s chunks, or ones) from the merged
+    statistics (the class axis `ax` kept with length 1) and the targets expanded likewise."""
+    nd = stats.ndim
     per_sample = da.map_blocks(_ce_loss_block, stats, t, axis=ax, num_classes=c, weight=w, ignore_index=ignore,
-                               eps=eps, drop_axis=ax, dtype=np.float64, meta=_meta(a.ndim - 1, np.float64))
+                               eps=eps, drop_axis=ax, dtype=np.float64, meta=_meta(nd - 1, np.float64))
     den = None
     if reduction == "none":
         loss = per_sample.astype(rdt)
@@ -365,17 +383,12 @@ def _cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, axis: int, weig
         total = _fsum(per_sample)
         if reduction == "mean":
             den = _fsum(da.map_blocks(_target_weights, t, weight=w, ignore_index=ignore, dtype=np.float64,
-                                      meta=_meta(a.ndim, np.float64)))
+                                      meta=_meta(nd, np.float64)))
             total = da.map_blocks(_mean, total, den, dtype=np.float64, meta=np.empty((), np.float64))
         loss = total.astype(rdt)
-    if not grad:
-        return loss
     if den is None:
         den = da.ones((), dtype=np.float64)
-    den_b = da.broadcast_to(den.reshape((1,) * a.ndim), t.shape, chunks=t.chunks)
-    g = da.map_blocks(_ce_grad_block, a, t, stats, den_b, axis=ax, num_classes=c, weight=w, ignore_index=ignore,
-                      eps=eps, reduction=reduction, dtype=rdt, meta=_meta(a.ndim, rdt))
-    return loss, g
+    return loss, da.broadcast_to(den.reshape((1,) * nd), t.shape, chunks=t.chunks)
 
 
 def cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -1, weight: Optional[npt.ArrayLike] = None,
@@ -440,3 +453,159 @@ def cross_entropy_with_grad(logits: npt.ArrayLike, target: npt.ArrayLike, *, axi
     """
     return _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing, reduction,
                           split_every, True)
+
+
+# ---- the output layer: linear + cross-entropy, samples x classes in blocks
+
+def _lce_logits(xb: npt.NDArray[Any], wb: npt.NDArray[Any], bb: Optional[npt.NDArray[Any]]) -> npt.NDArray[Any]:
+    z: npt.NDArray[Any] = np.matmul(xb, wb.T)
+    if bb is not None:
+        z += bb
+    return z
+
+
+def _lce_stats_block(xb: npt.NDArray[Any], wb: npt.NDArray[Any], tb: npt.NDArray[Any], offset: npt.NDArray[Any],
+                     bb: Optional[npt.NDArray[Any]] = None, *, num_classes: int,
+                     weight: Optional[npt.NDArray[Any]], ignore_index: int) -> npt.NDArray[Any]:
+    # One block of logits (samples of xb, classes of wb), formed and dropped inside the task.
+    z = _lce_logits(xb, wb, bb)
+    s = P.cross_entropy_stats(z, tb, num_classes=num_classes, class_offset=int(offset[0]), weight=weight,
+                              ignore_index=ignore_index)
+    return s[:, None]
+
+
+def _lce_grad_block(xb: npt.NDArray[Any], wb: npt.NDArray[Any], tb: npt.NDArray[Any], stats: npt.NDArray[Any],
+                    den: npt.NDArray[Any], offset: npt.NDArray[Any], bb: Optional[npt.NDArray[Any]] = None, *,
+                    num_classes: int, weight: Optional[npt.NDArray[Any]], ignore_index: int, eps: float,
+                    reduction: str) -> npt.NDArray[Any]:
+    # The block's logits again (the two-pass chunking over classes: docs/design.md, "The output
+    # layer"), then their gradient from the merged statistics, written over them.
+    z = _lce_logits(xb, wb, bb)
+    return P.cross_entropy_grad_from_stats(
+        z, tb, stats[:, 0], num_classes=num_classes, class_offset=int(offset[0]), weight=weight,
+        ignore_index=ignore_index, label_smoothing=eps, reduction=reduction,
+        denominator=float(den.flat[0]) if reduction == "mean" else None)
+
+
+def linear_cross_entropy(x: npt.ArrayLike, weight: npt.ArrayLike, target: npt.ArrayLike, *,
+                         bias: Optional[npt.ArrayLike] = None, class_weight: Optional[npt.ArrayLike] = None,
+                         ignore_index: int = -100, label_smoothing: float = 0.0, reduction: str = "mean",
+                         return_grad: bool = False, split_every: Optional[int] = None) -> Any:
+    """Cross-entropy of a linear layer's output on Dask: samples in chunks of `x`, classes in
+    chunks of `weight`, the logits only ever formed one block at a time inside a task.
+
+    The result is that of :func:`swiftsoftmax.linear_cross_entropy` (and so of
+    ``cross_entropy_with_grad(x @ weight.T + bias, target)``): each task forms one block of
+    logits (a chunk of samples times a chunk of classes) with NumPy's matmul and keeps only its
+    cross-entropy statistics; the statistics are tree-merged over the class chunks as in
+    :func:`cross_entropy`; the gradient tasks form their block again and turn it into its
+    gradient from the merged statistics (two passes over the classes, four products of N·D·V
+    in all). A block of logits is never kept between tasks; a block of its gradient is kept
+    until the three products that consume it (``G @ weight``, ``G.T @ x``, its column sums)
+    have run.
+
+    Parameters
+    ----------
+    x : dask.array.Array or array_like, shape (N, D)
+        Hidden activations, chunked over samples (the D axis is put into one chunk).
+    weight : dask.array.Array or array_like, shape (V, D)
+        ``nn.Linear``'s weight, chunked over classes: each chunk is a shard of the vocabulary.
+    target : dask.array.Array or array_like of int, shape (N,)
+        Class indices or `ignore_index` (rechunked like the samples of `x`).
+    bias : dask.array.Array or array_like, shape (V,), optional
+        Rechunked like the classes of `weight`.
+    class_weight, ignore_index, label_smoothing, reduction
+        As for :func:`swiftsoftmax.linear_cross_entropy` (`class_weight` is cross-entropy's
+        per-class ``weight=``).
+    return_grad : bool, default False
+        Also return the gradients.
+    split_every : int, optional
+        Class chunks merged per node of the statistics' tree reduction.
+
+    Returns
+    -------
+    loss : dask.array.Array
+        0-d for ``'mean'`` and ``'sum'``, shape (N,) for ``'none'``, in the dtype of
+        :func:`swiftsoftmax.linear_cross_entropy`.
+    grad_x, grad_weight, grad_bias : dask.array.Array
+        Only with `return_grad`: lazy, with the chunks of `x`, `weight` and `bias` (grad_bias
+        None without `bias`). Compute them together with the loss (``dask.compute(loss, gx,
+        gw, gb)``) so that the merged statistics and each block's gradient are computed once.
+
+    Examples
+    --------
+    >>> import dask, dask.array as da, numpy as np, swiftsoftmax as ssm, swiftsoftmax.dask as ssd
+    >>> rng = np.random.default_rng(0)
+    >>> x, w, y = rng.standard_normal((6, 4)), rng.standard_normal((10, 4)), np.array([0, 9, 3, 3, -100, 5])
+    >>> loss, gx, gw, gb = ssd.linear_cross_entropy(da.from_array(x, chunks=(3, 4)), da.from_array(w, chunks=(4, 4)),
+    ...                                             y, bias=np.zeros(10), return_grad=True)
+    >>> gw.chunks
+    ((4, 4, 2), (4,))
+    >>> loss, gx, gw, gb = dask.compute(loss, gx, gw, gb)
+    >>> ref, g = ssm.cross_entropy_with_grad(x @ w.T, y)
+    >>> bool(np.isclose(loss, ref, rtol=1e-14)), bool(np.allclose(gw, g.T @ x)), bool(np.allclose(gx, g @ w))
+    (True, True, True)
+    """
+    from ._linear import _dtypes
+
+    xa = x if isinstance(x, da.Array) else da.asarray(x)
+    wa = weight if isinstance(weight, da.Array) else da.asarray(weight)
+    ba = None if bias is None else (bias if isinstance(bias, da.Array) else da.asarray(bias))
+    for name, arr in (("x", xa), ("weight", wa), ("bias", ba)):
+        if arr is not None and arr.dtype.kind not in "biuf":
+            raise TypeError(f"{name}: expected real floating-point, integer or boolean values, got dtype {arr.dtype}")
+    if xa.ndim != 2 or any(math.isnan(s) for s in xa.shape):
+        raise ValueError(f"x: expected a 2-D array (N, D) of known shape, got shape {xa.shape}")
+    n, d = xa.shape
+    if wa.ndim != 2 or wa.shape[1] != d or math.isnan(wa.shape[0]):
+        raise ValueError(f"weight: expected shape (V, {d}) (nn.Linear's (out_features, in_features) for x of "
+                         f"shape {xa.shape}), got {wa.shape}")
+    v = wa.shape[0]
+    if ba is not None and ba.shape != (v,):
+        raise ValueError(f"bias: expected shape ({v},) (one per row of weight), got {ba.shape}")
+    A.reduction_code(reduction)
+    cdt, rdt = _dtypes(xa, wa, ba)
+    t = target if isinstance(target, da.Array) else da.asarray(np.asarray(target))
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"target: expected integer class indices, got dtype {t.dtype}")
+    if t.shape != (n,):
+        raise ValueError(f"target: expected shape ({n},) (one class index per row of x), got {t.shape}")
+    cw = None
+    if class_weight is not None:
+        cwa, _, _ = A.as_real_array(class_weight, "class_weight")
+        if cwa.shape != (v,):
+            raise ValueError(f"class_weight: expected shape ({v},) (one weight per class), got {cwa.shape}")
+        cw = P._weights(cwa, v, cdt)
+    ignore = A.ignore_index_arg(ignore_index)
+    eps = float(np.asarray(A.real_scalar(label_smoothing, "label_smoothing"), dtype=cdt))
+    if not 0 <= eps <= 1:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {eps}")
+
+    xa = xa.astype(cdt).rechunk({1: -1})
+    wa = wa.astype(cdt).rechunk({1: -1})
+    t = t.astype(np.int64).rechunk((xa.chunks[0],))
+    starts = np.cumsum((0,) + wa.chunks[0][:-1]).astype(np.int64)
+    offs = da.from_array(starts, chunks=1)  # each class chunk's offset, one block per chunk (not aligned)
+    bias_args: list[Any] = []
+    if ba is not None:
+        ba = ba.astype(cdt).rechunk((wa.chunks[0],))
+        bias_args = [ba, "j"]
+    kw = dict(num_classes=v, weight=cw, ignore_index=ignore)
+    # i: sample chunks, j: class chunks, k: the features (one chunk), z: the kept class axis of
+    # the merged statistics (one chunk of length 1).
+    per_shard = da.blockwise(_lce_stats_block, "ij", xa, "ik", wa, "jk", t, "i", offs, "j", *bias_args,
+                             adjust_chunks={"j": 1}, concatenate=True, align_arrays=False, dtype=P.CE_STATS_DTYPE,
+                             meta=_meta(2, P.CE_STATS_DTYPE), **kw)
+    stats = _merge_shards(per_shard, 1, True, split_every)
+    t2 = t[:, None]
+    loss, den_b = _loss_from_stats(stats, t2, 1, v, cw, ignore, eps, reduction, rdt)
+    if not return_grad:
+        return loss
+    g = da.blockwise(_lce_grad_block, "ij", xa, "ik", wa, "jk", t, "i", stats, "iz", den_b, "iz", offs, "j",
+                     *bias_args, concatenate=True, align_arrays=False, dtype=cdt, meta=_meta(2, cdt), eps=eps,
+                     reduction=reduction,
+                     **kw)
+    gx = da.matmul(g, wa).astype(rdt)
+    gw = da.matmul(g.T, xa).astype(rdt)
+    gb = None if ba is None else g.sum(axis=0, dtype=cdt).astype(rdt)
+    return loss, gx, gw, gb

@@ -98,8 +98,9 @@ def test_training_uses_the_fused_loss_and_probabilities_use_softmax(monkeypatch,
             return f(*args, **kwargs)
         return wrapped
 
-    monkeypatch.setattr(classifier_module, "cross_entropy_with_grad",
-                        counting("ce", classifier_module.cross_entropy_with_grad))
+    # The output layer and its loss in one call (docs/design.md, "The output layer").
+    monkeypatch.setattr(classifier_module, "linear_cross_entropy",
+                        counting("ce", classifier_module.linear_cross_entropy))
     monkeypatch.setattr(classifier_module, "softmax", counting("softmax", classifier_module.softmax))
     monkeypatch.setattr(classifier_module, "log_softmax",
                         counting("log_softmax", classifier_module.log_softmax))
