@@ -25,7 +25,7 @@ import SoftmaxCore
 extension Kernels {
     /// The number of work units of the scan: groups of eight rows, or column blocks.
     public static func scanUnits(outer: Int, n: Int, inner: Int) -> Int {
-        inner == 1 ? (outer + 7) / 8 : outer * ColumnBlock.blocks(inner: inner)
+        inner == 1 ? outer / 8 + outer % 8 : outer * ColumnBlock.blocks(inner: inner)
     }
 
     /// The running log-sum-exp of the units `units`; `y` may be `x` exactly.
@@ -47,11 +47,17 @@ func logCumSumExpUnits<T: SoftmaxScalar>(
     let inPlace = Int(bitPattern: x) == Int(bitPattern: y)
     for u in units {
         if inner == 1 {
-            let r0 = 8 * u, width = Swift.min(8, outer - r0)
-            if width == 8 {
-                scanRows(x, y, RowLanes(base: r0 * n, n: n, width: 8), inPlace)
+            // Groups of eight rows, then the rows left over one by one: cut into eight
+            // segments when long enough, else a scan in one lane.
+            if u < outer / 8 {
+                scanRows(x, y, RowLanes(base: 8 * u * n, n: n, width: 8), inPlace)
             } else {
-                scanRows(x, y, RowLanes(base: r0 * n, n: n, width: width), inPlace)
+                let row = 8 * (outer / 8) + (u - outer / 8)
+                if n >= segmentedRowMinimum {
+                    scanSegmentedRow(x, y, row * n, n, inPlace)
+                } else {
+                    scanRows(x, y, RowLanes(base: row * n, n: n, width: 1), inPlace)
+                }
             }
         } else {
             scanColumns(x, y, ColumnBlock(unit: u, n: n, inner: inner), inPlace)
@@ -101,6 +107,13 @@ struct ScanState {
 /// One step of eight scans: takes x[k] of each lane, returns y[k].
 @inline(__always)
 func scanStep<T: SoftmaxScalar>(_: T.Type, _ v: DV, _ s: inout ScanState, _ step: DV) -> DV {
+    scanAccumulate(T.self, v, &s)
+    return scanResult(T.self, &s, step)
+}
+
+/// Adds x[k] of each lane to its state.
+@inline(__always)
+func scanAccumulate<T: SoftmaxScalar>(_: T.Type, _ v: DV, _ s: inout ScanState) {
     let zero = DV(repeating: 0), one = DV(repeating: 1)
     let grow = v .> s.m
     // d = x - m, exact as a pair (Float input is exact in Double). exp(-|d|): the new term when
@@ -119,7 +132,12 @@ func scanStep<T: SoftmaxScalar>(_: T.Type, _ v: DV, _ s: inout ScanState, _ step
     s.th = sum + lo
     s.tl = lo - (s.th - sum)
     s.m = s.m.replacing(with: v, where: grow .| (v .!= v))
+}
 
+/// y = m + log(1 + t) of each lane's state; records `step` where the result cancels.
+@inline(__always)
+func scanResult<T: SoftmaxScalar>(_: T.Type, _ s: inout ScanState, _ step: DV) -> DV {
+    let zero = DV(repeating: 0), one = DV(repeating: 1)
     // 1 + t = 2^k (1 + u): k = 0 while t <= 1 (u = t keeps a small t's bits), else the exponent
     // of 1 + t, with u = its significand - 1 exact and the low part scaled alike.
     let (sh, se1) = vtwoSum(one, s.th)
@@ -235,4 +253,74 @@ func scanColumns<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePoin
             }
         }
     }
+}
+
+/// Rows at least this long, outside a group of eight, are scanned as eight segments.
+let segmentedRowMinimum = 256
+
+/// A row alone, its eight segments of n / 8 as the lanes (the n mod 8 last elements after
+/// them, in one lane): the segments' totals without results (one exp a step, no log), their
+/// prefix merged in double-double (`mergeScanState`), then every segment scanned again from
+/// the state of all before it, with results. About 1.5 scans' work in eight lanes instead of
+/// one scan in one lane; the cut depends only on n, so the bits do not depend on threads.
+@inline(__always)
+func scanSegmentedRow<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ base: Int, _ n: Int, _ inPlace: Bool) {
+    let len = n / 8
+    let lanes = RowLanes(base: base, n: len, width: 8)
+    var saved: UnsafeMutablePointer<T>? = nil
+    if inPlace {
+        var i = 0
+        while i < n && x[base + i] < 0 { i += 1 }
+        if i > 0 {
+            saved = .allocate(capacity: i)
+            saved!.update(from: x + base, count: i)
+        }
+    }
+    defer { saved?.deallocate() }
+    var totals = ScanState()
+    for k in 0..<len { scanAccumulate(T.self, lanes.load(x, k), &totals) }
+    var start = ScanState()
+    var run: (m: Double, hi: Double, lo: Double) = (-.infinity, 0, 0)
+    for l in 0..<8 {
+        start.m[l] = run.m; start.th[l] = run.hi; start.tl[l] = run.lo
+        run = mergeScanState(run, (totals.m[l], totals.th[l], totals.tl[l]))
+    }
+    var kd = DV(0, 1, 2, 3, 4, 5, 6, 7) * DV(repeating: Double(len))
+    for k in 0..<len {
+        lanes.store(scanStep(T.self, lanes.load(x, k), &start, kd), y, k)
+        kd += DV(repeating: 1)
+    }
+    // The tail, in lane 7's state (the whole row's so far).
+    var last = start.last
+    if 8 * len < n {
+        var s = ScanState(m: DV(repeating: start.m[7]), th: DV(repeating: start.th[7]), tl: DV(repeating: start.tl[7]),
+                          last: DV(repeating: -1))
+        for i in 8 * len..<n {
+            let r = scanStep(T.self, DV(repeating: x[base + i].double), &s, DV(repeating: Double(i)))
+            y[base + i] = T(rounding: r[0])
+        }
+        last[7] = Swift.max(last[7], s.last[0])
+    }
+    var upTo = -1.0
+    for l in 0..<8 { upTo = Swift.max(upTo, last[l]) }
+    if upTo >= 0 {
+        let src = saved.map { UnsafePointer($0) } ?? x + base
+        LogCumSumExpScan.precise(src, stride: 1, y + base, stride: 1, count: Int(upTo) + 1)
+    }
+}
+
+/// The state of two consecutive pieces of a slice (m, t = Σ exp(x - m) - 1 as hi + lo) from
+/// each piece's, in double-double: the rescaled piece's exp is `DoubleDouble.exp`. NaN and +inf
+/// maxima carry over as the steps treat them (docs/design.md, "Special values").
+func mergeScanState(_ a: (m: Double, hi: Double, lo: Double), _ b: (m: Double, hi: Double, lo: Double)) -> (m: Double, hi: Double, lo: Double) {
+    if a.m.isNaN || b.m.isNaN { return (.nan, 0, 0) }
+    if a.m == .infinity || b.m == .infinity { return (.infinity, 0, 0) }
+    if b.m == -.infinity { return a }
+    if a.m == -.infinity { return b }
+    let (big, small) = a.m >= b.m ? (a, b) : (b, a)
+    // (1 + t_small) exp(m_small - m_big) joins t_big; m_small - m_big is exact as a pair.
+    let e = DoubleDouble.exp(twoSum(small.m, -big.m))
+    let scaled = DoubleDouble.mul(DoubleDouble.add((1, 0), (small.hi, small.lo)), e)
+    let t = DoubleDouble.add((big.hi, big.lo), scaled)
+    return (big.m, t.hi, t.lo)
 }
