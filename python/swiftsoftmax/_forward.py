@@ -289,7 +289,7 @@ def logcumsumexp(x: npt.ArrayLike, axis: int = -1, *, out: Optional[npt.NDArray[
     >>> ssm.logcumsumexp([0.0, 0.0, 0.0, 0.0])
     array([0.        , 0.69314718, 1.09861229, 1.38629436])
     >>> ssm.logcumsumexp([float("-inf"), 1000.0, 1000.0])
-    array([        -inf, 1000.        , 1000.69314718])
+    array([         -inf, 1000.        , 1000.69314718])
     >>> ssm.logcumsumexp([[0.0, 1.0], [2.0, 3.0]], axis=0)
     array([[0.        , 1.        ],
            [2.12692801, 3.12692801]])
