@@ -97,6 +97,12 @@ ssm_status ssm_log_sigmoid_f64(const double *x, double *y, size_t count);
 ssm_status ssm_normalize_f32(const float *x, float *y, size_t outer, size_t n, size_t inner);
 ssm_status ssm_normalize_f64(const double *x, double *y, size_t outer, size_t n, size_t inner);
 
+/* The running log-sum-exp y[o, k, j] = log(sum_{i<=k} exp(x[o, i, j])) along n; y has the shape
+ * of x and may be x (in place). -inf entries are left out (a leading run of -inf gives -inf);
+ * from the first +inf on every result is +inf, from the first NaN on every result is NaN. */
+ssm_status ssm_logcumsumexp_f32(const float *x, float *y, size_t outer, size_t n, size_t inner);
+ssm_status ssm_logcumsumexp_f64(const double *x, double *y, size_t outer, size_t n, size_t inner);
+
 /* ---- derivatives, one-hot and cross-entropy ------------------------------------------------ */
 
 /* The softmax Jacobian J[i][j] = p_i (delta_ij - p_j) / temperature of every slice, with

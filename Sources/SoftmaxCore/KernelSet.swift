@@ -25,6 +25,12 @@ public protocol SoftmaxKernelSet: SoftmaxRowChunks {
     /// in `jac` ([outer, inner, n, n]); NaN blocks for NaN slices, zero blocks for all -inf ones.
     static func softmaxJacobian<T: SoftmaxScalar>(
         _ x: UnsafePointer<T>, _ jac: UnsafeMutablePointer<T>, n: Int, inner: Int, slices: Range<Int>, temperature: T)
+    /// The number of work units of the running log-sum-exp over an [outer, n, inner] view.
+    static func scanUnits(outer: Int, n: Int, inner: Int) -> Int
+    /// The running log-sum-exp y[k] = log Σ_{i<=k} exp(x[i]) along the middle axis of the units
+    /// `units` (`scanUnits`): `y` may be `x` exactly.
+    static func logcumsumexp<T: SoftmaxScalar>(
+        _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, outer: Int, n: Int, inner: Int, units: Range<Int>)
     /// Cross-entropy (and its gradient, when asked) of samples `slices`; the sum of their losses.
     static func crossEntropy<T: SoftmaxScalar>(_ pb: CrossEntropyProblem<T>, slices: Range<Int>) -> CompensatedSumWithSpecials
     /// Binary cross-entropy with logits (and its gradient, when asked) of elements `range`; the

@@ -79,13 +79,13 @@ func minusAbs(_ v: DV) -> DV {
     unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt64>.self) | SIMD8<UInt64>(repeating: 1 << 63), to: DV.self)
 }
 
-/// exp(d) for d <= 0 (or NaN) as an unevaluated pair hi + lo, to about 2^-57 relative (the
-/// polynomial's error): `vexp`'s h + rest split by Fast2Sum, both parts scaled by 2^k. hi is
-/// `vexp(d, 0)` itself, rounded once where it is subnormal; lo is lost there, where it is
-/// below the resolution anyway. 0 below -746.
+/// exp(d + dl) for d <= 0 (or NaN) and |dl| <= ulp(d) as an unevaluated pair hi + lo, to about
+/// 2^-57 relative (the polynomial's error): `vexp`'s h + rest split by Fast2Sum, both parts
+/// scaled by 2^k. hi is `vexp(d, dl)` itself, rounded once where it is subnormal; lo is lost
+/// there, where it is below the resolution anyway. 0 below -746 (and for NaN).
 @inline(__always)
-func vexpPair(_ d: DV) -> (hi: DV, lo: DV) {
-    let (keep, t, h, rest) = vexpParts(d, DV(repeating: 0))
+func vexpPair(_ d: DV, _ dl: DV = DV(repeating: 0)) -> (hi: DV, lo: DV) {
+    let (keep, t, h, rest) = vexpParts(d, dl)
     let p = h + rest
     let pl = (h - p) + rest
     // 2^(k+64) from the low bits of t = 1.5·2^52 + k (k >= -1077 keeps it normal); p·2^(k+64)

@@ -82,6 +82,15 @@ public func logSumExp<T: SoftmaxScalar>(_ x: [T], scaledBy b: [T]) throws(Softma
     return (out, sign)
 }
 
+/// The running log-sum-exp of one row.
+///
+/// ```swift
+/// try logCumSumExp([0, 0, 0] as [Double])   // [0, 0.69315, 1.09861]
+/// ```
+public func logCumSumExp<T: SoftmaxScalar>(_ x: [T]) throws(SoftmaxError) -> [T] {
+    try rowOp(x) { (x, y, shape) throws(SoftmaxError) in try logCumSumExp(x, into: y, shape: shape) }
+}
+
 private func rowOp<T: SoftmaxScalar>(
     _ x: [T],
     _ op: (UnsafePointer<T>?, UnsafeMutablePointer<T>?, RowShape) throws(SoftmaxError) -> Void

@@ -123,3 +123,12 @@ public func ssm_normalize_f32(_ x: In<Float>, _ y: Out<Float>, _ o: UInt, _ n: U
 public func ssm_normalize_f64(_ x: In<Double>, _ y: Out<Double>, _ o: UInt, _ n: UInt, _ i: UInt) -> Int32 {
     status { () throws(SoftmaxError) in try normalize(x, into: y, shape: shape(o, n, i)) }
 }
+
+@_cdecl("ssm_logcumsumexp_f32")
+public func ssm_logcumsumexp_f32(_ x: In<Float>, _ y: Out<Float>, _ o: UInt, _ n: UInt, _ i: UInt) -> Int32 {
+    status { () throws(SoftmaxError) in try logCumSumExp(x, into: y, shape: shape(o, n, i)) }
+}
+@_cdecl("ssm_logcumsumexp_f64")
+public func ssm_logcumsumexp_f64(_ x: In<Double>, _ y: Out<Double>, _ o: UInt, _ n: UInt, _ i: UInt) -> Int32 {
+    status { () throws(SoftmaxError) in try logCumSumExp(x, into: y, shape: shape(o, n, i)) }
+}

@@ -129,6 +129,14 @@ static void test_##S(void) { \
       CHECK_STATUS(ssm_normalize_##S(nx, y, 2, 3, 1), SSM_OK); \
       CHECK(y[0] == 0 && close_d(y[1], 1.0 / 3, 1, eps) && close_d(y[2], 2.0 / 3, 1, eps)); \
       CHECK(y[3] == 0 && close_d(y[4], 102.0 / 206, 1, eps) && close_d(y[5], 104.0 / 206, 1, eps)); } \
+    /* logcumsumexp: rows [-inf, 0, 0] (a -inf prefix gives -inf, never NaN) and [0, nan, 1];
+       over axis 0 of a 2 x 3 array */ \
+    { T cx[6] = {-(T)INFINITY, 0, 0, 0, (T)NAN, 1}; \
+      CHECK_STATUS(ssm_logcumsumexp_##S(cx, y, 2, 3, 1), SSM_OK); \
+      CHECK(isinf(y[0]) && y[0] < 0 && y[1] == 0 && close_d(y[2], log(2.0), 1, eps)); \
+      CHECK(y[3] == 0 && isnan(y[4]) && isnan(y[5])); \
+      CHECK_STATUS(ssm_logcumsumexp_##S(cx, y, 1, 2, 3), SSM_OK); \
+      CHECK(isinf(y[0]) && y[0] < 0 && y[3] == 0 && isnan(y[4]) && close_d(y[5], log1p(exp(1.0)), 1, eps)); } \
     /* exact in place is allowed and equals the out-of-place result */ \
     memcpy(buf, x, sizeof x); \
     CHECK_STATUS(ssm_softmax_##S(x, ref, 2, 3, 1, 1), SSM_OK); \
@@ -157,6 +165,10 @@ static void test_##S(void) { \
     CHECK_STATUS(ssm_normalize_##S(x, ref, 2, 3, 1), SSM_OK); \
     CHECK_STATUS(ssm_normalize_##S(buf, buf, 2, 3, 1), SSM_OK); \
     CHECK(same_##S(buf, ref, 6)); \
+    memcpy(buf, x, sizeof x); \
+    CHECK_STATUS(ssm_logcumsumexp_##S(x, ref, 2, 3, 1), SSM_OK); \
+    CHECK_STATUS(ssm_logcumsumexp_##S(buf, buf, 2, 3, 1), SSM_OK); \
+    CHECK(same_##S(buf, ref, 6)); \
     /* ---- errors: status returned, outputs (and inputs) untouched ---- */ \
     for (i = 0; i < 12; i++) buf[i] = (T)i; \
     fill_##S(y, 6, 42); memcpy(keep, y, sizeof y); \
@@ -175,6 +187,7 @@ static void test_##S(void) { \
     CHECK_STATUS(ssm_sigmoid_##S(NULL, y, 6), SSM_NULL_POINTER); \
     CHECK_STATUS(ssm_log_sigmoid_##S(x, NULL, 6), SSM_NULL_POINTER); \
     CHECK_STATUS(ssm_normalize_##S(NULL, y, 2, 3, 1), SSM_NULL_POINTER); \
+    CHECK_STATUS(ssm_logcumsumexp_##S(x, NULL, 2, 3, 1), SSM_NULL_POINTER); \
     CHECK(same_##S(y, keep, 6)); \
     /* null pointers are fine for empty arrays */ \
     CHECK_STATUS(ssm_softmax_##S(NULL, NULL, 0, 3, 1, 1), SSM_OK); \
@@ -185,6 +198,7 @@ static void test_##S(void) { \
     CHECK_STATUS(ssm_sigmoid_##S(NULL, NULL, 0), SSM_OK); \
     CHECK_STATUS(ssm_log_sigmoid_##S(NULL, NULL, 0), SSM_OK); \
     CHECK_STATUS(ssm_normalize_##S(NULL, NULL, 0, 0, 0), SSM_OK); \
+    CHECK_STATUS(ssm_logcumsumexp_##S(NULL, NULL, 4, 0, 2), SSM_OK); \
     CHECK_STATUS(ssm_logsumexp_##S(NULL, NULL, 0, 5, 1), SSM_OK); \
     /* overflowing sizes */ \
     CHECK_STATUS(ssm_softmax_##S(x, y, SIZE_MAX, 3, 1, 1), SSM_INVALID_SHAPE); \
@@ -200,6 +214,7 @@ static void test_##S(void) { \
     CHECK_STATUS(ssm_sigmoid_##S(x, y, SIZE_MAX), SSM_INVALID_SHAPE); \
     CHECK_STATUS(ssm_log_sigmoid_##S(x, y, (size_t)1 << 61), SSM_INVALID_SHAPE); \
     CHECK_STATUS(ssm_normalize_##S(x, y, 3, 3, SIZE_MAX / 4), SSM_INVALID_SHAPE); \
+    CHECK_STATUS(ssm_logcumsumexp_##S(x, y, 3, SIZE_MAX / 4, 3), SSM_INVALID_SHAPE); \
     CHECK(same_##S(y, keep, 6)); \
     /* temperature: NaN, inf, 0, negative */ \
     CHECK_STATUS(ssm_softmax_##S(x, y, 2, 3, 1, (T)NAN), SSM_INVALID_ARGUMENT); \
@@ -227,6 +242,7 @@ static void test_##S(void) { \
     CHECK_STATUS(ssm_sigmoid_##S(buf, buf + 1, 6), SSM_OVERLAPPING_BUFFERS); \
     CHECK_STATUS(ssm_log_sigmoid_##S(buf + 1, buf, 6), SSM_OVERLAPPING_BUFFERS); \
     CHECK_STATUS(ssm_normalize_##S(buf, buf + 3, 2, 3, 1), SSM_OVERLAPPING_BUFFERS); \
+    CHECK_STATUS(ssm_logcumsumexp_##S(buf + 2, buf, 2, 3, 1), SSM_OVERLAPPING_BUFFERS); \
     CHECK(same_##S(buf, keep, 12)); \
     /* an output overlapping the mask bytes is refused too */ \
     { T mbuf[4] = {1, 1, 1, 1}; \

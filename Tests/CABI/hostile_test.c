@@ -110,6 +110,8 @@ static void test_##S(void) { \
     CHECK_REFUSED(ssm_log_sigmoid_##S(x, NULL, 6), SSM_NULL_POINTER); \
     CHECK_REFUSED(ssm_normalize_##S(NULL, y, 2, 3, 1), SSM_NULL_POINTER); \
     CHECK_REFUSED(ssm_normalize_##S(x, NULL, 2, 3, 1), SSM_NULL_POINTER); \
+    CHECK_REFUSED(ssm_logcumsumexp_##S(NULL, y, 2, 3, 1), SSM_NULL_POINTER); CHECK_DETAIL("x"); \
+    CHECK_REFUSED(ssm_logcumsumexp_##S(x, NULL, 2, 3, 1), SSM_NULL_POINTER); CHECK_DETAIL("y"); \
     CHECK_REFUSED(ssm_softmax_jacobian_##S(NULL, jac, 2, 3, 1, 1), SSM_NULL_POINTER); \
     CHECK_REFUSED(ssm_softmax_jacobian_##S(x, NULL, 2, 3, 1, 1), SSM_NULL_POINTER); CHECK_DETAIL("jac"); \
     CHECK_REFUSED(ssm_softmax_vjp_##S(NULL, g, y, 2, 3, 1, 1), SSM_NULL_POINTER); \
@@ -149,6 +151,7 @@ static void test_##S(void) { \
         CHECK_REFUSED(ssm_logsumexp_##S(x, y, o, n, in), SSM_INVALID_SHAPE); \
         CHECK_REFUSED(ssm_logsumexp_masked_##S(x, mask, y, o, n, in), SSM_INVALID_SHAPE); \
         CHECK_REFUSED(ssm_normalize_##S(x, y, o, n, in), SSM_INVALID_SHAPE); \
+        CHECK_REFUSED(ssm_logcumsumexp_##S(x, y, o, n, in), SSM_INVALID_SHAPE); \
         CHECK_REFUSED(ssm_softmax_jacobian_##S(x, jac, o, n, in, 1), SSM_INVALID_SHAPE); \
         CHECK_REFUSED(ssm_softmax_vjp_##S(x, g, y, o, n, in, 1), SSM_INVALID_SHAPE); \
         CHECK_REFUSED(ssm_log_softmax_vjp_##S(x, g, y, o, n, in, 1), SSM_INVALID_SHAPE); \
@@ -193,6 +196,7 @@ static void test_##S(void) { \
         CHECK_REFUSED(ssm_sigmoid_##S(buf, buf + d, 6), SSM_OVERLAPPING_BUFFERS); \
         CHECK_REFUSED(ssm_log_sigmoid_##S(buf + d, buf, 6), SSM_OVERLAPPING_BUFFERS); \
         CHECK_REFUSED(ssm_normalize_##S(buf, buf + d, 3, 2, 1), SSM_OVERLAPPING_BUFFERS); \
+        CHECK_REFUSED(ssm_logcumsumexp_##S(buf + d, buf, 3, 2, 1), SSM_OVERLAPPING_BUFFERS); \
         CHECK_REFUSED(ssm_softmax_jacobian_##S(buf + d, buf, 2, 3, 1, 1), SSM_OVERLAPPING_BUFFERS); \
         CHECK_REFUSED(ssm_softmax_jacobian_##S(buf, buf + d, 2, 3, 1, 1), SSM_OVERLAPPING_BUFFERS); \
         CHECK_REFUSED(ssm_softmax_vjp_##S(buf, g, buf + d, 2, 3, 1, 1), SSM_OVERLAPPING_BUFFERS); \

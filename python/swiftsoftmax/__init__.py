@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._forward import log_sigmoid, log_softmax, logsumexp, normalize, sigmoid, softmax
+from ._forward import log_sigmoid, log_softmax, logcumsumexp, logsumexp, normalize, sigmoid, softmax
 from ._derivatives import log_softmax_vjp, softmax_jacobian, softmax_vjp
 from ._loss import (binary_cross_entropy_with_logits, binary_cross_entropy_with_logits_with_grad,
                     cross_entropy, cross_entropy_with_grad, one_hot)
@@ -31,7 +31,7 @@ from .classifier import NotFittedError, SoftmaxClassifier
 __version__: str = text("ssm_version")
 
 __all__ = [
-    "softmax", "log_softmax", "logsumexp", "sigmoid", "log_sigmoid", "normalize",
+    "softmax", "log_softmax", "logsumexp", "logcumsumexp", "sigmoid", "log_sigmoid", "normalize",
     "softmax_jacobian", "softmax_vjp", "log_softmax_vjp", "one_hot",
     "cross_entropy", "cross_entropy_with_grad", "linear_cross_entropy",
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_with_grad",

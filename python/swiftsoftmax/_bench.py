@@ -13,7 +13,8 @@ b)`` + ``backward``, ``torch_lce`` PyTorch's chunked ``F.linear_cross_entropy`` 
 ``-np.logaddexp(0, -x)``; scipy's are ``expit`` and ``log_expit``. The sum-normalisation row
 (``normalize``) compares with ``x / x.sum(axis, keepdims=True)`` in NumPy, PyTorch and JAX;
 ``logsumexp`` with ``m + log(sum(exp(x - m)))``, ``scipy.special.logsumexp``, ``jax.nn.logsumexp``,
-ONNX's ReduceLogSumExp and ``torch.logsumexp``; ``softmax_jacobian`` (on its own shapes, its
+ONNX's ReduceLogSumExp and ``torch.logsumexp``; ``logcumsumexp`` (on its own shapes) with
+``np.logaddexp.accumulate``, ``jax.lax.cumlogsumexp`` and ``torch.logcumsumexp``; ``softmax_jacobian`` (on its own shapes, its
 output being n·n per row) with ``diag(p) - p pᵀ`` in NumPy and ``jacrev`` under ``vmap`` in JAX and
 PyTorch; ``one_hot`` with ``np.eye(n)[labels]``, ``jax.nn.one_hot`` and ``F.one_hot``. Every
 figure is the best of several repeats after a warm-up; the number of calls per repeat adapts so
@@ -47,7 +48,7 @@ import numpy.typing as npt
 
 OPS = ("softmax", "log_softmax", "logsumexp", "cross_entropy_with_grad", "softmax_vjp", "log_softmax_vjp",
        "sigmoid", "log_sigmoid", "normalize", "softmax_jacobian", "one_hot", "bce_with_grad",
-       "linear_cross_entropy")
+       "linear_cross_entropy", "logcumsumexp")
 # bce_with_grad: binary_cross_entropy_with_logits_with_grad (mean) against soft targets in [0, 1].
 BCE = "bce_with_grad"
 # The VJPs are timed on the forward result of x and an upstream gradient g of its shape.
@@ -69,12 +70,17 @@ QUICK_SHAPES = [((8,), -1), ((64, 1000), -1), ((4096, 1000), -1), ((1000, 4096),
 # its output. one_hot's shapes are (labels, classes): the 2-d last-axis shapes.
 JACOBIAN_SHAPES = [((64, 100), -1), ((4096, 10), -1), ((256, 256), -1), ((16, 1000), -1)]
 QUICK_JACOBIAN_SHAPES = [((64, 100), -1), ((16, 1000), -1)]
+# The running log-sum-exp: batches of rows, one long row (cut into segments), and columns.
+SCAN_SHAPES = [((64, 1000), -1), ((4096, 1000), -1), ((16384, 128), -1), ((1, 262144), -1), ((1000, 4096), 0)]
+QUICK_SCAN_SHAPES = [((64, 1000), -1), ((4096, 1000), -1)]
 
 
 def shapes_for(op: str, shapes: Sequence[tuple[tuple[int, ...], int]], quick: bool) -> Sequence[tuple[tuple[int, ...], int]]:
     """The (shape, axis) rows an op is timed on."""
     if op == "softmax_jacobian":
         return QUICK_JACOBIAN_SHAPES if quick else JACOBIAN_SHAPES
+    if op == "logcumsumexp":
+        return QUICK_SCAN_SHAPES if quick else SCAN_SHAPES
     if op in ELEM_OPS or op == BCE:
         return [(s, a) for s, a in shapes if a == -1]
     if op == "one_hot":
@@ -235,6 +241,8 @@ def build_ours(ssm: Any, op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any],
         return lambda: ssm.normalize(x, axis=axis)
     if op == "logsumexp":
         return lambda: ssm.logsumexp(x, axis=axis)
+    if op == "logcumsumexp":
+        return lambda: ssm.logcumsumexp(x, axis=axis)
     if op == "softmax_jacobian":
         return lambda: ssm.softmax_jacobian(x, axis=axis)
     if op == "one_hot":
@@ -276,7 +284,8 @@ def build_ours_out(ssm: Any, op: str, x: npt.NDArray[Any], labels: npt.NDArray[A
     if op in ELEM_OPS:
         g = getattr(ssm, op)
         return lambda: g(x, out=out)
-    f = {"softmax": ssm.softmax, "log_softmax": ssm.log_softmax, "normalize": ssm.normalize}[op]
+    f = {"softmax": ssm.softmax, "log_softmax": ssm.log_softmax, "normalize": ssm.normalize,
+         "logcumsumexp": ssm.logcumsumexp}[op]
     return lambda: f(x, axis=axis, out=out)
 
 
@@ -301,6 +310,8 @@ def build_numpy(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: in
         return lambda: _idiom_normalize(x, axis)
     if op == "logsumexp":
         return lambda: _idiom_logsumexp(x, axis)
+    if op == "logcumsumexp":
+        return lambda: np.logaddexp.accumulate(x, axis=axis)
     if op == "softmax_jacobian":
         return lambda: _idiom_jacobian(x, axis)
     if op == "one_hot":
@@ -359,6 +370,8 @@ def build_jax(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int)
             f = jax.jit(lambda a: a / a.sum(axis, keepdims=True))
         elif op == "logsumexp":
             f = jax.jit(lambda a: jax.nn.logsumexp(a, axis=axis))
+        elif op == "logcumsumexp":
+            f = jax.jit(lambda a: jax.lax.cumlogsumexp(a, axis=axis % a.ndim))
         elif op == "softmax_jacobian":  # rows with the class axis last
             row_jac = jax.vmap(jax.jacrev(lambda r: jax.nn.softmax(r)))
             f = jax.jit(lambda a: row_jac(jnp.moveaxis(a, axis, -1).reshape(-1, a.shape[axis])))
@@ -396,6 +409,8 @@ def build_jax(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int)
 def build_ort(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
     if op in ("cross_entropy_with_grad", BCE) or op in VJP_OPS or op in LINEAR_OPS or op in ("normalize", "softmax_jacobian", "one_hot"):
         raise NotImplementedError("not compared")
+    if op == "logcumsumexp":
+        raise NotImplementedError("ONNX has no running log-sum-exp operator")
     if op == "log_sigmoid":
         raise NotImplementedError("ONNX has no LogSigmoid operator")
     import onnx
@@ -451,6 +466,8 @@ def build_torch(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: in
         return lambda: xt / xt.sum(dim=axis, keepdim=True)
     if op == "logsumexp":
         return lambda: torch.logsumexp(xt, dim=axis)
+    if op == "logcumsumexp":
+        return lambda: torch.logcumsumexp(xt, dim=axis)
     if op == "softmax_jacobian":
         rows = xt.movedim(axis, -1).reshape(-1, x.shape[axis])
         jac = torch.vmap(torch.func.jacrev(lambda r: torch.softmax(r, -1)))

@@ -1,4 +1,4 @@
-"""The softmax family: softmax, log_softmax, logsumexp, sigmoid, log_sigmoid, normalize."""
+"""The softmax family: softmax, log_softmax, logsumexp, logcumsumexp, sigmoid, log_sigmoid, normalize."""
 
 from __future__ import annotations
 
@@ -297,6 +297,52 @@ def normalize(x: npt.ArrayLike, axis: Axis = -1, *, out: Optional[npt.NDArray[np
     if dtype is not None:
         x = A.cast_to(x, dtype)
     return _rowwise("normalize", x, axis, _NO_TEMPERATURE, None, out)
+
+
+def logcumsumexp(x: npt.ArrayLike, axis: int = -1, *, out: Optional[npt.NDArray[np.floating[Any]]] = None
+                 ) -> npt.NDArray[np.floating[Any]]:
+    """The running log-sum-exp ``y[k] = log(sum(exp(x[:k+1])))`` along `axis`.
+
+    What ``torch.logcumsumexp`` and ``jax.lax.cumlogsumexp`` compute, within 2 ulps of the
+    exact value, also where a result cancels to near 0 (a negative running maximum offset by
+    its log-sum, e.g. the running log of a cumulative distribution). NumPy's
+    ``np.logaddexp.accumulate`` rounds at every step instead.
+
+    Parameters
+    ----------
+    x : array_like
+        Real values; dtypes as for :func:`softmax` (float16 is computed in float32).
+    axis : int, default -1
+        The axis to scan along. A non-last axis is scanned where it lies, without a copy.
+    out : ndarray, optional
+        Destination of the same shape and dtype as the result; may be `x` itself.
+
+    Returns
+    -------
+    ndarray
+        The shape of `x`; non-decreasing along `axis`.
+
+    Notes
+    -----
+    Special values: -inf entries are left out, so a leading run of -inf gives -inf (never
+    NaN); from the first +inf on every result is +inf; from the first NaN on every result is
+    NaN, the earlier results are unaffected (as in PyTorch). On any error nothing is written
+    to `out`.
+
+    Examples
+    --------
+    >>> import swiftsoftmax as ssm
+    >>> ssm.logcumsumexp([0.0, 0.0, 0.0, 0.0])
+    array([0.        , 0.69314718, 1.09861229, 1.38629436])
+    >>> ssm.logcumsumexp([float("-inf"), 1000.0, 1000.0])
+    array([         -inf, 1000.        , 1000.69314718])
+    >>> ssm.logcumsumexp([[0.0, 1.0], [2.0, 3.0]], axis=0)
+    array([[0.        , 1.        ],
+           [2.12692801, 3.12692801]])
+    """
+    if axis is None or isinstance(axis, (tuple, list)):
+        raise TypeError(f"axis: expected an int, got {axis!r}")
+    return _rowwise("logcumsumexp", x, axis, _NO_TEMPERATURE, None, out)
 
 
 LogSumExpResult = Union[npt.NDArray[Any], np.floating[Any], np.complexfloating[Any, Any]]

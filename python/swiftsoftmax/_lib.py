@@ -36,6 +36,7 @@ _SIGNATURES: dict[str, tuple[Union[type[ctypes._SimpleCData[Any]], str], ...]] =
     "ssm_sigmoid_{t}": (_P, _P, _Z),
     "ssm_log_sigmoid_{t}": (_P, _P, _Z),
     "ssm_normalize_{t}": (_P, _P, _Z, _Z, _Z),
+    "ssm_logcumsumexp_{t}": (_P, _P, _Z, _Z, _Z),
     "ssm_softmax_jacobian_{t}": (_P, _P, _Z, _Z, _Z, "s"),
     "ssm_softmax_vjp_{t}": (_P, _P, _P, _Z, _Z, _Z, "s"),
     "ssm_log_softmax_vjp_{t}": (_P, _P, _P, _Z, _Z, _Z, "s"),

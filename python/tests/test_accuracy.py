@@ -184,6 +184,78 @@ def _ref_rows_mp(kind, x, axis=-1, temperature=1.0, where=None):
     return np.moveaxis(r.reshape(a.shape), -1, axis)
 
 
+def ref_logcumsumexp_ld(x, axis=-1, block=64):
+    """The running log-sum-exp in longdouble: per block of `block` entries, every prefix's
+    terms relative to its own running maximum M_k (a block × block triangle of exps), plus
+    the sum of the earlier blocks carried relative to the previous block's last maximum. Each
+    prefix sum has about block + n/block roundings of 2^-64 (not n, as a plain cumsum). Only
+    finite entries and -inf are modelled: from the first NaN or +inf on the reference is NaN
+    (those results are checked exactly elsewhere). y = M + log(S) cancels where y is near 0:
+    that family uses `ref_logcumsumexp_mp`."""
+    x = np.asarray(x)
+    a = np.moveaxis(x, axis, -1).astype(LD)
+    shape = a.shape
+    n = shape[-1]
+    rows = a.reshape(-1, n)
+    bad = np.logical_or.accumulate(np.isnan(rows) | (rows == np.inf), axis=-1)
+    rows = np.where(bad, LD(-np.inf), rows)
+    nb = -(-n // block)
+    pad = np.full((rows.shape[0], nb * block), LD(-np.inf))
+    pad[:, :n] = rows
+    m = np.maximum.accumulate(pad, axis=-1)
+    y = np.empty_like(pad)
+    # S - 1 with one maximal term's exact 1 kept apart (so log1p keeps a small sum's bits): the
+    # earlier blocks' carry c = S - 1 relative to r, the previous block's last maximum.
+    c = np.zeros(rows.shape[0], dtype=LD)
+    r = np.full(rows.shape[0], LD(-np.inf))
+    tri = np.tril(np.ones((block, block), dtype=bool))
+    with np.errstate(invalid="ignore", over="ignore", under="ignore", divide="ignore"):
+        for b in range(nb):
+            sl = slice(b * block, (b + 1) * block)
+            xb, mb = pad[:, sl], m[:, sl]
+            mf = np.where(np.isfinite(mb), mb, LD(0))
+            d = xb[:, None, :] - mf[:, :, None]      # [slice, k, i]
+            live = tri[None] & np.isfinite(xb)[:, None, :]
+            zero = live & (d == 0)
+            others = np.where(live & ~zero, np.exp(d), LD(0)).sum(axis=-1)
+            nzero = zero.sum(axis=-1).astype(LD)
+            # the maximum within the block (nzero >= 1): (1 + c) e^(r - M) + others + nzero - 1;
+            # else it is r itself: c + others
+            scaled = np.where(np.isfinite(r)[:, None], (1 + c[:, None]) * np.exp(r[:, None] - mf), LD(0))
+            s1 = np.where(nzero >= 1, scaled + others + (nzero - 1), c[:, None] + others)
+            y[:, sl] = np.where(np.isfinite(mb), mb + np.log1p(s1), LD(-np.inf))
+            last = mb[:, -1]
+            c = np.where(np.isfinite(last), s1[:, -1], LD(0))
+            r = last
+    y = np.where(bad, LD(np.nan), y[:, :n])
+    return np.moveaxis(y.reshape(shape), -1, axis)
+
+
+def ref_logcumsumexp_mp(x, axis=-1):
+    """The running log-sum-exp in mpmath (80 digits, no shift needed): a running sum of
+    exp(x_i), exact to far below an ulp, whose log keeps a result near 0 precise."""
+    mpmath = _mp()
+    x = np.asarray(x)
+    a = np.moveaxis(x, axis, -1)
+    n = a.shape[-1]
+    out = []
+    with mpmath.workdps(80):
+        for row in a.reshape(-1, n):
+            s = mpmath.mpf(0)
+            vals = []
+            for v in row:
+                v = float(v)
+                if math.isnan(v) or v == math.inf or (vals and (math.isnan(vals[-1]))):
+                    vals.append(LD(np.nan))
+                    continue
+                if v != -math.inf:
+                    s += mpmath.exp(mpmath.mpf(v))
+                vals.append(_mp_to_ld(mpmath.log(s)) if s > 0 else LD(-np.inf))
+            out.append(vals)
+    r = np.array(out, dtype=LD).reshape(a.shape)
+    return np.moveaxis(r, -1, axis)
+
+
 def ref_sigmoid_ld(x):
     a = np.asarray(x).astype(LD)
     with np.errstate(over="ignore", under="ignore"):
@@ -311,6 +383,8 @@ def reference(func: str, inp: dict, method: str) -> np.ndarray:
         return ref_sigmoid_ld(x)
     if func == "log_sigmoid":
         return ref_log_sigmoid_ld(x)
+    if func == "logcumsumexp":
+        return ref_logcumsumexp_mp(x, axis) if method == "mp" else ref_logcumsumexp_ld(x, axis)
     kind = "log_softmax" if func == "cross_entropy" else func
     if method == "mp":
         r = _ref_rows_mp(kind, x, axis, t, where)
@@ -346,6 +420,8 @@ def ours(func: str, inp: dict):
         return ssm.log_sigmoid(x)
     if func == "normalize":
         return ssm.normalize(x, axis=axis)
+    if func == "logcumsumexp":
+        return ssm.logcumsumexp(x, axis=axis)
     if func == "cross_entropy":
         return ssm.cross_entropy(x, inp["labels"], axis=axis, reduction="none")
     if func in ("bce", "bce_grad"):
@@ -369,13 +445,14 @@ def ours(func: str, inp: dict):
 ROW_FUNCS = ("softmax", "log_softmax", "logsumexp", "cross_entropy")
 ELEM_FUNCS = ("sigmoid", "log_sigmoid")
 NORM_FUNCS = ("normalize",)
+SCAN_FUNCS = ("logcumsumexp",)
 VJP_FUNCS = ("softmax_vjp", "log_softmax_vjp")
 DERIV_FUNCS = VJP_FUNCS + ("softmax_jacobian",)
 # binary_cross_entropy_with_logits: "bce" the per-element losses (ULPs), "bce_grad" the gradient
 # (against the scale of its two terms, as the VJPs).
 BCE_FUNCS = ("bce", "bce_grad")
 GRAD_FUNCS = VJP_FUNCS + ("bce_grad",)
-FUNCS = ROW_FUNCS + ELEM_FUNCS + NORM_FUNCS + DERIV_FUNCS + BCE_FUNCS
+FUNCS = ROW_FUNCS + ELEM_FUNCS + NORM_FUNCS + DERIV_FUNCS + BCE_FUNCS + SCAN_FUNCS
 ROWS_AND_VJPS = ROW_FUNCS + VJP_FUNCS
 ROWS_AND_DERIVS = ROW_FUNCS + DERIV_FUNCS
 # softmax_jacobian writes n·n outputs per slice: inputs above this many are left out.
@@ -644,23 +721,65 @@ def _norm_non_last_axis(dt, rng):
             {"x": rng.uniform(0, 1, (1100, 64)).astype(dt), "axis": 0}]
 
 
+def _scan_near_zero(dt, rng):
+    """Running log-sums that cancel to near 0: the running log of a cumulative distribution
+    (log-probabilities, all < 0, whose log-sum-exp tends to 0 from below), and rows that start
+    far below 0 and then hold values near 0 (a negative running maximum that its log-sum nearly
+    offsets)."""
+    out = []
+    for n in (12, 50, 200):
+        lp = rng.normal(0, 2, (16, n))
+        lp = lp - np.log(np.exp(lp).sum(axis=1, keepdims=True))
+        # The most probable class last, and left out: the whole distribution sums to 1 within
+        # the rounding of its own entries, a result below 2^-54 (docs/accuracy.md, "Known limits").
+        i = lp.argmax(axis=1)
+        lp[np.arange(16), i], lp[:, -1] = lp[:, -1], lp[np.arange(16), i]
+        lp = lp[:, :-1]
+        out.append({"x": lp.astype(dt)})
+    x = np.concatenate([rng.uniform(-40, -20, (32, 6)), -(10.0 ** rng.uniform(-12, -1, (32, 10)))], axis=1)
+    out.append({"x": x.astype(dt)})
+    # near-zero results at a prefix: pairs [a, b] with log(e^a + e^b) ~ 0
+    a = -rng.uniform(0.5, 5, 64)
+    b = np.log1p(-np.exp(a)) * (1 + rng.uniform(-1e-6, 1e-6, 64))
+    out.append({"x": np.stack([a, b, b - 3], axis=1).astype(dt)})
+    xs = lp[:, :50].T.copy()   # a distribution's head as columns (a non-last axis)
+    out.append({"x": xs.astype(dt), "axis": 0})
+    return out
+
+
+def _scan_specials(dt, rng):
+    """-inf prefixes (of every length, also all of the slice) and -inf entries inside: never NaN."""
+    x = rng.normal(0, 3, (40, 60))
+    for i in range(40):
+        x[i, : i + 1] = -np.inf
+    x[::3, 45] = -np.inf
+    return [{"x": x.astype(dt)}, {"x": x.T.copy().astype(dt), "axis": 0}]
+
+
+def _scan_sorted(dt, rng):
+    """Every entry a new maximum (each step rescales the sum), and every entry below it."""
+    up = np.sort(rng.normal(0, 3, (16, 1000)), axis=1)
+    return [{"x": up.astype(dt)}, {"x": up[:, ::-1].copy().astype(dt)},
+            {"x": np.cumsum(rng.uniform(0, 1e-3, (8, 5000)), axis=1).astype(dt)}]
+
+
 def _no_ce(funcs):
     return tuple(f for f in funcs if f != "cross_entropy")
 
 
 CASES = [
-    Case("rows_1_to_70", _rows_1_70, funcs=ROWS_AND_DERIVS),
-    Case("row_262144", _row_262144, funcs=ROWS_AND_VJPS),
-    Case("ordinary", _ordinary, funcs=ROWS_AND_VJPS),
-    Case("near_overflow", _near_overflow, funcs=ROWS_AND_DERIVS),
-    Case("offset_1e4", _offset_1e4, funcs=ROWS_AND_DERIVS),
-    Case("magnitude_1e30", _magnitude_1e30, funcs=ROWS_AND_DERIVS),
-    Case("magnitude_1e-30", _magnitude_1e_30, funcs=ROWS_AND_DERIVS),
-    Case("confident", _confident, funcs=ROWS_AND_DERIVS),
+    Case("rows_1_to_70", _rows_1_70, funcs=ROWS_AND_DERIVS + SCAN_FUNCS),
+    Case("row_262144", _row_262144, funcs=ROWS_AND_VJPS + SCAN_FUNCS),
+    Case("ordinary", _ordinary, funcs=ROWS_AND_VJPS + SCAN_FUNCS),
+    Case("near_overflow", _near_overflow, funcs=ROWS_AND_DERIVS + SCAN_FUNCS),
+    Case("offset_1e4", _offset_1e4, funcs=ROWS_AND_DERIVS + SCAN_FUNCS),
+    Case("magnitude_1e30", _magnitude_1e30, funcs=ROWS_AND_DERIVS + SCAN_FUNCS),
+    Case("magnitude_1e-30", _magnitude_1e_30, funcs=ROWS_AND_DERIVS + SCAN_FUNCS),
+    Case("confident", _confident, funcs=ROWS_AND_DERIVS + SCAN_FUNCS),
     Case("near_zero", _near_zero, funcs=("logsumexp",), mp_float64=("logsumexp",)),
-    Case("subnormal_outputs", _subnormal_outputs, funcs=ROWS_AND_DERIVS),
-    Case("ties", _ties, funcs=ROWS_AND_DERIVS),
-    Case("non_last_axis", _non_last_axis, funcs=ROWS_AND_DERIVS),
+    Case("subnormal_outputs", _subnormal_outputs, funcs=ROWS_AND_DERIVS + SCAN_FUNCS),
+    Case("ties", _ties, funcs=ROWS_AND_DERIVS + SCAN_FUNCS),
+    Case("non_last_axis", _non_last_axis, funcs=ROWS_AND_DERIVS + SCAN_FUNCS),
     Case("shift_forms", _shift_forms, funcs=ROWS_AND_DERIVS),
     Case("masks", _masks, funcs=("softmax", "log_softmax", "logsumexp") + VJP_FUNCS),
     Case("temperature", _temperature, funcs=("softmax", "log_softmax") + DERIV_FUNCS,
@@ -677,6 +796,9 @@ CASES = [
     Case("norm_mixed", _norm_mixed, funcs=NORM_FUNCS),
     Case("norm_magnitudes", _norm_magnitudes, funcs=NORM_FUNCS),
     Case("norm_non_last_axis", _norm_non_last_axis, funcs=NORM_FUNCS),
+    Case("scan_near_zero", _scan_near_zero, funcs=SCAN_FUNCS, mp_float64=SCAN_FUNCS),
+    Case("scan_specials", _scan_specials, funcs=SCAN_FUNCS),
+    Case("scan_sorted", _scan_sorted, funcs=SCAN_FUNCS),
 ]
 CASE_BY_NAME = {c.name: c for c in CASES}
 

@@ -77,7 +77,7 @@ ROWWISE = [ssm.softmax, ssm.log_softmax, ssm.normalize]
 TEMPERED = [ssm.softmax, ssm.log_softmax]
 MASKED = [ssm.softmax, ssm.log_softmax]
 ELEMENTWISE = [ssm.sigmoid, ssm.log_sigmoid]
-WITH_OUT = ROWWISE + ELEMENTWISE
+WITH_OUT = ROWWISE + ELEMENTWISE + [ssm.logcumsumexp]
 
 BAD_AXES = [  # (id, axis, exception, given)
     ("axis-2", 2, np.exceptions.AxisError, "2"),
@@ -88,6 +88,11 @@ BAD_AXES = [  # (id, axis, exception, given)
     ("axis-float", 1.0, TypeError, "1.0"),
     ("axis-str", "last", TypeError, "last"),
     ("axis-bool", True, TypeError, "True"),
+]
+
+SCAN_BAD_AXES = [a for a in BAD_AXES if not isinstance(a[1], tuple)] + [  # one int axis only
+    ("axis-tuple", (0, 1), TypeError, "(0, 1)"),
+    ("axis-None", None, TypeError, "None"),
 ]
 
 BAD_TEMPERATURES = [  # value errors come from the library, type errors from the wrapper
@@ -157,6 +162,10 @@ for f in ROWWISE:
     for what, axis, exc, given in BAD_AXES:
         add(f, what, exc, "axis", given,
             lambda dt, axis=axis: ((data(dt), axis), {"out": sentinel(dt)}), in_place=True)
+
+for what, axis, exc, given in SCAN_BAD_AXES:
+    add(ssm.logcumsumexp, what, exc, "axis", given,
+        lambda dt, axis=axis: ((data(dt), axis), {"out": sentinel(dt)}), in_place=True)
 
 for f in TEMPERED:
     for what, t, exc, given in BAD_TEMPERATURES:

@@ -4,9 +4,11 @@ The cases, the exact references and the ULP measure are those of tests/test_accu
 script imports it), so the table and the test suite always agree. Peers: the NumPy idiom,
 scipy.special, and when installed JAX (eager, CPU, x64 enabled) and ONNX Runtime (the opset-13
 operator on the CPU provider; it has none for log_sigmoid), and for the derivatives PyTorch (its
-autograd kernels given the forward output; ``torch.func.jacrev`` for the Jacobian), and for
+autograd kernels given the forward output; ``torch.func.jacrev`` for the Jacobian), for
 binary_cross_entropy_with_logits ("bce", the per-element losses; "bce_grad", the gradient) PyTorch's
-F.binary_cross_entropy_with_logits with its autograd and its CPU formula in NumPy. A peer gets
+F.binary_cross_entropy_with_logits with its autograd and its CPU formula in NumPy, and for
+logcumsumexp ``np.logaddexp.accumulate`` (a rounding at every step), ``jax.lax.cumlogsumexp`` and
+``torch.logcumsumexp``; SciPy and ONNX have none. A peer gets
 the temperature as ``x / T`` (in the input dtype) and a mask as ``where(mask, x, -inf)``, as a
 user would write it.
 
@@ -84,6 +86,8 @@ def numpy_idiom(func, inp):
             return -np.logaddexp(x.dtype.type(0), -x)
         if func == "normalize":
             return x / x.sum(axis, keepdims=True)
+        if func == "logcumsumexp":
+            return np.logaddexp.accumulate(x, axis=axis)
         m = x.max(axis, keepdims=True)
         e = np.exp(x - m)
         if func == "softmax":
@@ -137,7 +141,9 @@ def torch_autograd(func, inp):
         xt = torch.from_numpy(np.ascontiguousarray(x.reshape(-1, x.shape[-1])))
         jac = torch.vmap(torch.func.jacrev(lambda r: torch.softmax(r / t, -1)))(xt)
         return jac.numpy().reshape(x.shape[:-1] + (x.shape[-1], x.shape[-1]))
-    raise NotImplementedError(f"only the derivatives are compared with PyTorch, not {func}")
+    if func == "logcumsumexp":
+        return torch.logcumsumexp(torch.from_numpy(np.ascontiguousarray(inp["x"])), dim=inp.get("axis", -1)).numpy()
+    raise NotImplementedError(f"only the derivatives and logcumsumexp are compared with PyTorch, not {func}")
 
 
 def scipy_special(func, inp):
@@ -147,6 +153,8 @@ def scipy_special(func, inp):
         raise NotImplementedError("scipy has no softmax derivatives and no binary cross-entropy")
     if func == "normalize":
         raise NotImplementedError("scipy has no sum-normalisation")
+    if func == "logcumsumexp":
+        raise NotImplementedError("scipy has no running log-sum-exp")
     x, axis = _x_for_peer(inp), inp.get("axis", -1)
     with np.errstate(all="ignore"):
         if func == "sigmoid":
@@ -187,6 +195,8 @@ def jax_nn(func, inp):
         r = jax.nn.logsumexp(x, axis=axis, **kw)
     elif func == "normalize":
         r = x / x.sum(axis, keepdims=True)
+    elif func == "logcumsumexp":
+        r = jax.lax.cumlogsumexp(x, axis=axis % x.ndim)
     else:
         import optax
 
