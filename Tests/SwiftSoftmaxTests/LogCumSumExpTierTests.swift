@@ -11,17 +11,6 @@ import Testing
 // (whose cancelling prefixes are repaired from a saved copy of the input) and with the units
 // split as threads split them, both bitwise equal to the one-piece call.
 
-private struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-}
 
 private enum Kind: CaseIterable { case ordinary, negative, cancelling, specials, increasing, huge, offset }
 

@@ -10,18 +10,6 @@ import Testing
 // a row longer than the two-chain loop's unroll; out of place, in place, and with the units
 // split as threads split them.
 
-/// A deterministic generator (SplitMix64), so failures reproduce.
-private struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-}
 
 /// The kinds of slice: each slice of a test array is filled with one, by its index.
 private enum Kind: CaseIterable { case positive, mixed, cancelling, zeros, specials, subnormal, huge, midpoint }
