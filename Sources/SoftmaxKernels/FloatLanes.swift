@@ -172,15 +172,15 @@ func vexpfParts(_ d: FV, _ e: FV) -> (h: FV, v: FV, kf: FV, t: FV) {
 /// form fixed.
 protocol ShiftForm {
     /// (d, e) with d = fl(v - m) and d + e = v - m exactly, for v <= m and finite m; e is NaN
-    /// where v is -inf, which only `TwoSumShift` meets.
-    static func shift(_ v: FV, _ m: FV) -> (d: FV, e: FV)
+    /// where v is -inf, which only `TwoSumShift` meets. Float and Double lanes alike.
+    static func shift<V: SIMD>(_ v: V, _ m: V) -> (d: V, e: V) where V.Scalar: FloatingPoint
     /// Whether the row may hold entries below m - 103 (and -inf), which exp clamps.
     static var clamps: Bool { get }
 }
 
 enum MaxLeads: ShiftForm {
     static var clamps: Bool { false }
-    @inline(__always) static func shift(_ v: FV, _ m: FV) -> (d: FV, e: FV) {
+    @inline(__always) static func shift<V: SIMD>(_ v: V, _ m: V) -> (d: V, e: V) where V.Scalar: FloatingPoint {
         let d = v - m
         return (d, v - (d + m))  // Fast2Sum(-m, v)
     }
@@ -188,7 +188,7 @@ enum MaxLeads: ShiftForm {
 
 enum EntryLeads: ShiftForm {
     static var clamps: Bool { false }
-    @inline(__always) static func shift(_ v: FV, _ m: FV) -> (d: FV, e: FV) {
+    @inline(__always) static func shift<V: SIMD>(_ v: V, _ m: V) -> (d: V, e: V) where V.Scalar: FloatingPoint {
         let d = v - m
         return (d, -(m + (d - v)))  // Fast2Sum(v, -m)
     }
@@ -196,7 +196,7 @@ enum EntryLeads: ShiftForm {
 
 enum TwoSumShift: ShiftForm {
     static var clamps: Bool { true }
-    @inline(__always) static func shift(_ v: FV, _ m: FV) -> (d: FV, e: FV) {
+    @inline(__always) static func shift<V: SIMD>(_ v: V, _ m: V) -> (d: V, e: V) where V.Scalar: FloatingPoint {
         let d = v - m
         let vp = d + m
         let mp = d - vp
@@ -221,15 +221,21 @@ extension ShiftForm {
 enum ShiftFormChoice {
     case maxLeads, entryLeads, twoSum
 
+    /// For Float rows, whose exp clamps below -104: a Fast2Sum form only where min - m >= -103.
     @inline(__always) init(max m: Float, min: Float) {
-        if !(Double(min) - Double(m) >= -103) {
+        self.init(leader: m, min: min, spread: -103)
+    }
+
+    /// The form for v - m over entries v in [min, m], m finite, where min - m may go down to
+    /// `spread` (computed in Double, so that it does not overflow); -inf excluded either way.
+    @inline(__always) init<S: BinaryFloatingPoint>(leader m: S, min: S, spread: Double) {
+        if !(Double(min) - Double(m) >= spread) || min == -.infinity {
             self = .twoSum
         } else if m <= 0 {
             self = .entryLeads
         } else {
-            // 2^(exponent(m)+1): m's exponent field plus one, the significand cleared (m is finite).
-            let bound = Float(bitPattern: (m.bitPattern & 0x7F80_0000) &+ 0x0080_0000)
-            self = -min < bound ? .maxLeads : .twoSum
+            // 2^(exponent(m)+1) (for a subnormal m less, which only narrows the choice).
+            self = -min < 2 * m.binade ? .maxLeads : .twoSum
         }
     }
 }

@@ -11,8 +11,9 @@ struct LaneStats {
     var empty: DMask       // the slice is empty, all -inf, or fully masked
     var infCount: DV       // how many +inf entries the slice has
     var special: Bool      // any lane is nan, posInf or empty
-    /// A contiguous Float row's smallest entry, where the Float rmax found it (-inf: unknown).
-    var floatMin: Float = -.infinity
+    /// A contiguous row's smallest entry, where its rmax found it (-inf: unknown), which tells
+    /// the later passes how exact `x - max` can be had cheaply (`ShiftForm`).
+    var rowMin: Double = -.infinity
 }
 
 /// rmax: lane-wise maximum, NaN flags and +inf counts; reduced across lanes for a row walk.
@@ -25,11 +26,14 @@ func rmax<T: SoftmaxScalar, W: LaneWalk>(
         if T.self == Float.self {
             let (c, smallest) = rmaxFloat(x.as(Float.self) + row.base, row.n)
             var st = LaneStats(c)
-            st.floatMin = smallest
+            st.rowMin = Double(smallest)
             return st
         }
         #endif
-        return LaneStats(rmaxContiguous(x + row.base, row.n))
+        let (c, smallest) = rmaxContiguous(x + row.base, row.n)
+        var st = LaneStats(c)
+        st.rowMin = smallest
+        return st
     }
     var m = DV(repeating: -.infinity)
     var nan = DMask(repeating: false)
@@ -52,14 +56,17 @@ func rmax<T: SoftmaxScalar, W: LaneWalk>(
 /// rmax of a contiguous unmasked piece: +inf entries are counted only in the rare piece whose
 /// maximum is +inf, and two accumulators let neighbouring compare-and-blend chains overlap.
 @inline(__always)
-func rmaxContiguous<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ n: Int) -> RowChunkStats {
+func rmaxContiguous<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ n: Int) -> (stats: RowChunkStats, min: Double) {
     var m0 = DV(repeating: -.infinity), m1 = m0
+    var l0 = DV(repeating: .infinity), l1 = l0
     var nan0 = DMask(repeating: false), nan1 = nan0
     var i = 0
     while i + 16 <= n {
         let a = T.load8(x + i), b = T.load8(x + i + 8)
         m0 = vmax(m0, a)
         m1 = vmax(m1, b)
+        l0 = vmin(l0, a)
+        l1 = vmin(l1, b)
         nan0 .|= a .!= a
         nan1 .|= b .!= b
         i += 16
@@ -69,6 +76,9 @@ func rmaxContiguous<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ n: Int) -> RowChu
         let b = n - i > 8 ? T.loadPartial(x + i + 8, count: n - i - 8, pad: -.infinity) : DV(repeating: -.infinity)
         m0 = vmax(m0, a)
         m1 = vmax(m1, b)
+        // The minimum's padding is +inf, which no minimum takes.
+        l0 = vmin(l0, n - i >= 8 ? a : T.loadPartial(x + i, count: n - i, pad: .infinity))
+        if n - i > 8 { l1 = vmin(l1, T.loadPartial(x + i + 8, count: n - i - 8, pad: .infinity)) }
         nan0 .|= a .!= a
         nan1 .|= b .!= b
     }
@@ -77,7 +87,8 @@ func rmaxContiguous<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ n: Int) -> RowChu
     if top == .infinity {
         for k in 0..<n where x[k] == .infinity { infs += 1 }
     }
-    return RowChunkStats(max: top, nan: anyLane(nan0 .| nan1), infCount: infs)
+    // The minimum is only read for rows without NaN, so vmin's NaN order does not matter.
+    return (RowChunkStats(max: top, nan: anyLane(nan0 .| nan1), infCount: infs), hmin(vmin(l0, l1)))
 }
 
 extension LaneStats {
@@ -151,7 +162,7 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
        row.n > 8 {
         let sum = raddstoreexpminusmaxFloat(
             x.as(Float.self) + row.base, y.map { $0.as(Float.self) + row.base }, row.n,
-            max: Float(st.max[0]), min: st.floatMin, topsApart: !plain)
+            max: Float(st.max[0]), min: Float(st.rowMin), topsApart: !plain)
         // A log result needs the terms of the non-maximal entries to full relative precision,
         // and a Float term below 2^-126 (x - max < -87.3) has lost digits to the subnormal
         // range. That shows only where their sum is itself tiny, so that the maximal entries'
@@ -429,10 +440,16 @@ func vlogfinalize<T: SoftmaxScalar, W: LaneWalk>(
     if T.self == Float.self, t == 1, mask == nil, !st.special, let row = w as? RowWalk {
         let lh = Float(l.hi[0])
         vlogfinalizeFloat(x.as(Float.self) + row.base, y.as(Float.self) + row.base, row.n,
-                          max: Float(st.max[0]), min: st.floatMin, lh: lh, ll: Float((l.hi[0] - Double(lh)) + l.lo[0]))
+                          max: Float(st.max[0]), min: Float(st.rowMin), lh: lh, ll: Float((l.hi[0] - Double(lh)) + l.lo[0]))
         return
     }
     #endif
+    if T.self == Double.self, t == 1, mask == nil, !st.special, let row = w as? RowWalk {
+        let (ch, e) = twoSum(st.max[0], l.hi[0])
+        vlogfinalizeDouble(x.as(Double.self) + row.base, y.as(Double.self) + row.base, row.n,
+                           ch: ch, cl: e + l.lo[0], min: st.rowMin)
+        return
+    }
     let invT = 1 / t
     let minusInf = DV(repeating: -.infinity)
     for k in 0..<w.steps {
@@ -454,6 +471,43 @@ func vlogfinalize<T: SoftmaxScalar, W: LaneWalk>(
             r = r.replacing(with: .nan, where: st.nan)
         }
         store(r, y, w, k)
+    }
+}
+
+/// vlogfinalize of a contiguous unmasked Double piece at temperature 1 without special values:
+/// y = x - (ch + cl), where ch + cl = max + log(sum) to double-double precision. x - ch is had
+/// exactly as a pair (d, e) by the piece's `ShiftForm` (Fast2Sum where its extremes allow,
+/// TwoSum else), then d + (e - cl) rounds once where it matters: half an ulp, plus cl's own
+/// rounding, far below it. Half the operations of subtracting the maximum and the logarithm
+/// one after the other, each by TwoSum (the general walk above). `min` is the piece's smallest
+/// entry (-inf: unknown or present). Not inlined, as `vlogfinalizeFloat`.
+@inline(never)
+func vlogfinalizeDouble(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ n: Int, ch: Double, cl: Double, min: Double) {
+    switch ShiftFormChoice(leader: ch, min: min, spread: -.greatestFiniteMagnitude) {
+    case .maxLeads: vlogfinalizeDouble(x, y, n, ch: ch, cl: cl, MaxLeads.self)
+    case .entryLeads: vlogfinalizeDouble(x, y, n, ch: ch, cl: cl, EntryLeads.self)
+    case .twoSum: vlogfinalizeDouble(x, y, n, ch: ch, cl: cl, TwoSumShift.self)
+    }
+}
+
+@inline(__always)
+private func vlogfinalizeDouble<F: ShiftForm>(
+    _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ n: Int, ch: Double, cl: Double, _: F.Type
+) {
+    let c = DV(repeating: ch), l = DV(repeating: cl), minusInf = DV(repeating: -.infinity)
+    @inline(__always) func result<G: ShiftForm>(_ v: DV, _: G.Type) -> DV {
+        let (d, e) = G.shift(v, c)
+        let r = d + (e - l)
+        // Only TwoSum's rows may hold -inf, whose error term is NaN.
+        return G.clamps ? r.replacing(with: minusInf, where: d .== minusInf) : r
+    }
+    var i = 0
+    while i + 8 <= n {
+        Double.store8(result(Double.load8(x + i), F.self), y + i)
+        i += 8
+    }
+    if i < n {
+        Double.storePartial(result(Double.loadPartial(x + i, count: n - i, pad: -.infinity), TwoSumShift.self), y + i, count: n - i)
     }
 }
 

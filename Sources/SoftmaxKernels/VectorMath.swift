@@ -30,6 +30,16 @@ func hmax(_ v: DV) -> Double {
     return Swift.max(b[0], b[1])
 }
 
+@inline(__always) func vmin(_ a: DV, _ b: DV) -> DV { a.replacing(with: b, where: b .< a) }
+
+/// The smallest lane (NaN-free input).
+@inline(__always)
+func hmin(_ v: DV) -> Double {
+    let a = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .< v.lowHalf)
+    let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .< a.lowHalf)
+    return Swift.min(b[0], b[1])
+}
+
 /// Lane-wise TwoSum: (s, e) with s + e == a + b exactly.
 @inline(__always)
 func vtwoSum(_ a: DV, _ b: DV) -> (DV, DV) {

@@ -14,7 +14,7 @@ import sys
 from collections import Counter
 
 NAMES = {"numpy": "NumPy idiom", "scipy": "scipy.special", "jax": "JAX (jit)", "ort": "ONNX Runtime",
-         "torch": "PyTorch"}
+         "torch": "PyTorch", "torch_lce": "PyTorch chunked"}
 
 
 def fmt_time(t) -> str:
@@ -27,7 +27,7 @@ def fmt_time(t) -> str:
 
 def table(data: dict) -> list[str]:
     peers = data["peers"]
-    lines = ["| op | dtype | shape, axis | ours | " + " | ".join(NAMES[p] for p in peers)
+    lines = ["| op | dtype | shape, axis | ours | " + " | ".join(NAMES.get(p, p) for p in peers)
              + " | best peer / ours | ours / copy | ours (out=) / copy | ns / element / thread |",
              "|---|---|---|" + "---:|" * (len(peers) + 5)]
     for r in data["results"]:
