@@ -234,8 +234,10 @@ enum ShiftFormChoice {
         } else if m <= 0 {
             self = .entryLeads
         } else {
-            // 2^(exponent(m)+1) (for a subnormal m less, which only narrows the choice).
-            self = -min < 2 * m.binade ? .maxLeads : .twoSum
+            // 2^(exponent(m)+1): m's exponent field plus one, the significand cleared, in Double
+            // (exact for Float m; `binade` is an out-of-line call).
+            let bound = Double(bitPattern: (Double(m).bitPattern & 0x7FF0_0000_0000_0000) &+ 0x0010_0000_0000_0000)
+            self = -Double(min) < bound ? .maxLeads : .twoSum
         }
     }
 }
