@@ -348,7 +348,7 @@ def logcumsumexp(x: npt.ArrayLike, axis: int = -1, *, out: Optional[npt.NDArray[
 LogSumExpResult = Union[npt.NDArray[Any], np.floating[Any], np.complexfloating[Any, Any]]
 
 
-def logsumexp(x: npt.ArrayLike, axis: Axis = -1, *, b: Optional[npt.ArrayLike] = None, keepdims: bool = False,
+def logsumexp(x: npt.ArrayLike, axis: Axis = _LAST, *, b: Optional[npt.ArrayLike] = None, keepdims: bool = False,
               return_sign: bool = False, where: Optional[npt.ArrayLike] = None,
               dtype: Optional[npt.DTypeLike] = None
               ) -> Union[LogSumExpResult, tuple[LogSumExpResult, LogSumExpResult]]:
@@ -411,6 +411,11 @@ def logsumexp(x: npt.ArrayLike, axis: Axis = -1, *, b: Optional[npt.ArrayLike] =
     >>> complex(ssm.logsumexp([0.0, 1j * np.pi / 2]))      # log(1 + i)
     (0.3465735902799727+0.7853981633974483j)
     """
+    if (type(x) is _ndarray and axis is _LAST and b is None and where is None and dtype is None
+            and not keepdims and not return_sign):  # the small call of a native array: one level down
+        r = _fast_logsumexp(x)
+        if r is not None:
+            return r
     if dtype is not None:
         x = A.cast_to(x, dtype)
     a, w, dt = A.as_weighted_arrays(x, b)
@@ -456,6 +461,31 @@ def scaled_logsumexp(a: npt.NDArray[Any], w: npt.NDArray[Any], cdt: np.dtype[Any
                                                            A.ptr(sign), *layout.dims)
     check(status, "logsumexp")
     return result, sign
+
+
+# logsumexp's fast path by dtype (handles as `_FAST_ELEMENTWISE`'s), for C-contiguous native
+# arrays of up to _COPY_IN_PLACE elements over the last axis: the general path's layout work is
+# three quarters of such a call.
+_FAST_LOGSUMEXP: dict[np.dtype[Any], CFuncPtr] = {
+    dt: handle(f"ssm_logsumexp_{A.suffix(dt)}", fast=True, keep_gil=True) for dt in (A.F32, A.F64)}
+
+
+def _fast_logsumexp(x: npt.NDArray[Any]) -> Union[npt.NDArray[np.floating[Any]], np.floating[Any], None]:
+    """logsumexp of `x` over its last axis by the fast handle, or None where the general path is
+    needed (another dtype, no elements, too many, not C-contiguous, not writeable: the address
+    comes from the buffer protocol, which refuses read-only arrays)."""
+    size = x.size
+    shape = x.shape
+    f = _FAST_LOGSUMEXP.get(x.dtype)
+    if f is None or not 0 < size <= _COPY_IN_PLACE or not shape or not x.flags.c_contiguous \
+            or not x.flags.writeable:
+        return None
+    n = shape[-1]
+    result: npt.NDArray[Any] = np.empty(shape[:-1], dtype=x.dtype)
+    status = f(_addressof(_from_buffer(x)), _addressof(_from_buffer(result)), size // n, n, 1)
+    if status:
+        check(status, "logsumexp")
+    return result[()] if result.ndim == 0 else result
 
 
 def _logsumexp_plain(a: npt.NDArray[Any], axis: Axis, keepdims: bool, where: Optional[npt.ArrayLike],

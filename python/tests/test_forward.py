@@ -325,6 +325,24 @@ class TestDtypes:
             ref = f(x.astype(np.float64).reshape(-1, x.shape[-1])).reshape(shape)
             np.testing.assert_allclose(fresh, ref.astype(dtype), rtol=4 * np.finfo(dtype).eps, atol=0)
 
+    @pytest.mark.parametrize("shape", [(1,), (8,), (3, 5), (2, 3, 17), (4096,), (4097,), (0,), (2, 0), ()])
+    def test_logsumexp_call_paths_agree(self, dtype, rng, shape):
+        # Defaults on a small C-contiguous array take the fast handle; a spelled-out axis tuple,
+        # a read-only or a strided array the general path. Both return NumPy scalars for 1-D x.
+        x = rng.normal(0, 4, size=shape).astype(dtype)
+        keep = x.copy()
+        fast = ssm.logsumexp(x)
+        assert_same(x, keep)
+        general = ssm.logsumexp(x, axis=(-1,)) if x.ndim else ssm.logsumexp(x, axis=None)
+        assert type(fast) is type(general) and np.asarray(fast).dtype == dtype
+        assert_same(np.asarray(fast), np.asarray(general))
+        ro = x.copy()
+        ro.flags.writeable = False
+        assert_same(np.asarray(ssm.logsumexp(ro)), np.asarray(fast))
+        if x.ndim == 2 and x.shape[1]:
+            wide = np.repeat(x, 2, axis=1)[:, ::2]  # strided, the same values
+            assert_same(ssm.logsumexp(wide), fast)
+
     def test_small_path_reports_errors_through_the_general_rules(self):
         x = np.ones((2, 3), dtype=np.float32)
         with pytest.raises(TypeError):
