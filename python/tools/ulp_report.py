@@ -3,8 +3,10 @@
 The cases, the exact references and the ULP measure are those of tests/test_accuracy.py (this
 script imports it), so the table and the test suite always agree. Peers: the NumPy idiom,
 scipy.special, and when installed JAX (eager, CPU, x64 enabled) and ONNX Runtime (the opset-13
-operator on the CPU provider; it has none for log_sigmoid), and for the derivatives PyTorch (its
-autograd kernels given the forward output; ``torch.func.jacrev`` for the Jacobian), for
+operator on the CPU provider; it has none for log_sigmoid) and PyTorch (``torch.softmax``,
+``torch.log_softmax``, ``torch.logsumexp``, ``torch.sigmoid``, ``F.logsigmoid``,
+``F.cross_entropy``; for the derivatives its autograd kernels given the forward output;
+``torch.func.jacrev`` for the Jacobian), for
 binary_cross_entropy_with_logits ("bce", the per-element losses; "bce_grad", the gradient) PyTorch's
 F.binary_cross_entropy_with_logits with its autograd and its CPU formula in NumPy, and for
 logcumsumexp ``np.logaddexp.accumulate`` (a rounding at every step), ``jax.lax.cumlogsumexp`` and
@@ -16,6 +18,7 @@ user would write it.
     python tools/ulp_report.py --funcs softmax,logsumexp --dtypes float64 --peers numpy
     python tools/ulp_report.py --known                       # also print KNOWN_ABOVE_2ULP for ours
     python tools/ulp_report.py --markdown                    # the Markdown table of docs/accuracy.md
+    python tools/ulp_report.py --summary                     # the README's: worst per function
 """
 
 from __future__ import annotations
@@ -111,8 +114,8 @@ def _numpy_vjp(func, inp):
 
 
 def torch_autograd(func, inp):
-    """PyTorch's own backward kernels for softmax and log_softmax, given the forward output
-    (what autograd calls), and torch.func.jacrev for the Jacobian."""
+    """PyTorch's forward functions, its own backward kernels for softmax and log_softmax given
+    the forward output (what autograd calls), and torch.func.jacrev for the Jacobian."""
     import torch
 
     axis, t = inp.get("axis", -1), inp.get("temperature", 1.0)
@@ -143,7 +146,25 @@ def torch_autograd(func, inp):
         return jac.numpy().reshape(x.shape[:-1] + (x.shape[-1], x.shape[-1]))
     if func == "logcumsumexp":
         return torch.logcumsumexp(torch.from_numpy(np.ascontiguousarray(inp["x"])), dim=inp.get("axis", -1)).numpy()
-    raise NotImplementedError(f"only the derivatives and logcumsumexp are compared with PyTorch, not {func}")
+    # The forward functions as a PyTorch user calls them, on x / T with masked entries -inf.
+    xt = torch.from_numpy(np.ascontiguousarray(_x_for_peer(inp)))
+    if func == "softmax":
+        return torch.softmax(xt, axis).numpy()
+    if func == "log_softmax":
+        return torch.log_softmax(xt, axis).numpy()
+    if func == "logsumexp":
+        return torch.logsumexp(xt, axis).numpy()
+    if func == "sigmoid":
+        return torch.sigmoid(xt).numpy()
+    if func == "log_sigmoid":
+        return torch.nn.functional.logsigmoid(xt).numpy()
+    if func == "normalize":
+        return (xt / xt.sum(axis, keepdim=True)).numpy()
+    if func == "cross_entropy":  # classes on axis 1, as PyTorch wants them
+        xc = torch.movedim(xt, axis, 1) if xt.ndim > 1 else xt
+        return torch.nn.functional.cross_entropy(
+            xc, torch.from_numpy(np.ascontiguousarray(inp["labels"]).astype(np.int64)), reduction="none").numpy()
+    raise NotImplementedError(f"PyTorch is not compared on {func}")
 
 
 def scipy_special(func, inp):
@@ -291,6 +312,8 @@ def main(argv=None) -> int:
     ap.add_argument("--cases", help="comma-separated case names")
     ap.add_argument("--peers", help="comma-separated: numpy,scipy,jax,ort,torch (ours always)")
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    ap.add_argument("--summary", action="store_true",
+                    help="print only each function's worst, float32 / float64, as a Markdown table (the README's)")
     ap.add_argument("--known", action="store_true",
                     help="print the KNOWN_ABOVE_2ULP dict of test_accuracy.py for the current library")
     args = ap.parse_args(argv)
@@ -343,6 +366,16 @@ def main(argv=None) -> int:
     print(f"# swiftsoftmax {ssm.build_info()}")
     print(f"# numpy {np.__version__}" + "".join(
         f", {m} {sys.modules[m].__version__}" for m in ("scipy", "jax", "onnxruntime", "torch") if m in sys.modules))
+    if args.summary:
+        labels = {"ours": "swiftsoftmax", "numpy": "NumPy idiom", "scipy": "scipy.special", "jax": "JAX",
+                  "ort": "ONNX Runtime", "torch": "PyTorch"}
+        print("| function | " + " | ".join(labels.get(n, n) for n in names) + " |")
+        print("|---|" + "---:|" * len(names))
+        for f in T.FUNCS:
+            pairs = [(worst.get((f, "float32", n)), worst.get((f, "float64", n))) for n in names]
+            if any(v is not None for p in pairs for v in p):
+                print(f"| {f} | " + " | ".join(f"{fmt(a)} / {fmt(b)}" for a, b in pairs) + " |")
+        return 0
     header = ["function", "dtype", "case"] + names
     body = [[f, d, c] + [fmt(u) for u in cells] for f, d, c, cells in rows]
     summary = []
