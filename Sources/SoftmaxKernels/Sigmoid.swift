@@ -250,11 +250,11 @@ func vexpfPairByTable(_ d: FV) -> (hi: FV, lo: FV) {
     let magic = FV(repeating: 0x1.8p23)
     let t = fmadd(d, FV(repeating: 0x1.715476p+4), magic)
     let kf = t - magic
-    let r = fmadd(kf, FV(repeating: -0x1.62e430p-5), d)
-    let c = kf * FV(repeating: 0x1.05c610p-33)
+    // d - kf ln2/16 with ln2/16 = 0x1.62e430p-5 - 0x1.05c610p-33: the first step is exact, the second rounds
+    // once, 2^-30 absolute (|r| < 2^-5), which is 2^-30 relative in exp.
+    let r = fmadd(kf, FV(repeating: 0x1.05c610p-33), fmadd(kf, FV(repeating: -0x1.62e430p-5), d))
     let r2 = r * r
-    let q = fmadd(r2, fmadd(r2, FV(repeating: 0x1.555556p-5), fmadd(r, FV(repeating: 0x1.555556p-3), FV(repeating: 0.5))), r)
-    let qq = fmadd(c, q, q + c)
+    let qq = fmadd(r2, fmadd(r2, FV(repeating: 0x1.555556p-5), fmadd(r, FV(repeating: 0x1.555556p-3), FV(repeating: 0.5))), r)
     let index = unsafeBitCast(t, to: SIMD8<Int64>.self)
     let tHi = _mm512_permutexvar_ps(index, FV(
         0x1.000000p+0, 0x1.0b5586p+0, 0x1.172b84p+0, 0x1.2387a6p+0, 0x1.306fe0p+0, 0x1.3dea64p+0, 0x1.4bfdaep+0, 0x1.5ab07ep+0,
@@ -287,10 +287,18 @@ func sigmoidFloatLanes(_ v: FV) -> FV {
     let neg = v .< zero
     let nh = one.replacing(with: eh, where: neg), nl = zero.replacing(with: el, where: neg)
     let sh = one + eh
-    let sl = ((one - sh) + eh) + el
+    #if arch(x86_64) && SSM_AVX512F
+    // vrcp14ps alone (2^-14, sh in [1, 2]): q is off by 2^-14, the remainder's correction by
+    // 2^-14 of itself, 2^-28 of q. Raised to 1/2, which 1/sh is not below, so that q >= nh/2.
+    let inv = maxKeeping(_mm512_rcp14_ps(sh), FV(repeating: 0.5))
+    #else
     let inv = reciprocalApprox(sh)
+    #endif
     let q = nh * inv
-    let corr = fmadd(-q, sl, fmadd(-q, sh, nh) + nl)
+    // The remainder nh + nl - q (1 + eh + el) without splitting 1 + eh: nh - q is exact
+    // (Sterbenz: q is in [nh/2, 2 nh]) and the rest is about 2^-14 of nh (a rounded quotient's
+    // 2^-24 elsewhere), so each step after it rounds far below q's ulp.
+    let corr = fnmadd(q, el, fnmadd(q, eh, nh - q) + nl)
     return fmadd(corr, inv, q).replacing(with: v, where: v .!= v)
 }
 #endif
