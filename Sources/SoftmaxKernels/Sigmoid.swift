@@ -101,7 +101,13 @@ func vexpPair(_ d: DV, _ dl: DV = DV(repeating: 0)) -> (hi: DV, lo: DV) {
 @inline(__always)
 func expMinusAbs<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> (hi: DV, lo: DV) {
     let d = minusAbs(v)
-    if T.self == Double.self { return vexpPair(d) }
+    if T.self == Double.self {
+        #if arch(x86_64) && SSM_AVX512F
+        return vexpPairByTable(d)
+        #else
+        return vexpPair(d)
+        #endif
+    }
     let floor = DV(repeating: -150)
     let e = vexpForFloat(floor.replacing(with: d, where: d .> floor))
     return (zeroUnless(d .>= DV(repeating: -745.1332191019412), e), DV(repeating: 0))
