@@ -276,9 +276,9 @@ func vexpfPairByTable(_ d: FV) -> (hi: FV, lo: FV) {
 }
 #endif
 
-/// sigmoid of a Float vector in Float arithmetic: `pairQuotient`'s steps with the pair from
-/// `vexpfPair` (the table's on AVX-512) and a reciprocal that the remainder corrects, about
-/// 0.6 ulp. Below -104, e = exp(-104) rounds to +0, as every sigmoid there does. NaN lanes
+/// sigmoid of a Float vector in Float arithmetic: `pairQuotient`'s idea with the pair from
+/// `vexpfPair` (the table's on AVX-512), a reciprocal that the remainder corrects, and the
+/// remainder from nh - q rather than a split 1 + e, about 0.6 ulp (0.75 worst, near underflow). Below -104, e = exp(-104) rounds to +0, as every sigmoid there does. NaN lanes
 /// return the input.
 @inline(__always)
 func sigmoidFloatLanes(_ v: FV) -> FV {
