@@ -34,6 +34,17 @@ func reciprocalApprox(_ v: FV) -> FV {
     #endif
 }
 
+/// c - a b with one rounding: `vfnmadd` on AVX-512, where Swift's `-a` (a subtraction from 0,
+/// which keeps the sign of zero apart) is not folded into the FMA.
+@inline(__always)
+func fnmadd(_ a: FV, _ b: FV, _ c: FV) -> FV {
+    #if arch(x86_64) && SSM_AVX512F
+    return _mm512_fnmadd_ps(a, b, c)
+    #else
+    return c.addingProduct(-a, b)
+    #endif
+}
+
 /// The smaller of `v` and `m` per lane; where `v` is NaN, `m`.
 @inline(__always)
 func minKeeping(_ v: FV, _ m: FV) -> FV {

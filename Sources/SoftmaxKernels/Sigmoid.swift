@@ -101,7 +101,13 @@ func vexpPair(_ d: DV, _ dl: DV = DV(repeating: 0)) -> (hi: DV, lo: DV) {
 @inline(__always)
 func expMinusAbs<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> (hi: DV, lo: DV) {
     let d = minusAbs(v)
-    if T.self == Double.self { return vexpPair(d) }
+    if T.self == Double.self {
+        #if arch(x86_64) && SSM_AVX512F
+        return vexpPairByTable(d)
+        #else
+        return vexpPair(d)
+        #endif
+    }
     let floor = DV(repeating: -150)
     let e = vexpForFloat(floor.replacing(with: d, where: d .> floor))
     return (zeroUnless(d .>= DV(repeating: -745.1332191019412), e), DV(repeating: 0))
@@ -250,11 +256,11 @@ func vexpfPairByTable(_ d: FV) -> (hi: FV, lo: FV) {
     let magic = FV(repeating: 0x1.8p23)
     let t = fmadd(d, FV(repeating: 0x1.715476p+4), magic)
     let kf = t - magic
-    let r = fmadd(kf, FV(repeating: -0x1.62e430p-5), d)
-    let c = kf * FV(repeating: 0x1.05c610p-33)
+    // d - kf ln2/16 with ln2/16 = 0x1.62e430p-5 - 0x1.05c610p-33: the first step is exact, the second rounds
+    // once, 2^-30 absolute (|r| < 2^-5), which is 2^-30 relative in exp.
+    let r = fmadd(kf, FV(repeating: 0x1.05c610p-33), fmadd(kf, FV(repeating: -0x1.62e430p-5), d))
     let r2 = r * r
-    let q = fmadd(r2, fmadd(r2, FV(repeating: 0x1.555556p-5), fmadd(r, FV(repeating: 0x1.555556p-3), FV(repeating: 0.5))), r)
-    let qq = fmadd(c, q, q + c)
+    let qq = fmadd(r2, fmadd(r2, FV(repeating: 0x1.555556p-5), fmadd(r, FV(repeating: 0x1.555556p-3), FV(repeating: 0.5))), r)
     let index = unsafeBitCast(t, to: SIMD8<Int64>.self)
     let tHi = _mm512_permutexvar_ps(index, FV(
         0x1.000000p+0, 0x1.0b5586p+0, 0x1.172b84p+0, 0x1.2387a6p+0, 0x1.306fe0p+0, 0x1.3dea64p+0, 0x1.4bfdaep+0, 0x1.5ab07ep+0,
@@ -270,9 +276,9 @@ func vexpfPairByTable(_ d: FV) -> (hi: FV, lo: FV) {
 }
 #endif
 
-/// sigmoid of a Float vector in Float arithmetic: `pairQuotient`'s steps with the pair from
-/// `vexpfPair` (the table's on AVX-512) and a reciprocal that the remainder corrects, about
-/// 0.6 ulp. Below -104, e = exp(-104) rounds to +0, as every sigmoid there does. NaN lanes
+/// sigmoid of a Float vector in Float arithmetic: `pairQuotient`'s idea with the pair from
+/// `vexpfPair` (the table's on AVX-512), a reciprocal that the remainder corrects, and the
+/// remainder from nh - q rather than a split 1 + e, about 0.6 ulp (0.75 worst, near underflow). Below -104, e = exp(-104) rounds to +0, as every sigmoid there does. NaN lanes
 /// return the input.
 @inline(__always)
 func sigmoidFloatLanes(_ v: FV) -> FV {
@@ -287,10 +293,18 @@ func sigmoidFloatLanes(_ v: FV) -> FV {
     let neg = v .< zero
     let nh = one.replacing(with: eh, where: neg), nl = zero.replacing(with: el, where: neg)
     let sh = one + eh
-    let sl = ((one - sh) + eh) + el
+    #if arch(x86_64) && SSM_AVX512F
+    // vrcp14ps alone (2^-14, sh in [1, 2]): q is off by 2^-14, the remainder's correction by
+    // 2^-14 of itself, 2^-28 of q. Raised to 1/2, which 1/sh is not below, so that q >= nh/2.
+    let inv = maxKeeping(_mm512_rcp14_ps(sh), FV(repeating: 0.5))
+    #else
     let inv = reciprocalApprox(sh)
+    #endif
     let q = nh * inv
-    let corr = fmadd(-q, sl, fmadd(-q, sh, nh) + nl)
+    // The remainder nh + nl - q (1 + eh + el) without splitting 1 + eh: nh - q is exact
+    // (Sterbenz: q is in [nh/2, 2 nh]) and the rest is about 2^-14 of nh (a rounded quotient's
+    // 2^-24 elsewhere), so each step after it rounds far below q's ulp.
+    let corr = fnmadd(q, el, fnmadd(q, eh, nh - q) + nl)
     return fmadd(corr, inv, q).replacing(with: v, where: v .!= v)
 }
 #endif

@@ -100,11 +100,20 @@ func vexp(_ hi: DV, _ lo: DV) -> DV {
 func vexpByTable(_ hi: DV, _ lo: DV) -> DV {
     let floor = DV(repeating: -746)
     let keep = hi .> floor
-    let x = floor.replacing(with: hi, where: keep)
+    let (kf, tHi, rest) = expByTableParts(floor.replacing(with: hi, where: keep), zeroUnless(keep, lo))
+    let p = tHi + rest
+    // vscalefpd multiplies by 2^floor(its second operand): floor(k/16).
+    return zeroUnless(keep, _mm512_scalef_pd(p, kf * DV(repeating: 0.0625)))
+}
+
+/// `vexpByTable`'s steps before the last addition and the scaling, for x >= -750 (|k| < 2^15):
+/// exp(x + lo) = 2^floor(k/16) (tHi + rest), tHi = 2^(j/16) rounded, |rest| < 2^-4 tHi.
+@inline(__always)
+func expByTableParts(_ x: DV, _ lo: DV) -> (kf: DV, tHi: DV, rest: DV) {
     let t = fmadd(x, DV(repeating: 0x1.71547652b82fep+4), roundMagic)
     let kf = t - roundMagic
     let r = fmadd(kf, DV(repeating: -0x1.62e42fefa0000p-5), x)
-    let rLo = fmadd(kf, DV(repeating: -0x1.cf79abc9e3b3ap-44), zeroUnless(keep, lo))
+    let rLo = fmadd(kf, DV(repeating: -0x1.cf79abc9e3b3ap-44), lo)
     let r2 = r * r, r4 = r2 * r2
     let a = fmadd(r, DV(repeating: 0x1.5555555555555p-3), DV(repeating: 0.5))
     let b = fmadd(r, DV(repeating: 0x1.1111111111111p-7), DV(repeating: 0x1.5555555555555p-5))
@@ -125,9 +134,19 @@ func vexpByTable(_ hi: DV, _ lo: DV) -> DV {
         index,
         DV(-0x1.bdd3413b26456p-54, -0x1.41577ee04992fp-55, 0x1.6e9f156864b27p-54, 0x1.c7c46b071f2bep-56,
            0x1.7a1cd345dcc81p-54, 0x1.11065895048ddp-55, 0x1.2ed02d75b3707p-55, -0x1.e9c23179c2893p-54))
-    let p = tHi + fmadd(tHi, qq, tLo)
-    // vscalefpd multiplies by 2^floor(its second operand): floor(k/16).
-    return zeroUnless(keep, _mm512_scalef_pd(p, kf * DV(repeating: 0.0625)))
+    return (kf, tHi, fmadd(tHi, qq, tLo))
+}
+
+/// `vexpPair` for d <= 0 (or NaN) and a zero low part, from `vexpByTable`'s steps: tHi + rest
+/// split by Fast2Sum, both parts scaled by `vscalefpd` (hi rounds once where it is subnormal; lo
+/// is lost there, below the resolution anyway). d is raised to -750 first (NaN too: `vmaxpd`
+/// returns its second operand), where both parts underflow to +0, as `vexpPair`'s do below -746.
+@inline(__always)
+func vexpPairByTable(_ d: DV) -> (hi: DV, lo: DV) {
+    let (kf, tHi, rest) = expByTableParts(_mm512_max_pd(d, DV(repeating: -750)), DV(repeating: 0))
+    let p = tHi + rest
+    let scale = kf * DV(repeating: 0.0625)
+    return (_mm512_scalef_pd(p, scale), _mm512_scalef_pd((tHi - p) + rest, scale))
 }
 #endif
 

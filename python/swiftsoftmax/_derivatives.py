@@ -5,13 +5,17 @@ The fused gradient of the cross-entropy is in ``_loss`` (cross_entropy_with_grad
 
 from __future__ import annotations
 
-from typing import Any, Sequence, Union
+import ctypes
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
 
 from . import _arrays as A
-from ._lib import FUNCS, check
+from ._lib import FUNCS, check, handle
+
+if TYPE_CHECKING:
+    from _ctypes import CFuncPtr
 
 Axis = Union[int, Sequence[int], None]
 
@@ -70,10 +74,56 @@ def softmax_jacobian(x: npt.ArrayLike, axis: Axis = -1, *, temperature: float = 
     return A.deliver_array(jac, None, rdt)
 
 
+# The default temperature and axis, recognised by identity on the fast path (as in `_forward`).
+_T1 = 1.0
+_LAST = -1
+# Up to this many elements a default call of two native arrays of one dtype takes the fast path:
+# dx starts as a copy of g and is computed in place (the kernels allow dx to be g exactly).
+_FAST_SIZE = 4096
+_addressof = ctypes.addressof
+_ndarray = np.ndarray
+_from_buffer: Callable[[Any], ctypes.c_char] = ctypes.c_char.from_buffer
+
+
+def _fast_table(op: str) -> dict[np.dtype[Any], tuple[CFuncPtr, ctypes._SimpleCData[Any]]]:
+    """`op`'s fast handles by dtype (GIL kept, sizes as c_void_p: see `_lib.handle`), each with
+    the default temperature as a prebuilt ctypes scalar."""
+    return {dt: (handle(f"ssm_{op}_{A.suffix(dt)}", fast=True, keep_gil=True), scalar(1.0))
+            for dt, scalar in ((A.F32, ctypes.c_float), (A.F64, ctypes.c_double))}
+
+
+_FAST_VJP = {op: _fast_table(op) for op in ("softmax_vjp", "log_softmax_vjp")}
+
+
+def _fast_vjp(op: str, y: npt.NDArray[Any], g: object) -> Optional[npt.NDArray[np.floating[Any]]]:
+    """`op` over the last axis of a small C-contiguous, writeable native `y` and an ndarray `g` of
+    its dtype and shape, without the general path's promotion and layout work (most of a small
+    call); None where the general path is needed."""
+    if type(g) is not _ndarray:
+        return None
+    size = y.size
+    shape = y.shape
+    fast = _FAST_VJP[op].get(y.dtype)
+    if (fast is None or not 0 < size <= _FAST_SIZE or not shape or g.dtype != y.dtype or g.shape != shape
+            or not y.flags.c_contiguous or not y.flags.writeable):
+        return None
+    dx: npt.NDArray[np.floating[Any]] = g.copy()  # C-contiguous whatever the layout of g
+    p = _addressof(_from_buffer(dx))
+    n = shape[-1]
+    status = fast[0](_addressof(_from_buffer(y)), p, p, size // n, n, 1, fast[1])
+    if status:
+        check(status, op)
+    return dx
+
+
 def _vjp(op: str, first: str, y: npt.ArrayLike, g: npt.ArrayLike, axis: Axis, temperature: float
          ) -> npt.NDArray[np.floating[Any]]:
     """The vector-Jacobian product `op` ("softmax_vjp" or "log_softmax_vjp") of `y` (named
     `first`) and the upstream gradient `g`."""
+    if axis is _LAST and temperature is _T1 and type(y) is _ndarray:
+        dx = _fast_vjp(op, y, g)
+        if dx is not None:
+            return dx
     t = A.real_scalar(temperature, "temperature")
     yv, gv, cdt, rdt = _pair(y, g, (first, "g"))
     layout = A.Layout(yv.shape, A.normalize_axes(axis, yv.ndim))
@@ -85,7 +135,7 @@ def _vjp(op: str, first: str, y: npt.ArrayLike, g: npt.ArrayLike, axis: Axis, te
     return A.deliver_array(layout.restore(dx), None, rdt)
 
 
-def softmax_vjp(y: npt.ArrayLike, g: npt.ArrayLike, axis: Axis = -1, *, temperature: float = 1.0
+def softmax_vjp(y: npt.ArrayLike, g: npt.ArrayLike, axis: Axis = _LAST, *, temperature: float = _T1
                 ) -> npt.NDArray[np.floating[Any]]:
     """The vector-Jacobian product of softmax: ``dx = y * (g - sum(g * y)) / T``.
 
@@ -118,7 +168,7 @@ def softmax_vjp(y: npt.ArrayLike, g: npt.ArrayLike, axis: Axis = -1, *, temperat
     return _vjp("softmax_vjp", "y", y, g, axis, temperature)
 
 
-def log_softmax_vjp(logy: npt.ArrayLike, g: npt.ArrayLike, axis: Axis = -1, *, temperature: float = 1.0
+def log_softmax_vjp(logy: npt.ArrayLike, g: npt.ArrayLike, axis: Axis = _LAST, *, temperature: float = _T1
                     ) -> npt.NDArray[np.floating[Any]]:
     """The vector-Jacobian product of log-softmax: ``dx = (g - exp(logy) * sum(g)) / T``.
 

@@ -184,6 +184,33 @@ def test_vjp_axes_dtypes_and_shapes(dtype):
     np.testing.assert_allclose(da.ravel(), ssm.softmax_vjp(ya.ravel(), g.ravel()), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("shape", [(1,), (8,), (3, 5), (2, 3, 17), (4096,), (4097,), (0,), (2, 0)])
+@pytest.mark.parametrize("op", ["softmax_vjp", "log_softmax_vjp"])
+def test_vjp_call_paths_agree(dtype, shape, op):
+    # Defaults on small native arrays of one dtype take the fast handle (dx computed in place on a
+    # copy of g); a spelled-out axis tuple, a read-only or strided y, or another g dtype the
+    # general path. The inputs are left as they were.
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal(shape)
+    y = (LP(x) if op == "log_softmax_vjp" else P(x)).astype(dtype) if x.size else x.astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    f = getattr(ssm, op)
+    keep_y, keep_g = y.copy(), g.copy()
+    fast = f(y, g)
+    np.testing.assert_array_equal(y, keep_y)
+    np.testing.assert_array_equal(g, keep_g)
+    general = f(y, g, axis=(-1,))
+    assert fast.dtype == general.dtype == dtype and fast.shape == shape
+    np.testing.assert_array_equal(fast, general)
+    ro = y.copy()
+    ro.flags.writeable = False
+    np.testing.assert_array_equal(f(ro, g), fast)
+    if len(shape) == 2 and shape[1]:
+        wide = np.repeat(g, 2, axis=1)[:, ::2]  # a strided g, the same values
+        np.testing.assert_array_equal(f(y, wide), fast)
+        np.testing.assert_array_equal(f(np.repeat(y, 2, axis=1)[:, ::2], g), fast)
+
+
 def test_masked_and_minus_inf_rows_give_zero_gradients():
     x = np.array([[1.0, 2.0, 3.0], [-np.inf, -np.inf, -np.inf], [0.0, -np.inf, 1.0]])
     where = np.array([[True, True, True], [True, True, True], [True, True, True]])

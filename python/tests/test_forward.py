@@ -343,6 +343,23 @@ class TestDtypes:
             wide = np.repeat(x, 2, axis=1)[:, ::2]  # strided, the same values
             assert_same(ssm.logsumexp(wide), fast)
 
+    @pytest.mark.parametrize("shape", [(1,), (8,), (3, 5), (2, 3, 17), (4096,), (4097,), (0,), (2, 0)])
+    def test_normalize_call_paths_agree(self, dtype, rng, shape):
+        # Defaults on a small native array take the fast handle (on a copy of x, so any layout);
+        # a spelled-out axis tuple, out= and a large array the general path.
+        x = rng.uniform(0.1, 3, size=shape).astype(dtype)
+        keep = x.copy()
+        fast = ssm.normalize(x)
+        assert_same(x, keep)
+        assert_same(fast, ssm.normalize(x, axis=(-1,)))
+        assert_same(ssm.normalize(x, out=np.empty_like(x)), fast)
+        ro = x.copy()
+        ro.flags.writeable = False
+        assert_same(ssm.normalize(ro), fast)
+        if x.ndim == 2 and x.shape[1]:
+            wide = np.repeat(x, 2, axis=1)[:, ::2]  # strided, the same values
+            assert_same(ssm.normalize(wide), fast)
+
     def test_small_path_reports_errors_through_the_general_rules(self):
         x = np.ones((2, 3), dtype=np.float32)
         with pytest.raises(TypeError):
