@@ -181,16 +181,16 @@ package func labelGradient<V: SampleLanes>(
 /// ±(cap - cap·r) and the slope r (2 - r), which keep their digits where tanh saturates (r tiny),
 /// and ±inf gives ±cap with slope 0. The loss of a confident row is about exp(z_c - z_y), so an
 /// absolute error δ in a capped logit is a relative error δ in that loss: `precise` (Float64)
-/// forms u, E and r in double-double, which leaves δ near cap·2^-100; otherwise (Float32, whose
-/// ulp is 2^-23) plain Double gives δ <= a few cap·2^-53.
+/// forms u and r in double-double and E to about 2^-66 (`DoubleDouble.expNear`), which leaves δ
+/// near cap·2^-65; otherwise (Float32, whose ulp is 2^-23) plain Double gives δ <= a few cap·2^-53.
 @inlinable
 package func softcapped(_ x: Double, cap: Double, precise: Bool) -> (hi: Double, lo: Double, slope: Double) {
     if x.isNaN { return (x, 0, x) }
     let sign: Double = x < 0 ? -1 : 1
     let uh = x / cap
     let a = abs(uh)
-    // r < 2e^-800 below this: ±cap exactly, slope 0.
-    if a > 400 { return (sign * cap, 0, 0) }
+    // r < 2e^-700 beyond this, cap·r far below any ulp of the capped logit: ±cap, slope 0.
+    if a > 350 { return (sign * cap, 0, 0) }
     if !precise {
         let e = expD(-2 * a)
         let r = 2 * e / (1 + e)
@@ -199,7 +199,7 @@ package func softcapped(_ x: Double, cap: Double, precise: Bool) -> (hi: Double,
     // u = uh + ul exactly to double-double: ul is the division's remainder over cap.
     let p = twoProduct(uh, cap)
     let ul = ((x - p.hi) - p.lo) / cap
-    let e = DoubleDouble.exp((-2 * a, -2 * sign * ul))
+    let e = DoubleDouble.expNear((-2 * a, -2 * sign * ul))
     let d = DoubleDouble.add((1, 0), e)
     let n = (2 * e.hi, 2 * e.lo)
     // r = n / d in double-double: one correction of the quotient by its residual.

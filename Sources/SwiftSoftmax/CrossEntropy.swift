@@ -187,12 +187,14 @@ private struct CrossEntropyOptions<T: SoftmaxScalar> {
             try Check.disjoint(gradient, bytes, "gradient", sampleWeight, perSample, "sample_weight", allowAlias: false)
             try Check.disjoint(lse, perSample, "lse", sampleWeight, perSample, "sample_weight", allowAlias: false)
         }
-        try Check.disjoint(lse, perSample, "lse", logits, bytes, "logits", allowAlias: false)
-        try Check.disjoint(lse, perSample, "lse", targets, bytes, "targets", allowAlias: false)
-        try Check.disjoint(lse, perSample, "lse", labels, slices * 8, "labels", allowAlias: false)
-        try Check.disjoint(lse, perSample, "lse", weight, shape.n * size, "weight", allowAlias: false)
-        try Check.disjoint(lse, perSample, "lse", loss, lossCount * size, "loss", allowAlias: false)
-        try Check.disjoint(lse, perSample, "lse", gradient, bytes, "gradient", allowAlias: false)
+        if let lse {
+            try Check.disjoint(lse, perSample, "lse", logits, bytes, "logits", allowAlias: false)
+            try Check.disjoint(lse, perSample, "lse", targets, bytes, "targets", allowAlias: false)
+            try Check.disjoint(lse, perSample, "lse", labels, slices * 8, "labels", allowAlias: false)
+            try Check.disjoint(lse, perSample, "lse", weight, shape.n * size, "weight", allowAlias: false)
+            try Check.disjoint(lse, perSample, "lse", loss, lossCount * size, "loss", allowAlias: false)
+            try Check.disjoint(lse, perSample, "lse", gradient, bytes, "gradient", allowAlias: false)
+        }
         self.sampleWeight = sampleWeight
         self.zLoss = zLoss
         self.softcap = softcap ?? 0

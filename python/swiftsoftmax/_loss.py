@@ -129,12 +129,8 @@ def _cross_entropy(name: str, logits: npt.ArrayLike, target: npt.ArrayLike, axis
                    weight: Optional[npt.ArrayLike], ignore_index: int, label_smoothing: float,
                    reduction: str, want_grad: bool, sample_weight: Optional[npt.ArrayLike] = None,
                    z_loss: float = 0.0, softcap: Optional[float] = None, want_lse: bool = False) -> _Result:
-    plain = sample_weight is None and softcap is None and not want_lse and type(z_loss) is float and z_loss == 0.0
-    if plain and type(logits) is np.ndarray and type(target) is np.ndarray and weight is None:
-        r = _fast_cross_entropy(name, logits, target, axis, ignore_index, label_smoothing,
-                                reduction, want_grad)
-        if r is not None:
-            return (r[0], r[1], None) if isinstance(r, tuple) else (r, None, None)
+    """The general path: any layout, dtype, weights and options (the common call takes
+    `_fast_cross_entropy` first)."""
     a, cdt, rdt = A.as_real_array(logits, "logits")
     code = A.reduction_code(reduction)
     layout = A.Layout(a.shape, (A.class_axis(axis, a.ndim),))
@@ -295,6 +291,12 @@ def cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -
     >>> lse.round(4)
     array([4.1429])
     """
+    if (weight is sample_weight is softcap is None and not return_lse and z_loss == 0.0
+            and type(logits) is np.ndarray and type(target) is np.ndarray):
+        r = _fast_cross_entropy("cross_entropy", logits, target, axis, ignore_index, label_smoothing,
+                                reduction, False)
+        if r is not None:
+            return r
     value, _, lse = _cross_entropy("cross_entropy", logits, target, axis, weight, ignore_index,
                                    label_smoothing, reduction, False, sample_weight, z_loss, softcap,
                                    return_lse)
@@ -354,6 +356,12 @@ def cross_entropy_with_grad(logits: npt.ArrayLike, target: npt.ArrayLike, *, axi
     >>> float(lse[0]).__round__(4)   # 30·tanh(2) = 28.9205
     28.9205
     """
+    if (weight is sample_weight is softcap is None and not return_lse and z_loss == 0.0
+            and type(logits) is np.ndarray and type(target) is np.ndarray):
+        r = _fast_cross_entropy("cross_entropy_with_grad", logits, target, axis, ignore_index,
+                                label_smoothing, reduction, True)
+        if r is not None:
+            return r  # type: ignore[return-value]  # want_grad: the pair
     value, grad, lse = _cross_entropy("cross_entropy_with_grad", logits, target, axis, weight,
                                       ignore_index, label_smoothing, reduction, True, sample_weight,
                                       z_loss, softcap, return_lse)
