@@ -92,7 +92,7 @@ extension Kernels {
             if label == pb.ignoreIndex {
                 pb.perSample?[si] = 0
                 if let g = pb.gradient { ScalarPass.vfill(g, s, 0) }
-                if let lse = pb.lse { lse[si] = T(rounding: row.logSumExp()) }
+                if let lse = pb.lse { lse[si] = T(rounding: row.logSumExp(precise: T.self == Double.self)) }
                 return
             }
             y = Int(label)
@@ -193,9 +193,8 @@ extension Kernels {
             }
             let logSum = log1pPair(r.hi, r.lo)
             loss = coefficientLoss(total: av, logSum: logSum, shift: shift.value)
-            // lse = m + log S, from the pairs: the z-loss and the lse output.
-            let top2 = twoSum(m.hi, logSum.hi)
-            lse = top2.hi + (top2.lo + (logSum.lo + m.lo))
+            // lse = m + log S: the z-loss and the lse output.
+            lse = row.logSumExp(m, top: top, logSum, precise: T.self == Double.self)
             if zw != 0 {
                 // z·lse² with the same weight as the loss; its gradient 2 z lse p_j joins the
                 // coefficient form as an extra total A (docs/design.md, "Cross-entropy options").
@@ -241,16 +240,34 @@ protocol CrossEntropyLogits {
 
 extension CrossEntropyLogits {
     /// The logsumexp alone (an ignored sample's lse output).
-    func logSumExp() -> Double {
+    func logSumExp(precise: Bool) -> Double {
         let (st, mlo) = stats()
         if st.hasNaN { return .nan }
         if !st.max.isFinite { return st.max }
         let m = (hi: st.max, lo: mlo)
         var rest = CompensatedSum()
         for j in 0..<count where j != st.argmax { rest.add(expShifted(shift(j, m))) }
-        let l = log1pPair(rest.value, 0)
-        let t = twoSum(m.hi, l.hi)
-        return t.hi + (t.lo + (l.lo + m.lo))
+        return logSumExp(m, top: st.argmax, log1pPair(rest.value, 0), precise: precise)
+    }
+
+    /// m + log S from the pairs, for the maximum m (at `top`) and log S = `logSum`. Where they
+    /// cancel (m < 0, the result under half of |log S|) the exp terms' half-ulps are amplified,
+    /// and a Float64 result is summed again with every term in double-double, as logsumexp does
+    /// (docs/design.md, "Cross-entropy options").
+    func logSumExp(_ m: (hi: Double, lo: Double), top: Int, _ logSum: (hi: Double, lo: Double),
+                   precise: Bool) -> Double {
+        let t = twoSum(m.hi, logSum.hi)
+        let r = t.hi + (t.lo + (logSum.lo + m.lo))
+        guard precise && m.hi < 0 && abs(r - m.hi) > 2 * abs(r) else { return r }
+        var rest: DoubleDouble.DD = (0, 0)
+        for j in 0..<count where j != top {
+            let z = shift(j, m)
+            if z.hi < -746 { continue }  // below the smallest subnormal (and -inf)
+            rest = DoubleDouble.add(rest, DoubleDouble.exp(z))
+        }
+        let l = DoubleDouble.log1p(rest, first: log1pD(rest.hi + rest.lo))
+        let sum = DoubleDouble.add(DoubleDouble.add((m.hi, 0), l), (m.lo, 0))
+        return sum.hi + sum.lo
     }
 }
 
