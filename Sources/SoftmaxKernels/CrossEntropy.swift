@@ -79,13 +79,16 @@ extension Kernels {
         let n = pb.n
         // Integer targets without smoothing: the only coefficient is c_y = w_y.
         let plain = pb.labels != nil && !coefficients.smoothed
-        // The sample's weight multiplies every coefficient (exact when it is 1).
+        // The sample's weight multiplies its loss and gradient once, at the end: the
+        // coefficients and their arithmetic are those of the unweighted sample.
         let sw = pb.sampleWeight.map { $0[si].double } ?? 1
+        let weighted = pb.sampleWeight != nil
+        let gradientScale = weighted ? sw * inv : inv
         // The coefficient c_j of the target distribution (before the gradient divisor).
         var y = -1
         var wy = 0.0
         var cy = 0.0
-        // The z-loss term's weight: z times the target's class weight times the sample weight.
+        // The z-loss term's weight: z times the target's class weight (0 for a zero sample weight).
         var zw = 0.0
         if let labels = pb.labels {
             let label = labels[si]
@@ -96,14 +99,15 @@ extension Kernels {
                 return
             }
             y = Int(label)
-            wy = (pb.weight.map { $0[y].double } ?? 1) * sw
+            wy = pb.weight.map { $0[y].double } ?? 1
             cy = coefficients.target(weight: wy)
             zw = pb.zLoss * wy
         } else {
-            zw = pb.zLoss * sw
+            zw = pb.zLoss
         }
+        if sw == 0 { zw = 0 }
         @inline(__always) func coef(_ j: Int, _ k: Int) -> Double {
-            let w = (pb.weight.map { $0[j].double } ?? 1) * sw
+            let w = pb.weight.map { $0[j].double } ?? 1
             if let q = pb.targets { return coefficients.probability(q[k].double, weight: w) }
             return coefficients.label(isTarget: j == y, target: cy, weight: w)
         }
@@ -149,7 +153,7 @@ extension Kernels {
                 for j in 0..<n {
                     let idx = s.offset(j)
                     let p = row.isPositiveInfinity(j) ? 1 / k : 0
-                    g[idx] = T(rounding: CoefficientGradient.limit(total: av, probability: p, coef(j, idx)) * inv)
+                    g[idx] = T(rounding: CoefficientGradient.limit(total: av, probability: p, coef(j, idx)) * gradientScale)
                 }
             }
             if zw != 0 {
@@ -194,11 +198,16 @@ extension Kernels {
             let logSum = log1pPair(r.hi, r.lo)
             loss = coefficientLoss(total: av, logSum: logSum, shift: shift.value)
             // lse = m + log S: the z-loss and the lse output.
-            lse = row.logSumExp(m, top: top, logSum, precise: T.self == Double.self)
+            let lsePair = row.logSumExp(m, top: top, logSum, precise: T.self == Double.self)
+            lse = lsePair.hi
             if zw != 0 {
-                // z·lse² with the same weight as the loss; its gradient 2 z lse p_j joins the
-                // coefficient form as an extra total A (docs/design.md, "Cross-entropy options").
-                loss += zw * lse * lse
+                // z·lse² with the same weight as the loss, from lse's pair and rounded once into
+                // the loss; its gradient 2 z lse p_j joins the coefficient form as an extra total
+                // A (docs/design.md, "Cross-entropy options").
+                let square = twoProduct(lsePair.hi, lsePair.hi)
+                let term = twoProduct(zw, square.hi)
+                let sum = twoSum(loss, term.hi)
+                loss = sum.hi + (sum.lo + (term.lo + zw * (square.lo + 2 * lsePair.hi * lsePair.lo)))
                 let extra = 2 * zw * lse
                 av += extra
                 others += extra
@@ -214,9 +223,13 @@ extension Kernels {
                     } else {
                         d = grad.below(expTerm: expShifted(row.shift(j, m)), c())
                     }
-                    g[idx] = T(rounding: row.chain(d, j) * inv)
+                    g[idx] = T(rounding: row.chain(d, j) * gradientScale)
                 }
             }
+        }
+        if weighted {
+            // A zero weight makes the sample's loss 0, infinite or not (as a zero class weight does).
+            loss = sw == 0 && !loss.isNaN ? 0 : loss * sw
         }
         pb.perSample?[si] = T(rounding: loss)
         pb.lse?[si] = T(rounding: lse)
@@ -247,7 +260,7 @@ extension CrossEntropyLogits {
         let m = (hi: st.max, lo: mlo)
         var rest = CompensatedSum()
         for j in 0..<count where j != st.argmax { rest.add(expShifted(shift(j, m))) }
-        return logSumExp(m, top: st.argmax, log1pPair(rest.value, 0), precise: precise)
+        return logSumExp(m, top: st.argmax, log1pPair(rest.value, 0), precise: precise).hi
     }
 
     /// m + log S from the pairs, for the maximum m (at `top`) and log S = `logSum`. Where they
@@ -255,10 +268,11 @@ extension CrossEntropyLogits {
     /// and a Float64 result is summed again with every term in double-double, as logsumexp does
     /// (docs/design.md, "Cross-entropy options").
     func logSumExp(_ m: (hi: Double, lo: Double), top: Int, _ logSum: (hi: Double, lo: Double),
-                   precise: Bool) -> Double {
+                   precise: Bool) -> (hi: Double, lo: Double) {
         let t = twoSum(m.hi, logSum.hi)
-        let r = t.hi + (t.lo + (logSum.lo + m.lo))
-        guard precise && m.hi < 0 && abs(r - m.hi) > 2 * abs(r) else { return r }
+        let low = t.lo + (logSum.lo + m.lo)
+        let r = t.hi + low
+        guard precise && m.hi < 0 && abs(r - m.hi) > 2 * abs(r) else { return (r, low - (r - t.hi)) }
         var rest: DoubleDouble.DD = (0, 0)
         for j in 0..<count where j != top {
             let z = shift(j, m)
@@ -267,7 +281,7 @@ extension CrossEntropyLogits {
         }
         let l = DoubleDouble.log1p(rest, first: log1pD(rest.hi + rest.lo))
         let sum = DoubleDouble.add(DoubleDouble.add((m.hi, 0), l), (m.lo, 0))
-        return sum.hi + sum.lo
+        return twoSum(sum.hi, sum.lo)
     }
 }
 
