@@ -288,7 +288,7 @@ def cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -
     >>> ssm.cross_entropy([[0.0, 2.0], [1.0, 1.0]], [0, -100], reduction="none")
     array([2.12692801, 0.        ])
     >>> loss, lse = ssm.cross_entropy([[0.0, 2.0, 4.0]], [2], z_loss=1e-4, return_lse=True)
-    >>> lse.round(4)
+    >>> lse.round(4)                 # loss = 0.1429 + 1e-4 · lse²
     array([4.1429])
     """
     if (weight is sample_weight is softcap is None and not return_lse and z_loss == 0.0
@@ -353,8 +353,8 @@ def cross_entropy_with_grad(logits: npt.ArrayLike, target: npt.ArrayLike, *, axi
     >>> float(g[0, 1])           # -exp(-40)/(1 + exp(-40)), where p - 1 gives 0
     -4.248354255291589e-18
     >>> loss, g, lse = ssm.cross_entropy_with_grad([[0.0, 60.0]], [1], softcap=30.0, return_lse=True)
-    >>> float(lse[0]).__round__(4)   # 30·tanh(2) = 28.9205
-    28.9205
+    >>> round(float(lse[0]), 4)      # 30·tanh(2) = 28.9208, the other class's term is e^-28.9
+    28.9208
     """
     if (weight is sample_weight is softcap is None and not return_lse and z_loss == 0.0
             and type(logits) is np.ndarray and type(target) is np.ndarray):

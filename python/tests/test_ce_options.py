@@ -411,3 +411,40 @@ def test_z_loss_and_softcap_against_torch_autograd(reduction):
     np.testing.assert_allclose(loss, lt.detach().numpy(), rtol=1e-13)
     np.testing.assert_allclose(g, xt.grad.numpy(), rtol=1e-10, atol=1e-15)
     np.testing.assert_allclose(ours_lse, lse.detach().numpy(), rtol=1e-14)
+
+
+def test_docstring_examples():
+    import doctest
+
+    from swiftsoftmax import _loss
+
+    failures, tried = doctest.testmod(_loss, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert tried > 0 and failures == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_linear_cross_entropy_passes_the_options_through(dtype, reduction):
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((9, 4)).astype(dtype)
+    w = rng.standard_normal((7, 4)).astype(dtype)
+    b = rng.standard_normal(7).astype(dtype)
+    y = np.array([0, 6, 3, -100, 2, 1, 1, 5, 4])
+    cw = (rng.random(7) + 0.5).astype(dtype)
+    kw = dict(ignore_index=-100, label_smoothing=0.1, reduction=reduction, z_loss=1e-2, softcap=3.0)
+    loss, gx, gw, gb, lse = ssm.linear_cross_entropy(x, w, y, bias=b, class_weight=cw, chunk_size=2,
+                                                     return_grad=True, return_lse=True, **kw)
+    ref, g, ref_lse = ssm.cross_entropy_with_grad(x @ w.T + b, y, weight=cw, return_lse=True, **kw)
+    rtol = 1e-5 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(loss, ref, rtol=rtol)
+    np.testing.assert_array_equal(lse, ref_lse)
+    np.testing.assert_allclose(gw, g.T @ x, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(gx, g @ w, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(gb, g.sum(0), rtol=rtol, atol=rtol)
+    only, only_lse = ssm.linear_cross_entropy(x, w, y, bias=b, class_weight=cw, return_lse=True, **kw)
+    assert only == loss if reduction != "none" else np.array_equal(only, loss)
+    np.testing.assert_array_equal(only_lse, lse)
+    with pytest.raises(ValueError, match="softcap must be finite and > 0"):
+        ssm.linear_cross_entropy(x, w, y, softcap=0.0)
+    with pytest.raises(ValueError, match="z_loss"):
+        ssm.linear_cross_entropy(x, w, y, z_loss=-1.0)
