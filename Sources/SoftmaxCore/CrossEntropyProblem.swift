@@ -27,13 +27,6 @@ public struct CrossEntropyProblem<T: SoftmaxScalar> {
     /// Per-sample logsumexp of the (capped) logits ([outer, inner]), when requested.
     public var lse: UnsafeMutablePointer<T>?
 
-    /// Whether any of the options (sample weights, z-loss, softcap, lse output) is in use: the
-    /// default options run the kernels that existed before them (docs/design.md, "Cross-entropy
-    /// options").
-    @inlinable public var hasOptions: Bool {
-        sampleWeight != nil || zLoss != 0 || softcap != 0 || lse != nil
-    }
-
     public init(
         logits: UnsafePointer<T>, labels: UnsafePointer<Int64>?, targets: UnsafePointer<T>?,
         weight: UnsafePointer<T>?, n: Int, inner: Int, ignoreIndex: Int64, smoothing: Double,

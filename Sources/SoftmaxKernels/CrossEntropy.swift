@@ -25,8 +25,9 @@ extension Kernels {
     }
 
     static func crossEntropyTyped<T: SoftmaxScalar>(_ pb: CrossEntropyProblem<T>, _ slices: Range<Int>) -> CompensatedSumWithSpecials {
-        // Integer targets without smoothing (the common case) run on the vector passes.
-        if pb.labels != nil && pb.smoothing == 0 && !pb.hasOptions {
+        // Integer targets without smoothing (the common case) run on the vector passes, with
+        // sample weights too; the z-loss, the cap and the lse output on the general kernel.
+        if pb.labels != nil && pb.smoothing == 0 && pb.zLoss == 0 && pb.softcap == 0 && pb.lse == nil {
             return crossEntropyVector(pb, slices)
         }
         return crossEntropyScalar(pb, slices: slices)

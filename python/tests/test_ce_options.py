@@ -306,8 +306,12 @@ def test_defaults_are_the_plain_loss_bit_for_bit():
     general = ssm.cross_entropy_with_grad(x.tolist(), y.tolist(), z_loss=0.0, softcap=None, sample_weight=None)
     assert plain[0] == general[0]
     np.testing.assert_array_equal(plain[1], general[1])
-    # Unit sample weights run the general kernel: the same within a rounding.
+    # Sample weights scale the label kernel's one coefficient: unit weights change no bit.
     loss, grad = ssm.cross_entropy_with_grad(x, y, sample_weight=np.ones(33))
+    assert loss == plain[0]
+    np.testing.assert_array_equal(grad, plain[1])
+    # The z-loss and the lse run the general kernel: the same within a rounding.
+    loss, grad, _ = ssm.cross_entropy_with_grad(x, y, return_lse=True)
     np.testing.assert_allclose(loss, plain[0], rtol=4e-16)
     np.testing.assert_allclose(grad, plain[1], rtol=4e-16, atol=1e-19)
 
