@@ -162,6 +162,46 @@ ssm_status ssm_cross_entropy_soft_f64(const double *logits, const double *target
                                       size_t outer, size_t n, size_t inner, double label_smoothing,
                                       ssm_reduction reduction, double *loss, double *grad);
 
+/* Options of the _ex cross-entropy entry points (docs/design.md, "Cross-entropy options"). Set
+ * struct_size to sizeof(ssm_ce_options) and zero the rest (ssm_ce_options o = {sizeof o};), then
+ * the fields you use; a NULL options pointer means every default. Fields past struct_size take
+ * their defaults, so a caller built against an older header keeps working as the struct grows.
+ *   z_loss   >= 0 (finite): adds z_loss * lse^2 to each sample's loss, with the sample's weight
+ *            (w[y] * sample_weight[n]; sample_weight[n] for probability targets), lse being the
+ *            sample's logsumexp; its gradient 2 z_loss lse p comes from the same pass. 0: none.
+ *   softcap  0 (none) or finite > 0: the logits become softcap * tanh(x / softcap) inside the
+ *            pass, the gradient taken back through it. */
+typedef struct ssm_ce_options {
+    size_t struct_size;
+    double z_loss;
+    double softcap;
+} ssm_ce_options;
+
+/* ssm_cross_entropy_* and ssm_cross_entropy_soft_* with the options:
+ *   sample_weight  NULL, or outer*inner values, finite and >= 0, multiplying each sample's loss;
+ *                  MEAN then divides by sum of w[y_n] * sample_weight[n] over the non-ignored
+ *                  samples (sum of sample_weight for probability targets);
+ *   options        NULL (defaults) or an ssm_ce_options, above;
+ *   lse            NULL, or outer*inner values: each sample's logsumexp of the (capped) logits,
+ *                  ignored samples included (-inf without classes).
+ * With every option at its default they compute what ssm_cross_entropy_* compute, bit for bit. */
+ssm_status ssm_cross_entropy_ex_f32(const float *logits, const int64_t *labels, const float *weight,
+                                    const float *sample_weight, size_t outer, size_t n, size_t inner,
+                                    int64_t ignore_index, float label_smoothing, ssm_reduction reduction,
+                                    const ssm_ce_options *options, float *loss, float *grad, float *lse);
+ssm_status ssm_cross_entropy_ex_f64(const double *logits, const int64_t *labels, const double *weight,
+                                    const double *sample_weight, size_t outer, size_t n, size_t inner,
+                                    int64_t ignore_index, double label_smoothing, ssm_reduction reduction,
+                                    const ssm_ce_options *options, double *loss, double *grad, double *lse);
+ssm_status ssm_cross_entropy_soft_ex_f32(const float *logits, const float *target, const float *weight,
+                                         const float *sample_weight, size_t outer, size_t n, size_t inner,
+                                         float label_smoothing, ssm_reduction reduction,
+                                         const ssm_ce_options *options, float *loss, float *grad, float *lse);
+ssm_status ssm_cross_entropy_soft_ex_f64(const double *logits, const double *target, const double *weight,
+                                         const double *sample_weight, size_t outer, size_t n, size_t inner,
+                                         double label_smoothing, ssm_reduction reduction,
+                                         const ssm_ce_options *options, double *loss, double *grad, double *lse);
+
 /* Binary cross-entropy with logits over rows*n elements (n classes a row), PyTorch's
  * binary_cross_entropy_with_logits:
  *   l = -w * [pw * t * log(sigmoid(x)) + (1 - t) * log(1 - sigmoid(x))]

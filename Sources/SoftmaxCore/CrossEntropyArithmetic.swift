@@ -172,3 +172,42 @@ package func labelGradient<V: SampleLanes>(
     // 0 - a rather than -a: a vector's negation is 0 - a, which gives +0 for a zero weight.
     return (a / full, (.zero - a) * others / full)
 }
+
+// MARK: options (docs/design.md, "Cross-entropy options")
+
+/// The soft-capped logit cap·tanh(x/cap) as a pair (hi, lo), and its derivative 1 - tanh²(x/cap).
+///
+/// Written through r = 1 - tanh|u| = 2E / (1 + E), E = exp(-2|u|), u = x / cap: the capped logit is
+/// ±(cap - cap·r) and the slope r (2 - r), which keep their digits where tanh saturates (r tiny),
+/// and ±inf gives ±cap with slope 0. The loss of a confident row is about exp(z_c - z_y), so an
+/// absolute error δ in a capped logit is a relative error δ in that loss: `precise` (Float64)
+/// forms u and r in double-double and E to about 2^-66 (`DoubleDouble.expNear`), which leaves δ
+/// near cap·2^-65; otherwise (Float32, whose ulp is 2^-23) plain Double gives δ <= a few cap·2^-53.
+@inlinable
+package func softcapped(_ x: Double, cap: Double, precise: Bool) -> (hi: Double, lo: Double, slope: Double) {
+    if x.isNaN { return (x, 0, x) }
+    let sign: Double = x < 0 ? -1 : 1
+    let uh = x / cap
+    let a = abs(uh)
+    // r < 2e^-700 beyond this, cap·r far below any ulp of the capped logit: ±cap, slope 0.
+    if a > 350 { return (sign * cap, 0, 0) }
+    if !precise {
+        let e = expD(-2 * a)
+        let r = 2 * e / (1 + e)
+        return (sign * (cap - cap * r), 0, r * (2 - r))
+    }
+    // u = uh + ul exactly to double-double: ul is the division's remainder over cap.
+    let p = twoProduct(uh, cap)
+    let ul = ((x - p.hi) - p.lo) / cap
+    let e = DoubleDouble.expNear((-2 * a, -2 * sign * ul))
+    let d = DoubleDouble.add((1, 0), e)
+    let n = (2 * e.hi, 2 * e.lo)
+    // r = n / d in double-double: one correction of the quotient by its residual.
+    let q1 = n.0 / d.hi
+    let back = DoubleDouble.mul((q1, 0), d)
+    let residual = DoubleDouble.add(n, (-back.hi, -back.lo))
+    let r = twoSum(q1, residual.hi / d.hi)
+    let cr = DoubleDouble.mul((cap, 0), r)
+    let c = DoubleDouble.add((cap, 0), (-cr.hi, -cr.lo))
+    return (sign * c.hi, sign * c.lo, r.hi * (2 - r.hi))
+}

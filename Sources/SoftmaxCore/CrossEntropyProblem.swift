@@ -18,11 +18,21 @@ public struct CrossEntropyProblem<T: SoftmaxScalar> {
     public var gradient: UnsafeMutablePointer<T>?
     /// The gradient is divided by this (the mean's denominator, else 1).
     public var gradientDivisor: Double
+    /// One weight per sample ([outer, inner]), multiplying the sample's loss (and z-loss).
+    public var sampleWeight: UnsafePointer<T>?
+    /// The z-loss coefficient: z·lse² is added to each sample's loss, with its weight.
+    public var zLoss: Double
+    /// The soft cap of the logits, cap·tanh(x/cap); 0 for none.
+    public var softcap: Double
+    /// Per-sample logsumexp of the (capped) logits ([outer, inner]), when requested.
+    public var lse: UnsafeMutablePointer<T>?
 
     public init(
         logits: UnsafePointer<T>, labels: UnsafePointer<Int64>?, targets: UnsafePointer<T>?,
         weight: UnsafePointer<T>?, n: Int, inner: Int, ignoreIndex: Int64, smoothing: Double,
-        perSample: UnsafeMutablePointer<T>?, gradient: UnsafeMutablePointer<T>?, gradientDivisor: Double
+        perSample: UnsafeMutablePointer<T>?, gradient: UnsafeMutablePointer<T>?, gradientDivisor: Double,
+        sampleWeight: UnsafePointer<T>? = nil, zLoss: Double = 0, softcap: Double = 0,
+        lse: UnsafeMutablePointer<T>? = nil
     ) {
         self.logits = logits
         self.labels = labels
@@ -35,6 +45,10 @@ public struct CrossEntropyProblem<T: SoftmaxScalar> {
         self.perSample = perSample
         self.gradient = gradient
         self.gradientDivisor = gradientDivisor
+        self.sampleWeight = sampleWeight
+        self.zLoss = zLoss
+        self.softcap = softcap
+        self.lse = lse
     }
 }
 

@@ -104,4 +104,35 @@ public enum DoubleDouble {
         let r = add(mul(onePlus, e), (-1, 0))
         return twoSum(l0, r.hi + r.lo)
     }
+
+    /// exp(a) for -709 <= a.hi <= 0, to about 2^-66 relative, at a small part of the cost of
+    /// `exp`: for a caller that needs some bits beyond Double per element (the soft cap of Float64
+    /// logits, docs/design.md, "Cross-entropy options"). a = k ln2/64 + r with |r| <= ln2/128,
+    /// r a pair (ln 2 a double-double), exp(a) = 2^(k/64) · (1 + r + tail): 2^(j/64) from a
+    /// double-double table, the product by r exact, and only the Taylor tail r²/2 + ... + r⁷/7!
+    /// (<= 1.6e-5) in Double, whose rounding is the 2^-66.
+    @inlinable
+    public static func expNear(_ a: DD) -> DD {
+        let k = (a.hi * (64 / ln2.hi)).rounded()
+        let p = twoProduct(k, ln2.hi / 64)
+        // a.hi - p.hi is exact (the two are within a factor 2 of each other, or p is 0).
+        let r = twoSum(a.hi - p.hi, (a.lo - p.lo) - k * (ln2.lo / 64))
+        let x = r.hi
+        let tail = x * x * (1.0 / 2 + x * (1.0 / 6 + x * (1.0 / 24 + x * (1.0 / 120
+                     + x * (1.0 / 720 + x * (1.0 / 5040))))))
+        let ki = Int(k)
+        let j = ki & 63
+        let t = (hi: exp2Table[2 * j], lo: exp2Table[2 * j + 1])
+        let tr = twoProduct(t.hi, x)
+        let head = twoSum(t.hi, tr.hi)
+        let lo = head.lo + ((tr.lo + t.hi * (r.lo + tail)) + t.lo * (1 + x))
+        let scale = Double(sign: .plus, exponent: (ki - j) / 64, significand: 1)
+        return (head.hi * scale, lo * scale)
+    }
+
+    /// 2^(j/64) for j = 0 ..< 64 as double-doubles (hi, lo interleaved), from `exp`.
+    @usableFromInline static let exp2Table: [Double] = (0..<64).flatMap { j -> [Double] in
+        let e = exp(mul((Double(j), 0), (ln2.hi / 64, ln2.lo / 64)))
+        return [e.hi, e.lo]
+    }
 }

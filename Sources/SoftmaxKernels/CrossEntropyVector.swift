@@ -155,7 +155,11 @@ struct CrossEntropyTargets {
                     if label == pb.ignoreIndex { continue }
                     let y = Int(label)
                     os[l] = offset(l, y)
-                    ws[l] = pb.weight.map { $0[y].double } ?? 1
+                    // A sample weight scales the label form's one coefficient (docs/design.md,
+                    // "Cross-entropy options"); the loss and gradient are linear in it.
+                    var weight = pb.weight.map { $0[y].double } ?? 1
+                    if let sw = pb.sampleWeight { weight *= sw[first + l].double }
+                    ws[l] = weight
                     xs[l] = x[os[l]].double
                 }
                 offsets = UnsafeRawPointer(os).loadUnaligned(as: SIMD8<Int>.self)

@@ -47,18 +47,36 @@ public enum Reduction: Int32, Sendable, CaseIterable {
 /// // loss = -log(0.8668) = 0.14293; grad = [0.0159, 0.1173, -0.1332]
 /// ```
 ///
+/// The options large-vocabulary training uses (docs/design.md, "Cross-entropy options"):
+///
+/// - `sampleWeight` (`outer · inner` values, finite, >= 0) multiplies each sample's loss; `.mean`
+///   then divides by Σ w[y_n]·sampleWeight[n] over the non-ignored samples;
+/// - `zLoss` (finite, >= 0) adds `zLoss · lse²` to each sample's loss, with the same weight
+///   w[y]·sampleWeight[n] (lse: the sample's logsumexp), and its gradient `2 z lse p` in the same pass;
+/// - `softcap` (finite, > 0) replaces the logits by `cap · tanh(x / cap)` inside the pass, the
+///   gradient taken back through it (factor `1 - tanh²`);
+/// - `lse` (`outer · inner` values) receives each sample's logsumexp (of the capped logits),
+///   ignored samples included.
+///
 /// - Throws: before anything is written: `.labelOutOfRange` naming the first label outside
 ///   `[0, n)` that is not `ignoreIndex` and its position; `.invalidArgument` when
-///   `labelSmoothing` is not in [0, 1]; `.nullPointer`; `.overlappingBuffers`; `.invalidShape`.
+///   `labelSmoothing` is not in [0, 1], a sample weight is negative or not finite, `zLoss` is
+///   negative or not finite, `softcap` is not finite and > 0; `.nullPointer`;
+///   `.overlappingBuffers`; `.invalidShape`.
 @_specialize(exported: true, where T == Float)
 @_specialize(exported: true, where T == Double)
 public func crossEntropy<T: SoftmaxScalar>(
     _ logits: UnsafePointer<T>?, labels: UnsafePointer<Int64>?, weight: UnsafePointer<T>? = nil,
     shape: RowShape, ignoreIndex: Int64 = -100, labelSmoothing: T = 0, reduction: Reduction = .mean,
-    loss: UnsafeMutablePointer<T>?, gradient: UnsafeMutablePointer<T>? = nil
+    loss: UnsafeMutablePointer<T>?, gradient: UnsafeMutablePointer<T>? = nil,
+    sampleWeight: UnsafePointer<T>? = nil, zLoss: Double = 0, softcap: Double? = nil,
+    lse: UnsafeMutablePointer<T>? = nil
 ) throws(SoftmaxError) {
     try Check.pointer(labels, count: shape.slices, "labels")
     try checkLossArguments(logits, nil, weight, shape, labelSmoothing, reduction, loss, gradient)
+    let options = try CrossEntropyOptions(shape, sampleWeight, zLoss, softcap, lse, logits: logits, targets: nil,
+                                          labels: labels, weight: weight, loss: loss, lossCount: lossCount(shape, reduction),
+                                          gradient: gradient)
     try Check.disjoint(loss, lossCount(shape, reduction) * MemoryLayout<T>.stride, "loss",
                        labels, shape.slices * 8, "labels", allowAlias: false)
     try Check.disjoint(gradient, shape.count * MemoryLayout<T>.stride, "gradient",
@@ -74,19 +92,22 @@ public func crossEntropy<T: SoftmaxScalar>(
                 throw SoftmaxError(.labelOutOfRange,
                                    "labels[\(k)] = \(label) is outside [0, \(shape.n)) and is not ignore_index (\(ignoreIndex))")
             }
-            denominator.add(weight.map { $0[Int(label)].double } ?? 1)
+            let w = weight.map { $0[Int(label)].double } ?? 1
+            denominator.add(sampleWeight.map { w * $0[k].double } ?? w)
         }
     }
     try runCrossEntropy(logits, labels, nil, weight, shape, ignoreIndex, labelSmoothing, reduction,
-                        loss, gradient, denominator: denominator.value)
+                        loss, gradient, denominator: denominator.value, options)
 }
 
 /// Cross-entropy of logits against probability targets (soft labels) shaped like the logits,
 /// with PyTorch's semantics, and optionally its gradient in the same pass.
 ///
 /// `l = -Σ_c w[c] q'[c] log p[c]` with `q' = q (1 - ε) + ε / C`. `.mean` divides Σ l by the number
-/// of samples (`outer · inner`), whatever the weights. `gradient` may be `logits` or `targets`
-/// itself. Terms with `q'[c] w[c] = 0` contribute 0 even where `log p[c] = -inf`.
+/// of samples (`outer · inner`), whatever the weights, or by Σ sampleWeight when given.
+/// `gradient` may be `logits` or `targets` itself. Terms with `q'[c] w[c] = 0` contribute 0 even
+/// where `log p[c] = -inf`. The options are those of the integer-label form, the z-loss weighted
+/// by the sample weight alone (a probability target has no one class weight).
 ///
 /// ```swift
 /// let logits: [Float] = [0, 2, 4]
@@ -99,12 +120,23 @@ public func crossEntropy<T: SoftmaxScalar>(
 public func crossEntropy<T: SoftmaxScalar>(
     _ logits: UnsafePointer<T>?, targets: UnsafePointer<T>?, weight: UnsafePointer<T>? = nil,
     shape: RowShape, labelSmoothing: T = 0, reduction: Reduction = .mean,
-    loss: UnsafeMutablePointer<T>?, gradient: UnsafeMutablePointer<T>? = nil
+    loss: UnsafeMutablePointer<T>?, gradient: UnsafeMutablePointer<T>? = nil,
+    sampleWeight: UnsafePointer<T>? = nil, zLoss: Double = 0, softcap: Double? = nil,
+    lse: UnsafeMutablePointer<T>? = nil
 ) throws(SoftmaxError) {
     try Check.pointer(targets, count: shape.count, "targets")
     try checkLossArguments(logits, targets, weight, shape, labelSmoothing, reduction, loss, gradient)
+    let options = try CrossEntropyOptions(shape, sampleWeight, zLoss, softcap, lse, logits: logits, targets: targets,
+                                          labels: nil, weight: weight, loss: loss, lossCount: lossCount(shape, reduction),
+                                          gradient: gradient)
+    var denominator = Double(shape.slices)
+    if let sampleWeight {
+        var sum = CompensatedSum()
+        for k in 0..<shape.slices { sum.add(sampleWeight[k].double) }
+        denominator = sum.value
+    }
     try runCrossEntropy(logits, nil, targets, weight, shape, 0, labelSmoothing, reduction,
-                        loss, gradient, denominator: Double(shape.slices))
+                        loss, gradient, denominator: denominator, options)
 }
 
 /// The cross-entropy of one row of logits against one label.
@@ -120,6 +152,54 @@ public func crossEntropy<T: SoftmaxScalar>(_ logits: [T], label: Int64) throws(S
         try crossEntropy(xb.baseAddress, labels: &lab, shape: shape, loss: &out)
     }
     return out
+}
+
+/// The options of one call, checked (before anything is written).
+private struct CrossEntropyOptions<T: SoftmaxScalar> {
+    var sampleWeight: UnsafePointer<T>?
+    var zLoss: Double
+    /// 0 for none.
+    var softcap: Double
+    var lse: UnsafeMutablePointer<T>?
+
+    init(
+        _ shape: RowShape, _ sampleWeight: UnsafePointer<T>?, _ zLoss: Double, _ softcap: Double?,
+        _ lse: UnsafeMutablePointer<T>?, logits: UnsafePointer<T>?, targets: UnsafePointer<T>?,
+        labels: UnsafePointer<Int64>?, weight: UnsafePointer<T>?, loss: UnsafeMutablePointer<T>?, lossCount: Int,
+        gradient: UnsafeMutablePointer<T>?
+    ) throws(SoftmaxError) {
+        guard zLoss.isFinite, zLoss >= 0 else {
+            throw SoftmaxError(.invalidArgument, "z_loss must be finite and >= 0, got \(zLoss)")
+        }
+        if let softcap, !(softcap.isFinite && softcap > 0) {
+            throw SoftmaxError(.invalidArgument, "softcap must be finite and > 0, got \(softcap)")
+        }
+        let size = MemoryLayout<T>.stride
+        let slices = shape.slices, perSample = slices * size, bytes = shape.count * size
+        if let sampleWeight {
+            for k in 0..<slices {
+                let v = sampleWeight[k]
+                guard v.isFinite, v >= 0 else {
+                    throw SoftmaxError(.invalidArgument, "sample_weight[\(k)] must be finite and >= 0, got \(v)")
+                }
+            }
+            try Check.disjoint(loss, lossCount * size, "loss", sampleWeight, perSample, "sample_weight", allowAlias: false)
+            try Check.disjoint(gradient, bytes, "gradient", sampleWeight, perSample, "sample_weight", allowAlias: false)
+            try Check.disjoint(lse, perSample, "lse", sampleWeight, perSample, "sample_weight", allowAlias: false)
+        }
+        if let lse {
+            try Check.disjoint(lse, perSample, "lse", logits, bytes, "logits", allowAlias: false)
+            try Check.disjoint(lse, perSample, "lse", targets, bytes, "targets", allowAlias: false)
+            try Check.disjoint(lse, perSample, "lse", labels, slices * 8, "labels", allowAlias: false)
+            try Check.disjoint(lse, perSample, "lse", weight, shape.n * size, "weight", allowAlias: false)
+            try Check.disjoint(lse, perSample, "lse", loss, lossCount * size, "loss", allowAlias: false)
+            try Check.disjoint(lse, perSample, "lse", gradient, bytes, "gradient", allowAlias: false)
+        }
+        self.sampleWeight = sampleWeight
+        self.zLoss = zLoss
+        self.softcap = softcap ?? 0
+        self.lse = lse
+    }
 }
 
 private func lossCount(_ shape: RowShape, _ reduction: Reduction) -> Int {
@@ -163,7 +243,7 @@ private func runCrossEntropy<T: SoftmaxScalar>(
     _ logits: UnsafePointer<T>?, _ labels: UnsafePointer<Int64>?, _ targets: UnsafePointer<T>?,
     _ weight: UnsafePointer<T>?, _ shape: RowShape, _ ignoreIndex: Int64, _ labelSmoothing: T,
     _ reduction: Reduction, _ loss: UnsafeMutablePointer<T>?, _ gradient: UnsafeMutablePointer<T>?,
-    denominator: Double
+    denominator: Double, _ options: CrossEntropyOptions<T>
 ) throws(SoftmaxError) {
     let slices = shape.slices
     guard slices > 0, shape.n > 0, let logits else {
@@ -177,6 +257,8 @@ private func runCrossEntropy<T: SoftmaxScalar>(
                 loss[0] = reduction == .sum ? 0 : T(rounding: 0 / denominator)
             }
         }
+        // The logsumexp of no classes is -inf.
+        options.lse?.update(repeating: T(rounding: -Double.infinity), count: slices)
         return
     }
     let divisor: Double
@@ -188,7 +270,8 @@ private func runCrossEntropy<T: SoftmaxScalar>(
         logits: logits, labels: labels, targets: targets, weight: weight, n: shape.n,
         inner: shape.inner, ignoreIndex: ignoreIndex, smoothing: labelSmoothing.double,
         perSample: reduction == .none ? loss : nil,
-        gradient: shape.count > 0 ? gradient : nil, gradientDivisor: divisor)
+        gradient: shape.count > 0 ? gradient : nil, gradientDivisor: divisor,
+        sampleWeight: options.sampleWeight, zLoss: options.zLoss, softcap: options.softcap, lse: options.lse)
     let block = blockSize(slices, inner: shape.inner)
     let blocks = (slices + block - 1) / block
     let cost = max(1, block * shape.n * (gradient == nil ? 3 : 5))

@@ -45,6 +45,78 @@ public func ssm_cross_entropy_soft_f64(
     }
 }
 
+// The entry points with options (ssm_ce_options): sample weights and the lse output as typed
+// arguments, the scalar options in a struct that can grow. C sees the struct as its own type;
+// Swift reads its fields at their offsets, each only when struct_size covers it (a caller built
+// against an older header passes a smaller struct; its missing fields take their defaults).
+public typealias CEOptions = UnsafeRawPointer?
+
+/// (zLoss, softcap) of an ssm_ce_options, or the defaults for a NULL pointer.
+func ceOptions(_ p: CEOptions) throws(SoftmaxError) -> (zLoss: Double, softcap: Double?) {
+    guard let p else { return (0, nil) }
+    let size = Int(bitPattern: p.loadUnaligned(as: UInt.self))
+    guard size >= MemoryLayout<UInt>.size else {
+        throw SoftmaxError(.invalidArgument, "options: struct_size must be sizeof(ssm_ce_options), got \(size)")
+    }
+    @inline(__always) func field(_ offset: Int, _ fallback: Double) -> Double {
+        size >= offset + 8 ? p.loadUnaligned(fromByteOffset: offset, as: Double.self) : fallback
+    }
+    let softcap = field(16, 0)
+    return (field(8, 0), softcap == 0 ? nil : softcap)
+}
+
+@_cdecl("ssm_cross_entropy_ex_f32")
+public func ssm_cross_entropy_ex_f32(
+    _ x: In<Float>, _ labels: Labels, _ w: In<Float>, _ sw: In<Float>, _ o: UInt, _ n: UInt, _ i: UInt,
+    _ ignore: Int64, _ eps: Float, _ red: Int32, _ opt: CEOptions, _ loss: Out<Float>, _ grad: Out<Float>,
+    _ lse: Out<Float>
+) -> Int32 {
+    status { () throws(SoftmaxError) in
+        let (z, cap) = try ceOptions(opt)
+        try crossEntropy(x, labels: labels, weight: w, shape: shape(o, n, i), ignoreIndex: ignore,
+                         labelSmoothing: eps, reduction: Reduction(code: red), loss: loss, gradient: grad,
+                         sampleWeight: sw, zLoss: z, softcap: cap, lse: lse)
+    }
+}
+@_cdecl("ssm_cross_entropy_ex_f64")
+public func ssm_cross_entropy_ex_f64(
+    _ x: In<Double>, _ labels: Labels, _ w: In<Double>, _ sw: In<Double>, _ o: UInt, _ n: UInt, _ i: UInt,
+    _ ignore: Int64, _ eps: Double, _ red: Int32, _ opt: CEOptions, _ loss: Out<Double>, _ grad: Out<Double>,
+    _ lse: Out<Double>
+) -> Int32 {
+    status { () throws(SoftmaxError) in
+        let (z, cap) = try ceOptions(opt)
+        try crossEntropy(x, labels: labels, weight: w, shape: shape(o, n, i), ignoreIndex: ignore,
+                         labelSmoothing: eps, reduction: Reduction(code: red), loss: loss, gradient: grad,
+                         sampleWeight: sw, zLoss: z, softcap: cap, lse: lse)
+    }
+}
+
+@_cdecl("ssm_cross_entropy_soft_ex_f32")
+public func ssm_cross_entropy_soft_ex_f32(
+    _ x: In<Float>, _ q: In<Float>, _ w: In<Float>, _ sw: In<Float>, _ o: UInt, _ n: UInt, _ i: UInt,
+    _ eps: Float, _ red: Int32, _ opt: CEOptions, _ loss: Out<Float>, _ grad: Out<Float>, _ lse: Out<Float>
+) -> Int32 {
+    status { () throws(SoftmaxError) in
+        let (z, cap) = try ceOptions(opt)
+        try crossEntropy(x, targets: q, weight: w, shape: shape(o, n, i), labelSmoothing: eps,
+                         reduction: Reduction(code: red), loss: loss, gradient: grad,
+                         sampleWeight: sw, zLoss: z, softcap: cap, lse: lse)
+    }
+}
+@_cdecl("ssm_cross_entropy_soft_ex_f64")
+public func ssm_cross_entropy_soft_ex_f64(
+    _ x: In<Double>, _ q: In<Double>, _ w: In<Double>, _ sw: In<Double>, _ o: UInt, _ n: UInt, _ i: UInt,
+    _ eps: Double, _ red: Int32, _ opt: CEOptions, _ loss: Out<Double>, _ grad: Out<Double>, _ lse: Out<Double>
+) -> Int32 {
+    status { () throws(SoftmaxError) in
+        let (z, cap) = try ceOptions(opt)
+        try crossEntropy(x, targets: q, weight: w, shape: shape(o, n, i), labelSmoothing: eps,
+                         reduction: Reduction(code: red), loss: loss, gradient: grad,
+                         sampleWeight: sw, zLoss: z, softcap: cap, lse: lse)
+    }
+}
+
 @_cdecl("ssm_binary_cross_entropy_with_logits_f32")
 public func ssm_binary_cross_entropy_with_logits_f32(
     _ x: In<Float>, _ t: In<Float>, _ w: In<Float>, _ pw: In<Float>, _ rows: UInt, _ n: UInt,

@@ -135,6 +135,12 @@ static void test_##S(void) { \
     CHECK_DETAIL("targets"); \
     CHECK_REFUSED(ssm_cross_entropy_soft_##S(x, q, w, 2, 3, 1, 0, SSM_REDUCTION_SUM, NULL, y), SSM_NULL_POINTER); \
     CHECK_REFUSED(ssm_cross_entropy_soft_##S(x, q, NULL, 2, 3, 1, 0, SSM_REDUCTION_NONE, NULL, NULL), SSM_NULL_POINTER); \
+    CHECK_REFUSED(ssm_cross_entropy_ex_##S(NULL, labels, w, g, 2, 3, 1, -100, 0, SSM_REDUCTION_MEAN, NULL, loss, y, y + 6), SSM_NULL_POINTER); \
+    CHECK_DETAIL("logits"); \
+    CHECK_REFUSED(ssm_cross_entropy_ex_##S(x, labels, w, g, 2, 3, 1, -100, 0, SSM_REDUCTION_MEAN, NULL, NULL, y, y + 6), SSM_NULL_POINTER); \
+    CHECK_DETAIL("loss"); \
+    CHECK_REFUSED(ssm_cross_entropy_soft_ex_##S(x, NULL, w, g, 2, 3, 1, 0, SSM_REDUCTION_MEAN, NULL, loss, y, y + 6), SSM_NULL_POINTER); \
+    CHECK_DETAIL("targets"); \
     \
     /* ---- overflowing sizes: refused before any pointer is used ---- */ \
     { size_t bad[][3] = { {SIZE_MAX, 3, 1}, {1, SIZE_MAX, 1}, {1, 3, SIZE_MAX}, {SIZE_MAX, SIZE_MAX, SIZE_MAX}, \
@@ -209,6 +215,13 @@ static void test_##S(void) { \
         CHECK_REFUSED(ssm_cross_entropy_soft_##S(x, buf, w, 2, 3, 1, 0, SSM_REDUCTION_MEAN, loss, buf + d), SSM_OVERLAPPING_BUFFERS); \
         CHECK_REFUSED(ssm_cross_entropy_soft_##S(buf + d, q, w, 2, 3, 1, 0, SSM_REDUCTION_MEAN, loss, buf), SSM_OVERLAPPING_BUFFERS); \
         CHECK_REFUSED(ssm_cross_entropy_soft_##S(x, buf + d - 1, NULL, 2, 3, 1, 0, SSM_REDUCTION_NONE, buf + 5, NULL), SSM_OVERLAPPING_BUFFERS); \
+        /* the options' arrays: lse (an output) vs logits, targets and grad; sample_weight vs grad and lse */ \
+        CHECK_REFUSED(ssm_cross_entropy_ex_##S(buf, labels, NULL, NULL, 2, 3, 1, -100, 0, SSM_REDUCTION_SUM, NULL, loss, NULL, buf + d), SSM_OVERLAPPING_BUFFERS); \
+        CHECK_DETAIL("lse"); \
+        CHECK_REFUSED(ssm_cross_entropy_ex_##S(x, labels, NULL, NULL, 2, 3, 1, -100, 0, SSM_REDUCTION_SUM, NULL, loss, buf, buf + d), SSM_OVERLAPPING_BUFFERS); \
+        CHECK_REFUSED(ssm_cross_entropy_ex_##S(x, labels, NULL, buf + d, 2, 3, 1, -100, 0, SSM_REDUCTION_SUM, NULL, loss, buf, NULL), SSM_OVERLAPPING_BUFFERS); \
+        CHECK_DETAIL("sample_weight"); \
+        CHECK_REFUSED(ssm_cross_entropy_soft_ex_##S(x, buf + d - 1, NULL, NULL, 2, 3, 1, 0, SSM_REDUCTION_SUM, NULL, loss, NULL, buf + 5), SSM_OVERLAPPING_BUFFERS); \
       } \
       /* exact aliasing where no in-place form exists */ \
       CHECK_REFUSED(ssm_logsumexp_##S(buf, buf, 2, 3, 1), SSM_OVERLAPPING_BUFFERS); \

@@ -280,11 +280,115 @@ static void test_binary_cross_entropy(void) {
     CHECK(ssm_binary_cross_entropy_with_logits_f64(x, t, NULL, NULL, 1, 4, SSM_REDUCTION_NONE, (double *)x + 1, NULL) == SSM_OVERLAPPING_BUFFERS);
 }
 
+/* The _ex entry points: defaults (NULL options, a zeroed struct) bit for bit as the plain ones,
+ * each option against its formula, an older caller's smaller struct, and every refused option
+ * leaving loss, grad and lse untouched. */
+static void test_cross_entropy_options(void) {
+    const double x[6] = {0.0, 2.0, 4.0, 1.0, -1.0, 3.0};
+    const float xf[6] = {0.0f, 2.0f, 4.0f, 1.0f, -1.0f, 3.0f};
+    const int64_t labels[2] = {2, 0};
+    const double w[3] = {0.5, 1.0, 2.0}, sw[2] = {3.0, 0.25};
+    const double q[6] = {0.2, 0.3, 0.5, 0.6, 0.4, 0.0};
+    double loss, loss2, grad[6], grad2[6], lse[2], per[2], per2[2];
+    float lossf, lossf2, gradf[6], gradf2[6], lsef[2];
+    ssm_ce_options o;
+    int i, r;
+
+    /* Defaults: NULL options, or a zeroed struct of the right size. */
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    CHECK(ssm_cross_entropy_f64(x, labels, w, 2, 3, 1, -100, 0.1, SSM_REDUCTION_MEAN, &loss, grad) == SSM_OK);
+    CHECK(ssm_cross_entropy_ex_f64(x, labels, w, NULL, 2, 3, 1, -100, 0.1, SSM_REDUCTION_MEAN, NULL, &loss2, grad2, NULL) == SSM_OK);
+    CHECK(loss == loss2 && memcmp(grad, grad2, sizeof grad) == 0);
+    CHECK(ssm_cross_entropy_ex_f64(x, labels, w, NULL, 2, 3, 1, -100, 0.1, SSM_REDUCTION_MEAN, &o, &loss2, grad2, NULL) == SSM_OK);
+    CHECK(loss == loss2 && memcmp(grad, grad2, sizeof grad) == 0);
+    CHECK(ssm_cross_entropy_f32(xf, labels, NULL, 2, 3, 1, -100, 0.0f, SSM_REDUCTION_SUM, &lossf, gradf) == SSM_OK);
+    CHECK(ssm_cross_entropy_ex_f32(xf, labels, NULL, NULL, 2, 3, 1, -100, 0.0f, SSM_REDUCTION_SUM, NULL, &lossf2, gradf2, NULL) == SSM_OK);
+    CHECK(lossf == lossf2 && memcmp(gradf, gradf2, sizeof gradf) == 0);
+    CHECK(ssm_cross_entropy_soft_f64(x, q, w, 2, 3, 1, 0.0, SSM_REDUCTION_MEAN, &loss, grad) == SSM_OK);
+    CHECK(ssm_cross_entropy_soft_ex_f64(x, q, w, NULL, 2, 3, 1, 0.0, SSM_REDUCTION_MEAN, &o, &loss2, grad2, NULL) == SSM_OK);
+    CHECK(loss == loss2 && memcmp(grad, grad2, sizeof grad) == 0);
+
+    /* lse: log sum exp of each row. */
+    CHECK(ssm_cross_entropy_ex_f64(x, labels, NULL, NULL, 2, 3, 1, -100, 0.0, SSM_REDUCTION_NONE, NULL, per, NULL, lse) == SSM_OK);
+    for (i = 0; i < 2; ++i) {
+        double s = exp(x[3 * i]) + exp(x[3 * i + 1]) + exp(x[3 * i + 2]);
+        CHECK(close_to(lse[i], log(s), 1e-15));
+        CHECK(close_to(per[i], lse[i] - x[3 * i + labels[i]], 1e-13));  /* the difference cancels */
+    }
+    CHECK(ssm_cross_entropy_ex_f32(xf, labels, NULL, NULL, 2, 3, 1, -100, 0.0f, SSM_REDUCTION_NONE, NULL, gradf, NULL, lsef) == SSM_OK);
+    CHECK(close_to(lsef[0], lse[0], 1e-7) && close_to(lsef[1], lse[1], 1e-7));
+
+    /* sample_weight: the mean is sum sw l / sum sw w[y]. */
+    CHECK(ssm_cross_entropy_ex_f64(x, labels, w, NULL, 2, 3, 1, -100, 0.0, SSM_REDUCTION_NONE, NULL, per, NULL, NULL) == SSM_OK);
+    CHECK(ssm_cross_entropy_ex_f64(x, labels, w, sw, 2, 3, 1, -100, 0.0, SSM_REDUCTION_MEAN, NULL, &loss, NULL, NULL) == SSM_OK);
+    CHECK(close_to(loss, (sw[0] * per[0] + sw[1] * per[1]) / (sw[0] * w[2] + sw[1] * w[0]), 1e-15));
+    CHECK(ssm_cross_entropy_soft_ex_f64(x, q, NULL, sw, 2, 3, 1, 0.0, SSM_REDUCTION_NONE, NULL, per2, NULL, NULL) == SSM_OK);
+    CHECK(ssm_cross_entropy_soft_ex_f64(x, q, NULL, NULL, 2, 3, 1, 0.0, SSM_REDUCTION_NONE, NULL, per, NULL, NULL) == SSM_OK);
+    CHECK(close_to(per2[0], sw[0] * per[0], 1e-15) && close_to(per2[1], sw[1] * per[1], 1e-15));
+
+    /* z_loss adds z lse^2 (weight w[y]); softcap caps the logits at cap tanh(x / cap). */
+    o.z_loss = 0.01;
+    CHECK(ssm_cross_entropy_ex_f64(x, labels, NULL, NULL, 2, 3, 1, -100, 0.0, SSM_REDUCTION_NONE, NULL, per, NULL, lse) == SSM_OK);
+    CHECK(ssm_cross_entropy_ex_f64(x, labels, NULL, NULL, 2, 3, 1, -100, 0.0, SSM_REDUCTION_NONE, &o, per2, NULL, NULL) == SSM_OK);
+    for (i = 0; i < 2; ++i) CHECK(close_to(per2[i], per[i] + 0.01 * lse[i] * lse[i], 1e-15));
+    o.z_loss = 0.0;
+    o.softcap = 2.0;
+    CHECK(ssm_cross_entropy_ex_f64(x, labels, NULL, NULL, 2, 3, 1, -100, 0.0, SSM_REDUCTION_NONE, &o, per, NULL, lse) == SSM_OK);
+    for (i = 0; i < 2; ++i) {
+        double c[3], s = 0.0;
+        int j;
+        for (j = 0; j < 3; ++j) { c[j] = 2.0 * tanh(x[3 * i + j] / 2.0); s += exp(c[j]); }
+        CHECK(close_to(lse[i], log(s), 1e-15));
+        CHECK(close_to(per[i], log(s) - c[labels[i]], 1e-14));
+    }
+    /* A caller built against a header without softcap: the field past struct_size is ignored. */
+    o.struct_size = sizeof(size_t) + sizeof(double);
+    CHECK(ssm_cross_entropy_ex_f64(x, labels, NULL, NULL, 2, 3, 1, -100, 0.0, SSM_REDUCTION_NONE, &o, per2, NULL, NULL) == SSM_OK);
+    CHECK(ssm_cross_entropy_f64(x, labels, NULL, 2, 3, 1, -100, 0.0, SSM_REDUCTION_NONE, per, NULL) == SSM_OK);
+    CHECK(per2[0] == per[0] && per2[1] == per[1]);
+
+    /* Refused, nothing written. */
+    {
+        const double bad_sw[2] = {1.0, -1.0}, nan_sw[2] = {NAN, 1.0};
+        struct { double z, cap; size_t size; const double *sw; const char *name; } cases[] = {
+            {-1.0, 0.0, sizeof(ssm_ce_options), NULL, "z_loss"},
+            {NAN, 0.0, sizeof(ssm_ce_options), NULL, "z_loss"},
+            {INFINITY, 0.0, sizeof(ssm_ce_options), NULL, "z_loss"},
+            {0.0, -1.0, sizeof(ssm_ce_options), NULL, "softcap"},
+            {0.0, NAN, sizeof(ssm_ce_options), NULL, "softcap"},
+            {0.0, INFINITY, sizeof(ssm_ce_options), NULL, "softcap"},
+            {0.0, 0.0, sizeof(ssm_ce_options), bad_sw, "sample_weight[1]"},
+            {0.0, 0.0, sizeof(ssm_ce_options), nan_sw, "sample_weight[0]"},
+            {0.0, 0.0, 0, NULL, "struct_size"},
+        };
+        for (i = 0; i < (int)(sizeof cases / sizeof cases[0]); ++i) {
+            double l[2] = {7.0, 7.0}, g[6], e[2] = {7.0, 7.0};
+            int j, untouched = 1;
+            for (j = 0; j < 6; ++j) g[j] = 7.0;
+            o.struct_size = cases[i].size;
+            o.z_loss = cases[i].z;
+            o.softcap = cases[i].cap;
+            r = ssm_cross_entropy_ex_f64(x, labels, NULL, cases[i].sw, 2, 3, 1, -100, 0.0, SSM_REDUCTION_NONE, &o, l, g, e);
+            CHECK(r == SSM_INVALID_ARGUMENT);
+            CHECK(strstr(ssm_last_error_message(), cases[i].name) != NULL);
+            for (j = 0; j < 6; ++j) untouched &= g[j] == 7.0;
+            CHECK(untouched && l[0] == 7.0 && l[1] == 7.0 && e[0] == 7.0 && e[1] == 7.0);
+            r = ssm_cross_entropy_soft_ex_f64(x, q, NULL, cases[i].sw, 2, 3, 1, 0.0, SSM_REDUCTION_NONE, &o, l, g, e);
+            CHECK(r == SSM_INVALID_ARGUMENT && l[0] == 7.0 && e[1] == 7.0 && g[5] == 7.0);
+        }
+        /* lse overlapping the logits or the loss */
+        CHECK(ssm_cross_entropy_ex_f64(x, labels, NULL, NULL, 2, 3, 1, -100, 0.0, SSM_REDUCTION_NONE, NULL, per, NULL, (double *)x + 1) == SSM_OVERLAPPING_BUFFERS);
+        CHECK(ssm_cross_entropy_ex_f64(x, labels, NULL, NULL, 2, 3, 1, -100, 0.0, SSM_REDUCTION_NONE, NULL, per, NULL, per) == SSM_OVERLAPPING_BUFFERS);
+    }
+}
+
 int main(void) {
     test_jacobian();
     test_vjp();
     test_one_hot();
     test_cross_entropy();
+    test_cross_entropy_options();
     test_errors();
     test_binary_cross_entropy();
     if (failures) {

@@ -48,7 +48,7 @@ import numpy.typing as npt
 
 OPS = ("softmax", "log_softmax", "logsumexp", "cross_entropy_with_grad", "softmax_vjp", "log_softmax_vjp",
        "sigmoid", "log_sigmoid", "normalize", "softmax_jacobian", "one_hot", "bce_with_grad",
-       "linear_cross_entropy", "logcumsumexp")
+       "linear_cross_entropy", "logcumsumexp", "ce_zloss_softcap")
 # bce_with_grad: binary_cross_entropy_with_logits_with_grad (mean) against soft targets in [0, 1].
 BCE = "bce_with_grad"
 # The VJPs are timed on the forward result of x and an upstream gradient g of its shape.
@@ -73,6 +73,12 @@ QUICK_JACOBIAN_SHAPES = [((64, 100), -1), ((16, 1000), -1)]
 # The running log-sum-exp: batches of rows, one long row (cut into segments), and columns.
 SCAN_SHAPES = [((64, 1000), -1), ((4096, 1000), -1), ((16384, 128), -1), ((1, 262144), -1), ((1000, 4096), 0)]
 QUICK_SCAN_SHAPES = [((64, 1000), -1), ((4096, 1000), -1)]
+# cross_entropy_with_grad with the large-vocabulary options: z-loss 1e-4 and a softcap of 30
+# (PaLM's and Gemma 2's values), against PyTorch's formula by autograd.
+CE_OPTIONS = "ce_zloss_softcap"
+CE_OPTIONS_SHAPES = [((4096, 32000), -1)]
+QUICK_CE_OPTIONS_SHAPES = [((1024, 32000), -1)]
+CE_Z_LOSS, CE_SOFTCAP = 1e-4, 30.0
 
 
 def shapes_for(op: str, shapes: Sequence[tuple[tuple[int, ...], int]], quick: bool) -> Sequence[tuple[tuple[int, ...], int]]:
@@ -81,6 +87,8 @@ def shapes_for(op: str, shapes: Sequence[tuple[tuple[int, ...], int]], quick: bo
         return QUICK_JACOBIAN_SHAPES if quick else JACOBIAN_SHAPES
     if op == "logcumsumexp":
         return QUICK_SCAN_SHAPES if quick else SCAN_SHAPES
+    if op == CE_OPTIONS:
+        return QUICK_CE_OPTIONS_SHAPES if quick else CE_OPTIONS_SHAPES
     if op in ELEM_OPS or op == BCE:
         return [(s, a) for s, a in shapes if a == -1]
     if op == "one_hot":
@@ -250,6 +258,8 @@ def build_ours(ssm: Any, op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any],
     if op == BCE:
         t = _bce_target(x)
         return lambda: ssm.binary_cross_entropy_with_logits_with_grad(x, t)
+    if op == CE_OPTIONS:
+        return lambda: ssm.cross_entropy_with_grad(x, labels, axis=axis, z_loss=CE_Z_LOSS, softcap=CE_SOFTCAP)
     if not hasattr(ssm, "cross_entropy_with_grad"):
         raise NotImplementedError("swiftsoftmax.cross_entropy_with_grad not present yet")
     ssm.cross_entropy_with_grad(x, labels, axis=axis)
@@ -276,7 +286,7 @@ def _idiom_bce_with_grad(x: npt.NDArray[Any], t: npt.NDArray[Any]) -> tuple[Any,
 
 def build_ours_out(ssm: Any, op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
     """Ours writing into an existing array: the arithmetic without the page faults of a fresh one."""
-    if op in ("cross_entropy_with_grad", BCE) or op in LINEAR_OPS:
+    if op in ("cross_entropy_with_grad", BCE, CE_OPTIONS) or op in LINEAR_OPS:
         raise NotImplementedError(f"{op} has no out=")
     if op in VJP_OPS or op in ("logsumexp", "softmax_jacobian", "one_hot"):
         raise NotImplementedError(f"{op} has no out=")
@@ -290,6 +300,8 @@ def build_ours_out(ssm: Any, op: str, x: npt.NDArray[Any], labels: npt.NDArray[A
 
 
 def build_numpy(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
+    if op == CE_OPTIONS:
+        raise NotImplementedError("compared with PyTorch's formula only")
     if op in LINEAR_OPS:
         return lambda: _materialised_linear_ce(x, labels)
     if op == BCE:
@@ -323,7 +335,7 @@ def build_numpy(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: in
 def build_scipy(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
     from scipy import special
 
-    if op in LINEAR_OPS:
+    if op in LINEAR_OPS or op == CE_OPTIONS:
         raise NotImplementedError("not compared")
     if op == BCE:
         raise NotImplementedError("scipy has no binary cross-entropy")
@@ -349,7 +361,7 @@ def build_jax(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int)
     import jax
     import jax.numpy as jnp
 
-    if op in LINEAR_OPS:
+    if op in LINEAR_OPS or op == CE_OPTIONS:
         raise NotImplementedError("not compared")
 
     key = (op, axis, x.shape[axis] if op in ("one_hot", "softmax_jacobian") else 0, str(x.dtype) if op == "one_hot" else "")
@@ -407,7 +419,7 @@ def build_jax(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int)
 
 
 def build_ort(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
-    if op in ("cross_entropy_with_grad", BCE) or op in VJP_OPS or op in LINEAR_OPS or op in ("normalize", "softmax_jacobian", "one_hot"):
+    if op in ("cross_entropy_with_grad", BCE, CE_OPTIONS) or op in VJP_OPS or op in LINEAR_OPS or op in ("normalize", "softmax_jacobian", "one_hot"):
         raise NotImplementedError("not compared")
     if op == "logcumsumexp":
         raise NotImplementedError("ONNX has no running log-sum-exp operator")
@@ -490,10 +502,16 @@ def build_torch(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: in
     logits = xt.movedim(axis, 1) if x.ndim > 1 else xt
     target = torch.from_numpy(np.asarray(labels, dtype=np.int64))
     leaf = logits.detach().requires_grad_()
+    options = op == CE_OPTIONS
 
     def step() -> tuple[Any, Any]:
         leaf.grad = None
-        loss = F.cross_entropy(leaf, target)
+        if options:  # the formula as written in training code (Gemma 2's cap, PaLM's z-loss)
+            capped = CE_SOFTCAP * torch.tanh(leaf / CE_SOFTCAP)
+            lse = torch.logsumexp(capped, dim=1)
+            loss = F.cross_entropy(capped, target) + CE_Z_LOSS * (lse * lse).mean()
+        else:
+            loss = F.cross_entropy(leaf, target)
         loss.backward()
         return loss, leaf.grad
 

@@ -43,6 +43,8 @@ _SIGNATURES: dict[str, tuple[Union[type[ctypes._SimpleCData[Any]], str], ...]] =
     "ssm_one_hot_{t}": (_P, _Z, _Z, _P),
     "ssm_cross_entropy_{t}": (_P, _P, _P, _Z, _Z, _Z, _I64, "s", _INT, _P, _P),
     "ssm_cross_entropy_soft_{t}": (_P, _P, _P, _Z, _Z, _Z, "s", _INT, _P, _P),
+    "ssm_cross_entropy_ex_{t}": (_P, _P, _P, _P, _Z, _Z, _Z, _I64, "s", _INT, _P, _P, _P, _P),
+    "ssm_cross_entropy_soft_ex_{t}": (_P, _P, _P, _P, _Z, _Z, _Z, "s", _INT, _P, _P, _P, _P),
     "ssm_binary_cross_entropy_with_logits_{t}": (_P, _P, _P, _P, _Z, _Z, _INT, _P, _P),
     "ssm_softmax_stats_{t}": (_P, _P, _P, _Z, _Z, _Z, "s"),
     "ssm_softmax_stats_precise_{t}": (_P, _P, _P, _Z, _Z, _Z, "s"),

@@ -10,6 +10,7 @@ the next chunk overwrites the buffer. The chunking and its measurements: docs/de
 
 from __future__ import annotations
 
+import ctypes
 import math
 from typing import Any, Literal, Optional, Tuple, Union, overload
 
@@ -18,6 +19,7 @@ import numpy.typing as npt
 
 from . import _arrays as A
 from ._lib import FUNCS, check
+from ._loss import _CEOptions
 from ._partial import cross_entropy_denominator
 
 __all__ = ["linear_cross_entropy", "BUDGET_BYTES"]
@@ -37,6 +39,9 @@ _NAME = "linear_cross_entropy"
 Loss = Union[np.floating[Any], npt.NDArray[np.floating[Any]]]
 Grads = Tuple[Loss, npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]],
               Optional[npt.NDArray[np.floating[Any]]]]
+# ... and the per-sample logsumexp (return_lse=True).
+GradsLse = Tuple[Loss, npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]],
+                 Optional[npt.NDArray[np.floating[Any]]], npt.NDArray[np.floating[Any]]]
 
 
 def _dtypes(*arrays: Optional[np.ndarray]) -> tuple[np.dtype, np.dtype]:
@@ -64,14 +69,33 @@ def _rows_per_chunk(n: int, d: int, v: int, itemsize: int) -> int:
 def linear_cross_entropy(x: npt.ArrayLike, weight: npt.ArrayLike, target: npt.ArrayLike, *,
                          bias: Optional[npt.ArrayLike] = ..., class_weight: Optional[npt.ArrayLike] = ...,
                          ignore_index: int = ..., label_smoothing: float = ..., reduction: str = ...,
-                         chunk_size: Optional[int] = ..., return_grad: Literal[False] = ...) -> Loss: ...
+                         chunk_size: Optional[int] = ..., z_loss: float = ..., softcap: Optional[float] = ...,
+                         return_grad: Literal[False] = ..., return_lse: Literal[False] = ...) -> Loss: ...
 
 
 @overload
 def linear_cross_entropy(x: npt.ArrayLike, weight: npt.ArrayLike, target: npt.ArrayLike, *,
                          bias: Optional[npt.ArrayLike] = ..., class_weight: Optional[npt.ArrayLike] = ...,
                          ignore_index: int = ..., label_smoothing: float = ..., reduction: str = ...,
-                         chunk_size: Optional[int] = ..., return_grad: Literal[True]) -> Grads: ...
+                         chunk_size: Optional[int] = ..., z_loss: float = ..., softcap: Optional[float] = ...,
+                         return_grad: Literal[True], return_lse: Literal[False] = ...) -> Grads: ...
+
+
+@overload
+def linear_cross_entropy(x: npt.ArrayLike, weight: npt.ArrayLike, target: npt.ArrayLike, *,
+                         bias: Optional[npt.ArrayLike] = ..., class_weight: Optional[npt.ArrayLike] = ...,
+                         ignore_index: int = ..., label_smoothing: float = ..., reduction: str = ...,
+                         chunk_size: Optional[int] = ..., z_loss: float = ..., softcap: Optional[float] = ...,
+                         return_grad: Literal[False] = ..., return_lse: Literal[True]
+                         ) -> Tuple[Loss, npt.NDArray[np.floating[Any]]]: ...
+
+
+@overload
+def linear_cross_entropy(x: npt.ArrayLike, weight: npt.ArrayLike, target: npt.ArrayLike, *,
+                         bias: Optional[npt.ArrayLike] = ..., class_weight: Optional[npt.ArrayLike] = ...,
+                         ignore_index: int = ..., label_smoothing: float = ..., reduction: str = ...,
+                         chunk_size: Optional[int] = ..., z_loss: float = ..., softcap: Optional[float] = ...,
+                         return_grad: Literal[True], return_lse: Literal[True]) -> GradsLse: ...
 
 
 def linear_cross_entropy(x: npt.ArrayLike, weight: npt.ArrayLike, target: npt.ArrayLike, *,
@@ -79,7 +103,9 @@ def linear_cross_entropy(x: npt.ArrayLike, weight: npt.ArrayLike, target: npt.Ar
                          class_weight: Optional[npt.ArrayLike] = None,
                          ignore_index: int = -100, label_smoothing: float = 0.0,
                          reduction: str = "mean", chunk_size: Optional[int] = None,
-                         return_grad: bool = False) -> Union[Loss, Grads]:
+                         z_loss: float = 0.0, softcap: Optional[float] = None,
+                         return_grad: bool = False, return_lse: bool = False
+                         ) -> Union[Loss, Grads, Tuple[Loss, npt.NDArray[np.floating[Any]]], GradsLse]:
     """Cross-entropy of a linear layer's output, without ever holding the logits.
 
     The result is that of ``cross_entropy_with_grad(x @ weight.T + bias, target, ...)`` on the
@@ -107,8 +133,13 @@ def linear_cross_entropy(x: npt.ArrayLike, weight: npt.ArrayLike, target: npt.Ar
     chunk_size : int, optional
         Samples per chunk. By default chosen from the shapes so that the logits chunk and the
         temporaries stay within ``BUDGET_BYTES`` (64 MiB; at least one sample per chunk).
+    z_loss, softcap
+        As for :func:`cross_entropy`: ``z · lse²`` per sample (with the target's class weight),
+        and the logits capped at ``softcap · tanh(logits / softcap)`` inside the kernel.
     return_grad : bool, default False
         Also return the gradients of the loss.
+    return_lse : bool, default False
+        Also return each sample's logsumexp (of the capped logits), shape ``(N,)``, last.
 
     Returns
     -------
@@ -119,6 +150,8 @@ def linear_cross_entropy(x: npt.ArrayLike, weight: npt.ArrayLike, target: npt.Ar
         Only with `return_grad`: shapes of `x` and `weight`.
     grad_bias : ndarray or None
         Only with `return_grad`: shape ``(V,)``, None when `bias` is None.
+    lse : ndarray
+        Only with `return_lse`: shape ``(N,)``.
 
     Notes
     -----
@@ -189,6 +222,12 @@ def linear_cross_entropy(x: npt.ArrayLike, weight: npt.ArrayLike, target: npt.Ar
             raise ValueError(f"chunk_size: expected an int >= 1 (samples per chunk), got {rows}")
     if not isinstance(return_grad, (bool, np.bool_)):
         raise TypeError(f"return_grad: expected a bool, got {type(return_grad).__name__}")
+    cap = 0.0
+    if softcap is not None:
+        cap = A.real_scalar(softcap, "softcap")
+        if cap == 0.0:  # 0 is the C struct's "none": refused here with the library's message
+            raise ValueError(f"{_NAME}: softcap must be finite and > 0, got {cap}")
+    options = _CEOptions(ctypes.sizeof(_CEOptions), A.real_scalar(z_loss, "z_loss"), cap)
     # The mean's denominator is needed before the first gradient; computing it first also has
     # the library check every label before any product is taken.
     den = cross_entropy_denominator(lab, num_classes=v, weight=cw, ignore_index=ignore, dtype=cdt)
@@ -197,13 +236,15 @@ def linear_cross_entropy(x: npt.ArrayLike, weight: npt.ArrayLike, target: npt.Ar
     xc = np.asarray(xa, dtype=cdt)
     wc = np.asarray(wa, dtype=cdt)
     bc = None if ba is None else np.asarray(ba, dtype=cdt)
+    lse = np.empty(n, dtype=cdt) if return_lse else None
     losses, grads = _by_samples(xc, wc, bc, lab, cw, ignore, eps, max(1, min(rows, n)),
-                                bool(return_grad), 1.0 if code != 1 else den)
+                                bool(return_grad), 1.0 if code != 1 else den, options, lse)
     loss = _reduce(losses, code, den, cdt, rdt)
     if grads is None:
-        return loss
+        return loss if lse is None else (loss, _in(lse, rdt))
     gx, gw, gb = grads
-    return loss, _in(gx, rdt), _in(gw, rdt), None if gb is None else _in(gb, rdt)
+    result = (loss, _in(gx, rdt), _in(gw, rdt), None if gb is None else _in(gb, rdt))
+    return result if lse is None else result + (_in(lse, rdt),)
 
 
 def _in(a: npt.NDArray[Any], dtype: np.dtype) -> npt.NDArray[Any]:
@@ -226,14 +267,16 @@ _Array = npt.NDArray[Any]
 
 
 def _by_samples(x: _Array, w: _Array, b: Optional[_Array], lab: _Array, cw: Optional[_Array], ignore: int,
-                eps: float, rows: int, want_grad: bool, den: float
+                eps: float, rows: int, want_grad: bool, den: float, options: _CEOptions, lse: Optional[_Array]
                 ) -> tuple[_Array, Optional[tuple[_Array, _Array, Optional[_Array]]]]:
     """Per-sample losses and, when `want_grad`, the gradients of their sum divided by `den`,
-    a chunk of `rows` samples at a time (docs/design.md, "The output layer")."""
+    a chunk of `rows` samples at a time (docs/design.md, "The output layer"); each sample's
+    logsumexp into `lse` when given."""
     n, d = x.shape
     v = w.shape[0]
     cdt = x.dtype
-    ce = FUNCS[f"ssm_cross_entropy_{A.suffix(cdt)}"]
+    ce = FUNCS[f"ssm_cross_entropy_ex_{A.suffix(cdt)}"]
+    opt = ctypes.addressof(options)
     losses = np.empty(n, dtype=cdt)
     zbuf = np.empty(rows * v, dtype=cdt)
     gx: Optional[_Array] = None
@@ -261,8 +304,9 @@ def _by_samples(x: _Array, w: _Array, b: Optional[_Array], lab: _Array, cw: Opti
             z += b
         # The fused kernel writes the gradient of the chunk's summed loss over its logits
         # (docs/design.md, "Cross-entropy": the grad buffer may be the logits).
-        status = ce(A.ptr(z), A.ptr(lab[i0:i1]), A.ptr(cw), m, v, 1, ignore, eps, 0,
-                    A.ptr(losses[i0:i1]), A.ptr(z) if want_grad else None)
+        status = ce(A.ptr(z), A.ptr(lab[i0:i1]), A.ptr(cw), None, m, v, 1, ignore, eps, 0, opt,
+                    A.ptr(losses[i0:i1]), A.ptr(z) if want_grad else None,
+                    None if lse is None else A.ptr(lse[i0:i1]))
         check(status, _NAME, labels="target")
         if gx is None or gw is None:
             continue

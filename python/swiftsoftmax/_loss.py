@@ -116,22 +116,21 @@ def _fast_cross_entropy(name: str, x: npt.NDArray[Any], t: npt.NDArray[Any], axi
     return value if grad is None else (value, grad)  # grad is None: not want_grad
 
 
-@overload
+class _CEOptions(ctypes.Structure):
+    """The C ABI's ssm_ce_options (include/swiftsoftmax.h)."""
+    _fields_ = [("struct_size", ctypes.c_size_t), ("z_loss", ctypes.c_double), ("softcap", ctypes.c_double)]
+
+
+# The result of one call: the loss, the gradient when asked for, the per-sample lse when asked for.
+_Result = tuple["_Loss", Optional[npt.NDArray[np.floating[Any]]], Optional[npt.NDArray[np.floating[Any]]]]
+
+
 def _cross_entropy(name: str, logits: npt.ArrayLike, target: npt.ArrayLike, axis: int,
                    weight: Optional[npt.ArrayLike], ignore_index: int, label_smoothing: float,
-                   reduction: str, want_grad: Literal[False]) -> _Loss: ...
-@overload
-def _cross_entropy(name: str, logits: npt.ArrayLike, target: npt.ArrayLike, axis: int,
-                   weight: Optional[npt.ArrayLike], ignore_index: int, label_smoothing: float,
-                   reduction: str, want_grad: Literal[True]) -> tuple[_Loss, npt.NDArray[np.floating[Any]]]: ...
-def _cross_entropy(name: str, logits: npt.ArrayLike, target: npt.ArrayLike, axis: int,
-                   weight: Optional[npt.ArrayLike], ignore_index: int, label_smoothing: float,
-                   reduction: str, want_grad: bool) -> Union[_Loss, tuple[_Loss, npt.NDArray[np.floating[Any]]]]:
-    if type(logits) is np.ndarray and type(target) is np.ndarray and weight is None:
-        r = _fast_cross_entropy(name, logits, target, axis, ignore_index, label_smoothing,
-                                reduction, want_grad)
-        if r is not None:
-            return r
+                   reduction: str, want_grad: bool, sample_weight: Optional[npt.ArrayLike] = None,
+                   z_loss: float = 0.0, softcap: Optional[float] = None, want_lse: bool = False) -> _Result:
+    """The general path: any layout, dtype, weights and options (the common call takes
+    `_fast_cross_entropy` first)."""
     a, cdt, rdt = A.as_real_array(logits, "logits")
     code = A.reduction_code(reduction)
     layout = A.Layout(a.shape, (A.class_axis(axis, a.ndim),))
@@ -162,27 +161,62 @@ def _cross_entropy(name: str, logits: npt.ArrayLike, target: npt.ArrayLike, axis
         raise TypeError(
             f"target: expected integer class indices or floating-point probabilities, got dtype {t.dtype}")
 
+    # The options: sample weights broadcast to one per sample, the scalars into ssm_ce_options
+    # (whose softcap 0 means none: an explicit 0 is refused here with the library's message).
+    swb = None
+    if sample_weight is not None:
+        sw, _, _ = A.as_real_array(sample_weight, "sample_weight")
+        try:
+            swb = np.ascontiguousarray(np.broadcast_to(sw, layout.kept_shape), dtype=cdt)
+        except ValueError:
+            raise ValueError(f"sample_weight: expected one weight per sample, shape {layout.kept_shape} "
+                             f"(the logits' shape without the class axis), got {sw.shape}") from None
+    cap = 0.0
+    if softcap is not None:
+        cap = A.real_scalar(softcap, "softcap")
+        if cap == 0.0:
+            raise ValueError(f"{name}: softcap must be finite and > 0, got {cap}")
+    options = _CEOptions(ctypes.sizeof(_CEOptions), A.real_scalar(z_loss, "z_loss"), cap)
+
     loss = np.empty(layout.kept_shape if code == 0 else (), dtype=cdt)
     grad = np.empty_like(xb) if want_grad else None
+    lse = np.empty(layout.kept_shape, dtype=cdt) if want_lse else None
     sfx = A.suffix(cdt)
     eps = A.real_scalar(label_smoothing, "label_smoothing")
+    opt = ctypes.addressof(options)
     if soft:
-        status = FUNCS[f"ssm_cross_entropy_soft_{sfx}"](
-            A.ptr(xb), A.ptr(tb), A.ptr(wb), *layout.dims, eps, code, A.ptr(loss), A.ptr(grad))
+        status = FUNCS[f"ssm_cross_entropy_soft_ex_{sfx}"](
+            A.ptr(xb), A.ptr(tb), A.ptr(wb), A.ptr(swb), *layout.dims, eps, code, opt,
+            A.ptr(loss), A.ptr(grad), A.ptr(lse))
     else:
-        status = FUNCS[f"ssm_cross_entropy_{sfx}"](
-            A.ptr(xb), A.ptr(tb), A.ptr(wb), *layout.dims, ignore, eps, code, A.ptr(loss), A.ptr(grad))
+        status = FUNCS[f"ssm_cross_entropy_ex_{sfx}"](
+            A.ptr(xb), A.ptr(tb), A.ptr(wb), A.ptr(swb), *layout.dims, ignore, eps, code, opt,
+            A.ptr(loss), A.ptr(grad), A.ptr(lse))
     check(status, name, labels="target")
     value = A.deliver(loss, None, rdt)
-    if grad is None:  # not want_grad
-        return value
-    return value, A.deliver_array(layout.restore(grad), None, rdt)
+    g = None if grad is None else A.deliver_array(layout.restore(grad), None, rdt)
+    return value, g, None if lse is None else A.deliver_array(lse, None, rdt)
 
 
+@overload
+def cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = ...,
+                  weight: Optional[npt.ArrayLike] = ..., ignore_index: int = ...,
+                  label_smoothing: float = ..., reduction: str = ...,
+                  sample_weight: Optional[npt.ArrayLike] = ..., z_loss: float = ...,
+                  softcap: Optional[float] = ..., return_lse: Literal[False] = ...) -> _Loss: ...
+@overload
+def cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = ...,
+                  weight: Optional[npt.ArrayLike] = ..., ignore_index: int = ...,
+                  label_smoothing: float = ..., reduction: str = ...,
+                  sample_weight: Optional[npt.ArrayLike] = ..., z_loss: float = ...,
+                  softcap: Optional[float] = ..., return_lse: Literal[True]
+                  ) -> tuple[_Loss, npt.NDArray[np.floating[Any]]]: ...
 def cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -1,
                   weight: Optional[npt.ArrayLike] = None, ignore_index: int = -100,
-                  label_smoothing: float = 0.0, reduction: str = "mean"
-                  ) -> Union[npt.NDArray[np.floating[Any]], np.floating[Any]]:
+                  label_smoothing: float = 0.0, reduction: str = "mean",
+                  sample_weight: Optional[npt.ArrayLike] = None, z_loss: float = 0.0,
+                  softcap: Optional[float] = None, return_lse: bool = False
+                  ) -> Union[_Loss, tuple[_Loss, npt.NDArray[np.floating[Any]]]]:
     """Cross-entropy between logits and targets, with PyTorch's semantics, computed in log space.
 
     Parameters
@@ -208,12 +242,27 @@ def cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -
         ``'none'`` returns one loss per sample; ``'sum'`` their sum; ``'mean'`` their sum
         divided by the summed weights ``w[y_n]`` of the non-ignored samples (class indices;
         NaN when every target is ignored) or by the number of samples (probabilities).
+    sample_weight : array_like, optional
+        One non-negative weight per sample, broadcast to the shape of `logits` without `axis`.
+        Each sample's loss (and z-loss) is multiplied by its weight, and ``'mean'`` divides by
+        the weights actually applied: ``Σ w[y_n]·sample_weight[n]`` over the non-ignored samples
+        (class indices) or ``Σ sample_weight[n]`` (probabilities).
+    z_loss : float, default 0.0
+        z >= 0: adds ``z · lse_n²`` to each sample's loss (lse_n: the logsumexp of its logits,
+        after `softcap`), with the sample's weight ``w[y_n]·sample_weight[n]`` (the sample weight
+        alone for probabilities) and the same reduction (PaLM's auxiliary loss).
+    softcap : float, optional
+        A positive cap: the logits become ``softcap · tanh(logits / softcap)`` inside the pass
+        (Gemma 2), the gradient taken back through it.
+    return_lse : bool, default False
+        Also return each sample's logsumexp (of the capped logits; ignored samples included),
+        shape of `logits` without `axis`, from the same pass.
 
     Returns
     -------
     ndarray or scalar
         Per-sample losses (shape of `logits` without `axis`) for ``'none'``, else a NumPy scalar,
-        in the result dtype of `logits`.
+        in the result dtype of `logits`; with ``return_lse=True``, the pair ``(loss, lse)``.
 
     Notes
     -----
@@ -226,7 +275,8 @@ def cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -
 
     ``-log p[y]`` is formed as ``log1p(Σ_{c≠max} exp(x_c - m)) + (m - x_y)``, so a confident
     correct prediction keeps full relative precision: ``-log(softmax)`` and NumPy/SciPy
-    idioms give 0 there. All -inf logits give an infinite loss; NaN logits a NaN loss.
+    idioms give 0 there. All -inf logits give an infinite loss; NaN logits a NaN loss. With a
+    z-loss, a sample whose logsumexp is infinite has an infinite loss and a NaN gradient.
 
     Examples
     --------
@@ -237,15 +287,43 @@ def cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -
     1.3887943864867583e-11
     >>> ssm.cross_entropy([[0.0, 2.0], [1.0, 1.0]], [0, -100], reduction="none")
     array([2.12692801, 0.        ])
+    >>> loss, lse = ssm.cross_entropy([[0.0, 2.0, 4.0]], [2], z_loss=1e-4, return_lse=True)
+    >>> lse.round(4)                 # loss = 0.1429 + 1e-4 · lse²
+    array([4.1429])
     """
-    return _cross_entropy("cross_entropy", logits, target, axis, weight, ignore_index,
-                          label_smoothing, reduction, False)
+    if (weight is sample_weight is softcap is None and not return_lse and z_loss == 0.0
+            and type(logits) is np.ndarray and type(target) is np.ndarray):
+        r = _fast_cross_entropy("cross_entropy", logits, target, axis, ignore_index, label_smoothing,
+                                reduction, False)
+        if r is not None:
+            return r
+    value, _, lse = _cross_entropy("cross_entropy", logits, target, axis, weight, ignore_index,
+                                   label_smoothing, reduction, False, sample_weight, z_loss, softcap,
+                                   return_lse)
+    return value if lse is None else (value, lse)
 
 
+@overload
+def cross_entropy_with_grad(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = ...,
+                            weight: Optional[npt.ArrayLike] = ..., ignore_index: int = ...,
+                            label_smoothing: float = ..., reduction: str = ...,
+                            sample_weight: Optional[npt.ArrayLike] = ..., z_loss: float = ...,
+                            softcap: Optional[float] = ..., return_lse: Literal[False] = ...
+                            ) -> tuple[_Loss, npt.NDArray[np.floating[Any]]]: ...
+@overload
+def cross_entropy_with_grad(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = ...,
+                            weight: Optional[npt.ArrayLike] = ..., ignore_index: int = ...,
+                            label_smoothing: float = ..., reduction: str = ...,
+                            sample_weight: Optional[npt.ArrayLike] = ..., z_loss: float = ...,
+                            softcap: Optional[float] = ..., return_lse: Literal[True]
+                            ) -> tuple[_Loss, npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]]: ...
 def cross_entropy_with_grad(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -1,
                             weight: Optional[npt.ArrayLike] = None, ignore_index: int = -100,
-                            label_smoothing: float = 0.0, reduction: str = "mean"
-                            ) -> tuple[Union[npt.NDArray[np.floating[Any]], np.floating[Any]], npt.NDArray[np.floating[Any]]]:
+                            label_smoothing: float = 0.0, reduction: str = "mean",
+                            sample_weight: Optional[npt.ArrayLike] = None, z_loss: float = 0.0,
+                            softcap: Optional[float] = None, return_lse: bool = False
+                            ) -> Union[tuple[_Loss, npt.NDArray[np.floating[Any]]],
+                                       tuple[_Loss, npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]]]:
     """Cross-entropy and its gradient with respect to `logits`, in one fused pass.
 
     Arguments and the loss are those of :func:`cross_entropy`. The gradient is that of the
@@ -253,7 +331,8 @@ def cross_entropy_with_grad(logits: npt.ArrayLike, target: npt.ArrayLike, *, axi
     without a probability array: for coefficients ``c_j`` of the (smoothed, weighted) target,
     ``dl/dx_j = (Σ c) · p_j - c_j``, and at the most probable class (when ``p ≥ 1/2``) as
     ``Σ_{j≠max} c_j - (Σ c) · (Σ of the other exponentials) / S``, never through ``p - 1``.
-    Ignored samples and all -inf rows get a zero gradient.
+    Ignored samples and all -inf rows get a zero gradient. A z-loss adds ``2 z lse p_j`` (times
+    the sample's weight) to ``(Σ c) p_j``; a softcap multiplies each entry by ``1 - tanh²``.
 
     Returns
     -------
@@ -261,6 +340,8 @@ def cross_entropy_with_grad(logits: npt.ArrayLike, target: npt.ArrayLike, *, axi
         As returned by :func:`cross_entropy`.
     dlogits : ndarray
         Shape and result dtype of `logits`.
+    lse : ndarray
+        Only with ``return_lse=True``: each sample's logsumexp.
 
     Examples
     --------
@@ -271,9 +352,21 @@ def cross_entropy_with_grad(logits: npt.ArrayLike, target: npt.ArrayLike, *, axi
     >>> _, g = ssm.cross_entropy_with_grad([[0.0, 40.0]], [1])
     >>> float(g[0, 1])           # -exp(-40)/(1 + exp(-40)), where p - 1 gives 0
     -4.248354255291589e-18
+    >>> loss, g, lse = ssm.cross_entropy_with_grad([[0.0, 60.0]], [1], softcap=30.0, return_lse=True)
+    >>> round(float(lse[0]), 4)      # 30·tanh(2) = 28.9208, the other class's term is e^-28.9
+    28.9208
     """
-    return _cross_entropy("cross_entropy_with_grad", logits, target, axis, weight, ignore_index,
-                          label_smoothing, reduction, True)
+    if (weight is sample_weight is softcap is None and not return_lse and z_loss == 0.0
+            and type(logits) is np.ndarray and type(target) is np.ndarray):
+        r = _fast_cross_entropy("cross_entropy_with_grad", logits, target, axis, ignore_index,
+                                label_smoothing, reduction, True)
+        if r is not None:
+            return r  # type: ignore[return-value]  # want_grad: the pair
+    value, grad, lse = _cross_entropy("cross_entropy_with_grad", logits, target, axis, weight,
+                                      ignore_index, label_smoothing, reduction, True, sample_weight,
+                                      z_loss, softcap, return_lse)
+    assert grad is not None  # want_grad
+    return (value, grad) if lse is None else (value, grad, lse)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -371,7 +371,34 @@ def ref_bce_grad_ld(inp):
     return a - b, a + b
 
 
+def ref_ce_options_ld(inp):
+    """(per-sample loss, lse) of cross_entropy with sample_weight, z_loss and softcap, integer
+    labels, in longdouble. Each capped logit is s·cap - s·cap·r with r = 1 - tanh|x/cap| =
+    2/(e^{2|x/cap|} + 1) to relative precision, and the shifts c_j - c_max are formed from the
+    two parts, so nothing cancels: about cap·2^-64 absolute, 0.01 ULP of a float64 loss."""
+    x = np.asarray(inp["x"], dtype=LD)
+    lab, cap = inp["labels"], inp.get("cap")
+    if cap is None:
+        big, small = x, np.zeros_like(x)
+    else:
+        c = LD(cap)
+        s = np.where(x < 0, LD(-1), LD(1))
+        r = 2 / (np.exp(2 * np.abs(x) / c) + 1)
+        big, small = s * c, -s * c * r
+    k = np.argmax(big + small, axis=-1)[:, None]
+    shift = (big - np.take_along_axis(big, k, -1)) + (small - np.take_along_axis(small, k, -1))
+    top = np.arange(x.shape[-1]) == k      # the maximal term, exactly 1, left out of the sum
+    log_s = np.log1p(np.sum(np.where(top, LD(0), np.exp(shift)), axis=-1))
+    lse = (np.take_along_axis(big, k, -1) + np.take_along_axis(small, k, -1))[:, 0] + log_s
+    nll = log_s - np.take_along_axis(shift, lab[:, None], -1)[:, 0]
+    sw = np.asarray(inp["sw"], dtype=LD)
+    return sw * (nll + LD(inp["z"]) * lse * lse), lse
+
+
 def reference(func: str, inp: dict, method: str) -> np.ndarray:
+    if func in CE_OPTION_FUNCS:
+        loss, lse = ref_ce_options_ld(inp)
+        return loss if func == "ce_options" else lse
     if func == "bce":
         return ref_bce_ld(inp)
     if func == "softmax_jacobian":
@@ -424,6 +451,10 @@ def ours(func: str, inp: dict):
         return ssm.logcumsumexp(x, axis=axis)
     if func == "cross_entropy":
         return ssm.cross_entropy(x, inp["labels"], axis=axis, reduction="none")
+    if func in CE_OPTION_FUNCS:
+        loss, lse = ssm.cross_entropy(x, inp["labels"], reduction="none", sample_weight=inp["sw"], z_loss=inp["z"],
+                                      softcap=inp.get("cap"), return_lse=True)
+        return loss if func == "ce_options" else lse
     if func in ("bce", "bce_grad"):
         bkw = {k2: inp[k1] for k1, k2 in (("w", "weight"), ("pw", "pos_weight")) if k1 in inp}
         red = "mean" if inp.get("divisor", 1) != 1 else "none"
@@ -452,7 +483,9 @@ DERIV_FUNCS = VJP_FUNCS + ("softmax_jacobian",)
 # (against the scale of its two terms, as the VJPs).
 BCE_FUNCS = ("bce", "bce_grad")
 GRAD_FUNCS = VJP_FUNCS + ("bce_grad",)
-FUNCS = ROW_FUNCS + ELEM_FUNCS + NORM_FUNCS + DERIV_FUNCS + BCE_FUNCS + SCAN_FUNCS
+# cross_entropy's options (sample_weight, z_loss, softcap): the per-sample losses and the lse.
+CE_OPTION_FUNCS = ("ce_options", "ce_options_lse")
+FUNCS = ROW_FUNCS + ELEM_FUNCS + NORM_FUNCS + DERIV_FUNCS + BCE_FUNCS + SCAN_FUNCS + CE_OPTION_FUNCS
 ROWS_AND_VJPS = ROW_FUNCS + VJP_FUNCS
 ROWS_AND_DERIVS = ROW_FUNCS + DERIV_FUNCS
 # softmax_jacobian writes n·n outputs per slice: inputs above this many are left out.
@@ -763,6 +796,50 @@ def _scan_sorted(dt, rng):
             {"x": np.cumsum(rng.uniform(0, 1e-3, (8, 5000)), axis=1).astype(dt)}]
 
 
+def _ce_opt(dt, rng, x, lab, cap, z):
+    rows = x.shape[0]
+    return {"x": x.astype(dt), "labels": lab, "cap": cap, "z": z,
+            "sw": rng.uniform(0.1, 3.0, rows).astype(dt)}
+
+
+def _ce_opt_ordinary(dt, rng):
+    """Rows of 1000 and 32000 classes, logits of a few units to hundreds, every option."""
+    out = []
+    for n, rows in ((1000, 32), (32000, 4)):
+        for scale, cap, z in ((3.0, 30.0, 1e-4), (30.0, 30.0, 1e-4), (300.0, 50.0, 0.0), (3.0, None, 1e-2)):
+            out.append(_ce_opt(dt, rng, rng.normal(0, scale, (rows, n)), rng.integers(0, n, rows), cap, z))
+    return out
+
+
+def _ce_opt_confident(dt, rng):
+    """Tiny losses: the target's capped logit far above the rest (the loss about e^{c_other -
+    c_target} depends on every digit of the capped logits), and uncapped confident rows."""
+    out = []
+    for n in (2, 8, 1000):
+        x = rng.normal(-20, 1, (32, n))
+        lab = rng.integers(0, n, 32)
+        for cap, top in ((30.0, 80.0), (50.0, 60.0), (5.0, 20.0)):
+            xc = x.copy()
+            xc[np.arange(32), lab] = top + rng.uniform(0, 1, 32)
+            out.append(_ce_opt(dt, rng, xc, lab, cap, 0.0))
+        xu = rng.normal(0, 1, (32, n))
+        xu[np.arange(32), lab] = xu.max(axis=1) + (20.0 if _f32(dt) else 300.0)
+        out.append(_ce_opt(dt, rng, xu, lab, None, 0.0))
+    return out
+
+
+def _ce_opt_offset(dt, rng):
+    """Huge offsets: capped, every logit saturates (the loss is about log C); uncapped, the
+    z-loss of an lse near ±1e4 dominates the loss."""
+    out = []
+    for off in (1e4, -1e4):
+        x = off + rng.normal(0, 3, (32, 300))
+        lab = rng.integers(0, 300, 32)
+        out.append(_ce_opt(dt, rng, x, lab, 30.0, 1e-4))
+        out.append(_ce_opt(dt, rng, x, lab, None, 1e-4))
+    return out
+
+
 def _no_ce(funcs):
     return tuple(f for f in funcs if f != "cross_entropy")
 
@@ -799,6 +876,9 @@ CASES = [
     Case("scan_near_zero", _scan_near_zero, funcs=SCAN_FUNCS, mp_float64=SCAN_FUNCS),
     Case("scan_specials", _scan_specials, funcs=SCAN_FUNCS),
     Case("scan_sorted", _scan_sorted, funcs=SCAN_FUNCS),
+    Case("ce_opt_ordinary", _ce_opt_ordinary, funcs=CE_OPTION_FUNCS),
+    Case("ce_opt_confident", _ce_opt_confident, funcs=CE_OPTION_FUNCS),
+    Case("ce_opt_offset", _ce_opt_offset, funcs=CE_OPTION_FUNCS),
 ]
 CASE_BY_NAME = {c.name: c for c in CASES}
 

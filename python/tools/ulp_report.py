@@ -10,7 +10,10 @@ operator on the CPU provider; it has none for log_sigmoid) and PyTorch (``torch.
 binary_cross_entropy_with_logits ("bce", the per-element losses; "bce_grad", the gradient) PyTorch's
 F.binary_cross_entropy_with_logits with its autograd and its CPU formula in NumPy, and for
 logcumsumexp ``np.logaddexp.accumulate`` (a rounding at every step), ``jax.lax.cumlogsumexp`` and
-``torch.logcumsumexp``; SciPy and ONNX have none. A peer gets
+``torch.logcumsumexp``; SciPy and ONNX have none; for cross_entropy's options ("ce_options", the
+per-sample losses with sample_weight, z_loss and softcap; "ce_options_lse", the logsumexp) the
+formula as training code writes it, ``cap·tanh(x/cap)`` then the loss plus ``z·lse²``, in NumPy
+and in PyTorch (``F.cross_entropy(reduction="none")``, ``torch.logsumexp``). A peer gets
 the temperature as ``x / T`` (in the input dtype) and a mask as ``where(mask, x, -inf)``, as a
 user would write it.
 
@@ -68,7 +71,32 @@ def _numpy_bce(func, inp):
         return w * (lw * s - pw * t) / x.dtype.type(inp.get("divisor", 1))
 
 
+def _ce_options_formula(func, inp, torch=None):
+    """cross_entropy with its options as written in training code: capped logits, the
+    per-sample loss times the sample weight plus z·lse² (NumPy, or PyTorch when given)."""
+    x, lab, cap = inp["x"], inp["labels"], inp.get("cap")
+    dt = x.dtype.type
+    with np.errstate(all="ignore"):
+        if torch is not None:
+            xt = torch.from_numpy(np.ascontiguousarray(x))
+            c = xt if cap is None else dt(cap) * torch.tanh(xt / dt(cap))
+            lse = torch.logsumexp(c, -1)
+            if func == "ce_options_lse":
+                return lse.numpy()
+            nll = torch.nn.functional.cross_entropy(c, torch.from_numpy(lab), reduction="none")
+            return ((nll + dt(inp["z"]) * lse * lse) * torch.from_numpy(inp["sw"])).numpy()
+        c = x if cap is None else dt(cap) * np.tanh(x / dt(cap))
+        m = c.max(-1, keepdims=True)
+        lse = m[:, 0] + np.log(np.exp(c - m).sum(-1))
+        if func == "ce_options_lse":
+            return lse
+        nll = lse - np.take_along_axis(c, lab[:, None], -1)[:, 0]
+        return (nll + dt(inp["z"]) * lse * lse) * inp["sw"]
+
+
 def numpy_idiom(func, inp):
+    if func in T.CE_OPTION_FUNCS:
+        return _ce_options_formula(func, inp)
     if func in T.BCE_FUNCS:
         return _numpy_bce(func, inp)
     if func in T.VJP_FUNCS:
@@ -119,6 +147,8 @@ def torch_autograd(func, inp):
     import torch
 
     axis, t = inp.get("axis", -1), inp.get("temperature", 1.0)
+    if func in T.CE_OPTION_FUNCS:
+        return _ce_options_formula(func, inp, torch)
     if func in T.BCE_FUNCS:  # F.binary_cross_entropy_with_logits and its autograd
         x = torch.from_numpy(np.ascontiguousarray(inp["x"])).requires_grad_(func == "bce_grad")
         kw = {k2: torch.from_numpy(np.ascontiguousarray(inp[k1]))
@@ -170,8 +200,8 @@ def torch_autograd(func, inp):
 def scipy_special(func, inp):
     from scipy import special
 
-    if func in T.DERIV_FUNCS or func in T.BCE_FUNCS:
-        raise NotImplementedError("scipy has no softmax derivatives and no binary cross-entropy")
+    if func in T.DERIV_FUNCS or func in T.BCE_FUNCS or func in T.CE_OPTION_FUNCS:
+        raise NotImplementedError("scipy has no softmax derivatives and no (binary) cross-entropy")
     if func == "normalize":
         raise NotImplementedError("scipy has no sum-normalisation")
     if func == "logcumsumexp":
@@ -196,6 +226,8 @@ def jax_nn(func, inp):
 
     if func in T.BCE_FUNCS:  # optax's sigmoid_binary_cross_entropy has no weight or pos_weight
         raise NotImplementedError("optax's binary cross-entropy takes no pos_weight (every bce input has one)")
+    if func in T.CE_OPTION_FUNCS:
+        raise NotImplementedError("the options' formula is compared in NumPy and PyTorch")
     if func in T.DERIV_FUNCS:  # JAX's VJPs take x, not y: a different question
         raise NotImplementedError("JAX differentiates from x; compared only through the forward functions")
 
