@@ -58,27 +58,40 @@ func klSlices<T: SoftmaxScalar>(_ pb: KLDivergenceProblem<T>, _ slices: Range<In
         let k = KLRow(ma: ma, mb: mb, t: t, invT: invT, ch: DV(repeating: cst.hi), cl: DV(repeating: cst.lo),
                       sa: DV(repeating: suma.total().value), sb: DV(repeating: sumb.total().value))
         var sum = DV(repeating: 0), comp = DV(repeating: 0)
+        let wantGrad = pb.gradientP != nil
+        var mean = LaneCompensatedSum()
         j = 0
         while j < n {
             let c = Swift.min(8, n - j)
             let e = klLanes(T.self, k, sliceLanes(pb.p, s, j, c, pad: 0), sliceLanes(pb.q, s, j, c, pad: 0))
-            let (h, l) = vtwoSum(sum, zeroUnless(lane .< DV(repeating: Double(c)), e.term))
+            let valid = lane .< DV(repeating: Double(c))
+            let (h, l) = vtwoSum(sum, zeroUnless(valid, e.term))
             sum = h
             comp += l
+            if wantGrad {
+                let live = valid .& (e.p .!= DV(repeating: 0))
+                let (ph, pl) = vtwoProduct(e.p, e.dh)
+                mean.add(zeroUnless(live, ph))
+                mean.lo += zeroUnless(live, fmadd(e.p, e.dl, pl))
+            }
             j += 8
         }
         let kl = laneTotal(sum, comp).value
+        // The P-gradient P_j (d_j - KL) as P_j (d_j - Σ P d): Σ P d equals KL, but computed from
+        // the same d it also holds their common error, the rounding of La - Lb, which cancels:
+        // nearly equal rows keep the relative precision of their small gradients.
+        let pd = mean.total().pair
         pb.perSlice?[si] = T(rounding: kl)
         total.add(kl)
         guard pb.gradientP != nil || pb.gradientQ != nil else { continue }
-        let klv = DV(repeating: kl), sv = DV(repeating: scale), zero = DV(repeating: 0)
+        let mh = DV(repeating: pd.hi), ml = DV(repeating: pd.lo), sv = DV(repeating: scale), zero = DV(repeating: 0)
         j = 0
         while j < n {
             let c = Swift.min(8, n - j)
             let e = klLanes(T.self, k, sliceLanes(pb.p, s, j, c, pad: 0), sliceLanes(pb.q, s, j, c, pad: 0))
             if let g = pb.gradientP {
-                let (h, l) = vtwoSum(e.dh, -klv)
-                var gp = zeroUnless(e.p .!= zero, e.p * (h + (l + e.dl)))
+                let (h, l) = vtwoSum(e.dh, -mh)
+                var gp = zeroUnless(e.p .!= zero, e.p * (h + (l + (e.dl - ml))))
                 // An infinite divergence has no finite gradient: NaN where p > 0.
                 if kl == .infinity { gp = zeroUnless(e.p .!= zero, DV(repeating: .nan)) }
                 storeSliceLanes(gp / sv, g, s, j, c)
@@ -221,7 +234,10 @@ struct LimitLogSoftmax {
         if max.isFinite {
             for j in 0..<s.n { sum.add(expD((x[s.offset(j)].double - max) / t)) }
         }
-        lse = max.isFinite ? logD(sum.value) : 0
+        // log1p of the sum less its exact 1, as the finite rows take it: a confident row's
+        // log-probability near 0 keeps its digits.
+        let l = logOfSum(sum)
+        lse = max.isFinite ? l.hi + l.lo : 0
     }
 
     @inline(__always)
