@@ -31,7 +31,6 @@ extension Kernels {
 func klSlices<T: SoftmaxScalar>(_ pb: KLDivergenceProblem<T>, _ slices: Range<Int>) -> CompensatedSumWithSpecials {
     let n = pb.n, t = pb.temperature, invT = 1 / t
     let scale = t * pb.gradientDivisor
-    let lane = DV(0, 1, 2, 3, 4, 5, 6, 7)
     var total = CompensatedSumWithSpecials()
     for si in slices {
         let s = Slice(index: si, n: n, inner: pb.inner)
@@ -49,38 +48,27 @@ func klSlices<T: SoftmaxScalar>(_ pb: KLDivergenceProblem<T>, _ slices: Range<In
             let c = Swift.min(8, n - j)
             let (ah, al) = vshift(T.self, sliceLanes(pb.p, s, j, c, pad: -.infinity), ma, t, invT)
             let (bh, bl) = vshift(T.self, sliceLanes(pb.q, s, j, c, pad: -.infinity), mb, t, invT)
-            suma.add(vexp(T.self, ah, al))
-            sumb.add(vexp(T.self, bh, bl))
+            // The sums of exps as pairs (Double): p and q are these exps over them, rounded once.
+            let (ea, eal) = entropyExp(T.self, ah, al), (eb, ebl) = entropyExp(T.self, bh, bl)
+            suma.add(ea)
+            suma.lo += eal
+            sumb.add(eb)
+            sumb.lo += ebl
             j += 8
         }
         let la = logOfSum(suma.total()), lb = logOfSum(sumb.total())
-        let cst = DoubleDouble.add(la, (-lb.hi, -lb.lo))
-        let k = KLRow(ma: ma, mb: mb, t: t, invT: invT, ch: DV(repeating: cst.hi), cl: DV(repeating: cst.lo),
-                      sa: DV(repeating: suma.total().value), sb: DV(repeating: sumb.total().value))
-        var sum = DV(repeating: 0), comp = DV(repeating: 0)
-        let wantGrad = pb.gradientP != nil
-        var mean = LaneCompensatedSum()
-        j = 0
-        while j < n {
-            let c = Swift.min(8, n - j)
-            let e = klLanes(T.self, k, sliceLanes(pb.p, s, j, c, pad: 0), sliceLanes(pb.q, s, j, c, pad: 0))
-            let valid = lane .< DV(repeating: Double(c))
-            let (h, l) = vtwoSum(sum, zeroUnless(valid, e.term))
-            sum = h
-            comp += l
-            if wantGrad {
-                let live = valid .& (e.p .!= DV(repeating: 0))
-                let (ph, pl) = vtwoProduct(e.p, e.dh)
-                mean.add(zeroUnless(live, ph))
-                mean.lo += zeroUnless(live, fmadd(e.p, e.dl, pl))
-            }
-            j += 8
+        let ta = suma.total().pair, tb = sumb.total().pair
+        var k = KLRow(ma: ma, mb: mb, t: t, invT: invT, cst: DoubleDouble.add(la, (-lb.hi, -lb.lo)),
+                      sa: ta, sb: tb)
+        var (kl, pd) = klTerms(pb, s, k)
+        // The rounding δ of La - Lb moves the divergence by δ²/2 (first order cancels): below
+        // about 2^-50·L² a float64 divergence would show it, so La - Lb is taken again in
+        // double-double, from exps to 2^-100 (docs/accuracy.md, "KL divergence and entropy").
+        if T.self == Double.self && kl < 1e-14 * Swift.max(1, la.hi * la.hi, lb.hi * lb.hi) {
+            let a = preciseLogSum(pb.p, s, max: sa.max, t: t), b = preciseLogSum(pb.q, s, max: sb.max, t: t)
+            k.cst = DoubleDouble.add(a, (-b.hi, -b.lo))
+            (kl, pd) = klTerms(pb, s, k)
         }
-        let kl = laneTotal(sum, comp).value
-        // The P-gradient P_j (d_j - KL) as P_j (d_j - Σ P d): Σ P d equals KL, but computed from
-        // the same d it also holds their common error, the rounding of La - Lb, which cancels:
-        // nearly equal rows keep the relative precision of their small gradients.
-        let pd = mean.total().pair
         pb.perSlice?[si] = T(rounding: kl)
         total.add(kl)
         guard pb.gradientP != nil || pb.gradientQ != nil else { continue }
@@ -103,29 +91,84 @@ func klSlices<T: SoftmaxScalar>(_ pb: KLDivergenceProblem<T>, _ slices: Range<In
     return total
 }
 
+/// The terms pass over a finite row: KL = Σ p φ(d) (compensated, lanes folded in a fixed order)
+/// and, when the P-gradient is wanted, Σ P d as a pair.
+func klTerms<T: SoftmaxScalar>(_ pb: KLDivergenceProblem<T>, _ s: Slice, _ k: KLRow) -> (Double, DoubleDouble.DD) {
+    let n = s.n
+    let lane = DV(0, 1, 2, 3, 4, 5, 6, 7)
+    var sum = DV(repeating: 0), comp = DV(repeating: 0)
+    let wantGrad = pb.gradientP != nil
+    var mean = LaneCompensatedSum()
+    var j = 0
+    while j < n {
+        let c = Swift.min(8, n - j)
+        let e = klLanes(T.self, k, sliceLanes(pb.p, s, j, c, pad: 0), sliceLanes(pb.q, s, j, c, pad: 0))
+        let valid = lane .< DV(repeating: Double(c))
+        let (h, l) = vtwoSum(sum, zeroUnless(valid, e.term))
+        sum = h
+        comp += l
+        if wantGrad {
+            let live = valid .& (e.p .!= DV(repeating: 0))
+            let (ph, pl) = vtwoProduct(e.p, e.dh)
+            mean.add(zeroUnless(live, ph))
+            mean.lo += zeroUnless(live, fmadd(e.p, e.dl, pl))
+        }
+        j += 8
+    }
+    return (laneTotal(sum, comp).value, mean.total().pair)
+}
+
+/// log Σ exp((x - max)/T) of one finite row in double-double, each exp to about 2^-100.
+func preciseLogSum<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ s: Slice, max m: Double, t: Double) -> DoubleDouble.DD {
+    typealias D = DoubleDouble
+    var sum: D.DD = (0, 0)
+    for j in 0..<s.n {
+        let v = x[s.offset(j)].double
+        guard v > -.infinity else { continue }
+        let d = twoSum(v, -m)
+        let q = d.hi / t
+        let r = D.add(d, D.mul((-q, 0), (t, 0)))
+        sum = D.add(sum, D.exp(twoSum(q, (r.hi + r.lo) / t)))
+    }
+    let u = D.add(sum, (-1, 0))
+    return D.log1p(u, first: log1pD(u.hi + u.lo))
+}
+
 /// What every element of a finite row needs: the maxima, the temperature, La - Lb as a pair and
 /// the two sums.
 struct KLRow {
     var ma, mb: DV
     var t, invT: Double
-    var ch, cl: DV
-    var sa, sb: DV
+    var cst: DoubleDouble.DD
+    var sa, sb: DoubleDouble.DD
+}
+
+/// (eh + el) / (s.hi + s.lo) for a sum s >= 1, rounded about once.
+@inline(__always)
+func pairOverPair(_ e: (DV, DV), _ s: DoubleDouble.DD) -> DV {
+    let sh = DV(repeating: s.hi), sl = DV(repeating: s.lo)
+    let q = e.0 / sh
+    return q + ((remainder(e.0, q, sh) + e.1) - q * sl) / sh
 }
 
 /// p, q, d (as a pair) and the term p φ(d) of eight elements of a finite row.
 @inline(__always)
 func klLanes<T: SoftmaxScalar>(_: T.Type, _ k: KLRow, _ a: DV, _ b: DV) -> (p: DV, q: DV, dh: DV, dl: DV, term: DV) {
-    let ninf = DV(repeating: -.infinity), zero = DV(repeating: 0)
+    let ninf = DV(repeating: -.infinity)
     let (ah, al) = vshift(T.self, a, k.ma, k.t, k.invT)
     let (bh, bl) = vshift(T.self, b, k.mb, k.t, k.invT)
-    let p = vexp(T.self, ah, al) / k.sa, q = vexp(T.self, bh, bl) / k.sb
+    let p = pairOverPair(entropyExp(T.self, ah, al), k.sa), q = pairOverPair(entropyExp(T.self, bh, bl), k.sb)
+    let ch = DV(repeating: k.cst.hi), cl = DV(repeating: k.cst.lo)
     let pz = ah .== ninf, qz = bh .== ninf
     // d = (s - t) - (La - Lb): s - t exact as a pair, the constant subtracted in double-double.
     let (d1, e1) = vtwoSum(ah, -bh)
-    let (d2, e2) = vtwoSum(d1, -k.ch)
-    let dh = d2 + (e2 + (e1 + (zeroUnless(.!pz, al) - zeroUnless(.!qz, bl)) - k.cl))
-    let dl = (d2 - dh) + (e2 + (e1 + (zeroUnless(.!pz, al) - zeroUnless(.!qz, bl)) - k.cl))
-    var term = p * phiLanes(T.self, dh, dl)
+    let (d2, e2) = vtwoSum(d1, -ch)
+    let dh = d2 + (e2 + (e1 + (zeroUnless(.!pz, al) - zeroUnless(.!qz, bl)) - cl))
+    let dl = (d2 - dh) + (e2 + (e1 + (zeroUnless(.!pz, al) - zeroUnless(.!qz, bl)) - cl))
+    // p φ as a pair product, rounded once: with p and φ each rounded about once, 1.5 ulps.
+    let (fh, fl) = phiLanes(T.self, dh, dl)
+    let (th, tl) = vtwoProduct(p, fh)
+    var term = th + fmadd(p, fl, tl)
     // p = 0 (or q/p beyond e^700, where φ overflows though p φ does not): the limit q - p + p d = q.
     term = term.replacing(with: q, where: pz .| (dh .< DV(repeating: -700)))
     term = term.replacing(with: DV(repeating: .infinity), where: qz .& .!pz)
@@ -137,7 +180,7 @@ func klLanes<T: SoftmaxScalar>(_: T.Type, _ k: KLRow, _ a: DV, _ b: DV) -> (p: D
 /// (two non-negative parts) above 1, and (1 - e^d (1 - d))/e^d with e^d as a pair below -1 (the
 /// residual 1 - e^d(1-d) >= 0.26 formed in double-double).
 @inline(__always)
-func phiLanes<T: SoftmaxScalar>(_: T.Type, _ dh: DV, _ dl: DV) -> DV {
+func phiLanes<T: SoftmaxScalar>(_: T.Type, _ dh: DV, _ dl: DV) -> (DV, DV) {
     let one = DV(repeating: 1)
     let r = -dh
     @inline(__always) func c(_ k: Double) -> DV { DV(repeating: k) }
@@ -158,14 +201,17 @@ func phiLanes<T: SoftmaxScalar>(_: T.Type, _ dh: DV, _ dl: DV) -> DV {
     poly = fmadd(poly, r, c(1 / 24.0))
     poly = fmadd(poly, r, c(1 / 6.0))
     // The two leading terms with the low part of d: d²/2 - d³/6 = d² (1/2 - d/6).
-    let (sh, sl) = vtwoProduct(dh, dh)
-    let sq = sh + fmadd(dh + dh, dl, sl)
-    let head = fmadd(-dl, c(1 / 6.0), c(0.5))
-    var phi = sq * fmadd(poly, r, head)
+    // d² as an unevaluated pair times the series' factor, the product kept as a pair.
+    let (sh, sl0) = vtwoProduct(dh, dh)
+    let sl = fmadd(dh + dh, dl, sl0)
+    let factor = fmadd(poly, r, fmadd(-dl, c(1 / 6.0), c(0.5)))
+    var (phi, phiLo) = vtwoProduct(sh, factor)
+    phiLo = fmadd(sl, factor, phiLo)
     let above = dh .> one, below = dh .< -one
     if anyLane(above) {
-        let e = vexp(T.self, -dh, -dl)
-        phi = phi.replacing(with: e + ((dh - one) + dl), where: above)
+        let (eh, el) = entropyExp(T.self, -dh, -dl)
+        phi = phi.replacing(with: eh + (((dh - one) + dl) + el), where: above)
+        phiLo = phiLo.replacing(with: 0, where: above)
     }
     if anyLane(below) {
         // u = -d > 1, E = e^{-u} = e^d as a pair; φ = (1 - E (1 + u)) / E.
@@ -182,8 +228,9 @@ func phiLanes<T: SoftmaxScalar>(_: T.Type, _ dh: DV, _ dl: DV) -> DV {
         let q = nh / eh
         let v = q + (remainder(nh, q, eh) + nl - q * el) / eh
         phi = phi.replacing(with: v, where: below)
+        phiLo = phiLo.replacing(with: 0, where: below)
     }
-    return phi
+    return (phi, phiLo)
 }
 
 /// The divergence of a row with a NaN, a +inf or nothing but -inf in either input, from the
