@@ -64,6 +64,7 @@ func entropySlices<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ slices: Range<In
         guard let g = pb.gradient else { continue }
         let ah = DV(repeating: a.hi), al = DV(repeating: a.lo)
         let sv = DV(repeating: sp.hi), tv = DV(repeating: -t)
+        let coef = -1 / (sp.hi * t), cv = DV(repeating: coef)
         j = 0
         while j < n {
             let c = Swift.min(8, n - j)
@@ -71,7 +72,9 @@ func entropySlices<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ slices: Range<In
             let (eh, _) = entropyExp(T.self, sh, sl)
             let (vh, vl) = vtwoSum(sh, ah)
             let v = vh + (vl + (zeroUnless(eh .!= zero, sl) + al))
-            let grad = zeroUnless(eh .!= zero, (eh / sv) * v) / tv
+            // Multiplied by -1/(S T) where that is finite (a division per vector is the
+            // slowest step); a subnormal temperature divides.
+            let grad = coef.isFinite ? zeroUnless(eh .!= zero, eh * v) * cv : zeroUnless(eh .!= zero, (eh / sv) * v) / tv
             storeSliceLanes(grad, g, s, j, c)
             j += 8
         }

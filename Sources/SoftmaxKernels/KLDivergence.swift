@@ -59,7 +59,7 @@ func klSlices<T: SoftmaxScalar>(_ pb: KLDivergenceProblem<T>, _ slices: Range<In
         let la = logOfSum(suma.total()), lb = logOfSum(sumb.total())
         let ta = suma.total().pair, tb = sumb.total().pair
         var k = KLRow(ma: ma, mb: mb, t: t, invT: invT, cst: DoubleDouble.add(la, (-lb.hi, -lb.lo)),
-                      sa: ta, sb: tb)
+                      sa: ta, sb: tb, ia: 1 / ta.hi, ib: 1 / tb.hi)
         var (kl, pd) = klTerms(pb, s, k)
         // The rounding δ of La - Lb moves the divergence by δ²/2 (first order cancels): below
         // about 2^-50·L² a float64 divergence would show it, so La - Lb is taken again in
@@ -73,18 +73,21 @@ func klSlices<T: SoftmaxScalar>(_ pb: KLDivergenceProblem<T>, _ slices: Range<In
         total.add(kl)
         guard pb.gradientP != nil || pb.gradientQ != nil else { continue }
         let mh = DV(repeating: pd.hi), ml = DV(repeating: pd.lo), sv = DV(repeating: scale), zero = DV(repeating: 0)
+        // 1/(T·divisor) as a factor where it is finite: a division per vector costs more than
+        // the rest of the step.
+        let inverse = 1 / scale, iv = DV(repeating: inverse)
         j = 0
         while j < n {
             let c = Swift.min(8, n - j)
-            let e = klLanes(T.self, k, sliceLanes(pb.p, s, j, c, pad: 0), sliceLanes(pb.q, s, j, c, pad: 0))
+            let e = klLanes(T.self, k, sliceLanes(pb.p, s, j, c, pad: 0), sliceLanes(pb.q, s, j, c, pad: 0), term: false)
             if let g = pb.gradientP {
                 let (h, l) = vtwoSum(e.dh, -mh)
                 var gp = zeroUnless(e.p .!= zero, e.p * (h + (l + (e.dl - ml))))
                 // An infinite divergence has no finite gradient: NaN where p > 0.
                 if kl == .infinity { gp = zeroUnless(e.p .!= zero, DV(repeating: .nan)) }
-                storeSliceLanes(gp / sv, g, s, j, c)
+                storeSliceLanes(inverse.isFinite ? gp * iv : gp / sv, g, s, j, c)
             }
-            if let g = pb.gradientQ { storeSliceLanes((e.q - e.p) / sv, g, s, j, c) }
+            if let g = pb.gradientQ { storeSliceLanes(inverse.isFinite ? (e.q - e.p) * iv : (e.q - e.p) / sv, g, s, j, c) }
             j += 8
         }
     }
@@ -141,23 +144,26 @@ struct KLRow {
     var t, invT: Double
     var cst: DoubleDouble.DD
     var sa, sb: DoubleDouble.DD
+    /// 1 / sa.hi and 1 / sb.hi: a division per vector is the slowest step of the terms pass.
+    var ia, ib: Double
 }
 
-/// (eh + el) / (s.hi + s.lo) for a sum s >= 1, rounded about once.
+/// (eh + el) / (s.hi + s.lo) for a sum s >= 1 with `inv` = 1 / s.hi, rounded about once: the
+/// product by the reciprocal corrected by its exact remainder, without a division.
 @inline(__always)
-func pairOverPair(_ e: (DV, DV), _ s: DoubleDouble.DD) -> DV {
-    let sh = DV(repeating: s.hi), sl = DV(repeating: s.lo)
-    let q = e.0 / sh
-    return q + ((remainder(e.0, q, sh) + e.1) - q * sl) / sh
+func pairOverPair(_ e: (DV, DV), _ s: DoubleDouble.DD, _ inv: Double) -> DV {
+    let sh = DV(repeating: s.hi), sl = DV(repeating: s.lo), iv = DV(repeating: inv)
+    let q = e.0 * iv
+    return fmadd((remainder(e.0, q, sh) + e.1) - q * sl, iv, q)
 }
 
 /// p, q, d (as a pair) and the term p φ(d) of eight elements of a finite row.
 @inline(__always)
-func klLanes<T: SoftmaxScalar>(_: T.Type, _ k: KLRow, _ a: DV, _ b: DV) -> (p: DV, q: DV, dh: DV, dl: DV, term: DV) {
+func klLanes<T: SoftmaxScalar>(_: T.Type, _ k: KLRow, _ a: DV, _ b: DV, term wantTerm: Bool = true) -> (p: DV, q: DV, dh: DV, dl: DV, term: DV) {
     let ninf = DV(repeating: -.infinity)
     let (ah, al) = vshift(T.self, a, k.ma, k.t, k.invT)
     let (bh, bl) = vshift(T.self, b, k.mb, k.t, k.invT)
-    let p = pairOverPair(entropyExp(T.self, ah, al), k.sa), q = pairOverPair(entropyExp(T.self, bh, bl), k.sb)
+    let p = pairOverPair(entropyExp(T.self, ah, al), k.sa, k.ia), q = pairOverPair(entropyExp(T.self, bh, bl), k.sb, k.ib)
     let ch = DV(repeating: k.cst.hi), cl = DV(repeating: k.cst.lo)
     let pz = ah .== ninf, qz = bh .== ninf
     // d = (s - t) - (La - Lb): s - t exact as a pair, the constant subtracted in double-double.
@@ -165,6 +171,7 @@ func klLanes<T: SoftmaxScalar>(_: T.Type, _ k: KLRow, _ a: DV, _ b: DV) -> (p: D
     let (d2, e2) = vtwoSum(d1, -ch)
     let dh = d2 + (e2 + (e1 + (zeroUnless(.!pz, al) - zeroUnless(.!qz, bl)) - cl))
     let dl = (d2 - dh) + (e2 + (e1 + (zeroUnless(.!pz, al) - zeroUnless(.!qz, bl)) - cl))
+    guard wantTerm else { return (zeroUnless(.!pz, p), zeroUnless(.!qz, q), dh, dl, DV(repeating: 0)) }
     // p φ as a pair product, rounded once: with p and φ each rounded about once, 1.5 ulps.
     let (fh, fl) = phiLanes(T.self, dh, dl)
     let (th, tl) = vtwoProduct(p, fh)
@@ -179,7 +186,7 @@ func klLanes<T: SoftmaxScalar>(_: T.Type, _ k: KLRow, _ a: DV, _ b: DV) -> (p: D
 /// d² Σ_k (-d)^k/(k+2)! for |d| <= 1 (to d^18: truncation below 2^-55 relative), e^{-d} + (d - 1)
 /// (two non-negative parts) above 1, and (1 - e^d (1 - d))/e^d with e^d as a pair below -1 (the
 /// residual 1 - e^d(1-d) >= 0.26 formed in double-double).
-@inline(__always)
+@_transparent
 func phiLanes<T: SoftmaxScalar>(_: T.Type, _ dh: DV, _ dl: DV) -> (DV, DV) {
     let one = DV(repeating: 1)
     let r = -dh
@@ -225,8 +232,9 @@ func phiLanes<T: SoftmaxScalar>(_: T.Type, _ dh: DV, _ dl: DV) -> (DV, DV) {
         let ml = ml0 + fmadd(eh, ul, el * uh)
         let (nh, nl0) = vtwoSum(one, -mh)
         let nl = nl0 - ml
-        let q = nh / eh
-        let v = q + (remainder(nh, q, eh) + nl - q * el) / eh
+        let inv = one / eh
+        let q = nh * inv
+        let v = fmadd(remainder(nh, q, eh) + nl - q * el, inv, q)
         phi = phi.replacing(with: v, where: below)
         phiLo = phiLo.replacing(with: 0, where: below)
     }

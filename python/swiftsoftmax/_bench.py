@@ -298,8 +298,9 @@ def _second_logits(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
 
 def _np_log_softmax(a: npt.NDArray[Any], axis: int) -> npt.NDArray[Any]:
     m = a.max(axis=axis, keepdims=True)
-    z = a - m
-    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+    z: npt.NDArray[Any] = a - m
+    lp: npt.NDArray[Any] = z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+    return lp
 
 
 def _idiom_kl_with_grad(a: npt.NDArray[Any], b: npt.NDArray[Any], axis: int) -> tuple[Any, Any, Any]:
@@ -314,7 +315,8 @@ def _idiom_kl_with_grad(a: npt.NDArray[Any], b: npt.NDArray[Any], axis: int) -> 
 
 def _idiom_entropy(a: npt.NDArray[Any], axis: int) -> npt.NDArray[Any]:
     lp = _np_log_softmax(a, axis)
-    return -(np.exp(lp) * lp).sum(axis=axis)
+    h: npt.NDArray[Any] = -(np.exp(lp) * lp).sum(axis=axis)
+    return h
 
 
 def build_ours_out(ssm: Any, op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
