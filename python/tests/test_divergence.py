@@ -312,3 +312,12 @@ def test_results_independent_of_thread_count():
     for r in results[1:]:
         for a, b in zip(r[0] + r[1] + (r[2],), results[0][0] + results[0][1] + (results[0][2],)):
             np.testing.assert_array_equal(a, b)
+
+
+def test_docstring_examples():
+    import doctest
+
+    from swiftsoftmax import _divergence
+
+    failures, tried = doctest.testmod(_divergence, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    assert tried > 0 and failures == 0
