@@ -313,6 +313,13 @@ static void test_divergences(void) {
             CHECK(fabs(gq[i] - (q[i] - p[i])) <= 1e-15);
         }
     }
+    {   /* both gradients written over their own logits */
+        double pi[6], qi[6];
+        memcpy(pi, a, sizeof pi);
+        memcpy(qi, b, sizeof qi);
+        CHECK(ssm_kl_div_f64(pi, qi, 2, 3, 1, 1.0, SSM_REDUCTION_NONE, kl, pi, qi) == SSM_OK);
+        for (i = 0; i < 6; ++i) CHECK(pi[i] == gp[i] && qi[i] == gq[i]);
+    }
     CHECK(ssm_kl_div_f32(af, bf, 1, 3, 1, 1.0f, SSM_REDUCTION_SUM, &klf, NULL, NULL) == SSM_OK);
     CHECK(close_to(klf, reference_kl(a, b, 3), 1e-6));
     {   /* axis 0 of a [3, 2] array: columns (a[0], a[2], a[4]) and (a[1], a[3], a[5]) */
