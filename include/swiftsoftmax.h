@@ -220,6 +220,40 @@ ssm_status ssm_binary_cross_entropy_with_logits_f64(const double *logits, const 
                                                     const double *pos_weight, size_t rows, size_t n,
                                                     ssm_reduction reduction, double *loss, double *grad);
 
+/* KL divergence KL(P || Q) of P = softmax(p/T), Q = softmax(q/T) along n of two [outer, n, inner]
+ * arrays of logits, one per slice: sum_i P_i (log P_i - log Q_i), computed as
+ * sum_i P_i phi(d_i), phi(d) = exp(-d) - 1 + d >= 0, d = log P - log Q (no cancellation when
+ * P ~ Q). loss receives outer*inner values for SSM_REDUCTION_NONE, else 1 (MEAN: over the slices).
+ * grad_p and grad_q are NULL or outer*n*inner values (each may be its own input): the gradients
+ * of the reduced value (of the sum for NONE), P (d - KL) / T and (Q - P) / T. NaN in a slice
+ * gives NaN; +inf entries take the limit (1/k each); P_i = 0 contributes 0; Q_i = 0 < P_i gives
+ * +inf; an all -inf p slice gives 0. A temperature that is not finite and > 0 gives
+ * SSM_INVALID_ARGUMENT. */
+ssm_status ssm_kl_div_f32(const float *p_logits, const float *q_logits, size_t outer, size_t n, size_t inner,
+                          float temperature, ssm_reduction reduction, float *loss, float *grad_p, float *grad_q);
+ssm_status ssm_kl_div_f64(const double *p_logits, const double *q_logits, size_t outer, size_t n, size_t inner,
+                          double temperature, ssm_reduction reduction, double *loss, double *grad_p,
+                          double *grad_q);
+
+/* Shannon entropy -sum P log P (nats) of P = softmax(x/T) along n of [outer, n, inner] logits:
+ * out receives outer*inner values. grad is NULL or outer*n*inner values (it may be x itself):
+ * the gradient of the sum of the entropies, -P (log P + H) / T. NaN gives NaN; k entries at +inf
+ * give log k (zero gradient); an all -inf or empty slice gives 0. */
+ssm_status ssm_entropy_f32(const float *x, size_t outer, size_t n, size_t inner, float temperature, float *out,
+                           float *grad);
+ssm_status ssm_entropy_f64(const double *x, size_t outer, size_t n, size_t inner, double temperature,
+                           double *out, double *grad);
+
+/* Negative log-likelihood of log-probabilities [outer, n, inner] (classes along n) at labels
+ * [outer, inner], PyTorch's nll_loss: l = -w[y] * log_probs[y], 0 where y == ignore_index; MEAN
+ * divides the sum by sum w[y] over the non-ignored samples (NaN when all are ignored). A label
+ * outside [0, n) that is not ignore_index gives SSM_LABEL_OUT_OF_RANGE. weight is NULL or n
+ * values; a zero weight contributes 0. */
+ssm_status ssm_nll_loss_f32(const float *log_probs, const int64_t *labels, const float *weight, size_t outer,
+                            size_t n, size_t inner, int64_t ignore_index, ssm_reduction reduction, float *loss);
+ssm_status ssm_nll_loss_f64(const double *log_probs, const int64_t *labels, const double *weight, size_t outer,
+                            size_t n, size_t inner, int64_t ignore_index, ssm_reduction reduction, double *loss);
+
 /* ---- partial statistics: an axis split into chunks (scale-out) --------------------------------
  *
  * Softmax over an axis cut into chunks that live in different buffers, processes or machines:

@@ -37,6 +37,13 @@ public protocol SoftmaxKernelSet: SoftmaxRowChunks {
     /// sum of their losses.
     static func binaryCrossEntropyWithLogits<T: SoftmaxScalar>(
         _ pb: BinaryCrossEntropyProblem<T>, range: Range<Int>) -> CompensatedSumWithSpecials
+    /// KL(softmax(p/T) ‖ softmax(q/T)) (and its gradients, when asked) of slices `slices`; the
+    /// sum of their divergences.
+    static func klDivergence<T: SoftmaxScalar>(_ pb: KLDivergenceProblem<T>, slices: Range<Int>) -> CompensatedSumWithSpecials
+    /// The entropy of softmax(x/T) (and its gradient, when asked) of slices `slices`.
+    static func entropy<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, slices: Range<Int>)
+    /// The negative log-likelihood of samples `slices`; the sum of their losses.
+    static func nllLoss<T: SoftmaxScalar>(_ pb: NLLLossProblem<T>, slices: Range<Int>) -> CompensatedSumWithSpecials
 }
 
 /// What the first pass over a piece of one row learns: its maximum, whether it holds a NaN,

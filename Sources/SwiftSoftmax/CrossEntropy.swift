@@ -234,7 +234,7 @@ private func checkLossArguments<T: SoftmaxScalar>(
 /// kernels' vector width), and never depending on the thread count.
 /// Samples per unit of work: about a thousandth of them, a multiple of eight, and for a
 /// non-last class axis at least the kernels' block of columns (512), which they walk together.
-private func blockSize(_ slices: Int, inner: Int) -> Int {
+func blockSize(_ slices: Int, inner: Int) -> Int {
     let block = ((slices + 1023) / 1024 + 7) / 8 * 8
     return inner > 1 ? max(block, 512) : block
 }

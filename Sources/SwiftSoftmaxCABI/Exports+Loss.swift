@@ -137,3 +137,62 @@ public func ssm_binary_cross_entropy_with_logits_f64(
                                          reduction: Reduction(code: red), loss: loss, gradient: grad)
     }
 }
+
+@_cdecl("ssm_kl_div_f32")
+public func ssm_kl_div_f32(
+    _ p: In<Float>, _ q: In<Float>, _ o: UInt, _ n: UInt, _ i: UInt, _ t: Float, _ red: Int32,
+    _ loss: Out<Float>, _ gp: Out<Float>, _ gq: Out<Float>
+) -> Int32 {
+    status { () throws(SoftmaxError) in
+        try klDivergence(p, q, shape: shape(o, n, i), temperature: t, reduction: Reduction(code: red),
+                         loss: loss, gradientP: gp, gradientQ: gq)
+    }
+}
+@_cdecl("ssm_kl_div_f64")
+public func ssm_kl_div_f64(
+    _ p: In<Double>, _ q: In<Double>, _ o: UInt, _ n: UInt, _ i: UInt, _ t: Double, _ red: Int32,
+    _ loss: Out<Double>, _ gp: Out<Double>, _ gq: Out<Double>
+) -> Int32 {
+    status { () throws(SoftmaxError) in
+        try klDivergence(p, q, shape: shape(o, n, i), temperature: t, reduction: Reduction(code: red),
+                         loss: loss, gradientP: gp, gradientQ: gq)
+    }
+}
+
+@_cdecl("ssm_entropy_f32")
+public func ssm_entropy_f32(
+    _ x: In<Float>, _ o: UInt, _ n: UInt, _ i: UInt, _ t: Float, _ out: Out<Float>, _ grad: Out<Float>
+) -> Int32 {
+    status { () throws(SoftmaxError) in
+        try entropy(x, into: out, shape: shape(o, n, i), temperature: t, gradient: grad)
+    }
+}
+@_cdecl("ssm_entropy_f64")
+public func ssm_entropy_f64(
+    _ x: In<Double>, _ o: UInt, _ n: UInt, _ i: UInt, _ t: Double, _ out: Out<Double>, _ grad: Out<Double>
+) -> Int32 {
+    status { () throws(SoftmaxError) in
+        try entropy(x, into: out, shape: shape(o, n, i), temperature: t, gradient: grad)
+    }
+}
+
+@_cdecl("ssm_nll_loss_f32")
+public func ssm_nll_loss_f32(
+    _ x: In<Float>, _ labels: Labels, _ w: In<Float>, _ o: UInt, _ n: UInt, _ i: UInt,
+    _ ignore: Int64, _ red: Int32, _ loss: Out<Float>
+) -> Int32 {
+    status { () throws(SoftmaxError) in
+        try nllLoss(x, labels: labels, weight: w, shape: shape(o, n, i), ignoreIndex: ignore,
+                    reduction: Reduction(code: red), loss: loss)
+    }
+}
+@_cdecl("ssm_nll_loss_f64")
+public func ssm_nll_loss_f64(
+    _ x: In<Double>, _ labels: Labels, _ w: In<Double>, _ o: UInt, _ n: UInt, _ i: UInt,
+    _ ignore: Int64, _ red: Int32, _ loss: Out<Double>
+) -> Int32 {
+    status { () throws(SoftmaxError) in
+        try nllLoss(x, labels: labels, weight: w, shape: shape(o, n, i), ignoreIndex: ignore,
+                    reduction: Reduction(code: red), loss: loss)
+    }
+}

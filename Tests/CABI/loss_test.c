@@ -383,6 +383,103 @@ static void test_cross_entropy_options(void) {
     }
 }
 
+/* KL(P || Q) per row from log-probabilities in double: the plain definition, for values far from
+ * the cancelling regime. */
+static double reference_kl(const double *a, const double *b, int n) {
+    double p[16], q[16], kl = 0.0;
+    int i;
+    reference_softmax(a, p, n);
+    reference_softmax(b, q, n);
+    for (i = 0; i < n; ++i) kl += p[i] * (log(p[i]) - log(q[i]));
+    return kl;
+}
+
+/* KL divergence, entropy and NLL: values against the definitions, axis 0 (inner > 1), the
+ * gradient in place, the special values of docs/design.md, refused arguments with nothing
+ * written. */
+static void test_divergences(void) {
+    const double a[6] = {0.0, 1.0, 2.0, 0.5, -1.0, 3.0}, b[6] = {2.0, 1.0, 0.0, 0.5, 0.0, 1.0};
+    const float af[3] = {0.0f, 1.0f, 2.0f}, bf[3] = {2.0f, 1.0f, 0.0f};
+    double kl[2], gp[6], gq[6], h[2], m, p[3], guard = 7.0, ai[6];
+    float klf, hf;
+    int i;
+    CHECK(ssm_kl_div_f64(a, b, 2, 3, 1, 1.0, SSM_REDUCTION_NONE, kl, gp, gq) == SSM_OK);
+    CHECK(close_to(kl[0], reference_kl(a, b, 3), 1e-14) && close_to(kl[1], reference_kl(a + 3, b + 3, 3), 1e-14));
+    CHECK(ssm_kl_div_f64(a, b, 2, 3, 1, 1.0, SSM_REDUCTION_MEAN, &m, NULL, NULL) == SSM_OK);
+    CHECK(close_to(m, (kl[0] + kl[1]) / 2, 1e-15));
+    {   /* gradients: P (d - KL) and Q - P (the sum over rows, reduction none) */
+        double q[3];
+        reference_softmax(a, p, 3);
+        reference_softmax(b, q, 3);
+        for (i = 0; i < 3; ++i) {
+            CHECK(fabs(gp[i] - p[i] * (log(p[i]) - log(q[i]) - kl[0])) <= 1e-15);
+            CHECK(fabs(gq[i] - (q[i] - p[i])) <= 1e-15);
+        }
+    }
+    {   /* both gradients written over their own logits */
+        double pi[6], qi[6];
+        memcpy(pi, a, sizeof pi);
+        memcpy(qi, b, sizeof qi);
+        CHECK(ssm_kl_div_f64(pi, qi, 2, 3, 1, 1.0, SSM_REDUCTION_NONE, kl, pi, qi) == SSM_OK);
+        for (i = 0; i < 6; ++i) CHECK(pi[i] == gp[i] && qi[i] == gq[i]);
+    }
+    CHECK(ssm_kl_div_f32(af, bf, 1, 3, 1, 1.0f, SSM_REDUCTION_SUM, &klf, NULL, NULL) == SSM_OK);
+    CHECK(close_to(klf, reference_kl(a, b, 3), 1e-6));
+    {   /* axis 0 of a [3, 2] array: columns (a[0], a[2], a[4]) and (a[1], a[3], a[5]) */
+        double ca[3] = {a[0], a[2], a[4]}, cb[3] = {b[0], b[2], b[4]};
+        CHECK(ssm_kl_div_f64(a, b, 1, 3, 2, 1.0, SSM_REDUCTION_NONE, kl, NULL, NULL) == SSM_OK);
+        CHECK(close_to(kl[0], reference_kl(ca, cb, 3), 1e-14));
+    }
+    {   /* temperature 2 is the divergence of the halved logits */
+        double ha[3] = {0.0, 0.5, 1.0}, hb[3] = {1.0, 0.5, 0.0};
+        CHECK(ssm_kl_div_f64(a, b, 1, 3, 1, 2.0, SSM_REDUCTION_SUM, &m, NULL, NULL) == SSM_OK);
+        CHECK(close_to(m, reference_kl(ha, hb, 3), 1e-14));
+    }
+    {   /* special values: identical rows 0; q = 0 < p gives +inf; NaN gives NaN */
+        double x[3] = {1.0, 2.0, 3.0}, qinf[3] = {1.0, -INFINITY, 3.0}, xn[3] = {1.0, NAN, 3.0};
+        CHECK(ssm_kl_div_f64(x, x, 1, 3, 1, 1.0, SSM_REDUCTION_SUM, &m, NULL, NULL) == SSM_OK && m == 0.0);
+        CHECK(ssm_kl_div_f64(x, qinf, 1, 3, 1, 1.0, SSM_REDUCTION_SUM, &m, NULL, NULL) == SSM_OK && m == INFINITY);
+        CHECK(ssm_kl_div_f64(qinf, x, 1, 3, 1, 1.0, SSM_REDUCTION_SUM, &m, NULL, NULL) == SSM_OK && isfinite(m) && m > 0);
+        CHECK(ssm_kl_div_f64(xn, x, 1, 3, 1, 1.0, SSM_REDUCTION_SUM, &m, NULL, NULL) == SSM_OK && isnan(m));
+    }
+    /* entropy: log 4 for a uniform row, log 2 for two +inf entries, in-place gradient */
+    {
+        const double u[8] = {0.0, 0.0, 0.0, 0.0, INFINITY, 1.0, INFINITY, 2.0};
+        CHECK(ssm_entropy_f64(u, 2, 4, 1, 1.0, h, NULL) == SSM_OK);
+        CHECK(close_to(h[0], log(4.0), 1e-15) && close_to(h[1], log(2.0), 1e-15));
+        CHECK(ssm_entropy_f32(af, 1, 3, 1, 1.0f, &hf, NULL) == SSM_OK);
+        reference_softmax(a, p, 3);
+        CHECK(close_to(hf, -(p[0] * log(p[0]) + p[1] * log(p[1]) + p[2] * log(p[2])), 1e-6));
+        memcpy(ai, a, sizeof ai);
+        CHECK(ssm_entropy_f64(ai, 1, 3, 1, 1.0, h, ai) == SSM_OK);
+        for (i = 0; i < 3; ++i) CHECK(fabs(ai[i] + p[i] * (log(p[i]) + h[0])) <= 1e-15);
+    }
+    /* nll_loss: -w[y] logp[y], ignore_index, the weighted mean, axis 0 */
+    {
+        const double lp[6] = {-0.5, -1.5, -2.0, -0.25, -3.0, -1.0}, w[2] = {2.0, 1.0};
+        const int64_t y[3] = {1, 0, -100}, bad[3] = {1, 2, 0};
+        double l3[3];
+        CHECK(ssm_nll_loss_f64(lp, y, NULL, 3, 2, 1, -100, SSM_REDUCTION_NONE, l3) == SSM_OK);
+        CHECK(l3[0] == 1.5 && l3[1] == 2.0 && l3[2] == 0.0);
+        CHECK(ssm_nll_loss_f64(lp, y, w, 3, 2, 1, -100, SSM_REDUCTION_MEAN, &m) == SSM_OK);
+        CHECK(m == (1.5 + 4.0) / 3.0);
+        CHECK(ssm_nll_loss_f64(lp, y, NULL, 1, 3, 2, -100, SSM_REDUCTION_NONE, l3) == SSM_OK);
+        /* [1, 3, 2]: sample j reads lp[c * 2 + j]; labels 1 and 0 pick lp[2] and lp[1] */
+        CHECK(l3[0] == 2.0 && l3[1] == 1.5);
+        l3[0] = 7.0;
+        CHECK(ssm_nll_loss_f64(lp, bad, NULL, 3, 2, 1, -100, SSM_REDUCTION_NONE, l3) == SSM_LABEL_OUT_OF_RANGE);
+        CHECK(strstr(ssm_last_error_message(), "labels[1]") != NULL && l3[0] == 7.0);
+    }
+    /* refused: temperature 0, inf or NaN, null pointers, an output over an input; nothing written */
+    CHECK(ssm_kl_div_f64(a, b, 1, 3, 1, 0.0, SSM_REDUCTION_SUM, &guard, NULL, NULL) == SSM_INVALID_ARGUMENT && guard == 7.0);
+    CHECK(ssm_kl_div_f64(a, b, 1, 3, 1, NAN, SSM_REDUCTION_SUM, &guard, NULL, NULL) == SSM_INVALID_ARGUMENT && guard == 7.0);
+    CHECK(ssm_entropy_f64(a, 1, 3, 1, INFINITY, &guard, NULL) == SSM_INVALID_ARGUMENT && guard == 7.0);
+    CHECK(ssm_kl_div_f64(a, NULL, 1, 3, 1, 1.0, SSM_REDUCTION_SUM, &guard, NULL, NULL) == SSM_NULL_POINTER);
+    CHECK(ssm_kl_div_f64(a, b, 1, 3, 1, 1.0, (ssm_reduction)9, &guard, NULL, NULL) == SSM_INVALID_ARGUMENT && guard == 7.0);
+    CHECK(ssm_entropy_f64(a, 1, 3, 1, 1.0, (double *)a + 1, NULL) == SSM_OVERLAPPING_BUFFERS);
+    CHECK(ssm_kl_div_f64(a, b, 1, 3, 1, 1.0, SSM_REDUCTION_SUM, &m, (double *)b, NULL) == SSM_OVERLAPPING_BUFFERS);
+}
+
 int main(void) {
     test_jacobian();
     test_vjp();
@@ -391,6 +488,7 @@ int main(void) {
     test_cross_entropy_options();
     test_errors();
     test_binary_cross_entropy();
+    test_divergences();
     if (failures) {
         fprintf(stderr, "loss_test: %d passed, %d failed\n", checks - failures, failures);
         return 1;

@@ -16,6 +16,7 @@ from ._forward import log_sigmoid, log_softmax, logcumsumexp, logsumexp, normali
 from ._derivatives import log_softmax_vjp, softmax_jacobian, softmax_vjp
 from ._loss import (binary_cross_entropy_with_logits, binary_cross_entropy_with_logits_with_grad,
                     cross_entropy, cross_entropy_with_grad, one_hot)
+from ._divergence import entropy, entropy_with_grad, kl_div, kl_div_with_grad, nll_loss
 from ._linear import linear_cross_entropy
 from ._lib import FUNCS, LIBRARY_PATH, check, text
 from ._arrays import as_int as _as_int
@@ -35,6 +36,7 @@ __all__ = [
     "softmax_jacobian", "softmax_vjp", "log_softmax_vjp", "one_hot",
     "cross_entropy", "cross_entropy_with_grad", "linear_cross_entropy",
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_with_grad",
+    "kl_div", "kl_div_with_grad", "entropy", "entropy_with_grad", "nll_loss",
     "softmax_stats", "merge_softmax_stats", "reduce_softmax_stats", "softmax_from_stats",
     "log_softmax_from_stats", "logsumexp_from_stats", "SOFTMAX_STATS_DTYPE",
     "cross_entropy_stats", "merge_cross_entropy_stats", "reduce_cross_entropy_stats",

@@ -48,7 +48,12 @@ import numpy.typing as npt
 
 OPS = ("softmax", "log_softmax", "logsumexp", "cross_entropy_with_grad", "softmax_vjp", "log_softmax_vjp",
        "sigmoid", "log_sigmoid", "normalize", "softmax_jacobian", "one_hot", "bce_with_grad",
-       "linear_cross_entropy", "logcumsumexp", "ce_zloss_softcap")
+       "linear_cross_entropy", "logcumsumexp", "ce_zloss_softcap", "kl_div_with_grad", "entropy", "nll_loss")
+# kl_div_with_grad (mean over rows, both gradients) between the logits x and a second array of
+# logits; entropy of softmax(x) per row; nll_loss (mean) of x taken as log-probabilities.
+KL = "kl_div_with_grad"
+DIV_OPS = (KL, "entropy", "nll_loss")
+DIV_SHAPES = [((64, 1000), -1), ((4096, 1000), -1), ((16384, 128), -1)]
 # bce_with_grad: binary_cross_entropy_with_logits_with_grad (mean) against soft targets in [0, 1].
 BCE = "bce_with_grad"
 # The VJPs are timed on the forward result of x and an upstream gradient g of its shape.
@@ -89,6 +94,8 @@ def shapes_for(op: str, shapes: Sequence[tuple[tuple[int, ...], int]], quick: bo
         return QUICK_SCAN_SHAPES if quick else SCAN_SHAPES
     if op == CE_OPTIONS:
         return QUICK_CE_OPTIONS_SHAPES if quick else CE_OPTIONS_SHAPES
+    if op in DIV_OPS:
+        return DIV_SHAPES
     if op in ELEM_OPS or op == BCE:
         return [(s, a) for s, a in shapes if a == -1]
     if op == "one_hot":
@@ -260,6 +267,13 @@ def build_ours(ssm: Any, op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any],
         return lambda: ssm.binary_cross_entropy_with_logits_with_grad(x, t)
     if op == CE_OPTIONS:
         return lambda: ssm.cross_entropy_with_grad(x, labels, axis=axis, z_loss=CE_Z_LOSS, softcap=CE_SOFTCAP)
+    if op == KL:
+        q = _second_logits(x)
+        return lambda: ssm.kl_div_with_grad(x, q, axis=axis)
+    if op == "entropy":
+        return lambda: ssm.entropy(x, axis=axis)
+    if op == "nll_loss":
+        return lambda: ssm.nll_loss(x, labels, axis=axis)
     if not hasattr(ssm, "cross_entropy_with_grad"):
         raise NotImplementedError("swiftsoftmax.cross_entropy_with_grad not present yet")
     ssm.cross_entropy_with_grad(x, labels, axis=axis)
@@ -284,8 +298,41 @@ def _idiom_bce_with_grad(x: npt.NDArray[Any], t: npt.NDArray[Any]) -> tuple[Any,
         return loss, (1 / (1 + np.exp(-x)) - t) / x.dtype.type(x.size)
 
 
+def _second_logits(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Logits of Q for the divergence rows: x moved by N(0, 1), the same for every peer."""
+    key = (x.shape, x.dtype.str + "q")
+    if key not in _BCE_TARGETS:
+        _BCE_TARGETS[key] = (x + np.random.default_rng(8).normal(0, 1, x.shape)).astype(x.dtype)
+    return _BCE_TARGETS[key]
+
+
+def _np_log_softmax(a: npt.NDArray[Any], axis: int) -> npt.NDArray[Any]:
+    m = a.max(axis=axis, keepdims=True)
+    z: npt.NDArray[Any] = a - m
+    lp: npt.NDArray[Any] = z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+    return lp
+
+
+def _idiom_kl_with_grad(a: npt.NDArray[Any], b: npt.NDArray[Any], axis: int) -> tuple[Any, Any, Any]:
+    """The NumPy idiom: log_softmax of both, KL = Σ p (lp - lq) per row, its mean, and the
+    gradients p (d - KL) and q - p over the row count."""
+    lp, lq = _np_log_softmax(a, axis), _np_log_softmax(b, axis)
+    p, d = np.exp(lp), lp - lq
+    kl = (p * d).sum(axis=axis, keepdims=True)
+    rows = a.dtype.type(a.size // a.shape[axis])
+    return kl.mean(), p * (d - kl) / rows, (np.exp(lq) - p) / rows
+
+
+def _idiom_entropy(a: npt.NDArray[Any], axis: int) -> npt.NDArray[Any]:
+    lp = _np_log_softmax(a, axis)
+    h: npt.NDArray[Any] = -(np.exp(lp) * lp).sum(axis=axis)
+    return h
+
+
 def build_ours_out(ssm: Any, op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
     """Ours writing into an existing array: the arithmetic without the page faults of a fresh one."""
+    if op in DIV_OPS:
+        raise NotImplementedError(f"{op}: its result is a row of values, not an array of x's shape")
     if op in ("cross_entropy_with_grad", BCE, CE_OPTIONS) or op in LINEAR_OPS:
         raise NotImplementedError(f"{op} has no out=")
     if op in VJP_OPS or op in ("logsumexp", "softmax_jacobian", "one_hot"):
@@ -307,6 +354,14 @@ def build_numpy(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: in
     if op == BCE:
         t = _bce_target(x)
         return lambda: _idiom_bce_with_grad(x, t)
+    if op == KL:
+        q = _second_logits(x)
+        return lambda: _idiom_kl_with_grad(x, q, axis)
+    if op == "entropy":
+        return lambda: _idiom_entropy(x, axis)
+    if op == "nll_loss":
+        lab = np.expand_dims(labels, axis)
+        return lambda: -np.take_along_axis(x, lab, axis=axis).mean()
     if op in ELEM_OPS:
         f: Callable[..., Any] = _idiom_sigmoid if op == "sigmoid" else _idiom_log_sigmoid
         return lambda: f(x)
@@ -339,6 +394,8 @@ def build_scipy(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: in
         raise NotImplementedError("not compared")
     if op == BCE:
         raise NotImplementedError("scipy has no binary cross-entropy")
+    if op in DIV_OPS:
+        raise NotImplementedError("scipy's divergences take probabilities, not logits")
     if op == "softmax":
         return lambda: special.softmax(x, axis=axis)
     if op == "log_softmax":
@@ -393,6 +450,20 @@ def build_jax(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int)
             import optax
 
             f = jax.jit(jax.value_and_grad(lambda a, t: optax.sigmoid_binary_cross_entropy(a, t).mean()))
+        elif op == KL:
+            def kl(a: Any, b: Any) -> Any:
+                lp, lq = jax.nn.log_softmax(a, axis=axis), jax.nn.log_softmax(b, axis=axis)
+                return (jnp.exp(lp) * (lp - lq)).sum(axis=axis).mean()
+
+            f = jax.jit(jax.value_and_grad(kl, argnums=(0, 1)))
+        elif op == "entropy":
+            def ent(a: Any) -> Any:
+                lp = jax.nn.log_softmax(a, axis=axis)
+                return -(jnp.exp(lp) * lp).sum(axis=axis)
+
+            f = jax.jit(ent)
+        elif op == "nll_loss":
+            raise NotImplementedError("not compared")
         else:
             import optax
 
@@ -412,6 +483,9 @@ def build_jax(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int)
     if op == BCE:
         tj = jax.device_put(_bce_target(x))
         return lambda: jax.block_until_ready(f(xj, tj))
+    if op == KL:
+        qj = jax.device_put(_second_logits(x))
+        return lambda: jax.block_until_ready(f(xj, qj))
     if op == "one_hot":
         lj = jax.device_put(labels.astype(np.int32))
         return lambda: f(lj).block_until_ready()
@@ -419,7 +493,8 @@ def build_jax(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int)
 
 
 def build_ort(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: int) -> _Bench:
-    if op in ("cross_entropy_with_grad", BCE, CE_OPTIONS) or op in VJP_OPS or op in LINEAR_OPS or op in ("normalize", "softmax_jacobian", "one_hot"):
+    if (op in ("cross_entropy_with_grad", BCE, CE_OPTIONS) or op in VJP_OPS or op in LINEAR_OPS or op in DIV_OPS
+            or op in ("normalize", "softmax_jacobian", "one_hot")):
         raise NotImplementedError("not compared")
     if op == "logcumsumexp":
         raise NotImplementedError("ONNX has no running log-sum-exp operator")
@@ -480,6 +555,28 @@ def build_torch(op: str, x: npt.NDArray[Any], labels: npt.NDArray[Any], axis: in
         return lambda: torch.logsumexp(xt, dim=axis)
     if op == "logcumsumexp":
         return lambda: torch.logcumsumexp(xt, dim=axis)
+    if op == KL:
+        # F.kl_div wants log Q first and log P as the target (log_target=True): KL(P ‖ Q).
+        pleaf = xt.detach().clone().requires_grad_()
+        qleaf = torch.from_numpy(_second_logits(x)).requires_grad_()
+
+        def kl_step() -> tuple[Any, Any, Any]:
+            pleaf.grad = qleaf.grad = None
+            loss = F.kl_div(F.log_softmax(qleaf, dim=axis), F.log_softmax(pleaf, dim=axis), log_target=True,
+                            reduction="batchmean")
+            loss.backward()
+            return loss, pleaf.grad, qleaf.grad
+
+        return kl_step
+    if op == "entropy":
+        def entropy_step() -> Any:
+            lp = torch.log_softmax(xt, dim=axis)
+            return -(lp.exp() * lp).sum(dim=axis)
+
+        return entropy_step
+    if op == "nll_loss":
+        target = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+        return lambda: F.nll_loss(xt.movedim(axis, 1) if x.ndim > 1 else xt, target)
     if op == "softmax_jacobian":
         rows = xt.movedim(axis, -1).reshape(-1, x.shape[axis])
         jac = torch.vmap(torch.func.jacrev(lambda r: torch.softmax(r, -1)))

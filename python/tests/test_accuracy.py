@@ -395,10 +395,78 @@ def ref_ce_options_ld(inp):
     return sw * (nll + LD(inp["z"]) * lse * lse), lse
 
 
+def _mp_log_softmax_row(row, t):
+    """log softmax(row/t) of one row in mpmath, by the limits of docs/design.md, "Special
+    values": None for a NaN row, "empty" for an all -inf (or empty) row, -log k on k entries at
+    +inf."""
+    import mpmath
+
+    v = [float(a) for a in row]
+    if any(math.isnan(a) for a in v):
+        return None
+    m = max(v, default=-math.inf)
+    if m == -math.inf:
+        return "empty"
+    if m == math.inf:
+        k = sum(a == math.inf for a in v)
+        return [-mpmath.log(k) if a == math.inf else -mpmath.inf for a in v]
+    z = [mpmath.mpf(a) / t if a > -math.inf else -mpmath.inf for a in v]
+    lse = mpmath.log(mpmath.fsum(mpmath.exp(a) for a in z if a != -mpmath.inf))
+    return [a - lse if a != -mpmath.inf else -mpmath.inf for a in z]
+
+
+def ref_divergence_mp(func, inp):
+    """kl_div (reduction none) or entropy of every row, from the exact input values with mpmath
+    at 80 digits (the definition cancels: Σ P d of 1e-26 from log-probabilities of 1e8), by the
+    definitions: KL = Σ_{P>0} P (log P - log Q) (+inf where Q = 0 < P),
+    H = -Σ_{P>0} P log P; NaN rows NaN, rows without mass (all -inf) 0."""
+    import mpmath
+
+    x, axis, t = inp["x"], inp.get("axis", -1), inp.get("temperature", 1.0)
+    t = float(np.asarray(x).dtype.type(t))   # the temperature as the dtype holds it
+    a = np.moveaxis(np.asarray(x), axis, -1)
+    b = np.moveaxis(np.asarray(inp["q"]), axis, -1) if func == "kl_div" else None
+    out = np.empty(a.shape[:-1], dtype=LD)
+    with mpmath.workdps(80):
+        for idx in np.ndindex(*a.shape[:-1]):
+            lp = _mp_log_softmax_row(a[idx], t)
+            lq = _mp_log_softmax_row(b[idx], t) if b is not None else None
+            if lp is None or (b is not None and lq is None):
+                out[idx] = LD(np.nan)
+                continue
+            if lp == "empty":
+                out[idx] = LD(0)
+                continue
+            if func == "entropy":
+                terms = [-mpmath.exp(u) * u for u in lp if u != -mpmath.inf]
+                h = mpmath.fsum(terms)
+                # One class of all the mass: exactly 0, below the working precision's noise.
+                out[idx] = _mp_to_ld(h if abs(h) > mpmath.mpf(10) ** -78 * (1 + len(terms)) else mpmath.mpf(0))
+                continue
+            if lq == "empty":
+                lq = [-mpmath.inf] * len(lp)
+            if any(u != -mpmath.inf and w == -mpmath.inf for u, w in zip(lp, lq)):
+                out[idx] = LD(np.inf)
+                continue
+            terms = [mpmath.exp(u) * (u - w) for u, w in zip(lp, lq) if u != -mpmath.inf]
+            kl = mpmath.fsum(terms)
+            # Below the working precision's noise floor (one class, equal rows) the exact value is 0.
+            if abs(kl) <= mpmath.mpf(10) ** -75 * mpmath.fsum(abs(v) for v in terms) + mpmath.mpf(10) ** -78:
+                kl = mpmath.mpf(0)
+            out[idx] = _mp_to_ld(kl)
+    return out
+
+
 def reference(func: str, inp: dict, method: str) -> np.ndarray:
     if func in CE_OPTION_FUNCS:
         loss, lse = ref_ce_options_ld(inp)
         return loss if func == "ce_options" else lse
+    if func in DIV_FUNCS:
+        return ref_divergence_mp(func, inp)
+    if func == "nll_loss":   # a gather: -x[y], exact
+        lab = np.expand_dims(inp["labels"], inp.get("axis", -1))
+        return -np.squeeze(np.take_along_axis(np.asarray(inp["x"]).astype(LD), lab, axis=inp.get("axis", -1)),
+                           inp.get("axis", -1))
     if func == "bce":
         return ref_bce_ld(inp)
     if func == "softmax_jacobian":
@@ -455,6 +523,12 @@ def ours(func: str, inp: dict):
         loss, lse = ssm.cross_entropy(x, inp["labels"], reduction="none", sample_weight=inp["sw"], z_loss=inp["z"],
                                       softcap=inp.get("cap"), return_lse=True)
         return loss if func == "ce_options" else lse
+    if func == "kl_div":
+        return ssm.kl_div(x, inp["q"], axis=axis, reduction="none", **kw)
+    if func == "entropy":
+        return ssm.entropy(x, axis=axis, **kw)
+    if func == "nll_loss":
+        return ssm.nll_loss(x, inp["labels"], axis=axis, reduction="none")
     if func in ("bce", "bce_grad"):
         bkw = {k2: inp[k1] for k1, k2 in (("w", "weight"), ("pw", "pos_weight")) if k1 in inp}
         red = "mean" if inp.get("divisor", 1) != 1 else "none"
@@ -485,7 +559,11 @@ BCE_FUNCS = ("bce", "bce_grad")
 GRAD_FUNCS = VJP_FUNCS + ("bce_grad",)
 # cross_entropy's options (sample_weight, z_loss, softcap): the per-sample losses and the lse.
 CE_OPTION_FUNCS = ("ce_options", "ce_options_lse")
-FUNCS = ROW_FUNCS + ELEM_FUNCS + NORM_FUNCS + DERIV_FUNCS + BCE_FUNCS + SCAN_FUNCS + CE_OPTION_FUNCS
+# kl_div and entropy: one value per row, against mpmath (the divergence of nearly equal rows is
+# 1e-12, below what longdouble's shift x - lse resolves); nll_loss: a gather.
+DIV_FUNCS = ("kl_div", "entropy")
+FUNCS = (ROW_FUNCS + ELEM_FUNCS + NORM_FUNCS + DERIV_FUNCS + BCE_FUNCS + SCAN_FUNCS + CE_OPTION_FUNCS
+         + DIV_FUNCS + ("nll_loss",))
 ROWS_AND_VJPS = ROW_FUNCS + VJP_FUNCS
 ROWS_AND_DERIVS = ROW_FUNCS + DERIV_FUNCS
 # softmax_jacobian writes n·n outputs per slice: inputs above this many are left out.
@@ -840,6 +918,82 @@ def _ce_opt_offset(dt, rng):
     return out
 
 
+def _div_random(dt, rng):
+    """Rows of every length to 40, and longer ones: independent P and Q."""
+    out = [{"x": rng.normal(0, 3, (4, n)).astype(dt), "q": rng.normal(0, 3, (4, n)).astype(dt)} for n in range(1, 41)]
+    out.append({"x": rng.normal(0, 2, (8, 1000)).astype(dt), "q": rng.normal(0, 2, (8, 1000)).astype(dt)})
+    x3 = rng.normal(0, 3, (6, 17, 5))
+    out.append({"x": x3.astype(dt), "q": rng.normal(0, 3, x3.shape).astype(dt), "axis": 1})
+    out.append({"x": rng.normal(0, 3, (8, 30)).astype(dt), "q": rng.normal(0, 3, (8, 30)).astype(dt),
+                "temperature": 0.3})
+    return out
+
+
+def _div_near(dt, rng):
+    """P ≈ Q: Q's logits moved by 1e-6 (float64, KL ~ 1e-12) or 1e-3 (float32, the least its
+    logits resolve well), and a single logit moved by 1e-8 of itself."""
+    eps = 1e-3 if _f32(dt) else 1e-6
+    out = []
+    for n in (2, 5, 33, 300):
+        x = rng.normal(0, 3, (16, n)).astype(dt)
+        out.append({"x": x, "q": (x + rng.normal(0, eps, x.shape)).astype(dt)})
+    # One logit moved by 1e-8 of its size (float64 only: KL ~ 1e-17, near the floor that the
+    # rounding of the two log-sums sets, docs/accuracy.md, "KL divergence and entropy").
+    if not _f32(dt):
+        x = rng.normal(0, 3, (16, 20))
+        q = x.copy()
+        q[:, 3] *= 1 + 1e-8
+        out.append({"x": x, "q": q})
+    return out
+
+
+def _div_confident(dt, rng):
+    """One-hot-like rows (one logit 20 to 60 above the rest: entropies down to 1e-24) against a
+    spread Q and against another confident Q."""
+    out = []
+    for gap in (20.0, 40.0, 60.0):
+        x = rng.normal(0, 1, (16, 12))
+        x[:, 0] += gap
+        q = x.copy()
+        q[:, 0] -= rng.uniform(0.5, 2, 16)
+        out.append({"x": x.astype(dt), "q": rng.normal(0, 3, x.shape).astype(dt)})
+        out.append({"x": x.astype(dt), "q": q.astype(dt)})
+    return out
+
+
+def _div_offsets(dt, rng):
+    """Huge offsets: logits near 1e4 (float32) or 1e8 (float64) and of opposite signs in P and Q."""
+    big = 1e4 if _f32(dt) else 1e8
+    x = rng.normal(0, 3, (32, 25))
+    return [{"x": (x + big).astype(dt), "q": (x * 0.5 - big).astype(dt)},
+            {"x": (x - big).astype(dt), "q": (x + rng.normal(0, 1e-2, x.shape) + big).astype(dt)}]
+
+
+def _div_specials(dt, rng):
+    """±inf entries and NaN: -inf in P only, in Q only, in both; +inf in P, in Q; NaN; rows all
+    -inf."""
+    x, q = rng.normal(0, 3, (12, 9)), rng.normal(0, 3, (12, 9))
+    x[0, 2] = -np.inf
+    q[1, 2] = -np.inf
+    x[2, 4] = q[2, 4] = -np.inf
+    x[3, :3] = q[3, :3] = -np.inf
+    x[4, 1] = np.inf
+    x[5, [1, 7]] = np.inf
+    q[6, 1] = np.inf
+    x[7, 0] = np.nan
+    q[8, 8] = np.nan
+    x[9, :] = -np.inf
+    q[10, :] = -np.inf
+    x[11, 5], q[11, 5] = np.inf, np.inf
+    return [{"x": x.astype(dt), "q": q.astype(dt)}]
+
+
+def _nll_rows(dt, rng):
+    lp = np.log(rng.dirichlet(np.ones(30), 500))
+    lp3 = np.log(rng.dirichlet(np.ones(7), (20, 9)))
+    return [{"x": lp.astype(dt)}, {"x": np.moveaxis(lp3, -1, 1).copy().astype(dt), "axis": 1}]
+
+
 def _no_ce(funcs):
     return tuple(f for f in funcs if f != "cross_entropy")
 
@@ -879,6 +1033,12 @@ CASES = [
     Case("ce_opt_ordinary", _ce_opt_ordinary, funcs=CE_OPTION_FUNCS),
     Case("ce_opt_confident", _ce_opt_confident, funcs=CE_OPTION_FUNCS),
     Case("ce_opt_offset", _ce_opt_offset, funcs=CE_OPTION_FUNCS),
+    Case("div_random", _div_random, funcs=DIV_FUNCS),
+    Case("div_near", _div_near, funcs=DIV_FUNCS),
+    Case("div_confident", _div_confident, funcs=DIV_FUNCS),
+    Case("div_offsets", _div_offsets, funcs=DIV_FUNCS),
+    Case("div_specials", _div_specials, funcs=DIV_FUNCS),
+    Case("nll_rows", _nll_rows, funcs=("nll_loss",)),
 ]
 CASE_BY_NAME = {c.name: c for c in CASES}
 
@@ -889,7 +1049,7 @@ def inputs_for(case: Case, dtype, func: str) -> list:
     inputs = case.make(np.dtype(dtype), rng)
     if func in DERIV_FUNCS:
         return _derivative_inputs(inputs, dtype, func, rng)
-    if func == "cross_entropy":
+    if func in ("cross_entropy", "nll_loss"):
         for inp in inputs:
             if "labels" not in inp:
                 x, axis = inp["x"], inp.get("axis", -1)

@@ -175,6 +175,18 @@ for f in TEMPERED:
             lambda dt, t=t: ((data(dt),), {"temperature": t, "where": np.ones((2, 3), bool),
                                            "out": sentinel(dt)}))
 
+# The divergences take the temperature as softmax does; their out is one value per row.
+for what, t, exc, given in BAD_TEMPERATURES:
+    add(ssm.kl_div, what, exc, "temperature", given,
+        lambda dt, t=t: ((data(dt), data(dt)[::-1].copy()),
+                         {"temperature": t, "reduction": "none", "out": sentinel(dt, (2,))}))
+    add(ssm.kl_div_with_grad, what, exc, "temperature", given,
+        lambda dt, t=t: ((data(dt), data(dt)[::-1].copy()), {"temperature": t}))
+    add(ssm.entropy, what, exc, "temperature", given,
+        lambda dt, t=t: ((data(dt),), {"temperature": t, "out": sentinel(dt, (2,))}))
+    add(ssm.entropy_with_grad, what, exc, "temperature", given,
+        lambda dt, t=t: ((data(dt),), {"temperature": t}))
+
 BAD_WHERES = [
     ("where-int", lambda: np.ones((2, 3), np.int64), TypeError, "int64"),
     ("where-float", lambda: np.ones((2, 3)), TypeError, "float64"),

@@ -13,7 +13,10 @@ logcumsumexp ``np.logaddexp.accumulate`` (a rounding at every step), ``jax.lax.c
 ``torch.logcumsumexp``; SciPy and ONNX have none; for cross_entropy's options ("ce_options", the
 per-sample losses with sample_weight, z_loss and softcap; "ce_options_lse", the logsumexp) the
 formula as training code writes it, ``cap·tanh(x/cap)`` then the loss plus ``z·lse²``, in NumPy
-and in PyTorch (``F.cross_entropy(reduction="none")``, ``torch.logsumexp``). A peer gets
+and in PyTorch (``F.cross_entropy(reduction="none")``, ``torch.logsumexp``); for kl_div and
+entropy (one value per row) the log_softmax idiom of NumPy, JAX and PyTorch
+(``F.kl_div(log Q, log P, log_target=True)`` summed per row), and for nll_loss the NumPy gather
+and ``F.nll_loss``. A peer gets
 the temperature as ``x / T`` (in the input dtype) and a mask as ``where(mask, x, -inf)``, as a
 user would write it.
 
@@ -94,11 +97,29 @@ def _ce_options_formula(func, inp, torch=None):
         return (nll + dt(inp["z"]) * lse * lse) * inp["sw"]
 
 
+def _numpy_divergence(func, inp):
+    """The NumPy idiom: log_softmax of x / T (and q / T), then Σ p (lp - lq) or -Σ p lp."""
+    axis = inp.get("axis", -1)
+    with np.errstate(all="ignore"):
+        def logp(a):
+            m = a.max(axis, keepdims=True)
+            return (a - m) - np.log(np.exp(a - m).sum(axis, keepdims=True))
+        lp = logp(_x_for_peer(inp))
+        if func == "entropy":
+            return -(np.exp(lp) * lp).sum(axis)
+        lq = logp(_x_for_peer(dict(inp, x=inp["q"])))
+        return (np.exp(lp) * (lp - lq)).sum(axis)
+
+
 def numpy_idiom(func, inp):
     if func in T.CE_OPTION_FUNCS:
         return _ce_options_formula(func, inp)
     if func in T.BCE_FUNCS:
         return _numpy_bce(func, inp)
+    if func in T.DIV_FUNCS:
+        return _numpy_divergence(func, inp)
+    if func == "nll_loss":
+        return _pick(inp["x"], inp)
     if func in T.VJP_FUNCS:
         return _numpy_vjp(func, inp)
     x, axis = _x_for_peer(inp), inp.get("axis", -1)
@@ -160,6 +181,17 @@ def torch_autograd(func, inp):
             return loss.detach().numpy()
         loss.backward()
         return x.grad.numpy()
+    if func in T.DIV_FUNCS:  # F.kl_div(log Q, log P, log_target=True) summed per row; -Σ p log p
+        F = torch.nn.functional
+        lp = torch.log_softmax(torch.from_numpy(np.ascontiguousarray(_x_for_peer(inp))), axis)
+        if func == "entropy":
+            return (-(lp.exp() * lp).sum(axis)).numpy()
+        lq = torch.log_softmax(torch.from_numpy(np.ascontiguousarray(_x_for_peer(dict(inp, x=inp["q"])))), axis)
+        return F.kl_div(lq, lp, log_target=True, reduction="none").sum(axis).numpy()
+    if func == "nll_loss":
+        xc = torch.from_numpy(np.ascontiguousarray(np.moveaxis(inp["x"], inp.get("axis", -1), 1)))
+        return torch.nn.functional.nll_loss(
+            xc, torch.from_numpy(np.ascontiguousarray(inp["labels"]).astype(np.int64)), reduction="none").numpy()
     if func in T.VJP_FUNCS:
         g = torch.from_numpy(np.ascontiguousarray(inp["g"]))
         if func == "softmax_vjp":
@@ -202,6 +234,8 @@ def scipy_special(func, inp):
 
     if func in T.DERIV_FUNCS or func in T.BCE_FUNCS or func in T.CE_OPTION_FUNCS:
         raise NotImplementedError("scipy has no softmax derivatives and no (binary) cross-entropy")
+    if func in T.DIV_FUNCS or func == "nll_loss":
+        raise NotImplementedError("scipy's divergences take probabilities, not logits")
     if func == "normalize":
         raise NotImplementedError("scipy has no sum-normalisation")
     if func == "logcumsumexp":
@@ -230,6 +264,18 @@ def jax_nn(func, inp):
         raise NotImplementedError("the options' formula is compared in NumPy and PyTorch")
     if func in T.DERIV_FUNCS:  # JAX's VJPs take x, not y: a different question
         raise NotImplementedError("JAX differentiates from x; compared only through the forward functions")
+    if func == "nll_loss":
+        raise NotImplementedError("JAX has no nll_loss")
+    if func in T.DIV_FUNCS:  # the jax.nn idiom: Σ p (lp - lq), -Σ p lp
+        def logp(a):
+            a = jnp.asarray(a)
+            t = inp.get("temperature", 1.0)
+            return jax.nn.log_softmax(a / jnp.asarray(t, dtype=a.dtype) if t != 1.0 else a, axis=inp.get("axis", -1))
+        lp = logp(inp["x"])
+        if func == "entropy":
+            return np.asarray(-(jnp.exp(lp) * lp).sum(inp.get("axis", -1)))
+        lq = logp(inp["q"])
+        return np.asarray((jnp.exp(lp) * (lp - lq)).sum(inp.get("axis", -1)))
 
     x, axis = jnp.asarray(inp["x"]), inp.get("axis", -1)
     t, where = inp.get("temperature", 1.0), inp.get("where")
@@ -268,7 +314,7 @@ def onnxruntime_op(func, inp):
 
     ops = {"softmax": "Softmax", "log_softmax": "LogSoftmax", "logsumexp": "ReduceLogSumExp",
            "cross_entropy": "SoftmaxCrossEntropyLoss", "sigmoid": "Sigmoid"}
-    if func not in ops:
+    if func not in ops or func in T.DIV_FUNCS:
         raise NotImplementedError(f"ONNX has no {func} operator")
     x, axis = _x_for_peer(inp), inp.get("axis", -1)
     et = TensorProto.FLOAT if x.dtype == np.float32 else TensorProto.DOUBLE

@@ -1,0 +1,65 @@
+import SoftmaxCore
+
+/// The negative log-likelihood loss of log-probabilities at integer class labels, with
+/// PyTorch's semantics (`torch.nn.functional.nll_loss`).
+///
+/// `logProbs` is `[outer, n, inner]` with the classes along `n`; `labels` is `[outer, inner]`.
+/// Per sample `l = -w[y] · logProbs[y]`, and `l = 0` where the label equals `ignoreIndex`;
+/// `.none` writes the `outer · inner` losses into `loss`, `.sum` their sum, `.mean` their sum
+/// divided by Σ w[y] over the non-ignored samples (NaN when every sample is ignored). The sums
+/// are compensated. A zero weight contributes 0 even at a log-probability of -inf (the limit;
+/// PyTorch's `0·inf` is NaN).
+///
+/// ```swift
+/// let logp: [Double] = [-0.5, -1.5, -2.5]
+/// var loss = 0.0
+/// try nllLoss(logp, labels: [Int64(1)], shape: RowShape(n: 3), loss: &loss)   // 1.5
+/// ```
+///
+/// - Throws: before anything is written: `.labelOutOfRange` naming the first label outside
+///   `[0, n)` that is not `ignoreIndex` and its position; `.nullPointer`; `.overlappingBuffers`.
+@_specialize(exported: true, where T == Float)
+@_specialize(exported: true, where T == Double)
+public func nllLoss<T: SoftmaxScalar>(
+    _ logProbs: UnsafePointer<T>?, labels: UnsafePointer<Int64>?, weight: UnsafePointer<T>? = nil,
+    shape: RowShape, ignoreIndex: Int64 = -100, reduction: Reduction = .mean,
+    loss: UnsafeMutablePointer<T>?
+) throws(SoftmaxError) {
+    let size = MemoryLayout<T>.stride, slices = shape.slices
+    let lossCount = reduction == .none ? slices : 1, lossBytes = lossCount * size
+    try Check.pointer(logProbs, count: shape.count, "log_probs")
+    try Check.pointer(labels, count: slices, "labels")
+    try Check.pointer(loss, count: lossCount, "loss")
+    try Check.disjoint(loss, lossBytes, "loss", logProbs, shape.count * size, "log_probs", allowAlias: false)
+    try Check.disjoint(loss, lossBytes, "loss", labels, slices * 8, "labels", allowAlias: false)
+    try Check.disjoint(loss, lossBytes, "loss", weight, shape.n * size, "weight", allowAlias: false)
+    // Labels are checked, and the mean's denominator summed, before anything is written.
+    var denominator = CompensatedSum()
+    if let labels {
+        let n = Int64(shape.n)
+        for k in 0..<slices {
+            let label = labels[k]
+            if label == ignoreIndex { continue }
+            guard label >= 0 && label < n else {
+                throw SoftmaxError(.labelOutOfRange,
+                                   "labels[\(k)] = \(label) is outside [0, \(shape.n)) and is not ignore_index (\(ignoreIndex))")
+            }
+            denominator.add(weight.map { $0[Int(label)].double } ?? 1)
+        }
+    }
+    guard slices > 0, shape.count > 0, let logProbs, let labels else {
+        // No samples, or no classes (every label is then ignored): losses 0, the mean 0/0.
+        if let loss {
+            if reduction == .none { loss.update(repeating: 0, count: slices) } else {
+                loss[0] = reduction == .sum ? 0 : .nan
+            }
+        }
+        return
+    }
+    let problem = NLLLossProblem(logProbs: logProbs, labels: labels, weight: weight, n: shape.n,
+                                 inner: shape.inner, ignoreIndex: ignoreIndex,
+                                 perSample: reduction == .none ? loss : nil)
+    let total = sliceBlocks(slices, inner: 1, cost: 2) { r in Tier.kernels.nllLoss(problem, slices: r) }
+    guard reduction != .none, let loss else { return }
+    loss[0] = T(rounding: reduced(total, reduction, denominator: denominator.value))
+}
