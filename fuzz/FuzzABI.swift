@@ -172,6 +172,8 @@ protocol ABI: FuzzFloat {
     static func oneHot(_ labels: UnsafePointer<Int64>?, _ c: Int, _ k: Int, _ out: UnsafeMutablePointer<Self>?) -> UInt32
     static func crossEntropy(_ x: UnsafePointer<Self>?, _ labels: UnsafePointer<Int64>?, _ w: UnsafePointer<Self>?, _ o: Int, _ n: Int, _ i: Int, _ ignore: Int64, _ eps: Self, _ red: Int32, _ loss: UnsafeMutablePointer<Self>?, _ grad: UnsafeMutablePointer<Self>?) -> UInt32
     static func crossEntropySoft(_ x: UnsafePointer<Self>?, _ q: UnsafePointer<Self>?, _ w: UnsafePointer<Self>?, _ o: Int, _ n: Int, _ i: Int, _ eps: Self, _ red: Int32, _ loss: UnsafeMutablePointer<Self>?, _ grad: UnsafeMutablePointer<Self>?) -> UInt32
+    /// ssm_cross_entropy_ex_* (labels) or ssm_cross_entropy_soft_ex_* (q given).
+    static func crossEntropyEx(_ x: UnsafePointer<Self>?, _ labels: UnsafePointer<Int64>?, _ q: UnsafePointer<Self>?, _ w: UnsafePointer<Self>?, _ sw: UnsafePointer<Self>?, _ o: Int, _ n: Int, _ i: Int, _ ignore: Int64, _ eps: Self, _ red: Int32, _ opt: UnsafePointer<ssm_ce_options>?, _ loss: UnsafeMutablePointer<Self>?, _ grad: UnsafeMutablePointer<Self>?, _ lse: UnsafeMutablePointer<Self>?) -> UInt32
 }
 
 func reduction(_ r: Int32) -> ssm_reduction { ssm_reduction(rawValue: numericCast(UInt32(bitPattern: r))) }
@@ -212,6 +214,11 @@ extension Float: ABI {
     static func crossEntropySoft(_ x: UnsafePointer<Float>?, _ q: UnsafePointer<Float>?, _ w: UnsafePointer<Float>?, _ o: Int, _ n: Int, _ i: Int, _ eps: Float, _ red: Int32, _ loss: UnsafeMutablePointer<Float>?, _ grad: UnsafeMutablePointer<Float>?) -> UInt32 {
         ssm_cross_entropy_soft_f32(x, q, w, o, n, i, eps, reduction(red), loss, grad).rawValue
     }
+    static func crossEntropyEx(_ x: UnsafePointer<Float>?, _ labels: UnsafePointer<Int64>?, _ q: UnsafePointer<Float>?, _ w: UnsafePointer<Float>?, _ sw: UnsafePointer<Float>?, _ o: Int, _ n: Int, _ i: Int, _ ignore: Int64, _ eps: Float, _ red: Int32, _ opt: UnsafePointer<ssm_ce_options>?, _ loss: UnsafeMutablePointer<Float>?, _ grad: UnsafeMutablePointer<Float>?, _ lse: UnsafeMutablePointer<Float>?) -> UInt32 {
+        q != nil
+            ? ssm_cross_entropy_soft_ex_f32(x, q, w, sw, o, n, i, eps, reduction(red), opt, loss, grad, lse).rawValue
+            : ssm_cross_entropy_ex_f32(x, labels, w, sw, o, n, i, ignore, eps, reduction(red), opt, loss, grad, lse).rawValue
+    }
 }
 
 extension Double: ABI {
@@ -250,6 +257,11 @@ extension Double: ABI {
     static func crossEntropySoft(_ x: UnsafePointer<Double>?, _ q: UnsafePointer<Double>?, _ w: UnsafePointer<Double>?, _ o: Int, _ n: Int, _ i: Int, _ eps: Double, _ red: Int32, _ loss: UnsafeMutablePointer<Double>?, _ grad: UnsafeMutablePointer<Double>?) -> UInt32 {
         ssm_cross_entropy_soft_f64(x, q, w, o, n, i, eps, reduction(red), loss, grad).rawValue
     }
+    static func crossEntropyEx(_ x: UnsafePointer<Double>?, _ labels: UnsafePointer<Int64>?, _ q: UnsafePointer<Double>?, _ w: UnsafePointer<Double>?, _ sw: UnsafePointer<Double>?, _ o: Int, _ n: Int, _ i: Int, _ ignore: Int64, _ eps: Double, _ red: Int32, _ opt: UnsafePointer<ssm_ce_options>?, _ loss: UnsafeMutablePointer<Double>?, _ grad: UnsafeMutablePointer<Double>?, _ lse: UnsafeMutablePointer<Double>?) -> UInt32 {
+        q != nil
+            ? ssm_cross_entropy_soft_ex_f64(x, q, w, sw, o, n, i, eps, reduction(red), opt, loss, grad, lse).rawValue
+            : ssm_cross_entropy_ex_f64(x, labels, w, sw, o, n, i, ignore, eps, reduction(red), opt, loss, grad, lse).rawValue
+    }
 }
 
 let OK = SSM_OK.rawValue
@@ -264,6 +276,9 @@ enum Family: UInt8, CaseIterable {
     case softmax, logSoftmax, softmaxMasked, logSoftmaxMasked, logsumexp, logsumexpMasked
     case sigmoid, logSigmoid, normalize, jacobian, softmaxVJP, logSoftmaxVJP, oneHot
     case crossEntropy, crossEntropySoft
+    // The _ex entry points: sample weights, z-loss, softcap and the lse output, labels or
+    // probabilities by a flag (flags bit 6).
+    case crossEntropyOptions
 }
 
 struct Case<T: ABI> {
@@ -563,8 +578,8 @@ struct Case<T: ABI> {
         }
     }
 
-    // ---- cross-entropy (labels or probabilities) ----
-    mutating func runCrossEntropy(soft: Bool) {
+    // ---- cross-entropy (labels or probabilities), with or without the options ----
+    mutating func runCrossEntropy(soft: Bool, options: Bool = false) {
         let xs = values(count)
         let smoothingTable: [T] = [0, 0, 0, 0.1, 0.5, 1, -0.1, 1.5, .nan, .infinity]
         let eps = smoothingTable[Int(input.byte()) % smoothingTable.count]
@@ -579,7 +594,18 @@ struct Case<T: ABI> {
             return b & 0x40 != 0 ? ignore : Int64(Int(b) % max(1, n))
         }
         let qs: [T] = soft ? values(count) : []
-        let validArgs = eps >= 0 && eps <= 1 && (0...2).contains(red)
+        // The options: z-loss, softcap, sample weights (invalid values now and then), lse output.
+        let zTable: [Double] = [0, 0, 1e-4, 0.5, -1, .nan, .infinity]
+        let capTable: [Double] = [0, 0, 1, 30, 1e-3, -1, .nan, .infinity]
+        let swTable: [T] = [1, 0, 2.5, 1e-3, 1, 0.5, 3, 1, -1, .nan]
+        let zLoss = options ? zTable[Int(input.byte()) % zTable.count] : 0
+        let cap = options ? capTable[Int(input.byte()) % capTable.count] : 0
+        let useSW = options && input.byte() & 1 == 1
+        let sws: [T] = useSW ? (0..<slices).map { _ in swTable[Int(input.byte()) % swTable.count] } : []
+        let wantLse = options && input.byte() & 1 == 1
+        let optionsValid = zLoss.isFinite && zLoss >= 0 && (cap == 0 || cap.isFinite && cap > 0)
+            && sws.allSatisfy { $0.isFinite && $0 >= 0 }
+        let validArgs = eps >= 0 && eps <= 1 && (0...2).contains(red) && optionsValid
         let badLabel = !soft && labels.contains { $0 != ignore && ($0 < 0 || $0 >= Int64(n)) }
         let expected = !validArgs ? INVALID_ARGUMENT : (badLabel ? LABEL_OUT_OF_RANGE : OK)
 
@@ -587,24 +613,36 @@ struct Case<T: ABI> {
         let q: UnsafeMutablePointer<T>? = soft ? pointer(qs) : nil
         let w: UnsafeMutablePointer<T>? = useWeight ? exact(ws) : nil
         let lp: UnsafeMutablePointer<Int64>? = soft || (labels.isEmpty && nullWhenEmpty) ? nil : exact(labels)
-        defer { x?.deallocate(); q?.deallocate(); w?.deallocate(); lp?.deallocate() }
+        let sw: UnsafeMutablePointer<T>? = useSW ? exact(sws) : nil
+        defer { x?.deallocate(); q?.deallocate(); w?.deallocate(); lp?.deallocate(); sw?.deallocate() }
+        var opt = ssm_ce_options(struct_size: MemoryLayout<ssm_ce_options>.size, z_loss: zLoss, softcap: cap)
         let lossCount = red == 0 ? slices : 1
         let loss = Output<T>(lossCount)
         let wantGrad = flags & 0x20 != 0
         let grad = Output<T>(count)
-        defer { loss.free(); grad.free() }
+        let lse = Output<T>(slices)
+        defer { loss.free(); grad.free(); lse.free() }
         let lossPtr = lossCount == 0 && nullWhenEmpty ? nil : loss.ptr
         let gradPtr = wantGrad ? (count == 0 && nullWhenEmpty ? nil : grad.ptr) : nil
-        let st = soft
-            ? T.crossEntropySoft(x, q, w, outer, n, inner, eps, red, lossPtr, gradPtr)
-            : T.crossEntropy(x, lp, w, outer, n, inner, ignore, eps, red, lossPtr, gradPtr)
+        let lsePtr = wantLse ? (slices == 0 && nullWhenEmpty ? nil : lse.ptr) : nil
+        func call(_ x: UnsafeMutablePointer<T>?, _ loss: UnsafeMutablePointer<T>?, _ grad: UnsafeMutablePointer<T>?,
+                  _ lse: UnsafeMutablePointer<T>?) -> UInt32 {
+            if options {
+                return T.crossEntropyEx(x, lp, q, w, sw, outer, n, inner, ignore, eps, red, &opt, loss, grad, lse)
+            }
+            return soft
+                ? T.crossEntropySoft(x, q, w, outer, n, inner, eps, red, loss, grad)
+                : T.crossEntropy(x, lp, w, outer, n, inner, ignore, eps, red, loss, grad)
+        }
+        let st = call(x, lossPtr, gradPtr, lsePtr)
         require(st == expected, "\(what): smoothing \(eps), reduction \(red), labels \(labels.prefix(8)) gave \(st), expected \(expected)")
         require((x == nil || same(x!, xs)) && (q == nil || same(q!, qs)), "\(what): input modified")
         if st != OK {
-            require(loss.untouched() && grad.untouched(), "\(what): refused call wrote")
+            require(loss.untouched() && grad.untouched() && lse.untouched(), "\(what): refused call wrote")
             return
         }
-        require(loss.guardsIntact() && grad.guardsIntact(), "\(what): wrote outside loss/grad")
+        require(loss.guardsIntact() && grad.guardsIntact() && lse.guardsIntact(), "\(what): wrote outside loss/grad/lse")
+        if !wantLse { require(lse.untouched(), "\(what): wrote an lse nobody asked for") }
         if !wantGrad { require(grad.untouched(), "\(what): wrote a gradient nobody asked for") }
         // Invariants on samples whose targets and logits are ordinary.
         let qOK = qs.allSatisfy { $0.isFinite && $0 >= 0 && $0 <= 1e4 }
@@ -622,12 +660,22 @@ struct Case<T: ABI> {
         }
         var divisor = 1.0
         if red == 1 {
-            divisor = soft ? Double(slices)
-                : labels.filter { $0 != ignore }.reduce(0.0) { $0 + weight(Int($1)) }
+            func sampleWeight(_ s: Int) -> Double { useSW ? Double(sws[s]) : 1 }
+            divisor = soft ? (0..<slices).reduce(0.0) { $0 + sampleWeight($1) }
+                : (0..<slices).filter { labels[$0] != ignore }.reduce(0.0) { $0 + weight(Int(labels[$1])) * sampleWeight($1) }
         }
         for s in 0..<slices {
             let row = (0..<n).map { xs[index(s, $0)] }
             if row.contains(where: { $0.isNaN }) || !qOK { continue }
+            if wantLse && n > 0 {
+                // lse >= the largest (capped) logit.
+                let top = Double(row.max()!)
+                let capped = cap == 0 ? top : cap * tanh(top / cap)
+                let v = Double(lse[s])
+                require(v >= capped - 1e-5 * abs(capped) || (top.isNaN && v.isNaN), "\(what): lse \(v) below the maximum \(capped) in slice \(s)")
+            }
+            // The z-loss and the cap change the gradient's sum; a sample weight scales it.
+            if options && (zLoss != 0 || cap != 0) { continue }
             if red == 0 {
                 let l = loss[s]
                 require(l >= 0 || l.isNaN && row.allSatisfy { $0 == -.infinity }, "\(what): per-sample loss \(l) < 0 in slice \(s)")
@@ -640,7 +688,7 @@ struct Case<T: ABI> {
                 sum += Double(g)
                 mag += abs(Double(g))
             }
-            let scale = divisor > 0 ? coefficientSum(s) / divisor : 0
+            let scale = divisor > 0 ? coefficientSum(s) * (useSW ? Double(sws[s]) : 1) / divisor : 0
             require(abs(sum) <= Double(n + 2) * 16 * self.eps * (mag + scale) + 8 * Double(T.leastNormalMagnitude),
                     "\(what): gradient of slice \(s) sums to \(sum): logits \(row), "
                     + (soft ? "targets \((0..<n).map { qs[index(s, $0)] })" : "label \(labels[s]) (ignore_index \(ignore))")
@@ -654,9 +702,7 @@ struct Case<T: ABI> {
             let z = exact(xs)
             let other = Output<T>(lossCount)
             defer { z.deallocate(); other.free() }
-            let st2 = soft
-                ? T.crossEntropySoft(z, q, w, outer, n, inner, eps, red, other.ptr, z)
-                : T.crossEntropy(z, lp, w, outer, n, inner, ignore, eps, red, other.ptr, z)
+            let st2 = call(z, other.ptr, z, nil)
             require(st2 == OK && memcmp(z, grad.ptr, count * MemoryLayout<T>.stride) == 0,
                     "\(what): in-place gradient (grad = logits) differs")
         }
@@ -680,6 +726,7 @@ struct Case<T: ABI> {
         case .oneHot: runOneHot()
         case .crossEntropy: runCrossEntropy(soft: false)
         case .crossEntropySoft: runCrossEntropy(soft: true)
+        case .crossEntropyOptions: runCrossEntropy(soft: flags & 0x40 != 0, options: true)
         }
     }
 }
@@ -688,7 +735,7 @@ func naturalLog(_ v: Double) -> Double { log(v) }
 
 /// Header: family, flags, dtype + size class, then outer, n, inner.
 ///   flags bit 0: two threads; 1: also in place; 2: null pointers for empty arrays;
-///   3+4: partial overlap; 5: cross-entropy gradient.
+///   3+4: partial overlap; 5: cross-entropy gradient; 6: probability targets (the options' family).
 /// Size class "large" (one input in 32) reaches the multi-threaded paths (> 65536 elements).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
