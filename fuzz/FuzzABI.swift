@@ -172,8 +172,9 @@ protocol ABI: FuzzFloat {
     static func oneHot(_ labels: UnsafePointer<Int64>?, _ c: Int, _ k: Int, _ out: UnsafeMutablePointer<Self>?) -> UInt32
     static func crossEntropy(_ x: UnsafePointer<Self>?, _ labels: UnsafePointer<Int64>?, _ w: UnsafePointer<Self>?, _ o: Int, _ n: Int, _ i: Int, _ ignore: Int64, _ eps: Self, _ red: Int32, _ loss: UnsafeMutablePointer<Self>?, _ grad: UnsafeMutablePointer<Self>?) -> UInt32
     static func crossEntropySoft(_ x: UnsafePointer<Self>?, _ q: UnsafePointer<Self>?, _ w: UnsafePointer<Self>?, _ o: Int, _ n: Int, _ i: Int, _ eps: Self, _ red: Int32, _ loss: UnsafeMutablePointer<Self>?, _ grad: UnsafeMutablePointer<Self>?) -> UInt32
-    /// ssm_cross_entropy_ex_* (labels) or ssm_cross_entropy_soft_ex_* (q given).
-    static func crossEntropyEx(_ x: UnsafePointer<Self>?, _ labels: UnsafePointer<Int64>?, _ q: UnsafePointer<Self>?, _ w: UnsafePointer<Self>?, _ sw: UnsafePointer<Self>?, _ o: Int, _ n: Int, _ i: Int, _ ignore: Int64, _ eps: Self, _ red: Int32, _ opt: UnsafePointer<ssm_ce_options>?, _ loss: UnsafeMutablePointer<Self>?, _ grad: UnsafeMutablePointer<Self>?, _ lse: UnsafeMutablePointer<Self>?) -> UInt32
+    /// ssm_cross_entropy_ex_* (labels) or ssm_cross_entropy_soft_ex_* (soft): by the flag, not by
+    /// whether q is null, since an empty q may be passed as null.
+    static func crossEntropyEx(soft: Bool, _ x: UnsafePointer<Self>?, _ labels: UnsafePointer<Int64>?, _ q: UnsafePointer<Self>?, _ w: UnsafePointer<Self>?, _ sw: UnsafePointer<Self>?, _ o: Int, _ n: Int, _ i: Int, _ ignore: Int64, _ eps: Self, _ red: Int32, _ opt: UnsafePointer<ssm_ce_options>?, _ loss: UnsafeMutablePointer<Self>?, _ grad: UnsafeMutablePointer<Self>?, _ lse: UnsafeMutablePointer<Self>?) -> UInt32
 }
 
 func reduction(_ r: Int32) -> ssm_reduction { ssm_reduction(rawValue: numericCast(UInt32(bitPattern: r))) }
@@ -214,8 +215,8 @@ extension Float: ABI {
     static func crossEntropySoft(_ x: UnsafePointer<Float>?, _ q: UnsafePointer<Float>?, _ w: UnsafePointer<Float>?, _ o: Int, _ n: Int, _ i: Int, _ eps: Float, _ red: Int32, _ loss: UnsafeMutablePointer<Float>?, _ grad: UnsafeMutablePointer<Float>?) -> UInt32 {
         ssm_cross_entropy_soft_f32(x, q, w, o, n, i, eps, reduction(red), loss, grad).rawValue
     }
-    static func crossEntropyEx(_ x: UnsafePointer<Float>?, _ labels: UnsafePointer<Int64>?, _ q: UnsafePointer<Float>?, _ w: UnsafePointer<Float>?, _ sw: UnsafePointer<Float>?, _ o: Int, _ n: Int, _ i: Int, _ ignore: Int64, _ eps: Float, _ red: Int32, _ opt: UnsafePointer<ssm_ce_options>?, _ loss: UnsafeMutablePointer<Float>?, _ grad: UnsafeMutablePointer<Float>?, _ lse: UnsafeMutablePointer<Float>?) -> UInt32 {
-        q != nil
+    static func crossEntropyEx(soft: Bool, _ x: UnsafePointer<Float>?, _ labels: UnsafePointer<Int64>?, _ q: UnsafePointer<Float>?, _ w: UnsafePointer<Float>?, _ sw: UnsafePointer<Float>?, _ o: Int, _ n: Int, _ i: Int, _ ignore: Int64, _ eps: Float, _ red: Int32, _ opt: UnsafePointer<ssm_ce_options>?, _ loss: UnsafeMutablePointer<Float>?, _ grad: UnsafeMutablePointer<Float>?, _ lse: UnsafeMutablePointer<Float>?) -> UInt32 {
+        soft
             ? ssm_cross_entropy_soft_ex_f32(x, q, w, sw, o, n, i, eps, reduction(red), opt, loss, grad, lse).rawValue
             : ssm_cross_entropy_ex_f32(x, labels, w, sw, o, n, i, ignore, eps, reduction(red), opt, loss, grad, lse).rawValue
     }
@@ -257,8 +258,8 @@ extension Double: ABI {
     static func crossEntropySoft(_ x: UnsafePointer<Double>?, _ q: UnsafePointer<Double>?, _ w: UnsafePointer<Double>?, _ o: Int, _ n: Int, _ i: Int, _ eps: Double, _ red: Int32, _ loss: UnsafeMutablePointer<Double>?, _ grad: UnsafeMutablePointer<Double>?) -> UInt32 {
         ssm_cross_entropy_soft_f64(x, q, w, o, n, i, eps, reduction(red), loss, grad).rawValue
     }
-    static func crossEntropyEx(_ x: UnsafePointer<Double>?, _ labels: UnsafePointer<Int64>?, _ q: UnsafePointer<Double>?, _ w: UnsafePointer<Double>?, _ sw: UnsafePointer<Double>?, _ o: Int, _ n: Int, _ i: Int, _ ignore: Int64, _ eps: Double, _ red: Int32, _ opt: UnsafePointer<ssm_ce_options>?, _ loss: UnsafeMutablePointer<Double>?, _ grad: UnsafeMutablePointer<Double>?, _ lse: UnsafeMutablePointer<Double>?) -> UInt32 {
-        q != nil
+    static func crossEntropyEx(soft: Bool, _ x: UnsafePointer<Double>?, _ labels: UnsafePointer<Int64>?, _ q: UnsafePointer<Double>?, _ w: UnsafePointer<Double>?, _ sw: UnsafePointer<Double>?, _ o: Int, _ n: Int, _ i: Int, _ ignore: Int64, _ eps: Double, _ red: Int32, _ opt: UnsafePointer<ssm_ce_options>?, _ loss: UnsafeMutablePointer<Double>?, _ grad: UnsafeMutablePointer<Double>?, _ lse: UnsafeMutablePointer<Double>?) -> UInt32 {
+        soft
             ? ssm_cross_entropy_soft_ex_f64(x, q, w, sw, o, n, i, eps, reduction(red), opt, loss, grad, lse).rawValue
             : ssm_cross_entropy_ex_f64(x, labels, w, sw, o, n, i, ignore, eps, reduction(red), opt, loss, grad, lse).rawValue
     }
@@ -628,7 +629,7 @@ struct Case<T: ABI> {
         func call(_ x: UnsafeMutablePointer<T>?, _ loss: UnsafeMutablePointer<T>?, _ grad: UnsafeMutablePointer<T>?,
                   _ lse: UnsafeMutablePointer<T>?) -> UInt32 {
             if options {
-                return T.crossEntropyEx(x, lp, q, w, sw, outer, n, inner, ignore, eps, red, &opt, loss, grad, lse)
+                return T.crossEntropyEx(soft: soft, x, lp, q, w, sw, outer, n, inner, ignore, eps, red, &opt, loss, grad, lse)
             }
             return soft
                 ? T.crossEntropySoft(x, q, w, outer, n, inner, eps, red, loss, grad)
