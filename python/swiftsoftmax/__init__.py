@@ -25,6 +25,7 @@ from ._partial import (CE_STATS_DTYPE, SOFTMAX_STATS_DTYPE, cross_entropy_denomi
                        log_softmax_from_stats, logsumexp_from_stats, merge_cross_entropy_stats,
                        merge_softmax_stats, reduce_cross_entropy_stats, reduce_softmax_stats,
                        softmax_from_stats, softmax_stats)
+from ._results import cached_bytes, empty_cache
 from . import datasets
 from .classifier import NotFittedError, SoftmaxClassifier
 
@@ -43,7 +44,7 @@ __all__ = [
     "cross_entropy_from_stats", "cross_entropy_grad_from_stats", "cross_entropy_denominator",
     "CE_STATS_DTYPE",
     "SoftmaxClassifier", "NotFittedError", "datasets",
-    "set_num_threads", "get_num_threads", "build_info", "__version__",
+    "set_num_threads", "get_num_threads", "build_info", "empty_cache", "cached_bytes", "__version__",
 ]
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _arrays as A
+from . import _results as R
 from ._lib import FUNCS, check, handle
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ def softmax_jacobian(x: npt.ArrayLike, axis: Axis = -1, *, temperature: float = 
     xb = layout.arrange(a, cdt)
     n = layout.n
     # [outer, inner, n, n] in C order is the kept shape followed by (n, n).
-    jac = np.empty(layout.kept_shape + (n, n), dtype=cdt)
+    jac = R.empty(layout.kept_shape + (n, n), cdt)
     status = FUNCS[f"ssm_softmax_jacobian_{A.suffix(cdt)}"](
         A.ptr(xb), A.ptr(jac), *layout.dims, t)
     check(status, "softmax_jacobian")
@@ -129,7 +130,7 @@ def _vjp(op: str, first: str, y: npt.ArrayLike, g: npt.ArrayLike, axis: Axis, te
     layout = A.Layout(yv.shape, A.normalize_axes(axis, yv.ndim))
     yb = layout.arrange(yv, cdt)
     gb = layout.arrange(gv, cdt)
-    dx = np.empty_like(yb)
+    dx = R.empty_like(yb)
     check(FUNCS[f"ssm_{op}_{A.suffix(cdt)}"](A.ptr(yb), A.ptr(gb), A.ptr(dx), *layout.dims,
                                             t), op)
     return A.deliver_array(layout.restore(dx), None, rdt)

@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _arrays as A
+from . import _results as R
 from ._lib import FUNCS, check
 
 if TYPE_CHECKING:
@@ -41,8 +42,8 @@ def _kl(name: str, p_logits: npt.ArrayLike, q_logits: npt.ArrayLike, axis: int, 
             raise ValueError(f"out: only reduction='none' returns an array, got reduction={reduction!r}")
         A.check_out(out, shape, rdt)
     loss = np.empty(shape, dtype=cdt)
-    gp = np.empty_like(pb) if want_grad else None
-    gq = np.empty_like(qb) if want_grad else None
+    gp = R.empty_like(pb) if want_grad else None
+    gq = R.empty_like(qb) if want_grad else None
     check(FUNCS[f"ssm_kl_div_{A.suffix(cdt)}"](
         A.ptr(pb), A.ptr(qb), *layout.dims, t, code, A.ptr(loss), A.ptr(gp), A.ptr(gq)), name)
     value = A.deliver(loss, out, rdt)
@@ -151,7 +152,7 @@ def _entropy(name: str, logits: npt.ArrayLike, axis: int, temperature: float, wa
     A.check_out(out, layout.kept_shape, rdt)
     xb = layout.arrange(a, cdt)
     h = np.empty(layout.kept_shape, dtype=cdt)
-    g = np.empty_like(xb) if want_grad else None
+    g = R.empty_like(xb) if want_grad else None
     check(FUNCS[f"ssm_entropy_{A.suffix(cdt)}"](A.ptr(xb), *layout.dims, t, A.ptr(h), A.ptr(g)), name)
     value = A.deliver(h, out, rdt)
     return value, None if g is None else A.deliver_array(layout.restore(g), None, rdt)

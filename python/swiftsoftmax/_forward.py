@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _arrays as A
+from . import _results as R
 from ._lib import FUNCS, check, handle
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def _fast(table: dict[np.dtype[Any], _FastEntry], x: npt.NDArray[Any], axis: obj
         return None
     elif out is None:
         px = A.ptr(x)
-        y = np.empty_like(x)
+        y = R.empty_like(x)
         py = A.ptr(y)
     elif (type(out) is np.ndarray and out.dtype == x.dtype and out.shape == shape
           and out.flags.c_contiguous and out.flags.writeable):
@@ -138,7 +139,7 @@ def _rowwise(op: str, x: npt.ArrayLike, axis: Axis, temperature: object, where: 
     xb = layout.arrange(a, cdt)
     mb = None if mask is None else layout.arrange(mask, np.bool_)
     target = A.direct_target(out, layout, cdt, xb, mb)
-    yb = target if target is not None else np.empty_like(xb)
+    yb = target if target is not None else R.empty_like(xb)
     name = f"ssm_{op}{'_masked' if mb is not None else ''}_{A.suffix(cdt)}"
     args = [A.ptr(xb)] + ([A.ptr(mb)] if mb is not None else []) + [A.ptr(yb), *layout.dims]
     if temperature is not _NO_TEMPERATURE:
@@ -551,7 +552,7 @@ def _elementwise(op: str, x: npt.ArrayLike, out: Optional[npt.NDArray[Any]]) -> 
     xb = np.asarray(a, dtype=cdt, order="C")
     flat = A.Layout(a.shape, tuple(range(a.ndim)))
     target = A.direct_target(out, flat, cdt, xb)
-    yb = target if target is not None else np.empty_like(xb)
+    yb = target if target is not None else R.empty_like(xb)
     check(FUNCS[f"ssm_{op}_{A.suffix(cdt)}"](A.ptr(xb), A.ptr(yb), xb.size), op)
     return A.deliver_array(yb, out, rdt)
 

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _arrays as A
+from . import _results as R
 from ._arrays import I64, I64_MAX, I64_MIN, REDUCTIONS
 from ._lib import FUNCS, check, handle
 
@@ -68,7 +69,7 @@ def one_hot(labels: npt.ArrayLike, num_classes: int, *, dtype: npt.DTypeLike = n
         raise TypeError(f"dtype: expected a real or boolean dtype, got {rdt}")
     cdt = rdt if rdt in (A.F32, A.F64) else A.F32
     try:
-        out = np.empty(lab.shape + (k,), dtype=cdt)
+        out = R.empty(lab.shape + (k,), cdt)
     except ValueError:  # NumPy's "array is too big" / "maximum allowed dimension exceeded"
         raise ValueError(f"num_classes: expected a class count whose one-hot array of {lab.size} "
                          f"labels fits in memory, got {k}") from None
@@ -106,7 +107,7 @@ def _fast_cross_entropy(name: str, x: npt.NDArray[Any], t: npt.NDArray[Any], axi
         return None
     f, zero = fast
     loss: npt.NDArray[np.floating[Any]] = np.empty(shape[:-1] if reduction == "none" else (), dtype=x.dtype)
-    grad: Optional[npt.NDArray[np.floating[Any]]] = np.empty_like(x) if want_grad else None
+    grad: Optional[npt.NDArray[np.floating[Any]]] = R.empty_like(x) if want_grad else None
     n = shape[-1]
     status = f(A.ptr(x), A.ptr(t), None, x.size // n, n, 1, ignore_index,
                zero if label_smoothing == 0.0 else label_smoothing, code, A.ptr(loss), A.ptr(grad))
@@ -179,7 +180,7 @@ def _cross_entropy(name: str, logits: npt.ArrayLike, target: npt.ArrayLike, axis
     options = _CEOptions(ctypes.sizeof(_CEOptions), A.real_scalar(z_loss, "z_loss"), cap)
 
     loss = np.empty(layout.kept_shape if code == 0 else (), dtype=cdt)
-    grad = np.empty_like(xb) if want_grad else None
+    grad = R.empty_like(xb) if want_grad else None
     lse = np.empty(layout.kept_shape, dtype=cdt) if want_lse else None
     sfx = A.suffix(cdt)
     eps = A.real_scalar(label_smoothing, "label_smoothing")
@@ -423,7 +424,7 @@ def _binary_cross_entropy(name: str, logits: npt.ArrayLike, target: npt.ArrayLik
             n = a.size
     rows = a.size // n if n else 0
     loss = np.empty(shape if code == 0 else (), dtype=cdt)
-    grad = np.empty(shape, dtype=cdt) if want_grad else None
+    grad = R.empty(shape, cdt) if want_grad else None
     check(FUNCS[f"ssm_binary_cross_entropy_with_logits_{A.suffix(cdt)}"](
         A.ptr(xb), A.ptr(tb), A.ptr(wb), A.ptr(pwb), rows, n, code, A.ptr(loss), A.ptr(grad)), name)
     value = A.deliver(loss, None, rdt)

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _arrays as A
+from . import _results as R
 from ._lib import FUNCS, check
 
 
@@ -254,7 +255,7 @@ def _from_stats(op: str, x: npt.ArrayLike, stats: npt.NDArray[np.void], axis: in
     target = A.direct_target(out, layout, cdt, xb, mb)
     if target is not None and np.may_share_memory(target, s):
         target = None
-    yb = target if target is not None else np.empty_like(xb)
+    yb = target if target is not None else R.empty_like(xb)
     check(FUNCS[f"ssm_{op}_from_stats_{A.suffix(cdt)}"](A.ptr(xb), A.ptr(mb), A.ptr(s), A.ptr(yb),
                                                         *layout.dims, t), f"{op}_from_stats")
     return A.deliver_array(yb if target is not None else layout.restore(yb), out, rdt)
@@ -533,7 +534,7 @@ def cross_entropy_grad_from_stats(logits: npt.ArrayLike, target: npt.ArrayLike, 
         divisor = np.inf if den == 0 else den  # every sample ignored: a zero gradient
     w = _weights(weight, c, cdt)
     xb = layout.arrange(a, cdt)
-    grad = np.empty_like(xb)
+    grad = R.empty_like(xb)
     status = FUNCS[f"ssm_cross_entropy_grad_from_stats_{A.suffix(cdt)}"](
         A.ptr(xb), A.ptr(lab), A.ptr(w), *layout.dims, off, c, ignore, eps, A.ptr(s), divisor, A.ptr(grad))
     check(status, "cross_entropy_grad_from_stats", labels="target")
