@@ -65,57 +65,53 @@ func ceOptions(_ p: CEOptions) throws(SoftmaxError) -> (zLoss: Double, softcap: 
     return (field(8, 0), softcap == 0 ? nil : softcap)
 }
 
+// One generic body each for the f32/f64 pairs below (@_cdecl functions cannot be generic).
+func crossEntropyEx<T: SoftmaxScalar>(
+    _ x: In<T>, _ labels: Labels, _ w: In<T>, _ sw: In<T>, _ o: UInt, _ n: UInt, _ i: UInt,
+    _ ignore: Int64, _ eps: T, _ red: Int32, _ opt: CEOptions, _ loss: Out<T>, _ grad: Out<T>, _ lse: Out<T>
+) -> Int32 {
+    status { () throws(SoftmaxError) in
+        let (z, cap) = try ceOptions(opt)
+        try crossEntropy(x, labels: labels, weight: w, shape: shape(o, n, i), ignoreIndex: ignore,
+                         labelSmoothing: eps, reduction: Reduction(code: red), loss: loss, gradient: grad,
+                         sampleWeight: sw, zLoss: z, softcap: cap, lse: lse)
+    }
+}
+func crossEntropySoftEx<T: SoftmaxScalar>(
+    _ x: In<T>, _ q: In<T>, _ w: In<T>, _ sw: In<T>, _ o: UInt, _ n: UInt, _ i: UInt,
+    _ eps: T, _ red: Int32, _ opt: CEOptions, _ loss: Out<T>, _ grad: Out<T>, _ lse: Out<T>
+) -> Int32 {
+    status { () throws(SoftmaxError) in
+        let (z, cap) = try ceOptions(opt)
+        try crossEntropy(x, targets: q, weight: w, shape: shape(o, n, i), labelSmoothing: eps,
+                         reduction: Reduction(code: red), loss: loss, gradient: grad,
+                         sampleWeight: sw, zLoss: z, softcap: cap, lse: lse)
+    }
+}
+
 @_cdecl("ssm_cross_entropy_ex_f32")
 public func ssm_cross_entropy_ex_f32(
     _ x: In<Float>, _ labels: Labels, _ w: In<Float>, _ sw: In<Float>, _ o: UInt, _ n: UInt, _ i: UInt,
     _ ignore: Int64, _ eps: Float, _ red: Int32, _ opt: CEOptions, _ loss: Out<Float>, _ grad: Out<Float>,
     _ lse: Out<Float>
-) -> Int32 {
-    status { () throws(SoftmaxError) in
-        let (z, cap) = try ceOptions(opt)
-        try crossEntropy(x, labels: labels, weight: w, shape: shape(o, n, i), ignoreIndex: ignore,
-                         labelSmoothing: eps, reduction: Reduction(code: red), loss: loss, gradient: grad,
-                         sampleWeight: sw, zLoss: z, softcap: cap, lse: lse)
-    }
-}
+) -> Int32 { crossEntropyEx(x, labels, w, sw, o, n, i, ignore, eps, red, opt, loss, grad, lse) }
 @_cdecl("ssm_cross_entropy_ex_f64")
 public func ssm_cross_entropy_ex_f64(
     _ x: In<Double>, _ labels: Labels, _ w: In<Double>, _ sw: In<Double>, _ o: UInt, _ n: UInt, _ i: UInt,
     _ ignore: Int64, _ eps: Double, _ red: Int32, _ opt: CEOptions, _ loss: Out<Double>, _ grad: Out<Double>,
     _ lse: Out<Double>
-) -> Int32 {
-    status { () throws(SoftmaxError) in
-        let (z, cap) = try ceOptions(opt)
-        try crossEntropy(x, labels: labels, weight: w, shape: shape(o, n, i), ignoreIndex: ignore,
-                         labelSmoothing: eps, reduction: Reduction(code: red), loss: loss, gradient: grad,
-                         sampleWeight: sw, zLoss: z, softcap: cap, lse: lse)
-    }
-}
+) -> Int32 { crossEntropyEx(x, labels, w, sw, o, n, i, ignore, eps, red, opt, loss, grad, lse) }
 
 @_cdecl("ssm_cross_entropy_soft_ex_f32")
 public func ssm_cross_entropy_soft_ex_f32(
     _ x: In<Float>, _ q: In<Float>, _ w: In<Float>, _ sw: In<Float>, _ o: UInt, _ n: UInt, _ i: UInt,
     _ eps: Float, _ red: Int32, _ opt: CEOptions, _ loss: Out<Float>, _ grad: Out<Float>, _ lse: Out<Float>
-) -> Int32 {
-    status { () throws(SoftmaxError) in
-        let (z, cap) = try ceOptions(opt)
-        try crossEntropy(x, targets: q, weight: w, shape: shape(o, n, i), labelSmoothing: eps,
-                         reduction: Reduction(code: red), loss: loss, gradient: grad,
-                         sampleWeight: sw, zLoss: z, softcap: cap, lse: lse)
-    }
-}
+) -> Int32 { crossEntropySoftEx(x, q, w, sw, o, n, i, eps, red, opt, loss, grad, lse) }
 @_cdecl("ssm_cross_entropy_soft_ex_f64")
 public func ssm_cross_entropy_soft_ex_f64(
     _ x: In<Double>, _ q: In<Double>, _ w: In<Double>, _ sw: In<Double>, _ o: UInt, _ n: UInt, _ i: UInt,
     _ eps: Double, _ red: Int32, _ opt: CEOptions, _ loss: Out<Double>, _ grad: Out<Double>, _ lse: Out<Double>
-) -> Int32 {
-    status { () throws(SoftmaxError) in
-        let (z, cap) = try ceOptions(opt)
-        try crossEntropy(x, targets: q, weight: w, shape: shape(o, n, i), labelSmoothing: eps,
-                         reduction: Reduction(code: red), loss: loss, gradient: grad,
-                         sampleWeight: sw, zLoss: z, softcap: cap, lse: lse)
-    }
-}
+) -> Int32 { crossEntropySoftEx(x, q, w, sw, o, n, i, eps, red, opt, loss, grad, lse) }
 
 @_cdecl("ssm_binary_cross_entropy_with_logits_f32")
 public func ssm_binary_cross_entropy_with_logits_f32(

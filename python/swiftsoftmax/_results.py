@@ -107,7 +107,7 @@ def empty(shape: tuple[int, ...], dtype: npt.DTypeLike) -> npt.NDArray[Any]:
     """``np.empty(shape, dtype)``, C-contiguous, from the cache when the result is large."""
     dt = np.dtype(dtype)
     nbytes = prod(shape) * dt.itemsize
-    if nbytes < THRESHOLD or _LIMIT == 0:
+    if nbytes < THRESHOLD or _LIMIT == 0 or nbytes >= 1 << 62:  # NumPy refuses the absurd sizes
         return np.empty(shape, dtype=dt)
     address, size = _acquire(nbytes)
     return np.asarray(_Block(address, size, tuple(shape), dt))
