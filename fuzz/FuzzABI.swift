@@ -175,6 +175,8 @@ protocol ABI: FuzzFloat {
     /// ssm_cross_entropy_ex_* (labels) or ssm_cross_entropy_soft_ex_* (soft): by the flag, not by
     /// whether q is null, since an empty q may be passed as null.
     static func crossEntropyEx(soft: Bool, _ x: UnsafePointer<Self>?, _ labels: UnsafePointer<Int64>?, _ q: UnsafePointer<Self>?, _ w: UnsafePointer<Self>?, _ sw: UnsafePointer<Self>?, _ o: Int, _ n: Int, _ i: Int, _ ignore: Int64, _ eps: Self, _ red: Int32, _ opt: UnsafePointer<ssm_ce_options>?, _ loss: UnsafeMutablePointer<Self>?, _ grad: UnsafeMutablePointer<Self>?, _ lse: UnsafeMutablePointer<Self>?) -> UInt32
+    static func klDiv(_ p: UnsafePointer<Self>?, _ q: UnsafePointer<Self>?, _ o: Int, _ n: Int, _ i: Int, _ t: Self, _ red: Int32, _ loss: UnsafeMutablePointer<Self>?, _ gp: UnsafeMutablePointer<Self>?, _ gq: UnsafeMutablePointer<Self>?) -> UInt32
+    static func entropy(_ x: UnsafePointer<Self>?, _ o: Int, _ n: Int, _ i: Int, _ t: Self, _ out: UnsafeMutablePointer<Self>?, _ grad: UnsafeMutablePointer<Self>?) -> UInt32
 }
 
 func reduction(_ r: Int32) -> ssm_reduction { ssm_reduction(rawValue: numericCast(UInt32(bitPattern: r))) }
@@ -220,6 +222,12 @@ extension Float: ABI {
             ? ssm_cross_entropy_soft_ex_f32(x, q, w, sw, o, n, i, eps, reduction(red), opt, loss, grad, lse).rawValue
             : ssm_cross_entropy_ex_f32(x, labels, w, sw, o, n, i, ignore, eps, reduction(red), opt, loss, grad, lse).rawValue
     }
+    static func klDiv(_ p: UnsafePointer<Float>?, _ q: UnsafePointer<Float>?, _ o: Int, _ n: Int, _ i: Int, _ t: Float, _ red: Int32, _ loss: UnsafeMutablePointer<Float>?, _ gp: UnsafeMutablePointer<Float>?, _ gq: UnsafeMutablePointer<Float>?) -> UInt32 {
+        ssm_kl_div_f32(p, q, o, n, i, t, reduction(red), loss, gp, gq).rawValue
+    }
+    static func entropy(_ x: UnsafePointer<Float>?, _ o: Int, _ n: Int, _ i: Int, _ t: Float, _ out: UnsafeMutablePointer<Float>?, _ grad: UnsafeMutablePointer<Float>?) -> UInt32 {
+        ssm_entropy_f32(x, o, n, i, t, out, grad).rawValue
+    }
 }
 
 extension Double: ABI {
@@ -263,6 +271,12 @@ extension Double: ABI {
             ? ssm_cross_entropy_soft_ex_f64(x, q, w, sw, o, n, i, eps, reduction(red), opt, loss, grad, lse).rawValue
             : ssm_cross_entropy_ex_f64(x, labels, w, sw, o, n, i, ignore, eps, reduction(red), opt, loss, grad, lse).rawValue
     }
+    static func klDiv(_ p: UnsafePointer<Double>?, _ q: UnsafePointer<Double>?, _ o: Int, _ n: Int, _ i: Int, _ t: Double, _ red: Int32, _ loss: UnsafeMutablePointer<Double>?, _ gp: UnsafeMutablePointer<Double>?, _ gq: UnsafeMutablePointer<Double>?) -> UInt32 {
+        ssm_kl_div_f64(p, q, o, n, i, t, reduction(red), loss, gp, gq).rawValue
+    }
+    static func entropy(_ x: UnsafePointer<Double>?, _ o: Int, _ n: Int, _ i: Int, _ t: Double, _ out: UnsafeMutablePointer<Double>?, _ grad: UnsafeMutablePointer<Double>?) -> UInt32 {
+        ssm_entropy_f64(x, o, n, i, t, out, grad).rawValue
+    }
 }
 
 let OK = SSM_OK.rawValue
@@ -280,6 +294,8 @@ enum Family: UInt8, CaseIterable {
     // The _ex entry points: sample weights, z-loss, softcap and the lse output, labels or
     // probabilities by a flag (flags bit 6).
     case crossEntropyOptions
+    // KL(P || Q) of two softmax distributions and the entropy of one, with their gradients.
+    case klDiv, entropy
 }
 
 struct Case<T: ABI> {
@@ -673,7 +689,7 @@ struct Case<T: ABI> {
                 let top = Double(row.max()!)
                 let capped = cap == 0 ? top : cap * tanh(top / cap)
                 let v = Double(lse[s])
-                require(v >= capped - 1e-5 * abs(capped) || (top.isNaN && v.isNaN), "\(what): lse \(v) below the maximum \(capped) in slice \(s)")
+                require(v >= capped - (capped.isFinite ? 1e-5 * abs(capped) : 0) || (top.isNaN && v.isNaN), "\(what): lse \(v) below the maximum \(capped) in slice \(s)")
             }
             // The z-loss and the cap change the gradient's sum; a sample weight scales it.
             if options && (zLoss != 0 || cap != 0) { continue }
@@ -701,10 +717,90 @@ struct Case<T: ABI> {
         }
         if wantGrad && inPlace && count > 0 {
             let z = exact(xs)
-            let other = Output<T>(lossCount)
-            defer { z.deallocate(); other.free() }
-            let st2 = call(z, other.ptr, z, nil)
-            require(st2 == OK && memcmp(z, grad.ptr, count * MemoryLayout<T>.stride) == 0,
+            let other = Output<T>(lossCount), otherLse = Output<T>(slices)
+            defer { z.deallocate(); other.free(); otherLse.free() }
+            // The same outputs asked for as above: asking for the lse may take another kernel.
+            let st2 = call(z, other.ptr, z, wantLse ? otherLse.ptr : nil)
+            let k = (0..<count).first { memcmp(z + $0, grad.ptr + $0, MemoryLayout<T>.stride) != 0 }
+            require(st2 == OK && k == nil,
+                    "\(what): in-place gradient (grad = logits) differs: status \(st2), at \(k ?? -1): \(k.map { z[$0] } ?? 0) against \(k.map { grad[$0] } ?? 0), x \(k.map { xs[$0] } ?? 0), z-loss \(zLoss), cap \(cap), sample weights \(sws.prefix(8)), lse \(wantLse)")
+        }
+    }
+
+    // ---- kl_div (two logits) and entropy (one), with their gradients ----
+    /// Refused calls write nothing; divergences and entropies are >= 0 (entropy <= log n on
+    /// finite slices), NaN wherever a slice has a NaN; gradient rows sum to about 0; in
+    /// place (gradient = its logits) equals out of place.
+    mutating func runDivergence(kl: Bool) {
+        let xs = values(count)
+        let qs: [T] = kl ? values(count) : []
+        let (t, tempValid) = temperature(&input) as (T, Bool)
+        let red = kl ? Int32(input.byte() % 4) : 0  // 3: not a reduction
+        let wantGrad = flags & 0x20 != 0
+        let x = pointer(xs)
+        let q: UnsafeMutablePointer<T>? = kl ? pointer(qs) : nil
+        defer { x?.deallocate(); q?.deallocate() }
+        let lossCount = red == 0 ? slices : 1
+        let loss = Output<T>(lossCount), gx = Output<T>(count), gq = Output<T>(count)
+        defer { loss.free(); gx.free(); gq.free() }
+        let lossPtr = lossCount == 0 && nullWhenEmpty ? nil : loss.ptr
+        let gxPtr = wantGrad ? (count == 0 && nullWhenEmpty ? nil : gx.ptr) : nil
+        let gqPtr = wantGrad && kl ? (count == 0 && nullWhenEmpty ? nil : gq.ptr) : nil
+        func call(_ x: UnsafeMutablePointer<T>?, _ q: UnsafeMutablePointer<T>?, _ loss: UnsafeMutablePointer<T>?,
+                  _ gx: UnsafeMutablePointer<T>?, _ gq: UnsafeMutablePointer<T>?) -> UInt32 {
+            kl ? T.klDiv(x, q, outer, n, inner, t, red, loss, gx, gq) : T.entropy(x, outer, n, inner, t, loss, gx)
+        }
+        let st = call(x, q, lossPtr, gxPtr, gqPtr)
+        let expected = red == 3 || !tempValid ? INVALID_ARGUMENT : OK
+        require(st == expected, "\(what): temperature \(t), reduction \(red) gave \(st), expected \(expected)")
+        require((x == nil || same(x!, xs)) && (q == nil || same(q!, qs)), "\(what): input modified")
+        if st != OK {
+            require(loss.untouched() && gx.untouched() && gq.untouched(), "\(what): refused call wrote")
+            return
+        }
+        require(loss.guardsIntact() && gx.guardsIntact() && gq.guardsIntact(), "\(what): wrote outside its outputs")
+        if !wantGrad { require(gx.untouched() && gq.untouched(), "\(what): wrote a gradient nobody asked for") }
+        var anyNaN = false
+        for s in 0..<slices {
+            let row = (0..<n).map { xs[index(s, $0)] }
+            let qrow = kl ? (0..<n).map { qs[index(s, $0)] } : []
+            let hasNaN = row.contains { $0.isNaN } || qrow.contains { $0.isNaN }
+            anyNaN = anyNaN || hasNaN
+            guard red == 0 else { continue }
+            let v = loss[s]
+            if hasNaN { require(v.isNaN, "\(what): slice \(s) has a NaN, result \(v)"); continue }
+            if n == 0 { require(v == 0, "\(what): empty slice \(s) gives \(v)"); continue }
+            if v.isNaN { continue }  // a limit the formula leaves undefined (e.g. +inf against -inf)
+            require(v >= 0, "\(what): result \(v) < 0 in slice \(s)")
+            if !kl && row.allSatisfy({ $0.isFinite }) {
+                let bound = naturalLog(Double(n)) * (1 + 64 * eps) + 64 * eps
+                require(Double(v) <= bound, "\(what): entropy \(v) > log(\(n)) in slice \(s)")
+            }
+            // Gradient rows sum to 0: sum over j of P_j (d_j - KL), of Q_j - P_j, of -P_j (log P_j + H).
+            guard wantGrad, row.allSatisfy({ $0.isFinite }), qrow.allSatisfy({ $0.isFinite }), v.isFinite else { continue }
+            for g in kl ? [gx, gq] : [gx] {
+                var sum = 0.0, size = 0.0
+                for j in 0..<n { let e = Double(g[index(s, j)]); sum += e; size += abs(e) }
+                if !size.isFinite { continue }
+                // Each entry is P_j (or Q_j) times a log-ratio over T, rounded: the sum's error
+                // scales with (1 + |log-ratios|)/T, where the log-ratios reach spread/T, and not
+                // with the entries, which may all be tiny.
+                let spread = (row + qrow).reduce(0.0) { max($0, abs(Double($1))) } * 2 / Double(t)
+                let scale = size + (1 + spread) / Double(t) + Double(T.leastNormalMagnitude)
+                require(abs(sum) <= Double(n + 4) * 16 * eps * scale,
+                        "\(what): gradient of slice \(s) sums to \(sum) (magnitude \(size))")
+            }
+        }
+        if red != 0 && !anyNaN {
+            let v = loss[0]
+            require(v >= 0 || v.isNaN, "\(what): reduced result \(v) < 0")
+        }
+        if wantGrad && inPlace && count > 0 {
+            let z = exact(xs)
+            let other = Output<T>(lossCount), otherQ = Output<T>(count)
+            defer { z.deallocate(); other.free(); otherQ.free() }
+            let st2 = call(z, q, other.ptr, z, kl ? otherQ.ptr : nil)
+            require(st2 == OK && memcmp(z, gx.ptr, count * MemoryLayout<T>.stride) == 0,
                     "\(what): in-place gradient (grad = logits) differs")
         }
     }
@@ -728,6 +824,8 @@ struct Case<T: ABI> {
         case .crossEntropy: runCrossEntropy(soft: false)
         case .crossEntropySoft: runCrossEntropy(soft: true)
         case .crossEntropyOptions: runCrossEntropy(soft: flags & 0x40 != 0, options: true)
+        case .klDiv: runDivergence(kl: true)
+        case .entropy: runDivergence(kl: false)
         }
     }
 }

@@ -191,6 +191,14 @@ package func softcapped(_ x: Double, cap: Double, precise: Bool) -> (hi: Double,
     let a = abs(uh)
     // r < 2e^-700 beyond this, cap·r far below any ulp of the capped logit: ±cap, slope 0.
     if a > 350 { return (sign * cap, 0, 0) }
+    // Small |u|: cap - cap·r would cancel to an absolute error of cap·2^-53 (cap·2^-106 in
+    // double-double), all of a tiny capped logit, which a single class's lse returns as it is.
+    // tanh itself is good to an ulp of the result there: below cap·2^-64 where a < 2^-12.
+    if a < (precise ? 0x1p-12 : 1) {
+        let t = tanhD(uh)
+        let h = cap * t
+        return (h, (-h).addingProduct(cap, t), 1 - t * t)
+    }
     if !precise {
         let e = expD(-2 * a)
         let r = 2 * e / (1 + e)

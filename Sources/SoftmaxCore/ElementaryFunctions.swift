@@ -12,6 +12,7 @@ import Darwin
 @inlinable @inline(__always) package func expD(_ x: Double) -> Double { exp(x) }
 @inlinable @inline(__always) package func logD(_ x: Double) -> Double { log(x) }
 @inlinable @inline(__always) package func log1pD(_ x: Double) -> Double { log1p(x) }
+@inlinable @inline(__always) package func tanhD(_ x: Double) -> Double { tanh(x) }
 
 /// exp(hi + lo) for a small correction lo (|lo| <= ulp(hi)): exp(hi) * (1 + lo).
 @inlinable @inline(__always) package func expPair(_ hi: Double, _ lo: Double) -> Double {

@@ -297,6 +297,22 @@ def test_softcap_keeps_confident_losses_to_the_last_bits():
     assert_grad(grad, rg, np.float64)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cap", [1e-3, 1.0, 30.0])
+def test_softcap_keeps_tiny_logits_relative(dtype, cap):
+    # A single class's lse is its capped logit, cap·tanh(x/cap), about x when x is tiny: formed
+    # as cap - cap·(1 - tanh|u|) it cancelled to 0 in float32 (found by the fuzzer).
+    mpmath.mp.dps = 50
+    for v in [4.66e-42, -1e-40, 1e-30, 3e-8, -2e-6, 1e-300, 0.4 * cap]:
+        x = np.array([[v]], dtype=dtype)
+        if x[0, 0] == 0 or not np.isfinite(x[0, 0]):
+            continue
+        loss, lse = ssm.cross_entropy(x, [0], softcap=cap, reduction="none", return_lse=True)
+        ref = mpmath.mpf(cap) * mpmath.tanh(mpmath.mpf(float(x[0, 0])) / mpmath.mpf(cap))
+        assert ulps(lse, [ref], dtype).max() <= 2, (v, lse[0], float(ref))
+        assert loss[0] == 0
+
+
 def test_defaults_are_the_plain_loss_bit_for_bit():
     rng = np.random.default_rng(9)
     x = rng.standard_normal((33, 10))
