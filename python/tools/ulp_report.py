@@ -24,7 +24,7 @@ user would write it.
     python tools/ulp_report.py --funcs softmax,logsumexp --dtypes float64 --peers numpy
     python tools/ulp_report.py --known                       # also print KNOWN_ABOVE_2ULP for ours
     python tools/ulp_report.py --markdown                    # the Markdown table of docs/accuracy.md
-    python tools/ulp_report.py --summary                     # the README's: worst per function
+    python tools/ulp_report.py --summary                     # docs/accuracy.md: worst per function
 """
 
 from __future__ import annotations
@@ -391,7 +391,7 @@ def main(argv=None) -> int:
     ap.add_argument("--peers", help="comma-separated: numpy,scipy,jax,ort,torch (ours always)")
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
     ap.add_argument("--summary", action="store_true",
-                    help="print only each function's worst, float32 / float64, as a Markdown table (the README's)")
+                    help="print only each function's worst, float32 / float64, as a Markdown table (docs/accuracy.md's)")
     ap.add_argument("--known", action="store_true",
                     help="print the KNOWN_ABOVE_2ULP dict of test_accuracy.py for the current library")
     args = ap.parse_args(argv)
