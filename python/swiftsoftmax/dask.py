@@ -126,14 +126,20 @@ def _ce_loss_block(stats: npt.NDArray[np.void], target: npt.NDArray[np.int64], a
         ignore_index=ignore_index, label_smoothing=eps, reduction="none", dtype=np.float64))
 
 
-def _ce_grad_block(block: npt.NDArray[Any], target: npt.NDArray[np.int64], stats: npt.NDArray[np.void], den: npt.NDArray[Any], axis: int,
-                   num_classes: int, weight: Optional[npt.NDArray[np.float64]], ignore_index: int, eps: float,
-                   reduction: str, block_info: Any = None) -> npt.NDArray[np.floating[Any]]:
+def _ce_grad_block(block: npt.NDArray[Any], target: npt.NDArray[np.int64], stats: npt.NDArray[np.void], den: npt.NDArray[Any],
+                   sw: npt.NDArray[np.float64], axis: int, num_classes: int, weight: Optional[npt.NDArray[np.float64]],
+                   ignore_index: int, eps: float, reduction: str, weighted: bool, block_info: Any = None
+                   ) -> npt.NDArray[np.floating[Any]]:
     offset = block_info[0]["array-location"][axis][0]
-    return P.cross_entropy_grad_from_stats(
+    g = P.cross_entropy_grad_from_stats(
         block, np.squeeze(target, axis), np.squeeze(stats, axis), num_classes=num_classes, class_offset=offset,
         axis=axis, weight=weight, ignore_index=ignore_index, label_smoothing=eps, reduction=reduction,
         denominator=float(np.asarray(den).flat[0]) if reduction == "mean" else None)
+    if not weighted:
+        return g
+    # Each sample's gradient is linear in its weight: one more rounding than the one-piece
+    # kernel, which scales the coefficients before the pass.
+    return (g * sw).astype(g.dtype, copy=False)
 
 
 def _fsum_chunk(block: npt.NDArray[Any], axis: tuple[int, ...], keepdims: bool, computing_meta: bool = False
@@ -288,8 +294,9 @@ def logsumexp(x: npt.ArrayLike, axis: int = -1, *, keepdims: bool = False,
 # ---- vocabulary-parallel cross-entropy
 
 def _ce_setup(logits: npt.ArrayLike, target: npt.ArrayLike, axis: int, weight: Optional[npt.ArrayLike],
-              ignore_index: int, label_smoothing: float, reduction: str
-              ) -> tuple[da.Array, int, np.dtype[Any], int, da.Array, Optional[npt.NDArray[np.float64]], int, float]:
+              ignore_index: int, label_smoothing: float, reduction: str, sample_weight: Optional[npt.ArrayLike] = None
+              ) -> tuple[da.Array, int, np.dtype[Any], int, da.Array, Optional[npt.NDArray[np.float64]], int, float,
+                         Optional[da.Array]]:
     a, ax, cdt, rdt = _prepare(logits, axis, "logits")
     A.reduction_code(reduction)  # refuses an unknown reduction
     c = a.shape[ax]
@@ -310,7 +317,28 @@ def _ce_setup(logits: npt.ArrayLike, target: npt.ArrayLike, axis: int, weight: O
     eps = float(np.asarray(A.real_scalar(label_smoothing, "label_smoothing"), dtype=cdt))
     if not 0 <= eps <= 1:
         raise ValueError(f"label_smoothing must be in [0, 1], got {eps}")
-    return a, ax, rdt, c, t, w, ignore, eps
+    return a, ax, rdt, c, t, w, ignore, eps, _sample_weights(sample_weight, kept_shape, kept_chunks, ax, cdt)
+
+
+def _sample_weights(sample_weight: Optional[npt.ArrayLike], kept_shape: tuple[int, ...],
+                    kept_chunks: tuple[tuple[int, ...], ...], ax: int, cdt: np.dtype[Any]) -> Optional[da.Array]:
+    """One weight per sample, rounded to the compute dtype as the one-piece loss takes them, in
+    float64, chunked like the targets (the class axis kept with length 1); checked here, as the
+    one-piece library checks them: they are small, and a chunk cannot name a position."""
+    if sample_weight is None:
+        return None
+    sw, _, _ = A.as_real_array(np.asarray(sample_weight), "sample_weight")
+    try:
+        sw = np.broadcast_to(sw, kept_shape)
+    except ValueError:
+        raise ValueError(f"sample_weight: expected one weight per sample, shape {kept_shape} "
+                         f"(the logits' shape without the class axis), got {sw.shape}") from None
+    s64 = np.asarray(sw, dtype=cdt).astype(np.float64)
+    bad = np.flatnonzero(~(np.isfinite(s64) & (s64 >= 0)))
+    if bad.size:
+        k = int(bad[0])
+        raise ValueError(f"sample_weight[{k}] must be finite and >= 0, got {s64.flat[k]}")
+    return da.expand_dims(da.from_array(s64, chunks=kept_chunks), ax)
 
 
 def cross_entropy_stats(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -1,
@@ -327,7 +355,7 @@ def cross_entropy_stats(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: i
     dask.array.Array of dtype swiftsoftmax.CE_STATS_DTYPE
         Shape of `target` (with the class axis kept with length 1 when `keepdims`).
     """
-    a, ax, _, c, t, w, ignore, _ = _ce_setup(logits, target, axis, weight, ignore_index, 0.0, "mean")
+    a, ax, _, c, t, w, ignore, _, _ = _ce_setup(logits, target, axis, weight, ignore_index, 0.0, "mean")
     return _ce_stats(a, ax, c, t, w, ignore, keepdims, split_every)
 
 
@@ -350,40 +378,48 @@ def _merge_shards(per_shard: da.Array, ax: int, keepdims: bool, split_every: Opt
 @overload
 def _cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, axis: int, weight: Optional[npt.ArrayLike],
                    ignore_index: int, label_smoothing: float, reduction: str, split_every: Optional[int],
-                   grad: Literal[False]) -> da.Array: ...
+                   sample_weight: Optional[npt.ArrayLike], grad: Literal[False]) -> da.Array: ...
 @overload
 def _cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, axis: int, weight: Optional[npt.ArrayLike],
                    ignore_index: int, label_smoothing: float, reduction: str, split_every: Optional[int],
-                   grad: Literal[True]) -> tuple[da.Array, da.Array]: ...
+                   sample_weight: Optional[npt.ArrayLike], grad: Literal[True]) -> tuple[da.Array, da.Array]: ...
 def _cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, axis: int, weight: Optional[npt.ArrayLike],
                    ignore_index: int, label_smoothing: float, reduction: str, split_every: Optional[int],
-                   grad: bool) -> Union[da.Array, tuple[da.Array, da.Array]]:
-    a, ax, rdt, c, t, w, ignore, eps = _ce_setup(logits, target, axis, weight, ignore_index,
-                                                  label_smoothing, reduction)
+                   sample_weight: Optional[npt.ArrayLike], grad: bool) -> Union[da.Array, tuple[da.Array, da.Array]]:
+    a, ax, rdt, c, t, w, ignore, eps, sw = _ce_setup(logits, target, axis, weight, ignore_index,
+                                                      label_smoothing, reduction, sample_weight)
     stats = _ce_stats(a, ax, c, t, w, ignore, True, split_every)
-    loss, den_b = _loss_from_stats(stats, t, ax, c, w, ignore, eps, reduction, rdt)
+    loss, den_b = _loss_from_stats(stats, t, ax, c, w, ignore, eps, reduction, rdt, sw)
     if not grad:
         return loss
-    g = da.map_blocks(_ce_grad_block, a, t, stats, den_b, axis=ax, num_classes=c, weight=w, ignore_index=ignore,
-                      eps=eps, reduction=reduction, dtype=rdt, meta=_meta(a.ndim, rdt))
+    ones = da.ones(t.shape, chunks=t.chunks, dtype=np.float64)
+    g = da.map_blocks(_ce_grad_block, a, t, stats, den_b, ones if sw is None else sw, axis=ax, num_classes=c,
+                      weight=w, ignore_index=ignore, eps=eps, reduction=reduction, weighted=sw is not None,
+                      dtype=rdt, meta=_meta(a.ndim, rdt))
     return loss, g
 
 
 def _loss_from_stats(stats: da.Array, t: da.Array, ax: int, c: int, w: Optional[npt.NDArray[Any]], ignore: int,
-                     eps: float, reduction: str, rdt: np.dtype[Any]) -> tuple[Any, Any]:
+                     eps: float, reduction: str, rdt: np.dtype[Any], sw: Optional[da.Array] = None
+                     ) -> tuple[Any, Any]:
     """(the loss, the mean's denominator broadcast to `t`'s chunks, or ones) from the merged
-    statistics (the class axis `ax` kept with length 1) and the targets expanded likewise."""
+    statistics (the class axis `ax` kept with length 1) and the targets expanded likewise; `sw`,
+    the sample weights chunked as `t`, scales each sample's loss and its share of the mean's
+    denominator."""
     nd = stats.ndim
     per_sample = da.map_blocks(_ce_loss_block, stats, t, axis=ax, num_classes=c, weight=w, ignore_index=ignore,
                                eps=eps, drop_axis=ax, dtype=np.float64, meta=_meta(nd - 1, np.float64))
+    if sw is not None:
+        per_sample = per_sample * da.squeeze(sw, ax)
     den = None
     if reduction == "none":
         loss = per_sample.astype(rdt)
     else:
         total = _fsum(per_sample)
         if reduction == "mean":
-            den = _fsum(da.map_blocks(_target_weights, t, weight=w, ignore_index=ignore, dtype=np.float64,
-                                      meta=_meta(nd, np.float64)))
+            weights = da.map_blocks(_target_weights, t, weight=w, ignore_index=ignore, dtype=np.float64,
+                                    meta=_meta(nd, np.float64))
+            den = _fsum(weights if sw is None else weights * sw)
             total = da.map_blocks(_mean, total, den, dtype=np.float64, meta=np.empty((), np.float64))
         loss = total.astype(rdt)
     if den is None:
@@ -393,7 +429,7 @@ def _loss_from_stats(stats: da.Array, t: da.Array, ax: int, c: int, w: Optional[
 
 def cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -1, weight: Optional[npt.ArrayLike] = None,
                   ignore_index: int = -100, label_smoothing: float = 0.0, reduction: str = "mean",
-                  split_every: Optional[int] = None) -> da.Array:
+                  split_every: Optional[int] = None, sample_weight: Optional[npt.ArrayLike] = None) -> da.Array:
     """Cross-entropy of logits whose class axis is split across chunks (vocabulary parallel).
 
     Parameters
@@ -409,6 +445,11 @@ def cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -
         loss once used the shard's class count).
     split_every : int, optional
         Shards merged per node of the statistics' tree reduction.
+    sample_weight : array_like, optional
+        One weight >= 0 per sample, as for :func:`swiftsoftmax.cross_entropy`: each sample's
+        loss (and gradient) times its weight, ``'mean'`` divided by ``Σ w[y_n]·sample_weight[n]``
+        over the non-ignored samples. (``z_loss``, ``softcap`` and ``return_lse`` are not
+        offered on split class axes.)
 
     Returns
     -------
@@ -424,13 +465,14 @@ def cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -
     0.14293162849989952
     """
     return _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing, reduction,
-                          split_every, False)
+                          split_every, sample_weight, False)
 
 
 def cross_entropy_with_grad(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -1,
                             weight: Optional[npt.ArrayLike] = None, ignore_index: int = -100,
                             label_smoothing: float = 0.0, reduction: str = "mean",
-                            split_every: Optional[int] = None) -> tuple[da.Array, da.Array]:
+                            split_every: Optional[int] = None, sample_weight: Optional[npt.ArrayLike] = None
+                            ) -> tuple[da.Array, da.Array]:
     """Cross-entropy and its gradient with respect to the logits, split along the class axis.
 
     Arguments as for :func:`cross_entropy`. The gradient keeps the logits' chunks: each shard
@@ -452,7 +494,7 @@ def cross_entropy_with_grad(logits: npt.ArrayLike, target: npt.ArrayLike, *, axi
     array([[ 0.0159,  0.1173, -0.1332]])
     """
     return _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing, reduction,
-                          split_every, True)
+                          split_every, sample_weight, True)
 
 
 # ---- the output layer: linear + cross-entropy, samples x classes in blocks

@@ -131,6 +131,42 @@ def test_cross_entropy_equals_one_piece(dtype, reduction, smoothing, weighted, r
     assert grad.dtype == np.dtype(dtype)
 
 
+@pytest.mark.parametrize("dtype", FLOATS, ids=["f32", "f64"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing,weighted", [(0.0, False), (0.1, True)])
+def test_cross_entropy_sample_weight_equals_one_piece(dtype, reduction, smoothing, weighted, rng):
+    n, c = 24, 150
+    x = (rng.standard_normal((n, c)) * 3).astype(dtype)
+    y = rng.integers(0, c, n)
+    y[::7] = -100
+    w = rng.random(c) + 0.5 if weighted else None
+    sw = rng.random(n) * 3
+    sw[::5] = 0  # a zero weight leaves the sample out of the mean's denominator
+    dx = da.from_array(x, chunks=(8, (60, 1, 89)))
+    kw = dict(weight=w, label_smoothing=smoothing, reduction=reduction, sample_weight=sw)
+    loss, grad = dask.compute(*ssd.cross_entropy_with_grad(dx, y, **kw), scheduler="threads")
+    ref_loss, ref_grad = ssm.cross_entropy_with_grad(x, y, **kw)
+    assert_close_ulp(loss, ref_loss, "loss")
+    np.testing.assert_array_equal(ssd.cross_entropy(dx, y, **kw).compute(), loss)
+    # The gradient: as the sharded path, one more rounding (the weight applied after the pass).
+    den = float(np.sum(np.where(y != -100, (1.0 if w is None else w.astype(dtype)[np.where(y != -100, y, 0)])
+                                * sw.astype(dtype), 0.0))) if reduction == "mean" else 1.0
+    scale = np.abs(ref_grad).astype(np.float64) + smoothing / c * (1.0 if w is None else w.max()) * sw.max() / den
+    tol = 4.0 * np.spacing(scale.astype(dtype)).astype(np.float64)
+    assert (np.abs(grad.astype(np.float64) - ref_grad.astype(np.float64)) <= tol).all()
+    assert not grad[::5].any()  # the zero-weight samples
+
+
+def test_cross_entropy_sample_weight_errors(rng):
+    dx = da.from_array(rng.standard_normal((3, 8)), chunks=(3, 4))
+    with pytest.raises(ValueError, match=r"sample_weight\[1\] must be finite and >= 0, got -1"):
+        ssd.cross_entropy(dx, np.zeros(3, int), sample_weight=[1.0, -1.0, 2.0])
+    with pytest.raises(ValueError, match="sample_weight: expected one weight per sample"):
+        ssd.cross_entropy(dx, np.zeros(3, int), sample_weight=np.ones(4))
+    with pytest.raises(TypeError, match="sample_weight"):
+        ssd.cross_entropy(dx, np.zeros(3, int), sample_weight=["a", "b", "c"])
+
+
 def test_cross_entropy_smoothing_uses_the_global_class_count(rng):
     x = rng.standard_normal((8, 64))
     y = rng.integers(0, 64, 8)
