@@ -156,10 +156,53 @@ struct ColumnBlock {
     func logsumexp<T: SoftmaxScalar>(
         _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?, _ out: UnsafeMutablePointer<T>
     ) {
+        #if SSM_FMA
+        if T.self == Float.self, mask == nil, FloatColumnSweep.applies(columns: columns),
+           logsumexpFloat(x.as(Float.self), out.as(Float.self)) {
+            return
+        }
+        #endif
         statistics(x, mask, nil, 1, fullExp: true) { st, s, _ in
             for g in 0..<count { logsumexpFinish(x, mask, out, walk(g, 0..<n), st[g], s[g]) }
         }
     }
+
+    #if SSM_FMA
+    /// logsumexp of a float32 block swept row by row in Float lanes, as `logsumexpRowsFloat` does
+    /// rows: the Float exp's 2^-27.9 is within 0.13 ulp of results of magnitude 1/4 and more, and
+    /// a group of eight columns with a smaller result goes to the Double walk (max + log(sum)
+    /// cancelled, or both are near 0). Returns false, having written nothing, when a column holds
+    /// a NaN, +inf or only -inf (the general walk's case).
+    @inline(__always)
+    func logsumexpFloat(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) -> Bool {
+        withUnsafeTemporaryAllocation(of: LaneStats.self, capacity: ColumnBlock.maxGroups) { stats in
+            withUnsafeTemporaryAllocation(of: (hi: DV, lo: DV).self, capacity: ColumnBlock.maxGroups) { sums in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: FloatColumnSweep.scratchCount) { scratch in
+                    let st = stats.baseAddress!, s = sums.baseAddress!
+                    for g in 0..<count { (s + g).initialize(to: (DV(repeating: 0), DV(repeating: 0))) }
+                    let sweep = FloatColumnSweep(x + start, n: n, inner: inner, columns: columns,
+                                                 scratch: scratch.baseAddress!)
+                    guard sweep.statistics(st) else { return false }
+                    sweep.expSums(nil, s, topsApart: true)
+                    for g in 0..<count {
+                        let w = walk(g, 0..<n)
+                        // The sums count each maximal term (1) apart, so hi >= 1 and hi - 1 is exact.
+                        let (rh, rl) = vtwoSum(s[g].hi - DV(repeating: 1), s[g].lo)
+                        let r = st[g].max + vlog1pForFloat(rh + rl)
+                        var small = false
+                        for l in 0..<w.resultLanes where Swift.abs(r[l]) < 0.25 { small = true }
+                        if small {
+                            logsumexpGroup(x, nil, out, w)
+                        } else {
+                            for l in 0..<w.resultLanes { out[w.resultOffset + l] = Float(r[l]) }
+                        }
+                    }
+                    return true
+                }
+            }
+        }
+    }
+    #endif
 
     /// Cross-entropy with integer targets of the block's samples (see crossEntropyGroup): losses
     /// added in sample order; groups with a special value go to the scalar kernel, untouched by

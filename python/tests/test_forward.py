@@ -147,6 +147,23 @@ class TestAccuracy:
         x = np.array([-1.5] * 5, dtype=np.float32)
         assert_ulp(ssm.logsumexp(x), ref_logsumexp(x))
 
+    @pytest.mark.parametrize("n", [3, 33, 1100])
+    def test_logsumexp_columns(self, dtype, rng, n):
+        if dtype != np.float32:
+            pytest.skip("float64 results near 0 need mpmath (test_logsumexp_cancellation_float64)")
+        # A non-last axis of 48 columns: float32 blocks of 16 columns are swept row by row in
+        # Float lanes, where only results of magnitude >= 1/4 are kept; columns whose result
+        # cancels toward 0 (max < 0 offset by log(sum)) or sits near it go to the Double walk.
+        x = (rng.standard_normal((n, 48)) * 6).astype(dtype)
+        x[:, 16:24] = dtype.type(-math.log(n)) + (rng.standard_normal((n, 8)) * 1e-3).astype(dtype)
+        x[:, 24:26] = dtype.type(-1.5)
+        x[:, 26] = dtype.type(0)
+        x[0, 27] = dtype.type(1e-3)
+        x[1:, 27] = dtype.type(-80)
+        got = ssm.logsumexp(x, axis=0)
+        assert_ulp(got, ref_logsumexp(np.ascontiguousarray(x.T)))
+        assert_ulp(ssm.logsumexp(x.reshape(1, n, 48), axis=1)[0], ref_logsumexp(np.ascontiguousarray(x.T)))
+
     def test_logsumexp_near_zero(self, dtype):
         x = np.array([0, -30, -60], dtype=dtype)
         r = ssm.logsumexp(x)
