@@ -76,7 +76,7 @@ func softmaxRowsFloat(
                     let xr = x + (u + k) * n, yr = y + (u + k) * n
                     if log {
                         let lh = Float(r[k])
-                        vlogfinalizeFloat(xr, yr, n, max: maxima[k], min: minima[k], lh: lh, ll: Float(r[k] - Double(lh)))
+                        vlogfinalizeFloat(xr, yr, n, max: maxima[k], lh: lh, ll: Float(r[k] - Double(lh)))
                     } else {
                         vscaleFloat(yr, n, r[k])
                     }

@@ -440,7 +440,7 @@ func vlogfinalize<T: SoftmaxScalar, W: LaneWalk>(
     if T.self == Float.self, t == 1, mask == nil, !st.special, let row = w as? RowWalk {
         let lh = Float(l.hi[0])
         vlogfinalizeFloat(x.as(Float.self) + row.base, y.as(Float.self) + row.base, row.n,
-                          max: Float(st.max[0]), min: Float(st.rowMin), lh: lh, ll: Float((l.hi[0] - Double(lh)) + l.lo[0]))
+                          max: Float(st.max[0]), lh: lh, ll: Float((l.hi[0] - Double(lh)) + l.lo[0]))
         return
     }
     #endif
