@@ -203,6 +203,16 @@ enum TwoSumShift: ShiftForm {
     }
 }
 
+/// TwoSum without the clamp, for Float rows that need it only for the order of their operands
+/// (m > 0 and an entry below -2^(exponent(m)+1)) while min - m >= -103: three operations a vector
+/// fewer than `TwoSumShift`.
+enum TwoSumInRange: ShiftForm {
+    static var clamps: Bool { false }
+    @inline(__always) static func shift<V: SIMD>(_ v: V, _ m: V) -> (d: V, e: V) where V.Scalar: FloatingPoint {
+        TwoSumShift.shift(v, m)
+    }
+}
+
 extension ShiftForm {
     /// exp(v - m).
     @inline(__always) static func expMinusMax(_ v: FV, _ m: FV) -> FV {
@@ -286,6 +296,10 @@ func raddstoreexpminusmaxFloat(
     case (.maxLeads, true): return raddstoreexpminusmaxFloat(x, y, n, max: max, MaxLeads.self, TopsApart.self)
     case (.entryLeads, false): return raddstoreexpminusmaxFloat(x, y, n, max: max, EntryLeads.self, TopsIncluded.self)
     case (.entryLeads, true): return raddstoreexpminusmaxFloat(x, y, n, max: max, EntryLeads.self, TopsApart.self)
+    case (.twoSum, false) where Double(min) - Double(max) >= -103:
+        return raddstoreexpminusmaxFloat(x, y, n, max: max, TwoSumInRange.self, TopsIncluded.self)
+    case (.twoSum, true) where Double(min) - Double(max) >= -103:
+        return raddstoreexpminusmaxFloat(x, y, n, max: max, TwoSumInRange.self, TopsApart.self)
     case (.twoSum, false): return raddstoreexpminusmaxFloat(x, y, n, max: max, TwoSumShift.self, TopsIncluded.self)
     case (.twoSum, true): return raddstoreexpminusmaxFloat(x, y, n, max: max, TwoSumShift.self, TopsApart.self)
     }
