@@ -64,7 +64,8 @@ func softmaxRowsFloat(
                         continue
                     }
                     if log && tinyRest(sum) { general(u + k); done |= 1 << k; continue }
-                    let p = sum.pair
+                    // A one-chunk row's sum has no compensation: its pair is (sum, 0).
+                    let p = sum.compensation == 0 ? (hi: sum.sum, lo: 0) : sum.pair
                     his[k] = p.hi
                     los[k] = p.lo
                 }

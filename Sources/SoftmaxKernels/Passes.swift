@@ -324,13 +324,14 @@ struct RestLanes: ChunkLanes {
     @inline(__always) func total(tops: DV) -> CompensatedSum { chunkTotal(s, tops, plainLanes: false) }
 }
 
-/// A plainly summed chunk's lanes, added pairwise: Float results need no more.
+/// A plainly summed chunk's lanes, added pairwise: Float results need no more. The total is
+/// the sum itself (what adding it to an empty `CompensatedSum` gives, without its branches).
 @inline(__always)
 func plainTotal(_ lanes: DV) -> CompensatedSum {
     let a = lanes.lowHalf + lanes.highHalf
     let b = a.lowHalf + a.highHalf
     var c = CompensatedSum()
-    c.add(b[0] + b[1])
+    c.sum = b[0] + b[1]
     return c
 }
 
