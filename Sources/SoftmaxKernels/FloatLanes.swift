@@ -287,7 +287,8 @@ func raddstoreexpminusmaxFloat(
         // about -argument) is summed again with the maximal terms apart, every other term
         // exactly compensated. Only when nothing is stored: a second pass reads x again.
         let all = raddstoreexpminusmaxFloat(x, nil, n, max: max, min: min, topsApart: false)
-        let p = all.pair
+        // A one-chunk row's sum has no compensation: its pair is (sum, 0).
+        let p = all.compensation == 0 ? (hi: all.sum, lo: 0) : all.pair
         if (p.hi - 1) + p.lo >= 0x1p-10 * Double(n / rowChunkLength + 1) { return all }
     }
     // One loop per form and per kind of sum, each fixed in its loop.
