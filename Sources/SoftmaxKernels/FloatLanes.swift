@@ -1,5 +1,5 @@
 import SoftmaxCore
-#if arch(x86_64) && SSM_AVX512F
+#if arch(x86_64) && (SSM_AVX512F || SSM_AVX2)
 import _Builtin_intrinsics.intel
 #endif
 
@@ -101,7 +101,7 @@ func anyLane(_ m: FMask) -> Bool {
 /// results round once.
 @inline(__always)
 func vexpf(_ d: FV, _ e: FV) -> FV {
-    #if arch(x86_64) && SSM_AVX512F
+    #if arch(x86_64) && (SSM_AVX512F || SSM_AVX2)
     return vexpfByTable(d, e)
     #else
     let (h, v, kf, t) = vexpfParts(d, e)
@@ -135,6 +135,36 @@ func vexpfByTable(_ d: FV, _ e: FV) -> FV {
         0, 0x1.9f3122p-25, -0x1.c15742p-27, 0x1.ceac48p-25, 0x1.4636e2p-25, 0x1.824684p-25, -0x1.593abcp-25, -0x1.5bd5ecp-27,
         0x1.9fcef4p-26, -0x1.829fd0p-25, 0x1.15506ep-27, 0x1.51f848p-27, -0x1.a94b14p-26, -0x1.3d56b2p-27, -0x1.822dbcp-27, 0x1.52486cp-27))
     return _mm512_scalef_ps(tHi + fmadd(tHi, q, tLo), k16)
+}
+#endif
+
+#if arch(x86_64) && SSM_AVX2 && !SSM_AVX512F
+/// `vexpf` with a table of 2^(j/8), on AVX2, where eight Floats are one register and one
+/// `vpermps` reads it: as the AVX-512 table's (r + c within 2^-28 of the reduced argument, now
+/// at most ln2/16), with a degree-4 minimax for exp(r) - 1 (2^-32.3). There is no `vscalefps`:
+/// the table holds 2^(j/8 + 64), 2^floor(k/8) goes into the exponent field, and a multiplication
+/// by 2^-64 brings the result back, rounding once where it is subnormal (`scaleByPowerOfTwo`'s
+/// way). Seventeen operations, where the polynomial `exp` with 1 + r split takes twenty.
+@inline(__always)
+func vexpfByTable(_ d: FV, _ e: FV) -> FV {
+    let magic = FV(repeating: 0x1.8p23)
+    let t = fmadd(d, FV(repeating: 0x1.715476p+3), magic)
+    // k/8 exactly in one FMA (t - magic is the integer k).
+    let k8 = fmadd(t, FV(repeating: 0.125), FV(repeating: -0x1.8p20))
+    let r = fmadd(k8, FV(repeating: -0x1.62e430p-1), d) + fmadd(k8, FV(repeating: 0x1.05c610p-29), e)
+    let r2 = r * r
+    let q = fmadd(r2, fmadd(r2, FV(repeating: 0x1.55484p-5), fmadd(r, FV(repeating: 0x1.555c76p-3), FV(repeating: 0.5))), r)
+    // t's low three bits are k mod 8, the index vpermps reads.
+    let index = unsafeBitCast(t, to: SIMD4<Int64>.self)
+    let tHi = _mm256_permutevar8x32_ps(FV(
+        0x1.000000p+64, 0x1.172b84p+64, 0x1.306fe0p+64, 0x1.4bfdaep+64, 0x1.6a09e6p+64, 0x1.8ace54p+64, 0x1.ae89fap+64, 0x1.d5818ep+64), index)
+    let tLo = _mm256_permutevar8x32_ps(FV(
+        0, -0x1.c15742p+37, 0x1.4636e2p+39, -0x1.593abcp+39, 0x1.9fcef4p+38, 0x1.15506ep+37, -0x1.a94b14p+38, -0x1.822dbcp+37), index)
+    let p = tHi + fmadd(tHi, q, tLo)
+    // t's bits are those of 1.5·2^23 (a multiple of 8) plus k: shifted right by three, their low
+    // bits are floor(k/8), which the left shift moves into the exponent field.
+    let bits = unsafeBitCast(p, to: FBits.self) &+ ((unsafeBitCast(t, to: FBits.self) &>> 3) &<< 23)
+    return unsafeBitCast(bits, to: FV.self) * FV(repeating: 0x1p-64)
 }
 #endif
 
