@@ -165,7 +165,7 @@ struct FloatColumnSweep {
         }
     }
 
-    /// y = (x - max) - log(sum) per column, as `vlogfinalizeFloat`, from each group's log(sum).
+    /// y = (x - max) - log(sum) per column (`logProbability`), from each group's log(sum).
     @inline(__always)
     func logFinalize(_ y: UnsafeMutablePointer<Float>, _ log: (Int) -> (hi: DV, lo: DV)) {
         let hi = lanes, lo = lanes + columns

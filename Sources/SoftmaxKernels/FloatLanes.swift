@@ -1,5 +1,5 @@
 import SoftmaxCore
-#if arch(x86_64) && SSM_AVX512F
+#if arch(x86_64) && (SSM_AVX512F || SSM_AVX2)
 import _Builtin_intrinsics.intel
 #endif
 
@@ -101,7 +101,7 @@ func anyLane(_ m: FMask) -> Bool {
 /// results round once.
 @inline(__always)
 func vexpf(_ d: FV, _ e: FV) -> FV {
-    #if arch(x86_64) && SSM_AVX512F
+    #if arch(x86_64) && (SSM_AVX512F || SSM_AVX2)
     return vexpfByTable(d, e)
     #else
     let (h, v, kf, t) = vexpfParts(d, e)
@@ -112,19 +112,20 @@ func vexpf(_ d: FV, _ e: FV) -> FV {
 #if arch(x86_64) && SSM_AVX512F
 /// `vexpf` with a table of 2^(j/16), on AVX-512, where the sixteen Floats are one register and
 /// one `vpermps` reads it: r = d - k·ln2/16 (one FMA, rounded once: within 2^-30) is at most
-/// ln2/32, so exp(r) - 1 needs only r + r²(1/2 + r/6 + r²/24) (truncation 2^-34); c = e -
-/// k·(ln2/16)lo folds in to first order, 2^(j/16) is a Float pair from the table (j = k mod 16),
-/// their product rounds once in the last addition, and `vscalefps` applies 2^floor(k/16).
+/// ln2/32, and c = e - k·(ln2/16)lo is added to it (rounding once more, 2^-30), so that
+/// exp(r + c) - 1 is one polynomial r + r²(c2 + c3·r), a degree-3 minimax (2^-29.2 relative
+/// over |r| <= ln2/32); 2^(j/16) is a Float pair from the table (j = k mod 16), their product
+/// rounds once in the last addition, and `vscalefps` applies 2^floor(k/16). 2^-28.2 in all
+/// before that rounding, in thirteen operations (docs/performance.md, "Float rows").
 @inline(__always)
 func vexpfByTable(_ d: FV, _ e: FV) -> FV {
     let magic = FV(repeating: 0x1.8p23)
     let t = fmadd(d, FV(repeating: 0x1.715476p+4), magic)
-    let kf = t - magic
-    let r = fmadd(kf, FV(repeating: -0x1.62e430p-5), d)
-    let c = fmadd(kf, FV(repeating: 0x1.05c610p-33), e)
-    let r2 = r * r
-    let q = fmadd(r2, fmadd(r2, FV(repeating: 0x1.555556p-5), fmadd(r, FV(repeating: 0x1.555556p-3), FV(repeating: 0.5))), r)
-    let qq = fmadd(c, q, q + c)  // (1 + q)(1 + c) - 1
+    // k/16 exactly in one FMA (t - magic is the integer k): both the reduction's multiplier and
+    // the operand of vscalefps, which multiplies by 2^floor(k/16).
+    let k16 = fmadd(t, FV(repeating: 0.0625), FV(repeating: -0x1.8p19))
+    let r = fmadd(k16, FV(repeating: -0x1.62e430p-1), d) + fmadd(k16, FV(repeating: 0x1.05c610p-29), e)
+    let q = fmadd(r * r, fmadd(r, FV(repeating: 0x1.55559ap-3), FV(repeating: 0x1.00022p-1)), r)
     // t's low four bits are k mod 16, the index vpermps reads.
     let index = unsafeBitCast(t, to: SIMD8<Int64>.self)
     let tHi = _mm512_permutexvar_ps(index, FV(
@@ -133,9 +134,37 @@ func vexpfByTable(_ d: FV, _ e: FV) -> FV {
     let tLo = _mm512_permutexvar_ps(index, FV(
         0, 0x1.9f3122p-25, -0x1.c15742p-27, 0x1.ceac48p-25, 0x1.4636e2p-25, 0x1.824684p-25, -0x1.593abcp-25, -0x1.5bd5ecp-27,
         0x1.9fcef4p-26, -0x1.829fd0p-25, 0x1.15506ep-27, 0x1.51f848p-27, -0x1.a94b14p-26, -0x1.3d56b2p-27, -0x1.822dbcp-27, 0x1.52486cp-27))
-    let p = tHi + fmadd(tHi, qq, tLo)
-    // vscalefps multiplies by 2^floor(its second operand): floor(k/16).
-    return _mm512_scalef_ps(p, kf * FV(repeating: 0.0625))
+    return _mm512_scalef_ps(tHi + fmadd(tHi, q, tLo), k16)
+}
+#endif
+
+#if arch(x86_64) && SSM_AVX2 && !SSM_AVX512F
+/// `vexpf` with a table of 2^(j/8), on AVX2, where eight Floats are one register and one
+/// `vpermps` reads it: as the AVX-512 table's (r + c within 2^-28 of the reduced argument, now
+/// at most ln2/16), with a degree-4 minimax for exp(r) - 1 (2^-32.3). There is no `vscalefps`:
+/// the table holds 2^(j/8 + 64), 2^floor(k/8) goes into the exponent field, and a multiplication
+/// by 2^-64 brings the result back, rounding once where it is subnormal (`scaleByPowerOfTwo`'s
+/// way). Seventeen operations, where the polynomial `exp` with 1 + r split takes twenty.
+@inline(__always)
+func vexpfByTable(_ d: FV, _ e: FV) -> FV {
+    let magic = FV(repeating: 0x1.8p23)
+    let t = fmadd(d, FV(repeating: 0x1.715476p+3), magic)
+    // k/8 exactly in one FMA (t - magic is the integer k).
+    let k8 = fmadd(t, FV(repeating: 0.125), FV(repeating: -0x1.8p20))
+    let r = fmadd(k8, FV(repeating: -0x1.62e430p-1), d) + fmadd(k8, FV(repeating: 0x1.05c610p-29), e)
+    let r2 = r * r
+    let q = fmadd(r2, fmadd(r2, FV(repeating: 0x1.55484p-5), fmadd(r, FV(repeating: 0x1.555c76p-3), FV(repeating: 0.5))), r)
+    // t's low three bits are k mod 8, the index vpermps reads.
+    let index = unsafeBitCast(t, to: SIMD4<Int64>.self)
+    let tHi = _mm256_permutevar8x32_ps(FV(
+        0x1.000000p+64, 0x1.172b84p+64, 0x1.306fe0p+64, 0x1.4bfdaep+64, 0x1.6a09e6p+64, 0x1.8ace54p+64, 0x1.ae89fap+64, 0x1.d5818ep+64), index)
+    let tLo = _mm256_permutevar8x32_ps(FV(
+        0, -0x1.c15742p+37, 0x1.4636e2p+39, -0x1.593abcp+39, 0x1.9fcef4p+38, 0x1.15506ep+37, -0x1.a94b14p+38, -0x1.822dbcp+37), index)
+    let p = tHi + fmadd(tHi, q, tLo)
+    // t's bits are those of 1.5·2^23 (a multiple of 8) plus k: shifted right by three, their low
+    // bits are floor(k/8), which the left shift moves into the exponent field.
+    let bits = unsafeBitCast(p, to: FBits.self) &+ ((unsafeBitCast(t, to: FBits.self) &>> 3) &<< 23)
+    return unsafeBitCast(bits, to: FV.self) * FV(repeating: 0x1p-64)
 }
 #endif
 
@@ -201,6 +230,16 @@ enum TwoSumShift: ShiftForm {
         let vp = d + m
         let mp = d - vp
         return (d, (v - vp) - (m + mp))
+    }
+}
+
+/// TwoSum without the clamp, for Float rows that need it only for the order of their operands
+/// (m > 0 and an entry below -2^(exponent(m)+1)) while min - m >= -103: three operations a vector
+/// fewer than `TwoSumShift`.
+enum TwoSumInRange: ShiftForm {
+    static var clamps: Bool { false }
+    @inline(__always) static func shift<V: SIMD>(_ v: V, _ m: V) -> (d: V, e: V) where V.Scalar: FloatingPoint {
+        TwoSumShift.shift(v, m)
     }
 }
 
@@ -278,7 +317,8 @@ func raddstoreexpminusmaxFloat(
         // about -argument) is summed again with the maximal terms apart, every other term
         // exactly compensated. Only when nothing is stored: a second pass reads x again.
         let all = raddstoreexpminusmaxFloat(x, nil, n, max: max, min: min, topsApart: false)
-        let p = all.pair
+        // A one-chunk row's sum has no compensation: its pair is (sum, 0).
+        let p = all.compensation == 0 ? (hi: all.sum, lo: 0) : all.pair
         if (p.hi - 1) + p.lo >= 0x1p-10 * Double(n / rowChunkLength + 1) { return all }
     }
     // One loop per form and per kind of sum, each fixed in its loop.
@@ -287,6 +327,10 @@ func raddstoreexpminusmaxFloat(
     case (.maxLeads, true): return raddstoreexpminusmaxFloat(x, y, n, max: max, MaxLeads.self, TopsApart.self)
     case (.entryLeads, false): return raddstoreexpminusmaxFloat(x, y, n, max: max, EntryLeads.self, TopsIncluded.self)
     case (.entryLeads, true): return raddstoreexpminusmaxFloat(x, y, n, max: max, EntryLeads.self, TopsApart.self)
+    case (.twoSum, false) where Double(min) - Double(max) >= -103:
+        return raddstoreexpminusmaxFloat(x, y, n, max: max, TwoSumInRange.self, TopsIncluded.self)
+    case (.twoSum, true) where Double(min) - Double(max) >= -103:
+        return raddstoreexpminusmaxFloat(x, y, n, max: max, TwoSumInRange.self, TopsApart.self)
     case (.twoSum, false): return raddstoreexpminusmaxFloat(x, y, n, max: max, TwoSumShift.self, TopsIncluded.self)
     case (.twoSum, true): return raddstoreexpminusmaxFloat(x, y, n, max: max, TwoSumShift.self, TopsApart.self)
     }
@@ -362,38 +406,32 @@ func logProbability<F: ShiftForm>(_ v: FV, max m: FV, lh: FV, ll: FV, _: F.Type)
     return r.replacing(with: FV(repeating: -.infinity), where: s .== FV(repeating: -.infinity))
 }
 
-/// vlogfinalize of a contiguous unmasked Float piece at temperature 1: y = (x - max) - log(sum)
-/// for a finite maximum, with log(sum) = lh + ll as a Float pair (`logProbability`); `min` is
-/// the piece's smallest entry, or -inf where it is not known. Not inlined, and lh, ll are
-/// arguments: where the optimiser sees how ll is derived from lh it lowers the loop to
-/// part-scalar code.
+/// vlogfinalize of a contiguous unmasked Float piece at temperature 1: y = x - (max + log(sum))
+/// for a finite maximum, with log(sum) = lh + ll as a Float pair. max + log(sum) is taken as a
+/// Float pair ch + cl (to Double precision, so cl is within half an ulp of itself), and y =
+/// (x - ch) - cl: two operations a vector. x - ch is exact where x and ch are within a factor of
+/// two of each other (Sterbenz), the only entries whose result can be as small as cl; elsewhere
+/// |x - ch| >= |ch| / 2, so |cl| <= 2^-23 |x - ch| and y is x - ch to one part in 2^23: each
+/// rounding is within half an ulp of y, one ulp where the first lands on a power of two just
+/// above |y|, 1.5 ulp at worst (docs/accuracy.md). -inf entries stay -inf. Not inlined, and ch,
+/// cl are computed here: where the optimiser sees how cl is derived from ch it lowers the loop
+/// to part-scalar code.
 @inline(never)
-func vlogfinalizeFloat(
-    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, max: Float, min: Float, lh: Float, ll: Float
-) {
-    switch ShiftFormChoice(max: max, min: min) {
-    case .maxLeads: vlogfinalizeFloat(x, y, n, max: max, lh: lh, ll: ll, MaxLeads.self)
-    case .entryLeads: vlogfinalizeFloat(x, y, n, max: max, lh: lh, ll: ll, EntryLeads.self)
-    case .twoSum: vlogfinalizeFloat(x, y, n, max: max, lh: lh, ll: ll, TwoSumShift.self)
-    }
-}
-
-@inline(__always)
-private func vlogfinalizeFloat<F: ShiftForm>(
-    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, max: Float, lh lhScalar: Float, ll llScalar: Float,
-    _ form: F.Type
-) {
-    let m = FV(repeating: max)
-    let lh = FV(repeating: lhScalar), ll = FV(repeating: llScalar)
+func vlogfinalizeFloat(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, max: Float, lh: Float, ll: Float) {
+    // max + lh exactly as a Double pair (TwoSum: max may be far larger than lh), then ll.
+    let (s, e) = twoSum(Double(max), Double(lh))
+    let chScalar = Float(s + (e + Double(ll)))
+    // s - ch is exact (ch is s rounded to Float, give or take the small rest).
+    let clScalar = Float(((s - Double(chScalar)) + e) + Double(ll))
+    let ch = FV(repeating: chScalar), cl = FV(repeating: clScalar)
     var i = 0
     while i + floatLanes <= n {
-        let r = logProbability(UnsafeRawPointer(x + i).loadUnaligned(as: FV.self), max: m, lh: lh, ll: ll, form)
+        let r = (UnsafeRawPointer(x + i).loadUnaligned(as: FV.self) - ch) - cl
         UnsafeMutableRawPointer(y + i).storeBytes(of: r, as: FV.self)
         i += floatLanes
     }
     // Not an overlapping full vector: in place, it would read results already stored.
     if i < n {
-        let r = logProbability(loadFloats(x + i, count: n - i, pad: -.infinity), max: m, lh: lh, ll: ll, TwoSumShift.self)
-        storeFloats(r, y + i, count: n - i)
+        storeFloats((loadFloats(x + i, count: n - i, pad: 0) - ch) - cl, y + i, count: n - i)
     }
 }

@@ -54,7 +54,8 @@ func softmaxRowsFloat(
                     }
                     let xr = x + (u + k) * n
                     let top = maxima[k], smallest = minima[k]
-                    let sum = raddstoreexpminusmaxFloat(xr, log ? nil : y + (u + k) * n, n, max: top, min: smallest, topsApart: log)
+                    let shift = log ? top : softmaxShift(max: top, min: smallest)
+                    let sum = raddstoreexpminusmaxFloat(xr, log ? nil : y + (u + k) * n, n, max: shift, min: smallest, topsApart: log)
                     if sum.sum.isNaN {
                         // NaN anywhere in a slice makes it all NaN (docs/design.md, "Special
                         // values"); x may already hold the terms, so the row is not redone.
@@ -63,7 +64,8 @@ func softmaxRowsFloat(
                         continue
                     }
                     if log && tinyRest(sum) { general(u + k); done |= 1 << k; continue }
-                    let p = sum.pair
+                    // A one-chunk row's sum has no compensation: its pair is (sum, 0).
+                    let p = sum.compensation == 0 ? (hi: sum.sum, lo: 0) : sum.pair
                     his[k] = p.hi
                     los[k] = p.lo
                 }
@@ -76,7 +78,7 @@ func softmaxRowsFloat(
                     let xr = x + (u + k) * n, yr = y + (u + k) * n
                     if log {
                         let lh = Float(r[k])
-                        vlogfinalizeFloat(xr, yr, n, max: maxima[k], min: minima[k], lh: lh, ll: Float(r[k] - Double(lh)))
+                        vlogfinalizeFloat(xr, yr, n, max: maxima[k], lh: lh, ll: Float(r[k] - Double(lh)))
                     } else {
                         vscaleFloat(yr, n, r[k])
                     }
@@ -85,6 +87,19 @@ func softmaxRowsFloat(
             }
         }
     }
+}
+
+/// What softmax subtracts from a Float row with maximum m and minimum `min` before its exp:
+/// m, or, where only TwoSum would give x - m exactly (m > 0 and an entry below
+/// -2^(exponent(m)+1)), the power of two 2^exponent(-min) > m, whose Fast2Sum with every entry
+/// is exact (`MaxLeads`): softmax does not change with the shift, and its terms stay normal
+/// Floats (min - shift >= -86), each as exact as before. Three operations a vector fewer.
+@inline(__always)
+func softmaxShift(max m: Float, min: Float) -> Float {
+    // Only rows whose spread allows a Fast2Sum form but whose extremes' exponents do not.
+    guard m > 0, min < 0, Double(min) - Double(m) >= -86, case .twoSum = ShiftFormChoice(max: m, min: min) else { return m }
+    let p = Float(bitPattern: (-min).bitPattern & 0x7F80_0000)
+    return p >= m && Double(min) - Double(p) >= -86 ? p : m
 }
 
 /// logsumexp of the Float rows `rows` of x (n entries each) into out, grouped as

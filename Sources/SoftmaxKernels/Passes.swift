@@ -324,13 +324,14 @@ struct RestLanes: ChunkLanes {
     @inline(__always) func total(tops: DV) -> CompensatedSum { chunkTotal(s, tops, plainLanes: false) }
 }
 
-/// A plainly summed chunk's lanes, added pairwise: Float results need no more.
+/// A plainly summed chunk's lanes, added pairwise: Float results need no more. The total is
+/// the sum itself (what adding it to an empty `CompensatedSum` gives, without its branches).
 @inline(__always)
 func plainTotal(_ lanes: DV) -> CompensatedSum {
     let a = lanes.lowHalf + lanes.highHalf
     let b = a.lowHalf + a.highHalf
     var c = CompensatedSum()
-    c.add(b[0] + b[1])
+    c.sum = b[0] + b[1]
     return c
 }
 
@@ -440,7 +441,7 @@ func vlogfinalize<T: SoftmaxScalar, W: LaneWalk>(
     if T.self == Float.self, t == 1, mask == nil, !st.special, let row = w as? RowWalk {
         let lh = Float(l.hi[0])
         vlogfinalizeFloat(x.as(Float.self) + row.base, y.as(Float.self) + row.base, row.n,
-                          max: Float(st.max[0]), min: Float(st.rowMin), lh: lh, ll: Float((l.hi[0] - Double(lh)) + l.lo[0]))
+                          max: Float(st.max[0]), lh: lh, ll: Float((l.hi[0] - Double(lh)) + l.lo[0]))
         return
     }
     #endif
