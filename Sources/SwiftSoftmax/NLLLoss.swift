@@ -70,8 +70,8 @@ public func nllLoss<T: SoftmaxScalar>(
                                  inner: shape.inner, ignoreIndex: ignoreIndex,
                                  perSample: reduction == .none ? loss : nil)
     // Blocks of at least 512 samples: a block of a few samples spent more on its call than on
-    // its gathers.
-    let total = sliceBlocks(slices, inner: 1, cost: 2, minimumBlock: 512) { r in Tier.kernels.nllLoss(problem, slices: r) }
+    // its gathers. A gather from a large array is a cache miss, about 3 ns: cost 8 a sample.
+    let total = sliceBlocks(slices, inner: 1, cost: 8, minimumBlock: 512) { r in Tier.kernels.nllLoss(problem, slices: r) }
     guard reduction != .none, let loss else { return }
     loss[0] = T(rounding: reduced(total, reduction, denominator: denominator.value))
 }
