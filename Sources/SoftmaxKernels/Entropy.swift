@@ -98,11 +98,22 @@ func entropySlice<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ si: Int) {
     }
 }
 
-/// e^s for s <= 0 as a pair for Double input (to 2^-57), the cheap exp for Float input.
+/// e^s for s <= 0 as a pair for Double input (to 2^-57), the cheap exp for Float input. On
+/// AVX-512 the pair comes from `vexpByTable`'s steps (its table of 2^(j/16) and a degree-7
+/// polynomial: about two thirds of `vexpPair`'s operations, to the same 2^-57); lanes below
+/// -746 (-inf among them, whose low part may be NaN) give +0 in both parts, as `vexpPair`'s do.
 @inline(__always)
 func entropyExp<T: SoftmaxScalar>(_: T.Type, _ sh: DV, _ sl: DV) -> (DV, DV) {
     if T.self == Float.self { return (vexpForFloat(sh), DV(repeating: 0)) }
+    #if arch(x86_64) && SSM_AVX512F
+    let floor = DV(repeating: -746), keep = sh .> floor
+    let (kf, tHi, rest) = expByTableParts(floor.replacing(with: sh, where: keep), zeroUnless(keep, sl))
+    let p = tHi + rest
+    let scale = kf * DV(repeating: 0.0625)
+    return (zeroUnless(keep, _mm512_scalef_pd(p, scale)), zeroUnless(keep, _mm512_scalef_pd((tHi - p) + rest, scale)))
+    #else
     return vexpPair(sh, sl)
+    #endif
 }
 
 /// a / b in double-double (b > 0).
