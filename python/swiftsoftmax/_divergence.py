@@ -333,16 +333,19 @@ def _fast_nll(x: npt.NDArray[Any], target: npt.NDArray[Any], reduction: object
     shape = x.shape
     size = x.size
     code = A.REDUCTIONS.get(reduction) if type(reduction) is str else None
-    if (fast is None or code is None or size == 0 or target.dtype != _I64 or target.shape != shape[:-1]
-            or not (x.flags.c_contiguous and x.flags.writeable and target.flags.c_contiguous
-                    and target.flags.writeable)):
+    if fast is None or code is None or size == 0 or target.dtype != _I64 or target.shape != shape[:-1]:
+        return None
+    try:
+        # The buffer protocol refuses arrays that are read-only or not C-contiguous: cheaper
+        # than asking their flags.
+        px, pt = _addressof(_from_buffer(x)), _addressof(_from_buffer(target))
+    except (TypeError, ValueError, BufferError):
         return None
     n = shape[-1]
     samples = size // n
     loss: npt.NDArray[Any] = np.empty(shape[:-1] if code == 0 else (), dtype=x.dtype)
     f = fast[0] if samples <= _FAST_NLL_GIL else fast[1]
-    status = f(_addressof(_from_buffer(x)), _addressof(_from_buffer(target)), None, samples, n, 1, -100, code,
-               _addressof(_from_buffer(loss)))
+    status = f(px, pt, None, samples, n, 1, -100, code, _addressof(_from_buffer(loss)))
     if status:
         check(status, "nll_loss", labels="target")
     return loss[()] if loss.ndim == 0 else loss
