@@ -1,5 +1,8 @@
 import SoftmaxCore
 import SoftmaxScalarKernels
+#if arch(x86_64) && SSM_AVX512F
+import _Builtin_intrinsics.intel
+#endif
 
 // The entropy of softmax(x/T) (docs/design.md, "KL divergence, entropy and NLL"). With
 // s_i = (x_i - max)/T <= 0, S = Σ e^{s_i} >= 1, L = log S and U = Σ e^{s_i}·(-s_i) >= 0,
@@ -25,9 +28,23 @@ extension Kernels {
 }
 
 func entropySlices<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ slices: Range<Int>) {
+    #if SSM_FMA
+    if T.self == Float.self && pb.inner == 1 && pb.temperature == 1 && pb.gradient == nil && pb.n > 0 {
+        // Contiguous float32 rows at temperature 1 in Float lanes (`entropyRowFloat`); a row
+        // it declines takes the Double lanes.
+        let x = UnsafeRawPointer(pb.logits).assumingMemoryBound(to: Float.self)
+        let out = UnsafeMutableRawPointer(pb.out).assumingMemoryBound(to: Float.self)
+        entropyRowsFloat(x, out, pb.n, rows: slices) { entropySlice(pb, $0) }
+        return
+    }
+    #endif
+    for si in slices { entropySlice(pb, si) }
+}
+
+func entropySlice<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ si: Int) {
     let n = pb.n, t = pb.temperature, invT = 1 / t
     let zero = DV(repeating: 0)
-    for si in slices {
+    do {
         let s = Slice(index: si, n: n, inner: pb.inner)
         let st = sliceLaneStats(pb.logits, s)
         if st.special {
@@ -36,7 +53,7 @@ func entropySlices<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ slices: Range<In
             let h: Double = st.nan ? .nan : (st.max == .infinity ? logD(Double(st.posInf)) : 0)
             pb.out[si] = T(rounding: h)
             if let g = pb.gradient { fillSlice(g, s, st.nan ? .nan : 0) }
-            continue
+            return
         }
         let m = DV(repeating: st.max)
         var sum = LaneCompensatedSum(), u = LaneCompensatedSum()
@@ -61,7 +78,7 @@ func entropySlices<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ slices: Range<In
         let a = ddDivide(uu, sp)
         let h = DoubleDouble.add(l, a)
         pb.out[si] = T(rounding: h.hi + h.lo)
-        guard let g = pb.gradient else { continue }
+        guard let g = pb.gradient else { return }
         let ah = DV(repeating: a.hi), al = DV(repeating: a.lo)
         let sv = DV(repeating: sp.hi), tv = DV(repeating: -t)
         let coef = -1 / (sp.hi * t), cv = DV(repeating: coef)
@@ -81,11 +98,22 @@ func entropySlices<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ slices: Range<In
     }
 }
 
-/// e^s for s <= 0 as a pair for Double input (to 2^-57), the cheap exp for Float input.
+/// e^s for s <= 0 as a pair for Double input (to 2^-57), the cheap exp for Float input. On
+/// AVX-512 the pair comes from `vexpByTable`'s steps (its table of 2^(j/16) and a degree-7
+/// polynomial: about two thirds of `vexpPair`'s operations, to the same 2^-57); lanes below
+/// -746 (-inf among them, whose low part may be NaN) give +0 in both parts, as `vexpPair`'s do.
 @inline(__always)
 func entropyExp<T: SoftmaxScalar>(_: T.Type, _ sh: DV, _ sl: DV) -> (DV, DV) {
     if T.self == Float.self { return (vexpForFloat(sh), DV(repeating: 0)) }
+    #if arch(x86_64) && SSM_AVX512F
+    let floor = DV(repeating: -746), keep = sh .> floor
+    let (kf, tHi, rest) = expByTableParts(floor.replacing(with: sh, where: keep), zeroUnless(keep, sl))
+    let p = tHi + rest
+    let scale = kf * DV(repeating: 0.0625)
+    return (zeroUnless(keep, _mm512_scalef_pd(p, scale)), zeroUnless(keep, _mm512_scalef_pd((tHi - p) + rest, scale)))
+    #else
     return vexpPair(sh, sl)
+    #endif
 }
 
 /// a / b in double-double (b > 0).
@@ -95,3 +123,158 @@ func ddDivide(_ a: DoubleDouble.DD, _ b: DoubleDouble.DD) -> DoubleDouble.DD {
     let r = DoubleDouble.add(a, DoubleDouble.mul((-q, 0), b))
     return twoSum(q, (r.hi + r.lo) / b.hi)
 }
+
+#if SSM_FMA
+/// The entropies of the contiguous Float rows `rows` of x (n entries each, temperature 1) in
+/// Float lanes (FloatLanes.swift), eight rows at a time: each row's maximum and sums, then
+/// H = log S + U/S of the eight in Double lanes at once (one vector log1p to 2^-33 and one
+/// division, as `softmaxRowsFloat` finishes its rows), rounded to Float. `general` takes a row
+/// with a NaN, a +inf or nothing but -inf, and one whose entropy is below 2^-90: terms below
+/// 2^-126 lose digits to Float's subnormal range, at most 2^-143 each with their factor -s, which
+/// only an entropy that small would show.
+@inline(__always)
+func entropyRowsFloat(
+    _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int, rows: Range<Int>, general: (Int) -> Void
+) {
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: 24) { scratch in
+        let his = scratch.baseAddress!, los = his + 8, us = his + 16
+        var u = rows.lowerBound
+        while u < rows.upperBound {
+            let count = Swift.min(8, rows.upperBound - u)
+            var done: UInt8 = 0  // rows handed to `general`
+            for k in 0..<count {
+                let xr = x + (u + k) * n
+                let (stats, smallest) = rmaxFloat(xr, n)
+                let top = Float(stats.max)
+                his[k] = 1
+                los[k] = 0
+                us[k] = 0
+                guard !stats.nan, top.isFinite else { general(u + k); done |= 1 << k; continue }
+                let r: (s: DoubleDouble.DD, u: Double)
+                switch ShiftFormChoice(max: top, min: smallest) {
+                case .maxLeads: r = entropySumsFloat(xr, n, top, MaxLeads.self)
+                case .entryLeads: r = entropySumsFloat(xr, n, top, EntryLeads.self)
+                case .twoSum: r = entropySumsFloat(xr, n, top, TwoSumShift.self)
+                }
+                his[k] = r.s.hi
+                los[k] = r.s.lo
+                us[k] = r.u
+            }
+            let hi = UnsafeRawPointer(his).loadUnaligned(as: DV.self), lo = UnsafeRawPointer(los).loadUnaligned(as: DV.self)
+            let uu = UnsafeRawPointer(us).loadUnaligned(as: DV.self)
+            // S >= 1, so hi - 1 is exact; log S and U/S are both >= 0, and nothing cancels.
+            let h = vlog1pForFloat((hi - DV(repeating: 1)) + lo) + uu / (hi + lo)
+            for k in 0..<count where done & (1 << k) == 0 {
+                if h[k] >= 0x1p-90 { out[u + k] = Float(h[k]) } else { general(u + k) }
+            }
+            u += count
+        }
+    }
+}
+
+/// S = Σ e^s (a pair, >= 1) and U = Σ e^s·(-s) of a finite row with maximum `top`, s = x - top:
+/// s exact as a pair (the row's `ShiftForm`), e^s a Float pair to 2^-28 (`entropyExpPair`),
+/// e^s·(-s) its exact product plus the rest. The maximal entries' terms (exactly 1) are counted
+/// apart, and the other terms of S and those of U are summed in Float lanes with every
+/// addition's error kept (TwoSum: a tiny entropy is made of tiny terms, which lanes biased by 1
+/// would round), per chunk of `rowChunkLength`; the lanes are added in Double and the chunks
+/// merged in order.
+@inline(never)
+func entropySumsFloat<F: ShiftForm>(_ x: UnsafePointer<Float>, _ n: Int, _ top: Float, _ form: F.Type) -> (s: DoubleDouble.DD, u: Double) {
+    let m = FV(repeating: top), zero = FV(repeating: 0)
+    var rowS = CompensatedSum(), rowU = CompensatedSum()
+    var i = 0
+    repeat {
+        let end = Swift.min(n, i + rowChunkLength)
+        var s = FloatLaneCompensatedSum(biased: false), u = FloatLaneCompensatedSum(biased: false)
+        var sl = zero, ul = zero
+        while i + floatLanes <= end {
+            entropyTerms(UnsafeRawPointer(x + i).loadUnaligned(as: FV.self), m, form, &s, &sl, &u, &ul)
+            i += floatLanes
+        }
+        if i < end {
+            // The padding (-inf) needs the clamping form; the true lanes get the same terms.
+            entropyTerms(loadFloats(x + i, count: end - i, pad: -.infinity), m, TwoSumShift.self, &s, &sl, &u, &ul)
+            i = end
+        }
+        // Plain Double sums of the lanes (2^-52 of the sums, ample for a Float result); the
+        // count of maximal terms is an exact integer, added to the rest with its error kept, so
+        // that log1p(S - 1) of a confident row keeps every digit of the tiny rest.
+        let (sh, se) = twoSum(horizontalSum(widenSum(s.tops)), horizontalSum(widenSum(s.s)))
+        rowS.add(sh)
+        rowS.compensation += se + horizontalSum(widenSum(s.c) + widenSum(sl))
+        rowU.add(horizontalSum(widenSum(u.s)))
+        rowU.compensation += horizontalSum(widenSum(u.c) + widenSum(ul))
+    } while i < n
+    return (rowS.pair, rowU.value)
+}
+
+/// The eight lanes added pairwise.
+@inline(__always)
+func horizontalSum(_ v: DV) -> Double {
+    let a = v.lowHalf + v.highHalf
+    let b = a.lowHalf + a.highHalf
+    return b[0] + b[1]
+}
+
+/// One vector's terms of `entropySumsFloat`: S without the maximal entries' exact 1s (counted in
+/// `s.tops`) and U, with the low parts of the exp pair and of the products in `sl` and `ul`.
+@inline(__always)
+func entropyTerms<F: ShiftForm>(
+    _ v: FV, _ m: FV, _: F.Type, _ s: inout FloatLaneCompensatedSum, _ sl: inout FV,
+    _ u: inout FloatLaneCompensatedSum, _ ul: inout FV
+) {
+    let zero = FV(repeating: 0)
+    var (d, e) = F.shift(v, m)
+    if F.clamps {
+        // Below -104 every term is +0 (and -inf's error NaN): clamped, the NaN-free row gives 0.
+        let floor = FV(repeating: -104), clamp = d .< floor
+        d = d.replacing(with: floor, where: clamp)
+        e = e.replacing(with: zero, where: clamp)
+    }
+    let (ph, pl) = entropyExpPair(d, e)
+    let top = v .== m
+    s.add(zero.replacing(with: ph, where: .!top))
+    s.tops += zero.replacing(with: 1, where: top)
+    sl += pl
+    // (ph + pl)(-d - e): ph·(-d) with its exact error, then the rest (pl·e is below 2^-48 of it).
+    let nd = -d
+    let qh = ph * nd
+    u.add(qh)
+    ul += fmadd(pl, nd, fmadd(ph, -e, fmadd(ph, nd, -qh)))
+}
+
+/// exp(d + e) for -104 <= d <= 0 and |e| <= ulp(d)/2 as an unevaluated Float pair hi + lo,
+/// about 2^-28 relative: `vexpfByTable`'s steps on AVX-512 (its sum split by Fast2Sum before
+/// the scaling), `vexpfParts` elsewhere. Subnormal results keep what Float's range allows.
+@inline(__always)
+func entropyExpPair(_ d: FV, _ e: FV) -> (hi: FV, lo: FV) {
+    #if arch(x86_64) && SSM_AVX512F
+    let magic = FV(repeating: 0x1.8p23)
+    let t = fmadd(d, FV(repeating: 0x1.715476p+4), magic)
+    let kf = t - magic
+    let r = fmadd(kf, FV(repeating: -0x1.62e430p-5), d)
+    let c = fmadd(kf, FV(repeating: 0x1.05c610p-33), e)
+    let r2 = r * r
+    let q = fmadd(r2, fmadd(r2, FV(repeating: 0x1.555556p-5), fmadd(r, FV(repeating: 0x1.555556p-3), FV(repeating: 0.5))), r)
+    let qq = fmadd(c, q, q + c)  // (1 + q)(1 + c) - 1
+    let index = unsafeBitCast(t, to: SIMD8<Int64>.self)
+    let tHi = _mm512_permutexvar_ps(index, FV(
+        0x1.000000p+0, 0x1.0b5586p+0, 0x1.172b84p+0, 0x1.2387a6p+0, 0x1.306fe0p+0, 0x1.3dea64p+0, 0x1.4bfdaep+0, 0x1.5ab07ep+0,
+        0x1.6a09e6p+0, 0x1.7a1148p+0, 0x1.8ace54p+0, 0x1.9c4918p+0, 0x1.ae89fap+0, 0x1.c199bep+0, 0x1.d5818ep+0, 0x1.ea4afap+0))
+    let tLo = _mm512_permutexvar_ps(index, FV(
+        0, 0x1.9f3122p-25, -0x1.c15742p-27, 0x1.ceac48p-25, 0x1.4636e2p-25, 0x1.824684p-25, -0x1.593abcp-25, -0x1.5bd5ecp-27,
+        0x1.9fcef4p-26, -0x1.829fd0p-25, 0x1.15506ep-27, 0x1.51f848p-27, -0x1.a94b14p-26, -0x1.3d56b2p-27, -0x1.822dbcp-27, 0x1.52486cp-27))
+    let lo = fmadd(tHi, qq, tLo)
+    let p = tHi + lo
+    let scale = kf * FV(repeating: 0.0625)
+    return (_mm512_scalef_ps(p, scale), _mm512_scalef_ps((tHi - p) + lo, scale))
+    #else
+    let (h, v, kf, t) = vexpfParts(d, e)
+    let p = h + v
+    let pl = (h - p) + v
+    let bits = (unsafeBitCast(t, to: FBits.self) &<< 23) &+ FBits(repeating: (127 + 64) << 23)
+    return (scaleByPowerOfTwo(p, kf, t), pl * unsafeBitCast(bits, to: FV.self) * FV(repeating: 0x1p-64))
+    #endif
+}
+#endif

@@ -32,71 +32,89 @@ func klSlices<T: SoftmaxScalar>(_ pb: KLDivergenceProblem<T>, _ slices: Range<In
     let n = pb.n, t = pb.temperature, invT = 1 / t
     let scale = t * pb.gradientDivisor
     var total = CompensatedSumWithSpecials()
-    for si in slices {
-        let s = Slice(index: si, n: n, inner: pb.inner)
-        let sa = sliceLaneStats(pb.p, s), sb = sliceLaneStats(pb.q, s)
-        if sa.special || sb.special {
-            let kl = klLimitSlice(pb, s, sa, sb)
+    // The gradient pass needs each element's p, q and d, which the terms pass has just computed:
+    // kept for rows of up to `klCachedRow` elements (128 KiB), so that the gradient pass
+    // computes no exp (float64 4096x1000: about a quarter of the time).
+    let wantGrad = pb.gradientP != nil || pb.gradientQ != nil
+    let cached = wantGrad && n <= klCachedRow
+    withUnsafeTemporaryAllocation(of: DV.self, capacity: cached ? 4 * ((n + 7) / 8) : 0) { buffer in
+        let cache = cached ? buffer.baseAddress : nil
+        for si in slices {
+            let s = Slice(index: si, n: n, inner: pb.inner)
+            let sa = sliceLaneStats(pb.p, s), sb = sliceLaneStats(pb.q, s)
+            if sa.special || sb.special {
+                let kl = klLimitSlice(pb, s, sa, sb)
+                pb.perSlice?[si] = T(rounding: kl)
+                total.add(kl)
+                continue
+            }
+            let ma = DV(repeating: sa.max), mb = DV(repeating: sb.max)
+            var suma = LaneCompensatedSum(), sumb = LaneCompensatedSum()
+            var j = 0
+            while j < n {
+                let c = Swift.min(8, n - j)
+                let (ah, al) = vshift(T.self, sliceLanes(pb.p, s, j, c, pad: -.infinity), ma, t, invT)
+                let (bh, bl) = vshift(T.self, sliceLanes(pb.q, s, j, c, pad: -.infinity), mb, t, invT)
+                // The sums of exps as pairs (Double): p and q are these exps over them, rounded once.
+                let (ea, eal) = entropyExp(T.self, ah, al), (eb, ebl) = entropyExp(T.self, bh, bl)
+                suma.add(ea)
+                suma.lo += eal
+                sumb.add(eb)
+                sumb.lo += ebl
+                j += 8
+            }
+            let la = logOfSum(suma.total()), lb = logOfSum(sumb.total())
+            let ta = suma.total().pair, tb = sumb.total().pair
+            var k = KLRow(ma: ma, mb: mb, t: t, invT: invT, cst: DoubleDouble.add(la, (-lb.hi, -lb.lo)),
+                          sa: ta, sb: tb, ia: 1 / ta.hi, ib: 1 / tb.hi)
+            var (kl, pd) = klTerms(pb, s, k, cache: cache)
+            // The rounding δ of La - Lb moves the divergence by δ²/2 (first order cancels): below
+            // about 2^-50·L² a float64 divergence would show it, so La - Lb is taken again in
+            // double-double, from exps to 2^-100 (docs/accuracy.md, "KL divergence and entropy").
+            if T.self == Double.self && kl < 1e-14 * Swift.max(1, la.hi * la.hi, lb.hi * lb.hi) {
+                let a = preciseLogSum(pb.p, s, max: sa.max, t: t), b = preciseLogSum(pb.q, s, max: sb.max, t: t)
+                k.cst = DoubleDouble.add(a, (-b.hi, -b.lo))
+                (kl, pd) = klTerms(pb, s, k, cache: cache)
+            }
             pb.perSlice?[si] = T(rounding: kl)
             total.add(kl)
-            continue
-        }
-        let ma = DV(repeating: sa.max), mb = DV(repeating: sb.max)
-        var suma = LaneCompensatedSum(), sumb = LaneCompensatedSum()
-        var j = 0
-        while j < n {
-            let c = Swift.min(8, n - j)
-            let (ah, al) = vshift(T.self, sliceLanes(pb.p, s, j, c, pad: -.infinity), ma, t, invT)
-            let (bh, bl) = vshift(T.self, sliceLanes(pb.q, s, j, c, pad: -.infinity), mb, t, invT)
-            // The sums of exps as pairs (Double): p and q are these exps over them, rounded once.
-            let (ea, eal) = entropyExp(T.self, ah, al), (eb, ebl) = entropyExp(T.self, bh, bl)
-            suma.add(ea)
-            suma.lo += eal
-            sumb.add(eb)
-            sumb.lo += ebl
-            j += 8
-        }
-        let la = logOfSum(suma.total()), lb = logOfSum(sumb.total())
-        let ta = suma.total().pair, tb = sumb.total().pair
-        var k = KLRow(ma: ma, mb: mb, t: t, invT: invT, cst: DoubleDouble.add(la, (-lb.hi, -lb.lo)),
-                      sa: ta, sb: tb, ia: 1 / ta.hi, ib: 1 / tb.hi)
-        var (kl, pd) = klTerms(pb, s, k)
-        // The rounding δ of La - Lb moves the divergence by δ²/2 (first order cancels): below
-        // about 2^-50·L² a float64 divergence would show it, so La - Lb is taken again in
-        // double-double, from exps to 2^-100 (docs/accuracy.md, "KL divergence and entropy").
-        if T.self == Double.self && kl < 1e-14 * Swift.max(1, la.hi * la.hi, lb.hi * lb.hi) {
-            let a = preciseLogSum(pb.p, s, max: sa.max, t: t), b = preciseLogSum(pb.q, s, max: sb.max, t: t)
-            k.cst = DoubleDouble.add(a, (-b.hi, -b.lo))
-            (kl, pd) = klTerms(pb, s, k)
-        }
-        pb.perSlice?[si] = T(rounding: kl)
-        total.add(kl)
-        guard pb.gradientP != nil || pb.gradientQ != nil else { continue }
-        let mh = DV(repeating: pd.hi), ml = DV(repeating: pd.lo), sv = DV(repeating: scale), zero = DV(repeating: 0)
-        // 1/(T·divisor) as a factor where it is finite: a division per vector costs more than
-        // the rest of the step.
-        let inverse = 1 / scale, iv = DV(repeating: inverse)
-        j = 0
-        while j < n {
-            let c = Swift.min(8, n - j)
-            let e = klLanes(T.self, k, sliceLanes(pb.p, s, j, c, pad: 0), sliceLanes(pb.q, s, j, c, pad: 0), term: false)
-            if let g = pb.gradientP {
-                let (h, l) = vtwoSum(e.dh, -mh)
-                var gp = zeroUnless(e.p .!= zero, e.p * (h + (l + (e.dl - ml))))
-                // An infinite divergence has no finite gradient: NaN where p > 0.
-                if kl == .infinity { gp = zeroUnless(e.p .!= zero, DV(repeating: .nan)) }
-                storeSliceLanes(inverse.isFinite ? gp * iv : gp / sv, g, s, j, c)
+            guard pb.gradientP != nil || pb.gradientQ != nil else { continue }
+            let mh = DV(repeating: pd.hi), ml = DV(repeating: pd.lo), sv = DV(repeating: scale), zero = DV(repeating: 0)
+            // 1/(T·divisor) as a factor where it is finite: a division per vector costs more than
+            // the rest of the step.
+            let inverse = 1 / scale, iv = DV(repeating: inverse)
+            j = 0
+            while j < n {
+                let c = Swift.min(8, n - j)
+                let e: (p: DV, q: DV, dh: DV, dl: DV)
+                if let cache {
+                    let at = cache + 4 * (j / 8)
+                    e = (at[0], at[1], at[2], at[3])
+                } else {
+                    let f = klLanes(T.self, k, sliceLanes(pb.p, s, j, c, pad: 0), sliceLanes(pb.q, s, j, c, pad: 0), term: false)
+                    e = (f.p, f.q, f.dh, f.dl)
+                }
+                if let g = pb.gradientP {
+                    let (h, l) = vtwoSum(e.dh, -mh)
+                    var gp = zeroUnless(e.p .!= zero, e.p * (h + (l + (e.dl - ml))))
+                    // An infinite divergence has no finite gradient: NaN where p > 0.
+                    if kl == .infinity { gp = zeroUnless(e.p .!= zero, DV(repeating: .nan)) }
+                    storeSliceLanes(inverse.isFinite ? gp * iv : gp / sv, g, s, j, c)
+                }
+                if let g = pb.gradientQ { storeSliceLanes(inverse.isFinite ? (e.q - e.p) * iv : (e.q - e.p) / sv, g, s, j, c) }
+                j += 8
             }
-            if let g = pb.gradientQ { storeSliceLanes(inverse.isFinite ? (e.q - e.p) * iv : (e.q - e.p) / sv, g, s, j, c) }
-            j += 8
         }
     }
     return total
 }
 
+/// The longest rows whose p, q and d the terms pass keeps for the gradient pass.
+let klCachedRow = 4096
+
 /// The terms pass over a finite row: KL = Σ p φ(d) (compensated, lanes folded in a fixed order)
 /// and, when the P-gradient is wanted, Σ P d as a pair.
-func klTerms<T: SoftmaxScalar>(_ pb: KLDivergenceProblem<T>, _ s: Slice, _ k: KLRow) -> (Double, DoubleDouble.DD) {
+func klTerms<T: SoftmaxScalar>(_ pb: KLDivergenceProblem<T>, _ s: Slice, _ k: KLRow, cache: UnsafeMutablePointer<DV>?) -> (Double, DoubleDouble.DD) {
     let n = s.n
     let lane = DV(0, 1, 2, 3, 4, 5, 6, 7)
     var sum = DV(repeating: 0), comp = DV(repeating: 0)
@@ -106,6 +124,13 @@ func klTerms<T: SoftmaxScalar>(_ pb: KLDivergenceProblem<T>, _ s: Slice, _ k: KL
     while j < n {
         let c = Swift.min(8, n - j)
         let e = klLanes(T.self, k, sliceLanes(pb.p, s, j, c, pad: 0), sliceLanes(pb.q, s, j, c, pad: 0))
+        if let cache {
+            let at = cache + 4 * (j / 8)
+            at[0] = e.p
+            at[1] = e.q
+            at[2] = e.dh
+            at[3] = e.dl
+        }
         let valid = lane .< DV(repeating: Double(c))
         let (h, l) = vtwoSum(sum, zeroUnless(valid, e.term))
         sum = h

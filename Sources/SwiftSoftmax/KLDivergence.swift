@@ -97,9 +97,9 @@ public func klDivergence<T: SoftmaxScalar>(_ p: [T], _ q: [T], temperature: T = 
 /// block order. Blocks depend only on the shape (`blockSize`), never on the thread count, so the
 /// sum is bitwise identical for any number of threads.
 func sliceBlocks(
-    _ slices: Int, inner: Int, cost: Int, _ body: (Range<Int>) -> CompensatedSumWithSpecials
+    _ slices: Int, inner: Int, cost: Int, minimumBlock: Int = 1, _ body: (Range<Int>) -> CompensatedSumWithSpecials
 ) -> CompensatedSumWithSpecials {
-    let block = blockSize(slices, inner: inner)
+    let block = max(blockSize(slices, inner: inner), minimumBlock)
     let blocks = (slices + block - 1) / block
     return withUnsafeTemporaryAllocation(of: CompensatedSumWithSpecials.self, capacity: blocks) { partial in
         let base = partial.baseAddress!

@@ -73,7 +73,7 @@ private func checkDivergences<T: SoftmaxScalar>(_ k: any SoftmaxKernelSet.Type, 
                             q[o * n * inner + c * inner + j] = T(rounding: b[c])
                         }
                     }
-                    var refKL = [T](repeating: 0, count: slices), ourKL = refKL, refH = refKL, ourH = refKL
+                    var refKL = [T](repeating: 0, count: slices), ourKL = refKL, refH = refKL, ourH = refKL, ourH0 = refKL
                     var refGP = [T](repeating: 0, count: count), refGQ = refGP, ourGP = refGP, ourGQ = refGP
                     var refGH = refGP, ourGH = refGP
                     p.withUnsafeBufferPointer { pb in q.withUnsafeBufferPointer { qb in
@@ -96,6 +96,11 @@ private func checkDivergences<T: SoftmaxScalar>(_ k: any SoftmaxKernelSet.Type, 
                                                     out: o.baseAddress!, gradient: g.baseAddress!)
                             k.entropy(pr, slices: 0..<slices)
                         } }
+                        // Without the gradient (float32 rows at T = 1 take the Float lanes).
+                        ourH0.withUnsafeMutableBufferPointer { o in
+                            k.entropy(EntropyProblem(logits: pb.baseAddress!, n: n, inner: inner, temperature: temperature,
+                                                     out: o.baseAddress!, gradient: nil), slices: 0..<slices)
+                        }
                     } }
                     let what = "\(tier) \(T.self) n \(n) inner \(inner) T \(temperature) family \(f)"
                     // The limits of special rows are summed plainly (docs/design.md): a looser bound.
@@ -104,6 +109,8 @@ private func checkDivergences<T: SoftmaxScalar>(_ k: any SoftmaxKernelSet.Type, 
                     #expect(kl <= bound, "\(what): KL \(kl) ulp: \(ourKL) vs \(refKL)")
                     let h = zip(ourH, refH).map { ulps($0, $1) }.max() ?? 0
                     #expect(h <= 2, "\(what): H \(h) ulp: \(ourH) vs \(refH)")
+                    let h0 = zip(ourH0, refH).map { ulps($0, $1) }.max() ?? 0
+                    #expect(h0 <= 2, "\(what): H without gradient \(h0) ulp: \(ourH0) vs \(refH)")
                     // P-gradients cancel (d - KL) where one class holds nearly all of P: measured
                     // against the whole gradient of the slice's divergence, both parts.
                     let gp = normwise(ourGP, refGP, slices: slices, n: n, inner: inner, also: refGQ)
@@ -132,6 +139,57 @@ func tierDivergencesMatchScalarReference(_ tier: String) {
     let k = Tier.kernels(named: tier)!
     checkDivergences(k, tier, Float.self)
     checkDivergences(k, tier, Double.self)
+}
+
+/// Long float32 rows (one chunk, and more than one: `rowChunkLength` is 16,384) of every family,
+/// and confident rows whose entropy is near and below 2^-90, where the Float lanes hand the row
+/// to the Double lanes: within 2 ulps of the reference.
+@Test(arguments: Tier.available)
+func tierEntropyOfLongAndConfidentFloatRows(_ tier: String) {
+    let k = Tier.kernels(named: tier)!
+    var r = SplitMix(state: 0x5EED_0002)
+    for n in [1000, 16384 + 37] {
+        var rows: [[Double]] = (0..<6).map { family($0, n, &r).0 }
+        for lead in [20.0, 60.0, 95.0, 100.0] {
+            rows.append((0..<n).map { $0 == n / 3 ? lead : (r.unit() - 0.5) })
+        }
+        let x = rows.flatMap { $0.map { Float($0) } }
+        var ours = [Float](repeating: 0, count: rows.count), ref = ours
+        x.withUnsafeBufferPointer { xb in
+            Reference.entropy(xb.baseAddress!, n: n, inner: 1, slices: 0..<rows.count, temperature: 1, out: &ref, grad: nil)
+            ours.withUnsafeMutableBufferPointer { o in
+                k.entropy(EntropyProblem(logits: xb.baseAddress!, n: n, inner: 1, temperature: 1, out: o.baseAddress!,
+                                         gradient: nil), slices: 0..<rows.count)
+            }
+        }
+        let worst = zip(ours, ref).map { ulps($0, $1) }.max() ?? 0
+        #expect(worst <= 2, "\(tier) n \(n): \(worst) ulp: \(ours) vs \(ref)")
+    }
+}
+
+/// Many samples (a partial last group of eight): the per-sample losses equal the reference's and
+/// the returned sum their compensated sum.
+@Test(arguments: Tier.available)
+func tierNLLLossSumsManySamples(_ tier: String) {
+    let k = Tier.kernels(named: tier)!
+    var r = SplitMix(state: 78)
+    let n = 7, slices = 1003
+    let x = (0..<(slices * n)).map { _ in Float(-r.unit() * 10) }
+    let labels: [Int64] = (0..<slices).map { $0 % 5 == 4 ? -100 : Int64($0 % n) }
+    var ref = [Float](repeating: 0, count: slices), ours = ref
+    var total = CompensatedSumWithSpecials()
+    x.withUnsafeBufferPointer { xb in labels.withUnsafeBufferPointer { lb in
+        Reference.nllLoss(xb.baseAddress!, labels: lb.baseAddress!, weight: nil, n: n, inner: 1,
+                          ignoreIndex: -100, slices: 0..<slices, out: &ref)
+        ours.withUnsafeMutableBufferPointer { o in
+            total = k.nllLoss(NLLLossProblem(logProbs: xb.baseAddress!, labels: lb.baseAddress!, weight: nil,
+                                             n: n, inner: 1, ignoreIndex: -100, perSample: o.baseAddress!), slices: 0..<slices)
+        }
+    } }
+    var expected = CompensatedSum()
+    for v in ref { expected.add(Double(v)) }
+    #expect(ours == ref)
+    #expect(total.value == expected.value)
 }
 
 @Test(arguments: Tier.available)
@@ -184,10 +242,11 @@ func tierNLLLossMatchesScalarReference(_ tier: String) {
     let shape = try RowShape(outer: outer, n: n)
     func run() throws -> ([Float], [Float], [Float], [Float]) {
         var kl: Float = 0, gp = [Float](repeating: 0, count: p.count), gq = gp, g = gp
-        var h = [Float](repeating: 0, count: outer)
+        var h = [Float](repeating: 0, count: outer), h0 = h
         try klDivergence(p, q, shape: shape, reduction: .mean, loss: &kl, gradientP: &gp, gradientQ: &gq)
         try entropy(p, into: &h, shape: shape, gradient: &g)
-        return ([kl] + h, gp, gq, g)
+        try entropy(p, into: &h0, shape: shape)
+        return ([kl] + h + h0, gp, gq, g)
     }
     let before = Threads.count
     try Threads.setCount(1)

@@ -3,16 +3,19 @@ entropy, entropy_with_grad, nll_loss (docs/design.md, "KL divergence, entropy an
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional, Union
+import ctypes
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 import numpy as np
 import numpy.typing as npt
 
 from . import _arrays as A
 from . import _results as R
-from ._lib import FUNCS, check
+from ._lib import FUNCS, check, handle
 
 if TYPE_CHECKING:
+    from _ctypes import CFuncPtr
+
     _Value = Union[npt.NDArray[np.floating[Any]], np.floating[Any]]
     _Array = npt.NDArray[np.floating[Any]]
 
@@ -275,6 +278,11 @@ def nll_loss(log_probs: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -1,
     >>> ssm.nll_loss([[-0.5, -1.5], [-2.0, -0.25]], [1, -100], reduction="none")
     array([1.5, 0. ])
     """
+    if (type(log_probs) is _ndarray and type(target) is _ndarray and weight is None and out is None
+            and axis is _LAST and ignore_index is _IGNORE):  # the common call: one level down
+        loss = _fast_nll(log_probs, target, reduction)
+        if loss is not None:
+            return loss
     a, cdt, rdt = A.as_real_array(log_probs, "log_probs")
     code = A.reduction_code(reduction)
     layout = A.Layout(a.shape, (A.class_axis(axis, a.ndim, "log_probs"),))
@@ -297,3 +305,47 @@ def nll_loss(log_probs: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -1,
     check(FUNCS[f"ssm_nll_loss_{A.suffix(cdt)}"](
         A.ptr(xb), A.ptr(tb), A.ptr(wb), *layout.dims, ignore, code, A.ptr(loss)), "nll_loss", labels="target")
     return A.deliver(loss, out, rdt)
+
+
+# nll_loss's fast path (docs/design.md, "The Python layer"): the default call (last axis, no weight,
+# ignore_index -100, no `out`) of C-contiguous, writeable native float32/float64 log-probabilities
+# and int64 targets skips the general argument handling, which is most of a call of a few
+# thousand samples (5.0 -> 2.x us at 64x1000). Handles as softmax's fast path (`_lib.handle`):
+# sizes as c_void_p, the GIL kept up to _FAST_NLL_GIL samples (a call of a few microseconds).
+_LAST = -1
+_IGNORE = -100
+_FAST_NLL_GIL = 65536
+_ndarray = np.ndarray
+_I64 = np.dtype(np.int64)
+_addressof = ctypes.addressof
+_from_buffer: Callable[[Any], ctypes.c_char] = ctypes.c_char.from_buffer
+_FAST_NLL: dict[np.dtype[Any], tuple[CFuncPtr, CFuncPtr]] = {
+    dt: (handle(f"ssm_nll_loss_{A.suffix(dt)}", fast=True, keep_gil=True),
+         handle(f"ssm_nll_loss_{A.suffix(dt)}", fast=True)) for dt in (A.F32, A.F64)}
+
+
+def _fast_nll(x: npt.NDArray[Any], target: npt.NDArray[Any], reduction: object
+              ) -> Union[npt.NDArray[np.floating[Any]], np.floating[Any], None]:
+    """nll_loss of the default call by the fast handles, or None where the general path is
+    needed (another dtype or layout, read-only buffers, no elements, a target of another shape,
+    an unknown reduction: the general path names the problem)."""
+    fast = _FAST_NLL.get(x.dtype)
+    shape = x.shape
+    size = x.size
+    code = A.REDUCTIONS.get(reduction) if type(reduction) is str else None
+    if fast is None or code is None or size == 0 or target.dtype != _I64 or target.shape != shape[:-1]:
+        return None
+    try:
+        # The buffer protocol refuses arrays that are read-only or not C-contiguous: cheaper
+        # than asking their flags.
+        px, pt = _addressof(_from_buffer(x)), _addressof(_from_buffer(target))
+    except (TypeError, ValueError, BufferError):
+        return None
+    n = shape[-1]
+    samples = size // n
+    loss: npt.NDArray[Any] = np.empty(shape[:-1] if code == 0 else (), dtype=x.dtype)
+    f = fast[0] if samples <= _FAST_NLL_GIL else fast[1]
+    status = f(px, pt, None, samples, n, 1, -100, code, _addressof(_from_buffer(loss)))
+    if status:
+        check(status, "nll_loss", labels="target")
+    return loss[()] if loss.ndim == 0 else loss

@@ -198,6 +198,35 @@ def test_nll_loss_values_without_torch():
     assert ssm.nll_loss([[-np.inf, 0.0]], [0], reduction="sum") == np.inf
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_nll_loss_short_path_equals_general_path(dtype, reduction):
+    # The default call of native arrays takes a short path (docs/design.md, "The Python layer");
+    # axis=1 of a 2-d array is the same class axis through the general path.
+    rng = np.random.default_rng(9)
+    lp = np.log(rng.dirichlet(np.ones(7), 50)).astype(dtype)
+    y = rng.integers(0, 7, 50)
+    y[::5] = -100
+    want = ssm.nll_loss(lp, y, axis=1, reduction=reduction)
+    for x, t in [(lp, y), (np.asfortranarray(lp), y), (lp, y.astype(np.int32)), (lp, list(y)), (lp[:, :], y[::1])]:
+        got = ssm.nll_loss(x, t, reduction=reduction)
+        assert type(got) is type(want) and got.dtype == dtype
+        np.testing.assert_array_equal(got, want)
+    read_only = lp.copy()
+    read_only.flags.writeable = False
+    np.testing.assert_array_equal(ssm.nll_loss(read_only, y, reduction=reduction), want)
+    one = ssm.nll_loss(lp[3], y[3:4].reshape(()), reduction=reduction)
+    assert np.ndim(one) == 0 and one == ssm.nll_loss(lp[3], int(y[3]), axis=0, reduction=reduction)
+    bad = y.copy()
+    bad[7] = 7
+    with pytest.raises(ValueError, match=r"labels\[7\] = 7 is outside \[0, 7\)"):
+        ssm.nll_loss(lp, bad, reduction=reduction)
+    with pytest.raises(ValueError, match="reduction"):
+        ssm.nll_loss(lp, y, reduction="avg")
+    with pytest.raises(ValueError, match="target"):
+        ssm.nll_loss(lp, y[:-1], reduction=reduction)
+
+
 # ---------------------------------------------------------------------------------------------
 # special values, layouts, dtypes
 
