@@ -250,46 +250,55 @@ func vexpfPair(_ d: FV) -> (hi: FV, lo: FV) {
 }
 
 #if arch(x86_64) && SSM_AVX512F
-/// `vexpfPair` from `vexpfByTable`'s steps: 2^(j/16) plus its product with expm1 of the reduced
-/// argument and the table's low part, split into a normalised pair and scaled by 2^floor(k/16)
-/// (`vscalefps`); to about 2^-29 relative, with fewer operations than the polynomial pair.
+/// `vexpfPair` from a table of 2^(j/32) (two registers each for its high and low parts, one
+/// `vpermt2ps` reads them) for -104 <= d <= 0, or NaN, which stays NaN: k = round(32 d / ln 2)
+/// comes as k/32 from the 1.5·2^18 trick (t's ulp is 2^-5 and its low five bits are j = k mod
+/// 32), which is what `vscalefps` takes (it applies 2^floor(k/32)), with no multiplication;
+/// r = d - k ln2/32 in two FMAs (within 2^-31), |r| <= ln2/64, where exp(r) - 1 = r + r²/2 + r³/6
+/// to 2^-30.7. 2^(j/32)'s pair times 1 + that, as a normalised pair (Fast2Sum), then scaled: to
+/// about 2^-29 relative.
 @inline(__always)
 func vexpfPairByTable(_ d: FV) -> (hi: FV, lo: FV) {
-    let magic = FV(repeating: 0x1.8p23)
-    let t = fmadd(d, FV(repeating: 0x1.715476p+4), magic)
-    let kf = t - magic
-    // d - kf ln2/16 with ln2/16 = 0x1.62e430p-5 - 0x1.05c610p-33: the first step is exact, the second rounds
-    // once, 2^-30 absolute (|r| < 2^-5), which is 2^-30 relative in exp.
-    let r = fmadd(kf, FV(repeating: 0x1.05c610p-33), fmadd(kf, FV(repeating: -0x1.62e430p-5), d))
-    let r2 = r * r
-    let qq = fmadd(r2, fmadd(r2, FV(repeating: 0x1.555556p-5), fmadd(r, FV(repeating: 0x1.555556p-3), FV(repeating: 0.5))), r)
+    let magic = FV(repeating: 0x1.8p18)
+    let t = fmadd(d, FV(repeating: 0x1.715476p+0), magic)
+    let k32 = t - magic
+    // ln 2 = 0x1.62e430p-1 - 0x1.05c610p-29: the first step rounds once, 2^-31 absolute (|r| < 2^-6).
+    let r = fmadd(k32, FV(repeating: 0x1.05c610p-29), fmadd(k32, FV(repeating: -0x1.62e430p-1), d))
+    let qq = fmadd(fmadd(r, FV(repeating: 0x1.555556p-3), FV(repeating: 0.5)), r * r, r)
     let index = unsafeBitCast(t, to: SIMD8<Int64>.self)
-    let tHi = _mm512_permutexvar_ps(index, FV(
-        0x1.000000p+0, 0x1.0b5586p+0, 0x1.172b84p+0, 0x1.2387a6p+0, 0x1.306fe0p+0, 0x1.3dea64p+0, 0x1.4bfdaep+0, 0x1.5ab07ep+0,
-        0x1.6a09e6p+0, 0x1.7a1148p+0, 0x1.8ace54p+0, 0x1.9c4918p+0, 0x1.ae89fap+0, 0x1.c199bep+0, 0x1.d5818ep+0, 0x1.ea4afap+0))
-    let tLo = _mm512_permutexvar_ps(index, FV(
-        0, 0x1.9f3122p-25, -0x1.c15742p-27, 0x1.ceac48p-25, 0x1.4636e2p-25, 0x1.824684p-25, -0x1.593abcp-25, -0x1.5bd5ecp-27,
-        0x1.9fcef4p-26, -0x1.829fd0p-25, 0x1.15506ep-27, 0x1.51f848p-27, -0x1.a94b14p-26, -0x1.3d56b2p-27, -0x1.822dbcp-27, 0x1.52486cp-27))
+    let tHi = _mm512_permutex2var_ps(
+        FV(0x1.000000p+0, 0x1.059b0ep+0, 0x1.0b5586p+0, 0x1.11301ep+0, 0x1.172b84p+0, 0x1.1d4874p+0, 0x1.2387a6p+0, 0x1.29e9e0p+0,
+           0x1.306fe0p+0, 0x1.371a74p+0, 0x1.3dea64p+0, 0x1.44e086p+0, 0x1.4bfdaep+0, 0x1.5342b6p+0, 0x1.5ab07ep+0, 0x1.6247ecp+0),
+        index,
+        FV(0x1.6a09e6p+0, 0x1.71f75ep+0, 0x1.7a1148p+0, 0x1.82589ap+0, 0x1.8ace54p+0, 0x1.93737cp+0, 0x1.9c4918p+0, 0x1.a5503cp+0,
+           0x1.ae89fap+0, 0x1.b7f770p+0, 0x1.c199bep+0, 0x1.cb720ep+0, 0x1.d5818ep+0, 0x1.dfc974p+0, 0x1.ea4afap+0, 0x1.f50766p+0))
+    let tLo = _mm512_permutex2var_ps(
+        FV(0, -0x1.9d4f52p-25, 0x1.9f3122p-25, -0x1.fdb496p-25, -0x1.c15742p-27, -0x1.d2e8cap-25, 0x1.ceac48p-25, -0x1.5c0424p-25,
+           0x1.4636e2p-25, -0x1.18aac6p-25, 0x1.824684p-25, 0x1.8624b4p-30, -0x1.593abcp-25, -0x1.2c5610p-25, -0x1.5bd5ecp-27, -0x1.f8b550p-25),
+        index,
+        FV(0x1.9fcef4p-26, 0x1.1d8beep-25, -0x1.829fd0p-25, -0x1.accc7cp-26, 0x1.15506ep-27, -0x1.e64744p-25, 0x1.51f848p-27, -0x1.b83b54p-25,
+           -0x1.a94b14p-26, -0x1.a09438p-25, -0x1.3d56b2p-27, -0x1.8837ccp-27, -0x1.822dbcp-27, -0x1.908c94p-25, 0x1.52486cp-27, -0x1.246eb0p-26))
     // hi + lo as a normalised pair (Fast2Sum: |tHi| >= |its correction|), then scaled.
     let lo = fmadd(tHi, qq, tLo)
     let p = tHi + lo
-    let scale = kf * FV(repeating: 0.0625)
-    return (_mm512_scalef_ps(p, scale), _mm512_scalef_ps((tHi - p) + lo, scale))
+    return (_mm512_scalef_ps(p, k32), _mm512_scalef_ps((tHi - p) + lo, k32))
 }
 #endif
 
 /// sigmoid of a Float vector in Float arithmetic: `pairQuotient`'s idea with the pair from
 /// `vexpfPair` (the table's on AVX-512), a reciprocal that the remainder corrects, and the
-/// remainder from nh - q rather than a split 1 + e, about 0.6 ulp (0.75 worst, near underflow). Below -104, e = exp(-104) rounds to +0, as every sigmoid there does. NaN lanes
-/// return the input.
+/// remainder from nh - q rather than a split 1 + e, about 0.6 ulp (0.75 worst, near underflow).
+/// Below -104, e = exp(-104) rounds to +0, as every sigmoid there does. NaN lanes give NaN (on
+/// AVX-512 the NaN itself, quieted and negated, carried through every step; elsewhere the input).
 @inline(__always)
 func sigmoidFloatLanes(_ v: FV) -> FV {
     let one = FV(repeating: 1), zero = FV(repeating: 0), floor = FV(repeating: -104)
     let d = unsafeBitCast(unsafeBitCast(v, to: FBits.self) | FBits(repeating: 0x8000_0000), to: FV.self)
-    // NaN lanes take the floor here (maxps returns its second operand); the end restores them.
     #if arch(x86_64) && SSM_AVX512F
-    let (eh, el) = vexpfPairByTable(maxKeeping(d, floor))
+    // vmaxps returns its second operand where either is NaN: d's NaN goes on.
+    let (eh, el) = vexpfPairByTable(_mm512_max_ps(floor, d))
     #else
+    // NaN lanes take the floor here (maxps returns its second operand); the end restores them.
     let (eh, el) = vexpfPair(maxKeeping(d, floor))
     #endif
     let neg = v .< zero
@@ -297,8 +306,9 @@ func sigmoidFloatLanes(_ v: FV) -> FV {
     let sh = one + eh
     #if arch(x86_64) && SSM_AVX512F
     // vrcp14ps alone (2^-14, sh in [1, 2]): q is off by 2^-14, the remainder's correction by
-    // 2^-14 of itself, 2^-28 of q. Raised to 1/2, which 1/sh is not below, so that q >= nh/2.
-    let inv = maxKeeping(_mm512_rcp14_ps(sh), FV(repeating: 0.5))
+    // 2^-14 of itself, 2^-28 of q. Raised to 1/2, which 1/sh is not below, so that q >= nh/2
+    // (a NaN reciprocal stays NaN, the second operand).
+    let inv = _mm512_max_ps(FV(repeating: 0.5), _mm512_rcp14_ps(sh))
     #else
     let inv = reciprocalApprox(sh)
     #endif
@@ -307,6 +317,10 @@ func sigmoidFloatLanes(_ v: FV) -> FV {
     // (Sterbenz: q is in [nh/2, 2 nh]) and the rest is about 2^-14 of nh (a rounded quotient's
     // 2^-24 elsewhere), so each step after it rounds far below q's ulp.
     let corr = fnmadd(q, el, fnmadd(q, eh, nh - q) + nl)
+    #if arch(x86_64) && SSM_AVX512F
+    return fmadd(corr, inv, q)
+    #else
     return fmadd(corr, inv, q).replacing(with: v, where: v .!= v)
+    #endif
 }
 #endif
