@@ -97,7 +97,8 @@ func vexpPair(_ d: DV, _ dl: DV = DV(repeating: 0)) -> (hi: DV, lo: DV) {
 
 /// exp(-|v|) for a lane of T: the pair for Double; for Float input the cheap exp (2^-28.9),
 /// its argument raised to -150 so that only |v| > 745.13, where Double's exp underflows, gives
-/// +0: the Float results (and zero signs) of the Double formula.
+/// +0: the Float results (and zero signs) of the Double formula (on AVX-512 the table's,
+/// `vexpForFloatByTable`, which underflows there by itself).
 @inline(__always)
 func expMinusAbs<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> (hi: DV, lo: DV) {
     let d = minusAbs(v)
@@ -108,10 +109,40 @@ func expMinusAbs<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> (hi: DV, lo: DV) {
         return vexpPair(d)
         #endif
     }
+    #if arch(x86_64) && SSM_AVX512F
+    return (vexpForFloatByTable(d), DV(repeating: 0))
+    #else
     let floor = DV(repeating: -150)
     let e = vexpForFloat(floor.replacing(with: d, where: d .> floor))
     return (zeroUnless(d .>= DV(repeating: -745.1332191019412), e), DV(repeating: 0))
+    #endif
 }
+
+#if arch(x86_64) && SSM_AVX512F
+/// exp(d) for d <= 0 to about 2^-34 relative, for Float results: fewer operations than
+/// `vexpForFloat`. k/16 = round(16 d / ln 2)/16 from the 1.5·2^48 trick (t's ulp is 2^-4, its low
+/// four bits are j = k mod 16), which `vscalefpd` takes as it is (it applies 2^floor(k/16) and
+/// rounds a subnormal result once); r = d - (k/16) ln 2 in one FMA (within 2^-45), |r| <= ln2/32,
+/// exp(r) - 1 by its series to r^4 (2^-34.5), times 2^(j/16) from `vexpByTable`'s table (one
+/// `vpermi2pd`; its high parts alone). d is raised to -750 first, where the result is +0 as it
+/// is below -745.13; NaN stays NaN (`vmaxpd` returns its second operand).
+@inline(__always)
+func vexpForFloatByTable(_ d: DV) -> DV {
+    let magic = DV(repeating: 0x1.8p48)
+    let x = _mm512_max_pd(DV(repeating: -750), d)
+    let t = fmadd(x, DV(repeating: 1.4426950408889634), magic)
+    let k16 = t - magic
+    let r = fmadd(k16, DV(repeating: -0.6931471805599453), x)
+    let q = fmadd(fmadd(r * r, DV(repeating: 1.0 / 24), fmadd(r, DV(repeating: 1.0 / 6), DV(repeating: 0.5))), r * r, r)
+    let tHi = _mm512_permutex2var_pd(
+        DV(0x1.0000000000000p+0, 0x1.0b5586cf9890fp+0, 0x1.172b83c7d517bp+0, 0x1.2387a6e756238p+0,
+           0x1.306fe0a31b715p+0, 0x1.3dea64c123422p+0, 0x1.4bfdad5362a27p+0, 0x1.5ab07dd485429p+0),
+        unsafeBitCast(t, to: SIMD8<Int64>.self),
+        DV(0x1.6a09e667f3bcdp+0, 0x1.7a11473eb0187p+0, 0x1.8ace5422aa0dbp+0, 0x1.9c49182a3f090p+0,
+           0x1.ae89f995ad3adp+0, 0x1.c199bdd85529cp+0, 0x1.d5818dcfba487p+0, 0x1.ea4afa2a490dap+0))
+    return _mm512_scalef_pd(fmadd(tHi, q, tHi), k16)
+}
+#endif
 
 /// sigmoid of eight lanes: n / (1 + e) rounded once from the pair e (Double) or from e with 29
 /// bits to spare (Float input). NaN lanes return the input.
@@ -156,7 +187,11 @@ func logSigmoidLanes<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV {
     let (eh, el) = expMinusAbs(T.self, v)
     var r: DV
     if T.self == Float.self {
+        #if arch(x86_64) && SSM_AVX512F
+        r = a - vlog1pForFloatByTable(eh)
+        #else
         r = a - vlog1pForFloat(eh)
+        #endif
     } else {
         // Below 2^-54, log1p(e) = e - e^2/2 rounds as e does, and the reduction in vlog1pPair
         // would lose a subnormal e's last bit.
@@ -170,6 +205,43 @@ func logSigmoidLanes<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV {
     }
     return r.replacing(with: v, where: v .!= v)
 }
+
+#if arch(x86_64) && SSM_AVX512F
+/// log1p(e) for 0 <= e <= 1 (or NaN) to about 2^-32 relative, for Float results, without
+/// `vlog1pForFloat`'s division: 1 + e = s + sl exactly (Fast2Sum), s in [1, 2]; j is s's nearest
+/// sixteenth (s ≈ 1 + j/16, at most 15), c = 1/(1 + j/16) rounded (one `vpermi2pd` of a
+/// two-register table, and one more for -log(c), rounded from c itself), so that
+/// log1p(e) = -log(c) + log1p(r) with r = (s + sl)·c - 1 exactly but for one rounding (two FMAs),
+/// |r| <= 0.033, where the series to r^6 is within r^6/7 < 2^-32.8 of log1p(r) relative. c = 1 for
+/// j = 0, where r is e itself (nothing cancels as e goes to 0).
+@inline(__always)
+func vlog1pForFloatByTable(_ e: DV) -> DV {
+    let one = DV(repeating: 1)
+    let s = one + e
+    let sl = (one - s) + e
+    let bits = unsafeBitCast(s, to: SIMD8<Int64>.self)
+    // (s - 1)·16 rounded, from the exponent and the top bits of the significand (s = 2 gives 16).
+    let j = _mm512_min_epi64((bits &- SIMD8<Int64>(repeating: 0x3FF0_0000_0000_0000 - (1 << 47))) &>> 48,
+                             SIMD8<Int64>(repeating: 15))
+    let c = _mm512_permutex2var_pd(
+        DV(0x1.0000000000000p+0, 0x1.e1e1e1e1e1e1ep-1, 0x1.c71c71c71c71cp-1, 0x1.af286bca1af28p-1,
+           0x1.999999999999ap-1, 0x1.8618618618618p-1, 0x1.745d1745d1746p-1, 0x1.642c8590b2164p-1),
+        j,
+        DV(0x1.5555555555555p-1, 0x1.47ae147ae147bp-1, 0x1.3b13b13b13b14p-1, 0x1.2f684bda12f68p-1,
+           0x1.2492492492492p-1, 0x1.1a7b9611a7b96p-1, 0x1.1111111111111p-1, 0x1.0842108421084p-1))
+    let minusLogC = _mm512_permutex2var_pd(
+        DV(0, 0x1.f0a30c01162a8p-5, 0x1.e27076e2af2eap-4, 0x1.5ff3070a793d6p-3,
+           0x1.c8ff7c79a9a20p-3, 0x1.1675cababa60fp-2, 0x1.4618bc21c5ec2p-2, 0x1.739d7f6bbd007p-2),
+        j,
+        DV(0x1.9f323ecbf984dp-2, 0x1.c8ff7c79a9a21p-2, 0x1.f128f5faf06ecp-2, 0x1.0be72e4252a83p-1,
+           0x1.1e85f5e7040d1p-1, 0x1.307d7334f10bep-1, 0x1.41d8fe84672afp-1, 0x1.52a2d265bc5abp-1))
+    let r = fmadd(sl, c, fmadd(s, c, -one))
+    let r2 = r * r
+    let odd = fmadd(r, DV(repeating: 1.0 / 3), DV(repeating: -0.5))
+    let even = fmadd(r2, DV(repeating: -1.0 / 6), fmadd(r, DV(repeating: 0.2), DV(repeating: -0.25)))
+    return minusLogC + fmadd(fmadd(even, r2, odd), r2, r)
+}
+#endif
 
 /// log1p(uh + ul) for 0 <= uh <= 1 (|ul| <= ulp(uh)) as an unevaluated pair, to about 2^-58
 /// relative.
