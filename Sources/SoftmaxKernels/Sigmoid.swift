@@ -97,7 +97,8 @@ func vexpPair(_ d: DV, _ dl: DV = DV(repeating: 0)) -> (hi: DV, lo: DV) {
 
 /// exp(-|v|) for a lane of T: the pair for Double; for Float input the cheap exp (2^-28.9),
 /// its argument raised to -150 so that only |v| > 745.13, where Double's exp underflows, gives
-/// +0: the Float results (and zero signs) of the Double formula.
+/// +0: the Float results (and zero signs) of the Double formula (on AVX-512 the table's,
+/// `vexpForFloatByTable`, which underflows there by itself).
 @inline(__always)
 func expMinusAbs<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> (hi: DV, lo: DV) {
     let d = minusAbs(v)
@@ -108,10 +109,40 @@ func expMinusAbs<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> (hi: DV, lo: DV) {
         return vexpPair(d)
         #endif
     }
+    #if arch(x86_64) && SSM_AVX512F
+    return (vexpForFloatByTable(d), DV(repeating: 0))
+    #else
     let floor = DV(repeating: -150)
     let e = vexpForFloat(floor.replacing(with: d, where: d .> floor))
     return (zeroUnless(d .>= DV(repeating: -745.1332191019412), e), DV(repeating: 0))
+    #endif
 }
+
+#if arch(x86_64) && SSM_AVX512F
+/// exp(d) for d <= 0 to about 2^-34 relative, for Float results: fewer operations than
+/// `vexpForFloat`. k/16 = round(16 d / ln 2)/16 from the 1.5·2^48 trick (t's ulp is 2^-4, its low
+/// four bits are j = k mod 16), which `vscalefpd` takes as it is (it applies 2^floor(k/16) and
+/// rounds a subnormal result once); r = d - (k/16) ln 2 in one FMA (within 2^-45), |r| <= ln2/32,
+/// exp(r) - 1 by its series to r^4 (2^-34.5), times 2^(j/16) from `vexpByTable`'s table (one
+/// `vpermi2pd`; its high parts alone). d is raised to -750 first, where the result is +0 as it
+/// is below -745.13; NaN stays NaN (`vmaxpd` returns its second operand).
+@inline(__always)
+func vexpForFloatByTable(_ d: DV) -> DV {
+    let magic = DV(repeating: 0x1.8p48)
+    let x = _mm512_max_pd(DV(repeating: -750), d)
+    let t = fmadd(x, DV(repeating: 1.4426950408889634), magic)
+    let k16 = t - magic
+    let r = fmadd(k16, DV(repeating: -0.6931471805599453), x)
+    let q = fmadd(fmadd(r * r, DV(repeating: 1.0 / 24), fmadd(r, DV(repeating: 1.0 / 6), DV(repeating: 0.5))), r * r, r)
+    let tHi = _mm512_permutex2var_pd(
+        DV(0x1.0000000000000p+0, 0x1.0b5586cf9890fp+0, 0x1.172b83c7d517bp+0, 0x1.2387a6e756238p+0,
+           0x1.306fe0a31b715p+0, 0x1.3dea64c123422p+0, 0x1.4bfdad5362a27p+0, 0x1.5ab07dd485429p+0),
+        unsafeBitCast(t, to: SIMD8<Int64>.self),
+        DV(0x1.6a09e667f3bcdp+0, 0x1.7a11473eb0187p+0, 0x1.8ace5422aa0dbp+0, 0x1.9c49182a3f090p+0,
+           0x1.ae89f995ad3adp+0, 0x1.c199bdd85529cp+0, 0x1.d5818dcfba487p+0, 0x1.ea4afa2a490dap+0))
+    return _mm512_scalef_pd(fmadd(tHi, q, tHi), k16)
+}
+#endif
 
 /// sigmoid of eight lanes: n / (1 + e) rounded once from the pair e (Double) or from e with 29
 /// bits to spare (Float input). NaN lanes return the input.
@@ -132,7 +163,9 @@ func sigmoidLanes<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV {
 
 /// (nh + nl) / (1 + eh + el) for 0 <= eh <= 1, rounded once (about half an ulp): 1 + eh split
 /// exactly (Fast2Sum), one division for 1 / (1 + eh), the quotient's remainder (`remainder`,
-/// exact with FMA or Dekker's product) and the low parts folded into one correction.
+/// exact with FMA or Dekker's product) and the low parts folded into one correction. (`vrcp14pd`
+/// and a Newton step in place of the division measured slower: the FMA ports, not the
+/// divider, bound this loop.)
 @inline(__always)
 func pairQuotient(_ nh: DV, _ nl: DV, _ eh: DV, _ el: DV) -> DV {
     let one = DV(repeating: 1)
@@ -154,7 +187,11 @@ func logSigmoidLanes<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV {
     let (eh, el) = expMinusAbs(T.self, v)
     var r: DV
     if T.self == Float.self {
+        #if arch(x86_64) && SSM_AVX512F
+        r = a - vlog1pForFloatByTable(eh)
+        #else
         r = a - vlog1pForFloat(eh)
+        #endif
     } else {
         // Below 2^-54, log1p(e) = e - e^2/2 rounds as e does, and the reduction in vlog1pPair
         // would lose a subnormal e's last bit.
@@ -168,6 +205,43 @@ func logSigmoidLanes<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV {
     }
     return r.replacing(with: v, where: v .!= v)
 }
+
+#if arch(x86_64) && SSM_AVX512F
+/// log1p(e) for 0 <= e <= 1 (or NaN) to about 2^-32 relative, for Float results, without
+/// `vlog1pForFloat`'s division: 1 + e = s + sl exactly (Fast2Sum), s in [1, 2]; j is s's nearest
+/// sixteenth (s ≈ 1 + j/16, at most 15), c = 1/(1 + j/16) rounded (one `vpermi2pd` of a
+/// two-register table, and one more for -log(c), rounded from c itself), so that
+/// log1p(e) = -log(c) + log1p(r) with r = (s + sl)·c - 1 exactly but for one rounding (two FMAs),
+/// |r| <= 0.033, where the series to r^6 is within r^6/7 < 2^-32.8 of log1p(r) relative. c = 1 for
+/// j = 0, where r is e itself (nothing cancels as e goes to 0).
+@inline(__always)
+func vlog1pForFloatByTable(_ e: DV) -> DV {
+    let one = DV(repeating: 1)
+    let s = one + e
+    let sl = (one - s) + e
+    let bits = unsafeBitCast(s, to: SIMD8<Int64>.self)
+    // (s - 1)·16 rounded, from the exponent and the top bits of the significand (s = 2 gives 16).
+    let j = _mm512_min_epi64((bits &- SIMD8<Int64>(repeating: 0x3FF0_0000_0000_0000 - (1 << 47))) &>> 48,
+                             SIMD8<Int64>(repeating: 15))
+    let c = _mm512_permutex2var_pd(
+        DV(0x1.0000000000000p+0, 0x1.e1e1e1e1e1e1ep-1, 0x1.c71c71c71c71cp-1, 0x1.af286bca1af28p-1,
+           0x1.999999999999ap-1, 0x1.8618618618618p-1, 0x1.745d1745d1746p-1, 0x1.642c8590b2164p-1),
+        j,
+        DV(0x1.5555555555555p-1, 0x1.47ae147ae147bp-1, 0x1.3b13b13b13b14p-1, 0x1.2f684bda12f68p-1,
+           0x1.2492492492492p-1, 0x1.1a7b9611a7b96p-1, 0x1.1111111111111p-1, 0x1.0842108421084p-1))
+    let minusLogC = _mm512_permutex2var_pd(
+        DV(0, 0x1.f0a30c01162a8p-5, 0x1.e27076e2af2eap-4, 0x1.5ff3070a793d6p-3,
+           0x1.c8ff7c79a9a20p-3, 0x1.1675cababa60fp-2, 0x1.4618bc21c5ec2p-2, 0x1.739d7f6bbd007p-2),
+        j,
+        DV(0x1.9f323ecbf984dp-2, 0x1.c8ff7c79a9a21p-2, 0x1.f128f5faf06ecp-2, 0x1.0be72e4252a83p-1,
+           0x1.1e85f5e7040d1p-1, 0x1.307d7334f10bep-1, 0x1.41d8fe84672afp-1, 0x1.52a2d265bc5abp-1))
+    let r = fmadd(sl, c, fmadd(s, c, -one))
+    let r2 = r * r
+    let odd = fmadd(r, DV(repeating: 1.0 / 3), DV(repeating: -0.5))
+    let even = fmadd(r2, DV(repeating: -1.0 / 6), fmadd(r, DV(repeating: 0.2), DV(repeating: -0.25)))
+    return minusLogC + fmadd(fmadd(even, r2, odd), r2, r)
+}
+#endif
 
 /// log1p(uh + ul) for 0 <= uh <= 1 (|ul| <= ulp(uh)) as an unevaluated pair, to about 2^-58
 /// relative.
@@ -248,46 +322,55 @@ func vexpfPair(_ d: FV) -> (hi: FV, lo: FV) {
 }
 
 #if arch(x86_64) && SSM_AVX512F
-/// `vexpfPair` from `vexpfByTable`'s steps: 2^(j/16) plus its product with expm1 of the reduced
-/// argument and the table's low part, split into a normalised pair and scaled by 2^floor(k/16)
-/// (`vscalefps`); to about 2^-29 relative, with fewer operations than the polynomial pair.
+/// `vexpfPair` from a table of 2^(j/32) (two registers each for its high and low parts, one
+/// `vpermt2ps` reads them) for -104 <= d <= 0, or NaN, which stays NaN: k = round(32 d / ln 2)
+/// comes as k/32 from the 1.5·2^18 trick (t's ulp is 2^-5 and its low five bits are j = k mod
+/// 32), which is what `vscalefps` takes (it applies 2^floor(k/32)), with no multiplication;
+/// r = d - k ln2/32 in two FMAs (within 2^-31), |r| <= ln2/64, where exp(r) - 1 = r + r²/2 + r³/6
+/// to 2^-30.7. 2^(j/32)'s pair times 1 + that, as a normalised pair (Fast2Sum), then scaled: to
+/// about 2^-29 relative.
 @inline(__always)
 func vexpfPairByTable(_ d: FV) -> (hi: FV, lo: FV) {
-    let magic = FV(repeating: 0x1.8p23)
-    let t = fmadd(d, FV(repeating: 0x1.715476p+4), magic)
-    let kf = t - magic
-    // d - kf ln2/16 with ln2/16 = 0x1.62e430p-5 - 0x1.05c610p-33: the first step is exact, the second rounds
-    // once, 2^-30 absolute (|r| < 2^-5), which is 2^-30 relative in exp.
-    let r = fmadd(kf, FV(repeating: 0x1.05c610p-33), fmadd(kf, FV(repeating: -0x1.62e430p-5), d))
-    let r2 = r * r
-    let qq = fmadd(r2, fmadd(r2, FV(repeating: 0x1.555556p-5), fmadd(r, FV(repeating: 0x1.555556p-3), FV(repeating: 0.5))), r)
+    let magic = FV(repeating: 0x1.8p18)
+    let t = fmadd(d, FV(repeating: 0x1.715476p+0), magic)
+    let k32 = t - magic
+    // ln 2 = 0x1.62e430p-1 - 0x1.05c610p-29: the first step rounds once, 2^-31 absolute (|r| < 2^-6).
+    let r = fmadd(k32, FV(repeating: 0x1.05c610p-29), fmadd(k32, FV(repeating: -0x1.62e430p-1), d))
+    let qq = fmadd(fmadd(r, FV(repeating: 0x1.555556p-3), FV(repeating: 0.5)), r * r, r)
     let index = unsafeBitCast(t, to: SIMD8<Int64>.self)
-    let tHi = _mm512_permutexvar_ps(index, FV(
-        0x1.000000p+0, 0x1.0b5586p+0, 0x1.172b84p+0, 0x1.2387a6p+0, 0x1.306fe0p+0, 0x1.3dea64p+0, 0x1.4bfdaep+0, 0x1.5ab07ep+0,
-        0x1.6a09e6p+0, 0x1.7a1148p+0, 0x1.8ace54p+0, 0x1.9c4918p+0, 0x1.ae89fap+0, 0x1.c199bep+0, 0x1.d5818ep+0, 0x1.ea4afap+0))
-    let tLo = _mm512_permutexvar_ps(index, FV(
-        0, 0x1.9f3122p-25, -0x1.c15742p-27, 0x1.ceac48p-25, 0x1.4636e2p-25, 0x1.824684p-25, -0x1.593abcp-25, -0x1.5bd5ecp-27,
-        0x1.9fcef4p-26, -0x1.829fd0p-25, 0x1.15506ep-27, 0x1.51f848p-27, -0x1.a94b14p-26, -0x1.3d56b2p-27, -0x1.822dbcp-27, 0x1.52486cp-27))
+    let tHi = _mm512_permutex2var_ps(
+        FV(0x1.000000p+0, 0x1.059b0ep+0, 0x1.0b5586p+0, 0x1.11301ep+0, 0x1.172b84p+0, 0x1.1d4874p+0, 0x1.2387a6p+0, 0x1.29e9e0p+0,
+           0x1.306fe0p+0, 0x1.371a74p+0, 0x1.3dea64p+0, 0x1.44e086p+0, 0x1.4bfdaep+0, 0x1.5342b6p+0, 0x1.5ab07ep+0, 0x1.6247ecp+0),
+        index,
+        FV(0x1.6a09e6p+0, 0x1.71f75ep+0, 0x1.7a1148p+0, 0x1.82589ap+0, 0x1.8ace54p+0, 0x1.93737cp+0, 0x1.9c4918p+0, 0x1.a5503cp+0,
+           0x1.ae89fap+0, 0x1.b7f770p+0, 0x1.c199bep+0, 0x1.cb720ep+0, 0x1.d5818ep+0, 0x1.dfc974p+0, 0x1.ea4afap+0, 0x1.f50766p+0))
+    let tLo = _mm512_permutex2var_ps(
+        FV(0, -0x1.9d4f52p-25, 0x1.9f3122p-25, -0x1.fdb496p-25, -0x1.c15742p-27, -0x1.d2e8cap-25, 0x1.ceac48p-25, -0x1.5c0424p-25,
+           0x1.4636e2p-25, -0x1.18aac6p-25, 0x1.824684p-25, 0x1.8624b4p-30, -0x1.593abcp-25, -0x1.2c5610p-25, -0x1.5bd5ecp-27, -0x1.f8b550p-25),
+        index,
+        FV(0x1.9fcef4p-26, 0x1.1d8beep-25, -0x1.829fd0p-25, -0x1.accc7cp-26, 0x1.15506ep-27, -0x1.e64744p-25, 0x1.51f848p-27, -0x1.b83b54p-25,
+           -0x1.a94b14p-26, -0x1.a09438p-25, -0x1.3d56b2p-27, -0x1.8837ccp-27, -0x1.822dbcp-27, -0x1.908c94p-25, 0x1.52486cp-27, -0x1.246eb0p-26))
     // hi + lo as a normalised pair (Fast2Sum: |tHi| >= |its correction|), then scaled.
     let lo = fmadd(tHi, qq, tLo)
     let p = tHi + lo
-    let scale = kf * FV(repeating: 0.0625)
-    return (_mm512_scalef_ps(p, scale), _mm512_scalef_ps((tHi - p) + lo, scale))
+    return (_mm512_scalef_ps(p, k32), _mm512_scalef_ps((tHi - p) + lo, k32))
 }
 #endif
 
 /// sigmoid of a Float vector in Float arithmetic: `pairQuotient`'s idea with the pair from
 /// `vexpfPair` (the table's on AVX-512), a reciprocal that the remainder corrects, and the
-/// remainder from nh - q rather than a split 1 + e, about 0.6 ulp (0.75 worst, near underflow). Below -104, e = exp(-104) rounds to +0, as every sigmoid there does. NaN lanes
-/// return the input.
+/// remainder from nh - q rather than a split 1 + e, about 0.6 ulp (0.75 worst, near underflow).
+/// Below -104, e = exp(-104) rounds to +0, as every sigmoid there does. NaN lanes give NaN (on
+/// AVX-512 the NaN itself, quieted and negated, carried through every step; elsewhere the input).
 @inline(__always)
 func sigmoidFloatLanes(_ v: FV) -> FV {
     let one = FV(repeating: 1), zero = FV(repeating: 0), floor = FV(repeating: -104)
     let d = unsafeBitCast(unsafeBitCast(v, to: FBits.self) | FBits(repeating: 0x8000_0000), to: FV.self)
-    // NaN lanes take the floor here (maxps returns its second operand); the end restores them.
     #if arch(x86_64) && SSM_AVX512F
-    let (eh, el) = vexpfPairByTable(maxKeeping(d, floor))
+    // vmaxps returns its second operand where either is NaN: d's NaN goes on.
+    let (eh, el) = vexpfPairByTable(_mm512_max_ps(floor, d))
     #else
+    // NaN lanes take the floor here (maxps returns its second operand); the end restores them.
     let (eh, el) = vexpfPair(maxKeeping(d, floor))
     #endif
     let neg = v .< zero
@@ -295,8 +378,9 @@ func sigmoidFloatLanes(_ v: FV) -> FV {
     let sh = one + eh
     #if arch(x86_64) && SSM_AVX512F
     // vrcp14ps alone (2^-14, sh in [1, 2]): q is off by 2^-14, the remainder's correction by
-    // 2^-14 of itself, 2^-28 of q. Raised to 1/2, which 1/sh is not below, so that q >= nh/2.
-    let inv = maxKeeping(_mm512_rcp14_ps(sh), FV(repeating: 0.5))
+    // 2^-14 of itself, 2^-28 of q. Raised to 1/2, which 1/sh is not below, so that q >= nh/2
+    // (a NaN reciprocal stays NaN, the second operand).
+    let inv = _mm512_max_ps(FV(repeating: 0.5), _mm512_rcp14_ps(sh))
     #else
     let inv = reciprocalApprox(sh)
     #endif
@@ -305,6 +389,10 @@ func sigmoidFloatLanes(_ v: FV) -> FV {
     // (Sterbenz: q is in [nh/2, 2 nh]) and the rest is about 2^-14 of nh (a rounded quotient's
     // 2^-24 elsewhere), so each step after it rounds far below q's ulp.
     let corr = fnmadd(q, el, fnmadd(q, eh, nh - q) + nl)
+    #if arch(x86_64) && SSM_AVX512F
+    return fmadd(corr, inv, q)
+    #else
     return fmadd(corr, inv, q).replacing(with: v, where: v .!= v)
+    #endif
 }
 #endif

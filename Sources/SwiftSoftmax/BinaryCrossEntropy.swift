@@ -78,9 +78,10 @@ public func binaryCrossEntropyWithLogits<T: SoftmaxScalar>(
         logits: logits, targets: targets, weight: weight, posWeight: posWeight, n: shape.n,
         perElement: reduction == .none ? loss : nil, gradient: gradient,
         gradientDivisor: reduction == .mean ? Double(count) : 1)
-    // Blocks depend only on the element count (at most 1024 partial sums, whole vectors), never
-    // on the thread count, so the reduced loss is bitwise identical for any number of threads.
-    let block = ((count + 1023) / 1024 + 7) / 8 * 8
+    // Blocks depend only on the element count (at most 1024 partial sums, whole vectors, at
+    // least 1024 elements: each block ends in a scalar fold of its lanes), never on the thread
+    // count, so the reduced loss is bitwise identical for any number of threads.
+    let block = max(1024, ((count + 1023) / 1024 + 7) / 8 * 8)
     let blocks = (count + block - 1) / block
     let total = withUnsafeTemporaryAllocation(of: CompensatedSumWithSpecials.self, capacity: blocks) { partial in
         let base = partial.baseAddress!
@@ -107,16 +108,22 @@ public func binaryCrossEntropyWithLogits<T: SoftmaxScalar>(
 }
 
 /// The first index whose value is not in [0, upper] (NaN included), or nil: whole blocks are
-/// checked without a branch per element, then the failing block is searched.
+/// checked eight lanes at a time without a branch per element, then the failing block is
+/// searched.
 private func firstOutside<T: SoftmaxScalar>(_ p: UnsafePointer<T>, _ count: Int, upTo upper: T) -> Int? {
+    let zero = SIMD8<Double>(repeating: 0), top = SIMD8<Double>(repeating: upper.double)
     var start = 0
     while start < count {
         let end = min(count, start + 4096)
-        var bad = false
-        for i in start..<end {
-            let v = p[i]
-            bad = bad || !(v >= 0 && v <= upper)
+        var outside = SIMDMask<SIMD8<Int64>>(repeating: false)
+        var i = start
+        while i + 8 <= end {
+            let v = T.load8(p + i)
+            outside .|= .!((v .>= zero) .& (v .<= top))
+            i += 8
         }
+        var bad = any(outside)
+        for j in i..<end where !(p[j] >= 0 && p[j] <= upper) { bad = true }
         if bad {
             for i in start..<end where !(p[i] >= 0 && p[i] <= upper) { return i }
         }
