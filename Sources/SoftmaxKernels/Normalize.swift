@@ -115,9 +115,10 @@ extension ColumnBlock {
 
 #if SSM_FMA
 // Contiguous Float rows of nonnegative entries, 9 to 2^20 of them, on the FMA tiers
-// (docs/performance.md, "What made it fast"): the Double path's compensated sum and Double division cost about 28 operations
-// per sixteen Floats; these rows take 6 (the sum) and 2 (the scale), for results within one
-// ulp of the reference's and 0.5 + 2^-22 ulp of the exact quotient:
+// (docs/performance.md, "What made it fast"): the Double path's compensated sum and Double
+// division cost about 28 operations per sixteen Floats; these rows take 6 (the sum) and 2 (the
+// scale), for results within one ulp of the reference's and, but for the tiniest (below), 0.5 +
+// 2^-22 ulp of the exact quotient:
 //
 // - Nonnegative terms do not cancel, so a plain sum is enough: widened to Double (exact) and
 //   added in four Double lane chains, its relative error is at most n·2^-53 (Higham, "Accuracy
@@ -130,8 +131,10 @@ extension ColumnBlock {
 //   close to a rounding boundary may round the other way than the reference's Double quotient:
 //   the results are within one ulp of it, not bit for bit (docs/accuracy.md, "Results").
 // - No result overflows (x <= S, so every quotient is at most 1), and with S in [2^-100,
-//   2^100] both parts of the scale are normal Floats; a subnormal result (x·lo below the
-//   smallest normal) gains at most half a subnormal ulp, one ulp in all.
+//   2^100] both parts of the scale are normal Floats. A result below about 2^-102, where x·lo
+//   falls below the smallest normal Float, gains up to half of 2^-149 from that product's
+//   rounding: up to half an ulp more in the lowest normal binades (0.83 ULP measured on the
+//   accuracy suite's spread magnitudes, docs/accuracy.md), one ulp in all.
 //
 // A row with a negative entry (or -0, whose sign bit is all the test sees), NaN or an infinity,
 // or a sum outside [2^-100, 2^100], goes to `general`, the compensated Double path. Short rows
