@@ -39,6 +39,14 @@ func normalizeUnits<T: SoftmaxScalar>(
             transpose(UnsafePointer(ys), from: 8, y + r0 * n, to: n, rows: w.width, n: n)
         }
     } else if inner == 1 {
+        #if SSM_FMA
+        if T.self == Float.self, n > 8, n <= 1 << 20 {
+            normalizeRowsFloat(x.as(Float.self), y.as(Float.self), n, rows: units) { u in
+                normalizeGroup(x, y, RowWalk(row: u, n: n))
+            }
+            return
+        }
+        #endif
         for u in units { normalizeGroup(x, y, RowWalk(row: u, n: n)) }
     } else {
         for u in units { ColumnBlock(unit: u, n: n, inner: inner).normalize(x, y) }
@@ -104,3 +112,131 @@ extension ColumnBlock {
         }
     }
 }
+
+#if SSM_FMA
+// Contiguous Float rows of nonnegative entries, 9 to 2^20 of them, on the FMA tiers
+// (docs/performance.md, "What made it fast"): the Double path's compensated sum and Double
+// division cost about 28 operations per sixteen Floats; these rows take 6 (the sum) and 2 (the
+// scale), for results within one ulp of the reference's and, but for the tiniest (below), 0.5 +
+// 2^-22 ulp of the exact quotient:
+//
+// - Nonnegative terms do not cancel, so a plain sum is enough: widened to Double (exact) and
+//   added in four Double lane chains, its relative error is at most n·2^-53 (Higham, "Accuracy
+//   and Stability of Numerical Algorithms", 2nd ed., §4.2, for terms of one sign), below 2^-33
+//   for rows of up to 2^20 Floats.
+// - The scale 1/S rounded to a Double (2^-53), carried as a Float pair hi + lo (2^-48, as
+//   `vscaleFloat`: docs/performance.md, "Float rows"), and y = fma(x, hi, RN(x·lo)) rounding
+//   x·lo (2^-48 of the result) before the one rounding into Float: together a relative error
+//   below 2^-46 before that rounding, 2^-22 of an ulp of the result. A quotient that lies that
+//   close to a rounding boundary may round the other way than the reference's Double quotient:
+//   the results are within one ulp of it, not bit for bit (docs/accuracy.md, "Results").
+// - No result overflows (x <= S, so every quotient is at most 1), and with S in [2^-100,
+//   2^100] both parts of the scale are normal Floats. A result below about 2^-102, where x·lo
+//   falls below the smallest normal Float, gains up to half of 2^-149 from that product's
+//   rounding: up to half an ulp more in the lowest normal binades (0.83 ULP measured on the
+//   accuracy suite's spread magnitudes, docs/accuracy.md), one ulp in all.
+//
+// A row with a negative entry (or -0, whose sign bit is all the test sees), NaN or an infinity,
+// or a sum outside [2^-100, 2^100], goes to `general`, the compensated Double path. Short rows
+// go in groups of eight as the Float softmax rows do (FloatRows.swift): every sum, then one
+// vector division for the eight scales, then every scale pass.
+
+/// normalize of the contiguous Float rows `rows` (n entries each) of x into y, as described
+/// above; `general` computes a row the Float lanes do not take. `y` may be `x` exactly.
+@inline(__always)
+func normalizeRowsFloat(
+    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, rows: Range<Int>, general: (Int) -> Void
+) {
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: 8) { scratch in
+        let sums = scratch.baseAddress!
+        // Grouped where the rows are short or this call's rows few (64x1000 Floats: 6.3 us
+        // grouped, 7.3 row by row, one thread); longer rows of a large call are better read
+        // twice while in L1, one at a time (4096x1000: 720 us grouped, 500 row by row).
+        let group = n <= 512 || rows.count * n <= 1 << 16 ? 8 : 1
+        var u = rows.lowerBound
+        while u < rows.upperBound {
+            let count = Swift.min(group, rows.upperBound - u)
+            var done: UInt8 = 0  // rows handed to `general`
+            for k in 0..<8 { sums[k] = 1 }
+            for k in 0..<count {
+                let s = rsumNonnegativeFloat(x + (u + k) * n, n)
+                // NaN (a NaN entry) fails both comparisons.
+                if s >= 0x1p-100 && s <= 0x1p100 {
+                    sums[k] = s
+                } else {
+                    general(u + k)
+                    done |= 1 << k
+                }
+            }
+            let r = DV(repeating: 1) / UnsafeRawPointer(sums).loadUnaligned(as: DV.self)
+            for k in 0..<count where done & (1 << k) == 0 {
+                let hi = Float(r[k])
+                vscaleFloat(x + (u + k) * n, y + (u + k) * n, n, hi: hi, lo: Float(r[k] - Double(hi)))
+            }
+            u += count
+        }
+    }
+}
+
+/// The sum of a contiguous Float row, widened to Double and added plainly in four lane chains,
+/// or -1 where an entry has its sign bit set (a negative number, -0, or a NaN with it).
+@inline(__always)
+func rsumNonnegativeFloat(_ x: UnsafePointer<Float>, _ n: Int) -> Double {
+    var a = DV(repeating: 0), b = a, c = a, d = a
+    var signs = SIMD16<UInt32>(repeating: 0), tailSigns = FBits(repeating: 0)
+    @inline(__always) func at(_ i: Int) -> SIMD16<Float> { UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) }
+    @inline(__always) func add(_ s: inout DV, _ t: inout DV, _ v: SIMD16<Float>) {
+        signs |= unsafeBitCast(v, to: SIMD16<UInt32>.self)
+        let h = unsafeBitCast(v, to: (SIMD8<Float>, SIMD8<Float>).self)
+        s += widen(h.0)
+        t += widen(h.1)
+    }
+    var i = 0
+    while i + 32 <= n {
+        add(&a, &b, at(i))
+        add(&c, &d, at(i + 16))
+        i += 32
+    }
+    if i + 16 <= n {
+        add(&a, &b, at(i))
+        i += 16
+    }
+    while i < n {
+        let v = loadFloats(x + i, count: Swift.min(floatLanes, n - i), pad: 0)
+        tailSigns |= unsafeBitCast(v, to: FBits.self)
+        c += widenSum(v)
+        i += floatLanes
+    }
+    // The lanes or-ed together by halves (a vector `!=` compiles to a loop over the lanes).
+    let halves = unsafeBitCast(signs, to: (SIMD8<UInt32>, SIMD8<UInt32>).self)
+    var all = halves.0 | halves.1
+    if floatLanes == 8 {
+        all |= unsafeBitCast(tailSigns, to: SIMD8<UInt32>.self)
+    } else {
+        let t = unsafeBitCast(tailSigns, to: (SIMD8<UInt32>, SIMD8<UInt32>).self)
+        all |= t.0 | t.1
+    }
+    let quarter = all.lowHalf | all.highHalf, eighth = quarter.lowHalf | quarter.highHalf
+    if (eighth[0] | eighth[1]) & (1 << 31) != 0 { return -1 }
+    let s = (a + b) + (c + d)
+    let s4 = s.lowHalf + s.highHalf
+    let s2 = s4.lowHalf + s4.highHalf
+    return s2[0] + s2[1]
+}
+
+/// y = x·(hi + lo) for a contiguous Float piece, rounded once from fma(x, hi, x·lo) (see above).
+/// Each vector is loaded before it is stored, so `y` may be `x`. Not inlined, and hi, lo are
+/// arguments: see `vlogfinalizeFloat`.
+@inline(never)
+func vscaleFloat(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, hi hiScalar: Float, lo loScalar: Float) {
+    let hi = FV(repeating: hiScalar), lo = FV(repeating: loScalar)
+    @inline(__always) func scaled(_ e: FV) -> FV { fmadd(e, hi, e * lo) }
+    var i = 0
+    while i + floatLanes <= n {
+        let e = UnsafeRawPointer(x + i).loadUnaligned(as: FV.self)
+        UnsafeMutableRawPointer(y + i).storeBytes(of: scaled(e), as: FV.self)
+        i += floatLanes
+    }
+    if i < n { storeFloats(scaled(loadFloats(x + i, count: n - i, pad: 0)), y + i, count: n - i) }
+}
+#endif

@@ -6,7 +6,7 @@ The derivatives of softmax and log-softmax are in ``_derivatives``.
 from __future__ import annotations
 
 import ctypes
-from typing import TYPE_CHECKING, Any, Literal, Optional, Union, overload
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Union, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -17,12 +17,29 @@ from ._arrays import I64, I64_MAX, I64_MIN, REDUCTIONS
 from ._lib import FUNCS, check, handle
 
 if TYPE_CHECKING:
+    from _ctypes import CFuncPtr
+
     # A loss: per-sample losses, or a NumPy scalar (reduced, or one sample).
     _Loss = Union[npt.NDArray[np.floating[Any]], np.floating[Any]]
 
 
 # ---------------------------------------------------------------------------------------------
 # targets
+
+_ndarray = np.ndarray
+_addressof = ctypes.addressof
+# NumPy's stubs give ndarray the buffer protocol (__buffer__) only from Python 3.12 on.
+_from_buffer: Callable[[Any], ctypes.c_char] = ctypes.c_char.from_buffer
+
+# one_hot's fast path by dtype argument (the scalar type or its dtype): the handle (sizes as
+# c_void_p, the GIL kept: see `_lib.handle`) and the result dtype. It serves writable C-contiguous
+# int64 labels whose result has at most _FAST_ONE_HOT_SIZE elements, without the general path's
+# conversions (half of a 64x1000 call). Labels out of range are refused by the library as on the
+# general path.
+_FAST_ONE_HOT: dict[Any, tuple[CFuncPtr, np.dtype[Any]]] = {
+    key: (handle(f"ssm_one_hot_{A.suffix(dt)}", fast=True, keep_gil=True), dt)
+    for dt in (A.F32, A.F64) for key in (dt, dt.type)}
+_FAST_ONE_HOT_SIZE = 1 << 20
 
 
 def one_hot(labels: npt.ArrayLike, num_classes: int, *, dtype: npt.DTypeLike = np.float32
@@ -57,6 +74,23 @@ def one_hot(labels: npt.ArrayLike, num_classes: int, *, dtype: npt.DTypeLike = n
     array([[0., 0., 1.],
            [1., 0., 0.]], dtype=float32)
     """
+    if type(labels) is _ndarray and type(num_classes) is int and labels.dtype is I64 and labels.size:
+        # The small call of native int64 labels (see `_FAST_ONE_HOT`): one level down.
+        try:
+            f = _FAST_ONE_HOT.get(dtype)
+        except TypeError:  # an unhashable dtype-like: the general path says what it makes of it
+            f = None
+        if f is not None and num_classes > 0 and labels.size * num_classes <= _FAST_ONE_HOT_SIZE:
+            try:
+                p = _addressof(_from_buffer(labels))
+            except (TypeError, ValueError, BufferError):  # read-only or not C-contiguous
+                p = 0
+            if p:
+                out: npt.NDArray[Any] = np.empty(labels.shape + (num_classes,), f[1])
+                status = f[0](p, labels.size, num_classes, _addressof(_from_buffer(out)))
+                if status:
+                    check(status, "one_hot")
+                return out
     lab = A.as_labels(labels, "labels")
     k = A.as_int(num_classes, "num_classes")
     if k < 0:

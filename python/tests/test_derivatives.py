@@ -264,6 +264,22 @@ def test_one_hot_values_shapes_dtypes():
     assert ssm.one_hot([0, 1], 2, dtype=np.float16).dtype == np.float16
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.dtype(np.float32), "float64", None])
+def test_one_hot_every_kind_of_labels_array(dtype):
+    # Native int64 labels take the short path (writable, C-contiguous, small); strided, read-only,
+    # other integer dtypes and large results the general one: the same values either way.
+    rng = np.random.default_rng(5)
+    base = rng.integers(0, 37, (6, 40))
+    ro = base.copy()
+    ro.flags.writeable = False
+    kw = {} if dtype is None else {"dtype": dtype}
+    want = np.dtype(np.float32 if dtype is None else dtype)
+    for lab in (base, base[:, ::3], ro, base.astype(np.int32), base[0], np.zeros(300_000, np.int64)):
+        h = ssm.one_hot(lab, 37, **kw)
+        assert h.dtype == want and h.shape == lab.shape + (37,) and h.flags.c_contiguous
+        np.testing.assert_array_equal(h, np.eye(37, dtype=want)[lab])
+
+
 def test_one_hot_errors_leave_inputs_unchanged():
     lab = np.array([0, 5, 7])
     assert_raises_unchanged(ValueError, ssm.one_hot, lab, 5, match=r"one_hot: labels\[1\] = 5 is outside \[0, 5\)")
