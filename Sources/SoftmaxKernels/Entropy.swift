@@ -259,12 +259,7 @@ func entropyExpPair(_ d: FV, _ e: FV) -> (hi: FV, lo: FV) {
     let q = fmadd(r2, fmadd(r2, FV(repeating: 0x1.555556p-5), fmadd(r, FV(repeating: 0x1.555556p-3), FV(repeating: 0.5))), r)
     let qq = fmadd(c, q, q + c)  // (1 + q)(1 + c) - 1
     let index = unsafeBitCast(t, to: SIMD8<Int64>.self)
-    let tHi = _mm512_permutexvar_ps(index, FV(
-        0x1.000000p+0, 0x1.0b5586p+0, 0x1.172b84p+0, 0x1.2387a6p+0, 0x1.306fe0p+0, 0x1.3dea64p+0, 0x1.4bfdaep+0, 0x1.5ab07ep+0,
-        0x1.6a09e6p+0, 0x1.7a1148p+0, 0x1.8ace54p+0, 0x1.9c4918p+0, 0x1.ae89fap+0, 0x1.c199bep+0, 0x1.d5818ep+0, 0x1.ea4afap+0))
-    let tLo = _mm512_permutexvar_ps(index, FV(
-        0, 0x1.9f3122p-25, -0x1.c15742p-27, 0x1.ceac48p-25, 0x1.4636e2p-25, 0x1.824684p-25, -0x1.593abcp-25, -0x1.5bd5ecp-27,
-        0x1.9fcef4p-26, -0x1.829fd0p-25, 0x1.15506ep-27, 0x1.51f848p-27, -0x1.a94b14p-26, -0x1.3d56b2p-27, -0x1.822dbcp-27, 0x1.52486cp-27))
+    let (tHi, tLo) = exp2Sixteenths(index)
     let lo = fmadd(tHi, qq, tLo)
     let p = tHi + lo
     let scale = kf * FV(repeating: 0.0625)

@@ -110,6 +110,19 @@ func vexpf(_ d: FV, _ e: FV) -> FV {
 }
 
 #if arch(x86_64) && SSM_AVX512F
+/// 2^(j/16) as a Float pair hi + lo (hi rounded, lo its error to 2^-48 relative) for j the low four
+/// bits of each lane of `index`: sixteen Floats are one register, which one `vpermps` reads.
+@inline(__always)
+func exp2Sixteenths(_ index: SIMD8<Int64>) -> (hi: FV, lo: FV) {
+    let tHi = _mm512_permutexvar_ps(index, FV(
+        0x1.000000p+0, 0x1.0b5586p+0, 0x1.172b84p+0, 0x1.2387a6p+0, 0x1.306fe0p+0, 0x1.3dea64p+0, 0x1.4bfdaep+0, 0x1.5ab07ep+0,
+        0x1.6a09e6p+0, 0x1.7a1148p+0, 0x1.8ace54p+0, 0x1.9c4918p+0, 0x1.ae89fap+0, 0x1.c199bep+0, 0x1.d5818ep+0, 0x1.ea4afap+0))
+    let tLo = _mm512_permutexvar_ps(index, FV(
+        0, 0x1.9f3122p-25, -0x1.c15742p-27, 0x1.ceac48p-25, 0x1.4636e2p-25, 0x1.824684p-25, -0x1.593abcp-25, -0x1.5bd5ecp-27,
+        0x1.9fcef4p-26, -0x1.829fd0p-25, 0x1.15506ep-27, 0x1.51f848p-27, -0x1.a94b14p-26, -0x1.3d56b2p-27, -0x1.822dbcp-27, 0x1.52486cp-27))
+    return (tHi, tLo)
+}
+
 /// `vexpf` with a table of 2^(j/16), on AVX-512, where the sixteen Floats are one register and
 /// one `vpermps` reads it: r = d - k·ln2/16 (one FMA, rounded once: within 2^-30) is at most
 /// ln2/32, and c = e - k·(ln2/16)lo is added to it (rounding once more, 2^-30), so that
@@ -128,12 +141,7 @@ func vexpfByTable(_ d: FV, _ e: FV) -> FV {
     let q = fmadd(r * r, fmadd(r, FV(repeating: 0x1.55559ap-3), FV(repeating: 0x1.00022p-1)), r)
     // t's low four bits are k mod 16, the index vpermps reads.
     let index = unsafeBitCast(t, to: SIMD8<Int64>.self)
-    let tHi = _mm512_permutexvar_ps(index, FV(
-        0x1.000000p+0, 0x1.0b5586p+0, 0x1.172b84p+0, 0x1.2387a6p+0, 0x1.306fe0p+0, 0x1.3dea64p+0, 0x1.4bfdaep+0, 0x1.5ab07ep+0,
-        0x1.6a09e6p+0, 0x1.7a1148p+0, 0x1.8ace54p+0, 0x1.9c4918p+0, 0x1.ae89fap+0, 0x1.c199bep+0, 0x1.d5818ep+0, 0x1.ea4afap+0))
-    let tLo = _mm512_permutexvar_ps(index, FV(
-        0, 0x1.9f3122p-25, -0x1.c15742p-27, 0x1.ceac48p-25, 0x1.4636e2p-25, 0x1.824684p-25, -0x1.593abcp-25, -0x1.5bd5ecp-27,
-        0x1.9fcef4p-26, -0x1.829fd0p-25, 0x1.15506ep-27, 0x1.51f848p-27, -0x1.a94b14p-26, -0x1.3d56b2p-27, -0x1.822dbcp-27, 0x1.52486cp-27))
+    let (tHi, tLo) = exp2Sixteenths(index)
     return _mm512_scalef_ps(tHi + fmadd(tHi, q, tLo), k16)
 }
 #endif
