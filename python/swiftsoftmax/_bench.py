@@ -11,7 +11,9 @@ peers would need 8 GB) time the loss and the three gradients of ``x @ w.T + b`` 
 b)`` + ``backward``, ``torch_lce`` PyTorch's chunked ``F.linear_cross_entropy`` (with
 ``LinearCrossEntropyOptions()``) + ``backward``. The sigmoid rows' NumPy idioms are ``1 / (1 + np.exp(-x))`` and
 ``-np.logaddexp(0, -x)``; scipy's are ``expit`` and ``log_expit``. The sum-normalisation row
-(``normalize``) compares with ``x / x.sum(axis, keepdims=True)`` in NumPy, PyTorch and JAX;
+(``normalize``) compares with ``x / x.sum(axis, keepdims=True)`` in NumPy, PyTorch and JAX, on
+``|x|`` (nonnegative weights, what it is for; rows of mixed signs take a compensated Double sum
+at about twice the cost, since theirs may cancel);
 ``logsumexp`` with ``m + log(sum(exp(x - m)))``, ``scipy.special.logsumexp``, ``jax.nn.logsumexp``,
 ONNX's ReduceLogSumExp and ``torch.logsumexp``; ``logcumsumexp`` (on its own shapes) with
 ``np.logaddexp.accumulate``, ``jax.lax.cumlogsumexp`` and ``torch.logcumsumexp``; ``softmax_jacobian`` (on its own shapes, its
@@ -821,6 +823,8 @@ def main(argv: list[str]) -> int:
                 rec["copy"] = None
             else:
                 x = rng.normal(0, 3, shape).astype(dt)
+                if op == "normalize":  # what it is for: weights >= 0 (mixed signs may cancel)
+                    x = np.abs(x)
                 lshape = list(shape)
                 n = lshape.pop(axis)
                 labels = rng.integers(0, n, lshape)
