@@ -51,7 +51,8 @@ def ref_ce_options(x, t, weight=None, sample_weight=None, z_loss=0.0, softcap=No
             slope = [rr * (2 - rr) for rr in r]
         k = max(range(C), key=lambda j: (big[j], small[j]))
         shift = [(big[j] - big[k]) + (small[j] - small[k]) for j in range(C)]
-        log_s = mpmath.log(mpmath.fsum(mpmath.exp(v) for v in shift))
+        # log1p of the other terms: a confident row's 1 + 1e-71 would round to 1 at 60 digits.
+        log_s = mpmath.log1p(mpmath.fsum(mpmath.exp(v) for j, v in enumerate(shift) if j != k))
         lse = big[k] + small[k] + log_s
         lses.append(lse)
         p = [mpmath.exp(v - log_s) for v in shift]
