@@ -387,16 +387,23 @@ private func raddstoreexpminusmaxFloat<F: ShiftForm, A: TopsHandling>(
 /// 2^-40 ulp of a rounding boundary, in two operations per vector.
 @inline(__always)
 func vscaleFloat(_ y: UnsafeMutablePointer<Float>, _ n: Int, _ scale: Double) {
-    let hiScalar = Float(scale)
-    let hi = FV(repeating: hiScalar), lo = FV(repeating: Float(scale - Double(hiScalar)))
+    let hi = Float(scale)
+    vscaleFloatPiece(UnsafePointer(y), y, n, hi: hi, lo: Float(scale - Double(hi)))
+}
+
+/// y = x·(hi + lo), rounded once from fma(x, hi, x·lo); each vector is loaded before it is
+/// stored, so `y` may be `x`. The loop of both `vscaleFloat`s, inlined into each.
+@inline(__always)
+func vscaleFloatPiece(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, hi hiScalar: Float, lo loScalar: Float) {
+    let hi = FV(repeating: hiScalar), lo = FV(repeating: loScalar)
     @inline(__always) func scaled(_ e: FV) -> FV { fmadd(e, hi, e * lo) }
     var i = 0
     while i + floatLanes <= n {
-        let e = UnsafeRawPointer(y + i).loadUnaligned(as: FV.self)
+        let e = UnsafeRawPointer(x + i).loadUnaligned(as: FV.self)
         UnsafeMutableRawPointer(y + i).storeBytes(of: scaled(e), as: FV.self)
         i += floatLanes
     }
-    if i < n { storeFloats(scaled(loadFloats(y + i, count: n - i, pad: 0)), y + i, count: n - i) }
+    if i < n { storeFloats(scaled(loadFloats(x + i, count: n - i, pad: 0)), y + i, count: n - i) }
 }
 
 /// (v - m) - (lh + ll) for v <= m and lh >= 0: v - m carried exactly as the pair (d, e) of the

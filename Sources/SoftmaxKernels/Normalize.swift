@@ -228,15 +228,7 @@ func rsumNonnegativeFloat(_ x: UnsafePointer<Float>, _ n: Int) -> Double {
 /// Each vector is loaded before it is stored, so `y` may be `x`. Not inlined, and hi, lo are
 /// arguments: see `vlogfinalizeFloat`.
 @inline(never)
-func vscaleFloat(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, hi hiScalar: Float, lo loScalar: Float) {
-    let hi = FV(repeating: hiScalar), lo = FV(repeating: loScalar)
-    @inline(__always) func scaled(_ e: FV) -> FV { fmadd(e, hi, e * lo) }
-    var i = 0
-    while i + floatLanes <= n {
-        let e = UnsafeRawPointer(x + i).loadUnaligned(as: FV.self)
-        UnsafeMutableRawPointer(y + i).storeBytes(of: scaled(e), as: FV.self)
-        i += floatLanes
-    }
-    if i < n { storeFloats(scaled(loadFloats(x + i, count: n - i, pad: 0)), y + i, count: n - i) }
+func vscaleFloat(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, hi: Float, lo: Float) {
+    vscaleFloatPiece(x, y, n, hi: hi, lo: lo)
 }
 #endif
