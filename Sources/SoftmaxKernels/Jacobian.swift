@@ -24,15 +24,45 @@ extension Kernels {
     public static func softmaxJacobian<T: SoftmaxScalar>(
         _ x: UnsafePointer<T>, _ jac: UnsafeMutablePointer<T>, n: Int, inner: Int, slices: Range<Int>, temperature: T
     ) {
-        // Probabilities as pairs, padded to whole vectors; then 1 - p_i as pairs.
-        let width = (n + 7) / 8 * 8
-        let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 4 * width)
-        defer { scratch.deallocate() }
-        let ph = scratch, pl = scratch + width, qh = scratch + 2 * width, ql = scratch + 3 * width
-        let t = temperature.double
-        for si in slices {
-            let s = Slice(index: si, n: n, inner: inner)
-            let block = jac + si * n * n
+        // Called through `any SoftmaxKernelSet.Type`: branch once on T into specialised code.
+        if T.self == Float.self {
+            jacobianSlices(x.as(Float.self), jac.as(Float.self), n, inner, slices, temperature.double)
+        } else {
+            jacobianSlices(x.as(Double.self), jac.as(Double.self), n, inner, slices, temperature.double)
+        }
+    }
+}
+
+func jacobianSlices<T: SoftmaxScalar>(
+    _ x: UnsafePointer<T>, _ jac: UnsafeMutablePointer<T>, _ n: Int, _ inner: Int, _ slices: Range<Int>, _ t: Double
+) {
+    // Probabilities as pairs, padded to whole vectors; then 1 - p_i as pairs.
+    let width = (n + 7) / 8 * 8
+    let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 4 * width)
+    defer { scratch.deallocate() }
+    let ph = scratch, pl = scratch + width, qh = scratch + 2 * width, ql = scratch + 3 * width
+    for si in slices {
+        let s = Slice(index: si, n: n, inner: inner)
+        let block = jac + si * n * n
+        // The slice into ph, padded with -inf, and its maximum lane-wise: the scalar pass's
+        // bookkeeping (first maximum, NaN, +inf count), one dependent step per element, cost
+        // a fifth of a 10-class block; it runs only for the special values.
+        for i in 0..<n { ph[i] = x[s.offset(i)].double }
+        for i in n..<width { ph[i] = -.infinity }
+        var mv = DV(repeating: -.infinity), nan = DMask(repeating: false)
+        var k = 0
+        while k < width {
+            let v = loadD(ph + k)
+            nan .|= v .!= v
+            mv = vmax(mv, v)
+            k += 8
+        }
+        let m = hmax(mv)
+        if !anyLane(nan) && m.isFinite {
+            var argmax = 0
+            while ph[argmax] != m { argmax += 1 }
+            probabilityPairs(m, argmax, n, t, ph, pl, qh, ql)
+        } else {
             let st = ScalarPass.rmax(x, s, nil)
             if st.hasNaN {
                 for k in 0..<(n * n) { block[k] = .nan }
@@ -42,14 +72,10 @@ extension Kernels {
                 for k in 0..<(n * n) { block[k] = 0 }
                 continue
             }
-            if st.max == .infinity {
-                limitProbabilities(x, s, count: st.posInf, ph, pl, qh, ql)
-            } else {
-                probabilityPairs(x, s, st.max, st.argmax, t, ph, pl, qh, ql)
-            }
-            for k in n..<width { ph[k] = 0; pl[k] = 0 }
-            for i in 0..<n { vjacobianrow(block + i * n, i, n, ph, pl, qh[i], ql[i], t) }
+            limitProbabilities(x, s, count: st.posInf, ph, pl, qh, ql)
         }
+        for k in n..<width { ph[k] = 0; pl[k] = 0 }
+        for i in 0..<n { vjacobianrow(block + i * n, i, n, ph, pl, qh[i], ql[i], t) }
     }
 }
 
@@ -73,22 +99,21 @@ func limitProbabilities<T: SoftmaxScalar>(
     }
 }
 
-/// p_i = e_i / S as pairs into ph, pl, and 1 - p_i into qh, ql (see the top of the file).
+/// p_i = e_i / S as pairs into ph, pl, and 1 - p_i into qh, ql (see the top of the file), from
+/// the slice's n values in ph, padded with -inf to whole vectors, their maximum m (finite) at
+/// `argmax`, its first.
 @inline(__always)
-func probabilityPairs<T: SoftmaxScalar>(
-    _ x: UnsafePointer<T>, _ s: Slice, _ m: Double, _ argmax: Int, _ t: Double,
+func probabilityPairs(
+    _ m: Double, _ argmax: Int, _ n: Int, _ t: Double,
     _ ph: UnsafeMutablePointer<Double>, _ pl: UnsafeMutablePointer<Double>,
     _ qh: UnsafeMutablePointer<Double>, _ ql: UnsafeMutablePointer<Double>
 ) {
-    let n = s.n
     let width = (n + 7) / 8 * 8
-    for i in 0..<n { ph[i] = x[s.offset(i)].double }
-    for i in n..<width { ph[i] = -.infinity }
     // z = (x - max) / T as pairs (`scaledShift`, eight lanes at a time), e = exp(z) as pairs
     // (vexpPair, then 1 + zl), in place; the terms summed lane-wise, compensated, but for the
     // argmax's, which is exactly 1.
     let mv = DV(repeating: -m), tv = DV(repeating: t), minusInf = DV(repeating: -.infinity)
-    var accH = DV(repeating: 0), accL = DV(repeating: 0)
+    var acc = LaneCompensatedSum()
     var k = 0
     while k < width {
         var (zh, zl) = vtwoSum(loadD(ph + k), mv)
@@ -102,17 +127,16 @@ func probabilityPairs<T: SoftmaxScalar>(
         var (a, b) = vtwoSum(eh, fmadd(eh, zl, el))
         let top = argmax - k
         if top >= 0 && top < 8 { (a[top], b[top]) = (0, 0) }
-        let (u, v) = vtwoSum(accH, a)
-        accH = u
-        accL += v + b
+        acc.add(a)
+        acc.lo += b
         if top >= 0 && top < 8 { a[top] = 1 }
         storeD(a, ph + k)
         storeD(b, pl + k)
         k += 8
     }
     // rest = the sum of all terms but the argmax's, as a double-double; S = 1 + rest.
-    var rest: DoubleDouble.DD = (0, 0)
-    for lane in 0..<8 { rest = DoubleDouble.add(rest, (accH[lane], accL[lane])) }
+    let sum = acc.total()
+    let rest = twoSum(sum.sum, sum.compensation)
     let total = DoubleDouble.add((1, 0), rest)
     let sh = DV(repeating: total.hi), sl = DV(repeating: total.lo), inv = 1 / sh
     k = 0
@@ -171,7 +195,14 @@ func vjacobianrow<T: SoftmaxScalar>(
         }
         if j < n {
             let (hi, lo) = pairProduct(ah, al, loadD(ph + j), loadD(pl + j))
-            T.storePartial(hi + lo, row + j, count: n - j)
+            // A whole vector where it stays inside the block: what spills into the next rows
+            // is overwritten when they are written, and a short row's partial store (through
+            // a buffer) cost more than the row's arithmetic.
+            if (i + 1) * n + (j + 8 - n) <= n * n {
+                T.store8(hi + lo, row + j)
+            } else {
+                T.storePartial(hi + lo, row + j, count: n - j)
+            }
         }
     }
     // The diagonal: -(p_i / T) times -(1 - p_i), in lane 0 (T was folded into a, or divides).
