@@ -61,7 +61,7 @@ func klRowFloat(
           abs(Double(mina)) <= bound, abs(Double(minb)) <= bound else { return nil }
     let ma = Float(sa.max), mb = Float(sb.max)
     let ca = ShiftFormChoice(max: ma, min: mina), cb = ShiftFormChoice(max: mb, min: minb)
-    let sums: (a: CompensatedSum, b: CompensatedSum)
+    let sums: (a: CompensatedSum, b: CompensatedSum, ref: (Float, Float))
     switch (ca, cb) {
     case (.maxLeads, .maxLeads): sums = klSumsFloat(a, b, n, ma, mb, MaxLeads.self, w)
     case (.entryLeads, .entryLeads): sums = klSumsFloat(a, b, n, ma, mb, EntryLeads.self, w)
@@ -70,27 +70,28 @@ func klRowFloat(
     let la = logOfSum(sums.a), lb = logOfSum(sums.b)
     let c = DoubleDouble.add(twoSum(sa.max, -sb.max), DoubleDouble.add(la, (-lb.hi, -lb.lo)))
     let sA = sums.a.value, sB = sums.b.value
-    let terms = klTermsFloat(n, c, sA / sB, w)
-    let kl = terms / sA
+    let terms = klTermsFloat(n, c, sA / sB, sums.ref, w)
+    let kl = terms.value / sA
     // Below 2^-26 the rounding of C (δ²/2 <= 2^-54) could show.
     guard kl >= 0x1p-26 else { return nil }
     let scale = pb.gradientDivisor
     let alpha = 1 / (sA * scale), beta = 1 / (sB * scale)
     if pb.gradientP != nil || pb.gradientQ != nil {
         guard alpha.isFinite, beta.isFinite, alpha > 0, beta > 0 else { return nil }
-        klGradientFloat(pb, si, c, kl, alpha, beta, w)
+        klGradientFloat(pb, si, sums.ref, terms.mean / sA, alpha, beta, w)
     }
     pb.perSlice?[si] = Float(kl)
     return kl
 }
 
 /// Pass over a and b: the exp pairs and a - b into the scratch (zero past n, to the end of the
-/// last vector), and the sums Sa, Sb.
+/// last vector), the sums Sa, Sb, and a - b (a pair) at an entry where a is maximal.
 @inline(never)
 func klSumsFloat<F: ShiftForm>(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int, _ ma: Float, _ mb: Float, _: F.Type, _ w: KLFloatScratch
-) -> (a: CompensatedSum, b: CompensatedSum) {
+) -> (a: CompensatedSum, b: CompensatedSum, ref: (Float, Float)) {
     let va = FV(repeating: ma), vb = FV(repeating: mb), zero = FV(repeating: 0)
+    var refH = FV(repeating: .nan), refL = zero
     var accA = FloatLaneCompensatedSum(biased: false), accB = FloatLaneCompensatedSum(biased: false)
     var loA = zero, loB = zero
     @inline(__always) func step<G: ShiftForm>(_ x: FV, _ y: FV, _ xd: FV, _ yd: FV, _ i: Int, _: G.Type) {
@@ -100,6 +101,9 @@ func klSumsFloat<F: ShiftForm>(
         // a - b exactly (TwoSum): |a|, |b| <= 2^24, so nothing overflows.
         let s = xd - yd, bp = s - xd, ap = s - bp
         let e = (xd - ap) - (yd + bp)
+        let top = x .== va
+        refH = refH.replacing(with: s, where: top)
+        refL = refL.replacing(with: e, where: top)
         func put(_ v: FV, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: FV.self) }
         put(pa, w.eah); put(qa, w.eal); put(pb, w.ebh); put(qb, w.ebl); put(s, w.dh); put(e, w.dl)
     }
@@ -121,7 +125,9 @@ func klSumsFloat<F: ShiftForm>(
     sA.add(horizontalSum(widenSum(loA)))
     sB.add(horizontalSum(accB.total))
     sB.add(horizontalSum(widenSum(loB)))
-    return (sA, sB)
+    var k = 0
+    while refH[k].isNaN { k += 1 }  // a maximal entry exists: the row is finite
+    return (sA, sB, (refH[k], refL[k]))
 }
 
 /// e^{v - m} as a Float pair, clamped (to +0) below -104 in the forms that meet such entries.
@@ -148,12 +154,22 @@ func klDifference(_ w: KLFloatScratch, _ j: Int, _ ch: DV, _ cl: DV) -> DV {
     ((widen8(w.dh, j) - ch) + widen8(w.dl, j)) - cl
 }
 
-/// Σ ea φ(d) over the row (the scratch's vectors, whose padding gives 0), in Double lanes.
+/// d - d* of eight elements, d* that of the reference entry `ref` (a maximal one of a), from
+/// the exact pairs a - b: rounded once in the largest cases.
+@inline(__always)
+func klFromReference(_ w: KLFloatScratch, _ j: Int, _ rh: DV, _ rl: DV) -> DV {
+    (widen8(w.dh, j) - rh) + (widen8(w.dl, j) - rl)
+}
+
+/// Σ ea φ(d) over the row (the scratch's vectors, whose padding gives 0), and Σ ea (d - d*),
+/// in Double lanes. The second gives the gradient's KL - d* = Σ p (d - d*) without the
+/// cancellation of Σ p d - d* where P is concentrated (p known to 2^-28 only).
 @inline(never)
-func klTermsFloat(_ n: Int, _ c: DoubleDouble.DD, _ rho: Double, _ w: KLFloatScratch) -> Double {
+func klTermsFloat(_ n: Int, _ c: DoubleDouble.DD, _ rho: Double, _ ref: (Float, Float), _ w: KLFloatScratch) -> (value: Double, mean: Double) {
     let ch = DV(repeating: c.hi), cl = DV(repeating: c.lo), rv = DV(repeating: rho), one = DV(repeating: 1)
+    let rh = DV(repeating: Double(ref.0)), rl = DV(repeating: Double(ref.1))
     @inline(__always) func k(_ v: Double) -> DV { DV(repeating: v) }
-    var sum = DV(repeating: 0)
+    var sum = DV(repeating: 0), mean = DV(repeating: 0)
     var j = 0
     while j < n {
         let ea = widen8(w.eah, j) + widen8(w.eal, j), eb = widen8(w.ebh, j) + widen8(w.ebl, j)
@@ -175,20 +191,21 @@ func klTermsFloat(_ n: Int, _ c: DoubleDouble.DD, _ rho: Double, _ w: KLFloatScr
         let inside = (ea * (d * d)) * poly
         let outside = fmadd(ea, d - one, eb * rv)
         sum += outside.replacing(with: inside, where: (d .<= one) .& (d .>= -one))
+        mean = fmadd(ea, klFromReference(w, j, rh, rl), mean)
         j += 8
     }
-    return horizontalSum(sum)
+    return (horizontalSum(sum), horizontalSum(mean))
 }
 
-/// The gradients of a row of divergence `kl`: p (d - KL)/divisor and (q - p)/divisor, with
-/// alpha = 1/(Sa·divisor) and beta = 1/(Sb·divisor).
+/// The gradients of a row: p (d - KL)/divisor = p ((d - d*) - (KL - d*))/divisor with `mean` =
+/// KL - d* (`klTermsFloat`), and (q - p)/divisor; alpha = 1/(Sa·divisor), beta = 1/(Sb·divisor).
 @inline(never)
 func klGradientFloat(
-    _ pb: KLDivergenceProblem<Float>, _ si: Int, _ c: DoubleDouble.DD, _ kl: Double, _ alpha: Double, _ beta: Double,
+    _ pb: KLDivergenceProblem<Float>, _ si: Int, _ ref: (Float, Float), _ mean: Double, _ alpha: Double, _ beta: Double,
     _ w: KLFloatScratch
 ) {
     let n = pb.n
-    let ch = DV(repeating: c.hi), cl = DV(repeating: c.lo), kv = DV(repeating: kl)
+    let rh = DV(repeating: Double(ref.0)), rl = DV(repeating: Double(ref.1)), kv = DV(repeating: mean)
     let av = DV(repeating: alpha), bv = DV(repeating: beta)
     let gpOut = pb.gradientP.map { $0 + si * n }, gqOut = pb.gradientQ.map { $0 + si * n }
     var j = 0
@@ -197,8 +214,7 @@ func klGradientFloat(
         let ea = widen8(w.eah, j) + widen8(w.eal, j)
         let p = ea * av
         if let g = gpOut {
-            let d = klDifference(w, j, ch, cl)
-            let v = p * (d - kv)
+            let v = p * (klFromReference(w, j, rh, rl) - kv)
             if cnt == 8 { Float.store8(v, g + j) } else { Float.storePartial(v, g + j, count: cnt) }
         }
         if let g = gqOut {
