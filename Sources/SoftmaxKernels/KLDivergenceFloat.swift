@@ -67,9 +67,10 @@ func klRowFloat(
     case (.entryLeads, .entryLeads): sums = klSumsFloat(a, b, n, ma, mb, EntryLeads.self, w)
     default: sums = klSumsFloat(a, b, n, ma, mb, TwoSumShift.self, w)
     }
-    let la = logOfSum(sums.a), lb = logOfSum(sums.b)
-    let c = DoubleDouble.add(twoSum(sa.max, -sb.max), DoubleDouble.add(la, (-lb.hi, -lb.lo)))
+    // log Sa - log Sb as one logarithm of the ratio (to 2^-52, beyond the sums' own 2^-27): a
+    // short row spent most of its fixed cost on two double-double logarithms.
     let sA = sums.a.value, sB = sums.b.value
+    let c = DoubleDouble.add(twoSum(sa.max, -sb.max), (logD(sA / sB), 0))
     let terms = klTermsFloat(n, c, sA / sB, sums.ref, w)
     let kl = terms.value / sA
     // Below 2^-26 the rounding of C (δ²/2 <= 2^-54) could show.
@@ -90,44 +91,62 @@ func klRowFloat(
 func klSumsFloat<F: ShiftForm>(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int, _ ma: Float, _ mb: Float, _: F.Type, _ w: KLFloatScratch
 ) -> (a: CompensatedSum, b: CompensatedSum, ref: (Float, Float)) {
-    let va = FV(repeating: ma), vb = FV(repeating: mb), zero = FV(repeating: 0)
-    var refH = FV(repeating: .nan), refL = zero
-    var accA = FloatLaneCompensatedSum(biased: false), accB = FloatLaneCompensatedSum(biased: false)
-    var loA = zero, loB = zero
-    @inline(__always) func step<G: ShiftForm>(_ x: FV, _ y: FV, _ xd: FV, _ yd: FV, _ i: Int, _: G.Type) {
-        let (pa, qa) = klExpPair(x, va, G.self), (pb, qb) = klExpPair(y, vb, G.self)
-        accA.add(pa); loA += qa
-        accB.add(pb); loB += qb
-        // a - b exactly (TwoSum): |a|, |b| <= 2^24, so nothing overflows.
-        let s = xd - yd, bp = s - xd, ap = s - bp
-        let e = (xd - ap) - (yd + bp)
-        let top = x .== va
-        refH = refH.replacing(with: s, where: top)
-        refL = refL.replacing(with: e, where: top)
-        func put(_ v: FV, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: FV.self) }
-        put(pa, w.eah); put(qa, w.eal); put(pb, w.ebh); put(qb, w.ebl); put(s, w.dh); put(e, w.dl)
-    }
+    var st = KLSumsLanes(ma, mb)
     var i = 0
     while i + floatLanes <= n {
         let x = UnsafeRawPointer(a + i).loadUnaligned(as: FV.self), y = UnsafeRawPointer(b + i).loadUnaligned(as: FV.self)
-        step(x, y, x, y, i, F.self)
+        st.step(x, y, x, y, i, F.self, w)
         i += floatLanes
     }
     if i < n {
         // Padding: -inf for the exps (the clamping form gives +0 there, and the same terms
         // elsewhere), 0 for the difference.
         let c = n - i
-        step(loadFloats(a + i, count: c, pad: -.infinity), loadFloats(b + i, count: c, pad: -.infinity),
-             loadFloats(a + i, count: c, pad: 0), loadFloats(b + i, count: c, pad: 0), i, TwoSumShift.self)
+        st.step(loadFloats(a + i, count: c, pad: -.infinity), loadFloats(b + i, count: c, pad: -.infinity),
+                loadFloats(a + i, count: c, pad: 0), loadFloats(b + i, count: c, pad: 0), i, TwoSumShift.self, w)
     }
     var sA = CompensatedSum(), sB = CompensatedSum()
-    sA.add(horizontalSum(accA.total))
-    sA.add(horizontalSum(widenSum(loA)))
-    sB.add(horizontalSum(accB.total))
-    sB.add(horizontalSum(widenSum(loB)))
+    sA.add(horizontalSum(st.accA.total))
+    sA.add(horizontalSum(widenSum(st.loA)))
+    sB.add(horizontalSum(st.accB.total))
+    sB.add(horizontalSum(widenSum(st.loB)))
     var k = 0
-    while refH[k].isNaN { k += 1 }  // a maximal entry exists: the row is finite
-    return (sA, sB, (refH[k], refL[k]))
+    while st.refH[k].isNaN { k += 1 }  // a maximal entry exists: the row is finite
+    return (sA, sB, (st.refH[k], st.refL[k]))
+}
+
+/// The lanes of `klSumsFloat` (a struct, not captured variables, which a nested function
+/// would box on the heap every row).
+struct KLSumsLanes {
+    let va, vb: FV
+    var accA = FloatLaneCompensatedSum(biased: false), accB = FloatLaneCompensatedSum(biased: false)
+    var loA = FV(repeating: 0), loB = FV(repeating: 0)
+    var refH = FV(repeating: .nan), refL = FV(repeating: 0)
+
+    @inline(__always) init(_ ma: Float, _ mb: Float) {
+        va = FV(repeating: ma)
+        vb = FV(repeating: mb)
+    }
+
+    /// One vector: x, y for the exps, xd, yd for the difference.
+    @inline(__always)
+    mutating func step<G: ShiftForm>(_ x: FV, _ y: FV, _ xd: FV, _ yd: FV, _ i: Int, _: G.Type, _ w: KLFloatScratch) {
+        let (pa, qa) = klExpPair(x, va, G.self), (pb, qb) = klExpPair(y, vb, G.self)
+        accA.add(pa)
+        loA += qa
+        accB.add(pb)
+        loB += qb
+        // a - b exactly (TwoSum): |a|, |b| <= 2^24, so nothing overflows.
+        let s = xd - yd, bp = s - xd, ap = s - bp
+        let e = (xd - ap) - (yd + bp)
+        let top = x .== va
+        refH = refH.replacing(with: s, where: top)
+        refL = refL.replacing(with: e, where: top)
+        @inline(__always) func put(_ v: FV, _ p: UnsafeMutablePointer<Float>) {
+            UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: FV.self)
+        }
+        put(pa, w.eah); put(qa, w.eal); put(pb, w.ebh); put(qb, w.ebl); put(s, w.dh); put(e, w.dl)
+    }
 }
 
 /// e^{v - m} as a Float pair, clamped (to +0) below -104 in the forms that meet such entries.
@@ -197,6 +216,16 @@ func klTermsFloat(_ n: Int, _ c: DoubleDouble.DD, _ rho: Double, _ ref: (Float, 
     return (horizontalSum(sum), horizontalSum(mean))
 }
 
+/// Eight Doubles (or the first `count`) stored as Floats.
+@inline(__always)
+func klStoreFloats(_ v: DV, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
+    if count == 8 {
+        UnsafeMutableRawPointer(p).storeBytes(of: narrow(v), as: FHalf.self)
+    } else {
+        withUnsafeBytes(of: narrow(v)) { UnsafeMutableRawPointer(p).copyMemory(from: $0.baseAddress!, byteCount: 4 * count) }
+    }
+}
+
 /// The gradients of a row: p (d - KL)/divisor = p ((d - d*) - (KL - d*))/divisor with `mean` =
 /// KL - d* (`klTermsFloat`), and (q - p)/divisor; alpha = 1/(Sa·divisor), beta = 1/(Sb·divisor).
 @inline(never)
@@ -215,12 +244,12 @@ func klGradientFloat(
         let p = ea * av
         if let g = gpOut {
             let v = p * (klFromReference(w, j, rh, rl) - kv)
-            if cnt == 8 { Float.store8(v, g + j) } else { Float.storePartial(v, g + j, count: cnt) }
+            klStoreFloats(v, g + j, cnt)
         }
         if let g = gqOut {
             let eb = widen8(w.ebh, j) + widen8(w.ebl, j)
             let v = fmadd(eb, bv, -p)
-            if cnt == 8 { Float.store8(v, g + j) } else { Float.storePartial(v, g + j, count: cnt) }
+            klStoreFloats(v, g + j, cnt)
         }
         j += 8
     }
