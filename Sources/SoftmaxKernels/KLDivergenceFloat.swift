@@ -193,7 +193,7 @@ func klTermsFloat(_ n: Int, _ c: DoubleDouble.DD, _ rho: Double, _ ref: (Float, 
     while j < n {
         let ea = widen8(w.eah, j) + widen8(w.eal, j), eb = widen8(w.ebh, j) + widen8(w.ebl, j)
         let d = klDifference(w, j, ch, cl)
-        // φ(d)/d² = Σ_k r^k/(k+2)!, r = -d, to r^10 (truncation 2^-31 relative for |d| <= 1).
+        // φ(d)/d² = Σ_k r^k/(k+2)!, r = -d, to r^11 (truncation 2^-35 relative for |d| <= 1).
         let r = -d
         var poly = k(1 / 6227020800.0)
         poly = fmadd(poly, r, k(1 / 479001600.0))
