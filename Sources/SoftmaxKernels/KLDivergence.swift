@@ -29,6 +29,20 @@ extension Kernels {
 }
 
 func klSlices<T: SoftmaxScalar>(_ pb: KLDivergenceProblem<T>, _ slices: Range<Int>) -> CompensatedSumWithSpecials {
+    #if SSM_FMA
+    if T.self == Float.self && pb.inner == 1 && pb.temperature == 1 && pb.n > 0 && pb.n <= klFloatRow {
+        // Contiguous float32 rows at temperature 1 in Float lanes (KLDivergenceFloat.swift); a
+        // row it declines takes the Double lanes.
+        return klRowsFloat(unsafeBitCast(pb, to: KLDivergenceProblem<Float>.self), slices) { si in
+            klSlicesInDoubleLanes(pb, si..<si + 1).value
+        }
+    }
+    #endif
+    return klSlicesInDoubleLanes(pb, slices)
+}
+
+/// KL over slices of any layout and temperature, every element in Double lanes.
+func klSlicesInDoubleLanes<T: SoftmaxScalar>(_ pb: KLDivergenceProblem<T>, _ slices: Range<Int>) -> CompensatedSumWithSpecials {
     let n = pb.n, t = pb.temperature, invT = 1 / t
     let scale = t * pb.gradientDivisor
     var total = CompensatedSumWithSpecials()

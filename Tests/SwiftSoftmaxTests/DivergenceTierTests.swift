@@ -141,6 +141,57 @@ func tierDivergencesMatchScalarReference(_ tier: String) {
     checkDivergences(k, tier, Double.self)
 }
 
+/// Long float32 KL rows at T = 1 (the Float lanes take rows of up to 4,096 elements, 4,097 goes to
+/// the Double lanes): random, P ≈ Q with divergences on both sides of the 2^-26 below which the
+/// Float lanes hand the row over, confident rows (whose dominant p-gradient cancels) and huge
+/// offsets, against the reference: values within 2 ulps, gradients as in
+/// `tierDivergencesMatchScalarReference`.
+@Test(arguments: Tier.available)
+func tierKLOfLongFloatRows(_ tier: String) {
+    let k = Tier.kernels(named: tier)!
+    var r = SplitMix(state: 0x5EED_0003)
+    for n in [1000, 4096, 4097] {
+        var rows: [([Double], [Double])] = (0..<4).map { family($0, n, &r) }
+        for eps in [1e-5, 1e-4, 3e-4, 1e-3] {
+            let a = (0..<n).map { _ in (r.unit() - 0.5) * 8 }
+            rows.append((a, a.map { $0 + (r.unit() - 0.5) * eps }))
+        }
+        for lead in [15.0, 40.0] {
+            let a = (0..<n).map { $0 == n / 3 ? lead : r.unit() - 0.5 }
+            rows.append((a, a.map { $0 * 1.1 }))
+        }
+        let slices = rows.count, count = slices * n
+        let p = rows.flatMap { $0.0.map { Float($0) } }, q = rows.flatMap { $0.1.map { Float($0) } }
+        var refKL = [Float](repeating: 0, count: slices), ourKL = refKL
+        var refGP = [Float](repeating: 0, count: count), refGQ = refGP, ourGP = refGP, ourGQ = refGP
+        var probs = [Float](repeating: 0, count: 2 * count)
+        p.withUnsafeBufferPointer { pb in q.withUnsafeBufferPointer { qb in
+            Reference.klDivergence(pb.baseAddress!, qb.baseAddress!, n: n, inner: 1, slices: 0..<slices,
+                                   temperature: 1, divisor: 3, out: &refKL, gradP: &refGP, gradQ: &refGQ)
+            ourKL.withUnsafeMutableBufferPointer { o in ourGP.withUnsafeMutableBufferPointer { gp in
+                ourGQ.withUnsafeMutableBufferPointer { gq in
+                    _ = k.klDivergence(KLDivergenceProblem(p: pb.baseAddress!, q: qb.baseAddress!, n: n, inner: 1,
+                                                           temperature: 1, perSlice: o.baseAddress!,
+                                                           gradientP: gp.baseAddress!, gradientQ: gq.baseAddress!,
+                                                           gradientDivisor: 3), slices: 0..<slices)
+                } } }
+            probs.withUnsafeMutableBufferPointer { y in
+                Reference.softmax(pb.baseAddress!, y.baseAddress!, mask: nil, n: n, inner: 1,
+                                  slices: 0..<slices, temperature: 1, log: false)
+                Reference.softmax(qb.baseAddress!, y.baseAddress! + count, mask: nil, n: n, inner: 1,
+                                  slices: 0..<slices, temperature: 1, log: false)
+            }
+        } }
+        for si in 0..<slices {
+            #expect(ulps(ourKL[si], refKL[si]) <= 2, "\(tier) n \(n) row \(si): KL \(ourKL[si]) vs \(refKL[si])")
+        }
+        let probScale = (0..<count).map { Float(Swift.max(probs[$0].double, probs[count + $0].double) / 3) }
+        let gp = normwise(ourGP, refGP, slices: slices, n: n, inner: 1, also: refGQ)
+        let gq = normwise(ourGQ, refGQ, slices: slices, n: n, inner: 1, also: probScale)
+        #expect(gp <= 16 && gq <= 8, "\(tier) n \(n): gradients \(gp) \(gq) ulp")
+    }
+}
+
 /// Long float32 rows (one chunk, and more than one: `rowChunkLength` is 16,384) of every family,
 /// and confident rows whose entropy is near and below 2^-90, where the Float lanes hand the row
 /// to the Double lanes: within 2 ulps of the reference.
