@@ -171,19 +171,21 @@ func sigmoidByTableMap(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Dou
 /// from `expByTableParts`, so sigmoid(v) = P / (P + tHi + rest) with P = 2^-K, a power of two
 /// for either sign of v (no pair exp, no choice of numerator). P + tHi is exact as a pair
 /// (Fast2Sum of the larger and the smaller), rest is added by a second Fast2Sum (|rest| <
-/// 2^-4 tHi <= P + tHi), so the denominator D = dh + dl carries all of exp's 2^-59; 1/D is inv = 1/dh
-/// corrected by the exact residual 1 - inv·dh (one FMA) and by dl, and P scales it last, rounding
-/// once where the result is subnormal (the 0.75 ulp of the double rounding there, as before).
-/// -v is taken within [-40, 750]: below -40 every sigmoid rounds to 1, above 750 P = 2^-1082
-/// underflows to +0 as the result does. NaN passes both bounds (`vmaxpd`/`vminpd` return their
+/// 2^-4 tHi <= P + tHi), so the denominator D = dh + dl is as good as exp's parts (2^-57 at
+/// worst, rest's rounding; its reduction rounded, `roundedReduction`); 1/D is inv = 1/dh
+/// corrected by the exact residual 1 - inv·dh (one FMA) and by dl, and 2^-K scales it last,
+/// rounding once more where the result is subnormal (the 0.75 ulp of the double rounding there,
+/// as before). -v is taken within [-40, 750]: below -40 every sigmoid rounds to 1, above 750 the
+/// result, below 2^-1082, is +0. NaN passes both bounds (`vmaxpd`/`vminpd` return their
 /// second operand) and every step, so NaN lanes give NaN.
 @inline(__always)
 func sigmoidByTable(_ v: DV) -> DV {
     let one = DV(repeating: 1)
     let z = _mm512_min_pd(DV(repeating: 750), _mm512_max_pd(DV(repeating: -40), -v))
-    let (kf, tHi, rest) = expByTableParts(z, DV(repeating: 0))
+    let (kf, tHi, rest) = expByTableParts(z, DV(repeating: 0), roundedReduction: true)
     // vscalefpd applies 2^floor(its second operand): floor(15/16 - k/16) = -floor(k/16).
-    let p = _mm512_scalef_pd(one, fmadd(kf, DV(repeating: -0.0625), DV(repeating: 0.9375)))
+    let minusK = fmadd(kf, DV(repeating: -0.0625), DV(repeating: 0.9375))
+    let p = _mm512_scalef_pd(one, minusK)
     let big = _mm512_max_pd(p, tHi), small = _mm512_min_pd(p, tHi)
     let a = big + small
     let al = (big - a) + small
@@ -192,7 +194,9 @@ func sigmoidByTable(_ v: DV) -> DV {
     let inv = one / dh
     // 1/(dh + dl) = inv (1 + (1 - inv dh) - inv dl) to 2^-104; 1 - inv dh is exact (FMA).
     let c = fmadd(-dl, inv, fmadd(-inv, dh, one))
-    return fmadd(inv, c, inv) * p
+    // Scaled by vscalefpd rather than multiplied by p, which is +0 from 2^-1075 on where a
+    // result just above 2^-1075 still rounds up to the least subnormal.
+    return _mm512_scalef_pd(fmadd(inv, c, inv), minusK)
 }
 #endif
 
