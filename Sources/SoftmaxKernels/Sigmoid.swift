@@ -29,7 +29,11 @@ extension Kernels {
             doubleLanesMap(x.as(Float.self), y.as(Float.self), count, SigmoidLanes.self)
             #endif
         } else {
+            #if arch(x86_64) && SSM_AVX512F
+            sigmoidByTableMap(x.as(Double.self), y.as(Double.self), count)
+            #else
             doubleLanesMap(x.as(Double.self), y.as(Double.self), count, SigmoidLanes.self)
+            #endif
         }
     }
 
@@ -141,6 +145,58 @@ func vexpForFloatByTable(_ d: DV) -> DV {
         DV(0x1.6a09e667f3bcdp+0, 0x1.7a11473eb0187p+0, 0x1.8ace5422aa0dbp+0, 0x1.9c49182a3f090p+0,
            0x1.ae89f995ad3adp+0, 0x1.c199bdd85529cp+0, 0x1.d5818dcfba487p+0, 0x1.ea4afa2a490dap+0))
     return _mm512_scalef_pd(fmadd(tHi, q, tHi), k16)
+}
+#endif
+
+#if arch(x86_64) && SSM_AVX512F
+/// `vsigmoid` of Doubles on AVX-512: `sigmoidByTable`, two vectors a step (the two chains
+/// overlap where one left the FMA ports waiting on its division), the tail by a padded vector.
+@inline(__always)
+func sigmoidByTableMap(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ n: Int) {
+    var i = 0
+    while i + 16 <= n {
+        let a = Double.load8(x + i), b = Double.load8(x + i + 8)
+        Double.store8(sigmoidByTable(a), y + i)
+        Double.store8(sigmoidByTable(b), y + i + 8)
+        i += 16
+    }
+    if i + 8 <= n {
+        Double.store8(sigmoidByTable(Double.load8(x + i)), y + i)
+        i += 8
+    }
+    if i < n { Double.storePartial(sigmoidByTable(Double.loadPartial(x + i, count: n - i, pad: 0)), y + i, count: n - i) }
+}
+
+/// sigmoid of eight Doubles as one quotient with an exact numerator: exp(-v) = 2^K (tHi + rest)
+/// from `expByTableParts`, so sigmoid(v) = P / (P + tHi + rest) with P = 2^-K, a power of two
+/// for either sign of v (no pair exp, no choice of numerator). P + tHi is exact as a pair
+/// (Fast2Sum of the larger and the smaller), rest is added by a second Fast2Sum (|rest| <
+/// 2^-4 tHi <= P + tHi), so the denominator D = dh + dl is as good as exp's parts (2^-57 at
+/// worst, rest's rounding; its reduction rounded, `roundedReduction`); 1/D is inv = 1/dh
+/// corrected by the exact residual 1 - inv·dh (one FMA) and by dl, and 2^-K scales it last,
+/// rounding once more where the result is subnormal (the 0.75 ulp of the double rounding there,
+/// as before). -v is taken within [-40, 750]: below -40 every sigmoid rounds to 1, above 750 the
+/// result, below 2^-1082, is +0. NaN passes both bounds (`vmaxpd`/`vminpd` return their
+/// second operand) and every step, so NaN lanes give NaN.
+@inline(__always)
+func sigmoidByTable(_ v: DV) -> DV {
+    let one = DV(repeating: 1)
+    let z = _mm512_min_pd(DV(repeating: 750), _mm512_max_pd(DV(repeating: -40), -v))
+    let (kf, tHi, rest) = expByTableParts(z, DV(repeating: 0), roundedReduction: true)
+    // vscalefpd applies 2^floor(its second operand): floor(15/16 - k/16) = -floor(k/16).
+    let minusK = fmadd(kf, DV(repeating: -0.0625), DV(repeating: 0.9375))
+    let p = _mm512_scalef_pd(one, minusK)
+    let big = _mm512_max_pd(p, tHi), small = _mm512_min_pd(p, tHi)
+    let a = big + small
+    let al = (big - a) + small
+    let dh = a + rest
+    let dl = ((a - dh) + rest) + al
+    let inv = one / dh
+    // 1/(dh + dl) = inv (1 + (1 - inv dh) - inv dl) to 2^-104; 1 - inv dh is exact (FMA).
+    let c = fmadd(-dl, inv, fmadd(-inv, dh, one))
+    // Scaled by vscalefpd rather than multiplied by p, which is +0 from 2^-1075 on where a
+    // result just above 2^-1075 still rounds up to the least subnormal.
+    return _mm512_scalef_pd(fmadd(inv, c, inv), minusK)
 }
 #endif
 

@@ -108,18 +108,21 @@ func vexpByTable(_ hi: DV, _ lo: DV) -> DV {
 
 /// `vexpByTable`'s steps before the last addition and the scaling, for x >= -750 (|k| < 2^15):
 /// exp(x + lo) = 2^floor(k/16) (tHi + rest), tHi = 2^(j/16) rounded, |rest| < 2^-4 tHi.
+/// `roundedReduction` (for a zero lo) adds the low part of k·ln2/16 to r in one more FMA, which
+/// rounds (2^-59 relative, below rest's own rounding) instead of carrying it to first order.
 @inline(__always)
-func expByTableParts(_ x: DV, _ lo: DV) -> (kf: DV, tHi: DV, rest: DV) {
+func expByTableParts(_ x: DV, _ lo: DV, roundedReduction: Bool = false) -> (kf: DV, tHi: DV, rest: DV) {
     let t = fmadd(x, DV(repeating: 0x1.71547652b82fep+4), roundMagic)
     let kf = t - roundMagic
-    let r = fmadd(kf, DV(repeating: -0x1.62e42fefa0000p-5), x)
+    let rHi = fmadd(kf, DV(repeating: -0x1.62e42fefa0000p-5), x)
     let rLo = fmadd(kf, DV(repeating: -0x1.cf79abc9e3b3ap-44), lo)
+    let r = roundedReduction ? fmadd(kf, DV(repeating: -0x1.cf79abc9e3b3ap-44), rHi) : rHi
     let r2 = r * r, r4 = r2 * r2
     let a = fmadd(r, DV(repeating: 0x1.5555555555555p-3), DV(repeating: 0.5))
     let b = fmadd(r, DV(repeating: 0x1.1111111111111p-7), DV(repeating: 0x1.5555555555555p-5))
     let c = fmadd(r, DV(repeating: 0x1.a01a01a01a01ap-13), DV(repeating: 0x1.6c16c16c16c17p-10))
     let q = fmadd(r2, fmadd(r4, c, fmadd(r2, b, a)), r)
-    let qq = fmadd(rLo, q, q + rLo)  // (1 + q)(1 + rLo) - 1
+    let qq = roundedReduction ? q : fmadd(rLo, q, q + rLo)  // (1 + q)(1 + rLo) - 1
     // t's low four bits are k mod 16, the index vpermi2pd reads.
     let index = unsafeBitCast(t, to: SIMD8<Int64>.self)
     let tHi = _mm512_permutex2var_pd(

@@ -377,6 +377,31 @@ class TestDtypes:
             wide = np.repeat(x, 2, axis=1)[:, ::2]  # strided, the same values
             assert_same(ssm.normalize(wide), fast)
 
+    @pytest.mark.parametrize("name", ["sigmoid", "log_sigmoid"])
+    @pytest.mark.parametrize("shape", [(1,), (8,), (3, 5), (4096,), (4097,), (64, 1000), (0,), (2, 0)])
+    def test_elementwise_call_paths_agree(self, dtype, rng, name, shape):
+        # Defaults on a small native array take the fast handle on a copy of x; a larger writable
+        # C-contiguous one goes straight into a new array; read-only, strided, Fortran-ordered
+        # and non-native arrays and out= the general path. All give the same bits, x untouched.
+        x = rng.normal(0, 8, size=shape).astype(dtype)
+        keep = x.copy()
+        f = ELEMENTWISE[name]
+        fresh = f(x)
+        assert type(fresh) is np.ndarray and fresh.dtype == x.dtype and fresh.shape == x.shape
+        assert fresh.flags.c_contiguous and not np.shares_memory(fresh, x)
+        assert_same(x, keep)
+        assert_same(f(x, out=np.empty_like(x)), fresh)
+        ro = x.copy()
+        ro.flags.writeable = False
+        assert_same(f(ro), fresh)
+        assert_same(f(np.asfortranarray(x)), fresh)
+        assert_same(f(x.astype(x.dtype.newbyteorder(">"))), fresh)
+        if x.ndim == 2 and x.shape[1]:
+            wide = np.repeat(x, 2, axis=1)[:, ::2]  # strided, the same values
+            assert_same(f(wide), fresh)
+        if x.size:
+            assert_ulp(fresh, REFS[name](x), dtype=dtype)
+
     def test_small_path_reports_errors_through_the_general_rules(self):
         x = np.ones((2, 3), dtype=np.float32)
         with pytest.raises(TypeError):
