@@ -113,7 +113,8 @@ func rdotContiguous<T: SoftmaxScalar>(_ y: UnsafePointer<T>, _ g: UnsafePointer<
     @inline(__always) func add(_ acc: inout LaneCompensatedSum, _ yv: DV, _ gv: DV) {
         let p = yv * gv
         if T.self == Float.self {
-            acc.hi += nonzeroOnly ? zeroUnless(yv .!= zero, p) : p
+            // Float products are exact in Double: the fused sum is the plain one.
+            acc.hi = nonzeroOnly ? acc.hi + zeroUnless(yv .!= zero, p) : fmadd(yv, gv, acc.hi)
         } else if nonzeroOnly {
             let nonzero = yv .!= zero
             acc.add(zeroUnless(nonzero, p))
