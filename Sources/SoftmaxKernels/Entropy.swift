@@ -57,9 +57,9 @@ func entropySlice<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ si: Int) {
         }
         let m = DV(repeating: st.max)
         var sum = LaneCompensatedSum(), u = LaneCompensatedSum()
-        var j = 0
-        while j < n {
-            let c = Swift.min(8, n - j)
+        // Full steps in a loop of their own: with the partial load in it (a stack buffer and a
+        // memcpy call), the loop kept its running sums in memory.
+        @inline(__always) func terms(_ j: Int, _ c: Int) {
             let (sh, sl) = vshift(T.self, sliceLanes(pb.logits, s, j, c, pad: -.infinity), m, t, invT)
             let (eh, el) = entropyExp(T.self, sh, sl)
             // e^s·(-s) is 0 where e^s is (s = -inf would give 0·inf).
@@ -70,8 +70,13 @@ func entropySlice<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ si: Int) {
             sum.lo += el
             u.add(zeroUnless(live, ph))
             u.lo += zeroUnless(live, pl)
+        }
+        var j = 0
+        while j + 8 <= n {
+            terms(j, 8)
             j += 8
         }
+        if j < n { terms(j, n - j) }
         let total = sum.total(), uu = u.total().pair
         let l = logOfSum(total)
         let sp = total.pair

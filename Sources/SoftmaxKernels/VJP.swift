@@ -113,7 +113,8 @@ func rdotContiguous<T: SoftmaxScalar>(_ y: UnsafePointer<T>, _ g: UnsafePointer<
     @inline(__always) func add(_ acc: inout LaneCompensatedSum, _ yv: DV, _ gv: DV) {
         let p = yv * gv
         if T.self == Float.self {
-            acc.hi += nonzeroOnly ? zeroUnless(yv .!= zero, p) : p
+            // Float products are exact in Double: the fused sum is the plain one.
+            acc.hi = nonzeroOnly ? acc.hi + zeroUnless(yv .!= zero, p) : fmadd(yv, gv, acc.hi)
         } else if nonzeroOnly {
             let nonzero = yv .!= zero
             acc.add(zeroUnless(nonzero, p))
@@ -223,13 +224,18 @@ func vvjpmulsubdot<T: SoftmaxScalar, W: LaneWalk>(
     _ d: (hi: DV, lo: DV), _ t: Double
 ) {
     let zero = DV(repeating: 0), tv = DV(repeating: t)
-    for k in 0..<w.steps {
-        let yv = load(y, nil, w, k, pad: 0), gv = load(g, nil, w, k, pad: 0)
+    @inline(__always) func step(_ k: Int, full: Bool) {
+        let yv = full ? T.load8(y + w.offset(k)) : load(y, nil, w, k, pad: 0)
+        let gv = full ? T.load8(g + w.offset(k)) : load(g, nil, w, k, pad: 0)
         var r = yv * ((gv - d.hi) - d.lo)
         // Divided, not multiplied by 1/T: a subnormal T has an infinite reciprocal.
         if t != 1 { r = r / tv }
-        store(zeroUnless(yv .!= zero, r), dx, w, k)
+        if full { T.store8(zeroUnless(yv .!= zero, r), dx + w.offset(k)) } else { store(zeroUnless(yv .!= zero, r), dx, w, k) }
     }
+    // A row walk's full steps in a loop of their own, without the test of the lanes.
+    let full = W.horizontal && w.steps > 0 ? (w.lanes(w.steps - 1) == 8 ? w.steps : w.steps - 1) : 0
+    for k in 0..<full { step(k, full: true) }
+    for k in full..<w.steps { step(k, full: false) }
 }
 
 /// vvjpsubexpmulsum: dx = (g - exp(logy) s) / T, with g itself where exp(logy) is 0 and 0 in
