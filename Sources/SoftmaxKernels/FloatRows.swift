@@ -25,6 +25,8 @@ func softmaxRowsFloat(
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { extremes in
             let his = scratch.baseAddress!, los = his + 8, negTops = his + 16
             let maxima = extremes.baseAddress!, minima = maxima + 8
+            // `unshiftedMaxTerms` reads a whole Float vector from maxima, every lane defined.
+            extremes.initialize(repeating: 0)
             let group = n <= groupedRow(Float.self) ? 8 : 1
             var u = rows.lowerBound
             while u < rows.upperBound {
@@ -195,6 +197,7 @@ func logsumexpRowsFloat(
       withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { floatMaxima in
         let his = scratch.baseAddress!, los = his + 8, maxima = his + 16, negTops = his + 24
         let tops = floatMaxima.baseAddress!
+        floatMaxima.initialize(repeating: 0)  // `unshiftedMaxTerms` reads a whole Float vector
         let group = n <= groupedRow(Float.self) ? 8 : 1
         var u = rows.lowerBound
         while u < rows.upperBound {
