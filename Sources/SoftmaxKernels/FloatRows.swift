@@ -61,7 +61,7 @@ func softmaxRowsFloat(
                     let shift = log ? top : softmaxShift(max: top, min: smallest)
                     // Softmax keeps its shift: divided by an unshifted sum, the maximal entries'
                     // own rounded terms (exactly 1 when shifted) would show in every result.
-                    let bias = log ? unshiftedBias(max: top, min: smallest) : nil
+                    let bias = log ? unshiftedBias(max: top, min: smallest, n: n) : nil
                     let sum = raddstoreexpminusmaxFloat(
                         xr, log ? nil : y + (u + k) * n, n, max: shift, min: smallest, topsApart: log && bias == nil,
                         unshiftedBias: bias)
@@ -91,10 +91,10 @@ func softmaxRowsFloat(
                 if log {
                     // Unshifted rows: the sum less the maximal entry's own term, times e^-max
                     // (negTops; 0 for the others, whose factor is then exactly 1, less 1).
-                    let e = vexp(UnsafeRawPointer(negTops).loadUnaligned(as: DV.self), DV(repeating: 0))
-                    let tops = unshiftedMaxTerms(maxima, unshifted)
-                    var rest = ((hi - tops) + lo) * e
+                    var rest = (hi - DV(repeating: 1)) + lo
                     if unshifted != 0 {
+                        let e = vexp(UnsafeRawPointer(negTops).loadUnaligned(as: DV.self), DV(repeating: 0))
+                        rest = ((hi - unshiftedMaxTerms(maxima, unshifted)) + lo) * e
                         UnsafeMutableRawPointer(his).storeBytes(of: rest, as: DV.self)
                         for k in 0..<count where unshifted & (1 << k) != 0 && his[k] < unshiftedRestFloor(n) {
                             let sum = raddstoreexpminusmaxFloat(x + (u + k) * n, nil, n, max: maxima[k], min: minima[k], topsApart: true)
@@ -150,8 +150,9 @@ func softmaxShift(max m: Float, min: Float) -> Float {
 /// whose maximal entries' log-probability is about its negative) is summed again with the
 /// maximal terms apart.
 @inline(__always)
-func unshiftedBias(max m: Float, min: Float) -> Float? {
-    guard m >= 0, m <= 32, min >= -80 else { return nil }
+func unshiftedBias(max m: Float, min: Float, n: Int) -> Float? {
+    // Four vectors at least: the group's two exps cost about what a row of them saves.
+    guard n >= 4 * floatLanes, m >= 0, m <= 32, min >= -80 else { return nil }
     let p = Int((Double(m) * 1.4426950408889634 + 0.001).rounded(.down)) + 1
     return Float(bitPattern: UInt32(p + 127) << 23)
 }
@@ -214,7 +215,7 @@ func logsumexpRowsFloat(
                 negTops[k] = 0
                 tops[k] = 0
                 guard !stats.nan, top.isFinite else { general(u + k); done |= 1 << k; continue }
-                let bias = unshiftedBias(max: top, min: smallest)
+                let bias = unshiftedBias(max: top, min: smallest, n: n)
                 let sum = raddstoreexpminusmaxFloat(xr, nil, n, max: top, min: smallest, topsApart: bias == nil, unshiftedBias: bias)
                 if sum.sum.isNaN {
                     out[u + k] = .nan
@@ -234,9 +235,10 @@ func logsumexpRowsFloat(
             let hi = UnsafeRawPointer(his).loadUnaligned(as: DV.self), lo = UnsafeRawPointer(los).loadUnaligned(as: DV.self)
             let m = UnsafeRawPointer(maxima).loadUnaligned(as: DV.self)
             // hi >= 1, so hi - 1 is exact; unshifted rows' sums are first multiplied by e^-max.
-            let e = vexp(UnsafeRawPointer(negTops).loadUnaligned(as: DV.self), DV(repeating: 0))
-            var rest = ((hi - unshiftedMaxTerms(tops, unshifted)) + lo) * e
+            var rest = (hi - DV(repeating: 1)) + lo
             if unshifted != 0 {
+                let e = vexp(UnsafeRawPointer(negTops).loadUnaligned(as: DV.self), DV(repeating: 0))
+                rest = ((hi - unshiftedMaxTerms(tops, unshifted)) + lo) * e
                 UnsafeMutableRawPointer(his).storeBytes(of: rest, as: DV.self)
                 for k in 0..<count where unshifted & (1 << k) != 0 && his[k] < unshiftedRestFloor(n) {
                     let p = raddstoreexpminusmaxFloat(x + (u + k) * n, nil, n, max: Float(maxima[k]), min: -.infinity, topsApart: true).pair
