@@ -99,10 +99,12 @@ func anyLane(_ m: FMask) -> Bool {
 /// exp(r + c) = exp(r) + c·exp(r) with c·exp(r) taken from a first rounded exp(r). Only the
 /// final addition rounds more than 2^-28. 2^k is applied by `scaleByPowerOfTwo`, so subnormal
 /// results round once.
+///
+/// `exact`: e is 0 (d is the exact argument), which saves an operation where a table is read.
 @inline(__always)
-func vexpf(_ d: FV, _ e: FV) -> FV {
+func vexpf(_ d: FV, _ e: FV, exact: Bool = false) -> FV {
     #if arch(x86_64) && (SSM_AVX512F || SSM_AVX2)
-    return vexpfByTable(d, e)
+    return vexpfByTable(d, e, exact: exact)
     #else
     let (h, v, kf, t) = vexpfParts(d, e)
     return scaleByPowerOfTwo(h + v, kf, t)
@@ -131,13 +133,15 @@ func exp2Sixteenths(_ index: SIMD8<Int64>) -> (hi: FV, lo: FV) {
 /// rounds once in the last addition, and `vscalefps` applies 2^floor(k/16). 2^-28.2 in all
 /// before that rounding, in thirteen operations (docs/performance.md, "Float rows").
 @inline(__always)
-func vexpfByTable(_ d: FV, _ e: FV) -> FV {
+func vexpfByTable(_ d: FV, _ e: FV, exact: Bool = false) -> FV {
     let magic = FV(repeating: 0x1.8p23)
     let t = fmadd(d, FV(repeating: 0x1.715476p+4), magic)
     // k/16 exactly in one FMA (t - magic is the integer k): both the reduction's multiplier and
     // the operand of vscalefps, which multiplies by 2^floor(k/16).
     let k16 = fmadd(t, FV(repeating: 0.0625), FV(repeating: -0x1.8p19))
-    let r = fmadd(k16, FV(repeating: -0x1.62e430p-1), d) + fmadd(k16, FV(repeating: 0x1.05c610p-29), e)
+    let rHi = fmadd(k16, FV(repeating: -0x1.62e430p-1), d)
+    // Without e, the low part of k·ln2/16 is added in the same FMA (one rounding, as before).
+    let r = exact ? fmadd(k16, FV(repeating: 0x1.05c610p-29), rHi) : rHi + fmadd(k16, FV(repeating: 0x1.05c610p-29), e)
     let q = fmadd(r * r, fmadd(r, FV(repeating: 0x1.55559ap-3), FV(repeating: 0x1.00022p-1)), r)
     // t's low four bits are k mod 16, the index vpermps reads.
     let index = unsafeBitCast(t, to: SIMD8<Int64>.self)
@@ -154,12 +158,13 @@ func vexpfByTable(_ d: FV, _ e: FV) -> FV {
 /// by 2^-64 brings the result back, rounding once where it is subnormal (`scaleByPowerOfTwo`'s
 /// way). Seventeen operations, where the polynomial `exp` with 1 + r split takes twenty.
 @inline(__always)
-func vexpfByTable(_ d: FV, _ e: FV) -> FV {
+func vexpfByTable(_ d: FV, _ e: FV, exact: Bool = false) -> FV {
     let magic = FV(repeating: 0x1.8p23)
     let t = fmadd(d, FV(repeating: 0x1.715476p+3), magic)
     // k/8 exactly in one FMA (t - magic is the integer k).
     let k8 = fmadd(t, FV(repeating: 0.125), FV(repeating: -0x1.8p20))
-    let r = fmadd(k8, FV(repeating: -0x1.62e430p-1), d) + fmadd(k8, FV(repeating: 0x1.05c610p-29), e)
+    let rHi = fmadd(k8, FV(repeating: -0x1.62e430p-1), d)
+    let r = exact ? fmadd(k8, FV(repeating: 0x1.05c610p-29), rHi) : rHi + fmadd(k8, FV(repeating: 0x1.05c610p-29), e)
     let r2 = r * r
     let q = fmadd(r2, fmadd(r2, FV(repeating: 0x1.55484p-5), fmadd(r, FV(repeating: 0x1.555c76p-3), FV(repeating: 0.5))), r)
     // t's low three bits are k mod 8, the index vpermps reads.
@@ -213,10 +218,13 @@ protocol ShiftForm {
     static func shift<V: SIMD>(_ v: V, _ m: V) -> (d: V, e: V) where V.Scalar: FloatingPoint
     /// Whether the row may hold entries below m - 103 (and -inf), which exp clamps.
     static var clamps: Bool { get }
+    /// Whether e is always 0 (`NoShift`).
+    static var exact: Bool { get }
 }
 
 enum MaxLeads: ShiftForm {
     static var clamps: Bool { false }
+    static var exact: Bool { false }
     @inline(__always) static func shift<V: SIMD>(_ v: V, _ m: V) -> (d: V, e: V) where V.Scalar: FloatingPoint {
         let d = v - m
         return (d, v - (d + m))  // Fast2Sum(-m, v)
@@ -225,6 +233,7 @@ enum MaxLeads: ShiftForm {
 
 enum EntryLeads: ShiftForm {
     static var clamps: Bool { false }
+    static var exact: Bool { false }
     @inline(__always) static func shift<V: SIMD>(_ v: V, _ m: V) -> (d: V, e: V) where V.Scalar: FloatingPoint {
         let d = v - m
         return (d, -(m + (d - v)))  // Fast2Sum(v, -m)
@@ -233,6 +242,7 @@ enum EntryLeads: ShiftForm {
 
 enum TwoSumShift: ShiftForm {
     static var clamps: Bool { true }
+    static var exact: Bool { false }
     @inline(__always) static func shift<V: SIMD>(_ v: V, _ m: V) -> (d: V, e: V) where V.Scalar: FloatingPoint {
         let d = v - m
         let vp = d + m
@@ -246,8 +256,20 @@ enum TwoSumShift: ShiftForm {
 /// fewer than `TwoSumShift`.
 enum TwoSumInRange: ShiftForm {
     static var clamps: Bool { false }
+    static var exact: Bool { false }
     @inline(__always) static func shift<V: SIMD>(_ v: V, _ m: V) -> (d: V, e: V) where V.Scalar: FloatingPoint {
         TwoSumShift.shift(v, m)
+    }
+}
+
+/// No shift at all, for softmax rows whose terms exp(x) stay normal and small enough to sum
+/// (`unshiftedBias`): x itself is the exact argument, four operations a vector fewer than the
+/// cheapest exact x - max (its error term's, too, where the exp reads a table). m is ignored.
+enum NoShift: ShiftForm {
+    static var clamps: Bool { false }
+    static var exact: Bool { true }
+    @inline(__always) static func shift<V: SIMD>(_ v: V, _: V) -> (d: V, e: V) where V.Scalar: FloatingPoint {
+        (v, V(repeating: 0))
     }
 }
 
@@ -255,7 +277,7 @@ extension ShiftForm {
     /// exp(v - m).
     @inline(__always) static func expMinusMax(_ v: FV, _ m: FV) -> FV {
         let (d, e) = shift(v, m)
-        if !clamps { return vexpf(d, e) }
+        if !clamps { return vexpf(d, e, exact: exact) }
         let floor = FV(repeating: -104), zero = FV(repeating: 0)
         // Clamped where below, so that a NaN entry stays NaN (and its row's sum NaN).
         let clamp = d .< floor
@@ -312,10 +334,12 @@ func fmadd(_ a: FV, _ b: FV, _ c: FV) -> FV { c.addingProduct(a, b) }
 /// temperature 1: exp(x - max) stored to `y` (when given) and summed per chunk of
 /// `rowChunkLength`, the chunk sums merged in order as the Double walk merges them. With
 /// `topsApart`, the maximal terms (exactly 1) are counted apart from the lanes, for log1p.
-/// `min` is the piece's smallest entry, or -inf where it is not known.
+/// `min` is the piece's smallest entry, or -inf where it is not known. With `unshiftedBias`
+/// (softmax only), the terms are exp(x) without a shift, summed on lanes biased by it.
 @inline(__always)
 func raddstoreexpminusmaxFloat(
-    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>?, _ n: Int, max: Float, min: Float, topsApart: Bool
+    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>?, _ n: Int, max: Float, min: Float, topsApart: Bool,
+    unshiftedBias: Float? = nil
 ) -> CompensatedSum {
     if topsApart && y == nil {
         // The cheaper sum of every term first (Fast2Sum on lanes biased by 1, as softmax's):
@@ -330,6 +354,9 @@ func raddstoreexpminusmaxFloat(
         if (p.hi - 1) + p.lo >= 0x1p-10 * Double(n / rowChunkLength + 1) { return all }
     }
     // One loop per form and per kind of sum, each fixed in its loop.
+    if let bias = unshiftedBias, !topsApart {
+        return raddstoreexpminusmaxFloat(x, y, n, max: 0, NoShift.self, TopsIncluded.self, bias: bias)
+    }
     switch (ShiftFormChoice(max: max, min: min), topsApart) {
     case (.maxLeads, false): return raddstoreexpminusmaxFloat(x, y, n, max: max, MaxLeads.self, TopsIncluded.self)
     case (.maxLeads, true): return raddstoreexpminusmaxFloat(x, y, n, max: max, MaxLeads.self, TopsApart.self)
@@ -352,7 +379,8 @@ enum TopsIncluded: TopsHandling { static var apart: Bool { false } }
 
 @inline(__always)
 private func raddstoreexpminusmaxFloat<F: ShiftForm, A: TopsHandling>(
-    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>?, _ n: Int, max: Float, _ form: F.Type, _: A.Type
+    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>?, _ n: Int, max: Float, _ form: F.Type, _: A.Type,
+    bias: Float = 1
 ) -> CompensatedSum {
     let topsApart = A.apart
     let m = FV(repeating: max)
@@ -360,7 +388,7 @@ private func raddstoreexpminusmaxFloat<F: ShiftForm, A: TopsHandling>(
     var i = 0
     repeat {
         let end = Swift.min(n, i + rowChunkLength)
-        var acc = FloatLaneCompensatedSum(biased: !topsApart)
+        var acc = topsApart ? FloatLaneCompensatedSum(biased: false) : FloatLaneCompensatedSum(bias: bias)
         while i + floatLanes <= end {
             let p = expMinusMax(UnsafeRawPointer(x + i).loadUnaligned(as: FV.self), m, form, topsApart: topsApart, &acc)
             if let y { UnsafeMutableRawPointer(y + i).storeBytes(of: p, as: FV.self) }
@@ -368,8 +396,11 @@ private func raddstoreexpminusmaxFloat<F: ShiftForm, A: TopsHandling>(
         }
         if i < end {
             // The padding (-inf) needs the clamping form; the true lanes get the same terms.
+            // Unshifted, the padding is -104, whose exp is +0, and each term is the one the same
+            // entry gets in a full vector (which `unshiftedMaxTerms` recomputes).
             let c = end - i
-            let p = expMinusMax(loadFloats(x + i, count: c, pad: -.infinity), m, TwoSumShift.self, topsApart: topsApart, &acc)
+            let p = F.exact ? expMinusMax(loadFloats(x + i, count: c, pad: -104), m, F.self, topsApart: topsApart, &acc)
+                            : expMinusMax(loadFloats(x + i, count: c, pad: -.infinity), m, TwoSumShift.self, topsApart: topsApart, &acc)
             if let y { storeFloats(p, y + i, count: c) }
             i = end
         }

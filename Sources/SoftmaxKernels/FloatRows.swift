@@ -21,15 +21,18 @@ func softmaxRowsFloat(
     _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, rows: Range<Int>, log: Bool,
     general: (Int) -> Void
 ) {
-    withUnsafeTemporaryAllocation(of: Double.self, capacity: 16) { scratch in
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: 24) { scratch in
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { extremes in
-            let his = scratch.baseAddress!, los = his + 8
+            let his = scratch.baseAddress!, los = his + 8, negTops = his + 16
             let maxima = extremes.baseAddress!, minima = maxima + 8
+            // `unshiftedMaxTerms` reads a whole Float vector from maxima, every lane defined.
+            extremes.initialize(repeating: 0)
             let group = n <= groupedRow(Float.self) ? 8 : 1
             var u = rows.lowerBound
             while u < rows.upperBound {
                 let count = Swift.min(group, rows.upperBound - u)
                 var done: UInt8 = 0  // rows handed to `general`
+                var unshifted: UInt8 = 0  // log rows summed without a shift
                 // Where the exp keeps NaN, NaN shows in the sum (every form keeps a NaN term
                 // NaN), and the maximum pass does not look for it.
                 @inline(__always) func rowStats(_ k: Int) {
@@ -37,6 +40,7 @@ func softmaxRowsFloat(
                     let top = Float(stats.max)
                     his[k] = 1
                     los[k] = 0
+                    negTops[k] = 0
                     maxima[k] = top
                     minima[k] = smallest
                     if stats.nan || !top.isFinite { general(u + k); done |= 1 << k }
@@ -55,7 +59,12 @@ func softmaxRowsFloat(
                     let xr = x + (u + k) * n
                     let top = maxima[k], smallest = minima[k]
                     let shift = log ? top : softmaxShift(max: top, min: smallest)
-                    let sum = raddstoreexpminusmaxFloat(xr, log ? nil : y + (u + k) * n, n, max: shift, min: smallest, topsApart: log)
+                    // Softmax keeps its shift: divided by an unshifted sum, the maximal entries'
+                    // own rounded terms (exactly 1 when shifted) would show in every result.
+                    let bias = log ? unshiftedBias(max: top, min: smallest, n: n) : nil
+                    let sum = raddstoreexpminusmaxFloat(
+                        xr, log ? nil : y + (u + k) * n, n, max: shift, min: smallest, topsApart: log && bias == nil,
+                        unshiftedBias: bias)
                     if sum.sum.isNaN {
                         // NaN anywhere in a slice makes it all NaN (docs/design.md, "Special
                         // values"); x may already hold the terms, so the row is not redone.
@@ -63,7 +72,12 @@ func softmaxRowsFloat(
                         done |= 1 << k
                         continue
                     }
-                    if log && tinyRest(sum) { general(u + k); done |= 1 << k; continue }
+                    if log && bias != nil {
+                        unshifted |= 1 << k
+                        negTops[k] = -Double(top)
+                    } else if log && tinyRest(sum) {
+                        general(u + k); done |= 1 << k; continue
+                    }
                     // A one-chunk row's sum has no compensation: its pair is (sum, 0).
                     let p = sum.compensation == 0 ? (hi: sum.sum, lo: 0) : sum.pair
                     his[k] = p.hi
@@ -73,7 +87,27 @@ func softmaxRowsFloat(
                 // As the row walk computes them (Passes.swift, `vdivide` and `logOfSum`), lane by lane:
                 // the scale 1 / (hi + lo), or log1p of the sum without its maximal terms (hi >= 1,
                 // so hi - 1 is exact).
-                let r = log ? vlog1pForFloat((hi - DV(repeating: 1)) + lo) : DV(repeating: 1) / (hi + lo)
+                let r: DV
+                if log {
+                    // Unshifted rows: the sum less the maximal entry's own term, times e^-max
+                    // (negTops; 0 for the others, whose factor is then exactly 1, less 1).
+                    var rest = (hi - DV(repeating: 1)) + lo
+                    if unshifted != 0 {
+                        let e = vexp(UnsafeRawPointer(negTops).loadUnaligned(as: DV.self), DV(repeating: 0))
+                        rest = ((hi - unshiftedMaxTerms(maxima, unshifted)) + lo) * e
+                        UnsafeMutableRawPointer(his).storeBytes(of: rest, as: DV.self)
+                        for k in 0..<count where unshifted & (1 << k) != 0 && his[k] < unshiftedRestFloor(n) {
+                            let sum = raddstoreexpminusmaxFloat(x + (u + k) * n, nil, n, max: maxima[k], min: minima[k], topsApart: true)
+                            if tinyRest(sum) { general(u + k); done |= 1 << k; his[k] = 0; continue }
+                            let p = sum.compensation == 0 ? (hi: sum.sum, lo: 0) : sum.pair
+                            his[k] = (p.hi - 1) + p.lo
+                        }
+                        rest = UnsafeRawPointer(his).loadUnaligned(as: DV.self)
+                    }
+                    r = vlog1pForFloat(rest)
+                } else {
+                    r = DV(repeating: 1) / (hi + lo)
+                }
                 for k in 0..<count where done & (1 << k) == 0 {
                     let xr = x + (u + k) * n, yr = y + (u + k) * n
                     if log {
@@ -102,6 +136,50 @@ func softmaxShift(max m: Float, min: Float) -> Float {
     return p >= m && Double(min) - Double(p) >= -86 ? p : m
 }
 
+/// The lanes' bias for a log row (log-softmax, logsumexp) summed without a shift (`NoShift`),
+/// or nil where the row needs its shift: exp(x) itself is exact to the same 2^-28 as
+/// exp(x - max) wherever every term is a normal Float (min >= -80) and the sum stays far from
+/// overflow (max <= 32). The bias is the power of two just above e^max (1.001 in the exponent
+/// to spare for the rounded exp), so that every addition is a Fast2Sum and the largest term is
+/// about half of it at least, as the shifted sum's 1 is.
+///
+/// Such a row's log(sum) is max + log1p(rest), rest = (sum - t)·e^-max with t the maximal
+/// entry's own term (`unshiftedMaxTerms`) and e^-max a full-precision Double exp of eight rows'
+/// maxima at once (max >= 0, its domain), so that log1p's argument keeps the shifted sum's
+/// precision wherever it is at least `unshiftedRestFloor`; a smaller one (a confident row,
+/// whose maximal entries' log-probability is about its negative) is summed again with the
+/// maximal terms apart.
+@inline(__always)
+func unshiftedBias(max m: Float, min: Float, n: Int) -> Float? {
+    // Four vectors at least: the group's two exps cost about what a row of them saves.
+    guard n >= 4 * floatLanes, m >= 0, m <= 32, min >= -80 else { return nil }
+    let p = Int((Double(m) * 1.4426950408889634 + 0.001).rounded(.down)) + 1
+    return Float(bitPattern: UInt32(p + 127) << 23)
+}
+
+/// The terms the unshifted exp pass gave the maximal entries of eight rows (maxima[k] for the
+/// rows in `unshifted`), as Doubles; 1 for the other rows. An unshifted sum less this term is
+/// the sum of the others only (the term itself, rounded to Float, is 2^-24 off e^max: as much
+/// error as a whole ulp of log1p's argument where that is 2^-9), and times e^-max it is the
+/// shifted rest, every term within the 2^-24 it has there (a tie of the maximum included).
+/// `maxima` holds at least as many Floats as a Float vector (the extremes' scratch).
+@inline(__always)
+func unshiftedMaxTerms(_ maxima: UnsafePointer<Float>, _ unshifted: UInt8) -> DV {
+    let v = UnsafeRawPointer(maxima).loadUnaligned(as: FV.self)
+    let terms = vexpf(v, FV(repeating: 0), exact: true)
+    let low = floatLanes == 8 ? unsafeBitCast(terms, to: (SIMD8<Float>).self)
+                              : unsafeBitCast(terms, to: (SIMD8<Float>, SIMD8<Float>).self).0
+    var bits = SIMD8<Int64>()
+    for k in 0..<8 { bits[k] = Int64((unshifted >> k) & 1) }
+    return DV(repeating: 1).replacing(with: widen(low), where: bits .!= 0)
+}
+
+/// Below this, the rest of an unshifted log row's sum is summed again with its maximal terms
+/// apart: twice the floor of the shifted sum (`raddstoreexpminusmaxFloat`), for its bias of up
+/// to twice the largest term.
+@inline(__always)
+func unshiftedRestFloor(_ n: Int) -> Double { 0x1p-9 * Double(n / rowChunkLength + 1) }
+
 /// logsumexp of the Float rows `rows` of x (n entries each) into out, grouped as
 /// `softmaxRowsFloat` groups them: the maximum and exp-sum passes in Float lanes, then one vector
 /// log1p of eight rows' sums, max + log1p(rest) rounded once into Float.
@@ -116,13 +194,17 @@ func logsumexpRowsFloat(
     _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int, rows: Range<Int>,
     general: (Int) -> Void
 ) {
-    withUnsafeTemporaryAllocation(of: Double.self, capacity: 24) { scratch in
-        let his = scratch.baseAddress!, los = his + 8, maxima = his + 16
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: 32) { scratch in
+      withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { floatMaxima in
+        let his = scratch.baseAddress!, los = his + 8, maxima = his + 16, negTops = his + 24
+        let tops = floatMaxima.baseAddress!
+        floatMaxima.initialize(repeating: 0)  // `unshiftedMaxTerms` reads a whole Float vector
         let group = n <= groupedRow(Float.self) ? 8 : 1
         var u = rows.lowerBound
         while u < rows.upperBound {
             let count = Swift.min(group, rows.upperBound - u)
             var done: UInt8 = 0  // rows handed to `general`, or finished
+            var unshifted: UInt8 = 0  // rows summed without a shift (as `softmaxRowsFloat`'s)
             for k in 0..<count {
                 let xr = x + (u + k) * n
                 let (stats, smallest) = rmaxFloat(xr, n, findNaN: !scaleKeepsNaN)
@@ -130,12 +212,20 @@ func logsumexpRowsFloat(
                 his[k] = 1
                 los[k] = 0
                 maxima[k] = 0
+                negTops[k] = 0
+                tops[k] = 0
                 guard !stats.nan, top.isFinite else { general(u + k); done |= 1 << k; continue }
-                let sum = raddstoreexpminusmaxFloat(xr, nil, n, max: top, min: smallest, topsApart: true)
+                let bias = unshiftedBias(max: top, min: smallest, n: n)
+                let sum = raddstoreexpminusmaxFloat(xr, nil, n, max: top, min: smallest, topsApart: bias == nil, unshiftedBias: bias)
                 if sum.sum.isNaN {
                     out[u + k] = .nan
                     done |= 1 << k
                     continue
+                }
+                if bias != nil {
+                    unshifted |= 1 << k
+                    negTops[k] = -stats.max
+                    tops[k] = top
                 }
                 let p = sum.pair
                 his[k] = p.hi
@@ -144,13 +234,25 @@ func logsumexpRowsFloat(
             }
             let hi = UnsafeRawPointer(his).loadUnaligned(as: DV.self), lo = UnsafeRawPointer(los).loadUnaligned(as: DV.self)
             let m = UnsafeRawPointer(maxima).loadUnaligned(as: DV.self)
-            // hi >= 1, so hi - 1 is exact.
-            let r = m + vlog1pForFloat((hi - DV(repeating: 1)) + lo)
+            // hi >= 1, so hi - 1 is exact; unshifted rows' sums are first multiplied by e^-max.
+            var rest = (hi - DV(repeating: 1)) + lo
+            if unshifted != 0 {
+                let e = vexp(UnsafeRawPointer(negTops).loadUnaligned(as: DV.self), DV(repeating: 0))
+                rest = ((hi - unshiftedMaxTerms(tops, unshifted)) + lo) * e
+                UnsafeMutableRawPointer(his).storeBytes(of: rest, as: DV.self)
+                for k in 0..<count where unshifted & (1 << k) != 0 && his[k] < unshiftedRestFloor(n) {
+                    let p = raddstoreexpminusmaxFloat(x + (u + k) * n, nil, n, max: Float(maxima[k]), min: -.infinity, topsApart: true).pair
+                    his[k] = (p.hi - 1) + p.lo
+                }
+                rest = UnsafeRawPointer(his).loadUnaligned(as: DV.self)
+            }
+            let r = m + vlog1pForFloat(rest)
             for k in 0..<count where done & (1 << k) == 0 {
                 if Swift.abs(r[k]) >= 0.25 { out[u + k] = Float(r[k]) } else { general(u + k) }
             }
             u += count
         }
+      }
     }
 }
 

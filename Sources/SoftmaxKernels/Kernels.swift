@@ -103,6 +103,10 @@ func logsumexpUnits<T: SoftmaxScalar>(
             return
         }
         #endif
+        if T.self == Double.self, mask == nil, n <= groupedRow(T.self) {
+            logsumexpRowsGrouped(x, out, n, rows: units)
+            return
+        }
         for u in units { logsumexpGroup(x, mask, out, RowWalk(row: u, n: n)) }
     } else {
         for u in units { ColumnBlock(unit: u, n: n, inner: inner).logsumexp(x, mask, out) }
@@ -158,6 +162,35 @@ func softmaxRowsGrouped<T: SoftmaxScalar>(
                     let w = RowWalk(row: u + k, n: n)
                     let st = LaneStats(stats[k])
                     if log { vlogfinalize(x, nil, y, w, st, t, lanes(k)) } else { vdivide(y, w, lanes(k), st) }
+                }
+                u += count
+            }
+        }
+    }
+}
+
+/// `logsumexpGroup` of unmasked rows, eight at a time, as `softmaxRowsGrouped` goes: their two
+/// passes row after row, then their logarithms (a libm call each, independent of each other),
+/// so that a row's sum-to-result chain does not hold up the next row. The same results.
+@inline(__always)
+func logsumexpRowsGrouped<T: SoftmaxScalar>(
+    _ x: UnsafePointer<T>, _ out: UnsafeMutablePointer<T>, _ n: Int, rows: Range<Int>
+) {
+    withUnsafeTemporaryAllocation(of: RowChunkStats.self, capacity: 8) { stats in
+        withUnsafeTemporaryAllocation(of: (hi: Double, lo: Double).self, capacity: 8) { sums in
+            var u = rows.lowerBound
+            while u < rows.upperBound {
+                let count = Swift.min(8, rows.upperBound - u)
+                for k in 0..<count {
+                    let w = RowWalk(row: u + k, n: n)
+                    let st = rmax(x, nil, w)
+                    let s = raddstoreexpminusmax(x, nil, nil, w, st, 1, fullExp: true)
+                    (stats.baseAddress! + k).initialize(to: st.row)
+                    (sums.baseAddress! + k).initialize(to: (s.hi[0], s.lo[0]))
+                }
+                for k in 0..<count {
+                    let s = (hi: DV(repeating: sums[k].hi), lo: DV(repeating: sums[k].lo))
+                    logsumexpFinish(x, nil, out, RowWalk(row: u + k, n: n), LaneStats(stats[k]), s)
                 }
                 u += count
             }

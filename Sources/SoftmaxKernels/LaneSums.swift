@@ -68,10 +68,20 @@ struct ResultPrecisionLaneSum {
 struct FloatLaneCompensatedSum {
     var s: FV, c = FV(repeating: 0), tops = FV(repeating: 0)
     let biased: Bool
+    /// What the biased lanes start at: 1, or a power of two at least as large as every term
+    /// and at most about twice the largest (unshifted softmax rows, `unshiftedBias`), so that
+    /// each addition is still a Fast2Sum and the bias leaves exactly.
+    var bias: Float = 1
 
     @inline(__always) init(biased: Bool) {
         self.biased = biased
         s = FV(repeating: biased ? 1 : 0)
+    }
+
+    @inline(__always) init(bias: Float) {
+        biased = true
+        self.bias = bias
+        s = FV(repeating: bias)
     }
 
     /// A sum resumed from its lanes (a column sweep keeps them in memory between rows).
@@ -96,6 +106,6 @@ struct FloatLaneCompensatedSum {
     /// The lanes in Double (pairwise where there are sixteen), without the bias (s - 1 is exact
     /// in Double).
     @inline(__always) var total: DV {
-        (widenSum(s) - DV(repeating: biased ? Double(floatLanes / 8) : 0)) + widenSum(c)
+        (widenSum(s) - DV(repeating: biased ? Double(bias) * Double(floatLanes / 8) : 0)) + widenSum(c)
     }
 }

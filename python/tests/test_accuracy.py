@@ -722,6 +722,15 @@ def _shift_forms(dt, rng):
     x[:, 1] = 7.25 - 103.0
     x[::2, 2] = 7.25 - 103.01
     out.append({"x": x.astype(dt)})
+    # float32 softmax rows summed without a shift (docs/design.md, "Exactness, exp and log"):
+    # at and just past the edges of that range (max 32, min -80), wholly negative rows, and a
+    # maximum at 22 ln 2, where e^max meets the power of two the lane sums start at.
+    for m, lo in ((32.0, -80.0), (32.01, -3.0), (-20.0, -80.0), (-79.5, -80.0), (5.0, -80.01),
+                  (22 * math.log(2), -60.0)):
+        x = rng.uniform(lo, m, (24, 130))
+        x[:, 0] = m
+        x[:, 1] = lo
+        out.append({"x": x.astype(dt)})
     for inp in out:
         inp["labels"] = rng.integers(0, inp["x"].shape[-1], inp["x"].shape[0])
     return out
