@@ -95,7 +95,7 @@ func entropySlicesFinishedInLanes<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ s
 /// H = log S + U/S from S = sh + sl >= 1 and U = uh + ul >= 0, lane-wise, rounded once to Double
 /// (both parts >= 0: nothing cancels). log S = k ln 2 + log1p(m - 1) with S = 2^k m, m in [1, 2)
 /// (the scaling and m - 1 exact; `vlog1pPair`, to 2^-58); U/S as a double-double quotient (one
-/// division, its remainder by FMA).
+/// division, its exact remainder).
 @inline(__always)
 func entropyFromSums(_ sh: DV, _ sl: DV, _ uh: DV, _ ul: DV) -> DV {
     let one = DV(repeating: 1)
@@ -103,15 +103,13 @@ func entropyFromSums(_ sh: DV, _ sl: DV, _ uh: DV, _ ul: DV) -> DV {
     let e = (bits &>> 52) &- 1023  // S >= 1: normal, positive
     let scale = unsafeBitCast((1023 &- e) &<< 52, to: DV.self)
     let (lh, ll) = vlog1pPair(sh * scale - one, sl * scale)
+    // k ln 2 with ln 2 split as in `expReduce`: k·ln2Hi is exact (k < 2^21).
     let k = DV(e)
-    let ln2 = DV(repeating: 0.6931471805599453)
-    let kh = k * ln2
-    let kl = fmadd(k, DV(repeating: 2.3190468138462996e-17), fmadd(k, ln2, -kh))
-    // U/S: q, and the remainder U - qS over S.
+    let kh = k * DV(repeating: 6.93147180369123816490e-01)
+    let kl = k * DV(repeating: 1.90821492927058770002e-10)
+    // U/S: q, and the remainder U - qS (exact, also without FMA) over S.
     let q = uh / sh
-    let ph = q * sh
-    let r = ((uh - ph) - fmadd(q, sh, -ph)) + fmadd(-q, sl, ul)
-    let a = r / sh
+    let a = (remainder(uh, q, sh) + fmadd(-q, sl, ul)) / sh
     // k ln 2 + log1p(m - 1) + q: the large parts by TwoSum, all rests added once.
     let (t1, e1) = vtwoSum(kh, lh)
     let (t2, e2) = vtwoSum(t1, q)
