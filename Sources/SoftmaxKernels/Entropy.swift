@@ -160,7 +160,8 @@ func entropySlice<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ si: Int) {
 func entropySums<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ s: Slice, _ max: Double) -> (s: CompensatedSum, u: DoubleDouble.DD) {
     let n = pb.n, t = pb.temperature, invT = 1 / t
     let zero = DV(repeating: 0), m = DV(repeating: max)
-    var sum = LaneCompensatedSum(), u = LaneCompensatedSum()
+    // S's terms are in [0, 1]: lanes biased by 1, each addition a Fast2Sum.
+    var sum = LaneSumOfUnitTerms(), u = LaneCompensatedSum()
     // Full steps in a loop of their own: with the partial load in it (a stack buffer and a
     // memcpy call), the loop kept its running sums in memory.
     @inline(__always) func terms(_ j: Int, _ c: Int) {
@@ -171,7 +172,7 @@ func entropySums<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ s: Slice, _ max: D
         let (ph, pl0) = vtwoProduct(eh, -sh)
         let pl = fmadd(eh, -zeroUnless(live, sl), fmadd(el, -sh, pl0))
         sum.add(eh)
-        sum.lo += el
+        sum.c += el
         u.add(zeroUnless(live, ph))
         u.lo += zeroUnless(live, pl)
     }
@@ -181,7 +182,7 @@ func entropySums<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ s: Slice, _ max: D
         j += 8
     }
     if j < n { terms(j, n - j) }
-    return (sum.total(), u.total().pair)
+    return (sum.unbiased.total(), u.total().pair)
 }
 
 /// e^s for s <= 0 as a pair for Double input (to 2^-57), the cheap exp for Float input. On
