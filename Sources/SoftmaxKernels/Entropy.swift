@@ -38,46 +38,98 @@ func entropySlices<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ slices: Range<In
         return
     }
     #endif
+    if pb.gradient == nil {
+        entropySlicesFinishedInLanes(pb, slices)
+        return
+    }
     for si in slices { entropySlice(pb, si) }
 }
 
+/// H of a slice whose stats are special (docs/design.md, "Special values"): NaN: NaN; k entries
+/// +inf: uniform over them, H = log k (the limit); all -inf or empty: softmax is 0 everywhere, H = 0.
+@inline(__always)
+func specialEntropy(_ st: SliceLaneStats) -> Double {
+    st.nan ? .nan : (st.max == .infinity ? logD(Double(st.posInf)) : 0)
+}
+
+/// The entropies of slices without a gradient, eight at a time: each slice's sums
+/// (`entropySums`), then H = log S + U/S of the eight in Double lanes at once
+/// (`entropyFromSums`), where one slice's scalar log1p, lane totals and double-double division
+/// cost a tenth of a 128-entry row. Each lane sees only its own slice, so a result does not
+/// depend on how the slices are grouped (docs/design.md, "Threads and determinism").
+func entropySlicesFinishedInLanes<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ slices: Range<Int>) {
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: 32) { scratch in
+        let sh = scratch.baseAddress!, sl = sh + 8, uh = sh + 16, ul = sh + 24
+        var u = slices.lowerBound
+        while u < slices.upperBound {
+            let count = Swift.min(8, slices.upperBound - u)
+            var done: UInt8 = 0  // special slices, already written
+            for k in 0..<count {
+                let si = u + k
+                sh[k] = 1
+                sl[k] = 0
+                uh[k] = 0
+                ul[k] = 0
+                let s = Slice(index: si, n: pb.n, inner: pb.inner)
+                let st = sliceLaneStats(pb.logits, s)
+                if st.special {
+                    pb.out[si] = T(rounding: specialEntropy(st))
+                    done |= 1 << k
+                    continue
+                }
+                let r = entropySums(pb, s, st.max)
+                let sp = r.s.pair
+                sh[k] = sp.hi
+                sl[k] = sp.lo
+                uh[k] = r.u.hi
+                ul[k] = r.u.lo
+            }
+            @inline(__always) func load(_ p: UnsafeMutablePointer<Double>) -> DV { UnsafeRawPointer(p).loadUnaligned(as: DV.self) }
+            let h = entropyFromSums(load(sh), load(sl), load(uh), load(ul))
+            for k in 0..<count where done & (1 << k) == 0 { pb.out[u + k] = T(rounding: h[k]) }
+            u += count
+        }
+    }
+}
+
+/// H = log S + U/S from S = sh + sl >= 1 and U = uh + ul >= 0, lane-wise, rounded once to Double
+/// (both parts >= 0: nothing cancels). log S = k ln 2 + log1p(m - 1) with S = 2^k m, m in [1, 2)
+/// (the scaling and m - 1 exact; `vlog1pPair`, to 2^-58); U/S as a double-double quotient (one
+/// division, its exact remainder).
+@inline(__always)
+func entropyFromSums(_ sh: DV, _ sl: DV, _ uh: DV, _ ul: DV) -> DV {
+    let one = DV(repeating: 1)
+    let bits = unsafeBitCast(sh, to: SIMD8<Int64>.self)
+    let e = (bits &>> 52) &- 1023  // S >= 1: normal, positive
+    let scale = unsafeBitCast((1023 &- e) &<< 52, to: DV.self)
+    let (lh, ll) = vlog1pPair(sh * scale - one, sl * scale)
+    // k ln 2 with ln 2 split as in `expReduce`: k·ln2Hi is exact (k < 2^21).
+    let k = DV(e)
+    let kh = k * DV(repeating: 6.93147180369123816490e-01)
+    let kl = k * DV(repeating: 1.90821492927058770002e-10)
+    // U/S: q, and the remainder U - qS (exact, also without FMA) over S.
+    let q = uh / sh
+    let a = (remainder(uh, q, sh) + fmadd(-q, sl, ul)) / sh
+    // k ln 2 + log1p(m - 1) + q: the large parts by TwoSum, all rests added once.
+    let (t1, e1) = vtwoSum(kh, lh)
+    let (t2, e2) = vtwoSum(t1, q)
+    return t2 + (((e1 + e2) + (kl + ll)) + a)
+}
+
 func entropySlice<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ si: Int) {
-    let n = pb.n, t = pb.temperature, invT = 1 / t
+    let n = pb.n, t = pb.temperature
     let zero = DV(repeating: 0)
     do {
         let s = Slice(index: si, n: n, inner: pb.inner)
         let st = sliceLaneStats(pb.logits, s)
         if st.special {
-            // NaN: NaN; k entries +inf: uniform over them, H = log k and a zero gradient (the
-            // limit); all -inf or empty: softmax is 0 everywhere, H = 0 and a zero gradient.
-            let h: Double = st.nan ? .nan : (st.max == .infinity ? logD(Double(st.posInf)) : 0)
-            pb.out[si] = T(rounding: h)
+            // The limits of `specialEntropy`, with a zero gradient (NaN: NaN).
+            pb.out[si] = T(rounding: specialEntropy(st))
             if let g = pb.gradient { fillSlice(g, s, st.nan ? .nan : 0) }
             return
         }
-        let m = DV(repeating: st.max)
-        var sum = LaneCompensatedSum(), u = LaneCompensatedSum()
-        // Full steps in a loop of their own: with the partial load in it (a stack buffer and a
-        // memcpy call), the loop kept its running sums in memory.
-        @inline(__always) func terms(_ j: Int, _ c: Int) {
-            let (sh, sl) = vshift(T.self, sliceLanes(pb.logits, s, j, c, pad: -.infinity), m, t, invT)
-            let (eh, el) = entropyExp(T.self, sh, sl)
-            // e^s·(-s) is 0 where e^s is (s = -inf would give 0·inf).
-            let live = eh .!= zero
-            let (ph, pl0) = vtwoProduct(eh, -sh)
-            let pl = fmadd(eh, -zeroUnless(live, sl), fmadd(el, -sh, pl0))
-            sum.add(eh)
-            sum.lo += el
-            u.add(zeroUnless(live, ph))
-            u.lo += zeroUnless(live, pl)
-        }
-        var j = 0
-        while j + 8 <= n {
-            terms(j, 8)
-            j += 8
-        }
-        if j < n { terms(j, n - j) }
-        let total = sum.total(), uu = u.total().pair
+        let m = DV(repeating: st.max), invT = 1 / t
+        let (total, uu) = entropySums(pb, s, st.max)
         let l = logOfSum(total)
         let sp = total.pair
         let a = ddDivide(uu, sp)
@@ -87,7 +139,7 @@ func entropySlice<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ si: Int) {
         let ah = DV(repeating: a.hi), al = DV(repeating: a.lo)
         let sv = DV(repeating: sp.hi), tv = DV(repeating: -t)
         let coef = -1 / (sp.hi * t), cv = DV(repeating: coef)
-        j = 0
+        var j = 0
         while j < n {
             let c = Swift.min(8, n - j)
             let (sh, sl) = vshift(T.self, sliceLanes(pb.logits, s, j, c, pad: -.infinity), m, t, invT)
@@ -101,6 +153,36 @@ func entropySlice<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ si: Int) {
             j += 8
         }
     }
+}
+
+/// S = Σ e^{s_i} and U = Σ e^{s_i}·(-s_i) of a finite slice with maximum `max`, s_i = (x_i - max)/T.
+@inline(__always)
+func entropySums<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ s: Slice, _ max: Double) -> (s: CompensatedSum, u: DoubleDouble.DD) {
+    let n = pb.n, t = pb.temperature, invT = 1 / t
+    let zero = DV(repeating: 0), m = DV(repeating: max)
+    // S's terms are in [0, 1]: lanes biased by 1, each addition a Fast2Sum.
+    var sum = LaneSumOfUnitTerms(), u = LaneCompensatedSum()
+    // Full steps in a loop of their own: with the partial load in it (a stack buffer and a
+    // memcpy call), the loop kept its running sums in memory.
+    @inline(__always) func terms(_ j: Int, _ c: Int) {
+        let (sh, sl) = vshift(T.self, sliceLanes(pb.logits, s, j, c, pad: -.infinity), m, t, invT)
+        let (eh, el) = entropyExp(T.self, sh, sl)
+        // e^s·(-s) is 0 where e^s is (s = -inf would give 0·inf).
+        let live = eh .!= zero
+        let (ph, pl0) = vtwoProduct(eh, -sh)
+        let pl = fmadd(eh, -zeroUnless(live, sl), fmadd(el, -sh, pl0))
+        sum.add(eh)
+        sum.c += el
+        u.add(zeroUnless(live, ph))
+        u.lo += zeroUnless(live, pl)
+    }
+    var j = 0
+    while j + 8 <= n {
+        terms(j, 8)
+        j += 8
+    }
+    if j < n { terms(j, n - j) }
+    return (sum.unbiased.total(), u.total().pair)
 }
 
 /// e^s for s <= 0 as a pair for Double input (to 2^-57), the cheap exp for Float input. On
