@@ -137,20 +137,13 @@ func softmaxGroup<T: SoftmaxScalar, W: LaneWalk>(
 func softmaxRowsGrouped<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ n: Int, rows: Range<Int>, _ t: Double, _ log: Bool
 ) {
-    // A row walk's statistics and sums are the same in every lane: one lane of each is kept
-    // (copying the lane vectors in and out of scratch cost a tenth of a 128-class row).
     withUnsafeTemporaryAllocation(of: RowChunkStats.self, capacity: 8) { stats in
         withUnsafeTemporaryAllocation(of: (hi: Double, lo: Double).self, capacity: 8) { sums in
             var u = rows.lowerBound
             while u < rows.upperBound {
                 let count = Swift.min(8, rows.upperBound - u)
-                for k in 0..<count {
-                    let w = RowWalk(row: u + k, n: n)
-                    let st = rmax(x, nil, w)
-                    let s = raddstoreexpminusmax(x, nil, log ? nil : y, w, st, t)
-                    (stats.baseAddress! + k).initialize(to: st.row)
-                    (sums.baseAddress! + k).initialize(to: (s.hi[0], s.lo[0]))
-                }
+                rowGroupSums(x, log ? nil : y, n, rows: u..<u + count, t, fullExp: false,
+                             stats.baseAddress!, sums.baseAddress!)
                 @inline(__always) func lanes(_ k: Int) -> (hi: DV, lo: DV) { (DV(repeating: sums[k].hi), DV(repeating: sums[k].lo)) }
                 if log {
                     for k in 0..<count {
@@ -169,6 +162,24 @@ func softmaxRowsGrouped<T: SoftmaxScalar>(
     }
 }
 
+/// The first two passes of up to eight unmasked rows, one after another: each row's statistics
+/// and its sum of exp terms (stored to `y` when given), one lane of each kept, since a row
+/// walk's are the same in every lane (copying the lane vectors in and out of scratch cost a
+/// tenth of a 128-class row).
+@inline(__always)
+func rowGroupSums<T: SoftmaxScalar>(
+    _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>?, _ n: Int, rows: Range<Int>, _ t: Double, fullExp: Bool,
+    _ stats: UnsafeMutablePointer<RowChunkStats>, _ sums: UnsafeMutablePointer<(hi: Double, lo: Double)>
+) {
+    for (k, row) in rows.enumerated() {
+        let w = RowWalk(row: row, n: n)
+        let st = rmax(x, nil, w)
+        let s = raddstoreexpminusmax(x, nil, y, w, st, t, fullExp: fullExp)
+        (stats + k).initialize(to: st.row)
+        (sums + k).initialize(to: (s.hi[0], s.lo[0]))
+    }
+}
+
 /// `logsumexpGroup` of unmasked rows, eight at a time, as `softmaxRowsGrouped` goes: their two
 /// passes row after row, then their logarithms (a libm call each, independent of each other),
 /// so that a row's sum-to-result chain does not hold up the next row. The same results.
@@ -181,13 +192,7 @@ func logsumexpRowsGrouped<T: SoftmaxScalar>(
             var u = rows.lowerBound
             while u < rows.upperBound {
                 let count = Swift.min(8, rows.upperBound - u)
-                for k in 0..<count {
-                    let w = RowWalk(row: u + k, n: n)
-                    let st = rmax(x, nil, w)
-                    let s = raddstoreexpminusmax(x, nil, nil, w, st, 1, fullExp: true)
-                    (stats.baseAddress! + k).initialize(to: st.row)
-                    (sums.baseAddress! + k).initialize(to: (s.hi[0], s.lo[0]))
-                }
+                rowGroupSums(x, nil, n, rows: u..<u + count, 1, fullExp: true, stats.baseAddress!, sums.baseAddress!)
                 for k in 0..<count {
                     let s = (hi: DV(repeating: sums[k].hi), lo: DV(repeating: sums[k].lo))
                     logsumexpFinish(x, nil, out, RowWalk(row: u + k, n: n), LaneStats(stats[k]), s)
