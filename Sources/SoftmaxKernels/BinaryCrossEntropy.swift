@@ -133,6 +133,23 @@ func bceStep<T: SoftmaxScalar>(_ pb: BinaryCrossEntropyProblem<T>, _ k: Int, _ c
     st.comp += e
 }
 
+/// Lanes `m` of `bceLanes`' results near the subnormal range, scaled by 2^64: the pair (h, l) of
+/// a product, and e's pair (eh, el) replaced by e·2^64 (exact; log1p(e) is e there). Returns the
+/// factor that scales the result back, 2^-64 in those lanes and 1 elsewhere. Transparent, as
+/// `bceLanes` is, for the same reason.
+@_transparent
+func scaledUp64(_ m: DMask, _ h: inout DV, _ l: inout DV, _ eh: inout DV, _ el: inout DV,
+                e64: (hi: DV, lo: DV)) -> DV {
+    let one = DV(repeating: 1)
+    guard anyLane(m) else { return one }
+    let up = DV(repeating: 0x1p64)
+    h = h.replacing(with: h * up, where: m)
+    l = l.replacing(with: l * up, where: m)
+    eh = eh.replacing(with: e64.hi, where: m)
+    el = el.replacing(with: e64.lo, where: m)
+    return one.replacing(with: DV(repeating: 0x1p-64), where: m)
+}
+
 /// The loss and (when `gradient`) the gradient of eight elements: logits x, targets t, weights w
 /// and positive weights p (see the top of the file); the gradient is divided by `divisor`
 /// (`inverse` is its reciprocal). NaN logits give NaN; a zero coefficient of an infinite |x|,
@@ -159,7 +176,7 @@ func bceLanes<T: SoftmaxScalar>(
     // the subnormal range, where each rounding of a product would cost a whole unit of the
     // result: their terms are scaled by 2^64 (exactly; log1p(e) is e there) and the result
     // scaled back once.
-    let up = DV(repeating: 0x1p64), down = DV(repeating: 0x1p-64), small = DV(repeating: 0x1p-900)
+    let small = DV(repeating: 0x1p-900)
     let eTiny = eh .< small
     let (uh, ul) = vtwoSum(one, -t)
     let (vh, vl) = vtwoProduct(p, t)
@@ -170,15 +187,7 @@ func bceLanes<T: SoftmaxScalar>(
     let live = mh .!= zero
     let (ah0, al0) = vtwoProduct(mh, ax)
     var ah = zeroUnless(live, ah0), al = zeroUnless(live, fmadd(ml, ax, al0))
-    var lossScale = DV(repeating: 1)
-    let scaled = eTiny .& (ah .< small)
-    if anyLane(scaled) {
-        ah = ah.replacing(with: ah * up, where: scaled)
-        al = al.replacing(with: al * up, where: scaled)
-        lh = lh.replacing(with: esh, where: scaled)
-        ll = ll.replacing(with: esl, where: scaled)
-        lossScale = lossScale.replacing(with: down, where: scaled)
-    }
+    let lossScale = scaledUp64(eTiny .& (ah .< small), &ah, &al, &lh, &ll, e64: (esh, esl))
     let (bh, bl0) = vtwoProduct(ch, lh)
     let bl = bl0 + fmadd(ch, ll, cl * lh)
     let (sh, sl0) = vtwoSum(ah, bh)
@@ -190,15 +199,8 @@ func bceLanes<T: SoftmaxScalar>(
     loss = zeroUnless(w .!= zero, loss).replacing(with: x, where: x .!= x)
     guard gradient else { return (loss, zero) }
     let kh = uh.replacing(with: vh, where: pos), kl = ul.replacing(with: vl, where: pos)
-    var gmh = mh, gml = ml, geh = eh, gel = el, gradScale = DV(repeating: 1)
-    let gScaled = eTiny .& (mh .< small)
-    if anyLane(gScaled) {
-        gmh = gmh.replacing(with: mh * up, where: gScaled)
-        gml = gml.replacing(with: ml * up, where: gScaled)
-        geh = geh.replacing(with: esh, where: gScaled)
-        gel = gel.replacing(with: esl, where: gScaled)
-        gradScale = gradScale.replacing(with: down, where: gScaled)
-    }
+    var gmh = mh, gml = ml, geh = eh, gel = el
+    let gradScale = scaledUp64(eTiny .& (mh .< small), &gmh, &gml, &geh, &gel, e64: (esh, esl))
     let (keh, kel0) = vtwoProduct(kh, geh)
     let kel = kel0 + fmadd(kh, gel, kl * geh)
     let (dh0, dl0) = vtwoSum(gmh, -keh)

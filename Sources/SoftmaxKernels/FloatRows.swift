@@ -89,12 +89,8 @@ func softmaxRowsFloat(
                 // so hi - 1 is exact).
                 let r: DV
                 if log {
-                    // Unshifted rows: the sum less the maximal entry's own term, times e^-max
-                    // (negTops; 0 for the others, whose factor is then exactly 1, less 1).
-                    var rest = (hi - DV(repeating: 1)) + lo
+                    var rest = restOfSums(hi, lo, tops: maxima, negTops: negTops, unshifted)
                     if unshifted != 0 {
-                        let e = vexp(UnsafeRawPointer(negTops).loadUnaligned(as: DV.self), DV(repeating: 0))
-                        rest = ((hi - unshiftedMaxTerms(maxima, unshifted)) + lo) * e
                         UnsafeMutableRawPointer(his).storeBytes(of: rest, as: DV.self)
                         for k in 0..<count where unshifted & (1 << k) != 0 && his[k] < unshiftedRestFloor(n) {
                             let sum = raddstoreexpminusmaxFloat(x + (u + k) * n, nil, n, max: maxima[k], min: minima[k], topsApart: true)
@@ -174,6 +170,16 @@ func unshiftedMaxTerms(_ maxima: UnsafePointer<Float>, _ unshifted: UInt8) -> DV
     return DV(repeating: 1).replacing(with: widen(low), where: bits .!= 0)
 }
 
+/// S - 1 of eight rows' lane sums (hi >= 1, so hi - 1 is exact). For the unshifted rows (bits of
+/// `unshifted`): the sum less the maximal entry's own term (`tops`), times e^-max (`negTops`; 0
+/// for the other rows, whose factor is then exactly 1).
+@inline(__always)
+func restOfSums(_ hi: DV, _ lo: DV, tops: UnsafePointer<Float>, negTops: UnsafePointer<Double>, _ unshifted: UInt8) -> DV {
+    guard unshifted != 0 else { return (hi - DV(repeating: 1)) + lo }
+    let e = vexp(UnsafeRawPointer(negTops).loadUnaligned(as: DV.self), DV(repeating: 0))
+    return ((hi - unshiftedMaxTerms(tops, unshifted)) + lo) * e
+}
+
 /// Below this, the rest of an unshifted log row's sum is summed again with its maximal terms
 /// apart: twice the floor of the shifted sum (`raddstoreexpminusmaxFloat`), for its bias of up
 /// to twice the largest term.
@@ -234,11 +240,8 @@ func logsumexpRowsFloat(
             }
             let hi = UnsafeRawPointer(his).loadUnaligned(as: DV.self), lo = UnsafeRawPointer(los).loadUnaligned(as: DV.self)
             let m = UnsafeRawPointer(maxima).loadUnaligned(as: DV.self)
-            // hi >= 1, so hi - 1 is exact; unshifted rows' sums are first multiplied by e^-max.
-            var rest = (hi - DV(repeating: 1)) + lo
+            var rest = restOfSums(hi, lo, tops: tops, negTops: negTops, unshifted)
             if unshifted != 0 {
-                let e = vexp(UnsafeRawPointer(negTops).loadUnaligned(as: DV.self), DV(repeating: 0))
-                rest = ((hi - unshiftedMaxTerms(tops, unshifted)) + lo) * e
                 UnsafeMutableRawPointer(his).storeBytes(of: rest, as: DV.self)
                 for k in 0..<count where unshifted & (1 << k) != 0 && his[k] < unshiftedRestFloor(n) {
                     let p = raddstoreexpminusmaxFloat(x + (u + k) * n, nil, n, max: Float(maxima[k]), min: -.infinity, topsApart: true).pair
