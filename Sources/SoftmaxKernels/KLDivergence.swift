@@ -47,7 +47,7 @@ func klSlices<T: SoftmaxScalar>(_ pb: KLDivergenceProblem<T>, _ slices: Range<In
 /// ea = e^s, eb = e^t (pairs) and s - t (a pair) in a scratch (`klFill`) and sums the exps; the
 /// terms pass forms Sa·KL = Σ ea φ(d) from the scratch (`klTermsOfScratch`), the gradient pass p
 /// and q (`klGradientOfScratch`). Only the sums pass computes exps: beyond |d| <= 1 the term is
-/// ea φ(d) = ea e^{-d} + ea (d - 1) with ea e^{-d} = eb·Sa/Sb (P e^{-d} = Q), where the
+/// ea φ(d) = ea e^{-d} + ea (d - 1) with ea e^{-d} = eb·e^{La - Lb} (P e^{-d} = Q), where the
 /// former kernel took e^{-d} or e^d and a division again (float64 4096x1000: six exps an
 /// element, not two). A row longer than `klChunk` fills the scratch a chunk at a time in every
 /// pass (its exps taken three times).
