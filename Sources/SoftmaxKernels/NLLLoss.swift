@@ -15,7 +15,7 @@ extension Kernels {
 
     /// Whether every one of the `count` labels is in [0, classes) or is `ignoreIndex`, and how
     /// many are not `ignoreIndex`: eight labels a vector, without a branch (the scalar loop of
-    /// the API layer, compiled for the baseline, took about 2 ns a label).
+    /// the API layer, compiled for the baseline, was a quarter of a 4096x1000 call's time).
     public static func checkLabels(
         _ labels: UnsafePointer<Int64>, count: Int, classes: Int, ignoreIndex: Int64
     ) -> (valid: Bool, counted: Int) {
@@ -49,7 +49,8 @@ func nllSamples<T: SoftmaxScalar>(_ pb: NLLLossProblem<T>, _ slices: Range<Int>)
     // order: one compensated sum of every loss was a chain of dependent additions, about 3 ns a
     // sample, on which the independent gathers waited. The eight losses go into the vector's
     // lanes directly: written to a buffer and loaded as one vector, each group waited for the
-    // failed forwarding of eight stores to one load (4096x1000 Doubles, one thread: X -> Y us).
+    // failed forwarding of eight stores to one load (a quarter of this loop's time; with the
+    // vector label check, 16384x128 Floats 50.7 -> 43.8 us, one thread).
     var sum = DV(repeating: 0), comp = DV(repeating: 0)
     // Rows without weights: the offset without a division by `inner` (Slice's), and no
     // branch between the gathers, so that more of them are in flight at once.
