@@ -44,6 +44,8 @@ public protocol SoftmaxKernelSet: SoftmaxRowChunks {
     static func entropy<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, slices: Range<Int>)
     /// The negative log-likelihood of samples `slices`; the sum of their losses.
     static func nllLoss<T: SoftmaxScalar>(_ pb: NLLLossProblem<T>, slices: Range<Int>) -> CompensatedSumWithSpecials
+    /// Whether every label is in [0, classes) or is `ignoreIndex`, and how many are not `ignoreIndex`.
+    static func checkLabels(_ labels: UnsafePointer<Int64>, count: Int, classes: Int, ignoreIndex: Int64) -> (valid: Bool, counted: Int)
 }
 
 /// What the first pass over a piece of one row learns: its maximum, whether it holds a NaN,

@@ -68,21 +68,40 @@ func vdividebysum<T: SoftmaxScalar, W: LaneWalk>(
 ) {
     let total = s.hi + s.lo
     #if arch(x86_64) && SSM_AVX512F
-    // Float input on AVX-512: vdivpd's throughput (about nine cycles a vector here) bounds this
-    // pass, so the quotient is Markstein's instead: with inv = RN(1 / total) and q = RN(x inv)
-    // within an ulp of x / total, the remainder x - q total is exact and RN(q + r inv) is
-    // RN(x / total), the division's bits, where nothing under- or overflows: |total| in
-    // [2^-800, 2^800] (a Float x has |x| in [2^-149, 2^128] or is 0); other totals divide.
-    // Zeros keep the sign of q (q + r inv is +0 for both). Only for long slices: on 128-element
-    // rows the division's latency before the first quotient cost more than the divisions saved
-    // (16384x128 0.33 -> 0.36 ns an element, 4096x1000 0.26 -> 0.24, one thread).
-    if T.self == Float.self && w.steps >= 32 {
+    // On AVX-512 vdivpd's throughput (about nine cycles a vector here) bounds this pass, so the
+    // quotient is Markstein's instead: with inv = RN(1 / total) and q = RN(x inv) within an ulp
+    // of x / total, the remainder x - q total is exact and RN(q + r inv) is RN(x / total), the
+    // division's bits, where nothing under- or overflows. Zeros keep the sign of q (q + r inv is
+    // +0 for both). Other totals, and the vectors holding an entry outside the ranges below,
+    // divide.
+    //
+    // Only for long slices: on 128-element rows the division's latency before the first quotient
+    // cost more than the divisions saved (Floats 16384x128 0.33 -> 0.36 ns an element, 4096x1000
+    // 0.26 -> 0.24; Doubles 16384x128 1.22 -> 1.47 ms, 4096x1000 2.44 -> 2.25; one thread).
+    //
+    // - Float input: |x| in [2^-149, 2^128] or 0, so a total in [2^-800, 2^800] keeps every step
+    //   normal.
+    // - Double input: a total in [2^-60, 2^60] and |x| in [2^-900, 2^900] or 0 put q in
+    //   [2^-961, 2^961]: x - q total is then a multiple of a normal number's ulp products
+    //   (exact), and r inv, about 2^-53 q, is normal. Each vector's entries are checked (three
+    //   comparisons, cheaper than its division).
+    if w.steps >= 32 {
         let a = _mm512_abs_pd(total)
-        if !anyLane((a .< DV(repeating: 0x1p-800)) .| (a .> DV(repeating: 0x1p800)) .| (a .!= a)) {
+        let range = T.self == Float.self ? 0x1p800 : 0x1p60
+        if !anyLane((a .< DV(repeating: 1 / range)) .| (a .> DV(repeating: range)) .| (a .!= a)) {
             let inv = DV(repeating: 1) / total
             let sign = SIMD8<UInt64>(repeating: 1 << 63)
             for k in 0..<w.steps {
                 let v = load(x, nil, w, k, pad: 0)
+                if T.self == Double.self {
+                    // Comparisons of |x| as Doubles: an integer test for zero compiled to a
+                    // loop over the lanes. Infinities and NaN fail the first.
+                    let m = _mm512_abs_pd(v)
+                    if anyLane(.!(m .<= DV(repeating: 0x1p900)) .| ((m .< DV(repeating: 0x1p-900)) .& (m .> DV(repeating: 0)))) {
+                        store(v / total, y, w, k)
+                        continue
+                    }
+                }
                 let q = v * inv
                 let r = _mm512_fmadd_pd(_mm512_fnmadd_pd(q, total, v), inv, q)
                 let bits = unsafeBitCast(r, to: SIMD8<UInt64>.self) | (unsafeBitCast(q, to: SIMD8<UInt64>.self) & sign)

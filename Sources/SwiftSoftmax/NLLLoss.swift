@@ -37,15 +37,10 @@ public func nllLoss<T: SoftmaxScalar>(
     var denominator = CompensatedSum()
     if let labels {
         let n = Int64(shape.n)
-        // One branch-free pass finds whether any label is bad and counts the others; only a bad
-        // one takes the loop that names it.
-        var bad = 0, counted = 0
-        for k in 0..<slices {
-            let label = labels[k], ignored = label == ignoreIndex
-            bad |= !ignored && UInt64(bitPattern: label) >= UInt64(n) ? 1 : 0
-            counted &+= ignored ? 0 : 1
-        }
-        if bad != 0 {
+        // One branch-free vector pass (the tier's) finds whether any label is bad and counts the
+        // others; only a bad one takes the loop that names it.
+        let (valid, counted) = Tier.kernels.checkLabels(labels, count: slices, classes: shape.n, ignoreIndex: ignoreIndex)
+        if !valid {
             for k in 0..<slices where labels[k] != ignoreIndex && !(labels[k] >= 0 && labels[k] < n) {
                 throw SoftmaxError(.labelOutOfRange,
                                    "labels[\(k)] = \(labels[k]) is outside [0, \(shape.n)) and is not ignore_index (\(ignoreIndex))")

@@ -323,6 +323,30 @@ func tierNLLLossSumsManySamples(_ tier: String) {
     #expect(total.value == expected.value)
 }
 
+/// The vector label check against a scalar loop: every tail length, a bad label (negative, n,
+/// far out) at every position, ignoreIndex outside [0, n) and inside it.
+@Test(arguments: Tier.available)
+func tierNLLLabelCheckMatchesScalarLoop(_ tier: String) {
+    let k = Tier.kernels(named: tier)!
+    var r = SplitMix(state: 79)
+    let n = 7
+    for count in 0...40 {
+        for ignore: Int64 in [-100, 3] {
+            for badAt in -1..<count {
+                // One more label than counted: the check must not read it.
+                var labels = (0...count).map { _ in Int64(r.unit() * Double(n)) }
+                labels[count] = -5
+                for j in 0..<count where j % 4 == 1 { labels[j] = ignore }
+                if badAt >= 0 { labels[badAt] = [Int64(-1), Int64(n), Int64.min, 1 << 40][badAt % 4] }
+                let counted = labels[..<count].filter { $0 != ignore }.count
+                let valid = labels[..<count].allSatisfy { $0 == ignore || (0..<Int64(n)).contains($0) }
+                let got = labels.withUnsafeBufferPointer { k.checkLabels($0.baseAddress!, count: count, classes: n, ignoreIndex: ignore) }
+                #expect(got == (valid, counted), "\(tier) count \(count) ignore \(ignore) bad at \(badAt)")
+            }
+        }
+    }
+}
+
 @Test(arguments: Tier.available)
 func tierNLLLossMatchesScalarReference(_ tier: String) {
     let k = Tier.kernels(named: tier)!

@@ -6,13 +6,14 @@ import Testing
 // Every CPU tier's normalize against the scalar reference (Reference.normalize), bitwise: the
 // same compensated sum rounded to one Double and the same single rounding of the quotient
 // (docs/design.md, "Kernels"); Float rows on the FMA tiers within one ulp. Hostile slices
-// (zeros, sums that cancel to 0, ±inf, NaN, subnormals, huge values) on every walk: rows of 0...40 elements, short rows, column blocks,
-// a row longer than the two-chain loop's unroll; out of place, in place, and with the units
-// split as threads split them.
+// (zeros, sums that cancel to 0, ±inf, NaN, subnormals, huge values, neighbouring rows on
+// different paths, entries outside the fast quotient's range) on every walk: rows of 0...40
+// elements, short rows, column blocks, a row longer than the two-chain loop's unroll; out of
+// place, in place, and with the units split as threads split them.
 
 
 /// The kinds of slice: each slice of a test array is filled with one, by its index.
-private enum Kind: CaseIterable { case positive, mixed, cancelling, zeros, specials, subnormal, huge, midpoint }
+private enum Kind: CaseIterable { case positive, mixed, cancelling, zeros, specials, subnormal, huge, midpoint, rowsApart, outsideRange }
 
 /// Element i of a slice of `n` of kind `kind` (`s`: the slice's index, varying the specials).
 private func value<T: SoftmaxScalar>(_: T.Type, _ kind: Kind, _ s: Int, _ i: Int, _ n: Int, _ g: inout SplitMix) -> T {
@@ -53,6 +54,19 @@ private func value<T: SoftmaxScalar>(_: T.Type, _ kind: Kind, _ s: Int, _ i: Int
         let b = a / m
         let c1 = Double(Float(b - a)), c2 = Double(Float((b - a) - c1)), c3 = Double(Float(((b - a) - c1) - c2))
         return T(rounding: [a, c1, c2, c3][i])
+    case .rowsApart:
+        // Neighbouring rows on different paths, within one group of eight Float rows: positive,
+        // one negative entry, a sum below 2^-100 (Normalize.swift, `normalizeRowsFloat`).
+        switch s % 3 {
+        case 0: return T(rounding: u * 100)
+        case 1: return i == n / 2 ? -1 : T(rounding: u * 100)
+        default: return T(rounding: u * 0x1p-120)
+        }
+    case .outsideRange:
+        // Double entries below Markstein's quotient's range (2^-900) beside zeros and ordinary
+        // entries: each vector holding one divides (Normalize.swift, `vdividebysum`).
+        if i % 5 == 2 { return T(rounding: u * 0x1p-950) }
+        return i % 7 == 3 ? 0 : T(rounding: u)
     }
 }
 
@@ -69,7 +83,7 @@ private func oneUlpApart<T: SoftmaxScalar>(_ a: T, _ b: T) -> Bool {
 private func checkNormalize<T: SoftmaxScalar>(_ k: any SoftmaxKernelSet.Type, _ tier: String, _: T.Type) {
     var shapes: [(Int, Int, Int)] = []
     for n in 0...40 { shapes += [(1, n, 1), (9, n, 1)] }
-    shapes += [(3, 7, 5), (2, 13, 40), (2, 9, 300), (1, 3, 1030), (3, 1000, 1), (1, 40000, 1)]
+    shapes += [(3, 7, 5), (2, 13, 40), (2, 9, 300), (1, 3, 1030), (3, 1000, 1), (1, 40000, 1), (20, 130, 1), (17, 64, 1)]
     for (si, (outer, n, inner)) in shapes.enumerated() {
         for kind in Kind.allCases {
             let count = outer * n * inner, slices = outer * inner

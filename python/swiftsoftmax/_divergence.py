@@ -312,16 +312,23 @@ def nll_loss(log_probs: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -1,
 # and int64 targets skips the general argument handling, which is most of a call of a few
 # thousand samples (5.0 -> 2.x us at 64x1000). Handles as softmax's fast path (`_lib.handle`):
 # sizes as c_void_p, the GIL kept up to _FAST_NLL_GIL samples (a call of a few microseconds).
+# ignore_index and the reduction's code go prebuilt as ctypes values (about 0.1 us each to
+# convert), and a reduced loss into a new ctypes scalar rather than a 0-d array.
 _LAST = -1
 _IGNORE = -100
+_IGNORE_ARG = ctypes.c_int64(_IGNORE)
+_CODES = {name: ctypes.c_int(code) for name, code in A.REDUCTIONS.items()}
 _FAST_NLL_GIL = 65536
 _ndarray = np.ndarray
 _I64 = np.dtype(np.int64)
 _addressof = ctypes.addressof
+_byref = ctypes.byref
 _from_buffer: Callable[[Any], ctypes.c_char] = ctypes.c_char.from_buffer
-_FAST_NLL: dict[np.dtype[Any], tuple[CFuncPtr, CFuncPtr]] = {
+# By dtype: (the GIL-keeping handle, the releasing one, the ctypes scalar, the NumPy scalar).
+_FAST_NLL: dict[np.dtype[Any], tuple[CFuncPtr, CFuncPtr, Any, Any]] = {
     dt: (handle(f"ssm_nll_loss_{A.suffix(dt)}", fast=True, keep_gil=True),
-         handle(f"ssm_nll_loss_{A.suffix(dt)}", fast=True)) for dt in (A.F32, A.F64)}
+         handle(f"ssm_nll_loss_{A.suffix(dt)}", fast=True), c, dt.type)
+    for dt, c in ((A.F32, ctypes.c_float), (A.F64, ctypes.c_double))}
 
 
 def _fast_nll(x: npt.NDArray[Any], target: npt.NDArray[Any], reduction: object
@@ -332,8 +339,10 @@ def _fast_nll(x: npt.NDArray[Any], target: npt.NDArray[Any], reduction: object
     fast = _FAST_NLL.get(x.dtype)
     shape = x.shape
     size = x.size
-    code = A.REDUCTIONS.get(reduction) if type(reduction) is str else None
-    if fast is None or code is None or size == 0 or target.dtype != _I64 or target.shape != shape[:-1]:
+    code = _CODES.get(reduction) if type(reduction) is str else None
+    td = target.dtype
+    if (fast is None or code is None or size == 0 or (td is not _I64 and td != _I64)
+            or target.shape != shape[:-1]):
         return None
     try:
         # The buffer protocol refuses arrays that are read-only or not C-contiguous: cheaper
@@ -343,9 +352,15 @@ def _fast_nll(x: npt.NDArray[Any], target: npt.NDArray[Any], reduction: object
         return None
     n = shape[-1]
     samples = size // n
-    loss: npt.NDArray[Any] = np.empty(shape[:-1] if code == 0 else (), dtype=x.dtype)
     f = fast[0] if samples <= _FAST_NLL_GIL else fast[1]
-    status = f(px, pt, None, samples, n, 1, -100, code, _addressof(_from_buffer(loss)))
+    if code.value:
+        value = fast[2]()
+        status = f(px, pt, None, samples, n, 1, _IGNORE_ARG, code, _byref(value))
+        if status:
+            check(status, "nll_loss", labels="target")
+        return fast[3](value.value)  # type: ignore[no-any-return]
+    loss: npt.NDArray[Any] = np.empty(shape[:-1], dtype=x.dtype)
+    status = f(px, pt, None, samples, n, 1, _IGNORE_ARG, code, _addressof(_from_buffer(loss)))
     if status:
         check(status, "nll_loss", labels="target")
     return loss[()] if loss.ndim == 0 else loss
