@@ -17,7 +17,8 @@ import _Builtin_intrinsics.intel
 // remainder; log1p takes the pair too (`vlog1pPair`): both round once, near half an ulp. Float
 // input in Double lanes has 29 bits to spare and takes the cheap exp and log1p. Float input
 // on the FMA tiers runs the sigmoid in Float lanes, twice the lanes, with the same pair steps
-// in Float (`vexpfPair`).
+// in Float (`vexpfPair`); so does the log-sigmoid on AVX-512, with a table-driven log1p in Float
+// (`logSigmoidFloatLanes`).
 
 extension Kernels {
     /// The logistic sigmoid of `count` elements; `y` may be `x` exactly.
@@ -40,7 +41,11 @@ extension Kernels {
     /// log(sigmoid(x)) of `count` elements; `y` may be `x` exactly.
     public static func vlogsigmoid<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, count: Int) {
         if T.self == Float.self {
+            #if arch(x86_64) && SSM_AVX512F
+            floatLanesMap(x.as(Float.self), y.as(Float.self), count, LogSigmoidFloatLanes.self)
+            #else
             doubleLanesMap(x.as(Float.self), y.as(Float.self), count, LogSigmoidLanes.self)
+            #endif
         } else {
             doubleLanesMap(x.as(Double.self), y.as(Double.self), count, LogSigmoidLanes.self)
         }
@@ -451,4 +456,79 @@ func sigmoidFloatLanes(_ v: FV) -> FV {
     return fmadd(corr, inv, q).replacing(with: v, where: v .!= v)
     #endif
 }
+
+#if arch(x86_64) && SSM_AVX512F
+enum LogSigmoidFloatLanes: FloatLaneFunction {
+    @inline(__always) static func apply(_ v: FV) -> FV { logSigmoidFloatLanes(v) }
+}
+
+/// log(sigmoid) of sixteen Floats in Float arithmetic, on AVX-512: min(v, 0) + log(c) - log1p(r)
+/// with e = exp(-|v|) as `vexpfPairByTable`'s pair (2^-29), j = round(31 e) (the 1.5·2^23 trick,
+/// whose low five bits one `vpermt2ps` reads from each of three two-register tables), c ≈
+/// 1/(1 + j/31) a Float chosen among its neighbours so that log(c) is a Float to 2^-34 (no low
+/// part), and r = (e + el) c - 1 = rh + rl: e·c rounded and its exact error (FMA), and
+/// e·c + (c - 1) exact (Sterbenz: e is within 1/62 of j/31, and each c keeps e·c within a
+/// factor 2 of 1 - c over its interval, which for j = 1 needs c >= 31/32; for j = 0, c = 1 and
+/// rh is e itself). |r| <= 1/62, where log1p(r) = r + r²g(r), g a
+/// degree-3 minimax (2^-33.9 relative). min(v, 0) + log(c), two non-positive terms, is exact as
+/// a pair (Fast2Sum of the larger magnitude and the smaller), and so is its sum with -rh (it is
+/// at least 0.031 where j > 0, 0 or beyond 4 where j = 0, and |rh| <= 1/62): the lows are added
+/// last, one rounding, about half an ulp. e = +0 from v >= 103.98 on (the argument is raised to
+/// -104), where every result is -0 (the sign bit is set on every result, all <= 0), but beyond
+/// 745.13318 (the last Float where the reference's Double exp does not underflow) the result is
+/// +0, and -inf gives -inf (the Fast2Sums' inf - inf would be NaN): both are min(v, 0), chosen
+/// by |v - 362.5| > 382.63318 (its other side, v < -20.13, gives v there anyway). NaN lanes give
+/// NaN.
+@inline(__always)
+func logSigmoidFloatLanes(_ v: FV) -> FV {
+    let zero = FV(repeating: 0)
+    let sign = FBits(repeating: 0x8000_0000)
+    let d = unsafeBitCast(unsafeBitCast(v, to: FBits.self) | sign, to: FV.self)
+    // vmaxps returns its second operand where either is NaN: d's NaN goes on.
+    let (eh, pairLow) = vexpfPairByTable(_mm512_max_ps(FV(repeating: -104), d))
+    // Below 2^-110 the low part, scaled into the subnormals, is rounded to 2^-149, a sizeable
+    // share of the result's ulp: a low part of just over half of that, rounded up to it, made a
+    // tie of the final rounding (0.75 ulp). There e alone is within 0.52 ulp.
+    let el = pairLow.replacing(with: zero, where: d .< FV(repeating: -76))
+    let index = unsafeBitCast(fmadd(eh, FV(repeating: 31), FV(repeating: 0x1.8p23)), to: SIMD8<Int64>.self)
+    let c = _mm512_permutex2var_ps(
+        FV(0x1.000000p+0, 0x1.f0055ap-1, 0x1.e0f1cep-1, 0x1.d2d5aap-1, 0x1.c59196p-1, 0x1.b8cfb0p-1, 0x1.ad09d8p-1, 0x1.a1b172p-1,
+           0x1.96eb86p-1, 0x1.8cd918p-1, 0x1.8321b2p-1, 0x1.79e7a8p-1, 0x1.71095cp-1, 0x1.68ca82p-1, 0x1.60bde6p-1, 0x1.58fe20p-1),
+        index,
+        FV(0x1.51ab7ap-1, 0x1.4ab10cp-1, 0x1.43e584p-1, 0x1.3d6992p-1, 0x1.3749eep-1, 0x1.3136bep-1, 0x1.2b85eep-1, 0x1.25d716p-1,
+           0x1.2090e2p-1, 0x1.1b59c4p-1, 0x1.1672d6p-1, 0x1.11b5c4p-1, 0x1.0d1364p-1, 0x1.0873e8p-1, 0x1.041b98p-1, 0x1.00040cp-1))
+    // c - 1, exact, read rather than computed (the shuffle port is idle).
+    let cm1 = _mm512_permutex2var_ps(
+        FV(0, -0x1.ff54c0p-6, -0x1.f0e320p-5, -0x1.6952b0p-4, -0x1.d37350p-4, -0x1.1cc140p-3, -0x1.4bd8a0p-3, -0x1.793a38p-3,
+           -0x1.a451e8p-3, -0x1.cc9ba0p-3, -0x1.f37938p-3, -0x1.0c30b0p-2, -0x1.1ded48p-2, -0x1.2e6afcp-2, -0x1.3e8434p-2, -0x1.4e03c0p-2),
+        index,
+        FV(-0x1.5ca90cp-2, -0x1.6a9de8p-2, -0x1.7834f8p-2, -0x1.852cdcp-2, -0x1.916c24p-2, -0x1.9d9284p-2, -0x1.a8f424p-2, -0x1.b451d4p-2,
+           -0x1.bede3cp-2, -0x1.c94c78p-2, -0x1.d31a54p-2, -0x1.dc9478p-2, -0x1.e5d938p-2, -0x1.ef1830p-2, -0x1.f7c8d0p-2, -0x1.fff7e8p-2))
+    let logC = _mm512_permutex2var_ps(
+        FV(0, -0x1.03bd76p-5, -0x1.004c2cp-4, -0x1.7a4386p-4, -0x1.f0583ap-4, -0x1.3299fep-3, -0x1.6a0aa0p-3, -0x1.a0ed46p-3,
+           -0x1.d67124p-3, -0x1.04e2c0p-2, -0x1.1e44f2p-2, -0x1.36f86cp-2, -0x1.4f4986p-2, -0x1.666d20p-2, -0x1.7d87cap-2, -0x1.9446d4p-2),
+        index,
+        FV(-0x1.aa3f06p-2, -0x1.bfa138p-2, -0x1.d4e3dcp-2, -0x1.e99906p-2, -0x1.fd8bcap-2, -0x1.08dd1ep-1, -0x1.128002p-1, -0x1.1c4ecap-1,
+           -0x1.2594d0p-1, -0x1.2eeb5ep-1, -0x1.37dacep-1, -0x1.40a48cp-1, -0x1.4962c6p-1, -0x1.52424ap-1, -0x1.5abdb2p-1, -0x1.62dc18p-1))
+    let p = eh * c
+    let rh = p + cm1
+    let rl = fmadd(el, c, _mm512_fmsub_ps(eh, c, p))
+    // log1p(r) - rh = rl + rh² g(rh) (rl's share of the square is below 2^-30 of the result).
+    let r2 = rh * rh
+    let g = fmadd(r2, fmadd(rh, FV(repeating: 0x1.99b83ap-3), FV(repeating: -0x1.000e38p-2)),
+                  fmadd(rh, FV(repeating: 0x1.555554p-2), FV(repeating: -0.5)))
+    let tail = fmadd(r2, g, rl)
+    // vminps returns its second operand where either is NaN: 0 (e carries the NaN).
+    let a = _mm512_min_ps(v, zero)
+    let big = _mm512_min_ps(a, logC), small = _mm512_max_ps(a, logC)
+    let s = big + small
+    let sl = (big - s) + small
+    let h = s - rh
+    let hl = (s - h) - rh
+    let y = h + ((sl + hl) - tail)
+    let signed = unsafeBitCast(unsafeBitCast(y, to: FBits.self) | sign, to: FV.self)
+    let offset = unsafeBitCast(unsafeBitCast(v - FV(repeating: 362.5), to: FBits.self) & ~sign, to: FV.self)
+    return signed.replacing(with: a, where: offset .> FV(repeating: 0x1.7ea218p+8))
+}
+#endif
 #endif
