@@ -17,8 +17,9 @@ import _Builtin_intrinsics.intel
 // remainder; log1p takes the pair too (`vlog1pPair`): both round once, near half an ulp. Float
 // input in Double lanes has 29 bits to spare and takes the cheap exp and log1p. Float input
 // on the FMA tiers runs the sigmoid in Float lanes, twice the lanes, with the same pair steps
-// in Float (`vexpfPair`); so does the log-sigmoid on AVX-512, with a table-driven log1p in Float
-// (`logSigmoidFloatLanes`).
+// in Float (`vexpfPair`). On AVX-512 the log-sigmoid takes log1p from a table of log(c) for c
+// near 1/(1 + e), with no division: in Float lanes for Float (`logSigmoidFloatLanes`), in Double
+// lanes with log(c) as a pair for Double (`logSigmoidByTable`).
 
 extension Kernels {
     /// The logistic sigmoid of `count` elements; `y` may be `x` exactly.
@@ -47,7 +48,11 @@ extension Kernels {
             doubleLanesMap(x.as(Float.self), y.as(Float.self), count, LogSigmoidLanes.self)
             #endif
         } else {
+            #if arch(x86_64) && SSM_AVX512F
+            doubleLanesMap(x.as(Double.self), y.as(Double.self), count, LogSigmoidByTableLanes.self)
+            #else
             doubleLanesMap(x.as(Double.self), y.as(Double.self), count, LogSigmoidLanes.self)
+            #endif
         }
     }
 }
@@ -301,6 +306,82 @@ func vlog1pForFloatByTable(_ e: DV) -> DV {
     let odd = fmadd(r, DV(repeating: 1.0 / 3), DV(repeating: -0.5))
     let even = fmadd(r2, DV(repeating: -1.0 / 6), fmadd(r, DV(repeating: 0.2), DV(repeating: -0.25)))
     return minusLogC + fmadd(fmadd(even, r2, odd), r2, r)
+}
+#endif
+
+#if arch(x86_64) && SSM_AVX512F
+enum LogSigmoidByTableLanes: DoubleLaneFunction {
+    @inline(__always) static func apply<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV { logSigmoidByTable(v) }
+}
+
+/// log(sigmoid) of eight Doubles on AVX-512, `logSigmoidFloatLanes`'s steps in Double, without
+/// `vlog1pPair`'s division: e = exp(-|v|) as `vexpPairByTable`'s pair (2^-57), j = round(15 e)
+/// (the 1.5·2^52 trick; one `vpermt2pd` of a two-register table reads each of c, c - 1 and
+/// log(c) as a pair), c = 1/(1 + j/15) rounded (15/16 exactly for j = 1, the least that keeps
+/// e·c and 1 - c within a factor 2 there), r = (e + el) c - 1 = rh + rl exactly but for rl's
+/// rounding (e·c rounded, its error by FMA, e·c + (c - 1) exact by Sterbenz), |r| <= 1/30, and
+/// log1p(r) = r + r²g(r), g a degree-8 polynomial by Estrin's scheme (Chebyshev fit, 2^-60.6
+/// relative). min(v, 0) + log(c)'s high part is exact as a pair (Fast2Sum of the larger
+/// magnitude and the smaller), and so is its sum with -rh (at least 0.064 where j > 0, 0 or
+/// beyond 3.4 where j = 0, and |rh| <= 1/30); the lows, log(c)'s among them, are added last:
+/// one rounding, about half an ulp. The pair's low part is dropped below 2^-1009, where it
+/// would be rounded to the least subnormal (a tie of the final rounding, 0.75 ulp) and e alone
+/// is within half an ulp. e = +0 from v > 745.13 on, where every step gives +0. NaN lanes
+/// (which the exp raises to -750) return the input, and so does v < -40, -inf among them (the
+/// Fast2Sums' inf - inf would be NaN), where log1p(e) < 2^-57 is below half an ulp of v.
+@inline(__always)
+func logSigmoidByTable(_ v: DV) -> DV {
+    let zero = DV(repeating: 0)
+    let d = minusAbs(v)
+    let (eh, pairLow) = vexpPairByTable(d)
+    let el = pairLow.replacing(with: zero, where: d .< DV(repeating: -700))
+    let index = unsafeBitCast(fmadd(eh, DV(repeating: 15), roundMagic), to: SIMD8<Int64>.self)
+    let c = _mm512_permutex2var_pd(
+        DV(0x1.0000000000000p+0, 0x1.e000000000000p-1, 0x1.c3c3c3c3c3c3cp-1, 0x1.aaaaaaaaaaaabp-1,
+           0x1.9435e50d79436p-1, 0x1.8000000000000p-1, 0x1.6db6db6db6db7p-1, 0x1.5d1745d1745d1p-1),
+        index,
+        DV(0x1.4de9bd37a6f4ep-1, 0x1.4000000000000p-1, 0x1.3333333333333p-1, 0x1.2762762762762p-1,
+           0x1.1c71c71c71c72p-1, 0x1.1249249249249p-1, 0x1.08d3dcb08d3ddp-1, 0x1.0000000000000p-1))
+    let cm1 = _mm512_permutex2var_pd(
+        DV(0, -0x1.0000000000000p-4, -0x1.e1e1e1e1e1e20p-4, -0x1.5555555555554p-3,
+           -0x1.af286bca1af28p-3, -0x1.0000000000000p-2, -0x1.2492492492492p-2, -0x1.45d1745d1745ep-2),
+        index,
+        DV(-0x1.642c8590b2164p-2, -0x1.8000000000000p-2, -0x1.999999999999ap-2, -0x1.b13b13b13b13cp-2,
+           -0x1.c71c71c71c71cp-2, -0x1.db6db6db6db6ep-2, -0x1.ee58469ee5846p-2, -0x1.0000000000000p-1))
+    let logCHi = _mm512_permutex2var_pd(
+        DV(0, -0x1.08598b59e3a07p-4, -0x1.005588ad375aep-3, -0x1.7565011e49675p-3,
+           -0x1.e41fccb76b0d7p-3, -0x1.269621134db92p-2, -0x1.588c2d913348fp-2, -0x1.882f1ef83ed45p-2),
+        index,
+        DV(-0x1.b5b3e24235e88p-2, -0x1.e148a1a2726cep-2, -0x1.058aefa811452p-1, -0x1.199fac68b4ab8p-1,
+           -0x1.2cf25fad8f1c3p-1, -0x1.3f91275240811p-1, -0x1.5188a4a02d7fep-1, -0x1.62e42fefa39efp-1))
+    let logCLo = _mm512_permutex2var_pd(
+        DV(0, 0x1.dd7009902bf32p-58, 0x1.23dbdc498b285p-59, 0x1.81495b2eb862bp-57,
+           0x1.ef0a9ec21b972p-57, -0x1.e0efadd9db02bp-56, -0x1.fafb06b03f0a5p-57, -0x1.d2273fd0174a6p-56),
+        index,
+        DV(0x1.4e3e22530be1bp-60, 0x1.ac81cc8a4dfb8p-56, 0x1.c19f73d945334p-60, 0x1.0e0e34e56089ep-58,
+           -0x1.0a35884260cffp-56, -0x1.4d147676db21dp-55, -0x1.5cc1daef69b6ap-55, -0x1.abc9e3b39803fp-56))
+    let p = eh * c
+    let rh = p + cm1
+    let rl = fmadd(el, c, _mm512_fmsub_pd(eh, c, p))
+    // g(rh) = (log1p(r) - r)/r² (rl's share of the square is below 2^-58 of the result).
+    let r2 = rh * rh, r4 = r2 * r2
+    @inline(__always) func k(_ x: Double) -> DV { DV(repeating: x) }
+    let p01 = fmadd(rh, k(0x1.55555555554fcp-2), k(-0.5))
+    let p23 = fmadd(rh, k(0x1.9999999ba30bcp-3), k(-0x1.fffffffffff5cp-3))
+    let p45 = fmadd(rh, k(0x1.24922f78999e2p-3), k(-0x1.5555555733569p-3))
+    let p67 = fmadd(rh, k(0x1.c80c0cf218c5ap-4), k(-0x1.ffffd0ef1829dp-4))
+    let p07 = fmadd(fmadd(p67, r2, p45), r4, fmadd(p23, r2, p01))
+    let g = fmadd(r4 * r4, k(-0x1.9a753e348c58dp-4), p07)
+    let tail = fmadd(r2, g, rl)
+    // vminpd returns its second operand where either is NaN: 0 (the end restores NaN lanes).
+    let a = _mm512_min_pd(v, zero)
+    let big = _mm512_min_pd(a, logCHi), small = _mm512_max_pd(a, logCHi)
+    let s = big + small
+    let sl = (big - s) + small
+    let h = s - rh
+    let hl = (s - h) - rh
+    let y = h + (((sl + hl) + logCLo) - tail)
+    return y.replacing(with: v, where: .!(v .>= DV(repeating: -40)))
 }
 #endif
 
