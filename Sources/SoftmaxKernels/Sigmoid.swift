@@ -243,8 +243,9 @@ func pairQuotient(_ nh: DV, _ nl: DV, _ eh: DV, _ el: DV) -> DV {
     return fmadd(corr, inv, q)
 }
 
-/// log(sigmoid) of eight lanes: min(v, 0) - log1p(e), the subtraction exact (TwoSum) and
-/// rounded once with log1p's low part. Below -40, log1p(e) < 2^-57 is below half an ulp of v,
+/// log(sigmoid) of eight lanes, on the tiers without AVX-512 (which take `logSigmoidFloatLanes`
+/// and `logSigmoidByTable`): min(v, 0) - log1p(e), the subtraction exact (TwoSum) and rounded
+/// once with log1p's low part. Below -40, log1p(e) < 2^-57 is below half an ulp of v,
 /// so the result is v itself (which also covers -inf). NaN lanes return the input.
 @inline(__always)
 func logSigmoidLanes<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV {
@@ -253,11 +254,7 @@ func logSigmoidLanes<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV {
     let (eh, el) = expMinusAbs(T.self, v)
     var r: DV
     if T.self == Float.self {
-        #if arch(x86_64) && SSM_AVX512F
-        r = a - vlog1pForFloatByTable(eh)
-        #else
         r = a - vlog1pForFloat(eh)
-        #endif
     } else {
         // Below 2^-54, log1p(e) = e - e^2/2 rounds as e does, and the reduction in vlog1pPair
         // would lose a subnormal e's last bit.
@@ -271,43 +268,6 @@ func logSigmoidLanes<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV {
     }
     return r.replacing(with: v, where: v .!= v)
 }
-
-#if arch(x86_64) && SSM_AVX512F
-/// log1p(e) for 0 <= e <= 1 (or NaN) to about 2^-32 relative, for Float results, without
-/// `vlog1pForFloat`'s division: 1 + e = s + sl exactly (Fast2Sum), s in [1, 2]; j is s's nearest
-/// sixteenth (s ≈ 1 + j/16, at most 15), c = 1/(1 + j/16) rounded (one `vpermi2pd` of a
-/// two-register table, and one more for -log(c), rounded from c itself), so that
-/// log1p(e) = -log(c) + log1p(r) with r = (s + sl)·c - 1 exactly but for one rounding (two FMAs),
-/// |r| <= 0.033, where the series to r^6 is within r^6/7 < 2^-32.8 of log1p(r) relative. c = 1 for
-/// j = 0, where r is e itself (nothing cancels as e goes to 0).
-@inline(__always)
-func vlog1pForFloatByTable(_ e: DV) -> DV {
-    let one = DV(repeating: 1)
-    let s = one + e
-    let sl = (one - s) + e
-    let bits = unsafeBitCast(s, to: SIMD8<Int64>.self)
-    // (s - 1)·16 rounded, from the exponent and the top bits of the significand (s = 2 gives 16).
-    let j = _mm512_min_epi64((bits &- SIMD8<Int64>(repeating: 0x3FF0_0000_0000_0000 - (1 << 47))) &>> 48,
-                             SIMD8<Int64>(repeating: 15))
-    let c = _mm512_permutex2var_pd(
-        DV(0x1.0000000000000p+0, 0x1.e1e1e1e1e1e1ep-1, 0x1.c71c71c71c71cp-1, 0x1.af286bca1af28p-1,
-           0x1.999999999999ap-1, 0x1.8618618618618p-1, 0x1.745d1745d1746p-1, 0x1.642c8590b2164p-1),
-        j,
-        DV(0x1.5555555555555p-1, 0x1.47ae147ae147bp-1, 0x1.3b13b13b13b14p-1, 0x1.2f684bda12f68p-1,
-           0x1.2492492492492p-1, 0x1.1a7b9611a7b96p-1, 0x1.1111111111111p-1, 0x1.0842108421084p-1))
-    let minusLogC = _mm512_permutex2var_pd(
-        DV(0, 0x1.f0a30c01162a8p-5, 0x1.e27076e2af2eap-4, 0x1.5ff3070a793d6p-3,
-           0x1.c8ff7c79a9a20p-3, 0x1.1675cababa60fp-2, 0x1.4618bc21c5ec2p-2, 0x1.739d7f6bbd007p-2),
-        j,
-        DV(0x1.9f323ecbf984dp-2, 0x1.c8ff7c79a9a21p-2, 0x1.f128f5faf06ecp-2, 0x1.0be72e4252a83p-1,
-           0x1.1e85f5e7040d1p-1, 0x1.307d7334f10bep-1, 0x1.41d8fe84672afp-1, 0x1.52a2d265bc5abp-1))
-    let r = fmadd(sl, c, fmadd(s, c, -one))
-    let r2 = r * r
-    let odd = fmadd(r, DV(repeating: 1.0 / 3), DV(repeating: -0.5))
-    let even = fmadd(r2, DV(repeating: -1.0 / 6), fmadd(r, DV(repeating: 0.2), DV(repeating: -0.25)))
-    return minusLogC + fmadd(fmadd(even, r2, odd), r2, r)
-}
-#endif
 
 #if arch(x86_64) && SSM_AVX512F
 enum LogSigmoidByTableLanes: DoubleLaneFunction {
