@@ -17,7 +17,9 @@ import _Builtin_intrinsics.intel
 // remainder; log1p takes the pair too (`vlog1pPair`): both round once, near half an ulp. Float
 // input in Double lanes has 29 bits to spare and takes the cheap exp and log1p. Float input
 // on the FMA tiers runs the sigmoid in Float lanes, twice the lanes, with the same pair steps
-// in Float (`vexpfPair`).
+// in Float (`vexpfPair`). On AVX-512 the log-sigmoid takes log1p from a table of log(c) for c
+// near 1/(1 + e), with no division: in Float lanes for Float (`logSigmoidFloatLanes`), in Double
+// lanes with log(c) as a pair for Double (`logSigmoidByTable`).
 
 extension Kernels {
     /// The logistic sigmoid of `count` elements; `y` may be `x` exactly.
@@ -40,9 +42,17 @@ extension Kernels {
     /// log(sigmoid(x)) of `count` elements; `y` may be `x` exactly.
     public static func vlogsigmoid<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, count: Int) {
         if T.self == Float.self {
+            #if arch(x86_64) && SSM_AVX512F
+            floatLanesMap(x.as(Float.self), y.as(Float.self), count, LogSigmoidFloatLanes.self)
+            #else
             doubleLanesMap(x.as(Float.self), y.as(Float.self), count, LogSigmoidLanes.self)
+            #endif
         } else {
+            #if arch(x86_64) && SSM_AVX512F
+            doubleLanesMap(x.as(Double.self), y.as(Double.self), count, LogSigmoidByTableLanes.self)
+            #else
             doubleLanesMap(x.as(Double.self), y.as(Double.self), count, LogSigmoidLanes.self)
+            #endif
         }
     }
 }
@@ -233,8 +243,9 @@ func pairQuotient(_ nh: DV, _ nl: DV, _ eh: DV, _ el: DV) -> DV {
     return fmadd(corr, inv, q)
 }
 
-/// log(sigmoid) of eight lanes: min(v, 0) - log1p(e), the subtraction exact (TwoSum) and
-/// rounded once with log1p's low part. Below -40, log1p(e) < 2^-57 is below half an ulp of v,
+/// log(sigmoid) of eight lanes, on the tiers without AVX-512 (which take `logSigmoidFloatLanes`
+/// and `logSigmoidByTable`): min(v, 0) - log1p(e), the subtraction exact (TwoSum) and rounded
+/// once with log1p's low part. Below -40, log1p(e) < 2^-57 is below half an ulp of v,
 /// so the result is v itself (which also covers -inf). NaN lanes return the input.
 @inline(__always)
 func logSigmoidLanes<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV {
@@ -243,11 +254,7 @@ func logSigmoidLanes<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV {
     let (eh, el) = expMinusAbs(T.self, v)
     var r: DV
     if T.self == Float.self {
-        #if arch(x86_64) && SSM_AVX512F
-        r = a - vlog1pForFloatByTable(eh)
-        #else
         r = a - vlog1pForFloat(eh)
-        #endif
     } else {
         // Below 2^-54, log1p(e) = e - e^2/2 rounds as e does, and the reduction in vlog1pPair
         // would lose a subnormal e's last bit.
@@ -263,39 +270,78 @@ func logSigmoidLanes<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV {
 }
 
 #if arch(x86_64) && SSM_AVX512F
-/// log1p(e) for 0 <= e <= 1 (or NaN) to about 2^-32 relative, for Float results, without
-/// `vlog1pForFloat`'s division: 1 + e = s + sl exactly (Fast2Sum), s in [1, 2]; j is s's nearest
-/// sixteenth (s ≈ 1 + j/16, at most 15), c = 1/(1 + j/16) rounded (one `vpermi2pd` of a
-/// two-register table, and one more for -log(c), rounded from c itself), so that
-/// log1p(e) = -log(c) + log1p(r) with r = (s + sl)·c - 1 exactly but for one rounding (two FMAs),
-/// |r| <= 0.033, where the series to r^6 is within r^6/7 < 2^-32.8 of log1p(r) relative. c = 1 for
-/// j = 0, where r is e itself (nothing cancels as e goes to 0).
+enum LogSigmoidByTableLanes: DoubleLaneFunction {
+    @inline(__always) static func apply<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV { logSigmoidByTable(v) }
+}
+
+/// log(sigmoid) of eight Doubles on AVX-512, `logSigmoidFloatLanes`'s steps in Double, without
+/// `vlog1pPair`'s division: e = exp(-|v|) as `vexpPairByTable`'s pair (2^-57), j = round(15 e)
+/// (the 1.5·2^52 trick; one `vpermt2pd` of a two-register table reads each of c, c - 1 and
+/// log(c) as a pair), c = 1/(1 + j/15) rounded (15/16 exactly for j = 1, the least that keeps
+/// e·c and 1 - c within a factor 2 there), r = (e + el) c - 1 = rh + rl exactly but for rl's
+/// rounding (e·c rounded, its error by FMA, e·c + (c - 1) exact by Sterbenz), |r| <= 1/30, and
+/// log1p(r) = r + r²g(r), g a degree-8 polynomial by Estrin's scheme (Chebyshev fit, 2^-60.6
+/// relative). min(v, 0) + log(c)'s high part is exact as a pair (Fast2Sum of the larger
+/// magnitude and the smaller), and so is its sum with -rh (at least 0.064 where j > 0, 0 or
+/// beyond 3.4 where j = 0, and |rh| <= 1/30); the lows, log(c)'s among them, are added last:
+/// one rounding, about half an ulp. The pair's low part is dropped below 2^-1009, where it
+/// would be rounded to the least subnormal (a tie of the final rounding, 0.75 ulp) and e alone
+/// is within half an ulp. e = +0 from v > 745.13 on, where every step gives +0. NaN lanes
+/// (which the exp raises to -750) return the input, and so does v < -40, -inf among them (the
+/// Fast2Sums' inf - inf would be NaN), where log1p(e) < 2^-57 is below half an ulp of v.
 @inline(__always)
-func vlog1pForFloatByTable(_ e: DV) -> DV {
-    let one = DV(repeating: 1)
-    let s = one + e
-    let sl = (one - s) + e
-    let bits = unsafeBitCast(s, to: SIMD8<Int64>.self)
-    // (s - 1)·16 rounded, from the exponent and the top bits of the significand (s = 2 gives 16).
-    let j = _mm512_min_epi64((bits &- SIMD8<Int64>(repeating: 0x3FF0_0000_0000_0000 - (1 << 47))) &>> 48,
-                             SIMD8<Int64>(repeating: 15))
+func logSigmoidByTable(_ v: DV) -> DV {
+    let zero = DV(repeating: 0)
+    let d = minusAbs(v)
+    let (eh, pairLow) = vexpPairByTable(d)
+    let el = pairLow.replacing(with: zero, where: d .< DV(repeating: -700))
+    let index = unsafeBitCast(fmadd(eh, DV(repeating: 15), roundMagic), to: SIMD8<Int64>.self)
     let c = _mm512_permutex2var_pd(
-        DV(0x1.0000000000000p+0, 0x1.e1e1e1e1e1e1ep-1, 0x1.c71c71c71c71cp-1, 0x1.af286bca1af28p-1,
-           0x1.999999999999ap-1, 0x1.8618618618618p-1, 0x1.745d1745d1746p-1, 0x1.642c8590b2164p-1),
-        j,
-        DV(0x1.5555555555555p-1, 0x1.47ae147ae147bp-1, 0x1.3b13b13b13b14p-1, 0x1.2f684bda12f68p-1,
-           0x1.2492492492492p-1, 0x1.1a7b9611a7b96p-1, 0x1.1111111111111p-1, 0x1.0842108421084p-1))
-    let minusLogC = _mm512_permutex2var_pd(
-        DV(0, 0x1.f0a30c01162a8p-5, 0x1.e27076e2af2eap-4, 0x1.5ff3070a793d6p-3,
-           0x1.c8ff7c79a9a20p-3, 0x1.1675cababa60fp-2, 0x1.4618bc21c5ec2p-2, 0x1.739d7f6bbd007p-2),
-        j,
-        DV(0x1.9f323ecbf984dp-2, 0x1.c8ff7c79a9a21p-2, 0x1.f128f5faf06ecp-2, 0x1.0be72e4252a83p-1,
-           0x1.1e85f5e7040d1p-1, 0x1.307d7334f10bep-1, 0x1.41d8fe84672afp-1, 0x1.52a2d265bc5abp-1))
-    let r = fmadd(sl, c, fmadd(s, c, -one))
-    let r2 = r * r
-    let odd = fmadd(r, DV(repeating: 1.0 / 3), DV(repeating: -0.5))
-    let even = fmadd(r2, DV(repeating: -1.0 / 6), fmadd(r, DV(repeating: 0.2), DV(repeating: -0.25)))
-    return minusLogC + fmadd(fmadd(even, r2, odd), r2, r)
+        DV(0x1.0000000000000p+0, 0x1.e000000000000p-1, 0x1.c3c3c3c3c3c3cp-1, 0x1.aaaaaaaaaaaabp-1,
+           0x1.9435e50d79436p-1, 0x1.8000000000000p-1, 0x1.6db6db6db6db7p-1, 0x1.5d1745d1745d1p-1),
+        index,
+        DV(0x1.4de9bd37a6f4ep-1, 0x1.4000000000000p-1, 0x1.3333333333333p-1, 0x1.2762762762762p-1,
+           0x1.1c71c71c71c72p-1, 0x1.1249249249249p-1, 0x1.08d3dcb08d3ddp-1, 0x1.0000000000000p-1))
+    let cm1 = _mm512_permutex2var_pd(
+        DV(0, -0x1.0000000000000p-4, -0x1.e1e1e1e1e1e20p-4, -0x1.5555555555554p-3,
+           -0x1.af286bca1af28p-3, -0x1.0000000000000p-2, -0x1.2492492492492p-2, -0x1.45d1745d1745ep-2),
+        index,
+        DV(-0x1.642c8590b2164p-2, -0x1.8000000000000p-2, -0x1.999999999999ap-2, -0x1.b13b13b13b13cp-2,
+           -0x1.c71c71c71c71cp-2, -0x1.db6db6db6db6ep-2, -0x1.ee58469ee5846p-2, -0x1.0000000000000p-1))
+    let logCHi = _mm512_permutex2var_pd(
+        DV(0, -0x1.08598b59e3a07p-4, -0x1.005588ad375aep-3, -0x1.7565011e49675p-3,
+           -0x1.e41fccb76b0d7p-3, -0x1.269621134db92p-2, -0x1.588c2d913348fp-2, -0x1.882f1ef83ed45p-2),
+        index,
+        DV(-0x1.b5b3e24235e88p-2, -0x1.e148a1a2726cep-2, -0x1.058aefa811452p-1, -0x1.199fac68b4ab8p-1,
+           -0x1.2cf25fad8f1c3p-1, -0x1.3f91275240811p-1, -0x1.5188a4a02d7fep-1, -0x1.62e42fefa39efp-1))
+    let logCLo = _mm512_permutex2var_pd(
+        DV(0, 0x1.dd7009902bf32p-58, 0x1.23dbdc498b285p-59, 0x1.81495b2eb862bp-57,
+           0x1.ef0a9ec21b972p-57, -0x1.e0efadd9db02bp-56, -0x1.fafb06b03f0a5p-57, -0x1.d2273fd0174a6p-56),
+        index,
+        DV(0x1.4e3e22530be1bp-60, 0x1.ac81cc8a4dfb8p-56, 0x1.c19f73d945334p-60, 0x1.0e0e34e56089ep-58,
+           -0x1.0a35884260cffp-56, -0x1.4d147676db21dp-55, -0x1.5cc1daef69b6ap-55, -0x1.abc9e3b39803fp-56))
+    let p = eh * c
+    let rh = p + cm1
+    let rl = fmadd(el, c, _mm512_fmsub_pd(eh, c, p))
+    // g(rh) = (log1p(r) - r)/r² (rl's share of the square is below 2^-58 of the result).
+    let r2 = rh * rh, r4 = r2 * r2
+    @inline(__always) func k(_ x: Double) -> DV { DV(repeating: x) }
+    let p01 = fmadd(rh, k(0x1.55555555554fcp-2), k(-0.5))
+    let p23 = fmadd(rh, k(0x1.9999999ba30bcp-3), k(-0x1.fffffffffff5cp-3))
+    let p45 = fmadd(rh, k(0x1.24922f78999e2p-3), k(-0x1.5555555733569p-3))
+    let p67 = fmadd(rh, k(0x1.c80c0cf218c5ap-4), k(-0x1.ffffd0ef1829dp-4))
+    let p07 = fmadd(fmadd(p67, r2, p45), r4, fmadd(p23, r2, p01))
+    let g = fmadd(r4 * r4, k(-0x1.9a753e348c58dp-4), p07)
+    let tail = fmadd(r2, g, rl)
+    // vminpd returns its second operand where either is NaN: 0 (the end restores NaN lanes).
+    let a = _mm512_min_pd(v, zero)
+    let big = _mm512_min_pd(a, logCHi), small = _mm512_max_pd(a, logCHi)
+    let s = big + small
+    let sl = (big - s) + small
+    let h = s - rh
+    let hl = (s - h) - rh
+    let y = h + (((sl + hl) + logCLo) - tail)
+    return y.replacing(with: v, where: .!(v .>= DV(repeating: -40)))
 }
 #endif
 
@@ -451,4 +497,79 @@ func sigmoidFloatLanes(_ v: FV) -> FV {
     return fmadd(corr, inv, q).replacing(with: v, where: v .!= v)
     #endif
 }
+
+#if arch(x86_64) && SSM_AVX512F
+enum LogSigmoidFloatLanes: FloatLaneFunction {
+    @inline(__always) static func apply(_ v: FV) -> FV { logSigmoidFloatLanes(v) }
+}
+
+/// log(sigmoid) of sixteen Floats in Float arithmetic, on AVX-512: min(v, 0) + log(c) - log1p(r)
+/// with e = exp(-|v|) as `vexpfPairByTable`'s pair (2^-29), j = round(31 e) (the 1.5·2^23 trick,
+/// whose low five bits one `vpermt2ps` reads from each of three two-register tables), c ≈
+/// 1/(1 + j/31) a Float chosen among its neighbours so that log(c) is a Float to 2^-34 (no low
+/// part), and r = (e + el) c - 1 = rh + rl: e·c rounded and its exact error (FMA), and
+/// e·c + (c - 1) exact (Sterbenz: e is within 1/62 of j/31, and each c keeps e·c within a
+/// factor 2 of 1 - c over its interval, which for j = 1 needs c >= 31/32; for j = 0, c = 1 and
+/// rh is e itself). |r| <= 1/62, where log1p(r) = r + r²g(r), g a
+/// degree-3 minimax (2^-33.9 relative). min(v, 0) + log(c), two non-positive terms, is exact as
+/// a pair (Fast2Sum of the larger magnitude and the smaller), and so is its sum with -rh (it is
+/// at least 0.031 where j > 0, 0 or beyond 4 where j = 0, and |rh| <= 1/62): the lows are added
+/// last, one rounding, about half an ulp. e = +0 from v >= 103.98 on (the argument is raised to
+/// -104), where every result is -0 (the sign bit is set on every result, all <= 0), but beyond
+/// 745.13318 (the last Float where the reference's Double exp does not underflow) the result is
+/// +0, and -inf gives -inf (the Fast2Sums' inf - inf would be NaN): both are min(v, 0), chosen
+/// by |v - 362.5| > 382.63318 (its other side, v < -20.13, gives v there anyway). NaN lanes give
+/// NaN.
+@inline(__always)
+func logSigmoidFloatLanes(_ v: FV) -> FV {
+    let zero = FV(repeating: 0)
+    let sign = FBits(repeating: 0x8000_0000)
+    let d = unsafeBitCast(unsafeBitCast(v, to: FBits.self) | sign, to: FV.self)
+    // vmaxps returns its second operand where either is NaN: d's NaN goes on.
+    let (eh, pairLow) = vexpfPairByTable(_mm512_max_ps(FV(repeating: -104), d))
+    // Below 2^-110 the low part, scaled into the subnormals, is rounded to 2^-149, a sizeable
+    // share of the result's ulp: a low part of just over half of that, rounded up to it, made a
+    // tie of the final rounding (0.75 ulp). There e alone is within 0.52 ulp.
+    let el = pairLow.replacing(with: zero, where: d .< FV(repeating: -76))
+    let index = unsafeBitCast(fmadd(eh, FV(repeating: 31), FV(repeating: 0x1.8p23)), to: SIMD8<Int64>.self)
+    let c = _mm512_permutex2var_ps(
+        FV(0x1.000000p+0, 0x1.f0055ap-1, 0x1.e0f1cep-1, 0x1.d2d5aap-1, 0x1.c59196p-1, 0x1.b8cfb0p-1, 0x1.ad09d8p-1, 0x1.a1b172p-1,
+           0x1.96eb86p-1, 0x1.8cd918p-1, 0x1.8321b2p-1, 0x1.79e7a8p-1, 0x1.71095cp-1, 0x1.68ca82p-1, 0x1.60bde6p-1, 0x1.58fe20p-1),
+        index,
+        FV(0x1.51ab7ap-1, 0x1.4ab10cp-1, 0x1.43e584p-1, 0x1.3d6992p-1, 0x1.3749eep-1, 0x1.3136bep-1, 0x1.2b85eep-1, 0x1.25d716p-1,
+           0x1.2090e2p-1, 0x1.1b59c4p-1, 0x1.1672d6p-1, 0x1.11b5c4p-1, 0x1.0d1364p-1, 0x1.0873e8p-1, 0x1.041b98p-1, 0x1.00040cp-1))
+    // c - 1, exact, read rather than computed (the shuffle port is idle).
+    let cm1 = _mm512_permutex2var_ps(
+        FV(0, -0x1.ff54c0p-6, -0x1.f0e320p-5, -0x1.6952b0p-4, -0x1.d37350p-4, -0x1.1cc140p-3, -0x1.4bd8a0p-3, -0x1.793a38p-3,
+           -0x1.a451e8p-3, -0x1.cc9ba0p-3, -0x1.f37938p-3, -0x1.0c30b0p-2, -0x1.1ded48p-2, -0x1.2e6afcp-2, -0x1.3e8434p-2, -0x1.4e03c0p-2),
+        index,
+        FV(-0x1.5ca90cp-2, -0x1.6a9de8p-2, -0x1.7834f8p-2, -0x1.852cdcp-2, -0x1.916c24p-2, -0x1.9d9284p-2, -0x1.a8f424p-2, -0x1.b451d4p-2,
+           -0x1.bede3cp-2, -0x1.c94c78p-2, -0x1.d31a54p-2, -0x1.dc9478p-2, -0x1.e5d938p-2, -0x1.ef1830p-2, -0x1.f7c8d0p-2, -0x1.fff7e8p-2))
+    let logC = _mm512_permutex2var_ps(
+        FV(0, -0x1.03bd76p-5, -0x1.004c2cp-4, -0x1.7a4386p-4, -0x1.f0583ap-4, -0x1.3299fep-3, -0x1.6a0aa0p-3, -0x1.a0ed46p-3,
+           -0x1.d67124p-3, -0x1.04e2c0p-2, -0x1.1e44f2p-2, -0x1.36f86cp-2, -0x1.4f4986p-2, -0x1.666d20p-2, -0x1.7d87cap-2, -0x1.9446d4p-2),
+        index,
+        FV(-0x1.aa3f06p-2, -0x1.bfa138p-2, -0x1.d4e3dcp-2, -0x1.e99906p-2, -0x1.fd8bcap-2, -0x1.08dd1ep-1, -0x1.128002p-1, -0x1.1c4ecap-1,
+           -0x1.2594d0p-1, -0x1.2eeb5ep-1, -0x1.37dacep-1, -0x1.40a48cp-1, -0x1.4962c6p-1, -0x1.52424ap-1, -0x1.5abdb2p-1, -0x1.62dc18p-1))
+    let p = eh * c
+    let rh = p + cm1
+    let rl = fmadd(el, c, _mm512_fmsub_ps(eh, c, p))
+    // log1p(r) - rh = rl + rh² g(rh) (rl's share of the square is below 2^-30 of the result).
+    let r2 = rh * rh
+    let g = fmadd(r2, fmadd(rh, FV(repeating: 0x1.99b83ap-3), FV(repeating: -0x1.000e38p-2)),
+                  fmadd(rh, FV(repeating: 0x1.555554p-2), FV(repeating: -0.5)))
+    let tail = fmadd(r2, g, rl)
+    // vminps returns its second operand where either is NaN: 0 (e carries the NaN).
+    let a = _mm512_min_ps(v, zero)
+    let big = _mm512_min_ps(a, logC), small = _mm512_max_ps(a, logC)
+    let s = big + small
+    let sl = (big - s) + small
+    let h = s - rh
+    let hl = (s - h) - rh
+    let y = h + ((sl + hl) - tail)
+    let signed = unsafeBitCast(unsafeBitCast(y, to: FBits.self) | sign, to: FV.self)
+    let offset = unsafeBitCast(unsafeBitCast(v - FV(repeating: 362.5), to: FBits.self) & ~sign, to: FV.self)
+    return signed.replacing(with: a, where: offset .> FV(repeating: 0x1.7ea218p+8))
+}
+#endif
 #endif

@@ -1,3 +1,4 @@
+import Foundation
 import SoftmaxCore
 import SoftmaxReference
 import SwiftSoftmax
@@ -13,13 +14,29 @@ private func hostile<T: SoftmaxScalar>(_: T.Type) -> [T] {
     var v: [T] = [0, -0.0, .infinity, -.infinity, .nan, T.leastNonzeroMagnitude, -T.leastNonzeroMagnitude,
                   T.leastNormalMagnitude, -T.leastNormalMagnitude, T.greatestFiniteMagnitude,
                   -T.greatestFiniteMagnitude, 1e-30, -1e-30, 1, -1, 0.5, -0.5]
-    for c in [20.0, 88.0, 103.9, 104.0, 709.0, 745.0, 745.1332, 746.0, 36.7, 40.0] {
+    for c in [20.0, 88.0, 103.9, 104.0, 709.0, 745.0, 745.1332, 746.0, 36.7, 40.0, 17.0, 20.13, 87.33, 362.5, 382.6, 700.0] {
         for d in [-1.0, -0.01, -1e-4, 0, 1e-4, 0.01, 1.0] {
             v.append(T(rounding: c + d))
             v.append(T(rounding: -(c + d)))
         }
     }
+    // The Float log-sigmoid's ends: the last Float whose exp(-v) does not underflow in Double and
+    // the next, where the result turns from -0 to +0.
+    for b in [Float(745.13318), Float(745.13324)] { v.append(T(rounding: Double(b))); v.append(T(rounding: -Double(b))) }
+    // Where exp(-|v|) = (j + 1/2)/31 and (j + 1/2)/15, the edges of the Float and Double
+    // log-sigmoids' table intervals, and just beside them.
+    for n in [31, 15] {
+        for j in 0..<n {
+            let c = -Foundation.log((Double(j) + 0.5) / Double(n))
+            for d in [-1e-6, -1e-12, 0, 1e-12, 1e-6] { v.append(T(rounding: c + d)); v.append(T(rounding: -(c + d))) }
+        }
+    }
     return v
+}
+
+/// A dense sweep of [-110, 110], every part of the exp and log tables' ranges.
+private func sweep<T: SoftmaxScalar>(_: T.Type) -> [T] {
+    (0...4400).map { T(rounding: -110 + Double($0) * 0.05 + 0.0123) }
 }
 
 /// A deterministic spread of ordinary values, so that every length of tail sees mixed signs.
@@ -48,6 +65,7 @@ private func checkSigmoid<T: SoftmaxScalar>(_ k: any SoftmaxKernelSet.Type, _ ti
     var inputs: [[T]] = (0...40).map { n in (0..<n).map { all[($0 * 7 + n) % all.count] } }
     inputs.append(all)
     inputs.append(Array(ordinary(T.self, count: 1001).dropFirst()))
+    inputs.append(sweep(T.self))
     for log in [false, true] {
         for x in inputs {
             let n = x.count
