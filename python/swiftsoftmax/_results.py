@@ -2,7 +2,10 @@
 
 A result array of 32 MiB or more comes from a fresh ``mmap`` when NumPy allocates it: glibc's
 ``malloc`` serves such sizes by ``mmap`` (its dynamic threshold stops rising at 32 MiB), and the
-kernel faults every page in, zeroed, on first write. For a 32×262144 float32 softmax that costs
+kernel faults every page in, zeroed, on first write. Smaller ones fare little better once a call
+returns several: freed together at the top of the heap they pass glibc's trim threshold (twice the
+mmap threshold) and go back to the system, so the next call faults them in again (a float64
+4096×1000 KL gradient pair, 2×31 MiB). For a 32×262144 float32 softmax that costs
 more than the softmax itself. ONNX Runtime avoids it with an arena; this module does the same for
 our results alone: the block of a large result that died is kept, its pages resident, and handed
 to the next call that needs a block of about its size. Arrays are NumPy arrays like any other;
@@ -24,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 #: Results smaller than this come from NumPy: glibc reuses their memory already.
-THRESHOLD = 32 << 20
+THRESHOLD = 8 << 20
 _PAGE = 4096
 
 
@@ -121,7 +124,7 @@ def empty_like(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
 def empty_cache() -> int:
     """Give the memory kept for large results back to the system.
 
-    Results of 32 MiB or more reuse the memory of earlier results that died, which spares the
+    Results of 8 MiB or more reuse the memory of earlier results that died, which spares the
     page faults of fresh memory (at most ``SWIFTSOFTMAX_RESULT_CACHE_MB``, default 256 MiB, is
     kept). Arrays still alive are not affected.
 

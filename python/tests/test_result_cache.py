@@ -19,7 +19,7 @@ import pytest
 import swiftsoftmax as ssm
 from swiftsoftmax import _results
 
-LARGE = (32, 262144)  # 32 MiB of float32: the smallest result the cache takes
+LARGE = (32, 262144)  # 32 MiB of float32: a result the cache takes (from 8 MiB on)
 
 
 def _address(a: np.ndarray) -> int:
