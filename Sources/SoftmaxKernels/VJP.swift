@@ -246,7 +246,7 @@ func vvjpmulsubdot<T: SoftmaxScalar, W: LaneWalk>(
     // A row walk's full steps in a loop of their own, without the test of the lanes.
     let full = W.horizontal && w.steps > 0 ? (w.lanes(w.steps - 1) == 8 ? w.steps : w.steps - 1) : 0
     // T = 1 in a loop of its own: with `t != 1` tested in the loop, the compiler divided every
-    // step and selected afterwards, and the divisions were about half of a float64 row.
+    // step and selected afterwards: a sixth of a float64 row's time at 128 classes.
     if t == 1 {
         for k in 0..<full { step(k, full: true, divide: false) }
         for k in full..<w.steps { step(k, full: false, divide: false) }
@@ -366,7 +366,7 @@ extension ColumnBlock {
 
 /// The VJP of the contiguous Float rows `rows` (n > 8 entries each), row after row in one loop:
 /// a row's Double total, then its Float pass, without a call or set-up of its own (at 128
-/// classes a row's calls and frames were about a fifth of its time). The totals are
+/// classes a row's calls and frames were about a tenth of its time). The totals are
 /// `vjpRowFloat`'s, summed in the same order; a row whose total is beyond 2^100 or not finite,
 /// or whose logy starts with `floatLanes` entries -inf (perhaps all -inf), goes to
 /// `vjpRowFloat` instead.
