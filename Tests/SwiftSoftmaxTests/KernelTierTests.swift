@@ -200,8 +200,12 @@ private func checkTierVJP<T: SoftmaxScalar>(_ k: any SoftmaxKernelSet.Type, _ na
                         let p = idx.map { log ? expD(y[$0].double) : y[$0].double }
                         let dot = zip(idx, p).reduce(0.0) { $1.1 == 0 ? $0 : $0 + abs(g[$1.0].double * $1.1) }
                         let sum = idx.reduce(0.0) { $0 + abs(g[$1].double) }
-                        let scale = zip(idx, p).map { i, p in p == 0 ? abs(g[i].double) : log ? abs(g[i].double) + p * sum : p * (abs(g[i].double) + dot) }
-                            .max() ?? 0
+                        // An infinite g where p = 0 leaves the other entries finite (softmax's are
+                        // y(g - d) over the rest, and its own is exactly 0): it stays out of the scale.
+                        let scale = zip(idx, p).map { i, p in
+                            p == 0 ? (abs(g[i].double).isFinite ? abs(g[i].double) : 0)
+                                : log ? abs(g[i].double) + p * sum : p * (abs(g[i].double) + dot)
+                        }.max() ?? 0
                         for (i, pi) in zip(idx, p) {
                             let a = ours[i], b = ref[i]
                             if b.isNaN || !b.isFinite || (b == 0 && pi == 0) || !scale.isFinite {
