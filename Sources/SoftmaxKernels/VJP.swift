@@ -37,23 +37,33 @@ func vjpUnits<T: SoftmaxScalar>(
             if w.width == 8 { vjpGroup(ys, UnsafePointer(gs), gs, FullBlockWalk(n: n), t, log) } else { vjpGroup(ys, UnsafePointer(gs), gs, w, t, log) }
         }
     } else if inner == 1 {
-        for u in units { vjpGroup(y, g, dx, RowWalk(row: u, n: n), t, log) }
+        #if SSM_FMA
+        if T.self == Float.self, t == 1, n > 8 {
+            vjpRowsFloat(y.as(Float.self), g.as(Float.self), dx.as(Float.self), n, rows: units, log: log)
+            return
+        }
+        #endif
+        vjpRows(y, g, dx, n, rows: units, t, log)
     } else {
         for u in units { ColumnBlock(unit: u, n: n, inner: inner).vjp(y, g, dx, t, log) }
     }
+}
+
+/// The VJP of the contiguous rows `rows`, row after row, in a function of their own (the
+/// passes inlined into it, not into the whole of `vjpUnits`).
+@inline(never)
+func vjpRows<T: SoftmaxScalar>(
+    _ y: UnsafePointer<T>, _ g: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, _ n: Int, rows: Range<Int>, _ t: Double,
+    _ log: Bool
+) {
+    for u in rows { vjpGroup(y, g, dx, RowWalk(row: u, n: n), t, log) }
 }
 
 @inline(__always)
 func vjpGroup<T: SoftmaxScalar, W: LaneWalk>(
     _ y: UnsafePointer<T>, _ g: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, _ w: W, _ t: Double, _ log: Bool
 ) {
-    #if SSM_FMA
-    if T.self == Float.self, t == 1, let row = w as? RowWalk, row.n > 8 {
-        vjpRowFloat(y.as(Float.self), g.as(Float.self), dx.as(Float.self), row, log)
-        return
-    }
-    #endif
-    var acc = LaneCompensatedSum()
+        var acc = LaneCompensatedSum()
     let row = w as? RowWalk
     if log {
         let live = rlive(y, w)
@@ -217,30 +227,39 @@ func sumTotals<T: SoftmaxScalar, W: LaneWalk>(_ acc: LaneCompensatedSum, _: T.Ty
     return (s.hi, s.lo.replacing(with: .nan, where: (s.hi - s.hi) .!= DV(repeating: 0)))
 }
 
-/// vvjpmulsubdot: dx = y (g - d) / T, exactly 0 where y = 0.
-@inline(__always)
+/// vvjpmulsubdot: dx = y (g - d) / T, exactly 0 where y = 0. Transparent: as an ordinary
+/// inlined function it stayed out of line, a call per row.
+@_transparent
 func vvjpmulsubdot<T: SoftmaxScalar, W: LaneWalk>(
     _ y: UnsafePointer<T>, _ g: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, _ w: W,
     _ d: (hi: DV, lo: DV), _ t: Double
 ) {
     let zero = DV(repeating: 0), tv = DV(repeating: t)
-    @inline(__always) func step(_ k: Int, full: Bool) {
+    @inline(__always) func step(_ k: Int, full: Bool, divide: Bool) {
         let yv = full ? T.load8(y + w.offset(k)) : load(y, nil, w, k, pad: 0)
         let gv = full ? T.load8(g + w.offset(k)) : load(g, nil, w, k, pad: 0)
         var r = yv * ((gv - d.hi) - d.lo)
         // Divided, not multiplied by 1/T: a subnormal T has an infinite reciprocal.
-        if t != 1 { r = r / tv }
+        if divide { r = r / tv }
         if full { T.store8(zeroUnless(yv .!= zero, r), dx + w.offset(k)) } else { store(zeroUnless(yv .!= zero, r), dx, w, k) }
     }
     // A row walk's full steps in a loop of their own, without the test of the lanes.
     let full = W.horizontal && w.steps > 0 ? (w.lanes(w.steps - 1) == 8 ? w.steps : w.steps - 1) : 0
-    for k in 0..<full { step(k, full: true) }
-    for k in full..<w.steps { step(k, full: false) }
+    // T = 1 in a loop of its own: with `t != 1` tested in the loop, the compiler divided every
+    // step and selected afterwards: a sixth of a float64 row's time at 128 classes.
+    if t == 1 {
+        for k in 0..<full { step(k, full: true, divide: false) }
+        for k in full..<w.steps { step(k, full: false, divide: false) }
+    } else {
+        for k in 0..<full { step(k, full: true, divide: true) }
+        for k in full..<w.steps { step(k, full: false, divide: true) }
+    }
 }
 
 /// vvjpsubexpmulsum: dx = (g - exp(logy) s) / T, with g itself where exp(logy) is 0 and 0 in
-/// slices that are all -inf. Double results take the exact product p·s.hi.
-@inline(__always)
+/// slices that are all -inf. Double results take the exact product p·s.hi. Transparent, as
+/// `vvjpmulsubdot` is.
+@_transparent
 func vvjpsubexpmulsum<T: SoftmaxScalar, W: LaneWalk>(
     _ logy: UnsafePointer<T>, _ g: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, _ w: W,
     _ s: (hi: DV, lo: DV), _ live: DMask, _ t: Double
@@ -345,8 +364,50 @@ extension ColumnBlock {
 // final rounding of the fused g - p·sh - p·sl. Totals beyond 2^100 (or not finite), a logy
 // above 0 or NaN, and slices all -inf go on in the Double lanes from where they are met.
 
+/// The VJP of the contiguous Float rows `rows` (n > 8 entries each), row after row in one loop:
+/// a row's Double total, then its Float pass, without a call or set-up of its own (at 128
+/// classes a row's calls and frames were about a tenth of its time). The totals are
+/// `vjpRowFloat`'s, summed in the same order; a row whose total is beyond 2^100 or not finite,
+/// or whose logy starts with `floatLanes` entries -inf (perhaps all -inf), goes to
+/// `vjpRowFloat` instead.
+@inline(never)
+func vjpRowsFloat(_ y: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int,
+                  rows: Range<Int>, log: Bool) {
+    // laneTotals' plain total: the lanes' halves, quarters, then the last pair.
+    @inline(__always) func total(_ s: LaneCompensatedSum) -> Double {
+        let a = s.hi.lowHalf + s.hi.highHalf
+        let b = a.lowHalf + a.highHalf
+        return b[0] + b[1]
+    }
+    for r in rows {
+        let b = r * n
+        if log {
+            let head = loadFloats(y + b, count: Swift.min(n, floatLanes), pad: -.infinity)
+            let s = total(rsumContiguous(g + b, n, plain: true))
+            guard anyLane(head .!= FV(repeating: -.infinity)), abs(s) <= 0x1p100 else {
+                vjpRowFloat(y, g, dx, RowWalk(row: r, n: n), true)
+                continue
+            }
+            let sh = Float(s)
+            let done = vvjpsubexpmulsumFloat(y + b, g + b, dx + b, n, sh: sh, sl: Float(s - Double(sh)))
+            if done < n {
+                vvjpsubexpmulsum(y, g, dx, RowWalk(start: b + done, count: n - done), (DV(repeating: s), DV(repeating: 0)),
+                                 DMask(repeating: true), 1)
+            }
+        } else {
+            let d = total(rdotContiguous(y + b, g + b, n, nonzeroOnly: false))
+            guard abs(d) <= 0x1p100 else {
+                vjpRowFloat(y, g, dx, RowWalk(row: r, n: n), false)
+                continue
+            }
+            let dh = Float(d)
+            vvjpmulsubdotFloat(y + b, g + b, dx + b, n, dh: dh, dl: Float(d - Double(dh)))
+        }
+    }
+}
+
 /// A contiguous Float row's VJP (see above); `row` locates it in y, g and dx.
-@inline(__always)
+@inline(never)
 func vjpRowFloat(_ y: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ row: RowWalk, _ log: Bool) {
     let b = row.base, n = row.n
     var acc = LaneCompensatedSum()
@@ -373,7 +434,8 @@ func vjpRowFloat(_ y: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ dx: Uns
 }
 
 /// vvjpmulsubdot of a contiguous Float piece at temperature 1 in Float: y·((g - dh) - dl).
-@inline(never)
+/// Transparent, as `vvjpmulsubdot` is.
+@_transparent
 func vvjpmulsubdotFloat(_ y: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int,
                         dh: Float, dl: Float) {
     let h = FV(repeating: dh), l = FV(repeating: dl), zero = FV(repeating: 0)
@@ -392,7 +454,8 @@ func vvjpmulsubdotFloat(_ y: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ 
 
 /// vvjpsubexpmulsum of a contiguous Float piece at temperature 1 in Float: g - p·sh - p·sl with
 /// p = exp(logy), g itself where p is 0. Stops before the first vector holding a logy above 0
-/// or NaN, which `vexpf` does not take, and returns how far it got.
+/// or NaN, which `vexpf` does not take, and returns how far it got. Out of line: inlined into
+/// `vjpRowsFloat`, its steps became calls, and 16384x128 took four times as long.
 @inline(never)
 func vvjpsubexpmulsumFloat(_ logy: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int,
                            sh: Float, sl: Float) -> Int {

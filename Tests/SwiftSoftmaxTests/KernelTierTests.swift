@@ -135,10 +135,14 @@ func tierMatchesScalarReference(_ tier: String) {
 /// Every tier's VJP kernels against the scalar reference: the same special values (exact zeros
 /// where y = 0 or a logy slice is all -inf, NaN and infinities where the reference has them)
 /// and values within the normwise bound of the VJPs (python/tests/test_derivatives.py), twice
-/// over since both sides carry an error; in place (dx = g) the same bits.
+/// over since both sides carry an error; in place (dx = g) the same bits. Rows of 17 to 129
+/// entries, eight or more of them, go through the Float rows' loop (`vjpRowsFloat`): tails of
+/// every length against sixteen Float lanes, a row whose logy starts with twenty -inf (handed to
+/// the row function) and a logy above 0 in the middle of a row (finished in Double lanes).
 private func checkTierVJP<T: SoftmaxScalar>(_ k: any SoftmaxKernelSet.Type, _ name: String, _: T.Type) {
     let shapes = [(3, 37, 1), (19, 10, 1), (9, 16, 1), (8, 1, 1), (2, 5, 9), (1, 1, 1), (4, 0, 1), (2, 4001, 1),
-                  (3, 17, 20), (2, 33, 72), (1, 1100, 64), (5, 3, 3)]
+                  (3, 17, 20), (2, 33, 72), (1, 1100, 64), (5, 3, 3), (12, 128, 1), (9, 17, 1), (10, 24, 1),
+                  (8, 31, 1), (11, 33, 1), (9, 47, 1), (8, 129, 1)]
     for (si, (outer, n, inner)) in shapes.enumerated() {
         let count = outer * n * inner
         let slices = outer * inner
@@ -148,6 +152,7 @@ private func checkTierVJP<T: SoftmaxScalar>(_ k: any SoftmaxKernelSet.Type, _ na
             if specials && n > 0 {
                 for i in 0..<n { x[i * inner] = -.infinity }
                 if slices > 1 { for i in 0..<n { x[i * inner + (inner > 1 ? 1 : n)] = i == n / 2 ? 1 : -.infinity } }
+                if inner == 1 && slices > 2 && n > 20 { for i in 0..<20 { x[2 * n + i] = -.infinity } }
             }
             var gen = SplitMix(state: UInt64(7 + si))
             let g: [T] = (0..<count).map { _ in
@@ -166,6 +171,7 @@ private func checkTierVJP<T: SoftmaxScalar>(_ k: any SoftmaxKernelSet.Type, _ na
                                               temperature: T(rounding: t), log: log)
                         }
                     }
+                    if log && inner == 1 && slices > 3 && n > 40 { y[3 * n + 40] = 0.5 }
                     var ours = [T](repeating: 0, count: count), ref = ours, inPlace = g
                     y.withUnsafeBufferPointer { yb in
                         g.withUnsafeBufferPointer { gb in
@@ -194,8 +200,12 @@ private func checkTierVJP<T: SoftmaxScalar>(_ k: any SoftmaxKernelSet.Type, _ na
                         let p = idx.map { log ? expD(y[$0].double) : y[$0].double }
                         let dot = zip(idx, p).reduce(0.0) { $1.1 == 0 ? $0 : $0 + abs(g[$1.0].double * $1.1) }
                         let sum = idx.reduce(0.0) { $0 + abs(g[$1].double) }
-                        let scale = zip(idx, p).map { i, p in p == 0 ? abs(g[i].double) : log ? abs(g[i].double) + p * sum : p * (abs(g[i].double) + dot) }
-                            .max() ?? 0
+                        // An infinite g where p = 0 leaves the other entries finite (softmax's are
+                        // y(g - d) over the rest, and its own is exactly 0): it stays out of the scale.
+                        let scale = zip(idx, p).map { i, p in
+                            p == 0 ? (abs(g[i].double).isFinite ? abs(g[i].double) : 0)
+                                : log ? abs(g[i].double) + p * sum : p * (abs(g[i].double) + dot)
+                        }.max() ?? 0
                         for (i, pi) in zip(idx, p) {
                             let a = ours[i], b = ref[i]
                             if b.isNaN || !b.isFinite || (b == 0 && pi == 0) || !scale.isFinite {
