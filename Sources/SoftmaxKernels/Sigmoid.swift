@@ -274,6 +274,22 @@ enum LogSigmoidByTableLanes: DoubleLaneFunction {
     @inline(__always) static func apply<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV { logSigmoidByTable(v) }
 }
 
+/// min(v, 0) + log(c) - log1p(r) of both table log-sigmoids (Float and Double lanes), from big =
+/// min(a, log c) and small = max(a, log c), a = min(v, 0): both are <= 0, so big + small is exact
+/// as a pair by Fast2Sum; so is s - rh, since |s| >= |log c| > |rh| where c != 1, and where c = 1
+/// s = a is 0 or below -3. The low parts (the sums' errors, log c's own `low` where it is a
+/// pair, log1p's `tail`) are added last, one rounding (docs/design.md, "The passes").
+@_transparent
+func logSigmoidSum<V: SIMD>(big: V, small: V, rh: V, tail: V, low: V?) -> V where V.Scalar: FloatingPoint {
+    let s = big + small
+    let sl = (big - s) + small
+    let h = s - rh
+    let hl = (s - h) - rh
+    if let low { return h + (((sl + hl) + low) - tail) }
+    return h + ((sl + hl) - tail)
+}
+
+
 /// log(sigmoid) of eight Doubles on AVX-512, `logSigmoidFloatLanes`'s steps in Double, without
 /// `vlog1pPair`'s division: e = exp(-|v|) as `vexpPairByTable`'s pair (2^-57), j = round(15 e)
 /// (the 1.5·2^52 trick; one `vpermt2pd` of a two-register table reads each of c, c - 1 and
@@ -335,12 +351,7 @@ func logSigmoidByTable(_ v: DV) -> DV {
     let tail = fmadd(r2, g, rl)
     // vminpd returns its second operand where either is NaN: 0 (the end restores NaN lanes).
     let a = _mm512_min_pd(v, zero)
-    let big = _mm512_min_pd(a, logCHi), small = _mm512_max_pd(a, logCHi)
-    let s = big + small
-    let sl = (big - s) + small
-    let h = s - rh
-    let hl = (s - h) - rh
-    let y = h + (((sl + hl) + logCLo) - tail)
+    let y = logSigmoidSum(big: _mm512_min_pd(a, logCHi), small: _mm512_max_pd(a, logCHi), rh: rh, tail: tail, low: logCLo)
     return y.replacing(with: v, where: .!(v .>= DV(repeating: -40)))
 }
 #endif
@@ -561,12 +572,7 @@ func logSigmoidFloatLanes(_ v: FV) -> FV {
     let tail = fmadd(r2, g, rl)
     // vminps returns its second operand where either is NaN: 0 (e carries the NaN).
     let a = _mm512_min_ps(v, zero)
-    let big = _mm512_min_ps(a, logC), small = _mm512_max_ps(a, logC)
-    let s = big + small
-    let sl = (big - s) + small
-    let h = s - rh
-    let hl = (s - h) - rh
-    let y = h + ((sl + hl) - tail)
+    let y = logSigmoidSum(big: _mm512_min_ps(a, logC), small: _mm512_max_ps(a, logC), rh: rh, tail: tail, low: nil)
     let signed = unsafeBitCast(unsafeBitCast(y, to: FBits.self) | sign, to: FV.self)
     let offset = unsafeBitCast(unsafeBitCast(v - FV(repeating: 362.5), to: FBits.self) & ~sign, to: FV.self)
     return signed.replacing(with: a, where: offset .> FV(repeating: 0x1.7ea218p+8))
