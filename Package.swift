@@ -43,7 +43,7 @@ let hostArch = "other"
 let builtTiers = tiers.filter { ($0.arch == "any" || $0.arch == hostArch) && (tiered || $0.cpu.isEmpty) }
 let tierTargets: [Target] = builtTiers.map { t in
     .target(
-        name: "SoftmaxKernels_\(t.name)", dependencies: ["SoftmaxCore", "SoftmaxScalarKernels"],
+        name: "SoftmaxKernels_\(t.name)", dependencies: ["SoftmaxCore", "SoftmaxScalarKernels", "CSoftmaxSupport"],
         path: "Sources/Tiers/\(t.name)",
         swiftSettings: kernelFlags + (t.cpu.isEmpty ? [] : [.unsafeFlags(["-target-cpu", t.cpu])])
             // Each feature also becomes a compilation condition, SSM_<FEATURE> (SSM_FMA, SSM_AVX512F…),

@@ -1,4 +1,5 @@
 import SoftmaxCore
+import CSoftmaxSupport
 #if arch(x86_64) && (SSM_AVX512F || SSM_AVX2)
 import _Builtin_intrinsics.intel
 #endif
@@ -339,7 +340,7 @@ func fmadd(_ a: FV, _ b: FV, _ c: FV) -> FV { c.addingProduct(a, b) }
 @inline(__always)
 func raddstoreexpminusmaxFloat(
     _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>?, _ n: Int, max: Float, min: Float, topsApart: Bool,
-    unshiftedBias: Float? = nil
+    unshiftedBias: Float? = nil, ahead: PrefetchAhead = PrefetchAhead()
 ) -> CompensatedSum {
     if topsApart && y == nil {
         // The cheaper sum of every term first (Fast2Sum on lanes biased by 1, as softmax's):
@@ -348,26 +349,42 @@ func raddstoreexpminusmaxFloat(
         // small. A small one (a confident row, where the maximal entries' log-probability is
         // about -argument) is summed again with the maximal terms apart, every other term
         // exactly compensated. Only when nothing is stored: a second pass reads x again.
-        let all = raddstoreexpminusmaxFloat(x, nil, n, max: max, min: min, topsApart: false)
+        let all = raddstoreexpminusmaxFloat(x, nil, n, max: max, min: min, topsApart: false, ahead: ahead)
         // A one-chunk row's sum has no compensation: its pair is (sum, 0).
         let p = all.compensation == 0 ? (hi: all.sum, lo: 0) : all.pair
         if (p.hi - 1) + p.lo >= 0x1p-10 * Double(n / rowChunkLength + 1) { return all }
     }
     // One loop per form and per kind of sum, each fixed in its loop.
     if let bias = unshiftedBias, !topsApart {
-        return raddstoreexpminusmaxFloat(x, y, n, max: 0, NoShift.self, TopsIncluded.self, bias: bias)
+        return raddstoreexpminusmaxFloat(x, y, n, max: 0, NoShift.self, TopsIncluded.self, bias: bias, ahead: ahead)
     }
     switch (ShiftFormChoice(max: max, min: min), topsApart) {
-    case (.maxLeads, false): return raddstoreexpminusmaxFloat(x, y, n, max: max, MaxLeads.self, TopsIncluded.self)
-    case (.maxLeads, true): return raddstoreexpminusmaxFloat(x, y, n, max: max, MaxLeads.self, TopsApart.self)
-    case (.entryLeads, false): return raddstoreexpminusmaxFloat(x, y, n, max: max, EntryLeads.self, TopsIncluded.self)
-    case (.entryLeads, true): return raddstoreexpminusmaxFloat(x, y, n, max: max, EntryLeads.self, TopsApart.self)
+    case (.maxLeads, false): return raddstoreexpminusmaxFloat(x, y, n, max: max, MaxLeads.self, TopsIncluded.self, ahead: ahead)
+    case (.maxLeads, true): return raddstoreexpminusmaxFloat(x, y, n, max: max, MaxLeads.self, TopsApart.self, ahead: ahead)
+    case (.entryLeads, false): return raddstoreexpminusmaxFloat(x, y, n, max: max, EntryLeads.self, TopsIncluded.self, ahead: ahead)
+    case (.entryLeads, true): return raddstoreexpminusmaxFloat(x, y, n, max: max, EntryLeads.self, TopsApart.self, ahead: ahead)
     case (.twoSum, false) where Double(min) - Double(max) >= -103:
-        return raddstoreexpminusmaxFloat(x, y, n, max: max, TwoSumInRange.self, TopsIncluded.self)
+        return raddstoreexpminusmaxFloat(x, y, n, max: max, TwoSumInRange.self, TopsIncluded.self, ahead: ahead)
     case (.twoSum, true) where Double(min) - Double(max) >= -103:
-        return raddstoreexpminusmaxFloat(x, y, n, max: max, TwoSumInRange.self, TopsApart.self)
-    case (.twoSum, false): return raddstoreexpminusmaxFloat(x, y, n, max: max, TwoSumShift.self, TopsIncluded.self)
-    case (.twoSum, true): return raddstoreexpminusmaxFloat(x, y, n, max: max, TwoSumShift.self, TopsApart.self)
+        return raddstoreexpminusmaxFloat(x, y, n, max: max, TwoSumInRange.self, TopsApart.self, ahead: ahead)
+    case (.twoSum, false): return raddstoreexpminusmaxFloat(x, y, n, max: max, TwoSumShift.self, TopsIncluded.self, ahead: ahead)
+    case (.twoSum, true): return raddstoreexpminusmaxFloat(x, y, n, max: max, TwoSumShift.self, TopsApart.self, ahead: ahead)
+    }
+}
+
+/// Rows to have in the cache when the exp pass is done, fetched a line per vector while it
+/// computes (the pass is bound by its arithmetic, the memory idle): the next row's x, which the
+/// maximum's pass would otherwise wait for, and (log results, which store in a later pass) the
+/// row of y to be written, which would otherwise be read from memory when its first store
+/// misses (docs/performance.md, "Float rows").
+struct PrefetchAhead {
+    var read: UnsafeRawPointer? = nil
+    var write: UnsafeRawPointer? = nil
+    /// Lines for the vector at element i of the pass (Floats; one line per sixteen).
+    @inline(__always) func fetch(_ i: Int) {
+        let offset = i &* MemoryLayout<Float>.stride
+        if let read { ssm_support_prefetch(read + offset) }
+        if let write { ssm_support_prefetch_for_write(write + offset) }
     }
 }
 
@@ -380,7 +397,7 @@ enum TopsIncluded: TopsHandling { static var apart: Bool { false } }
 @inline(__always)
 private func raddstoreexpminusmaxFloat<F: ShiftForm, A: TopsHandling>(
     _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>?, _ n: Int, max: Float, _ form: F.Type, _: A.Type,
-    bias: Float = 1
+    bias: Float = 1, ahead: PrefetchAhead
 ) -> CompensatedSum {
     let topsApart = A.apart
     let m = FV(repeating: max)
@@ -392,6 +409,7 @@ private func raddstoreexpminusmaxFloat<F: ShiftForm, A: TopsHandling>(
         while i + floatLanes <= end {
             let p = expMinusMax(UnsafeRawPointer(x + i).loadUnaligned(as: FV.self), m, form, topsApart: topsApart, &acc)
             if let y { UnsafeMutableRawPointer(y + i).storeBytes(of: p, as: FV.self) }
+            ahead.fetch(i)
             i += floatLanes
         }
         if i < end {

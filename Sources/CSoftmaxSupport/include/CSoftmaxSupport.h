@@ -23,4 +23,11 @@ int ssm_support_tier_runs(int i);
 
 /* SSM_VERSION_STRING of include/swiftsoftmax.h, "MAJOR.MINOR.PATCH". */
 const char *ssm_support_version(void);
+
+/* Hints that the cache line at p will be read (ssm_support_prefetch) or written
+ * (ssm_support_prefetch_for_write) soon: a pass that computes can have the memory of the next
+ * pass fetched meanwhile (docs/performance.md, "Float rows"). Inline: Swift cannot call the
+ * compiler's builtin. Never faults, whatever p is. */
+static inline void ssm_support_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+static inline void ssm_support_prefetch_for_write(const void *p) { __builtin_prefetch(p, 1, 3); }
 #endif
