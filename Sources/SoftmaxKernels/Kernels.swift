@@ -61,11 +61,22 @@ func softmaxUnits<T: SoftmaxScalar>(
     _ outer: Int, _ n: Int, _ inner: Int, _ units: Range<Int>, _ t: Double, _ log: Bool
 ) {
     if ShortRows.apply(outer: outer, n: n, inner: inner) {
-        ShortRows.forEach(x, mask, outer, n, units) { xs, ms, ys, w, r0 in
-            @inline(__always) func group<W: LaneWalk>(_ walk: W) { softmaxGroup(xs, ms, ys, walk, t, log) }
-            if w.width == 8 { group(FullBlockWalk(n: n)) } else { group(w) }
-            transpose(UnsafePointer(ys), from: 8, y + r0 * n, to: n, rows: w.width, n: n)
+        @inline(__always) func doubleLanes(_ units: Range<Int>) {
+            ShortRows.forEach(x, mask, outer, n, units) { xs, ms, ys, w, r0 in
+                @inline(__always) func group<W: LaneWalk>(_ walk: W) { softmaxGroup(xs, ms, ys, walk, t, log) }
+                if w.width == 8 { group(FullBlockWalk(n: n)) } else { group(w) }
+                transpose(UnsafePointer(ys), from: 8, y + r0 * n, to: n, rows: w.width, n: n)
+            }
         }
+        #if SSM_FMA
+        if T.self == Float.self, mask == nil, t == 1 {
+            softmaxShortRowsFloat(x.as(Float.self), y.as(Float.self), outer: outer, n: n, units: units, log: log) { u in
+                doubleLanes(u..<u + 1)
+            }
+            return
+        }
+        #endif
+        doubleLanes(units)
     } else if inner == 1 {
         #if SSM_FMA
         // Rows of up to eight Floats keep the Double path (Passes.swift).
@@ -323,6 +334,16 @@ func transpose<E>(
                 transpose8x8(s + first * srcStride, srcStride, d + first, dstStride)
             }
             first += 8
+        }
+        // The last columns by a block that overlaps the previous one: its other columns are
+        // copied again, unchanged (a column at a time, they took a third of 4096x10's time).
+        if first < n && n >= 8 {
+            if forward {
+                transpose8x8(s + (n - 8), srcStride, d + (n - 8) * dstStride, dstStride)
+            } else {
+                transpose8x8(s + (n - 8) * srcStride, srcStride, d + (n - 8), dstStride)
+            }
+            first = n
         }
     }
     for l in 0..<rows {

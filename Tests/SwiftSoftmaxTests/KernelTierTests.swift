@@ -37,8 +37,10 @@ private func ulps<T: SoftmaxScalar>(_ a: T, _ b: T) -> Double {
 private func checkTier<T: SoftmaxScalar>(_ k: any SoftmaxKernelSet.Type, _ name: String, _: T.Type) {
     // (2, 33, 72): Float blocks of 16 columns are swept row by row (FloatColumnSweep), the last
     // 8 columns walked in tiles; (1, 1100, 64): a sweep whose sums cross a chunk of rows.
+    // (41, 13, 1), (9, 16, 1), (24, 1, 1): short Float rows in Float lanes, two units to a block
+    // on AVX-512 with an odd one left.
     let shapes = [(3, 37, 1), (19, 10, 1), (2, 5, 9), (1, 1, 1), (4, 0, 1), (2, 40000, 1), (3, 17, 20),
-                  (2, 33, 72), (1, 1100, 64)]
+                  (2, 33, 72), (1, 1100, 64), (41, 13, 1), (9, 16, 1), (24, 1, 1)]
     for (si, (outer, n, inner)) in shapes.enumerated() {
         let count = outer * n * inner
         let slices = outer * inner
@@ -99,6 +101,40 @@ func tierMatchesScalarReference(_ tier: String) {
     let k = tiers().first { $0.0 == tier }!.1
     checkTier(k, tier, Float.self)
     checkTier(k, tier, Double.self)
+}
+
+/// Short rows: a unit's results do not depend on the units computed with it (two share a vector
+/// of Floats on AVX-512) nor on a special row in its neighbour, so any split of the units between
+/// threads gives the same bits.
+@Test(arguments: tiers().map(\.0))
+func shortRowsDoNotDependOnTheSplit(_ tier: String) {
+    let k = tiers().first { $0.0 == tier }!.1
+    for n in [3, 8, 13, 16] {
+        let outer = 45
+        var x = input(Float.self, count: outer * n, seed: UInt64(n), specials: false)
+        x[20 * n + 1] = .nan  // unit 2
+        x[42 * n] = .infinity  // unit 5
+        let units = k.units(outer: outer, n: n, inner: 1)
+        for log in [false, true] {
+            @inline(__always) func run(_ ranges: [Range<Int>]) -> [Float] {
+                var y = [Float](repeating: 0, count: outer * n)
+                x.withUnsafeBufferPointer { xb in
+                    y.withUnsafeMutableBufferPointer { yb in
+                        for r in ranges {
+                            k.softmax(xb.baseAddress!, yb.baseAddress!, mask: nil, outer: outer, n: n, inner: 1, units: r,
+                                      temperature: 1, log: log)
+                        }
+                    }
+                }
+                return y
+            }
+            let whole = run([0..<units])
+            for cut in 1..<units {
+                let split = run([0..<cut, cut..<units])
+                #expect(zip(whole, split).allSatisfy { $0.bitPattern == $1.bitPattern }, "\(tier) n \(n) log \(log) cut \(cut)")
+            }
+        }
+    }
 }
 
 @Test func theChosenTierIsAvailable() {

@@ -588,6 +588,19 @@ def _rows_1_70(dt, rng):
     return [{"x": rng.normal(0, 4, (6, n)).astype(dt)} for n in range(1, 71)]
 
 
+def _short_rows(dt, rng):
+    # Forty rows of up to sixteen: the short-row path (eight rows a unit, two units a vector of
+    # Floats on AVX-512, an odd unit left), ordinary, spread, confident, offset and underflowing.
+    lo = -110.0 if _f32(dt) else -760.0
+    out = []
+    for n in range(1, 17):
+        out += [{"x": rng.normal(0, s, (40, n)).astype(dt)} for s in (1.0, 30.0)]
+        x = rng.normal(0, 1, (40, n))
+        x[:, 0] += 25.0
+        out += [{"x": x.astype(dt)}, {"x": (x + 1e4).astype(dt)}, {"x": rng.uniform(lo, 0, (40, n)).astype(dt)}]
+    return out
+
+
 def _row_262144(dt, rng):
     return [{"x": rng.normal(0, 3, (2, 262144)).astype(dt)}]
 
@@ -1009,6 +1022,7 @@ def _no_ce(funcs):
 
 CASES = [
     Case("rows_1_to_70", _rows_1_70, funcs=ROWS_AND_DERIVS + SCAN_FUNCS),
+    Case("short_rows", _short_rows, funcs=ROWS_AND_DERIVS + SCAN_FUNCS),
     Case("row_262144", _row_262144, funcs=ROWS_AND_VJPS + SCAN_FUNCS),
     Case("ordinary", _ordinary, funcs=ROWS_AND_VJPS + SCAN_FUNCS),
     Case("near_overflow", _near_overflow, funcs=ROWS_AND_DERIVS + SCAN_FUNCS),
