@@ -579,7 +579,7 @@ def _elementwise(op: str, x: npt.ArrayLike, out: Optional[npt.NDArray[Any]]) -> 
                 except (TypeError, ValueError, BufferError):  # read-only or not C-contiguous
                     px = 0
                 if px:
-                    y = R.empty(x.shape, x.dtype)
+                    y = R.empty_like(x)
                     status = f(px, _addressof(_from_buffer(y)), size)
                     if status:
                         check(status, op)

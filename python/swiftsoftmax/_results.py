@@ -40,6 +40,7 @@ def _limit_from_env() -> int:
 
 
 _LIMIT = _limit_from_env()
+_np_empty = np.empty
 _libc = ctypes.CDLL(None)
 _libc.posix_memalign.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_size_t, ctypes.c_size_t]
 _libc.posix_memalign.restype = ctypes.c_int
@@ -118,6 +119,10 @@ def empty(shape: tuple[int, ...], dtype: npt.DTypeLike) -> npt.NDArray[Any]:
 
 def empty_like(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """``np.empty_like(a)`` for a C-contiguous `a`, from the cache when the result is large."""
+    # A small one straight from NumPy: its size is known without `empty`'s dtype and product
+    # (0.3 us of a 64x1000 call).
+    if a.nbytes < THRESHOLD:
+        return _np_empty(a.shape, a.dtype)
     return empty(a.shape, a.dtype)
 
 
