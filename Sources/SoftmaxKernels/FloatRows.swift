@@ -32,7 +32,7 @@ func softmaxRowsFloat(
             while u < rows.upperBound {
                 let count = Swift.min(group, rows.upperBound - u)
                 var done: UInt8 = 0  // rows handed to `general`
-                var unshifted: UInt8 = 0  // log rows summed without a shift
+                var unshifted: UInt8 = 0  // rows summed without a shift
                 // Where the exp keeps NaN, NaN shows in the sum (every form keeps a NaN term
                 // NaN), and the maximum pass does not look for it.
                 @inline(__always) func rowStats(_ k: Int) {
@@ -58,10 +58,8 @@ func softmaxRowsFloat(
                     }
                     let xr = x + (u + k) * n
                     let top = maxima[k], smallest = minima[k]
-                    let shift = log ? top : softmaxShift(max: top, min: smallest)
-                    // Softmax keeps its shift: divided by an unshifted sum, the maximal entries'
-                    // own rounded terms (exactly 1 when shifted) would show in every result.
-                    let bias = log ? unshiftedBias(max: top, min: smallest, n: n) : nil
+                    let bias = unshiftedBias(max: top, min: smallest, n: n)
+                    let shift = log || bias != nil ? top : softmaxShift(max: top, min: smallest)
                     // The row whose maximum is taken next (the next group's where the maxima go
                     // first), where it fits in the L2 cache beside this one; none for rows of up
                     // to 256, which the hardware's prefetcher keeps up with (16384x128 softmax
@@ -80,7 +78,7 @@ func softmaxRowsFloat(
                         done |= 1 << k
                         continue
                     }
-                    if log && bias != nil {
+                    if bias != nil {
                         unshifted |= 1 << k
                         negTops[k] = -Double(top)
                     } else if log && tinyRest(sum) {
@@ -109,6 +107,13 @@ func softmaxRowsFloat(
                         rest = UnsafeRawPointer(his).loadUnaligned(as: DV.self)
                     }
                     r = vlog1pForFloat(rest)
+                } else if unshifted != 0 {
+                    // An unshifted row's terms are e^x: its scale is e^-max / (1 + rest), the
+                    // maximal entry's own term (rounded) taken out of the sum as for log rows, so
+                    // that the sum is as exact as a shifted one's (docs/performance.md, "Float
+                    // rows"). 1 + rest is hi + lo for the others.
+                    let rest = restOfSums(hi, lo, tops: maxima, negTops: negTops, unshifted)
+                    r = vexp(UnsafeRawPointer(negTops).loadUnaligned(as: DV.self), DV(repeating: 0)) / (DV(repeating: 1) + rest)
                 } else {
                     r = DV(repeating: 1) / (hi + lo)
                 }
