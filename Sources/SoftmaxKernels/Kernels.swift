@@ -188,8 +188,8 @@ func rowGroupSums<T: SoftmaxScalar>(
     written: UnsafeMutablePointer<T>?, end: Int
 ) {
     // Rows under 2 KiB fetch nothing, in a loop without the fetches' tests: the hardware's own
-    // prefetcher streams them (float64 log_softmax 16384x128 took 3% longer with the fetches,
-    // 16384x256 10% less).
+    // prefetcher streams them (float64 log_softmax 16384x128 gained nothing from the fetches,
+    // 16384x256 took 10% less time).
     let fetches = n * MemoryLayout<T>.stride >= 2048
     for (k, row) in rows.enumerated() {
         let w = RowWalk(row: row, n: n)
