@@ -385,8 +385,10 @@ struct PrefetchAhead {
     var read: UnsafeRawPointer? = nil
     var write: UnsafeRawPointer? = nil
     /// Lines for the vector at element i of the pass (Floats; one line per sixteen).
-    @inline(__always) func fetch(_ i: Int) {
-        let offset = i &* MemoryLayout<Float>.stride
+    @inline(__always) func fetch(_ i: Int) { fetch(i, Float.self) }
+    /// Lines for the vector at element i of a pass over T (Doubles: one line per eight).
+    @inline(__always) func fetch<T>(_ i: Int, _: T.Type) {
+        let offset = i &* MemoryLayout<T>.stride
         if let read { ssm_support_prefetch(read + offset) }
         if let write { ssm_support_prefetch_for_write(write + offset) }
     }

@@ -126,9 +126,9 @@ func specialTerms(_ e: DV, _ v: DV, _ st: LaneStats) -> DV {
 @inline(__always)
 func raddstoreexpminusmax<T: SoftmaxScalar, W: LaneWalk>(
     _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?, _ y: UnsafeMutablePointer<T>?, _ w: W,
-    _ st: LaneStats, _ t: Double, fullExp: Bool = false
+    _ st: LaneStats, _ t: Double, fullExp: Bool = false, ahead: PrefetchAhead = PrefetchAhead()
 ) -> (hi: DV, lo: DV) {
-    let (s, row) = raddstoreexpminusmaxChunked(x, mask, y, w, st, t, fullExp: fullExp)
+    let (s, row) = raddstoreexpminusmaxChunked(x, mask, y, w, st, t, fullExp: fullExp, ahead: ahead)
     if W.horizontal {
         let p = row.pair
         return (DV(repeating: p.hi), DV(repeating: p.lo))
@@ -143,11 +143,12 @@ func raddstoreexpminusmax<T: SoftmaxScalar, W: LaneWalk>(
 /// since their sums are merged and may end in a logsumexp that cancels. A column walk's count
 /// of maximal terms goes to `tops` when given, rather than into its lanes: tiles merged with
 /// the 1 already in their sums would leave the other terms to the plainly added low parts.
+/// A contiguous row's pass fetches the lines `ahead` names meanwhile (`PrefetchAhead`).
 @inline(__always)
 func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
     _ x: UnsafePointer<T>, _ mask: UnsafePointer<UInt8>?, _ y: UnsafeMutablePointer<T>?, _ w: W,
     _ st: LaneStats, _ t: Double, fullExp: Bool = false, compensated: Bool = false, floatArithmetic: Bool = true,
-    tops topsOut: UnsafeMutablePointer<DV>? = nil
+    tops topsOut: UnsafeMutablePointer<DV>? = nil, ahead: PrefetchAhead = PrefetchAhead()
 ) -> (lanes: (hi: DV, lo: DV), row: CompensatedSum) {
     let invT = 1 / t
     // Softmax only divides by the sum; log results need log1p of the sum without its maximal
@@ -175,7 +176,7 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
     #endif
     if T.self == Double.self || !fullExp, mask == nil, !st.special, let row = w as? RowWalk {
         let sum = raddstoreexpminusmaxContiguous(
-            x + row.base, y.map { $0 + row.base }, row.n, st, t, invT, topsApart: !divideOnly)
+            x + row.base, y.map { $0 + row.base }, row.n, st, t, invT, topsApart: !divideOnly, ahead: ahead)
         return ((DV(repeating: 0), DV(repeating: 0)), sum)
     }
     var lanes = ResultPrecisionLaneSum(plain: T.self == Float.self)
@@ -228,13 +229,13 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
 @inline(__always)
 func raddstoreexpminusmaxContiguous<T: SoftmaxScalar>(
     _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>?, _ n: Int, _ st: LaneStats, _ t: Double,
-    _ invT: Double, topsApart: Bool
+    _ invT: Double, topsApart: Bool, ahead: PrefetchAhead = PrefetchAhead()
 ) -> CompensatedSum {
     // One loop per kind of sum, and temperature 1 apart, each fixed in its loop: with the choice
     // made inside, the sums were kept on the stack and the temperature tested every step.
     @inline(__always) func run<L: ChunkLanes>(_: L.Type) -> CompensatedSum {
-        t == 1 ? raddstoreexpminusmaxContiguous(x, y, n, st, 1, 1, L.self)
-               : raddstoreexpminusmaxContiguous(x, y, n, st, t, invT, L.self)
+        t == 1 ? raddstoreexpminusmaxContiguous(x, y, n, st, 1, 1, L.self, ahead)
+               : raddstoreexpminusmaxContiguous(x, y, n, st, t, invT, L.self, ahead)
     }
     if T.self == Float.self { return topsApart ? run(PlainRestLanes.self) : run(PlainLanes.self) }
     if topsApart && y == nil {
@@ -252,7 +253,7 @@ func raddstoreexpminusmaxContiguous<T: SoftmaxScalar>(
 @inline(__always)
 private func raddstoreexpminusmaxContiguous<T: SoftmaxScalar, L: ChunkLanes>(
     _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>?, _ n: Int, _ st: LaneStats, _ t: Double,
-    _ invT: Double, _: L.Type
+    _ invT: Double, _: L.Type, _ ahead: PrefetchAhead
 ) -> CompensatedSum {
     let one = DV(repeating: 1), zero = DV(repeating: 0)
     var row: CompensatedSum? = nil
@@ -273,6 +274,7 @@ private func raddstoreexpminusmaxContiguous<T: SoftmaxScalar, L: ChunkLanes>(
                 lanes.add(e)
             }
             if let y { if c == 8 { T.store8(e, y + i) } else { T.storePartial(e, y + i, count: c) } }
+            ahead.fetch(i, T.self)
             i += c
         }
         merge(&row, lanes.total(tops: tops))
