@@ -1,10 +1,11 @@
 import SoftmaxCore
 
-// Short Float rows (n <= shortRow) in Float lanes, a row per lane (docs/performance.md, "Short
-// rows"). The Double path moves eight rows into a scratch block [n, 8] and walks its columns in
-// Double lanes with the Double exp; here the rows of as many units as a Float vector has lanes
-// for (two on AVX-512, one on AVX2) are moved into a block [n, floatLanes] and the Float-lane
-// passes of `softmaxRowsFloat` run down its columns: twice the lanes, and the cheaper exp.
+// Short Float rows (n <= shortRow) in Float lanes, a row per lane (docs/performance.md, "Float
+// rows", its short rows). The Double path moves eight rows into a scratch block [n, 8] and walks
+// its columns in Double lanes with the Double exp; here the rows of as many units as a Float
+// vector has lanes for (two on AVX-512, one on AVX2) are moved into a block [n, floatLanes] and
+// the Float-lane passes of `softmaxRowsFloat` run down its columns: twice the lanes, and the
+// cheaper exp.
 //
 // Every step is lane by lane, so a row's result does not depend on the rows that share its
 // vector, nor so on how the units are split between threads. A unit whose rows hold a NaN, a
