@@ -65,9 +65,8 @@ func softmaxRowsFloat(
                     // to 256, which the hardware's prefetcher keeps up with (16384x128 softmax
                     // took 11% longer with the hints' tests in its loop).
                     let next = u + k + (maxFirst ? count : 1)
-                    let ahead = n <= 256 ? PrefetchAhead() : PrefetchAhead(
-                        read: n <= fetchedRow && next < rows.upperBound ? UnsafeRawPointer(x + next * n) : nil,
-                        write: log ? UnsafeRawPointer(y + (u + k) * n) : nil)
+                    let ahead = n <= 256 ? PrefetchAhead()
+                                         : rowsAhead(x, log ? y : nil, n, row: u + k, next: next, end: rows.upperBound)
                     let sum = raddstoreexpminusmaxFloat(
                         xr, log ? nil : y + (u + k) * n, n, max: shift, min: smallest, topsApart: log && bias == nil,
                         unshiftedBias: bias, ahead: ahead)
@@ -95,7 +94,7 @@ func softmaxRowsFloat(
                 // so hi - 1 is exact).
                 let r: DV
                 if log {
-                    var rest = restOfSums(hi, lo, tops: maxima, negTops: negTops, unshifted)
+                    var rest = restOfSums(hi, lo, tops: maxima, negTops: negTops, unshifted).rest
                     if unshifted != 0 {
                         UnsafeMutableRawPointer(his).storeBytes(of: rest, as: DV.self)
                         for k in 0..<count where unshifted & (1 << k) != 0 && his[k] < unshiftedRestFloor(n) {
@@ -112,8 +111,8 @@ func softmaxRowsFloat(
                     // maximal entry's own term (rounded) taken out of the sum as for log rows, so
                     // that the sum is as exact as a shifted one's (docs/performance.md, "Float
                     // rows"). 1 + rest is hi + lo for the others.
-                    let rest = restOfSums(hi, lo, tops: maxima, negTops: negTops, unshifted)
-                    r = vexp(UnsafeRawPointer(negTops).loadUnaligned(as: DV.self), DV(repeating: 0)) / (DV(repeating: 1) + rest)
+                    let (rest, factor) = restOfSums(hi, lo, tops: maxima, negTops: negTops, unshifted)
+                    r = factor / (DV(repeating: 1) + rest)
                 } else {
                     r = DV(repeating: 1) / (hi + lo)
                 }
@@ -185,12 +184,14 @@ func unshiftedMaxTerms(_ maxima: UnsafePointer<Float>, _ unshifted: UInt8) -> DV
 
 /// S - 1 of eight rows' lane sums (hi >= 1, so hi - 1 is exact). For the unshifted rows (bits of
 /// `unshifted`): the sum less the maximal entry's own term (`tops`), times e^-max (`negTops`; 0
-/// for the other rows, whose factor is then exactly 1).
+/// for the other rows, whose factor is then exactly 1). The factors come with it (softmax's
+/// scale is e^-max / (1 + rest)).
 @inline(__always)
-func restOfSums(_ hi: DV, _ lo: DV, tops: UnsafePointer<Float>, negTops: UnsafePointer<Double>, _ unshifted: UInt8) -> DV {
-    guard unshifted != 0 else { return (hi - DV(repeating: 1)) + lo }
+func restOfSums(_ hi: DV, _ lo: DV, tops: UnsafePointer<Float>, negTops: UnsafePointer<Double>, _ unshifted: UInt8) -> (rest: DV, factor: DV) {
+    let one = DV(repeating: 1)
+    guard unshifted != 0 else { return ((hi - one) + lo, one) }
     let e = vexp(UnsafeRawPointer(negTops).loadUnaligned(as: DV.self), DV(repeating: 0))
-    return ((hi - unshiftedMaxTerms(tops, unshifted)) + lo) * e
+    return (((hi - unshiftedMaxTerms(tops, unshifted)) + lo) * e, e)
 }
 
 /// Below this, the rest of an unshifted log row's sum is summed again with its maximal terms
@@ -236,7 +237,7 @@ func logsumexpRowsFloat(
                 guard !stats.nan, top.isFinite else { general(u + k); done |= 1 << k; continue }
                 let bias = unshiftedBias(max: top, min: smallest, n: n)
                 let next = u + k + 1
-                let ahead = PrefetchAhead(read: n > 256 && n <= fetchedRow && next < rows.upperBound ? UnsafeRawPointer(x + next * n) : nil)
+                let ahead = n <= 256 ? PrefetchAhead() : rowsAhead(x, nil, n, row: u + k, next: next, end: rows.upperBound)
                 let sum = raddstoreexpminusmaxFloat(xr, nil, n, max: top, min: smallest, topsApart: bias == nil, unshiftedBias: bias,
                                                     ahead: ahead)
                 if sum.sum.isNaN {
@@ -256,7 +257,7 @@ func logsumexpRowsFloat(
             }
             let hi = UnsafeRawPointer(his).loadUnaligned(as: DV.self), lo = UnsafeRawPointer(los).loadUnaligned(as: DV.self)
             let m = UnsafeRawPointer(maxima).loadUnaligned(as: DV.self)
-            var rest = restOfSums(hi, lo, tops: tops, negTops: negTops, unshifted)
+            var rest = restOfSums(hi, lo, tops: tops, negTops: negTops, unshifted).rest
             if unshifted != 0 {
                 UnsafeMutableRawPointer(his).storeBytes(of: rest, as: DV.self)
                 for k in 0..<count where unshifted & (1 << k) != 0 && his[k] < unshiftedRestFloor(n) {
