@@ -31,8 +31,7 @@ let floatLanes = FV.scalarCount
 @inline(__always)
 func widenSum(_ v: FV) -> DV {
     if floatLanes == 8 { return widen(unsafeBitCast(v, to: SIMD8<Float>.self)) }
-    // A bit cast, not lowHalf/highHalf, which lower to per-lane scalar conversions.
-    let q = unsafeBitCast(v, to: (SIMD8<Float>, SIMD8<Float>).self)
+    let q = halves(unsafeBitCast(v, to: SIMD16<Float>.self))
     return widen(q.0) + widen(q.1)
 }
 
@@ -316,8 +315,16 @@ enum ShiftFormChoice {
 /// entries, which are counted apart, when `topsApart`).
 @inline(__always)
 func expMinusMax<F: ShiftForm>(_ v: FV, _ m: FV, _: F.Type, topsApart: Bool, _ acc: inout FloatLaneCompensatedSum) -> FV {
-    let zero = FV(repeating: 0)
     let p = F.expMinusMax(v, m)
+    accumulate(p, v, m, topsApart: topsApart, &acc)
+    return p
+}
+
+/// The term p = exp(v - m) added to `acc` (apart, when `topsApart`, where v is the maximum).
+/// Transparent: the optimiser left it a call in the exp pass's loop otherwise.
+@_transparent
+func accumulate(_ p: FV, _ v: FV, _ m: FV, topsApart: Bool, _ acc: inout FloatLaneCompensatedSum) {
+    let zero = FV(repeating: 0)
     if topsApart {
         let top = v .== m
         acc.add(zero.replacing(with: p, where: .!top))
@@ -325,7 +332,6 @@ func expMinusMax<F: ShiftForm>(_ v: FV, _ m: FV, _: F.Type, topsApart: Bool, _ a
     } else {
         acc.add(p)
     }
-    return p
 }
 
 @inline(__always)
@@ -427,9 +433,12 @@ private func raddstoreexpminusmaxFloat<F: ShiftForm, A: TopsHandling, P: Prefetc
             // The padding (-inf) needs the clamping form; the true lanes get the same terms.
             // Unshifted, the padding is -104, whose exp is +0, and each term is the one the same
             // entry gets in a full vector (which `unshiftedMaxTerms` recomputes).
+            // The term is computed apart from the sum, so that the sum's lanes stay in registers
+            // (passed to a call, they went through the stack, and so did every row's total).
             let c = end - i
-            let p = F.exact ? expMinusMax(loadFloats(x + i, count: c, pad: -104), m, F.self, topsApart: topsApart, &acc)
-                            : expMinusMax(loadFloats(x + i, count: c, pad: -.infinity), m, TwoSumShift.self, topsApart: topsApart, &acc)
+            let v = loadFloats(x + i, count: c, pad: F.exact ? -104 : -.infinity)
+            let p = F.exact ? F.expMinusMax(v, m) : TwoSumShift.expMinusMax(v, m)
+            accumulate(p, v, m, topsApart: topsApart, &acc)
             if let y { storeFloats(p, y + i, count: c) }
             i = end
         }

@@ -57,6 +57,20 @@ func minKeeping(_ v: FV, _ m: FV) -> FV {
     #endif
 }
 
+/// The low and high eight lanes of a sixteen-lane Float vector: on AVX-512 a register's lower
+/// half, and its upper half moved down by one `vpermps` (`vextractf32x8` is a macro Swift does
+/// not import), where a bit cast to a pair goes through the stack and its second half's load
+/// waits on the whole vector's store (a row of 128 Floats spent a sixth of its exp pass there).
+@inline(__always)
+func halves(_ v: SIMD16<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
+    #if arch(x86_64) && SSM_AVX512F
+    let upper = SIMD16<Int32>(8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15)
+    return (_mm512_castps512_ps256(v), _mm512_castps512_ps256(_mm512_permutexvar_ps(unsafeBitCast(upper, to: SIMD8<Int64>.self), v)))
+    #else
+    return (v.lowHalf, v.highHalf)
+    #endif
+}
+
 /// Eight Floats widened to Double: one `vcvtps2pd` (two on AVX2), where the portable form
 /// lowers to a conversion per pair of lanes through the stack.
 @inline(__always)
