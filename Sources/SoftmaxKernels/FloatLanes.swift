@@ -321,7 +321,7 @@ func expMinusMax<F: ShiftForm>(_ v: FV, _ m: FV, _: F.Type, topsApart: Bool, _ a
 }
 
 /// The term p = exp(v - m) added to `acc` (apart, when `topsApart`, where v is the maximum).
-/// Transparent: the optimiser left it a call in the exp pass's loop otherwise.
+/// Transparent: merely always-inlined, it was left a call in the exp pass's loop.
 @_transparent
 func accumulate(_ p: FV, _ v: FV, _ m: FV, topsApart: Bool, _ acc: inout FloatLaneCompensatedSum) {
     let zero = FV(repeating: 0)

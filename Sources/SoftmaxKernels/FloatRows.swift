@@ -175,10 +175,10 @@ func unshiftedBias(max m: Float, min: Float, n: Int) -> Float? {
 func unshiftedMaxTerms(_ maxima: UnsafePointer<Float>, _ unshifted: UInt8) -> DV {
     let v = UnsafeRawPointer(maxima).loadUnaligned(as: FV.self)
     let terms = vexpf(v, FV(repeating: 0), exact: true)
-    let low = floatLanes == 8 ? unsafeBitCast(terms, to: (SIMD8<Float>).self)
-                              : unsafeBitCast(terms, to: (SIMD8<Float>, SIMD8<Float>).self).0
-    var bits = SIMD8<Int64>()
-    for k in 0..<8 { bits[k] = Int64((unshifted >> k) & 1) }
+    let low = floatLanes == 8 ? unsafeBitCast(terms, to: (SIMD8<Float>).self) : halves(unsafeBitCast(terms, to: SIMD16<Float>.self)).0
+    // Lane k's bit of `unshifted`, shifted lane-wise: a loop setting one lane at a time went
+    // through the stack, each reload waiting on a lane's store.
+    let bits = (SIMD8<Int64>(repeating: Int64(unshifted)) &>> SIMD8<Int64>(0, 1, 2, 3, 4, 5, 6, 7)) & 1
     return DV(repeating: 1).replacing(with: widen(low), where: bits .!= 0)
 }
 
