@@ -176,10 +176,13 @@ func unshiftedMaxTerms(_ maxima: UnsafePointer<Float>, _ unshifted: UInt8) -> DV
     let v = UnsafeRawPointer(maxima).loadUnaligned(as: FV.self)
     let terms = vexpf(v, FV(repeating: 0), exact: true)
     let low = floatLanes == 8 ? unsafeBitCast(terms, to: (SIMD8<Float>).self) : halves(unsafeBitCast(terms, to: SIMD16<Float>.self)).0
-    // Lane k's bit of `unshifted`, shifted lane-wise: a loop setting one lane at a time went
-    // through the stack, each reload waiting on a lane's store.
-    let bits = (SIMD8<Int64>(repeating: Int64(unshifted)) &>> SIMD8<Int64>(0, 1, 2, 3, 4, 5, 6, 7)) & 1
-    return DV(repeating: 1).replacing(with: widen(low), where: bits .!= 0)
+    // Lane k's bit of `unshifted` spread into an all-ones or all-zeros lane, and the two choices
+    // combined by bits: a loop setting one lane at a time, or a mask from a comparison of Int64
+    // lanes (a lane at a time on AVX2), went through the stack, each reload waiting on a store.
+    let bits = (SIMD8<UInt64>(repeating: UInt64(unshifted)) &>> SIMD8<UInt64>(0, 1, 2, 3, 4, 5, 6, 7)) & 1
+    let chosen = SIMD8<UInt64>(repeating: 0) &- bits
+    let wide = unsafeBitCast(widen(low), to: SIMD8<UInt64>.self), one = SIMD8<UInt64>(repeating: (1.0).bitPattern)
+    return unsafeBitCast((wide & chosen) | (one & ~chosen), to: DV.self)
 }
 
 /// S - 1 of eight rows' lane sums (hi >= 1, so hi - 1 is exact). For the unshifted rows (bits of
