@@ -174,7 +174,8 @@ func unshiftedBias(max m: Float, min: Float, n: Int) -> Float? {
 @inline(__always)
 func unshiftedMaxTerms(_ maxima: UnsafePointer<Float>, _ unshifted: UInt8) -> DV {
     let v = UnsafeRawPointer(maxima).loadUnaligned(as: FV.self)
-    let terms = vexpf(v, FV(repeating: 0), exact: true)
+    // The lanes of unshifted rows are in [0, 32]; the others' terms are not used.
+    let terms = vexpf(v, FV(repeating: 0), exact: true, normal: true)
     let low = floatLanes == 8 ? unsafeBitCast(terms, to: (SIMD8<Float>).self) : halves(unsafeBitCast(terms, to: SIMD16<Float>.self)).0
     // Lane k's bit of `unshifted` spread into an all-ones or all-zeros lane, and the two choices
     // combined by bits: a loop setting one lane at a time, or a mask from a comparison of Int64
