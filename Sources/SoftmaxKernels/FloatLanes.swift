@@ -441,10 +441,10 @@ private func raddstoreexpminusmaxFloat<F: ShiftForm, A: TopsHandling, P: Prefetc
         }
         if i < end {
             // The padding (-inf) needs the clamping form; the true lanes get the same terms.
-            // Unshifted, the padding is -104, whose exp is +0, and each term is the one the same
-            // entry gets in a full vector (which `unshiftedMaxTerms` recomputes).
-            // The term is computed apart from the sum, so that the sum's lanes stay in registers
-            // (passed to a call, they went through the stack, and so did every row's total).
+            // Unshifted, the padding is -104, whose exp is +0 (`padded`), and each term is the one
+            // the same entry gets in a full vector (which `unshiftedMaxTerms` recomputes). The term
+            // is computed apart from the sum, so that the sum's lanes stay in registers (passed to
+            // a call with it, they went through the stack, and so did every row's total).
             let c = end - i
             let v = loadFloats(x + i, count: c, pad: F.exact ? -104 : -.infinity)
             let p = F.exact ? F.expMinusMax(v, m, padded: true) : TwoSumShift.expMinusMax(v, m)
