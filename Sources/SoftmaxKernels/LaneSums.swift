@@ -45,7 +45,8 @@ struct LaneSumOfUnitTerms {
         s = t
     }
 
-    var unbiased: LaneCompensatedSum { LaneCompensatedSum(hi: s - DV(repeating: 1), lo: c) }
+    // Always inlined: left a call, the lanes went through the stack at every chunk's total.
+    @inline(__always) var unbiased: LaneCompensatedSum { LaneCompensatedSum(hi: s - DV(repeating: 1), lo: c) }
 }
 
 /// A lane-wise sum, compensated unless `plain`. For Float results a plain Double sum is enough
