@@ -173,14 +173,8 @@ func vexpfByTable(_ d: FV, _ e: FV, exact: Bool = false, normal: Bool = false) -
     let k8 = fmadd(t, FV(repeating: 0.125), FV(repeating: normal ? -0x1.8p20 + 64 : -0x1.8p20))
     let rHi = fmadd(k8, FV(repeating: -0x1.62e430p-1), d)
     let r = exact ? fmadd(k8, FV(repeating: 0x1.05c610p-29), rHi) : rHi + fmadd(k8, FV(repeating: 0x1.05c610p-29), e)
-    let r2 = r * r
-    let q = fmadd(r2, fmadd(r2, FV(repeating: 0x1.55484p-5), fmadd(r, FV(repeating: 0x1.555c76p-3), FV(repeating: 0.5))), r)
-    // t's low three bits are k mod 8, the index vpermps reads.
-    let index = unsafeBitCast(t, to: SIMD4<Int64>.self)
-    let tHi = _mm256_permutevar8x32_ps(FV(
-        0x1.000000p+64, 0x1.172b84p+64, 0x1.306fe0p+64, 0x1.4bfdaep+64, 0x1.6a09e6p+64, 0x1.8ace54p+64, 0x1.ae89fap+64, 0x1.d5818ep+64), index)
-    let tLo = _mm256_permutevar8x32_ps(FV(
-        0, -0x1.c15742p+37, 0x1.4636e2p+39, -0x1.593abcp+39, 0x1.9fcef4p+38, 0x1.15506ep+37, -0x1.a94b14p+38, -0x1.822dbcp+37), index)
+    let q = expm1Eighths(r)
+    let (tHi, tLo) = exp2EighthsScaled(t)
     let p = tHi + fmadd(tHi, q, tLo)
     // t's bits are those of 1.5·2^23 (a multiple of 8) plus k: shifted right by three, their low
     // bits are floor(k/8) (floor(k/8) - 64 with the smaller magic number), which the left shift
@@ -190,9 +184,31 @@ func vexpfByTable(_ d: FV, _ e: FV, exact: Bool = false, normal: Bool = false) -
 }
 #endif
 
+#if arch(x86_64) && SSM_AVX2 && !SSM_AVX512F
+/// exp(r) - 1 for |r| <= ln2/16: r + r²(1/2 + c3·r + c4·r²), a degree-4 minimax (2^-32.3
+/// relative in exp(r)).
+@inline(__always)
+func expm1Eighths(_ r: FV) -> FV {
+    let r2 = r * r
+    return fmadd(r2, fmadd(r2, FV(repeating: 0x1.55484p-5), fmadd(r, FV(repeating: 0x1.555c76p-3), FV(repeating: 0.5))), r)
+}
+
+/// 2^(j/8 + 64) as a Float pair hi + lo, j = the low three bits of t (k mod 8 where t = 1.5·2^23
+/// + k): one `vpermps` each.
+@inline(__always)
+func exp2EighthsScaled(_ t: FV) -> (hi: FV, lo: FV) {
+    let index = unsafeBitCast(t, to: SIMD4<Int64>.self)
+    let tHi = _mm256_permutevar8x32_ps(FV(
+        0x1.000000p+64, 0x1.172b84p+64, 0x1.306fe0p+64, 0x1.4bfdaep+64, 0x1.6a09e6p+64, 0x1.8ace54p+64, 0x1.ae89fap+64, 0x1.d5818ep+64), index)
+    let tLo = _mm256_permutevar8x32_ps(FV(
+        0, -0x1.c15742p+37, 0x1.4636e2p+39, -0x1.593abcp+39, 0x1.9fcef4p+38, 0x1.15506ep+37, -0x1.a94b14p+38, -0x1.822dbcp+37), index)
+    return (tHi, tLo)
+}
+#endif
+
 /// `vexpf` before its scaling: exp(d + e) = 2^k (h + v), h = 1 + r, with kf = k and t (whose low
 /// bits hold k). The unevaluated sum h + v carries exp(r + c) to 2^-27.9, for callers that need
-/// more than the rounded result (`vexpfPair`).
+/// more than the rounded result (the entropy's pair on AVX2).
 @inline(__always)
 func vexpfParts(_ d: FV, _ e: FV) -> (h: FV, v: FV, kf: FV, t: FV) {
     let magic = FV(repeating: 0x1.8p23)

@@ -45,6 +45,19 @@ func fnmadd(_ a: FV, _ b: FV, _ c: FV) -> FV {
     #endif
 }
 
+/// a b - c with one rounding: `vfmsub` (Swift's `-c` is not folded into the FMA on AVX-512,
+/// as in `fnmadd`).
+@inline(__always)
+func fmsub(_ a: FV, _ b: FV, _ c: FV) -> FV {
+    #if arch(x86_64) && SSM_AVX512F
+    return _mm512_fmsub_ps(a, b, c)
+    #elseif arch(x86_64) && SSM_AVX2
+    return _mm256_fmsub_ps(a, b, c)
+    #else
+    return (-c).addingProduct(a, b)
+    #endif
+}
+
 /// The smaller of `v` and `m` per lane; where `v` is NaN, `m`.
 @inline(__always)
 func minKeeping(_ v: FV, _ m: FV) -> FV {
