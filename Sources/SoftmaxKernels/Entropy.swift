@@ -333,7 +333,7 @@ func entropyTerms<F: ShiftForm>(
 
 /// exp(d + e) for -104 <= d <= 0 and |e| <= ulp(d)/2 as an unevaluated Float pair hi + lo,
 /// about 2^-28 relative: `vexpfByTable`'s steps on AVX-512 (its sum split by Fast2Sum before
-/// the scaling), `vexpfParts` elsewhere. Subnormal results keep what Float's range allows.
+/// the scaling), `vexpfPairByTable` on AVX2. Subnormal results keep what Float's range allows.
 @inline(__always)
 func entropyExpPair(_ d: FV, _ e: FV) -> (hi: FV, lo: FV) {
     #if arch(x86_64) && SSM_AVX512F
@@ -352,11 +352,7 @@ func entropyExpPair(_ d: FV, _ e: FV) -> (hi: FV, lo: FV) {
     let scale = kf * FV(repeating: 0.0625)
     return (_mm512_scalef_ps(p, scale), _mm512_scalef_ps((tHi - p) + lo, scale))
     #else
-    let (h, v, kf, t) = vexpfParts(d, e)
-    let p = h + v
-    let pl = (h - p) + v
-    let bits = (unsafeBitCast(t, to: FBits.self) &<< 23) &+ FBits(repeating: (127 + 64) << 23)
-    return (scaleByPowerOfTwo(p, kf, t), pl * unsafeBitCast(bits, to: FV.self) * FV(repeating: 0x1p-64))
+    return vexpfPairByTable(d, e)
     #endif
 }
 #endif

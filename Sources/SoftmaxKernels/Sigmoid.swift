@@ -467,12 +467,15 @@ func vexpfPairByTable(_ d: FV) -> (hi: FV, lo: FV) {
 /// (Fast2Sum), then scaled: hi by 2^floor(k/8) in the exponent field and 2^-64, which rounds
 /// once where it is subnormal (as in `vexpfByTable`); lo, which may be 0, by two
 /// multiplications. To about 2^-28.5 relative. NaN lanes give garbage: callers restore them.
+/// With `e`, exp(d + e) for |e| <= ulp(d)/2, e added to r with k ln2/8's low part (one more
+/// rounding, 2^-30), as in `vexpfByTable`.
 @inline(__always)
-func vexpfPairByTable(_ d: FV) -> (hi: FV, lo: FV) {
+func vexpfPairByTable(_ d: FV, _ e: FV? = nil) -> (hi: FV, lo: FV) {
     let magic = FV(repeating: 0x1.8p23)
     let t = fmadd(d, FV(repeating: 0x1.715476p+3), magic)
     let k8 = fmadd(t, FV(repeating: 0.125), FV(repeating: -0x1.8p20))
-    let r = fmadd(k8, FV(repeating: 0x1.05c610p-29), fmadd(k8, FV(repeating: -0x1.62e430p-1), d))
+    let rHi = fmadd(k8, FV(repeating: -0x1.62e430p-1), d)
+    let r = e.map { rHi + fmadd(k8, FV(repeating: 0x1.05c610p-29), $0) } ?? fmadd(k8, FV(repeating: 0x1.05c610p-29), rHi)
     let (tHi, tLo) = exp2EighthsScaled(t)
     let lo = fmadd(tHi, expm1Eighths(r), tLo)
     let p = tHi + lo
