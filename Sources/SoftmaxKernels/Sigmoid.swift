@@ -245,9 +245,10 @@ func pairQuotient(_ nh: DV, _ nl: DV, _ eh: DV, _ el: DV) -> DV {
 }
 
 /// log(sigmoid) of eight lanes, for Doubles on AVX2 and both types on the baseline tier (the
-/// others take `logSigmoidFloatLanes` and `logSigmoidByTable`): min(v, 0) - log1p(e), the subtraction exact (TwoSum) and rounded
-/// once with log1p's low part. Below -40, log1p(e) < 2^-57 is below half an ulp of v,
-/// so the result is v itself (which also covers -inf). NaN lanes return the input.
+/// others take `logSigmoidFloatLanes` and `logSigmoidByTable`): min(v, 0) - log1p(e), the
+/// subtraction exact (TwoSum) and rounded once with log1p's low part. Below -40, log1p(e) <
+/// 2^-57 is below half an ulp of v, so the result is v itself (which also covers -inf). NaN
+/// lanes return the input.
 @inline(__always)
 func logSigmoidLanes<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV {
     let zero = DV(repeating: 0)
@@ -423,13 +424,13 @@ func floatLanesMap<F: FloatLaneFunction>(_ x: UnsafePointer<Float>, _ y: UnsafeM
 }
 
 #if arch(x86_64) && SSM_AVX512F
-/// exp(d) as an unevaluated Float pair hi + lo from a table of 2^(j/32) (two registers each for its high and low parts, one
-/// `vpermt2ps` reads them) for -104 <= d <= 0, or NaN, which stays NaN: k = round(32 d / ln 2)
-/// comes as k/32 from the 1.5·2^18 trick (t's ulp is 2^-5 and its low five bits are j = k mod
-/// 32), which is what `vscalefps` takes (it applies 2^floor(k/32)), with no multiplication;
-/// r = d - k ln2/32 in two FMAs (within 2^-31), |r| <= ln2/64, where exp(r) - 1 = r + r²/2 + r³/6
-/// to 2^-30.7. 2^(j/32)'s pair times 1 + that, as a normalised pair (Fast2Sum), then scaled: to
-/// about 2^-29 relative.
+/// exp(d) as an unevaluated Float pair hi + lo from a table of 2^(j/32) (two registers each for
+/// its high and low parts, one `vpermt2ps` reads them) for -104 <= d <= 0, or NaN, which stays
+/// NaN: k = round(32 d / ln 2) comes as k/32 from the 1.5·2^18 trick (t's ulp is 2^-5 and its
+/// low five bits are j = k mod 32), which is what `vscalefps` takes (it applies 2^floor(k/32)),
+/// with no multiplication; r = d - k ln2/32 in two FMAs (within 2^-31), |r| <= ln2/64, where
+/// exp(r) - 1 = r + r²/2 + r³/6 to 2^-30.7. 2^(j/32)'s pair times 1 + that, as a normalised
+/// pair (Fast2Sum), then scaled: to about 2^-29 relative.
 @inline(__always)
 func vexpfPairByTable(_ d: FV) -> (hi: FV, lo: FV) {
     let magic = FV(repeating: 0x1.8p18)
@@ -491,10 +492,10 @@ func vexpfPairByTable(_ d: FV, _ e: FV? = nil) -> (hi: FV, lo: FV) {
 #endif
 
 /// sigmoid of a Float vector in Float arithmetic: `pairQuotient`'s idea with the pair from
-/// `vexpfPairByTable`, a reciprocal that the remainder corrects, and the
-/// remainder from nh - q rather than a split 1 + e, about 0.6 ulp (0.75 worst, near underflow).
-/// Below -104, e = exp(-104) rounds to +0, as every sigmoid there does. NaN lanes give NaN (on
-/// AVX-512 the NaN itself, quieted and negated, carried through every step; elsewhere the input).
+/// `vexpfPairByTable`, a reciprocal that the remainder corrects, and the remainder from nh - q
+/// rather than a split 1 + e, about 0.6 ulp (0.75 worst, near underflow). Below -104, e =
+/// exp(-104) rounds to +0, as every sigmoid there does. NaN lanes give NaN (on AVX-512 the NaN
+/// itself, quieted and negated, carried through every step; elsewhere the input).
 @inline(__always)
 func sigmoidFloatLanes(_ v: FV) -> FV {
     let one = FV(repeating: 1), zero = FV(repeating: 0), floor = FV(repeating: -104)
@@ -544,11 +545,12 @@ enum LogSigmoidFloatLanes: FloatLaneFunction {
 /// min(v, 0) + log(c), two non-positive terms, is exact as a pair (Fast2Sum of the larger
 /// magnitude and the smaller), and so is its sum with -rh (it is at least log(1 + 1/J) where
 /// j > 0, 0 or beyond ln(2J) where j = 0, and |rh| <= 1/(2J)): the lows are added last, one
-/// rounding, about half an ulp. e = +0 from v >= 103.98 on (the argument is raised to -104), where every result
-/// is -0 (the sign bit is set on every result, all <= 0), but beyond 745.13318 (the last Float
-/// where the reference's Double exp does not underflow) the result is +0, and -inf gives -inf
-/// (the Fast2Sums' inf - inf would be NaN): both are min(v, 0), chosen by |v - 362.5| >
-/// 382.63318 (its other side, v < -20.13, gives v there anyway). NaN lanes give NaN.
+/// rounding, about half an ulp. e = +0 from v >= 103.98 on (the argument is raised to -104),
+/// where every result is -0 (the sign bit is set on every result, all <= 0), but beyond
+/// 745.13318 (the last Float where the reference's Double exp does not underflow) the result is
+/// +0, and -inf gives -inf (the Fast2Sums' inf - inf would be NaN): both are min(v, 0), chosen
+/// by |v - 362.5| > 382.63318 (its other side, v < -20.13, gives v there anyway). NaN lanes give
+/// NaN.
 @inline(__always)
 func logSigmoidFloatLanes(_ v: FV) -> FV {
     let zero = FV(repeating: 0)
@@ -626,9 +628,12 @@ func log1pTailRatio(_ rh: FV, _ r2: FV) -> FV {
 @inline(__always)
 func logSigmoidTables(_ eh: FV) -> (c: FV, cm1: FV, logC: FV) {
     let index = unsafeBitCast(fmadd(eh, FV(repeating: 7), FV(repeating: 0x1.8p23)), to: SIMD4<Int64>.self)
-    let c = _mm256_permutevar8x32_ps(FV(0x1.000000p+0, 0x1.c01198p-1, 0x1.8e40fap-1, 0x1.6657e6p-1, 0x1.45cd3ap-1, 0x1.2ab494p-1, 0x1.13ab4ap-1, 0x1.000408p-1), index)
-    let cm1 = _mm256_permutevar8x32_ps(FV(0, -0x1.ff7340p-4, -0x1.c6fc18p-3, -0x1.335034p-2, -0x1.74658cp-2, -0x1.aa96d8p-2, -0x1.d8a96cp-2, -0x1.fff7f0p-2), index)
-    let logC = _mm256_permutevar8x32_ps(FV(0, -0x1.11287cp-3, -0x1.0143c6p-2, -0x1.6d65a2p-2, -0x1.cee27ap-2, -0x1.13e65cp-1, -0x1.3cfdbep-1, -0x1.62dc20p-1), index)
+    let c = _mm256_permutevar8x32_ps(FV(
+        0x1.000000p+0, 0x1.c01198p-1, 0x1.8e40fap-1, 0x1.6657e6p-1, 0x1.45cd3ap-1, 0x1.2ab494p-1, 0x1.13ab4ap-1, 0x1.000408p-1), index)
+    let cm1 = _mm256_permutevar8x32_ps(FV(
+        0, -0x1.ff7340p-4, -0x1.c6fc18p-3, -0x1.335034p-2, -0x1.74658cp-2, -0x1.aa96d8p-2, -0x1.d8a96cp-2, -0x1.fff7f0p-2), index)
+    let logC = _mm256_permutevar8x32_ps(FV(
+        0, -0x1.11287cp-3, -0x1.0143c6p-2, -0x1.6d65a2p-2, -0x1.cee27ap-2, -0x1.13e65cp-1, -0x1.3cfdbep-1, -0x1.62dc20p-1), index)
     return (c, cm1, logC)
 }
 
