@@ -234,8 +234,22 @@ func raddstoreexpminusmaxContiguous<T: SoftmaxScalar>(
     // One loop per kind of sum, and temperature 1 apart, each fixed in its loop: with the choice
     // made inside, the sums were kept on the stack and the temperature tested every step.
     @inline(__always) func run<L: ChunkLanes>(_: L.Type) -> CompensatedSum {
-        t == 1 ? raddstoreexpminusmaxContiguous(x, y, n, st, 1, 1, L.self, ahead)
-               : raddstoreexpminusmaxContiguous(x, y, n, st, t, invT, L.self, ahead)
+        if t != 1 { return raddstoreexpminusmaxContiguous(x, y, n, st, t, invT, L.self, TwoSumShift.self, ahead) }
+        #if !(arch(x86_64) && SSM_AVX512F)
+        if T.self == Double.self {
+            // x - max by the cheapest exact form the row's extremes allow (`ShiftFormChoice`),
+            // as the Float rows and `vlogfinalizeDouble` choose it: the same d and e as TwoSum.
+            // On AVX2 float64 softmax 4096x1000 2.05 -> 1.87 ns an element, logsumexp 1.86 ->
+            // 1.65, one thread; on AVX-512, whose table exp is shorter, log results were 4-5%
+            // slower (16384x128), so it keeps TwoSum.
+            switch ShiftFormChoice(leader: st.max[0], min: st.rowMin, spread: -.greatestFiniteMagnitude) {
+            case .maxLeads: return raddstoreexpminusmaxContiguous(x, y, n, st, 1, 1, L.self, MaxLeads.self, ahead)
+            case .entryLeads: return raddstoreexpminusmaxContiguous(x, y, n, st, 1, 1, L.self, EntryLeads.self, ahead)
+            case .twoSum: break
+            }
+        }
+        #endif
+        return raddstoreexpminusmaxContiguous(x, y, n, st, 1, 1, L.self, TwoSumShift.self, ahead)
     }
     if T.self == Float.self { return topsApart ? run(PlainRestLanes.self) : run(PlainLanes.self) }
     if topsApart && y == nil {
@@ -251,9 +265,9 @@ func raddstoreexpminusmaxContiguous<T: SoftmaxScalar>(
 }
 
 @inline(__always)
-private func raddstoreexpminusmaxContiguous<T: SoftmaxScalar, L: ChunkLanes>(
+private func raddstoreexpminusmaxContiguous<T: SoftmaxScalar, L: ChunkLanes, F: ShiftForm>(
     _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>?, _ n: Int, _ st: LaneStats, _ t: Double,
-    _ invT: Double, _: L.Type, _ ahead: PrefetchAhead
+    _ invT: Double, _: L.Type, _: F.Type, _ ahead: PrefetchAhead
 ) -> CompensatedSum {
     let one = DV(repeating: 1), zero = DV(repeating: 0)
     var row: CompensatedSum? = nil
@@ -264,7 +278,8 @@ private func raddstoreexpminusmaxContiguous<T: SoftmaxScalar, L: ChunkLanes>(
         while i < end {
             let c = Swift.min(8, end - i)
             let v = c == 8 ? T.load8(x + i) : T.loadPartial(x + i, count: c, pad: -.infinity)
-            let (hi, lo) = vshift(T.self, v, st.shift, t, invT)
+            // The padded last vector (-inf) by TwoSum, whose error term is not NaN there.
+            let (hi, lo) = F.self == TwoSumShift.self || c < 8 ? vshift(T.self, v, st.shift, t, invT) : F.shift(v, st.shift)
             let e = vexp(T.self, hi, lo)
             if L.topsApart {
                 let top = v .== st.max
