@@ -467,7 +467,8 @@ func vexpfPairByTable(_ d: FV) -> (hi: FV, lo: FV) {
 /// exp(r) - 1 by `expm1Eighths` (2^-32.3), 2^(j/8)'s pair times 1 + that as a normalised pair
 /// (Fast2Sum), then scaled: hi by 2^floor(k/8) in the exponent field and 2^-64, which rounds
 /// once where it is subnormal (as in `vexpfByTable`); lo, which may be 0, by two
-/// multiplications. To about 2^-28.5 relative. NaN lanes give garbage: callers restore them.
+/// multiplications. To about 2^-28.5 relative. NaN gives NaN in both parts (t is NaN, and its
+/// bits shifted right by three and left by 23 are 0).
 /// With `e`, exp(d + e) for |e| <= ulp(d)/2, e added to r with k ln2/8's low part (one more
 /// rounding, 2^-30), as in `vexpfByTable`.
 @inline(__always)
@@ -494,19 +495,14 @@ func vexpfPairByTable(_ d: FV, _ e: FV? = nil) -> (hi: FV, lo: FV) {
 /// sigmoid of a Float vector in Float arithmetic: `pairQuotient`'s idea with the pair from
 /// `vexpfPairByTable`, a reciprocal that the remainder corrects, and the remainder from nh - q
 /// rather than a split 1 + e, about 0.6 ulp (0.75 worst, near underflow). Below -104, e =
-/// exp(-104) rounds to +0, as every sigmoid there does. NaN lanes give NaN (on AVX-512 the NaN
-/// itself, quieted and negated, carried through every step; elsewhere the input).
+/// exp(-104) rounds to +0, as every sigmoid there does. NaN lanes give NaN: the NaN itself,
+/// quieted and negated, carried through every step.
 @inline(__always)
 func sigmoidFloatLanes(_ v: FV) -> FV {
     let one = FV(repeating: 1), zero = FV(repeating: 0), floor = FV(repeating: -104)
     let d = unsafeBitCast(unsafeBitCast(v, to: FBits.self) | FBits(repeating: 0x8000_0000), to: FV.self)
-    #if arch(x86_64) && SSM_AVX512F
-    // vmaxps returns its second operand where either is NaN: d's NaN goes on.
-    let (eh, el) = vexpfPairByTable(_mm512_max_ps(floor, d))
-    #else
-    // NaN lanes take the floor here (maxps returns its second operand); the end restores them.
-    let (eh, el) = vexpfPairByTable(maxKeeping(d, floor))
-    #endif
+    // maxps returns its second operand where either is NaN: d's NaN goes on.
+    let (eh, el) = vexpfPairByTable(maxKeeping(floor, d))
     let neg = v .< zero
     let nh = one.replacing(with: eh, where: neg), nl = zero.replacing(with: el, where: neg)
     let sh = one + eh
@@ -523,11 +519,7 @@ func sigmoidFloatLanes(_ v: FV) -> FV {
     // (Sterbenz: q is in [nh/2, 2 nh]) and the rest is about 2^-14 of nh (a rounded quotient's
     // 2^-24 elsewhere), so each step after it rounds far below q's ulp.
     let corr = fnmadd(q, el, fnmadd(q, eh, nh - q) + nl)
-    #if arch(x86_64) && SSM_AVX512F
     return fmadd(corr, inv, q)
-    #else
-    return fmadd(corr, inv, q).replacing(with: v, where: v .!= v)
-    #endif
 }
 
 enum LogSigmoidFloatLanes: FloatLaneFunction {
@@ -556,13 +548,8 @@ func logSigmoidFloatLanes(_ v: FV) -> FV {
     let zero = FV(repeating: 0)
     let sign = FBits(repeating: 0x8000_0000)
     let d = unsafeBitCast(unsafeBitCast(v, to: FBits.self) | sign, to: FV.self)
-    #if arch(x86_64) && SSM_AVX512F
-    // vmaxps returns its second operand where either is NaN: d's NaN goes on.
-    let (eh, pairLow) = vexpfPairByTable(_mm512_max_ps(FV(repeating: -104), d))
-    #else
-    // NaN lanes take the floor here (maxps returns its second operand); the end restores them.
-    let (eh, pairLow) = vexpfPairByTable(maxKeeping(d, FV(repeating: -104)))
-    #endif
+    // maxps returns its second operand where either is NaN: d's NaN goes on.
+    let (eh, pairLow) = vexpfPairByTable(maxKeeping(FV(repeating: -104), d))
     // Below 2^-110 the low part, scaled into the subnormals, is rounded to 2^-149, a sizeable
     // share of the result's ulp: a low part of just over half of that, rounded up to it, made a
     // tie of the final rounding (0.75 ulp). There e alone is within 0.52 ulp.
@@ -574,17 +561,12 @@ func logSigmoidFloatLanes(_ v: FV) -> FV {
     // log1p(r) - rh = rl + rh² g(rh) (rl's share of the square is below 2^-30 of the result).
     let r2 = rh * rh
     let tail = fmadd(r2, log1pTailRatio(rh, r2), rl)
-    // minps returns its second operand where either is NaN: 0 (on AVX-512 e carries the NaN).
+    // minps returns its second operand where either is NaN: 0 (e carries the NaN).
     let a = minKeeping(v, zero)
     let y = logSigmoidSum(big: minKeeping(a, logC), small: maxKeeping(a, logC), rh: rh, tail: tail, low: nil)
     let signed = unsafeBitCast(unsafeBitCast(y, to: FBits.self) | sign, to: FV.self)
     let offset = unsafeBitCast(unsafeBitCast(v - FV(repeating: 362.5), to: FBits.self) & ~sign, to: FV.self)
-    let result = signed.replacing(with: a, where: offset .> FV(repeating: 0x1.7ea218p+8))
-    #if arch(x86_64) && SSM_AVX512F
-    return result
-    #else
-    return result.replacing(with: v, where: v .!= v)
-    #endif
+    return signed.replacing(with: a, where: offset .> FV(repeating: 0x1.7ea218p+8))
 }
 
 #if arch(x86_64) && SSM_AVX512F
