@@ -206,9 +206,9 @@ func exp2EighthsScaled(_ t: FV) -> (hi: FV, lo: FV) {
 }
 #endif
 
-/// `vexpf` before its scaling: exp(d + e) = 2^k (h + v), h = 1 + r, with kf = k and t (whose low
-/// bits hold k). The unevaluated sum h + v carries exp(r + c) to 2^-27.9, for callers that need
-/// more than the rounded result (the entropy's pair on AVX2).
+/// `vexpf`'s portable form before its scaling, for tiers without a table read: exp(d + e) =
+/// 2^k (h + v), h = 1 + r, with kf = k and t (whose low bits hold k); the unevaluated sum h + v
+/// carries exp(r + c) to 2^-27.9. (The FMA tiers' pair exps read tables: `vexpfPairByTable`.)
 @inline(__always)
 func vexpfParts(_ d: FV, _ e: FV) -> (h: FV, v: FV, kf: FV, t: FV) {
     let magic = FV(repeating: 0x1.8p23)
