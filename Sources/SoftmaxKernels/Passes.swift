@@ -275,12 +275,7 @@ private func raddstoreexpminusmaxContiguous<T: SoftmaxScalar, L: ChunkLanes, F: 
     repeat {
         let end = Swift.min(n, i + rowChunkLength)
         var lanes = L(), tops = zero
-        while i < end {
-            let c = Swift.min(8, end - i)
-            let v = c == 8 ? T.load8(x + i) : T.loadPartial(x + i, count: c, pad: -.infinity)
-            // The padded last vector (-inf) by TwoSum, whose error term is not NaN there.
-            let (hi, lo) = F.self == TwoSumShift.self || c < 8 ? vshift(T.self, v, st.shift, t, invT) : F.shift(v, st.shift)
-            let e = vexp(T.self, hi, lo)
+        @inline(__always) func add(_ v: DV, _ e: DV) {
             if L.topsApart {
                 let top = v .== st.max
                 lanes.add(zeroUnless(.!top, e))
@@ -288,9 +283,28 @@ private func raddstoreexpminusmaxContiguous<T: SoftmaxScalar, L: ChunkLanes, F: 
             } else {
                 lanes.add(e)
             }
-            if let y { if c == 8 { T.store8(e, y + i) } else { T.storePartial(e, y + i, count: c) } }
+        }
+        while i + 8 <= end {
+            let v = T.load8(x + i)
+            let (hi, lo) = F.self == TwoSumShift.self ? vshift(T.self, v, st.shift, t, invT) : F.shift(v, st.shift)
+            let e = vexp(T.self, hi, lo)
+            add(v, e)
+            if let y { T.store8(e, y + i) }
             ahead.fetch(i, T.self)
-            i += c
+            i += 8
+        }
+        // The row's partial last vector after the loop: its copies through the stack are calls,
+        // across which every vector register is lost, and inside the loop they kept the lane
+        // sums on the stack in every step. Padded with -inf, it takes TwoSum, whose error term
+        // is not NaN there.
+        if i < end {
+            let c = end - i
+            let v = T.loadPartial(x + i, count: c, pad: -.infinity)
+            let (hi, lo) = vshift(T.self, v, st.shift, t, invT)
+            let e = vexp(T.self, hi, lo)
+            add(v, e)
+            if let y { T.storePartial(e, y + i, count: c) }
+            i = end
         }
         merge(&row, lanes.total(tops: tops))
     } while i < n

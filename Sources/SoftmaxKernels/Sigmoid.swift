@@ -103,8 +103,8 @@ func vexpPair(_ d: DV, _ dl: DV = DV(repeating: 0)) -> (hi: DV, lo: DV) {
     let (keep, t, h, rest) = vexpParts(d, dl)
     let p = h + rest
     let pl = (h - p) + rest
-    // 2^(k+64) from the low bits of t = 1.5·2^52 + k (k >= -1077 keeps it normal); p·2^(k+64)
-    // is exact and the multiplication by 2^-64 rounds once, as in `vexp`.
+    // 2^(m+64) from the low bits of t, which hold m >= -1077 (so it is normal); p·2^(m+64) is
+    // exact and the multiplication by 2^-64 rounds once, as in `vexp`.
     let bits = (unsafeBitCast(t, to: SIMD8<UInt64>.self) &<< 52) &+ SIMD8<UInt64>(repeating: (1023 + 64) << 52)
     let scale = unsafeBitCast(bits, to: DV.self), down = DV(repeating: 0x1p-64)
     return (zeroUnless(keep, p * scale * down), zeroUnless(keep, pl * scale * down))

@@ -1,5 +1,5 @@
 import SoftmaxCore
-#if arch(x86_64) && SSM_AVX512F
+#if arch(x86_64) && (SSM_AVX512F || SSM_AVX2)
 import _Builtin_intrinsics.intel
 #endif
 
@@ -71,16 +71,16 @@ func expReduce(_ hi: DV, _ lo: DV) -> (keep: DMask, t: DV, rHi: DV, rLo: DV) {
 
 /// exp(hi + lo) for hi <= 0 (or NaN) and |lo| <= ulp(hi), to within one ulp; 0 below -746.
 ///
-/// After the reduction, a degree-13 Taylor polynomial for exp(r) (truncation error 4e-18) summed
-/// so that only the last addition rounds (about 0.5 ulp), and the scaling 2^k put into the
-/// exponent field with a bias that a final multiplication removes, so results in the subnormal
-/// range round only once.
+/// After the reduction, exp(r) by a polynomial (Taylor's, or a table's value times a shorter
+/// one) summed so that only the last addition rounds (about 0.5 ulp), and the scaling by a power
+/// of two put into the exponent field with a bias that a final multiplication removes, so
+/// results in the subnormal range round only once.
 @inline(__always)
 func vexp(_ hi: DV, _ lo: DV) -> DV {
     #if arch(x86_64) && SSM_AVX512F
     return vexpByTable(hi, lo)
     #else
-    return vexpByTaylor(hi, lo)
+    return vexpByParts(hi, lo)
     #endif
 }
 
@@ -153,24 +153,81 @@ func vexpPairByTable(_ d: DV) -> (hi: DV, lo: DV) {
 }
 #endif
 
-/// `vexp` by a Taylor polynomial, on the tiers without a two-register table lookup.
+/// `vexp` from `vexpParts`, on the tiers without a two-register table lookup.
 @inline(__always)
-func vexpByTaylor(_ hi: DV, _ lo: DV) -> DV {
+func vexpByParts(_ hi: DV, _ lo: DV) -> DV {
     let (keep, t, h, rest) = vexpParts(hi, lo)
     let p = h + rest
-    // t = 1.5·2^52 + k with k >= -1077: shifted left by 52 its low bits are k·2^52 (mod 2^64).
-    // p·2^(k+64) is a normal Double, and the multiplication by 2^-64 rounds a subnormal result
-    // only once.
+    // t's low bits hold m >= -1077: shifted left by 52 they are m·2^52 (mod 2^64). p·2^(m+64)
+    // is a normal Double, and the multiplication by 2^-64 rounds a subnormal result only once.
     let scaled = unsafeBitCast(p, to: SIMD8<UInt64>.self) &+ (unsafeBitCast(t, to: SIMD8<UInt64>.self) &<< 52)
         &+ SIMD8<UInt64>(repeating: 64 << 52)
     return zeroUnless(keep, unsafeBitCast(scaled, to: DV.self) * DV(repeating: 0x1p-64))
 }
 
-/// `vexp` before its scaling: exp(hi + lo) = 2^k (h + rest), h = 1 + rHi, with `keep` and t
-/// (whose low bits hold k) from `expReduce`. The unevaluated sum h + rest carries exp(r) to
-/// the polynomial's 4e-18, for callers that need more than the rounded result (`vexpPair`).
+/// `vexp` before its scaling: exp(hi + lo) = 2^m (h + rest) with h > 8|rest|, lanes below
+/// -746 (and NaN) flagged in `keep`, and m in the low bits of t, for callers that need more than
+/// the rounded result (`vexpPair`). The unevaluated sum h + rest carries exp to 2^-57.
 @inline(__always)
 func vexpParts(_ hi: DV, _ lo: DV) -> (keep: DMask, t: DV, h: DV, rest: DV) {
+    #if arch(x86_64) && SSM_AVX2 && !SSM_AVX512F
+    return vexpPartsByQuarters(hi, lo)
+    #else
+    return vexpPartsByTaylor(hi, lo)
+    #endif
+}
+
+#if arch(x86_64) && SSM_AVX2 && !SSM_AVX512F
+/// `vexpParts` with a table of 2^(j/4), on AVX2, which has no variable permute of Doubles across
+/// a register's halves: four Doubles are eight Floats, and one `vpermps` reads them by pairs of
+/// Float indices (2j, 2j + 1). As `vexpByTable`'s steps on AVX-512, a quarter of the reach:
+/// k = round(4 x / ln 2), r = x - k ln2/4 exact in one FMA (ln2/4's high part, 38 bits, times
+/// |k| < 2^15 is exact), |r| <= ln2/8, and its low part lo - k·(ln2/4)lo (below 2^-28) added to
+/// it, which rounds by at most 2^-57; exp(r) - 1 = r + r² p(r), p a degree-7 near-minimax
+/// polynomial (2^-63 relative in exp(r) over |r| <= ln2/8, where Taylor's degree 13 over ln2/2
+/// has 2^-57.8), rounded once more; h = 2^(j/4) (j = k mod 4) and rest = h·(exp(r) - 1) plus
+/// h's low part, rounded within 2^-56: about 2^-55 relative in h + rest, and m = floor(k/4).
+/// Two thirds of the Taylor form's multiplications.
+@inline(__always)
+func vexpPartsByQuarters(_ hi: DV, _ lo: DV) -> (keep: DMask, t: DV, h: DV, rest: DV) {
+    let floor = DV(repeating: -746)
+    let keep = hi .> floor
+    let x = floor.replacing(with: hi, where: keep)
+    // 2^30 in the magic number keeps t's low word 2^30 + k in [0, 2^31): its bits are k's modulo
+    // 4, and its high word (0x43380000) the same for every k, which the index below relies on.
+    let magic = DV(repeating: 0x1.8p52 + 0x1p30)
+    let t = fmadd(x, DV(repeating: 0x1.71547652b82fep+2), magic)
+    let kf = t - magic
+    let rHi = fmadd(kf, DV(repeating: -0x1.62e42fefa0000p-3), x)
+    let r = rHi + fmadd(kf, DV(repeating: -0x1.cf79abc9e3b3ap-42), zeroUnless(keep, lo))
+    let r2 = r * r, r4 = r2 * r2
+    let p01 = fmadd(r, DV(repeating: 0x1.5555555555555p-3), DV(repeating: 0x1.0000000000000p-1))
+    let p23 = fmadd(r, DV(repeating: 0x1.1111111111709p-7), DV(repeating: 0x1.55555555565bep-5))
+    let p45 = fmadd(r, DV(repeating: 0x1.a01a016200a35p-13), DV(repeating: 0x1.6c16c116b387ap-10))
+    let p67 = fmadd(r, DV(repeating: 0x1.71eb2716b10ccp-19), DV(repeating: 0x1.a02bc737db6c0p-16))
+    let q = fmadd(r2, fmadd(r4, fmadd(r2, p67, p45), fmadd(r2, p23, p01)), r)
+    let bits = unsafeBitCast(t, to: SIMD8<UInt64>.self)
+    // vpermps reads the low three bits of each Float index: 2j in a Double's low word, 2j + 1 in
+    // its high word (2(2^30 + k) + 2 · 0x43380000 + 1).
+    let b = bits &<< 1
+    let index = b &+ (b &<< 32) &+ SIMD8<UInt64>(repeating: 1 << 32)
+    @inline(__always) func read(_ table: SIMD4<Double>, _ i: SIMD4<UInt64>) -> SIMD4<Double> {
+        unsafeBitCast(_mm256_permutevar8x32_ps(unsafeBitCast(table, to: SIMD8<Float>.self),
+                                               unsafeBitCast(i, to: SIMD4<Int64>.self)), to: SIMD4<Double>.self)
+    }
+    // 2^(j/4) as a Double pair: hi rounded, lo its error.
+    let tableHi = SIMD4<Double>(0x1.0000000000000p+0, 0x1.306fe0a31b715p+0, 0x1.6a09e667f3bcdp+0, 0x1.ae89f995ad3adp+0)
+    let tableLo = SIMD4<Double>(0, 0x1.6f46ad23182e4p-55, -0x1.bdd3413b26456p-54, 0x1.7a1cd345dcc81p-54)
+    let h = DV(lowHalf: read(tableHi, index.lowHalf), highHalf: read(tableHi, index.highHalf))
+    let hLo = DV(lowHalf: read(tableLo, index.lowHalf), highHalf: read(tableLo, index.highHalf))
+    // t >> 2 holds floor(k/4) in its low bits (2^28 + floor(k/4): 2^28 leaves them at the shift by 52).
+    return (keep, unsafeBitCast(bits &>> 2, to: DV.self), h, fmadd(h, q, hLo))
+}
+#endif
+
+/// `vexpParts` by a Taylor polynomial: h = 1 + rHi and m = k, with `keep` and t from `expReduce`.
+@inline(__always)
+func vexpPartsByTaylor(_ hi: DV, _ lo: DV) -> (keep: DMask, t: DV, h: DV, rest: DV) {
     let (keep, t, rHi, rLo) = expReduce(hi, lo)
     // exp(r) = 1 + r + r^2 q(r), q by Horner. The leading 1 + rHi is split exactly (Fast2Sum)
     // and every small term is added to its low part.
