@@ -96,7 +96,8 @@ CPU_TIERS = $(shell cd python && $(PYTHON) -m swiftsoftmax info --tiers)
 # The default run above uses the best tier; this forces every other tier the CPU has
 # (SWIFTSOFTMAX_ISA) through the C ABI tests and the kernel-facing pytest files.
 TIER_TESTS := tests/test_accuracy.py tests/test_special_values.py tests/test_forward.py tests/test_loss.py \
-              tests/test_partial.py
+              tests/test_partial.py tests/test_bce.py tests/test_derivatives.py tests/test_divergence.py \
+              tests/test_logcumsumexp.py tests/test_ce_options.py
 test-tiers: $(LIB) $(BUILD)/abi_test $(BUILD)/partial_test pydeps ## the kernel tests again on every other CPU tier this machine has
 	@set -e; tiers="$(CPU_TIERS)"; best=$${tiers##* }; echo "tiers this CPU runs: $$tiers"; \
 	for t in $$tiers; do \
