@@ -241,7 +241,9 @@ protocol ShiftForm {
     /// (d, e) with d = fl(v - m) and d + e = v - m exactly, for v <= m and finite m; e is NaN
     /// where v is -inf, which only `TwoSumShift` meets. Float and Double lanes alike.
     static func shift<V: SIMD>(_ v: V, _ m: V) -> (d: V, e: V) where V.Scalar: FloatingPoint
-    /// Whether the row may hold entries below m - 103 (and -inf), which exp clamps.
+    /// Whether the row may hold entries that exp clamps: -inf, and those below m - 103 in Float
+    /// lanes, m - 745 in Double lanes (where the forms that do not clamp are chosen only for rows
+    /// within that range).
     static var clamps: Bool { get }
     /// Whether e is always 0 (`NoShift`).
     static var exact: Bool { get }
@@ -278,7 +280,8 @@ enum TwoSumShift: ShiftForm {
 
 /// TwoSum without the clamp, for Float rows that need it only for the order of their operands
 /// (m > 0 and an entry below -2^(exponent(m)+1)) while min - m >= -103: three operations a vector
-/// fewer than `TwoSumShift`.
+/// fewer than `TwoSumShift`; and for Double rows within 745 of their maximum, whose exp then
+/// needs no clamp either.
 enum TwoSumInRange: ShiftForm {
     static var clamps: Bool { false }
     static var exact: Bool { false }

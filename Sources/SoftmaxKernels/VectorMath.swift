@@ -50,17 +50,18 @@ func vtwoSum(_ a: DV, _ b: DV) -> (DV, DV) {
 
 /// The range reduction shared by both exps: hi + lo = k ln 2 + rHi + rLo, |rHi| <= ln2/2 (Cody–
 /// Waite, k rounded by the 1.5·2^52 trick; rHi is exact since k ln2Hi is exact and close to hi,
-/// rLo tiny). Lanes below -746 (including -inf, whose lo may be NaN) are flagged in `keep`.
+/// rLo tiny). Lanes below -746 (including -inf, whose lo may be NaN) are flagged in `keep`;
+/// without `clamp` (every hi >= -745, so none is) `keep` is all set, which folds away.
 /// Constants are literals, not globals: a global SIMD constant costs a swift_once per call.
 @inline(__always)
-func expReduce(_ hi: DV, _ lo: DV) -> (keep: DMask, t: DV, rHi: DV, rLo: DV) {
+func expReduce(_ hi: DV, _ lo: DV, clamp: Bool = true) -> (keep: DMask, t: DV, rHi: DV, rLo: DV) {
     let log2e = DV(repeating: 1.4426950408889634)
     // ln 2 split so that k * ln2Hi is exact for |k| < 2^21 (ln2Hi has 32 trailing zero bits).
     let minusLn2Hi = DV(repeating: -6.93147180369123816490e-01)
     let minusLn2Lo = DV(repeating: -1.90821492927058770002e-10)
     // Below -746 every exp rounds to +0 (half the least subnormal is e^-745.13).
     let floor = DV(repeating: -746)
-    let keep = hi .> floor
+    let keep = clamp ? hi .> floor : DMask(repeating: true)
     let x = floor.replacing(with: hi, where: keep)
     let t = fmadd(x, log2e, roundMagic)
     let kf = t - roundMagic
@@ -70,17 +71,19 @@ func expReduce(_ hi: DV, _ lo: DV) -> (keep: DMask, t: DV, rHi: DV, rLo: DV) {
 @inline(__always) var roundMagic: DV { DV(repeating: 0x1.8p52) }
 
 /// exp(hi + lo) for hi <= 0 (or NaN) and |lo| <= ulp(hi), to within one ulp; 0 below -746.
+/// `clamp: false` promises hi >= -745 (no NaN) and leaves out the test and the zeroing, with
+/// the same results there.
 ///
 /// After the reduction, exp(r) by a polynomial (Taylor's, or a table's value times a shorter
 /// one) summed so that only the last addition rounds (about 0.5 ulp), and the scaling by a power
 /// of two put into the exponent field with a bias that a final multiplication removes, so
 /// results in the subnormal range round only once.
 @inline(__always)
-func vexp(_ hi: DV, _ lo: DV) -> DV {
+func vexp(_ hi: DV, _ lo: DV, clamp: Bool = true) -> DV {
     #if arch(x86_64) && SSM_AVX512F
-    return vexpByTable(hi, lo)
+    return vexpByTable(hi, lo, clamp: clamp)
     #else
-    return vexpByParts(hi, lo)
+    return vexpByParts(hi, lo, clamp: clamp)
     #endif
 }
 
@@ -97,9 +100,9 @@ func vexp(_ hi: DV, _ lo: DV) -> DV {
 /// 1 + that, rounded once in the last addition, and 2^floor(k/16) applied by `vscalefpd`, which
 /// rounds a subnormal result once more.
 @inline(__always)
-func vexpByTable(_ hi: DV, _ lo: DV) -> DV {
+func vexpByTable(_ hi: DV, _ lo: DV, clamp: Bool = true) -> DV {
     let floor = DV(repeating: -746)
-    let keep = hi .> floor
+    let keep = clamp ? hi .> floor : DMask(repeating: true)
     let (kf, tHi, rest) = expByTableParts(floor.replacing(with: hi, where: keep), zeroUnless(keep, lo))
     let p = tHi + rest
     // vscalefpd multiplies by 2^floor(its second operand): floor(k/16).
@@ -155,8 +158,8 @@ func vexpPairByTable(_ d: DV) -> (hi: DV, lo: DV) {
 
 /// `vexp` from `vexpParts`, on the tiers without a two-register table lookup.
 @inline(__always)
-func vexpByParts(_ hi: DV, _ lo: DV) -> DV {
-    let (keep, t, h, rest) = vexpParts(hi, lo)
+func vexpByParts(_ hi: DV, _ lo: DV, clamp: Bool = true) -> DV {
+    let (keep, t, h, rest) = vexpParts(hi, lo, clamp: clamp)
     let p = h + rest
     // t's low bits hold m >= -1077: shifted left by 52 they are m·2^52 (mod 2^64). p·2^(m+64)
     // is a normal Double, and the multiplication by 2^-64 rounds a subnormal result only once.
@@ -169,11 +172,11 @@ func vexpByParts(_ hi: DV, _ lo: DV) -> DV {
 /// -746 (and NaN) flagged in `keep`, and m in the low bits of t, for callers that need more than
 /// the rounded result (`vexpPair`). The unevaluated sum h + rest carries exp to 2^-57.
 @inline(__always)
-func vexpParts(_ hi: DV, _ lo: DV) -> (keep: DMask, t: DV, h: DV, rest: DV) {
+func vexpParts(_ hi: DV, _ lo: DV, clamp: Bool = true) -> (keep: DMask, t: DV, h: DV, rest: DV) {
     #if arch(x86_64) && SSM_AVX2 && !SSM_AVX512F
-    return vexpPartsByQuarters(hi, lo)
+    return vexpPartsByQuarters(hi, lo, clamp: clamp)
     #else
-    return vexpPartsByTaylor(hi, lo)
+    return vexpPartsByTaylor(hi, lo, clamp: clamp)
     #endif
 }
 
@@ -189,9 +192,9 @@ func vexpParts(_ hi: DV, _ lo: DV) -> (keep: DMask, t: DV, h: DV, rest: DV) {
 /// h's low part, rounded within 2^-56: about 2^-55 relative in h + rest, and m = floor(k/4).
 /// Two thirds of the Taylor form's multiplications.
 @inline(__always)
-func vexpPartsByQuarters(_ hi: DV, _ lo: DV) -> (keep: DMask, t: DV, h: DV, rest: DV) {
+func vexpPartsByQuarters(_ hi: DV, _ lo: DV, clamp: Bool = true) -> (keep: DMask, t: DV, h: DV, rest: DV) {
     let floor = DV(repeating: -746)
-    let keep = hi .> floor
+    let keep = clamp ? hi .> floor : DMask(repeating: true)
     let x = floor.replacing(with: hi, where: keep)
     // 2^30 in the magic number keeps t's low word 2^30 + k in [0, 2^31): its bits are k's modulo
     // 4, and its high word (0x43380000) the same for every k, which the index below relies on.
@@ -227,8 +230,8 @@ func vexpPartsByQuarters(_ hi: DV, _ lo: DV) -> (keep: DMask, t: DV, h: DV, rest
 
 /// `vexpParts` by a Taylor polynomial: h = 1 + rHi and m = k, with `keep` and t from `expReduce`.
 @inline(__always)
-func vexpPartsByTaylor(_ hi: DV, _ lo: DV) -> (keep: DMask, t: DV, h: DV, rest: DV) {
-    let (keep, t, rHi, rLo) = expReduce(hi, lo)
+func vexpPartsByTaylor(_ hi: DV, _ lo: DV, clamp: Bool = true) -> (keep: DMask, t: DV, h: DV, rest: DV) {
+    let (keep, t, rHi, rLo) = expReduce(hi, lo, clamp: clamp)
     // exp(r) = 1 + r + r^2 q(r), q by Horner. The leading 1 + rHi is split exactly (Fast2Sum)
     // and every small term is added to its low part.
     // Estrin's scheme: the same polynomial with a dependency chain of 4 multiply-adds
@@ -286,10 +289,11 @@ func estrin(_ r: DV, _ c: [Double]) -> DV {
     return fmadd(p8b, r8, fmadd(p47, r4, p03))
 }
 
-/// exp of the double-double (hi, lo) at the accuracy the storage type T needs.
+/// exp of the double-double (hi, lo) at the accuracy the storage type T needs (`clamp` as for
+/// Doubles' `vexp`).
 @inline(__always)
-func vexp<T: SoftmaxScalar>(_: T.Type, _ hi: DV, _ lo: DV) -> DV {
-    T.self == Float.self ? vexpForFloat(hi) : vexp(hi, lo)
+func vexp<T: SoftmaxScalar>(_: T.Type, _ hi: DV, _ lo: DV, clamp: Bool = true) -> DV {
+    T.self == Float.self ? vexpForFloat(hi) : vexp(hi, lo, clamp: clamp)
 }
 
 /// Whether any lane is set, as bitwise ors: the standard library's `any` is an out-of-line
