@@ -71,13 +71,13 @@ func entropySlicesFinishedInLanes<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ s
                 uh[k] = 0
                 ul[k] = 0
                 let s = Slice(index: si, n: pb.n, inner: pb.inner)
-                let st = sliceLaneStats(pb.logits, s)
+                let st = sliceLaneStats(pb.logits, s, min: true)
                 if st.special {
                     pb.out[si] = T(rounding: specialEntropy(st))
                     done |= 1 << k
                     continue
                 }
-                let r = entropySums(pb, s, st.max)
+                let r = entropySums(pb, s, st)
                 let sp = r.s.pair
                 sh[k] = sp.hi
                 sl[k] = sp.lo
@@ -121,7 +121,7 @@ func entropySlice<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ si: Int) {
     let zero = DV(repeating: 0)
     do {
         let s = Slice(index: si, n: n, inner: pb.inner)
-        let st = sliceLaneStats(pb.logits, s)
+        let st = sliceLaneStats(pb.logits, s, min: true)
         if st.special {
             // The limits of `specialEntropy`, with a zero gradient (NaN: NaN).
             pb.out[si] = T(rounding: specialEntropy(st))
@@ -129,7 +129,7 @@ func entropySlice<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ si: Int) {
             return
         }
         let m = DV(repeating: st.max), invT = 1 / t
-        let (total, uu) = entropySums(pb, s, st.max)
+        let (total, uu) = entropySums(pb, s, st)
         let l = logOfSum(total)
         let sp = total.pair
         let a = ddDivide(uu, sp)
@@ -157,16 +157,39 @@ func entropySlice<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ si: Int) {
 
 /// S = Σ e^{s_i} and U = Σ e^{s_i}·(-s_i) of a finite slice with maximum `max`, s_i = (x_i - max)/T.
 @inline(__always)
-func entropySums<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ s: Slice, _ max: Double) -> (s: CompensatedSum, u: DoubleDouble.DD) {
+func entropySums<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ s: Slice, _ st: SliceLaneStats) -> (s: CompensatedSum, u: DoubleDouble.DD) {
+    // A Double slice within 745 of its maximum at temperature 1 takes s = x - max by the
+    // cheapest exact form and an exp without its clamp, as the float64 rows' exp pass does
+    // (`raddstoreexpminusmaxContiguous`, Passes.swift): the same s and terms.
+    if T.self == Double.self && pb.temperature == 1 && st.min - st.max >= -745 {
+        #if !(arch(x86_64) && SSM_AVX512F)
+        switch ShiftFormChoice(leader: st.max, min: st.min, spread: -745) {
+        case .maxLeads: return entropySums(pb, s, st.max, MaxLeads.self)
+        case .entryLeads: return entropySums(pb, s, st.max, EntryLeads.self)
+        case .twoSum: break
+        }
+        #endif
+        return entropySums(pb, s, st.max, TwoSumInRange.self)
+    }
+    return entropySums(pb, s, st.max, TwoSumShift.self)
+}
+
+@inline(__always)
+func entropySums<T: SoftmaxScalar, F: ShiftForm>(
+    _ pb: EntropyProblem<T>, _ s: Slice, _ max: Double, _: F.Type
+) -> (s: CompensatedSum, u: DoubleDouble.DD) {
     let n = pb.n, t = pb.temperature, invT = 1 / t
     let zero = DV(repeating: 0), m = DV(repeating: max)
     // S's terms are in [0, 1]: lanes biased by 1, each addition a Fast2Sum.
     var sum = LaneSumOfUnitTerms(), u = LaneCompensatedSum()
     // Full steps in a loop of their own: with the partial load in it (a stack buffer and a
-    // memcpy call), the loop kept its running sums in memory.
+    // memcpy call), the loop kept its running sums in memory. The partial step's padding
+    // (-inf) takes TwoSum and the clamp.
     @inline(__always) func terms(_ j: Int, _ c: Int) {
-        let (sh, sl) = vshift(T.self, sliceLanes(pb.logits, s, j, c, pad: -.infinity), m, t, invT)
-        let (eh, el) = entropyExp(T.self, sh, sl)
+        let v = sliceLanes(pb.logits, s, j, c, pad: -.infinity)
+        let full = c == 8 && F.self != TwoSumShift.self
+        let (sh, sl) = full ? F.shift(v, m) : vshift(T.self, v, m, t, invT)
+        let (eh, el) = entropyExp(T.self, sh, sl, clamp: !full || F.clamps)
         // e^s·(-s) is 0 where e^s is (s = -inf would give 0·inf).
         let live = eh .!= zero
         let (ph, pl0) = vtwoProduct(eh, -sh)
@@ -189,17 +212,18 @@ func entropySums<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ s: Slice, _ max: D
 /// AVX-512 the pair comes from `vexpByTable`'s steps (its table of 2^(j/16) and a degree-7
 /// polynomial: about two thirds of `vexpPair`'s operations, to the same 2^-57); lanes below
 /// -746 (-inf among them, whose low part may be NaN) give +0 in both parts, as `vexpPair`'s do.
+/// `clamp: false` promises sh >= -745, as for `vexp`.
 @inline(__always)
-func entropyExp<T: SoftmaxScalar>(_: T.Type, _ sh: DV, _ sl: DV) -> (DV, DV) {
+func entropyExp<T: SoftmaxScalar>(_: T.Type, _ sh: DV, _ sl: DV, clamp: Bool = true) -> (DV, DV) {
     if T.self == Float.self { return (vexpForFloat(sh), DV(repeating: 0)) }
     #if arch(x86_64) && SSM_AVX512F
-    let floor = DV(repeating: -746), keep = sh .> floor
+    let floor = DV(repeating: -746), keep = clamp ? sh .> floor : DMask(repeating: true)
     let (kf, tHi, rest) = expByTableParts(floor.replacing(with: sh, where: keep), zeroUnless(keep, sl))
     let p = tHi + rest
     let scale = kf * DV(repeating: 0.0625)
     return (zeroUnless(keep, _mm512_scalef_pd(p, scale)), zeroUnless(keep, _mm512_scalef_pd((tHi - p) + rest, scale)))
     #else
-    return vexpPair(sh, sl)
+    return vexpPair(sh, sl, clamp: clamp)
     #endif
 }
 

@@ -106,11 +106,12 @@ func minusAbs(_ v: DV) -> DV {
 
 /// exp(d + dl) for d <= 0 (or NaN) and |dl| <= ulp(d) as an unevaluated pair hi + lo, to about
 /// 2^-57 relative (the polynomial's error): `vexp`'s h + rest split by Fast2Sum, both parts
-/// scaled by 2^k. hi is `vexp(d, dl)` itself, rounded once where it is subnormal; lo is lost
-/// there, where it is below the resolution anyway. 0 below -746 (and for NaN).
+/// scaled by 2^m. hi is `vexp(d, dl)` itself, rounded once where it is subnormal; lo is lost
+/// there, where it is below the resolution anyway. 0 below -746 (and for NaN); `clamp` as for
+/// `vexp`.
 @inline(__always)
-func vexpPair(_ d: DV, _ dl: DV = DV(repeating: 0)) -> (hi: DV, lo: DV) {
-    let (keep, t, h, rest) = vexpParts(d, dl)
+func vexpPair(_ d: DV, _ dl: DV = DV(repeating: 0), clamp: Bool = true) -> (hi: DV, lo: DV) {
+    let (keep, t, h, rest) = vexpParts(d, dl, clamp: clamp)
     let p = h + rest
     let pl = (h - p) + rest
     // 2^(m+64) from the low bits of t, which hold m >= -1077 (so it is normal); p·2^(m+64) is

@@ -33,10 +33,11 @@ func fillSlice<T: SoftmaxScalar>(_ p: UnsafeMutablePointer<T>, _ s: Slice, _ val
     for j in 0..<s.n { p[s.offset(j)] = v }
 }
 
-/// What the first pass over a slice learns: its maximum (NaN lanes ignored), whether it holds a
-/// NaN and how many entries are +inf.
+/// What the first pass over a slice learns: its maximum and, where asked, minimum (NaN lanes
+/// ignored; -inf where not asked), whether it holds a NaN and how many entries are +inf.
 struct SliceLaneStats {
     var max: Double
+    var min: Double
     var nan: Bool
     var posInf: Int
     /// NaN, +inf or nothing but -inf (or no entries): the row takes the limits of
@@ -45,9 +46,9 @@ struct SliceLaneStats {
 }
 
 @inline(__always)
-func sliceLaneStats<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ s: Slice) -> SliceLaneStats {
+func sliceLaneStats<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ s: Slice, min: Bool = false) -> SliceLaneStats {
     let ninf = DV(repeating: -.infinity), inf = DV(repeating: .infinity)
-    var m = ninf
+    var m = ninf, lo = inf
     var nan = DV(repeating: 0), infs = DV(repeating: 0)
     var j = 0
     while j < s.n {
@@ -56,11 +57,13 @@ func sliceLaneStats<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ s: Slice) -> Slic
         nan = nan.replacing(with: 1, where: v .!= v)
         infs += DV(repeating: 1).replacing(with: 0, where: v .!= inf)
         m = vmax(m, v)
+        // The minimum without the padding: the last partial vector read again, padded with +inf.
+        if min { lo = vmin(lo, c == 8 ? v : sliceLanes(x, s, j, c, pad: .infinity)) }
         j += 8
     }
     var k = 0.0
     for i in 0..<8 { k += infs[i] }
-    return SliceLaneStats(max: hmax(m), nan: hmax(nan) != 0, posInf: Int(k))
+    return SliceLaneStats(max: hmax(m), min: min ? hmin(lo) : -.infinity, nan: hmax(nan) != 0, posInf: Int(k))
 }
 
 /// A lane-wise sum of terms that may be +inf or NaN, folded in a fixed lane order: the
