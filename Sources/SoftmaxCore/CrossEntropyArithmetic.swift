@@ -75,8 +75,11 @@ package func expShifted(_ z: (hi: Double, lo: Double)) -> Double {
 extension CompensatedSumWithSpecials {
     /// Adds c (m - x) for the shifted logit z = x - m (an exact pair, a zero low part when not
     /// finite): each part's product on its own, so the sum keeps the pair's digits.
+    /// A zero coefficient adds nothing, also at a -inf logit, where the product would be
+    /// 0·inf = NaN (docs/design.md, "Cross-entropy", special values).
     @inlinable @inline(__always)
     package mutating func addShift(coefficient c: Double, _ z: (hi: Double, lo: Double)) {
+        if c == 0 { return }
         add(-(c * z.hi))
         if z.lo != 0 { add(-(c * z.lo)) }
     }
@@ -136,16 +139,19 @@ package func coefficientLoss(total a: Double, logSum l: (hi: Double, lo: Double)
     static func * (a: Self, b: Self) -> Self
     static func / (a: Self, b: Self) -> Self
     static var zero: Self { get }
+    static var one: Self { get }
     /// `other` where `probe` is zero, this value elsewhere.
     func replacing(with other: Self, whereZero probe: Self) -> Self
 }
 
 extension Double: SampleLanes {
+    @inlinable @inline(__always) package static var one: Double { 1 }
     @inlinable @inline(__always)
     package func replacing(with other: Double, whereZero probe: Double) -> Double { probe == 0 ? other : self }
 }
 
 extension SIMD8: SampleLanes where Scalar == Double {
+    @inlinable @inline(__always) package static var one: SIMD8<Double> { SIMD8(repeating: 1) }
     @inlinable @inline(__always)
     package func replacing(with other: SIMD8<Double>, whereZero probe: SIMD8<Double>) -> SIMD8<Double> {
         replacing(with: other, where: probe .== 0)
@@ -153,10 +159,13 @@ extension SIMD8: SampleLanes where Scalar == Double {
 }
 
 /// The loss of an integer target without smoothing, w_y (L + (m - x_y)), as
-/// w ((L_hi - z_hi) + (L_lo - z_lo)) for z = x_y - m <= 0: two non-negative terms.
+/// w ((L_hi - z_hi) + (L_lo - z_lo)) for z = x_y - m <= 0: two non-negative terms. A zero weight
+/// gives 0 also at a -inf target logit, where the product would be 0·inf = NaN: the sum d >= 0
+/// is taken as 0 where w + 1/d is 0, that is where w = 0 and d = +inf (a NaN d stays NaN).
 @inlinable @inline(__always)
 package func labelLoss<V: SampleLanes>(weight w: V, logSum l: (hi: V, lo: V), shift z: (hi: V, lo: V)) -> V {
-    w * ((l.hi - z.hi) + (l.lo - z.lo))
+    let d = (l.hi - z.hi) + (l.lo - z.lo)
+    return w * d.replacing(with: .zero, whereZero: w + .one / d)
 }
 
 /// The gradient of an integer target without smoothing, for a = w_y / divisor, S = `sum` and

@@ -515,3 +515,22 @@ def test_against_torch():
         loss, g = ssm.cross_entropy_with_grad(x, y, axis=1, weight=w, label_smoothing=eps, reduction=red)
         np.testing.assert_allclose(loss, lt.detach().numpy(), rtol=1e-12)
         np.testing.assert_allclose(g, xt.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows", [1, 8])
+def test_zero_class_weight_at_minus_inf_target_contributes_zero(dtype, rows):
+    # The target's logit is -inf and its class weight 0: the loss is 0, the limit (PyTorch's
+    # 0·inf is NaN), as for a zero sample weight; found by the fuzzer on a [3, 17, 3] case.
+    # Eight rows take the vector kernel, one the scalar one; smoothing leaves the zero
+    # coefficient's term out too, and NaN logits still give NaN.
+    row = [-416.0, 0.0, 0.0, -np.inf, 404.0, 500.0, -4.0, 364.0]
+    w = np.array([0.5, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.5], dtype)
+    x = np.array([row] * rows, dtype)
+    loss, grad = ssm.cross_entropy_with_grad(x, [3] * rows, weight=w, reduction="none")
+    assert np.array_equal(loss, np.zeros(rows, dtype))
+    assert np.all(np.isfinite(grad))
+    smoothed = ssm.cross_entropy(x, [3] * rows, weight=w, reduction="none", label_smoothing=0.1)
+    assert np.all(np.isfinite(smoothed)) and np.all(smoothed > 0)
+    x[0, 0] = np.nan
+    assert np.isnan(ssm.cross_entropy(x, [3] * rows, weight=w, reduction="none")[0])
