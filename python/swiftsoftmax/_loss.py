@@ -304,7 +304,8 @@ def cross_entropy(logits: npt.ArrayLike, target: npt.ArrayLike, *, axis: int = -
     With ``log p = log_softmax(logits)``, C classes and ε = `label_smoothing`:
 
     * class indices: ``l_n = (1-ε)·(-w[y_n] log p[n, y_n]) + (ε/C)·Σ_c (-w[c] log p[n, c])``,
-      ``l_n = 0`` where ``y_n == ignore_index``;
+      ``l_n = 0`` where ``y_n == ignore_index`` (terms with ``w = 0`` are 0 even where
+      ``log p = -inf``);
     * probabilities: ``l_n = -Σ_c w[c] q'[n, c] log p[n, c]`` with ``q' = (1-ε) q + ε/C``
       (terms with ``q' w = 0`` are 0 even where ``log p = -inf``).
 
