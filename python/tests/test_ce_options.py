@@ -471,3 +471,14 @@ def test_linear_cross_entropy_passes_the_options_through(dtype, reduction):
         ssm.linear_cross_entropy(x, w, y, softcap=0.0)
     with pytest.raises(ValueError, match="z_loss"):
         ssm.linear_cross_entropy(x, w, y, z_loss=-1.0)
+
+
+def test_lse_of_a_cancelling_row_keeps_two_ulp():
+    # max < 0 and m + log S cancelling by a factor 1.9 (log S = 0.45, lse = 0.238): the lse's
+    # libm exp terms were 2.56 ULP off before the double-double sum took such rows too (found
+    # by test_options_against_mpmath's search).
+    mpmath.mp.dps = 50
+    x = np.array([[-1.5541297297213503, -2.0272169650880625, -0.21347303936220588, -2.1355486369749963]])
+    _, _, lse = run(x, np.array([0]), reduction="none")
+    ref = mpmath.log(sum(mpmath.exp(mpmath.mpf(float(v))) for v in x[0]))
+    assert ulps(lse, [ref], np.float64).max() <= 2
