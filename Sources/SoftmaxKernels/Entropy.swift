@@ -161,17 +161,13 @@ func entropySums<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ s: Slice, _ st: Sl
     // A Double slice within 745 of its maximum at temperature 1 takes s = x - max by the
     // cheapest exact form and an exp without its clamp, as the float64 rows' exp pass does
     // (`raddstoreexpminusmaxContiguous`, Passes.swift): the same s and terms.
-    if T.self == Double.self && pb.temperature == 1 && st.min - st.max >= -745 {
-        #if !(arch(x86_64) && SSM_AVX512F)
-        switch ShiftFormChoice(leader: st.max, min: st.min, spread: -745) {
-        case .maxLeads: return entropySums(pb, s, st.max, MaxLeads.self)
-        case .entryLeads: return entropySums(pb, s, st.max, EntryLeads.self)
-        case .twoSum: break
-        }
-        #endif
-        return entropySums(pb, s, st.max, TwoSumInRange.self)
+    let unclamped = T.self == Double.self && pb.temperature == 1
+    switch unclamped ? ShiftFormChoice.unclampedDouble(max: st.max, min: st.min) : nil {
+    case .maxLeads: return entropySums(pb, s, st.max, MaxLeads.self)
+    case .entryLeads: return entropySums(pb, s, st.max, EntryLeads.self)
+    case .twoSum: return entropySums(pb, s, st.max, TwoSumInRange.self)
+    case nil: return entropySums(pb, s, st.max, TwoSumShift.self)
     }
-    return entropySums(pb, s, st.max, TwoSumShift.self)
 }
 
 @inline(__always)

@@ -235,25 +235,17 @@ func raddstoreexpminusmaxContiguous<T: SoftmaxScalar>(
     // made inside, the sums were kept on the stack and the temperature tested every step.
     @inline(__always) func run<L: ChunkLanes>(_: L.Type) -> CompensatedSum {
         if t != 1 { return raddstoreexpminusmaxContiguous(x, y, n, st, t, invT, L.self, TwoSumShift.self, ahead) }
-        // A Double row whose entries all lie within 745 of its maximum (no -inf, no NaN: the
-        // difference is then not >= -745) needs no clamp in exp, which then leaves out its test
-        // and zeroing: the same results.
-        if T.self == Double.self && st.rowMin - st.max[0] >= -745 {
-            #if !(arch(x86_64) && SSM_AVX512F)
-            // x - max by the cheapest exact form the row's extremes allow (`ShiftFormChoice`),
-            // as the Float rows and `vlogfinalizeDouble` choose it: the same d and e as TwoSum.
-            // On AVX2 float64 softmax 4096x1000 2.05 -> 1.87 ns an element, logsumexp 1.86 ->
-            // 1.65, one thread; on AVX-512, whose table exp is shorter, log results were 4-5%
-            // slower (16384x128), so it keeps TwoSum.
-            switch ShiftFormChoice(leader: st.max[0], min: st.rowMin, spread: -745) {
-            case .maxLeads: return raddstoreexpminusmaxContiguous(x, y, n, st, 1, 1, L.self, MaxLeads.self, ahead)
-            case .entryLeads: return raddstoreexpminusmaxContiguous(x, y, n, st, 1, 1, L.self, EntryLeads.self, ahead)
-            case .twoSum: break
-            }
-            #endif
-            return raddstoreexpminusmaxContiguous(x, y, n, st, 1, 1, L.self, TwoSumInRange.self, ahead)
+        // A Double row within 745 of its maximum: exp without its clamp (its test and zeroing
+        // left out, the same results), x - max by the cheapest exact form the row's extremes
+        // allow, as the Float rows and `vlogfinalizeDouble` choose it: the same d and e as
+        // TwoSum (on AVX2 float64 softmax 4096x1000 2.05 -> 1.87 ns an element, logsumexp 1.86
+        // -> 1.65, one thread).
+        switch T.self == Double.self ? ShiftFormChoice.unclampedDouble(max: st.max[0], min: st.rowMin) : nil {
+        case .maxLeads: return raddstoreexpminusmaxContiguous(x, y, n, st, 1, 1, L.self, MaxLeads.self, ahead)
+        case .entryLeads: return raddstoreexpminusmaxContiguous(x, y, n, st, 1, 1, L.self, EntryLeads.self, ahead)
+        case .twoSum: return raddstoreexpminusmaxContiguous(x, y, n, st, 1, 1, L.self, TwoSumInRange.self, ahead)
+        case nil: return raddstoreexpminusmaxContiguous(x, y, n, st, 1, 1, L.self, TwoSumShift.self, ahead)
         }
-        return raddstoreexpminusmaxContiguous(x, y, n, st, 1, 1, L.self, TwoSumShift.self, ahead)
     }
     if T.self == Float.self { return topsApart ? run(PlainRestLanes.self) : run(PlainLanes.self) }
     if topsApart && y == nil {
