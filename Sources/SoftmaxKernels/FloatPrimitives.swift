@@ -21,14 +21,20 @@ func maxKeeping(_ v: FV, _ m: FV) -> FV {
     #endif
 }
 
-/// 1 / v to about 2^-28 relative for normal positive v: one `vrcp14ps` (2^-14) and a Newton
-/// step (two FMAs) on AVX-512, in place of a division whose throughput is a sixth of theirs; a
-/// division elsewhere. For callers that correct the quotient by its remainder anyway.
+/// 1 / v to about 2^-22 relative or better for normal positive v, for callers that correct
+/// the quotient by its remainder anyway: the hardware's estimate and a Newton step (two FMAs)
+/// in place of a division (whose throughput is a sixth of theirs on AVX-512): `vrcp14ps`
+/// (2^-14, to about 2^-28) on AVX-512, `vrcpps` on AVX2 (1.5·2^-12, to about 2^-22.8; its
+/// bits differ between processors, so the result may differ in its last bits too); a
+/// division on the baseline tier.
 @inline(__always)
 func reciprocalApprox(_ v: FV) -> FV {
     #if arch(x86_64) && SSM_AVX512F
     let r = _mm512_rcp14_ps(v)
     return fmadd(r, fmadd(-v, r, FV(repeating: 1)), r)
+    #elseif arch(x86_64) && SSM_AVX2
+    let r = _mm256_rcp_ps(v)
+    return _mm256_fmadd_ps(r, _mm256_fnmadd_ps(v, r, FV(repeating: 1)), r)
     #else
     return FV(repeating: 1) / v
     #endif
@@ -40,6 +46,8 @@ func reciprocalApprox(_ v: FV) -> FV {
 func fnmadd(_ a: FV, _ b: FV, _ c: FV) -> FV {
     #if arch(x86_64) && SSM_AVX512F
     return _mm512_fnmadd_ps(a, b, c)
+    #elseif arch(x86_64) && SSM_AVX2
+    return _mm256_fnmadd_ps(a, b, c)
     #else
     return c.addingProduct(-a, b)
     #endif
