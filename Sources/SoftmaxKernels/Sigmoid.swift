@@ -405,14 +405,6 @@ func vlog1pPair(_ uh: DV, _ ul: DV) -> (hi: DV, lo: DV) {
 }
 
 #if SSM_FMA
-/// The argument reduction of a Float pair exp (`vexpfPairByTable`): what its first steps hand to
-/// the rest.
-struct ExpfReduction {
-    var t: FV
-    var k: FV
-    var r: FV
-}
-
 /// An elementwise Float-lane function as three stages (the exp's reduction, the rest of the exp,
 /// the function of it), for `floatLanesStaged`.
 protocol FloatLaneStages {
