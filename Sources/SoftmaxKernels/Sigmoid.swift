@@ -20,7 +20,7 @@ import _Builtin_intrinsics.intel
 // in Float (`vexpfPairByTable`). The log-sigmoid takes log1p from a table of log(c) for c near
 // 1/(1 + e), with no division: in Float lanes for Float on the FMA tiers
 // (`logSigmoidFloatLanes`: 32 entries on AVX-512, 8 on AVX2), in Double lanes with log(c) as a
-// pair for Double on AVX-512 (`logSigmoidByTable`).
+// pair for Double on AVX-512 (`logSigmoidFromPair`).
 
 extension Kernels {
     /// The logistic sigmoid of `count` elements; `y` may be `x` exactly.
@@ -33,7 +33,7 @@ extension Kernels {
             #endif
         } else {
             #if arch(x86_64) && SSM_AVX512F
-            sigmoidByTableMap(x.as(Double.self), y.as(Double.self), count)
+            doubleLanesStaged(x.as(Double.self), y.as(Double.self), count, SigmoidByTableStages.self)
             #else
             doubleLanesMap(x.as(Double.self), y.as(Double.self), count, SigmoidLanes.self)
             #endif
@@ -50,7 +50,7 @@ extension Kernels {
             #endif
         } else {
             #if arch(x86_64) && SSM_AVX512F
-            doubleLanesMap(x.as(Double.self), y.as(Double.self), count, LogSigmoidByTableLanes.self)
+            doubleLanesStaged(x.as(Double.self), y.as(Double.self), count, LogSigmoidByTableStages.self)
             #else
             doubleLanesMap(x.as(Double.self), y.as(Double.self), count, LogSigmoidLanes.self)
             #endif
@@ -72,12 +72,12 @@ enum LogSigmoidLanes: DoubleLaneFunction {
     @inline(__always) static func apply<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV { logSigmoidLanes(T.self, v) }
 }
 
-/// y = F(x) elementwise over `n` values of T in Double lanes. Each step loads before it
-/// stores, so `y` may be `x`. One vector a step, but two on AVX2 (the Doubles' functions there,
-/// whose exp reads a table: sigmoid 2.13 -> 2.01 ns an element, log-sigmoid 4.58 -> 4.42, one
-/// thread): elsewhere the functions are long enough for the processor to overlap successive
-/// steps (AVX-512's log-sigmoid took 10% longer with two), and on the baseline tier two copies
-/// of log-sigmoid's left its exp's coefficient arrays unfolded (a heap object per step).
+/// y = F(x) elementwise over `n` values of T in Double lanes, where AVX-512 does not run its
+/// stages (`doubleLanesStaged`). Each step loads before it stores, so `y` may be `x`. One vector a
+/// step, but two on AVX2 (the Doubles' functions there, whose exp reads a table: sigmoid 2.13 ->
+/// 2.01 ns an element, log-sigmoid 4.58 -> 4.42, one thread; the stages, with twice the values
+/// live in sixteen registers, were 3% slower than that), and on the baseline tier two copies of
+/// log-sigmoid's left its exp's coefficient arrays unfolded (a heap object per step).
 @inline(__always)
 func doubleLanesMap<T: SoftmaxScalar, F: DoubleLaneFunction>(
     _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ n: Int, _: F.Type
@@ -97,6 +97,44 @@ func doubleLanesMap<T: SoftmaxScalar, F: DoubleLaneFunction>(
     }
     if i < n { T.storePartial(F.apply(T.self, T.loadPartial(x + i, count: n - i, pad: 0)), y + i, count: n - i) }
 }
+
+#if arch(x86_64) && SSM_AVX512F
+/// An elementwise function of eight Doubles as two stages (exp(-|v|), then the function of it),
+/// for `doubleLanesStaged` (AVX-512 only).
+protocol DoubleLaneStages {
+    associatedtype Exp
+    static func exp(_ v: DV) -> Exp
+    static func finish(_ v: DV, _ e: Exp) -> DV
+}
+
+/// y = F(x) elementwise over `n` Doubles, each step running one vector's exp and the previous
+/// vector's quotient or logarithm (as `floatLanesStaged`, whose reasons apply). Each vector takes
+/// the same operations in any position, so the same bits; each is loaded before any result at or
+/// after it is stored, so `y` may be `x`.
+@inline(__always)
+func doubleLanesStaged<S: DoubleLaneStages>(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ n: Int, _: S.Type) {
+    @inline(__always) func whole(_ v: DV) -> DV { S.finish(v, S.exp(v)) }
+    var i = 0
+    if n >= 16 {
+        var a = Double.load8(x)
+        var ea = S.exp(a)
+        i = 8
+        while i + 8 <= n {
+            let b = Double.load8(x + i)
+            let eb = S.exp(b)
+            Double.store8(S.finish(a, ea), y + i - 8)
+            (a, ea) = (b, eb)
+            i += 8
+        }
+        Double.store8(S.finish(a, ea), y + i - 8)
+    }
+    while i + 8 <= n {
+        Double.store8(whole(Double.load8(x + i)), y + i)
+        i += 8
+    }
+    if i < n { Double.storePartial(whole(Double.loadPartial(x + i, count: n - i, pad: 0)), y + i, count: n - i) }
+}
+#endif
 
 /// -|v|, by setting the sign bit.
 @inline(__always)
@@ -171,22 +209,14 @@ func vexpForFloatByTable(_ d: DV) -> DV {
 #endif
 
 #if arch(x86_64) && SSM_AVX512F
-/// `vsigmoid` of Doubles on AVX-512: `sigmoidByTable`, two vectors a step (the two chains
-/// overlap where one left the FMA ports waiting on its division), the tail by a padded vector.
-@inline(__always)
-func sigmoidByTableMap(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ n: Int) {
-    var i = 0
-    while i + 16 <= n {
-        let a = Double.load8(x + i), b = Double.load8(x + i + 8)
-        Double.store8(sigmoidByTable(a), y + i)
-        Double.store8(sigmoidByTable(b), y + i + 8)
-        i += 16
+/// The float64 sigmoid on AVX-512 (`sigmoidFromParts`) in two stages: exp(-v)'s parts, then the
+/// quotient.
+enum SigmoidByTableStages: DoubleLaneStages {
+    @_transparent static func exp(_ v: DV) -> (kf: DV, tHi: DV, rest: DV) {
+        let z = _mm512_min_pd(DV(repeating: 750), _mm512_max_pd(DV(repeating: -40), -v))
+        return expByTableParts(z, DV(repeating: 0), roundedReduction: true)
     }
-    if i + 8 <= n {
-        Double.store8(sigmoidByTable(Double.load8(x + i)), y + i)
-        i += 8
-    }
-    if i < n { Double.storePartial(sigmoidByTable(Double.loadPartial(x + i, count: n - i, pad: 0)), y + i, count: n - i) }
+    @_transparent static func finish(_ v: DV, _ e: (kf: DV, tHi: DV, rest: DV)) -> DV { sigmoidFromParts(e.kf, e.tHi, e.rest) }
 }
 
 /// sigmoid of eight Doubles as one quotient with an exact numerator: exp(-v) = 2^K (tHi + rest)
@@ -200,11 +230,11 @@ func sigmoidByTableMap(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Dou
 /// as before). -v is taken within [-40, 750]: below -40 every sigmoid rounds to 1, above 750 the
 /// result, below 2^-1082, is +0. NaN passes both bounds (`vmaxpd`/`vminpd` return their
 /// second operand) and every step, so NaN lanes give NaN.
-@inline(__always)
-func sigmoidByTable(_ v: DV) -> DV {
+/// (This is the second stage, from exp(-v)'s parts, kf = k; `SigmoidByTableStages.exp` is the
+/// first.)
+@_transparent
+func sigmoidFromParts(_ kf: DV, _ tHi: DV, _ rest: DV) -> DV {
     let one = DV(repeating: 1)
-    let z = _mm512_min_pd(DV(repeating: 750), _mm512_max_pd(DV(repeating: -40), -v))
-    let (kf, tHi, rest) = expByTableParts(z, DV(repeating: 0), roundedReduction: true)
     // vscalefpd applies 2^floor(its second operand): floor(15/16 - k/16) = -floor(k/16).
     let minusK = fmadd(kf, DV(repeating: -0.0625), DV(repeating: 0.9375))
     let p = _mm512_scalef_pd(one, minusK)
@@ -256,7 +286,7 @@ func pairQuotient(_ nh: DV, _ nl: DV, _ eh: DV, _ el: DV) -> DV {
 }
 
 /// log(sigmoid) of eight lanes, for Doubles on AVX2 and both types on the baseline tier (the
-/// others take `logSigmoidFloatLanes` and `logSigmoidByTable`): min(v, 0) - log1p(e), the
+/// others take `logSigmoidFloatLanes` and `logSigmoidFromPair`): min(v, 0) - log1p(e), the
 /// subtraction exact (TwoSum) and rounded once with log1p's low part. Below -40, log1p(e) <
 /// 2^-57 is below half an ulp of v, so the result is v itself (which also covers -inf). NaN
 /// lanes return the input.
@@ -298,8 +328,11 @@ func logSigmoidSum<V: SIMD>(big: V, small: V, rh: V, tail: V, low: V?) -> V wher
 }
 
 #if arch(x86_64) && SSM_AVX512F
-enum LogSigmoidByTableLanes: DoubleLaneFunction {
-    @inline(__always) static func apply<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV { logSigmoidByTable(v) }
+/// The float64 log-sigmoid on AVX-512 (`logSigmoidFromPair`) in two stages: exp(-|v|) as a pair,
+/// then the logarithm.
+enum LogSigmoidByTableStages: DoubleLaneStages {
+    @_transparent static func exp(_ v: DV) -> (hi: DV, lo: DV) { vexpPairByTable(minusAbs(v)) }
+    @_transparent static func finish(_ v: DV, _ e: (hi: DV, lo: DV)) -> DV { logSigmoidFromPair(v, e.hi, e.lo) }
 }
 
 /// log(sigmoid) of eight Doubles on AVX-512, `logSigmoidFloatLanes`'s steps in Double, without
@@ -317,11 +350,12 @@ enum LogSigmoidByTableLanes: DoubleLaneFunction {
 /// is within half an ulp. e = +0 from v > 745.13 on, where every step gives +0. NaN lanes
 /// (which the exp raises to -750) return the input, and so does v < -40, -inf among them (the
 /// Fast2Sums' inf - inf would be NaN), where log1p(e) < 2^-57 is below half an ulp of v.
-@inline(__always)
-func logSigmoidByTable(_ v: DV) -> DV {
+/// (This is the second stage, from e's pair eh + pairLow; `LogSigmoidByTableStages.exp` is the
+/// first.)
+@_transparent
+func logSigmoidFromPair(_ v: DV, _ eh: DV, _ pairLow: DV) -> DV {
     let zero = DV(repeating: 0)
     let d = minusAbs(v)
-    let (eh, pairLow) = vexpPairByTable(d)
     let el = pairLow.replacing(with: zero, where: d .< DV(repeating: -700))
     let index = unsafeBitCast(fmadd(eh, DV(repeating: 15), roundMagic), to: SIMD8<Int64>.self)
     let c = _mm512_permutex2var_pd(
