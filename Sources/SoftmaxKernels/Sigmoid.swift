@@ -19,7 +19,7 @@ import _Builtin_intrinsics.intel
 // on the FMA tiers runs the sigmoid in Float lanes, twice the lanes, with the same pair steps
 // in Float (`vexpfPairByTable`). The log-sigmoid takes log1p from a table of log(c) for c near
 // 1/(1 + e), with no division: in Float lanes for Float on the FMA tiers
-// (`logSigmoidFloatLanes`: 32 entries on AVX-512, 8 on AVX2), in Double lanes with log(c) as a
+// (`LogSigmoidFloatLanes`: 32 entries on AVX-512, 8 on AVX2), in Double lanes with log(c) as a
 // pair for Double on AVX-512 (`logSigmoidFromPair`).
 
 extension Kernels {
@@ -286,7 +286,7 @@ func pairQuotient(_ nh: DV, _ nl: DV, _ eh: DV, _ el: DV) -> DV {
 }
 
 /// log(sigmoid) of eight lanes, for Doubles on AVX2 and both types on the baseline tier (the
-/// others take `logSigmoidFloatLanes` and `logSigmoidFromPair`): min(v, 0) - log1p(e), the
+/// others take `LogSigmoidFloatLanes` and `logSigmoidFromPair`): min(v, 0) - log1p(e), the
 /// subtraction exact (TwoSum) and rounded once with log1p's low part. Below -40, log1p(e) <
 /// 2^-57 is below half an ulp of v, so the result is v itself (which also covers -inf). NaN
 /// lanes return the input.
@@ -335,7 +335,7 @@ enum LogSigmoidByTableStages: DoubleLaneStages {
     @_transparent static func finish(_ v: DV, _ e: (hi: DV, lo: DV)) -> DV { logSigmoidFromPair(v, e.hi, e.lo) }
 }
 
-/// log(sigmoid) of eight Doubles on AVX-512, `logSigmoidFloatLanes`'s steps in Double, without
+/// log(sigmoid) of eight Doubles on AVX-512, `LogSigmoidFloatLanes`'s steps in Double, without
 /// `vlog1pPair`'s division: e = exp(-|v|) as `vexpPairByTable`'s pair (2^-57), j = round(15 e)
 /// (the 1.5·2^52 trick; one `vpermt2pd` of a two-register table reads each of c, c - 1 and
 /// log(c) as a pair), c = 1/(1 + j/15) rounded (15/16 exactly for j = 1, the least that keeps
@@ -588,18 +588,7 @@ func vexpfPairFinish(_ reduction: ExpfReduction) -> (hi: FV, lo: FV) {
 }
 #endif
 
-/// sigmoid of a Float vector in Float arithmetic: `pairQuotient`'s idea with the pair from
-/// `vexpfPairByTable`, a reciprocal that the remainder corrects, and the remainder from nh - q
-/// rather than a split 1 + e, about 0.6 ulp (0.75 worst, near underflow). Below -104, e =
-/// exp(-104) rounds to +0, as every sigmoid there does. NaN lanes give NaN: the NaN itself,
-/// quieted and negated, carried through every step.
-@inline(__always)
-func sigmoidFloatLanes(_ v: FV) -> FV {
-    let (eh, el) = vexpfPairByTable(sigmoidExpArgument(v))
-    return sigmoidFromExp(v, eh, el)
-}
-
-/// -|v| raised to -104; NaN stays NaN.
+/// -|v| raised to -104, the argument of the sigmoids' exp; NaN stays NaN.
 @_transparent
 func sigmoidExpArgument(_ v: FV) -> FV {
     let d = unsafeBitCast(unsafeBitCast(v, to: FBits.self) | FBits(repeating: 0x8000_0000), to: FV.self)
@@ -607,7 +596,13 @@ func sigmoidExpArgument(_ v: FV) -> FV {
     return maxKeeping(FV(repeating: -104), d)
 }
 
-/// `sigmoidFloatLanes` from e = exp(-|v|) as the pair eh + el.
+/// sigmoid of a Float vector in Float arithmetic: `pairQuotient`'s idea with the pair from
+/// `vexpfPairByTable`, a reciprocal that the remainder corrects, and the remainder from nh - q
+/// rather than a split 1 + e, about 0.6 ulp (0.75 worst, near underflow). Below -104, e =
+/// exp(-104) rounds to +0, as every sigmoid there does. NaN lanes give NaN: the NaN itself,
+/// quieted and negated, carried through every step.
+/// (`SigmoidFloatLanes` runs it in stages: `vexpfPairByTable` of `sigmoidExpArgument`, then this,
+/// from e = exp(-|v|) as the pair eh + el.)
 @_transparent
 func sigmoidFromExp(_ v: FV, _ eh: FV, _ el: FV) -> FV {
     let one = FV(repeating: 1), zero = FV(repeating: 0)
@@ -657,13 +652,8 @@ enum LogSigmoidFloatLanes: FloatLaneStages {
 /// +0, and -inf gives -inf (the Fast2Sums' inf - inf would be NaN): both are min(v, 0), chosen
 /// by |v - 362.5| > 382.63318 (its other side, v < -20.13, gives v there anyway). NaN lanes give
 /// NaN.
-@inline(__always)
-func logSigmoidFloatLanes(_ v: FV) -> FV {
-    let (eh, pairLow) = vexpfPairByTable(sigmoidExpArgument(v))
-    return logSigmoidFromExp(v, eh, pairLow)
-}
-
-/// `logSigmoidFloatLanes` from e = exp(-|v|) as the pair eh + pairLow.
+/// (`LogSigmoidFloatLanes` runs it in stages: `vexpfPairByTable` of `sigmoidExpArgument`, then
+/// this, from e = exp(-|v|) as the pair eh + pairLow.)
 @_transparent
 func logSigmoidFromExp(_ v: FV, _ eh: FV, _ pairLow: FV) -> FV {
     let zero = FV(repeating: 0)
@@ -689,7 +679,7 @@ func logSigmoidFromExp(_ v: FV, _ eh: FV, _ pairLow: FV) -> FV {
 }
 
 #if arch(x86_64) && SSM_AVX512F
-/// c, c - 1 and log(c) of entry j = round(31 e) for e in [0, 1], as `logSigmoidFloatLanes`
+/// c, c - 1 and log(c) of entry j = round(31 e) for e in [0, 1], as `LogSigmoidFloatLanes`
 /// describes: two-register tables of 32 Floats, one `vpermt2ps` each (the shuffle port is idle,
 /// so c - 1, exact, is read rather than computed).
 @inline(__always)
@@ -723,7 +713,7 @@ func log1pTailRatio(_ rh: FV, _ r2: FV) -> FV {
           fmadd(rh, FV(repeating: 0x1.555554p-2), FV(repeating: -0.5)))
 }
 #else
-/// c, c - 1 and log(c) of entry j = round(7 e) for e in [0, 1], as `logSigmoidFloatLanes`
+/// c, c - 1 and log(c) of entry j = round(7 e) for e in [0, 1], as `LogSigmoidFloatLanes`
 /// describes: tables of eight Floats, one `vpermps` each. (Thirty-two entries, as on AVX-512,
 /// would take four `vpermps` and three blends per table; eight cost two more FMAs in g.)
 @inline(__always)
