@@ -89,8 +89,8 @@ func anyLane(_ m: FMask) -> Bool {
     return (c[0] | c[1]) != 0
 }
 
-/// The argument reduction of a table exp (`vexpfReduction`, `vexpfPairReduction`): what its
-/// first steps hand to the rest, so that a loop can run them a vector ahead.
+/// The argument reduction of a table exp (`vexpfPairReduction`, and on AVX2 `vexpfReduction`):
+/// what its first steps hand to the rest, so that a loop can run them a vector ahead.
 struct ExpfReduction {
     var t: FV
     var k: FV
@@ -145,12 +145,6 @@ func exp2Sixteenths(_ index: SIMD8<Int64>) -> (hi: FV, lo: FV) {
 /// before that rounding, in thirteen operations (docs/performance.md, "Float rows").
 @inline(__always)
 func vexpfByTable(_ d: FV, _ e: FV, exact: Bool = false) -> FV {
-    vexpfFinish(vexpfReduction(d, e, exact: exact))
-}
-
-/// `vexpfByTable`'s first steps: t (k and j in its bits), k/16 and r + c.
-@_transparent
-func vexpfReduction(_ d: FV, _ e: FV, exact: Bool = false, normal: Bool = false) -> ExpfReduction {
     let magic = FV(repeating: 0x1.8p23)
     let t = fmadd(d, FV(repeating: 0x1.715476p+4), magic)
     // k/16 exactly in one FMA (t - magic is the integer k): both the reduction's multiplier and
@@ -159,13 +153,6 @@ func vexpfReduction(_ d: FV, _ e: FV, exact: Bool = false, normal: Bool = false)
     let rHi = fmadd(k16, FV(repeating: -0x1.62e430p-1), d)
     // Without e, the low part of k·ln2/16 is added in the same FMA (one rounding, as before).
     let r = exact ? fmadd(k16, FV(repeating: 0x1.05c610p-29), rHi) : rHi + fmadd(k16, FV(repeating: 0x1.05c610p-29), e)
-    return ExpfReduction(t: t, k: k16, r: r)
-}
-
-/// `vexpfByTable`'s other steps, from its reduction.
-@_transparent
-func vexpfFinish(_ reduction: ExpfReduction, normal: Bool = false) -> FV {
-    let (t, k16, r) = (reduction.t, reduction.k, reduction.r)
     let q = fmadd(r * r, fmadd(r, FV(repeating: 0x1.55559ap-3), FV(repeating: 0x1.00022p-1)), r)
     // t's low four bits are k mod 16, the index vpermps reads.
     let index = unsafeBitCast(t, to: SIMD8<Int64>.self)
