@@ -497,62 +497,86 @@ private func raddstoreexpminusmaxFloat<F: ShiftForm, A: TopsHandling, P: Prefetc
     _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>?, _ n: Int, max: Float, _ form: F.Type, _: A.Type,
     bias: Float = 1, _ ahead: PrefetchAhead, _: P.Type
 ) -> CompensatedSum {
-    let topsApart = A.apart
-    let m = FV(repeating: max)
     var row: CompensatedSum? = nil
     var i = 0
     repeat {
         let end = Swift.min(n, i + rowChunkLength)
-        var acc = topsApart ? FloatLaneCompensatedSum(biased: false) : FloatLaneCompensatedSum(bias: bias)
-        #if arch(x86_64) && SSM_AVX2 && !SSM_AVX512F
-        if i + 2 * floatLanes <= end {
-            // Two vectors' stages a step: this vector's reduction, the previous one's exp (see
-            // `floatLanesStaged`); the terms are stored and added in the same order. On AVX2
-            // only: 3-5% less time there (float32 softmax 4096x1000 0.50 -> 0.47 ns an element,
-            // one thread), 10-15% more on AVX-512, whose exp is shorter.
-            var a = UnsafeRawPointer(x + i).loadUnaligned(as: FV.self)
-            var ra = F.expReduction(a, m)
-            i += floatLanes
-            while i + floatLanes <= end {
-                let b = UnsafeRawPointer(x + i).loadUnaligned(as: FV.self)
-                let rb = F.expReduction(b, m)
-                let p = F.expFinish(ra)
-                accumulate(p, a, m, topsApart: topsApart, &acc)
-                if let y { UnsafeMutableRawPointer(y + i - floatLanes).storeBytes(of: p, as: FV.self) }
-                if P.on { ahead.fetch(i - floatLanes) }
-                (a, ra) = (b, rb)
-                i += floatLanes
-            }
+        let acc = expChunkLanes(x, y, i..<end, max: max, form, A.self, bias: bias, ahead, P.self)
+        let lanes = acc.total
+        merge(&row, A.apart ? chunkTotal(LaneCompensatedSum(hi: lanes, lo: DV(repeating: 0)), widenSum(acc.tops), plainLanes: true)
+                            : plainTotal(lanes))
+        i = end
+    } while i < n
+    return row!
+}
+
+/// The unshifted exp pass (`unshiftedBias`) of a Float row of at most `rowChunkLength` entries
+/// and at most 256, whose next row needs no fetching: exp(x) stored to `y` (when given) and
+/// summed on lanes biased by `bias`, the lanes returned in Double without the bias and not
+/// reduced. `plainTotals` reduces eight rows' lanes at once, each as `plainTotal` would: a row's
+/// own reduction is a chain of dependent steps that a row of 128 Floats waited on for about
+/// an eighth of its time (docs/performance.md, "Float rows").
+@inline(__always)
+func raddstoreexpLanesFloat(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>?, _ n: Int, bias: Float) -> DV {
+    expChunkLanes(x, y, 0..<n, max: 0, NoShift.self, TopsIncluded.self, bias: bias, PrefetchAhead(), NoPrefetch.self).total
+}
+
+/// exp(x - max) of one chunk of a row (`chunk`, at most `rowChunkLength` entries), stored to `y`
+/// (when given) and summed on the lanes returned.
+@inline(__always)
+private func expChunkLanes<F: ShiftForm, A: TopsHandling, P: Prefetching>(
+    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>?, _ chunk: Range<Int>, max: Float, _ form: F.Type, _: A.Type,
+    bias: Float, _ ahead: PrefetchAhead, _: P.Type
+) -> FloatLaneCompensatedSum {
+    let topsApart = A.apart
+    let m = FV(repeating: max)
+    var i = chunk.lowerBound
+    let end = chunk.upperBound
+    var acc = topsApart ? FloatLaneCompensatedSum(biased: false) : FloatLaneCompensatedSum(bias: bias)
+    #if arch(x86_64) && SSM_AVX2 && !SSM_AVX512F
+    if i + 2 * floatLanes <= end {
+        // Two vectors' stages a step: this vector's reduction, the previous one's exp (see
+        // `floatLanesStaged`); the terms are stored and added in the same order. On AVX2
+        // only: 3-5% less time there (float32 softmax 4096x1000 0.50 -> 0.47 ns an element,
+        // one thread), 10-15% more on AVX-512, whose exp is shorter.
+        var a = UnsafeRawPointer(x + i).loadUnaligned(as: FV.self)
+        var ra = F.expReduction(a, m)
+        i += floatLanes
+        while i + floatLanes <= end {
+            let b = UnsafeRawPointer(x + i).loadUnaligned(as: FV.self)
+            let rb = F.expReduction(b, m)
             let p = F.expFinish(ra)
             accumulate(p, a, m, topsApart: topsApart, &acc)
             if let y { UnsafeMutableRawPointer(y + i - floatLanes).storeBytes(of: p, as: FV.self) }
             if P.on { ahead.fetch(i - floatLanes) }
-        }
-        #endif
-        while i + floatLanes <= end {
-            let p = expMinusMax(UnsafeRawPointer(x + i).loadUnaligned(as: FV.self), m, form, topsApart: topsApart, &acc)
-            if let y { UnsafeMutableRawPointer(y + i).storeBytes(of: p, as: FV.self) }
-            if P.on { ahead.fetch(i) }
+            (a, ra) = (b, rb)
             i += floatLanes
         }
-        if i < end {
-            // The padding (-inf) needs the clamping form; the true lanes get the same terms.
-            // Unshifted, the padding is -104, whose exp is +0 (`padded`), and each term is the one
-            // the same entry gets in a full vector (which `unshiftedMaxTerms` recomputes). The term
-            // is computed apart from the sum, so that the sum's lanes stay in registers (passed to
-            // a call with it, they went through the stack, and so did every row's total).
-            let c = end - i
-            let v = loadFloats(x + i, count: c, pad: F.exact ? -104 : -.infinity)
-            let p = F.exact ? F.expMinusMax(v, m, padded: true) : TwoSumShift.expMinusMax(v, m)
-            accumulate(p, v, m, topsApart: topsApart, &acc)
-            if let y { storeFloats(p, y + i, count: c) }
-            i = end
-        }
-        let lanes = acc.total
-        merge(&row, topsApart ? chunkTotal(LaneCompensatedSum(hi: lanes, lo: DV(repeating: 0)), widenSum(acc.tops), plainLanes: true)
-                              : plainTotal(lanes))
-    } while i < n
-    return row!
+        let p = F.expFinish(ra)
+        accumulate(p, a, m, topsApart: topsApart, &acc)
+        if let y { UnsafeMutableRawPointer(y + i - floatLanes).storeBytes(of: p, as: FV.self) }
+        if P.on { ahead.fetch(i - floatLanes) }
+    }
+    #endif
+    while i + floatLanes <= end {
+        let p = expMinusMax(UnsafeRawPointer(x + i).loadUnaligned(as: FV.self), m, form, topsApart: topsApart, &acc)
+        if let y { UnsafeMutableRawPointer(y + i).storeBytes(of: p, as: FV.self) }
+        if P.on { ahead.fetch(i) }
+        i += floatLanes
+    }
+    if i < end {
+        // The padding (-inf) needs the clamping form; the true lanes get the same terms.
+        // Unshifted, the padding is -104, whose exp is +0 (`padded`), and each term is the one
+        // the same entry gets in a full vector (which `unshiftedMaxTerms` recomputes). The term
+        // is computed apart from the sum, so that the sum's lanes stay in registers (passed to
+        // a call with it, they went through the stack, and so did every row's total).
+        let c = end - i
+        let v = loadFloats(x + i, count: c, pad: F.exact ? -104 : -.infinity)
+        let p = F.exact ? F.expMinusMax(v, m, padded: true) : TwoSumShift.expMinusMax(v, m)
+        accumulate(p, v, m, topsApart: topsApart, &acc)
+        if let y { storeFloats(p, y + i, count: c) }
+    }
+    return acc
 }
 
 /// vscale of a contiguous Float piece: y = y * scale, rounded once from y·(hi + lo), where the

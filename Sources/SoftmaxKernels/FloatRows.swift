@@ -21,18 +21,22 @@ func softmaxRowsFloat(
     _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, rows: Range<Int>, log: Bool,
     general: (Int) -> Void
 ) {
-    withUnsafeTemporaryAllocation(of: Double.self, capacity: 24) { scratch in
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: 88) { scratch in
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { extremes in
-            let his = scratch.baseAddress!, los = his + 8, negTops = his + 16
+            let his = scratch.baseAddress!, los = his + 8, negTops = his + 16, lanes = his + 24
             let maxima = extremes.baseAddress!, minima = maxima + 8
             // `unshiftedMaxTerms` reads a whole Float vector from maxima, every lane defined.
             extremes.initialize(repeating: 0)
+            // `plainTotals` reads every row's lanes, those of rows summed apart included.
+            (lanes).initialize(repeating: 0, count: 64)
             let group = n <= groupedRow(Float.self) ? 8 : 1
+            let lanesLeft = group == 8 && n <= 256 && n <= rowChunkLength
             var u = rows.lowerBound
             while u < rows.upperBound {
                 let count = Swift.min(group, rows.upperBound - u)
                 var done: UInt8 = 0  // rows handed to `general`
                 var unshifted: UInt8 = 0  // rows summed without a shift
+                var unreduced: UInt8 = 0  // rows whose lanes are in `lanes`, reduced together
                 // Where the exp keeps NaN, NaN shows in the sum (every form keeps a NaN term
                 // NaN), and the maximum pass does not look for it.
                 @inline(__always) func rowStats(_ k: Int) {
@@ -64,6 +68,14 @@ func softmaxRowsFloat(
                     // first), where it fits in the L2 cache beside this one; none for rows of up
                     // to 256, which the hardware's prefetcher keeps up with (16384x128 softmax
                     // took 11% longer with the hints' tests in its loop).
+                    if lanesLeft, let bias {
+                        let lane = raddstoreexpLanesFloat(xr, log ? nil : y + (u + k) * n, n, bias: bias)
+                        UnsafeMutableRawPointer(lanes + 8 * k).storeBytes(of: lane, as: DV.self)
+                        unreduced |= 1 << k
+                        unshifted |= 1 << k
+                        negTops[k] = -Double(top)
+                        continue
+                    }
                     let next = u + k + (maxFirst ? count : 1)
                     let ahead = n <= 256 ? PrefetchAhead()
                                          : rowsAhead(x, log ? y : nil, n, row: u + k, next: next, end: rows.upperBound)
@@ -88,7 +100,20 @@ func softmaxRowsFloat(
                     his[k] = p.hi
                     los[k] = p.lo
                 }
-                let hi = UnsafeRawPointer(his).loadUnaligned(as: DV.self), lo = UnsafeRawPointer(los).loadUnaligned(as: DV.self)
+                var hi = UnsafeRawPointer(his).loadUnaligned(as: DV.self)
+                let lo = UnsafeRawPointer(los).loadUnaligned(as: DV.self)
+                if unreduced != 0 {
+                    // A one-chunk row's sum has no compensation: lo stays 0.
+                    let sums = plainTotals(lanes)
+                    hi = choose(unreduced, sums, else: hi)
+                    if any(sums .!= sums) {
+                        for k in 0..<count where unreduced & (1 << k) != 0 && sums[k].isNaN {
+                            (y + (u + k) * n).update(repeating: .nan, count: n)
+                            done |= 1 << k
+                            unshifted &= ~(1 << k)
+                        }
+                    }
+                }
                 // As the row walk computes them (Passes.swift, `vdivide` and `logOfSum`), lane by lane:
                 // the scale 1 / (hi + lo), or log1p of the sum without its maximal terms (hi >= 1,
                 // so hi - 1 is exact).
@@ -177,13 +202,18 @@ func unshiftedMaxTerms(_ maxima: UnsafePointer<Float>, _ unshifted: UInt8) -> DV
     // The lanes of unshifted rows are in [0, 32]; the others' terms are not used.
     let terms = vexpf(v, FV(repeating: 0), exact: true, normal: true)
     let low = floatLanes == 8 ? unsafeBitCast(terms, to: (SIMD8<Float>).self) : halves(unsafeBitCast(terms, to: SIMD16<Float>.self)).0
-    // Lane k's bit of `unshifted` spread into an all-ones or all-zeros lane, and the two choices
-    // combined by bits: a loop setting one lane at a time, or a mask from a comparison of Int64
-    // lanes (a lane at a time on AVX2), went through the stack, each reload waiting on a store.
-    let bits = (SIMD8<UInt64>(repeating: UInt64(unshifted)) &>> SIMD8<UInt64>(0, 1, 2, 3, 4, 5, 6, 7)) & 1
-    let chosen = SIMD8<UInt64>(repeating: 0) &- bits
-    let wide = unsafeBitCast(widen(low), to: SIMD8<UInt64>.self), one = SIMD8<UInt64>(repeating: (1.0).bitPattern)
-    return unsafeBitCast((wide & chosen) | (one & ~chosen), to: DV.self)
+    return choose(unshifted, widen(low), else: DV(repeating: 1))
+}
+
+/// Lane k of `a` where bit k of `bits` is set, of `b` elsewhere, combined by bits: a loop setting
+/// one lane at a time, or a mask from a comparison of Int64 lanes (a lane at a time on AVX2),
+/// went through the stack, each reload waiting on a store.
+@inline(__always)
+func choose(_ bits: UInt8, _ a: DV, else b: DV) -> DV {
+    let lane = (SIMD8<UInt64>(repeating: UInt64(bits)) &>> SIMD8<UInt64>(0, 1, 2, 3, 4, 5, 6, 7)) & 1
+    let chosen = SIMD8<UInt64>(repeating: 0) &- lane
+    let x = unsafeBitCast(a, to: SIMD8<UInt64>.self), z = unsafeBitCast(b, to: SIMD8<UInt64>.self)
+    return unsafeBitCast((x & chosen) | (z & ~chosen), to: DV.self)
 }
 
 /// S - 1 of eight rows' lane sums (hi >= 1, so hi - 1 is exact). For the unshifted rows (bits of

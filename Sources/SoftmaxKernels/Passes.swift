@@ -362,6 +362,27 @@ func plainTotal(_ lanes: DV) -> CompensatedSum {
     return c
 }
 
+/// Eight rows' plainly summed lanes (row k's eight Doubles at `lanes + 8k`) reduced at once,
+/// lane k the sum `plainTotal` gives row k, in the same order: l[i] + l[i + 4], then those
+/// pairwise, then the two left. The rows go side by side through each step (two to a vector
+/// in the first, four in the second), in 21 operations where eight `plainTotal`s take 56 and
+/// each is a chain of dependent steps.
+@inline(__always)
+func plainTotals(_ lanes: UnsafePointer<Double>) -> DV {
+    @inline(__always) func row(_ k: Int) -> DV { UnsafeRawPointer(lanes + 8 * k).loadUnaligned(as: DV.self) }
+    // Rows k and k + 1: their halves' sums l[i] + l[i + 4], four lanes each.
+    @inline(__always) func halves(_ k: Int) -> DV {
+        let a = row(k), b = row(k + 1)
+        return DV(lowHalf: a.lowHalf, highHalf: b.lowHalf) + DV(lowHalf: a.highHalf, highHalf: b.highHalf)
+    }
+    // Four rows' a[i] + a[i + 2], two lanes each, from two `halves`.
+    @inline(__always) func quarters(_ p: DV, _ q: DV) -> DV {
+        DV(p[0], p[1], p[4], p[5], q[0], q[1], q[4], q[5]) + DV(p[2], p[3], p[6], p[7], q[2], q[3], q[6], q[7])
+    }
+    let b = quarters(halves(0), halves(2)), c = quarters(halves(4), halves(6))
+    return DV(b[0], b[2], b[4], b[6], c[0], c[2], c[4], c[6]) + DV(b[1], b[3], b[5], b[7], c[1], c[3], c[5], c[7])
+}
+
 /// A row chunk's sum: its lanes, then its count of maximal terms, into one double-double.
 /// Plainly summed lanes (Float results) are added pairwise, as precise as they are.
 @inline(__always)
