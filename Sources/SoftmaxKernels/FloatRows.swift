@@ -111,6 +111,7 @@ func softmaxRowsFloat(
                             (y + (u + k) * n).update(repeating: .nan, count: n)
                             done |= 1 << k
                             unshifted &= ~(1 << k)
+                            negTops[k] = 0
                         }
                     }
                 }
@@ -248,17 +249,20 @@ func logsumexpRowsFloat(
     _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int, rows: Range<Int>,
     general: (Int) -> Void
 ) {
-    withUnsafeTemporaryAllocation(of: Double.self, capacity: 32) { scratch in
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: 96) { scratch in
       withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { floatMaxima in
-        let his = scratch.baseAddress!, los = his + 8, maxima = his + 16, negTops = his + 24
+        let his = scratch.baseAddress!, los = his + 8, maxima = his + 16, negTops = his + 24, lanes = his + 32
         let tops = floatMaxima.baseAddress!
         floatMaxima.initialize(repeating: 0)  // `unshiftedMaxTerms` reads a whole Float vector
+        lanes.initialize(repeating: 0, count: 64)  // `plainTotals` reads every row's lanes
         let group = n <= groupedRow(Float.self) ? 8 : 1
+        let lanesLeft = group == 8 && n <= 256 && n <= rowChunkLength
         var u = rows.lowerBound
         while u < rows.upperBound {
             let count = Swift.min(group, rows.upperBound - u)
             var done: UInt8 = 0  // rows handed to `general`, or finished
             var unshifted: UInt8 = 0  // rows summed without a shift (as `softmaxRowsFloat`'s)
+            var unreduced: UInt8 = 0  // rows whose lanes are in `lanes` (as `softmaxRowsFloat`'s)
             for k in 0..<count {
                 let xr = x + (u + k) * n
                 let (stats, smallest) = rmaxFloat(xr, n, findNaN: !scaleKeepsNaN)
@@ -270,6 +274,15 @@ func logsumexpRowsFloat(
                 tops[k] = 0
                 guard !stats.nan, top.isFinite else { general(u + k); done |= 1 << k; continue }
                 let bias = unshiftedBias(max: top, min: smallest, n: n)
+                if lanesLeft, let bias {
+                    UnsafeMutableRawPointer(lanes + 8 * k).storeBytes(of: raddstoreexpLanesFloat(xr, nil, n, bias: bias), as: DV.self)
+                    unreduced |= 1 << k
+                    unshifted |= 1 << k
+                    negTops[k] = -stats.max
+                    tops[k] = top
+                    maxima[k] = stats.max
+                    continue
+                }
                 let next = u + k + 1
                 let ahead = n <= 256 ? PrefetchAhead() : rowsAhead(x, nil, n, row: u + k, next: next, end: rows.upperBound)
                 let sum = raddstoreexpminusmaxFloat(xr, nil, n, max: top, min: smallest, topsApart: bias == nil, unshiftedBias: bias,
@@ -289,7 +302,22 @@ func logsumexpRowsFloat(
                 los[k] = p.lo
                 maxima[k] = stats.max
             }
-            let hi = UnsafeRawPointer(his).loadUnaligned(as: DV.self), lo = UnsafeRawPointer(los).loadUnaligned(as: DV.self)
+            var hi = UnsafeRawPointer(his).loadUnaligned(as: DV.self)
+            let lo = UnsafeRawPointer(los).loadUnaligned(as: DV.self)
+            if unreduced != 0 {
+                let sums = plainTotals(lanes)
+                hi = choose(unreduced, sums, else: hi)
+                if any(sums .!= sums) {
+                    for k in 0..<count where unreduced & (1 << k) != 0 && sums[k].isNaN {
+                        out[u + k] = .nan
+                        done |= 1 << k
+                        unshifted &= ~(1 << k)
+                        maxima[k] = 0
+                        negTops[k] = 0
+                        tops[k] = 0
+                    }
+                }
+            }
             let m = UnsafeRawPointer(maxima).loadUnaligned(as: DV.self)
             var rest = restOfSums(hi, lo, tops: tops, negTops: negTops, unshifted).rest
             if unshifted != 0 {
