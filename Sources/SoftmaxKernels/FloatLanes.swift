@@ -510,8 +510,8 @@ private func raddstoreexpminusmaxFloat<F: ShiftForm, A: TopsHandling, P: Prefetc
     return row!
 }
 
-/// The unshifted exp pass (`unshiftedBias`) of a Float row of at most `rowChunkLength` entries
-/// and at most 256, whose next row needs no fetching: exp(x) stored to `y` (when given) and
+/// The unshifted exp pass (`unshiftedBias`) of a Float row of at most `unreducedRow` entries
+/// (one chunk, and no next row to fetch): exp(x) stored to `y` (when given) and
 /// summed on lanes biased by `bias`, the lanes returned in Double without the bias and not
 /// reduced. `plainTotals` reduces eight rows' lanes at once, each as `plainTotal` would: a row's
 /// own reduction is a chain of dependent steps that a row of 128 Floats waited on for about

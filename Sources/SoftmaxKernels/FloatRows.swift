@@ -27,10 +27,9 @@ func softmaxRowsFloat(
             let maxima = extremes.baseAddress!, minima = maxima + 8
             // `unshiftedMaxTerms` reads a whole Float vector from maxima, every lane defined.
             extremes.initialize(repeating: 0)
-            // `plainTotals` reads every row's lanes, those of rows summed apart included.
-            (lanes).initialize(repeating: 0, count: 64)
+            lanes.initialize(repeating: 0, count: 64)  // `groupSums` reads every row's lanes
             let group = n <= groupedRow(Float.self) ? 8 : 1
-            let lanesLeft = group == 8 && n <= 256 && n <= rowChunkLength
+            let lanesLeft = group == 8 && n <= unreducedRow
             var u = rows.lowerBound
             while u < rows.upperBound {
                 let count = Swift.min(group, rows.upperBound - u)
@@ -64,10 +63,6 @@ func softmaxRowsFloat(
                     let top = maxima[k], smallest = minima[k]
                     let bias = unshiftedBias(max: top, min: smallest, n: n)
                     let shift = log || bias != nil ? top : softmaxShift(max: top, min: smallest)
-                    // The row whose maximum is taken next (the next group's where the maxima go
-                    // first), where it fits in the L2 cache beside this one; none for rows of up
-                    // to 256, which the hardware's prefetcher keeps up with (16384x128 softmax
-                    // took 11% longer with the hints' tests in its loop).
                     if lanesLeft, let bias {
                         let lane = raddstoreexpLanesFloat(xr, log ? nil : y + (u + k) * n, n, bias: bias)
                         UnsafeMutableRawPointer(lanes + 8 * k).storeBytes(of: lane, as: DV.self)
@@ -76,6 +71,10 @@ func softmaxRowsFloat(
                         negTops[k] = -Double(top)
                         continue
                     }
+                    // The row whose maximum is taken next (the next group's where the maxima go
+                    // first), where it fits in the L2 cache beside this one; none for rows of up
+                    // to 256, which the hardware's prefetcher keeps up with (16384x128 softmax
+                    // took 11% longer with the hints' tests in its loop).
                     let next = u + k + (maxFirst ? count : 1)
                     let ahead = n <= 256 ? PrefetchAhead()
                                          : rowsAhead(x, log ? y : nil, n, row: u + k, next: next, end: rows.upperBound)
@@ -100,20 +99,13 @@ func softmaxRowsFloat(
                     his[k] = p.hi
                     los[k] = p.lo
                 }
-                var hi = UnsafeRawPointer(his).loadUnaligned(as: DV.self)
+                let (hi, nanRows) = groupSums(his, lanes: lanes, unreduced)
                 let lo = UnsafeRawPointer(los).loadUnaligned(as: DV.self)
-                if unreduced != 0 {
-                    // A one-chunk row's sum has no compensation: lo stays 0.
-                    let sums = plainTotals(lanes)
-                    hi = choose(unreduced, sums, else: hi)
-                    if any(sums .!= sums) {
-                        for k in 0..<count where unreduced & (1 << k) != 0 && sums[k].isNaN {
-                            (y + (u + k) * n).update(repeating: .nan, count: n)
-                            done |= 1 << k
-                            unshifted &= ~(1 << k)
-                            negTops[k] = 0
-                        }
-                    }
+                for k in 0..<count where nanRows & (1 << k) != 0 {
+                    (y + (u + k) * n).update(repeating: .nan, count: n)
+                    done |= 1 << k
+                    unshifted &= ~(1 << k)
+                    negTops[k] = 0
                 }
                 // As the row walk computes them (Passes.swift, `vdivide` and `logOfSum`), lane by lane:
                 // the scale 1 / (hi + lo), or log1p of the sum without its maximal terms (hi >= 1,
@@ -217,6 +209,21 @@ func choose(_ bits: UInt8, _ a: DV, else b: DV) -> DV {
     return unsafeBitCast((x & chosen) | (z & ~chosen), to: DV.self)
 }
 
+/// A group's eight sums: `his`, but for the rows in `unreduced` the sums of their lanes (at
+/// `lanes + 8k`, `raddstoreexpLanesFloat`), reduced at once (`plainTotals`); and which of those
+/// rows' sums are NaN (on AVX-512, where the exp keeps NaN, a NaN entry shows there only).
+@inline(__always)
+func groupSums(_ his: UnsafePointer<Double>, lanes: UnsafePointer<Double>, _ unreduced: UInt8) -> (hi: DV, nan: UInt8) {
+    let hi = UnsafeRawPointer(his).loadUnaligned(as: DV.self)
+    guard unreduced != 0 else { return (hi, 0) }
+    let sums = plainTotals(lanes)
+    var nan: UInt8 = 0
+    if any(sums .!= sums) {
+        for k in 0..<8 where unreduced & (1 << k) != 0 && sums[k].isNaN { nan |= 1 << k }
+    }
+    return (choose(unreduced, sums, else: hi), nan)
+}
+
 /// S - 1 of eight rows' lane sums (hi >= 1, so hi - 1 is exact). For the unshifted rows (bits of
 /// `unshifted`): the sum less the maximal entry's own term (`tops`), times e^-max (`negTops`; 0
 /// for the other rows, whose factor is then exactly 1). The factors come with it (softmax's
@@ -256,7 +263,7 @@ func logsumexpRowsFloat(
         floatMaxima.initialize(repeating: 0)  // `unshiftedMaxTerms` reads a whole Float vector
         lanes.initialize(repeating: 0, count: 64)  // `plainTotals` reads every row's lanes
         let group = n <= groupedRow(Float.self) ? 8 : 1
-        let lanesLeft = group == 8 && n <= 256 && n <= rowChunkLength
+        let lanesLeft = group == 8 && n <= unreducedRow
         var u = rows.lowerBound
         while u < rows.upperBound {
             let count = Swift.min(group, rows.upperBound - u)
@@ -302,21 +309,15 @@ func logsumexpRowsFloat(
                 los[k] = p.lo
                 maxima[k] = stats.max
             }
-            var hi = UnsafeRawPointer(his).loadUnaligned(as: DV.self)
+            let (hi, nanRows) = groupSums(his, lanes: lanes, unreduced)
             let lo = UnsafeRawPointer(los).loadUnaligned(as: DV.self)
-            if unreduced != 0 {
-                let sums = plainTotals(lanes)
-                hi = choose(unreduced, sums, else: hi)
-                if any(sums .!= sums) {
-                    for k in 0..<count where unreduced & (1 << k) != 0 && sums[k].isNaN {
-                        out[u + k] = .nan
-                        done |= 1 << k
-                        unshifted &= ~(1 << k)
-                        maxima[k] = 0
-                        negTops[k] = 0
-                        tops[k] = 0
-                    }
-                }
+            for k in 0..<count where nanRows & (1 << k) != 0 {
+                out[u + k] = .nan
+                done |= 1 << k
+                unshifted &= ~(1 << k)
+                maxima[k] = 0
+                negTops[k] = 0
+                tops[k] = 0
             }
             let m = UnsafeRawPointer(maxima).loadUnaligned(as: DV.self)
             var rest = restOfSums(hi, lo, tops: tops, negTops: negTops, unshifted).rest
@@ -349,6 +350,10 @@ func tinyRest(_ sum: CompensatedSum) -> Bool {
 /// The longest Float rows whose exp pass fetches the next row (`PrefetchAhead`): 256 KiB, so that
 /// both stay within a 1 MiB L2 cache with the results (rows of 1 MiB lost 5% to it).
 let fetchedRow = 65536
+
+/// The longest Float rows whose exp pass leaves its lanes to the group (`raddstoreexpLanesFloat`):
+/// one chunk, and no next row to fetch (`PrefetchAhead`).
+let unreducedRow = 256
 
 /// The longest rows of T grouped eight at a time: 32 KiB each, so that eight rows of x and y
 /// stay within a 1 MiB L2 cache between the passes.
