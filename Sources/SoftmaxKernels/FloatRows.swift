@@ -218,7 +218,7 @@ func groupSums(_ his: UnsafePointer<Double>, lanes: UnsafePointer<Double>, _ unr
     guard unreduced != 0 else { return (hi, 0) }
     let sums = plainTotals(lanes)
     var nan: UInt8 = 0
-    if any(sums .!= sums) {
+    if anyLane(sums .!= sums) {
         for k in 0..<8 where unreduced & (1 << k) != 0 && sums[k].isNaN { nan |= 1 << k }
     }
     return (choose(unreduced, sums, else: hi), nan)
