@@ -245,6 +245,33 @@ class TestElementwiseAndNormalize:
         np.testing.assert_array_equal(y, [1e16, 1.0, -1e16])
 
 
+@pytest.mark.parametrize("n", [64, 128, 256])
+def test_special_rows_among_grouped_float_rows(n, threads):
+    """Float rows of up to 256 classes go by groups of eight whose sums are reduced together: a
+    NaN row (found from its sum where the exp keeps NaN), a +inf row and an all -inf row among
+    ordinary ones, in the first and the last group, each row as if alone."""
+    rng = np.random.default_rng(n)
+    x = (rng.standard_normal((21, n)) * 3).astype(np.float32)
+    x[3, n // 2] = nan
+    x[5, 0] = inf
+    x[6] = -inf
+    x[11, -1] = nan
+    x[20, 1] = nan
+    specials = {3, 5, 6, 11, 20}
+    y, ly, lse = ssm.softmax(x), ssm.log_softmax(x), ssm.logsumexp(x)
+    for r in (3, 11, 20):
+        assert np.all(np.isnan(y[r])) and np.all(np.isnan(ly[r])) and np.isnan(lse[r])
+    np.testing.assert_array_equal(y[5], np.where(np.arange(n) == 0, 1, 0).astype(np.float32))
+    np.testing.assert_array_equal(y[6], np.zeros(n, np.float32))
+    assert lse[5] == inf and lse[6] == -inf
+    ordinary = [r for r in range(21) if r not in specials]
+    assert_ulp(y[ordinary], ref_softmax(x[ordinary]))
+    assert_ulp(ly[ordinary], ref_log_softmax(x[ordinary]))
+    assert_ulp(lse[ordinary], ref_logsumexp(x[ordinary]))
+    for r in ordinary[:3]:
+        np.testing.assert_array_equal(y[r], ssm.softmax(x[r]))
+
+
 def test_special_rows_identical_across_threads(restore_threads):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((4000, 33))
