@@ -620,24 +620,32 @@ func logProbability<F: ShiftForm>(_ v: FV, max m: FV, lh: FV, ll: FV, _: F.Type)
     return r.replacing(with: FV(repeating: -.infinity), where: s .== FV(repeating: -.infinity))
 }
 
+/// max + log(sum) of eight Float rows as Float pairs ch + cl, for `vlogfinalizeFloat`, from each
+/// row's maximum and log(sum) = lh + ll (Floats): max + lh exactly as a Double pair (TwoSum: max
+/// may be far larger than lh), then ll; ch is that rounded to Float (to Double precision, so cl
+/// is within half an ulp of itself), cl the rest (s - ch is exact: ch is s rounded, give or take
+/// the small rest). Eight rows at once, where one row's steps are a chain of scalar operations.
+@inline(__always)
+func logShifts(max: FHalf, lh: FHalf, ll: FHalf) -> (ch: FHalf, cl: FHalf) {
+    let (s, e) = vtwoSum(widen(max), widen(lh))
+    let l = widen(ll)
+    let ch = narrow(s + (e + l))
+    return (ch, narrow(((s - widen(ch)) + e) + l))
+}
+
 /// vlogfinalize of a contiguous unmasked Float piece at temperature 1: y = x - (max + log(sum))
-/// for a finite maximum, with log(sum) = lh + ll as a Float pair. max + log(sum) is taken as a
-/// Float pair ch + cl (to Double precision, so cl is within half an ulp of itself), and y =
+/// for a finite maximum, with max + log(sum) = ch + cl as a Float pair (`logShifts`), and y =
 /// (x - ch) - cl: two operations a vector. x - ch is exact where x and ch are within a factor of
 /// two of each other (Sterbenz), the only entries whose result can be as small as cl; elsewhere
 /// |x - ch| >= |ch| / 2, so |cl| <= 2^-23 |x - ch| and y is x - ch to one part in 2^23: each
 /// rounding is within half an ulp of y, one ulp where the first lands on a power of two just
-/// above |y|, 1.5 ulp at worst (docs/accuracy.md). -inf entries stay -inf. Not inlined, and ch,
-/// cl are computed here: where the optimiser sees how cl is derived from ch it lowers the loop
-/// to part-scalar code.
-@inline(never)
-func vlogfinalizeFloat(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, max: Float, lh: Float, ll: Float) {
-    // max + lh exactly as a Double pair (TwoSum: max may be far larger than lh), then ll.
-    let (s, e) = twoSum(Double(max), Double(lh))
-    let chScalar = Float(s + (e + Double(ll)))
-    // s - ch is exact (ch is s rounded to Float, give or take the small rest).
-    let clScalar = Float(((s - Double(chScalar)) + e) + Double(ll))
-    let ch = FV(repeating: chScalar), cl = FV(repeating: clScalar)
+/// above |y|, 1.5 ulp at worst (docs/accuracy.md). -inf entries stay -inf. The loop inlined
+/// where rows are short (`softmaxRowsFloat`, rows of up to `unreducedRow`: a call per row of 128
+/// cost 5% of log-softmax there); `vlogfinalizeFloat` for the others. ch and cl come as
+/// arguments: where the optimiser sees how cl is derived from ch it lowers the loop to
+/// part-scalar code.
+@inline(__always)
+func vlogfinalizeFloatPiece(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, ch: FV, cl: FV) {
     var i = 0
     while i + floatLanes <= n {
         let r = (UnsafeRawPointer(x + i).loadUnaligned(as: FV.self) - ch) - cl
@@ -648,4 +656,10 @@ func vlogfinalizeFloat(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Floa
     if i < n {
         storeFloats((loadFloats(x + i, count: n - i, pad: 0) - ch) - cl, y + i, count: n - i)
     }
+}
+
+/// `vlogfinalizeFloatPiece` as a call, for long rows.
+@inline(never)
+func vlogfinalizeFloat(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, ch: Float, cl: Float) {
+    vlogfinalizeFloatPiece(x, y, n, ch: FV(repeating: ch), cl: FV(repeating: cl))
 }

@@ -134,11 +134,20 @@ func softmaxRowsFloat(
                 } else {
                     r = DV(repeating: 1) / (hi + lo)
                 }
+                // Log rows subtract max + log(sum) as a Float pair, formed for the eight at once.
+                var shifts: (ch: FHalf, cl: FHalf)? = nil
+                if log {
+                    let lh = narrow(r)
+                    shifts = logShifts(max: UnsafeRawPointer(maxima).loadUnaligned(as: FHalf.self), lh: lh, ll: narrow(r - widen(lh)))
+                }
                 for k in 0..<count where done & (1 << k) == 0 {
                     let xr = x + (u + k) * n, yr = y + (u + k) * n
-                    if log {
-                        let lh = Float(r[k])
-                        vlogfinalizeFloat(xr, yr, n, max: maxima[k], lh: lh, ll: Float(r[k] - Double(lh)))
+                    if let shifts {
+                        if n <= unreducedRow {
+                            vlogfinalizeFloatPiece(xr, yr, n, ch: FV(repeating: shifts.ch[k]), cl: FV(repeating: shifts.cl[k]))
+                        } else {
+                            vlogfinalizeFloat(xr, yr, n, ch: shifts.ch[k], cl: shifts.cl[k])
+                        }
                     } else {
                         vscaleFloat(yr, n, r[k])
                     }

@@ -488,8 +488,9 @@ func vlogfinalize<T: SoftmaxScalar, W: LaneWalk>(
     #if SSM_FMA
     if T.self == Float.self, t == 1, mask == nil, !st.special, let row = w as? RowWalk {
         let lh = Float(l.hi[0])
-        vlogfinalizeFloat(x.as(Float.self) + row.base, y.as(Float.self) + row.base, row.n,
-                          max: Float(st.max[0]), lh: lh, ll: Float((l.hi[0] - Double(lh)) + l.lo[0]))
+        let c = logShifts(max: FHalf(repeating: Float(st.max[0])), lh: FHalf(repeating: lh),
+                          ll: FHalf(repeating: Float((l.hi[0] - Double(lh)) + l.lo[0])))
+        vlogfinalizeFloat(x.as(Float.self) + row.base, y.as(Float.self) + row.base, row.n, ch: c.ch[0], cl: c.cl[0])
         return
     }
     #endif
