@@ -671,11 +671,18 @@ func logSigmoidFromExp(_ v: FV, _ eh: FV, _ pairLow: FV) -> FV {
     // Below 2^-110 the low part, scaled into the subnormals, is rounded to 2^-149, a sizeable
     // share of the result's ulp: a low part of just over half of that, rounded up to it, made a
     // tie of the final rounding (0.75 ulp). There e alone is within 0.52 ulp.
-    let el = pairLow.replacing(with: zero, where: d .< FV(repeating: -76))
+    let small = d .< FV(repeating: -76)
     let (c, cm1, logC) = logSigmoidTables(eh)
     let p = eh * c
     let rh = p + cm1
-    let rl = fmadd(el, c, fmsub(eh, c, p))
+    let product = fmsub(eh, c, p)
+    #if arch(x86_64) && SSM_AVX512F
+    // The low part's share added only where it is kept: one masked FMA, where a blend and an FMA
+    // took two.
+    let rl = product.replacing(with: fmadd(pairLow, c, product), where: .!small)
+    #else
+    let rl = fmadd(pairLow.replacing(with: zero, where: small), c, product)
+    #endif
     // log1p(r) - rh = rl + rh² g(rh) (rl's share of the square is below 2^-30 of the result).
     let r2 = rh * rh
     let tail = fmadd(r2, log1pTailRatio(rh, r2), rl)
