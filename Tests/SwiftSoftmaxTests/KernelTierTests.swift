@@ -40,9 +40,11 @@ private func checkTier<T: SoftmaxScalar>(_ k: any SoftmaxKernelSet.Type, _ name:
     // (9, 300, 1) and (3, 5000, 1): rows whose exp pass fetches the next row (and the results'
     // row), grouped eight at a time and one by one (`rowsAhead`); (41, 13, 1), (9, 16, 1),
     // (24, 1, 1): short Float rows in Float lanes, two units to a block on AVX-512 with an odd
-    // one left.
+    // one left; (17, 128, 1): rows whose sums are reduced eight rows at once (`plainTotals`),
+    // in two full groups and a group of one.
     let shapes = [(3, 37, 1), (19, 10, 1), (2, 5, 9), (1, 1, 1), (4, 0, 1), (2, 40000, 1), (3, 17, 20),
-                  (2, 33, 72), (1, 1100, 64), (9, 300, 1), (3, 5000, 1), (41, 13, 1), (9, 16, 1), (24, 1, 1)]
+                  (2, 33, 72), (1, 1100, 64), (9, 300, 1), (3, 5000, 1), (41, 13, 1), (9, 16, 1), (24, 1, 1),
+                  (17, 128, 1)]
     for (si, (outer, n, inner)) in shapes.enumerated() {
         let count = outer * n * inner
         let slices = outer * inner
