@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import operator
+import platform
 from math import prod
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union, overload
 
@@ -483,6 +484,49 @@ else:
 _addressof = ctypes.addressof
 # NumPy's stubs give ndarray the buffer protocol (__buffer__) only from Python 3.12 on.
 _from_buffer: Callable[[Any], ctypes.c_char] = ctypes.c_char.from_buffer
+_pointer_at: Callable[[int], ctypes.c_void_p] = ctypes.c_void_p.from_address
+
+
+def _data_field() -> int:
+    """Where an ndarray object keeps the address of its data, or 0 where it is not read there.
+
+    NumPy's array struct begins with the object header, then the data pointer (the field the C
+    API's ``PyArray_DATA`` reads). In CPython an object's id is its address, so the pointer can
+    be read through a ctypes view of that field. The offset is confirmed against
+    ``a.ctypes.data`` on arrays of several kinds before it is used.
+    """
+    if platform.python_implementation() != "CPython":
+        return 0
+    offset = object.__basicsize__
+    base = np.arange(6.0)
+    probes = (base, base[1:], base[::2], np.empty((2, 3), np.float32), np.empty(0), base.reshape(2, 3).T)
+    ok = all(_pointer_at(id(a) + offset).value == a.ctypes.data for a in probes)
+    return offset if ok else 0
+
+
+_DATA_FIELD = _data_field()
+
+
+def data_pointer(a: npt.NDArray[Any]) -> Union[ctypes.c_void_p, int]:
+    """The address of an ndarray's data, as a ctypes argument, for the small calls' fast paths.
+
+    A view of the array's own data-pointer field (see `_data_field`): about 0.13 us, where the
+    buffer protocol takes 0.2-0.35 us (a fresh array builds its buffer description) and
+    ``a.ctypes.data`` 1 us. It works for read-only arrays too. `a` must be an ndarray (or a
+    subclass) that stays alive for the call; the view holds no reference to it.
+
+    Examples
+    --------
+    >>> import ctypes, numpy as np
+    >>> from swiftsoftmax._arrays import data_pointer
+    >>> a = np.zeros(3)
+    >>> ctypes.cast(data_pointer(a), ctypes.c_void_p).value == a.ctypes.data
+    True
+    """
+    if _DATA_FIELD:
+        return _pointer_at(id(a) + _DATA_FIELD)
+    address: int = ptr(a)
+    return address
 
 
 @overload
@@ -490,10 +534,14 @@ def ptr(a: npt.NDArray[Any]) -> int: ...
 @overload
 def ptr(a: Optional[npt.NDArray[Any]]) -> int | None: ...
 def ptr(a: Optional[npt.NDArray[Any]]) -> int | None:
-    """The address of an array's data. Through the buffer protocol it costs ~0.3 us, against
-    ~2 us for ``a.ctypes.data``, which remains the way for read-only or empty arrays."""
+    """The address of an array's data: read from the array object (see `_data_field`), else
+    through the buffer protocol (~0.3 us, against ~1-2 us for ``a.ctypes.data``, which remains
+    the way for read-only or empty arrays)."""
     if a is None:
         return None
+    if _DATA_FIELD and isinstance(a, np.ndarray):
+        address: Optional[int] = _pointer_at(id(a) + _DATA_FIELD).value
+        return address if address is not None else a.ctypes.data
     try:
         return _addressof(_from_buffer(a))
     except (TypeError, ValueError, BufferError):

@@ -6,7 +6,7 @@ The fused gradient of the cross-entropy is in ``_loss`` (cross_entropy_with_grad
 from __future__ import annotations
 
 import ctypes
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -81,9 +81,8 @@ _LAST = -1
 # Up to this many elements a default call of two native arrays of one dtype takes the fast path:
 # dx starts as a copy of g and is computed in place (the kernels allow dx to be g exactly).
 _FAST_SIZE = 4096
-_addressof = ctypes.addressof
 _ndarray = np.ndarray
-_from_buffer: Callable[[Any], ctypes.c_char] = ctypes.c_char.from_buffer
+_data = A.data_pointer
 
 
 def _fast_table(op: str) -> dict[np.dtype[Any], tuple[CFuncPtr, ctypes._SimpleCData[Any]]]:
@@ -97,7 +96,7 @@ _FAST_VJP = {op: _fast_table(op) for op in ("softmax_vjp", "log_softmax_vjp")}
 
 
 def _fast_vjp(op: str, y: npt.NDArray[Any], g: object) -> Optional[npt.NDArray[np.floating[Any]]]:
-    """`op` over the last axis of a small C-contiguous, writeable native `y` and an ndarray `g` of
+    """`op` over the last axis of a small C-contiguous native `y` and an ndarray `g` of
     its dtype and shape, without the general path's promotion and layout work (most of a small
     call); None where the general path is needed."""
     if type(g) is not _ndarray:
@@ -106,12 +105,12 @@ def _fast_vjp(op: str, y: npt.NDArray[Any], g: object) -> Optional[npt.NDArray[n
     shape = y.shape
     fast = _FAST_VJP[op].get(y.dtype)
     if (fast is None or not 0 < size <= _FAST_SIZE or not shape or g.dtype != y.dtype or g.shape != shape
-            or not y.flags.c_contiguous or not y.flags.writeable):
+            or not y.flags.c_contiguous):
         return None
     dx: npt.NDArray[np.floating[Any]] = g.copy()  # C-contiguous whatever the layout of g
-    p = _addressof(_from_buffer(dx))
+    p = _data(dx)
     n = shape[-1]
-    status = fast[0](_addressof(_from_buffer(y)), p, p, size // n, n, 1, fast[1])
+    status = fast[0](_data(y), p, p, size // n, n, 1, fast[1])
     if status:
         check(status, op)
     return dx

@@ -360,7 +360,7 @@ def _fast_nll(x: npt.NDArray[Any], target: npt.NDArray[Any], reduction: object
             check(status, "nll_loss", labels="target")
         return fast[3](value.value)  # type: ignore[no-any-return]
     loss: npt.NDArray[Any] = np.empty(shape[:-1], dtype=x.dtype)
-    status = f(px, pt, None, samples, n, 1, _IGNORE_ARG, code, _addressof(_from_buffer(loss)))
+    status = f(px, pt, None, samples, n, 1, _IGNORE_ARG, code, A.data_pointer(loss))
     if status:
         check(status, "nll_loss", labels="target")
     return loss[()] if loss.ndim == 0 else loss

@@ -42,6 +42,7 @@ _LAST = -1
 _COPY_IN_PLACE = 4096
 _addressof = ctypes.addressof
 _ndarray = np.ndarray
+_data = A.data_pointer
 # NumPy's stubs give ndarray the buffer protocol (__buffer__) only from Python 3.12 on.
 _from_buffer: Callable[[Any], ctypes.c_char] = ctypes.c_char.from_buffer
 
@@ -81,7 +82,7 @@ def _fast(table: dict[np.dtype[Any], _FastEntry], x: npt.NDArray[Any], axis: obj
         if fast is not None and shape:
             y: npt.NDArray[Any] = x.copy()
             n = shape[-1]
-            status = fast[0](_addressof(_from_buffer(y)), size // n, n)
+            status = fast[0](_data(y), size // n, n)
             if status:
                 check(status, fast[3])
             return y
@@ -105,7 +106,7 @@ def _fast(table: dict[np.dtype[Any], _FastEntry], x: npt.NDArray[Any], axis: obj
             inner *= d
     if out is None and size <= _COPY_IN_PLACE:
         y = x.copy()  # C-contiguous whatever the layout of x
-        px = py = _addressof(_from_buffer(y))
+        px = py = _data(y)
     elif not x.flags.c_contiguous:
         return None
     elif out is None:
@@ -303,7 +304,7 @@ def normalize(x: npt.ArrayLike, axis: Axis = _LAST, *, out: Optional[npt.NDArray
         f = _FAST_NORMALIZE.get(x.dtype)
         if f is not None and 0 < size <= _COPY_IN_PLACE and shape:
             y: npt.NDArray[np.floating[Any]] = x.copy()  # C-contiguous whatever the layout of x
-            p = _addressof(_from_buffer(y))
+            p = _data(y)
             n = shape[-1]
             status = f(p, p, size // n, n, 1)
             if status:
@@ -319,7 +320,7 @@ def normalize(x: npt.ArrayLike, axis: Axis = _LAST, *, out: Optional[npt.NDArray
             if px:
                 y = R.empty(shape, x.dtype)
                 n = shape[-1]
-                status = _FAST_NORMALIZE_LARGE[x.dtype](px, _addressof(_from_buffer(y)), size // n, n, 1)
+                status = _FAST_NORMALIZE_LARGE[x.dtype](px, _data(y), size // n, n, 1)
                 if status:
                     check(status, "normalize")
                 return y
@@ -510,17 +511,15 @@ _FAST_LOGSUMEXP: dict[np.dtype[Any], CFuncPtr] = {
 
 def _fast_logsumexp(x: npt.NDArray[Any]) -> Union[npt.NDArray[np.floating[Any]], np.floating[Any], None]:
     """logsumexp of `x` over its last axis by the fast handle, or None where the general path is
-    needed (another dtype, no elements, too many, not C-contiguous, not writeable: the address
-    comes from the buffer protocol, which refuses read-only arrays)."""
+    needed (another dtype, no elements, too many, not C-contiguous)."""
     size = x.size
     shape = x.shape
     f = _FAST_LOGSUMEXP.get(x.dtype)
-    if f is None or not 0 < size <= _COPY_IN_PLACE or not shape or not x.flags.c_contiguous \
-            or not x.flags.writeable:
+    if f is None or not 0 < size <= _COPY_IN_PLACE or not shape or not x.flags.c_contiguous:
         return None
     n = shape[-1]
     result: npt.NDArray[Any] = np.empty(shape[:-1], dtype=x.dtype)
-    status = f(_addressof(_from_buffer(x)), _addressof(_from_buffer(result)), size // n, n, 1)
+    status = f(_data(x), _data(result), size // n, n, 1)
     if status:
         check(status, "logsumexp")
     return result[()] if result.ndim == 0 else result
@@ -564,7 +563,7 @@ def _elementwise(op: str, x: npt.ArrayLike, out: Optional[npt.NDArray[Any]]) -> 
             f = _FAST_ELEMENTWISE[op].get(x.dtype)
             if f is not None:
                 y: npt.NDArray[np.floating[Any]] = x.copy()
-                p = _addressof(_from_buffer(y))
+                p = _data(y)
                 status = f(p, p, size)
                 if status:
                     check(status, op)
@@ -580,7 +579,7 @@ def _elementwise(op: str, x: npt.ArrayLike, out: Optional[npt.NDArray[Any]]) -> 
                     px = 0
                 if px:
                     y = R.empty_like(x)
-                    status = f(px, _addressof(_from_buffer(y)), size)
+                    status = f(px, _data(y), size)
                     if status:
                         check(status, op)
                     return y

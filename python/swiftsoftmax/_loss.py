@@ -87,7 +87,7 @@ def one_hot(labels: npt.ArrayLike, num_classes: int, *, dtype: npt.DTypeLike = n
                 p = 0
             if p:
                 out: npt.NDArray[Any] = np.empty(labels.shape + (num_classes,), f[1])
-                status = f[0](p, labels.size, num_classes, _addressof(_from_buffer(out)))
+                status = f[0](p, labels.size, num_classes, A.data_pointer(out))
                 if status:
                     check(status, "one_hot")
                 return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import platform
 import re
 from pathlib import Path
 
@@ -638,6 +639,24 @@ class TestLibrary:
             ssm.set_num_threads(n)
             assert ssm.get_num_threads() == n
             assert ssm.build_info()["threads"] == n
+
+    def test_data_pointer_is_the_arrays_address(self):
+        # The small calls' fast paths read an array's data address from the array object itself
+        # (`_arrays.data_pointer`): on CPython it must be read there, and be the address NumPy
+        # reports, for fresh, offset, strided, transposed, read-only, empty and subclassed arrays.
+        if platform.python_implementation() == "CPython":
+            assert _arrays._DATA_FIELD == object.__basicsize__
+        base = np.arange(24.0)
+        ro = base.copy()
+        ro.flags.writeable = False
+        arrays = [base, base[5:], base[1::3], base.reshape(4, 6).T, ro, np.empty(0, np.float32),
+                  np.zeros((3, 4), np.float32), np.ma.masked_array(base).data, np.asarray(base).view(np.recarray)]
+        for a in arrays:
+            pointer = _arrays.data_pointer(a)
+            address = pointer if isinstance(pointer, int) else pointer.value
+            assert address == a.ctypes.data
+            assert _arrays.ptr(a) == a.ctypes.data
+        assert _arrays.ptr(None) is None
 
     @pytest.mark.parametrize("name", ["softmax", "log_softmax", "logsumexp", "normalize", "sigmoid", "log_sigmoid"])
     @pytest.mark.parametrize("shape,axis", [((300, 1000), -1), ((40, 700, 30), 1)])
