@@ -63,7 +63,7 @@ func vjpRows<T: SoftmaxScalar>(
 func vjpGroup<T: SoftmaxScalar, W: LaneWalk>(
     _ y: UnsafePointer<T>, _ g: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, _ w: W, _ t: Double, _ log: Bool
 ) {
-        var acc = LaneCompensatedSum()
+    var acc = LaneCompensatedSum()
     let row = w as? RowWalk
     if log {
         let live = rlive(y, w)
