@@ -505,6 +505,9 @@ def _data_field() -> int:
 
 
 _DATA_FIELD = _data_field()
+# Whether `data_pointer` gives ctypes objects, which handles with no declared argument types
+# take as pointers (`_lib.handle`'s `undeclared`).
+POINTER_VIEWS = _DATA_FIELD != 0
 
 
 def data_pointer(a: npt.NDArray[Any]) -> Union[ctypes.c_void_p, int]:

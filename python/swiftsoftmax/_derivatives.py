@@ -86,9 +86,10 @@ _data = A.data_pointer
 
 
 def _fast_table(op: str) -> dict[np.dtype[Any], tuple[CFuncPtr, ctypes._SimpleCData[Any]]]:
-    """`op`'s fast handles by dtype (GIL kept, sizes as c_void_p: see `_lib.handle`), each with
-    the default temperature as a prebuilt ctypes scalar."""
-    return {dt: (handle(f"ssm_{op}_{A.suffix(dt)}", fast=True, keep_gil=True), scalar(1.0))
+    """`op`'s fast handles by dtype (GIL kept, no declared argument types: see `_lib.handle`),
+    each with the default temperature as a prebuilt ctypes scalar."""
+    return {dt: (handle(f"ssm_{op}_{A.suffix(dt)}", fast=True, keep_gil=True, undeclared=A.POINTER_VIEWS),
+                 scalar(1.0))
             for dt, scalar in ((A.F32, ctypes.c_float), (A.F64, ctypes.c_double))}
 
 

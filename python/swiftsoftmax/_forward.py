@@ -51,12 +51,14 @@ def _fast_table(op: str) -> dict[np.dtype[Any], _FastEntry]:
     """The fast paths' handles of `op` by dtype: (the in-place entry point, the six-argument
     one, the default temperature as a ctypes scalar, op).
 
-    Both are declared with sizes c_void_p (see `_lib.handle`). The three-argument in-place entry
-    point serves the default call of a small array: about 0.25 us less than the six-argument
-    function, and its handle keeps the GIL (a small call runs on the caller's thread for a few
-    microseconds). Passing the default temperature prebuilt saves converting a Python float.
+    The three-argument in-place entry point serves the default call of a small array: about
+    0.25 us less than the six-argument function; its handle keeps the GIL (a small call runs on
+    the caller's thread for a few microseconds) and declares no argument types (it is given a
+    pointer view and two sizes of at most 4096). The six-argument one declares its sizes as
+    c_void_p. See `_lib.handle`. Passing the default temperature prebuilt saves converting a
+    Python float.
     """
-    return {dt: (handle(f"ssm_{op}_inplace_{A.suffix(dt)}", fast=True, keep_gil=True),
+    return {dt: (handle(f"ssm_{op}_inplace_{A.suffix(dt)}", keep_gil=True, undeclared=A.POINTER_VIEWS, fast=True),
                  handle(f"ssm_{op}_{A.suffix(dt)}", fast=True), scalar(1.0), op)
             for dt, scalar in ((A.F32, ctypes.c_float), (A.F64, ctypes.c_double))}
 
@@ -331,7 +333,8 @@ def normalize(x: npt.ArrayLike, axis: Axis = _LAST, *, out: Optional[npt.NDArray
 # array (see `_COPY_IN_PLACE`) computes in place on a copy of x, without the general path's
 # layout work (two thirds of such a call).
 _FAST_NORMALIZE: dict[np.dtype[Any], CFuncPtr] = {
-    dt: handle(f"ssm_normalize_{A.suffix(dt)}", fast=True, keep_gil=True) for dt in (A.F32, A.F64)}
+    dt: handle(f"ssm_normalize_{A.suffix(dt)}", fast=True, keep_gil=True, undeclared=A.POINTER_VIEWS)
+    for dt in (A.F32, A.F64)}
 # ... and of a larger writable C-contiguous array, into a new array (sizes as c_void_p; the
 # GIL released, as the call may be long).
 _FAST_NORMALIZE_LARGE: dict[np.dtype[Any], CFuncPtr] = {
@@ -506,7 +509,8 @@ def scaled_logsumexp(a: npt.NDArray[Any], w: npt.NDArray[Any], cdt: np.dtype[Any
 # arrays of up to _COPY_IN_PLACE elements over the last axis: the general path's layout work is
 # three quarters of such a call.
 _FAST_LOGSUMEXP: dict[np.dtype[Any], CFuncPtr] = {
-    dt: handle(f"ssm_logsumexp_{A.suffix(dt)}", fast=True, keep_gil=True) for dt in (A.F32, A.F64)}
+    dt: handle(f"ssm_logsumexp_{A.suffix(dt)}", fast=True, keep_gil=True, undeclared=A.POINTER_VIEWS)
+    for dt in (A.F32, A.F64)}
 
 
 def _fast_logsumexp(x: npt.NDArray[Any]) -> Union[npt.NDArray[np.floating[Any]], np.floating[Any], None]:
@@ -544,11 +548,12 @@ def _logsumexp_plain(a: npt.NDArray[Any], axis: Axis, keepdims: bool, where: Opt
     return A.deliver(result.reshape(layout.reduced_shape(keepdims)), None, rdt)
 
 
-# The elementwise functions' fast path by op and dtype: the handle keeps the GIL and takes sizes
-# as c_void_p (see `_fast_table`); it serves arrays of up to _COPY_IN_PLACE elements, computed
+# The elementwise functions' fast path by op and dtype: the handle keeps the GIL and declares no
+# argument types (see `_fast_table`); it serves arrays of up to _COPY_IN_PLACE elements, computed
 # in place on a copy of x (y may be x exactly).
 _FAST_ELEMENTWISE: dict[str, dict[np.dtype[Any], CFuncPtr]] = {
-    op: {dt: handle(f"ssm_{op}_{A.suffix(dt)}", fast=True, keep_gil=True) for dt in (A.F32, A.F64)}
+    op: {dt: handle(f"ssm_{op}_{A.suffix(dt)}", fast=True, keep_gil=True, undeclared=A.POINTER_VIEWS)
+         for dt in (A.F32, A.F64)}
     for op in ("sigmoid", "log_sigmoid")}
 # ... and of a larger writable C-contiguous array, into a new array (the GIL released).
 _FAST_ELEMENTWISE_LARGE: dict[str, dict[np.dtype[Any], CFuncPtr]] = {
