@@ -27,7 +27,7 @@ array (no fresh pages), and ``ns/el/thr`` is that time in nanoseconds per elemen
 
     python -m swiftsoftmax bench [--quick] [--ops softmax,log_softmax,cross_entropy_with_grad]
                                  [--dtypes float32,float64] [--peers numpy,scipy,jax,ort,torch]
-                                 [--json PATH]
+                                 [--shapes 8,1000,16384x128] [--rounds N] [--json PATH]
     python -m swiftsoftmax bench --dask [--dask-shape 64x4194304] [--dask-chunks 8] [--dask-workers 2]
 
 ``--dask`` runs only the scale-out row instead (see ``_bench_dask``; it needs the dask extra
@@ -731,12 +731,28 @@ def _split(s: Optional[str], allowed: tuple[str, ...], what: str) -> list[str]:
     return items
 
 
+def _shapes(s: Optional[str]) -> Optional[set[tuple[int, ...]]]:
+    """The shapes of `--shapes` ("8,1000,16384x128"), or None for every shape."""
+    if s is None:
+        return None
+    items = [v.strip().lower() for v in s.split(",") if v.strip()]
+    try:
+        wanted = {tuple(int(d) for d in v.split("x")) for v in items}
+    except ValueError:
+        raise SystemExit(f"bench: --shapes: expected sizes joined by x, such as 8,1000,16384x128; got {s!r}")
+    if not wanted or any(d < 0 for shape in wanted for d in shape):
+        raise SystemExit(f"bench: --shapes: expected sizes joined by x, such as 8,1000,16384x128; got {s!r}")
+    return wanted
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m swiftsoftmax bench", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer shapes, shorter timing")
     ap.add_argument("--ops", help="comma-separated: " + ",".join(OPS))
     ap.add_argument("--dtypes", help="comma-separated: " + ",".join(DTYPES))
     ap.add_argument("--peers", help="comma-separated: " + ",".join(PEERS) + " (default: all importable)")
+    ap.add_argument("--shapes", help="only the rows of these shapes, comma-separated, sizes joined by x "
+                                     "(e.g. 8,1000,16384x128; any axis); default: every shape")
     ap.add_argument("--budget", type=float, help="seconds of timing per figure (default 0.25, quick 0.08)")
     ap.add_argument("--rounds", type=int, default=1,
                     help="measure every row this many times, a round after another, and keep each "
@@ -764,6 +780,7 @@ def main(argv: list[str]) -> int:
     ops = _split(args.ops, OPS, "op")
     dtypes = _split(args.dtypes, DTYPES, "dtype")
     wanted = _split(args.peers, PEERS, "peer")
+    only_shapes = _shapes(args.shapes)
     shapes = QUICK_SHAPES if args.quick else SHAPES
     budget = args.budget or (0.08 if args.quick else 0.25)
 
@@ -806,7 +823,9 @@ def main(argv: list[str]) -> int:
     linear_shapes = QUICK_LINEAR_SHAPES if args.quick else LINEAR_SHAPES
     jobs = [(op, dt, shape, axis) for op in ops for dt in dtypes
             for shape, axis in (linear_shapes if op in LINEAR_OPS else shapes_for(op, shapes, args.quick))
-            if op not in LINEAR_OPS or dt == "float32"]
+            if (op not in LINEAR_OPS or dt == "float32") and (only_shapes is None or shape in only_shapes)]
+    if not jobs:
+        ap.error("no rows: no op of --ops has a shape of --shapes")
     records: list[dict[str, Any]] = [{"op": op, "dtype": dt, "shape": list(shape), "axis": axis, "times": {}, "errors": {}}
                for op, dt, shape, axis in jobs]
     for round_ in range(args.rounds):

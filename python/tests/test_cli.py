@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -162,3 +163,33 @@ def test_subcommand_gets_its_arguments(monkeypatch):
     monkeypatch.setitem(cli._DELEGATED, "bench", ("swiftsoftmax._fake_cmd", "fake"))
     assert cli.main(["bench", "--help", "-n", "3"]) == 0
     assert seen == [["--help", "-n", "3"]]
+
+
+def test_bench_runs_only_the_shapes_asked(tmp_path):
+    # --shapes keeps the rows of those shapes, of every op asked; a short budget and NumPy alone
+    # as the peer keep it to a few seconds. Every figure is a positive time, the ratio is the
+    # peer's over ours.
+    out = tmp_path / "bench.json"
+    r = run("bench", "--ops", "softmax,logsumexp", "--dtypes", "float32", "--shapes", "8,4096x10",
+            "--peers", "numpy", "--budget", "0.01", "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(out.read_text())["results"]
+    assert sorted((row["op"], tuple(row["shape"])) for row in rows) == [
+        ("logsumexp", (8,)), ("logsumexp", (4096, 10)), ("softmax", (8,)), ("softmax", (4096, 10))]
+    for row in rows:
+        assert row["dtype"] == "float32" and row["times"]["ours"] > 0 and row["times"]["numpy"] > 0
+        assert row["best_peer_over_ours"] == pytest.approx(row["times"]["numpy"] / row["times"]["ours"])
+    assert "softmax" in r.stdout and "4096x10" in r.stdout
+
+
+@pytest.mark.parametrize("shapes", ["8,abc", "8x", "-3", ","])
+def test_bench_refuses_malformed_shapes(shapes):
+    r = run("bench", "--ops", "softmax", "--shapes", shapes, "--peers", "numpy")
+    assert r.returncode != 0
+    assert "--shapes" in r.stderr
+
+
+def test_bench_with_no_row_of_the_shapes_says_so():
+    r = run("bench", "--ops", "softmax", "--shapes", "3x3", "--peers", "numpy")
+    assert r.returncode == 2
+    assert "no rows" in r.stderr
