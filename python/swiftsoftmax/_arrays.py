@@ -450,10 +450,27 @@ def direct_target(out: Optional[npt.NDArray[Any]], layout: Layout, dtype: np.dty
     for a in inputs:
         if a is None or not np.may_share_memory(out, a):
             continue
-        exact = a.ctypes.data == out.ctypes.data and a.nbytes == out.nbytes and a.dtype == out.dtype
+        exact = ptr(a) == ptr(out) and a.nbytes == out.nbytes and a.dtype == out.dtype
         if not exact:
             return None
     return out
+
+
+def writes_directly(x: npt.NDArray[Any], out: object) -> bool:
+    """Whether a same-shape function of the ndarray `x` can be written straight into `out`, with
+    none of the general path's checks: `out` an ndarray of x's shape and dtype, both C-contiguous
+    and not empty, `out` writeable, and either x itself (in place) or apart from it. Where this is
+    False the general path decides (and names what is wrong)."""
+    if (type(out) is not np.ndarray or out.shape != x.shape or out.dtype != x.dtype or not x.shape
+            or not x.size or not x.flags.c_contiguous):
+        return False
+    flags = out.flags
+    if not (flags.c_contiguous and flags.writeable):
+        return False
+    px: int = ptr(x)
+    py: int = ptr(out)
+    nbytes = int(x.nbytes)
+    return px == py or px + nbytes <= py or py + nbytes <= px
 
 
 def deliver(result: npt.NDArray[Any], out: Optional[npt.NDArray[Any]], result_dtype: np.dtype[Any]

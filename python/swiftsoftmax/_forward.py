@@ -300,6 +300,15 @@ def normalize(x: npt.ArrayLike, axis: Axis = _LAST, *, out: Optional[npt.NDArray
     """
     if dtype is not None:
         x = A.cast_to(x, dtype)
+    if out is not None and axis is _LAST and type(x) is _ndarray and A.writes_directly(x, out):
+        # Into an out= of x's own layout, as `_elementwise` does.
+        g = _FAST_NORMALIZE_LARGE.get(x.dtype)
+        if g is not None:
+            n = x.shape[-1]
+            status = g(A.ptr(x), A.ptr(out), x.size // n, n, 1)
+            if status:
+                check(status, "normalize")
+            return out
     if out is None and axis is _LAST and type(x) is _ndarray:  # the small call: one level down
         size = x.size
         shape = x.shape
@@ -562,6 +571,15 @@ _FAST_ELEMENTWISE_LARGE: dict[str, dict[np.dtype[Any], CFuncPtr]] = {
 
 
 def _elementwise(op: str, x: npt.ArrayLike, out: Optional[npt.NDArray[Any]]) -> npt.NDArray[np.floating[Any]]:
+    if out is not None and type(x) is _ndarray and A.writes_directly(x, out):
+        # Into an out= of x's own layout (the general path's checks are about 3 us of a small
+        # call): the GIL released, as the call may be long.
+        f = _FAST_ELEMENTWISE_LARGE[op].get(x.dtype)
+        if f is not None:
+            status = f(A.ptr(x), A.ptr(out), x.size)
+            if status:
+                check(status, op)
+            return out
     if out is None and type(x) is _ndarray:  # the default call of a native array: one level down
         size = x.size
         if 0 < size <= _COPY_IN_PLACE and x.shape:
