@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union, overload
 import numpy as np
 import numpy.typing as npt
 
+if TYPE_CHECKING:
+    from typing_extensions import TypeGuard  # typing's own from Python 3.10 on
+
 # numpy.exceptions is NumPy 1.25 and later; the package supports 1.22, whose AxisError is
 # numpy.AxisError (NumPy 2 removed that name).
 _AxisError: type[np.exceptions.AxisError] = getattr(getattr(np, "exceptions", np), "AxisError")
@@ -456,7 +459,7 @@ def direct_target(out: Optional[npt.NDArray[Any]], layout: Layout, dtype: np.dty
     return out
 
 
-def writes_directly(x: npt.NDArray[Any], out: object) -> bool:
+def writes_directly(out: object, x: npt.NDArray[Any]) -> TypeGuard[npt.NDArray[Any]]:
     """Whether a same-shape function of the ndarray `x` can be written straight into `out`, with
     none of the general path's checks: `out` an ndarray of x's shape and dtype, both C-contiguous
     and not empty, `out` writeable, and either x itself (in place) or apart from it. Where this is

@@ -115,15 +115,12 @@ def _fast(table: dict[np.dtype[Any], _FastEntry], x: npt.NDArray[Any], axis: obj
         px = A.ptr(x)
         y = R.empty_like(x)
         py = A.ptr(y)
-    elif (type(out) is np.ndarray and out.dtype == x.dtype and out.shape == shape
-          and out.flags.c_contiguous and out.flags.writeable):
+    elif A.writes_directly(out, x):
         y = out
         px = A.ptr(x)
         py = A.ptr(y)
-        if py != px and px < py + y.nbytes and py < px + x.nbytes:
-            return None  # partial overlap: the general path computes into a temporary
     else:
-        return None
+        return None  # e.g. out partly overlapping x: the general path computes into a temporary
     status = f(px, py, size // (n * inner), n, inner, one if temperature == 1.0 else temperature)
     if status:
         check(status, op)
@@ -300,7 +297,7 @@ def normalize(x: npt.ArrayLike, axis: Axis = _LAST, *, out: Optional[npt.NDArray
     """
     if dtype is not None:
         x = A.cast_to(x, dtype)
-    if out is not None and axis is _LAST and type(x) is _ndarray and A.writes_directly(x, out):
+    if out is not None and axis is _LAST and type(x) is _ndarray and A.writes_directly(out, x):
         # Into an out= of x's own layout, as `_elementwise` does.
         g = _FAST_NORMALIZE_LARGE.get(x.dtype)
         if g is not None:
@@ -571,7 +568,7 @@ _FAST_ELEMENTWISE_LARGE: dict[str, dict[np.dtype[Any], CFuncPtr]] = {
 
 
 def _elementwise(op: str, x: npt.ArrayLike, out: Optional[npt.NDArray[Any]]) -> npt.NDArray[np.floating[Any]]:
-    if out is not None and type(x) is _ndarray and A.writes_directly(x, out):
+    if out is not None and type(x) is _ndarray and A.writes_directly(out, x):
         # Into an out= of x's own layout (the general path's checks are about 3 us of a small
         # call): the GIL released, as the call may be long.
         f = _FAST_ELEMENTWISE_LARGE[op].get(x.dtype)
