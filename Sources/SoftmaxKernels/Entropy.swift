@@ -158,8 +158,8 @@ func entropySlice<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ si: Int) {
 /// S = Σ e^{s_i} and U = Σ e^{s_i}·(-s_i) of a finite slice with maximum `max`, s_i = (x_i - max)/T.
 @inline(__always)
 func entropySums<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ s: Slice, _ st: SliceLaneStats) -> (s: CompensatedSum, u: DoubleDouble.DD) {
-    // A Double slice within 745 of its maximum at temperature 1 takes s = x - max by the
-    // cheapest exact form and an exp without its clamp, as the float64 rows' exp pass does
+    // A Double slice within 700 of its maximum (`unclampedExpFloor`) at temperature 1 takes
+    // s = x - max by the cheapest exact form and an exp without its clamp, as the float64 rows' exp pass does
     // (`raddstoreexpminusmaxContiguous`, Passes.swift): the same s and terms.
     let unclamped = T.self == Double.self && pb.temperature == 1
     switch unclamped ? ShiftFormChoice.unclampedDouble(max: st.max, min: st.min) : nil {
@@ -208,7 +208,7 @@ func entropySums<T: SoftmaxScalar, F: ShiftForm>(
 /// AVX-512 the pair comes from `vexpByTable`'s steps (its table of 2^(j/16) and a degree-7
 /// polynomial: about two thirds of `vexpPair`'s operations, to the same 2^-57); lanes below
 /// -746 (-inf among them, whose low part may be NaN) give +0 in both parts, as `vexpPair`'s do.
-/// `clamp: false` promises sh >= -745, as for `vexp`.
+/// `clamp: false` promises sh >= `unclampedExpFloor`, as for `vexp`.
 @inline(__always)
 func entropyExp<T: SoftmaxScalar>(_: T.Type, _ sh: DV, _ sl: DV, clamp: Bool = true) -> (DV, DV) {
     if T.self == Float.self { return (vexpForFloat(sh), DV(repeating: 0)) }

@@ -263,8 +263,8 @@ protocol ShiftForm {
     /// where v is -inf, which only `TwoSumShift` meets. Float and Double lanes alike.
     static func shift<V: SIMD>(_ v: V, _ m: V) -> (d: V, e: V) where V.Scalar: FloatingPoint
     /// Whether the row may hold entries that exp clamps: -inf, and those below m - 103 in Float
-    /// lanes, m - 745 in Double lanes (where the forms that do not clamp are chosen only for rows
-    /// within that range).
+    /// lanes, m + `unclampedExpFloor` in Double lanes (where the forms that do not clamp are
+    /// chosen only for rows within that range).
     static var clamps: Bool { get }
     /// Whether e is always 0 (`NoShift`).
     static var exact: Bool { get }
@@ -301,8 +301,8 @@ enum TwoSumShift: ShiftForm {
 
 /// TwoSum without the clamp, for Float rows that need it only for the order of their operands
 /// (m > 0 and an entry below -2^(exponent(m)+1)) while min - m >= -103: three operations a vector
-/// fewer than `TwoSumShift`; and for Double rows within 745 of their maximum, whose exp then
-/// needs no clamp either.
+/// fewer than `TwoSumShift`; and for Double rows within `-unclampedExpFloor` of their maximum,
+/// whose exp then needs no clamp either.
 enum TwoSumInRange: ShiftForm {
     static var clamps: Bool { false }
     static var exact: Bool { false }
@@ -363,16 +363,17 @@ enum ShiftFormChoice {
         self.init(leader: m, min: min, spread: -103)
     }
 
-    /// For a Double row (or slice) at temperature 1 whose entries lie within 745 of its maximum
-    /// m, where exp needs no clamp; nil for other rows, which take `TwoSumShift`. Otherwise the
+    /// For a Double row (or slice) at temperature 1 whose entries lie within `-unclampedExpFloor`
+    /// (700) of its maximum m, where exp needs no clamp; nil for other rows, which take
+    /// `TwoSumShift`. Otherwise the
     /// cheapest exact form on AVX2, and `.twoSum` (`TwoSumInRange`) on AVX-512, whose table exp
     /// is shorter: there the Fast2Sum forms made log results 4-5% slower (16384x128).
     @inline(__always) static func unclampedDouble(max m: Double, min: Double) -> ShiftFormChoice? {
-        guard min - m >= -745 else { return nil }  // also false for -inf and NaN
+        guard min - m >= unclampedExpFloor else { return nil }  // also false for -inf and NaN
         #if arch(x86_64) && SSM_AVX512F
         return .twoSum
         #else
-        return ShiftFormChoice(leader: m, min: min, spread: -745)
+        return ShiftFormChoice(leader: m, min: min, spread: unclampedExpFloor)
         #endif
     }
 

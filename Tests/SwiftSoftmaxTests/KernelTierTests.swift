@@ -107,6 +107,49 @@ func tierMatchesScalarReference(_ tier: String) {
     checkTier(k, tier, Double.self)
 }
 
+/// float64 rows whose entries reach down to about 700 below their maximum, where the exp pass
+/// stops taking its unclamped form, whose scaling is right only for normal results: every
+/// softmax, log-softmax and logsumexp within a few ulps of the scalar reference (as above) on
+/// either side, with subnormal and vanishing terms among the others (rows of 1,000 entries,
+/// their extremes at the first, middle and last places).
+@Test(arguments: tiers().map(\.0))
+func doubleRowsAtTheUnclampedExpFloor(_ tier: String) {
+    let k = tiers().first { $0.0 == tier }!.1
+    let n = 1000
+    for spread in [699.0, 699.99, 700.0, 700.01, 708.3, 708.5, 709.8, 720.0, 744.4, 745.1, 745.2, 800.0] {
+        var g = SplitMix(state: UInt64(spread * 100))
+        var x = (0..<n).map { _ in -g.unit() * spread }
+        x[0] = 3
+        x[n - 1] = 3 - spread
+        x[n / 2] = 3 - 0.999 * spread
+        for log in [false, true] {
+            var ours = [Double](repeating: 0, count: n), ref = [Double](repeating: 0, count: n)
+            x.withUnsafeBufferPointer { xb in
+                ours.withUnsafeMutableBufferPointer { o in
+                    k.softmax(xb.baseAddress!, o.baseAddress!, mask: nil, outer: 1, n: n, inner: 1,
+                              units: 0..<k.units(outer: 1, n: n, inner: 1), temperature: 1, log: log)
+                }
+                ref.withUnsafeMutableBufferPointer { o in
+                    Reference.softmax(xb.baseAddress!, o.baseAddress!, mask: nil, n: n, inner: 1, slices: 0..<1,
+                                      temperature: 1, log: log)
+                }
+            }
+            let errs = zip(ours, ref).map { a, b in
+                a == b ? 0 : abs(a - b) / Swift.max(abs(a), abs(b), Double.leastNormalMagnitude).ulp
+            }
+            let worst = errs.max() ?? 0
+            let at = errs.firstIndex(of: worst) ?? 0
+            #expect(worst <= 4, "\(tier) spread \(spread) log \(log): \(worst) ulp at \(at): \(ours[at]) vs \(ref[at])")
+        }
+        var lse = 0.0, lseRef = 0.0
+        x.withUnsafeBufferPointer { xb in
+            k.logsumexp(xb.baseAddress!, &lse, mask: nil, outer: 1, n: n, inner: 1, units: 0..<k.units(outer: 1, n: n, inner: 1))
+            Reference.logsumexp(xb.baseAddress!, &lseRef, mask: nil, n: n, inner: 1, slices: 0..<1)
+        }
+        #expect(abs(lse - lseRef) <= 4 * lseRef.ulp, "\(tier) spread \(spread) logsumexp: \(lse) vs \(lseRef)")
+    }
+}
+
 /// Short rows: a unit's results do not depend on the units computed with it (two share a vector
 /// of Floats on AVX-512) nor on a special row in its neighbour, so any split of the units between
 /// threads gives the same bits.
