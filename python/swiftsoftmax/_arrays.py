@@ -17,9 +17,6 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union, overload
 import numpy as np
 import numpy.typing as npt
 
-if TYPE_CHECKING:
-    from typing_extensions import TypeGuard  # typing's own from Python 3.10 on
-
 # numpy.exceptions is NumPy 1.25 and later; the package supports 1.22, whose AxisError is
 # numpy.AxisError (NumPy 2 removed that name).
 _AxisError: type[np.exceptions.AxisError] = getattr(getattr(np, "exceptions", np), "AxisError")
@@ -459,21 +456,25 @@ def direct_target(out: Optional[npt.NDArray[Any]], layout: Layout, dtype: np.dty
     return out
 
 
-def writes_directly(out: object, x: npt.NDArray[Any]) -> TypeGuard[npt.NDArray[Any]]:
-    """Whether a same-shape function of the ndarray `x` can be written straight into `out`, with
-    none of the general path's checks: `out` an ndarray of x's shape and dtype, both C-contiguous
-    and not empty, `out` writeable, and either x itself (in place) or apart from it. Where this is
-    False the general path decides (and names what is wrong)."""
+def direct_pointers(out: Optional[npt.NDArray[Any]], x: npt.NDArray[Any]) -> Optional[tuple[int, int]]:
+    """The data addresses of the ndarray `x` and of `out` when a same-shape function of `x` can
+    be written straight into `out`, with none of the general path's checks: `out` an ndarray of
+    x's shape and dtype, both C-contiguous and not empty, `out` writeable, and either x itself
+    (in place) or apart from it. None where it cannot: the general path then decides (and names
+    what is wrong). The addresses serve the call as they are (two reads of the array objects,
+    about 0.3 us less than reading them again)."""
     if (type(out) is not np.ndarray or out.shape != x.shape or out.dtype != x.dtype or not x.shape
             or not x.size or not x.flags.c_contiguous):
-        return False
+        return None
     flags = out.flags
     if not (flags.c_contiguous and flags.writeable):
-        return False
+        return None
     px: int = ptr(x)
     py: int = ptr(out)
     nbytes = int(x.nbytes)
-    return px == py or px + nbytes <= py or py + nbytes <= px
+    if px == py or px + nbytes <= py or py + nbytes <= px:
+        return px, py
+    return None
 
 
 def deliver(result: npt.NDArray[Any], out: Optional[npt.NDArray[Any]], result_dtype: np.dtype[Any]
@@ -562,7 +563,7 @@ def ptr(a: Optional[npt.NDArray[Any]]) -> int | None:
     the way for read-only or empty arrays)."""
     if a is None:
         return None
-    if _DATA_FIELD and isinstance(a, np.ndarray):
+    if _DATA_FIELD and (type(a) is np.ndarray or isinstance(a, np.ndarray)):
         address: Optional[int] = _pointer_at(id(a) + _DATA_FIELD).value
         return address if address is not None else a.ctypes.data
     try:

@@ -115,12 +115,12 @@ def _fast(table: dict[np.dtype[Any], _FastEntry], x: npt.NDArray[Any], axis: obj
         px = A.ptr(x)
         y = R.empty_like(x)
         py = A.ptr(y)
-    elif A.writes_directly(out, x):
-        y = out
-        px = A.ptr(x)
-        py = A.ptr(y)
     else:
-        return None  # e.g. out partly overlapping x: the general path computes into a temporary
+        y = out  # type: ignore[assignment]  # an ndarray wherever direct_pointers accepts it
+        pointers = A.direct_pointers(y, x)
+        if pointers is None:
+            return None  # e.g. out partly overlapping x: the general path computes into a temporary
+        px, py = pointers
     status = f(px, py, size // (n * inner), n, inner, one if temperature == 1.0 else temperature)
     if status:
         check(status, op)
@@ -297,12 +297,13 @@ def normalize(x: npt.ArrayLike, axis: Axis = _LAST, *, out: Optional[npt.NDArray
     """
     if dtype is not None:
         x = A.cast_to(x, dtype)
-    if out is not None and axis is _LAST and type(x) is _ndarray and A.writes_directly(out, x):
-        # Into an out= of x's own layout, as `_elementwise` does.
+    if out is not None and axis is _LAST and type(x) is _ndarray:
+        pointers = A.direct_pointers(out, x)
         g = _FAST_NORMALIZE_LARGE.get(x.dtype)
-        if g is not None:
+        if pointers is not None and g is not None:
+            # Into an out= of x's own layout, as `_elementwise` does.
             n = x.shape[-1]
-            status = g(A.ptr(x), A.ptr(out), x.size // n, n, 1)
+            status = g(*pointers, x.size // n, n, 1)
             if status:
                 check(status, "normalize")
             return out
@@ -568,12 +569,13 @@ _FAST_ELEMENTWISE_LARGE: dict[str, dict[np.dtype[Any], CFuncPtr]] = {
 
 
 def _elementwise(op: str, x: npt.ArrayLike, out: Optional[npt.NDArray[Any]]) -> npt.NDArray[np.floating[Any]]:
-    if out is not None and type(x) is _ndarray and A.writes_directly(out, x):
-        # Into an out= of x's own layout (the general path's checks are about 3 us of a small
-        # call): the GIL released, as the call may be long.
+    if out is not None and type(x) is _ndarray:
+        pointers = A.direct_pointers(out, x)
         f = _FAST_ELEMENTWISE_LARGE[op].get(x.dtype)
-        if f is not None:
-            status = f(A.ptr(x), A.ptr(out), x.size)
+        if pointers is not None and f is not None:
+            # Into an out= of x's own layout (the general path's checks are about 3 us of a small
+            # call): the GIL released, as the call may be long.
+            status = f(*pointers, x.size)
             if status:
                 check(status, op)
             return out
