@@ -297,7 +297,7 @@ def normalize(x: npt.ArrayLike, axis: Axis = _LAST, *, out: Optional[npt.NDArray
     """
     if dtype is not None:
         x = A.cast_to(x, dtype)
-    if out is not None and axis is _LAST and type(x) is _ndarray:
+    if out is not None and axis is _LAST and type(x) is _ndarray and x.ndim and x.size and x.flags.c_contiguous:
         pointers = A.direct_pointers(out, x)
         g = _FAST_NORMALIZE_LARGE.get(x.dtype)
         if pointers is not None and g is not None:
@@ -569,7 +569,7 @@ _FAST_ELEMENTWISE_LARGE: dict[str, dict[np.dtype[Any], CFuncPtr]] = {
 
 
 def _elementwise(op: str, x: npt.ArrayLike, out: Optional[npt.NDArray[Any]]) -> npt.NDArray[np.floating[Any]]:
-    if out is not None and type(x) is _ndarray:
+    if out is not None and type(x) is _ndarray and x.size and x.flags.c_contiguous:
         pointers = A.direct_pointers(out, x)
         f = _FAST_ELEMENTWISE_LARGE[op].get(x.dtype)
         if pointers is not None and f is not None:
