@@ -252,21 +252,51 @@ func sigmoidFromParts(_ kf: DV, _ tHi: DV, _ rest: DV) -> DV {
 }
 #endif
 
-/// sigmoid of eight lanes: n / (1 + e) rounded once from the pair e (Double) or from e with 29
-/// bits to spare (Float input). NaN lanes return the input.
+/// sigmoid of eight lanes: for Float input n / (1 + e) rounded once from e with 29 bits to
+/// spare; for Doubles (on the tiers without AVX-512, which run `sigmoidFromParts`)
+/// `sigmoidByParts`. NaN lanes return the input.
 @inline(__always)
 func sigmoidLanes<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV {
-    let one = DV(repeating: 1), zero = DV(repeating: 0)
-    let neg = v .< zero
-    let (eh, el) = expMinusAbs(T.self, v)
-    let nh = one.replacing(with: eh, where: neg)
     let r: DV
     if T.self == Float.self {
-        r = nh / (one + eh)
+        let one = DV(repeating: 1)
+        let (eh, _) = expMinusAbs(T.self, v)
+        r = one.replacing(with: eh, where: v .< DV(repeating: 0)) / (one + eh)
     } else {
-        r = pairQuotient(nh, zero.replacing(with: el, where: neg), eh, el)
+        r = sigmoidByParts(v)
     }
     return r.replacing(with: v, where: v .!= v)
+}
+
+/// sigmoid of eight Doubles as `sigmoidFromParts` computes it on AVX-512, from `vexpParts`:
+/// exp(-v) = 2^m (h + rest), so sigmoid(v) = P / (P + h + rest) with P = 2^-m, one quotient for
+/// either sign of v, where the pair exp and `pairQuotient` took a choice of numerator, the
+/// exp's low part split off and scaled, and a remainder (one thread, AVX2: 1.93 -> 1.55 ns an
+/// element; worst 0.75 -> 0.65 ulp, and 0.61 on the baseline tier). The
+/// denominator is exact as a pair but for rest's rounding (P + h by Fast2Sum of the larger and
+/// the smaller; rest, below h/8, by a second one), its reciprocal corrected by the exact
+/// residual and its low part, then scaled by 2^(64-m) (normal: m is at most 1082) and 2^-64,
+/// which rounds once where the result is subnormal. -v is taken within [-40, 750] (below -40
+/// every sigmoid rounds to 1, above 750 the result is +0); NaN lanes are the caller's.
+@_transparent
+func sigmoidByParts(_ v: DV) -> DV {
+    let one = DV(repeating: 1), down = DV(repeating: 0x1p-64)
+    let z = vmin(vmax(-v, DV(repeating: -40)), DV(repeating: 750))
+    let (_, t, h, rest) = vexpParts(z, DV(repeating: 0), clamp: false)
+    // t's low bits hold m: shifted left by 52, m·2^52 (mod 2^64), subtracted from 2^64's bits.
+    let mBits = unsafeBitCast(t, to: SIMD8<UInt64>.self) &<< 52
+    let up = unsafeBitCast(SIMD8<UInt64>(repeating: (1023 + 64) << 52) &- mBits, to: DV.self)
+    let p = up * down  // 2^-m, exact down to 2^-1074 (+0 below, far under h's last bit)
+    let big = vmax(p, h), small = vmin(p, h)
+    let a = big + small
+    let al = (big - a) + small
+    let dh = a + rest
+    let dl = ((a - dh) + rest) + al
+    let inv = one / dh
+    // 1/(dh + dl) = inv (1 + (1 - inv dh) - inv dl) to 2^-104; 1 - inv dh is exact (`remainder`:
+    // an FMA, or Dekker's product on the baseline tier, where a rounded one left 1.09 ulp).
+    let c = fmadd(-dl, inv, remainder(one, inv, dh))
+    return fmadd(inv, c, inv) * up * down
 }
 
 /// (nh + nl) / (1 + eh + el) for 0 <= eh <= 1, rounded once (about half an ulp): 1 + eh split
