@@ -159,8 +159,8 @@ func entropySlice<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ si: Int) {
 @inline(__always)
 func entropySums<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ s: Slice, _ st: SliceLaneStats) -> (s: CompensatedSum, u: DoubleDouble.DD) {
     // A Double slice within 700 of its maximum (`unclampedExpFloor`) at temperature 1 takes
-    // s = x - max by the cheapest exact form and an exp without its clamp, as the float64 rows' exp pass does
-    // (`raddstoreexpminusmaxContiguous`, Passes.swift): the same s and terms.
+    // s = x - max by the cheapest exact form and an exp without its clamp, as the float64 rows'
+    // exp pass does (`raddstoreexpminusmaxContiguous`, Passes.swift): the same s and terms.
     let unclamped = T.self == Double.self && pb.temperature == 1
     switch unclamped ? ShiftFormChoice.unclampedDouble(max: st.max, min: st.min) : nil {
     case .maxLeads: return entropySums(pb, s, st.max, MaxLeads.self)

@@ -365,9 +365,9 @@ enum ShiftFormChoice {
 
     /// For a Double row (or slice) at temperature 1 whose entries lie within `-unclampedExpFloor`
     /// (700) of its maximum m, where exp needs no clamp; nil for other rows, which take
-    /// `TwoSumShift`. Otherwise the
-    /// cheapest exact form on AVX2, and `.twoSum` (`TwoSumInRange`) on AVX-512, whose table exp
-    /// is shorter: there the Fast2Sum forms made log results 4-5% slower (16384x128).
+    /// `TwoSumShift`. Otherwise the cheapest exact form on AVX2, and `.twoSum` (`TwoSumInRange`)
+    /// on AVX-512, whose table exp is shorter: there the Fast2Sum forms made log results 4-5%
+    /// slower (16384x128).
     @inline(__always) static func unclampedDouble(max m: Double, min: Double) -> ShiftFormChoice? {
         guard min - m >= unclampedExpFloor else { return nil }  // also false for -inf and NaN
         #if arch(x86_64) && SSM_AVX512F

@@ -237,9 +237,9 @@ func raddstoreexpminusmaxContiguous<T: SoftmaxScalar>(
         if t != 1 { return raddstoreexpminusmaxContiguous(x, y, n, st, t, invT, L.self, TwoSumShift.self, ahead) }
         // A Double row within 700 of its maximum (`unclampedExpFloor`): exp without its clamp
         // (its test and zeroing left out, the same results) and without the subnormal range's
-        // scaling, x - max by the cheapest exact form the row's extremes allow, as the Float rows and `vlogfinalizeDouble` choose it: the same d and e as
-        // TwoSum (on AVX2 float64 softmax 4096x1000 2.05 -> 1.87 ns an element, logsumexp 1.86
-        // -> 1.65, one thread).
+        // scaling, x - max by the cheapest exact form the row's extremes allow, as the Float
+        // rows and `vlogfinalizeDouble` choose it: the same d and e as TwoSum (on AVX2 float64
+        // softmax 4096x1000 2.05 -> 1.87 ns an element, logsumexp 1.86 -> 1.65, one thread).
         switch T.self == Double.self ? ShiftFormChoice.unclampedDouble(max: st.max[0], min: st.rowMin) : nil {
         case .maxLeads: return raddstoreexpminusmaxContiguous(x, y, n, st, 1, 1, L.self, MaxLeads.self, ahead)
         case .entryLeads: return raddstoreexpminusmaxContiguous(x, y, n, st, 1, 1, L.self, EntryLeads.self, ahead)

@@ -253,8 +253,8 @@ func sigmoidFromParts(_ kf: DV, _ tHi: DV, _ rest: DV) -> DV {
 #endif
 
 /// sigmoid of eight lanes: for Float input n / (1 + e) rounded once from e with 29 bits to
-/// spare; for Doubles (on the tiers without AVX-512, which run `sigmoidFromParts`)
-/// `sigmoidByParts`. NaN lanes return the input.
+/// spare; for Doubles `sigmoidByParts` (AVX-512 runs `sigmoidFromParts` in stages instead). NaN
+/// lanes return the input.
 @inline(__always)
 func sigmoidLanes<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV {
     let r: DV
@@ -272,12 +272,14 @@ func sigmoidLanes<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV {
 /// exp(-v) = 2^m (h + rest), so sigmoid(v) = P / (P + h + rest) with P = 2^-m, one quotient for
 /// either sign of v, where the pair exp and `pairQuotient` took a choice of numerator, the
 /// exp's low part split off and scaled, and a remainder (one thread, AVX2: 1.93 -> 1.55 ns an
-/// element; worst 0.75 -> 0.65 ulp, and 0.61 on the baseline tier). The
-/// denominator is exact as a pair but for rest's rounding (P + h by Fast2Sum of the larger and
-/// the smaller; rest, below h/8, by a second one), its reciprocal corrected by the exact
-/// residual and its low part, then scaled by 2^(64-m) (normal: m is at most 1082) and 2^-64,
-/// which rounds once where the result is subnormal. -v is taken within [-40, 750] (below -40
-/// every sigmoid rounds to 1, above 750 the result is +0); NaN lanes are the caller's.
+/// element; worst 0.75 -> 0.65 ulp, and 0.61 on the baseline tier). The denominator is exact as
+/// a pair but for rest's rounding (P + h by Fast2Sum of the larger and the smaller; rest, below
+/// h/8, by a second one), its reciprocal corrected by the exact residual and its low part, then
+/// scaled by 2^(64-m) (normal: m is at most 1082) and 2^-64, which rounds once where the result
+/// is subnormal. -v is taken within [-40, 750] (below -40 every sigmoid rounds to 1, above 750
+/// the result is +0): `vexpParts` takes arguments above 0 too, its rounding trick's k (at most
+/// 4,328 for the quarters' table, 1,082 for Taylor's) well inside its range. NaN lanes are the
+/// caller's.
 @_transparent
 func sigmoidByParts(_ v: DV) -> DV {
     let one = DV(repeating: 1), down = DV(repeating: 0x1p-64)
