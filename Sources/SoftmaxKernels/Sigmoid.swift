@@ -238,17 +238,11 @@ func sigmoidFromParts(_ kf: DV, _ tHi: DV, _ rest: DV) -> DV {
     // vscalefpd applies 2^floor(its second operand): floor(15/16 - k/16) = -floor(k/16).
     let minusK = fmadd(kf, DV(repeating: -0.0625), DV(repeating: 0.9375))
     let p = _mm512_scalef_pd(one, minusK)
-    let big = _mm512_max_pd(p, tHi), small = _mm512_min_pd(p, tHi)
-    let a = big + small
-    let al = (big - a) + small
-    let dh = a + rest
-    let dl = ((a - dh) + rest) + al
-    let inv = one / dh
-    // 1/(dh + dl) = inv (1 + (1 - inv dh) - inv dl) to 2^-104; 1 - inv dh is exact (FMA).
-    let c = fmadd(-dl, inv, fmadd(-inv, dh, one))
+    // max/min keep a NaN (their second operand), which then runs through every step.
+    let q = reciprocalOfSum(big: _mm512_max_pd(p, tHi), small: _mm512_min_pd(p, tHi), rest: rest)
     // Scaled by vscalefpd rather than multiplied by p, which is +0 from 2^-1075 on where a
     // result just above 2^-1075 still rounds up to the least subnormal.
-    return _mm512_scalef_pd(fmadd(inv, c, inv), minusK)
+    return _mm512_scalef_pd(q, minusK)
 }
 #endif
 
@@ -282,23 +276,31 @@ func sigmoidLanes<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> DV {
 /// caller's.
 @_transparent
 func sigmoidByParts(_ v: DV) -> DV {
-    let one = DV(repeating: 1), down = DV(repeating: 0x1p-64)
+    let down = DV(repeating: 0x1p-64)
     let z = vmin(vmax(-v, DV(repeating: -40)), DV(repeating: 750))
     let (_, t, h, rest) = vexpParts(z, DV(repeating: 0), clamp: false)
     // t's low bits hold m: shifted left by 52, m·2^52 (mod 2^64), subtracted from 2^64's bits.
     let mBits = unsafeBitCast(t, to: SIMD8<UInt64>.self) &<< 52
     let up = unsafeBitCast(SIMD8<UInt64>(repeating: (1023 + 64) << 52) &- mBits, to: DV.self)
     let p = up * down  // 2^-m, exact down to 2^-1074 (+0 below, far under h's last bit)
-    let big = vmax(p, h), small = vmin(p, h)
+    return reciprocalOfSum(big: vmax(p, h), small: vmin(p, h), rest: rest) * up * down
+}
+
+/// 1 / (big + small + rest) rounded once, for big >= small >= 0 and |rest| < big/8 (the
+/// sigmoids' P + h + rest): big + small exact as a pair (Fast2Sum), rest added by a second one,
+/// the reciprocal of the high part corrected by the exact residual 1 - inv·dh (`remainder`: an
+/// FMA, or Dekker's product on the baseline tier, where a rounded one left 1.09 ulp) and by the
+/// low part, to 2^-104 before the last rounding.
+@_transparent
+func reciprocalOfSum(big: DV, small: DV, rest: DV) -> DV {
+    let one = DV(repeating: 1)
     let a = big + small
     let al = (big - a) + small
     let dh = a + rest
     let dl = ((a - dh) + rest) + al
     let inv = one / dh
-    // 1/(dh + dl) = inv (1 + (1 - inv dh) - inv dl) to 2^-104; 1 - inv dh is exact (`remainder`:
-    // an FMA, or Dekker's product on the baseline tier, where a rounded one left 1.09 ulp).
     let c = fmadd(-dl, inv, remainder(one, inv, dh))
-    return fmadd(inv, c, inv) * up * down
+    return fmadd(inv, c, inv)
 }
 
 /// (nh + nl) / (1 + eh + el) for 0 <= eh <= 1, rounded once (about half an ulp): 1 + eh split
