@@ -21,21 +21,6 @@ func maxKeeping(_ v: FV, _ m: FV) -> FV {
     #endif
 }
 
-/// 1 / v to about 2^-22.8 relative for normal positive v, for callers that correct the
-/// quotient by its remainder anyway: on AVX2 `vrcpps` (1.5·2^-12) and a Newton step (two FMAs)
-/// in place of a division (its bits differ between processors, so the result may differ in its
-/// last bits too); a division elsewhere. (AVX-512's callers take `vrcp14ps` itself, whose
-/// 2^-14 is enough for them.)
-@inline(__always)
-func reciprocalApprox(_ v: FV) -> FV {
-    #if arch(x86_64) && SSM_AVX2 && !SSM_AVX512F
-    let r = _mm256_rcp_ps(v)
-    return _mm256_fmadd_ps(r, _mm256_fnmadd_ps(v, r, FV(repeating: 1)), r)
-    #else
-    return FV(repeating: 1) / v
-    #endif
-}
-
 /// c - a b with one rounding: `vfnmadd` on AVX-512, where Swift's `-a` (a subtraction from 0,
 /// which keeps the sign of zero apart) is not folded into the FMA.
 @inline(__always)

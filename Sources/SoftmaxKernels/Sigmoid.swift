@@ -640,34 +640,38 @@ func sigmoidExpArgument(_ v: FV) -> FV {
 @_transparent
 func sigmoidFromExp(_ v: FV, _ eh: FV, _ el: FV) -> FV {
     let one = FV(repeating: 1), zero = FV(repeating: 0)
-    let neg = v .< zero
-    let nh = one.replacing(with: eh, where: neg)
     let sh = one + eh
     #if arch(x86_64) && SSM_AVX512F
+    let neg = v .< zero
+    let nh = one.replacing(with: eh, where: neg)
     // vrcp14ps alone (2^-14, sh in [1, 2]): q is off by 2^-14, the remainder's correction by
     // 2^-14 of itself, 2^-28 of q. Sterbenz's condition below needs q >= nh/2, so inv >= 1/2:
     // vrcp14ps is never below 1/2 on [1, 2] (every Float there tried: its least is 1/2 itself,
-    // at 2), so it needs no raising as AVX2's estimate does (its vmaxps was 3% of the function).
+    // at 2), so it needs no raising as a Newton step's would.
     let inv = _mm512_rcp14_ps(sh)
-    #else
-    // The estimate and its Newton step, raised to 1/2 as above (a Newton step from below 1/2
-    // at sh = 2 broke Sterbenz's condition: 1.00 ulp near x = 0). In place of the division:
-    // 0.85 -> 0.77 ns an element on one thread.
-    let inv = maxKeeping(FV(repeating: 0.5), reciprocalApprox(sh))
-    #endif
     let q = nh * inv
+    #else
+    // The numerator chosen by v's sign bit itself (vblendvps reads only that bit; -0 has
+    // exp(-0) = 1 either way), with no comparison.
+    let nh = _mm256_blendv_ps(one, eh, v)
+    // q rounded once by the divider, whose latency (11 cycles on Zen 4) is shorter than the
+    // estimate's Newton step and product it replaces, off the FMA units, three operations
+    // fewer; vrcpps' estimate (2^-12) is enough for the correction, itself below 2^-22 of q.
+    // (A division for 1/sh, then a product, had been slower than the Newton step.)
+    let q = nh / sh
+    let inv = _mm256_rcp_ps(sh)
+    #endif
     // The remainder nh + nl - q (1 + eh + el) without splitting 1 + eh: nh - q is exact
-    // (Sterbenz: q is in [nh/2, 2 nh]) and the rest is about 2^-14 of nh (2^-22.8 on AVX2, a
+    // (Sterbenz: q is in [nh/2, 2 nh]) and the rest is about 2^-14 of nh (2^-23 on AVX2, a
     // rounded quotient's 2^-24 on the baseline tier), so each step after it rounds far below
     // q's ulp.
     // Then the numerator's low part, el where v < 0 (else 0): on AVX-512 one masked addition,
-    // where a blend and an addition took two (2-3% of the function); on AVX2 the blend's form
-    // is an and, cheaper than the blend after an addition there.
+    // where a blend and an addition took two (2-3% of the function).
     let partial = fnmadd(q, eh, nh - q)
     #if arch(x86_64) && SSM_AVX512F
     let withLow = partial.replacing(with: partial + el, where: neg)
     #else
-    let withLow = partial + zero.replacing(with: el, where: neg)
+    let withLow = partial + _mm256_blendv_ps(zero, el, v)
     #endif
     let corr = fnmadd(q, el, withLow)
     return fmadd(corr, inv, q)
