@@ -632,9 +632,10 @@ func sigmoidExpArgument(_ v: FV) -> FV {
 
 /// sigmoid of a Float vector in Float arithmetic: `pairQuotient`'s idea with the pair from
 /// `vexpfPairByTable`, a reciprocal that the remainder corrects, and the remainder from nh - q
-/// rather than a split 1 + e, about 0.6 ulp (0.75 worst, near underflow). Below -104, e =
-/// exp(-104) rounds to +0, as every sigmoid there does. NaN lanes give NaN: the NaN itself,
-/// quieted and negated, carried through every step.
+/// rather than a split 1 + e, about 0.6 ulp (0.75 worst on AVX-512, near underflow; 0.57 on
+/// AVX2, whose quotient is the divider's). Below -104, e = exp(-104) rounds to +0, as every
+/// sigmoid there does. NaN lanes give NaN: the NaN itself, quieted and negated, carried through
+/// every step.
 /// (`SigmoidFloatLanes` runs it in stages: `vexpfPairByTable` of `sigmoidExpArgument`, then this,
 /// from e = exp(-|v|) as the pair eh + el.)
 @_transparent
