@@ -663,9 +663,8 @@ func sigmoidFromExp(_ v: FV, _ eh: FV, _ el: FV) -> FV {
     let inv = _mm256_rcp_ps(sh)
     #endif
     // The remainder nh + nl - q (1 + eh + el) without splitting 1 + eh: nh - q is exact
-    // (Sterbenz: q is in [nh/2, 2 nh]) and the rest is about 2^-14 of nh (2^-23 on AVX2, a
-    // rounded quotient's 2^-24 on the baseline tier), so each step after it rounds far below
-    // q's ulp.
+    // (Sterbenz: q is in [nh/2, 2 nh]) and the rest is about 2^-14 of nh (the divider's 2^-24
+    // on AVX2), so each step after it rounds far below q's ulp.
     // Then the numerator's low part, el where v < 0 (else 0): on AVX-512 one masked addition,
     // where a blend and an addition took two (2-3% of the function).
     let partial = fnmadd(q, eh, nh - q)
