@@ -83,4 +83,18 @@ public protocol SoftmaxRowChunks {
         start: Int, count: Int, stats: RowChunkStats, sum: CompensatedSum, temperature: T, log: Bool)
     /// log(sum(exp(x))) of a row from its merged statistics and sum.
     static func rowLogSumExp(stats: RowChunkStats, sum: CompensatedSum) -> Double
+    /// Softmax (or log-softmax when `log`) of one contiguous, unmasked float32 row of n entries
+    /// at temperature 1 (`y` may be `x`), as the tier's row kernels take such a row when one
+    /// thread has it whole: by segments, each summed in its own form, which are shared out by
+    /// `parallel(count, body)` (body run over ranges that cover 0..<count, on any threads), so
+    /// that a row split between threads gives the same bits as an unsplit one. False, with
+    /// nothing written, where the tier does not take such a row by segments (then it takes it
+    /// as the chunk steps above do) or the row needs the general walk (a special value).
+    static func floatRowBySegments(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, log: Bool,
+        parallel: (_ count: Int, _ body: (Range<Int>) -> Void) -> Void) -> Bool
+    /// logsumexp of such a row as `floatRowBySegments` takes it, or nil where it does not (and
+    /// for results below 1/4 in magnitude, which the general walk gives).
+    static func floatRowLogSumExpBySegments(
+        _ x: UnsafePointer<Float>, n: Int, parallel: (_ count: Int, _ body: (Range<Int>) -> Void) -> Void) -> Double?
 }

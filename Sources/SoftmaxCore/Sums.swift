@@ -32,6 +32,12 @@ public struct CompensatedSum: Sendable {
     @inlinable public var value: Double { sum + compensation }
     /// The sum as a normalised double-double `(hi, lo)`.
     @inlinable public var pair: (hi: Double, lo: Double) { twoSum(sum, compensation) }
+
+    /// Whether this sum of a Float row's terms, its maximal terms counted apart (exactly 1
+    /// each, in `sum`), has the others below 2^-90: a Float term below 2^-126 has lost digits
+    /// to the subnormal range, which shows in a log result only where the others' sum is this
+    /// small, so such a row is summed again in Double lanes (docs/design.md, "The passes").
+    @inlinable public var hasTinyRest: Bool { sum == sum.rounded() && abs(compensation) < 0x1p-90 }
 }
 
 /// A sum that is compensated while finite and follows IEEE arithmetic once an infinity or NaN

@@ -14,13 +14,23 @@ import SoftmaxCore
 /// long as its arithmetic takes; grouped, the chains of eight rows cost one, and the passes of
 /// neighbouring rows overlap. Groups stay within the L2 cache (`groupedRow`).
 /// A row with a special value, or whose log result needs its terms summed in Double
-/// (`tinyRest`), goes to `general` in the first phase instead; on AVX-512, where the exp keeps
+/// (`hasTinyRest`), goes to `general` in the first phase instead; on AVX-512, where the exp keeps
 /// NaN, a row holding NaN is found from its sum and filled with NaN.
 @inline(__always)
 func softmaxRowsFloat(
     _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, rows: Range<Int>, log: Bool,
     general: (Int) -> Void
 ) {
+    if n >= segmentedRow {
+        for u in rows {
+            let done = UnsafeRawPointer(x) != UnsafeRawPointer(y)
+                ? softmaxSegmentedRowFloat(x + u * n, y + u * n, n, log: log, nextRow: u + 1 < rows.upperBound ? x + (u + 1) * n : nil)
+                // In place, a row handed to `general` midway would no longer be whole.
+                : softmaxRowBySegmentsFloat(x + u * n, y + u * n, n, log: log) { count, body in body(0..<count) }
+            if !done { general(u) }
+        }
+        return
+    }
     withUnsafeTemporaryAllocation(of: Double.self, capacity: 88) { scratch in
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { extremes in
             let his = scratch.baseAddress!, los = his + 8, negTops = his + 16, lanes = his + 24
@@ -91,7 +101,7 @@ func softmaxRowsFloat(
                     if bias != nil {
                         unshifted |= 1 << k
                         negTops[k] = -Double(top)
-                    } else if log && tinyRest(sum) {
+                    } else if log && sum.hasTinyRest {
                         general(u + k); done |= 1 << k; continue
                     }
                     // A one-chunk row's sum has no compensation: its pair is (sum, 0).
@@ -117,7 +127,7 @@ func softmaxRowsFloat(
                         UnsafeMutableRawPointer(his).storeBytes(of: rest, as: DV.self)
                         for k in 0..<count where unshifted & (1 << k) != 0 && his[k] < unshiftedRestFloor(n) {
                             let sum = raddstoreexpminusmaxFloat(x + (u + k) * n, nil, n, max: maxima[k], min: minima[k], topsApart: true)
-                            if tinyRest(sum) { general(u + k); done |= 1 << k; his[k] = 0; continue }
+                            if sum.hasTinyRest { general(u + k); done |= 1 << k; his[k] = 0; continue }
                             let p = sum.compensation == 0 ? (hi: sum.sum, lo: 0) : sum.pair
                             his[k] = (p.hi - 1) + p.lo
                         }
@@ -265,6 +275,13 @@ func logsumexpRowsFloat(
     _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int, rows: Range<Int>,
     general: (Int) -> Void
 ) {
+    if n >= segmentedRow {
+        for u in rows {
+            let next = u + 1 < rows.upperBound ? x + (u + 1) * n : nil
+            if let r = logsumexpSegmentedRowFloat(x + u * n, n, nextRow: next) { out[u] = Float(r) } else { general(u) }
+        }
+        return
+    }
     withUnsafeTemporaryAllocation(of: Double.self, capacity: 96) { scratch in
       withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { floatMaxima in
         let his = scratch.baseAddress!, los = his + 8, maxima = his + 16, negTops = his + 24, lanes = his + 32
@@ -346,13 +363,6 @@ func logsumexpRowsFloat(
         }
       }
     }
-}
-
-/// Whether a Float row's sum of terms without its maximal ones (counted apart) is below 2^-90:
-/// then their log needs them summed again in Double lanes (Passes.swift).
-@inline(__always)
-func tinyRest(_ sum: CompensatedSum) -> Bool {
-    sum.sum == sum.sum.rounded() && Swift.abs(sum.compensation) < 0x1p-90
 }
 #endif
 

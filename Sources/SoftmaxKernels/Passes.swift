@@ -171,7 +171,7 @@ func raddstoreexpminusmaxChunked<T: SoftmaxScalar, W: LaneWalk>(
         // and the row is summed again in Double lanes below (x = [0, ..., 0, 96]: 3.5 ulp off).
         // Only when nothing was stored: a pass that stored its terms may have overwritten x
         // (the cross-entropy's gradient may be its logits), which a second pass would read.
-        if !(y == nil && !plain && tinyRest(sum)) { return ((DV(repeating: 0), DV(repeating: 0)), sum) }
+        if !(y == nil && !plain && sum.hasTinyRest) { return ((DV(repeating: 0), DV(repeating: 0)), sum) }
     }
     #endif
     if T.self == Double.self || !fullExp, mask == nil, !st.special, let row = w as? RowWalk {

@@ -10,7 +10,7 @@ import SoftmaxCore
 // Every step is lane by lane, so a row's result does not depend on the rows that share its
 // vector, nor so on how the units are split between threads. A unit whose rows hold a NaN, a
 // +inf, only -inf, or (log results) terms other than the maximal ones summing below 2^-90
-// (`tinyRest`'s case) is computed again by `general`, the Double walk, whatever its neighbour.
+// (`hasTinyRest`'s case) is computed again by `general`, the Double walk, whatever its neighbour.
 
 #if SSM_FMA
 /// Softmax (or log-softmax when `log`) at temperature 1 of the short rows of `units` (eight rows

@@ -18,6 +18,11 @@ enum LongRows {
     ) {
         let k = Tier.kernels
         for r in 0..<shape.outer {
+            if T.self == Float.self, mask == nil, t == 1,
+               k.floatRowBySegments(floats(x) + r * shape.n, UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self) + r * shape.n,
+                                    n: shape.n, log: log, parallel: bySegments) {
+                continue
+            }
             let (stats, sum) = statistics(x, mask, log ? nil : y, row: r, shape, t)
             eachChunk(row: r, shape) { start, count in
                 k.rowChunkFinish(x, mask: mask, y: y, start: start, count: count, stats: stats,
@@ -31,6 +36,11 @@ enum LongRows {
         _ shape: RowShape
     ) {
         for r in 0..<shape.outer {
+            if T.self == Float.self, mask == nil,
+               let v = Tier.kernels.floatRowLogSumExpBySegments(floats(x) + r * shape.n, n: shape.n, parallel: bySegments) {
+                out[r] = T(rounding: v)
+                continue
+            }
             let (stats, sum) = statistics(x, mask, nil, row: r, shape, 1)
             out[r] = T(rounding: Tier.kernels.rowLogSumExp(stats: stats, sum: sum))
         }
@@ -59,7 +69,29 @@ enum LongRows {
         }
         var total = sums[0]
         for s in sums.dropFirst() { total.add(s) }
+        // A log row whose other terms sum below 2^-90 is summed again in Double lanes, as the
+        // row walk sums it (docs/design.md, "The passes"); the chunks' own sums cannot tell.
+        if T.self == Float.self, y == nil, mask == nil, t == 1, !merged.nan, merged.infCount == 0, total.hasTinyRest {
+            sums.withUnsafeMutableBufferPointer { out in
+                eachChunk(row: r, shape) { start, count in
+                    out[(start - r * shape.n) / k.rowChunk] = k.rowChunkExpSum(
+                        x, mask: nil, y: nil, start: start, count: count, stats: merged, temperature: t, precise: true)
+                }
+            }
+            total = sums[0]
+            for s in sums.dropFirst() { total.add(s) }
+        }
         return (merged, total)
+    }
+
+    private static func floats<T>(_ x: UnsafePointer<T>) -> UnsafePointer<Float> {
+        UnsafeRawPointer(x).assumingMemoryBound(to: Float.self)
+    }
+
+    /// Runs `body` over ranges covering 0..<count segments of a float32 row (`rowChunk` each),
+    /// in parallel (`floatRowBySegments`).
+    private static func bySegments(_ count: Int, _ body: (Range<Int>) -> Void) {
+        Threads.forEachChunk(units: count, costPerUnit: Tier.kernels.rowChunk, body)
     }
 
     /// Runs `body(start, count)` for every chunk of row r, in parallel.

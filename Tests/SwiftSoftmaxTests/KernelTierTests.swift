@@ -311,3 +311,56 @@ func tierVJPMatchesScalarReference(_ tier: String) {
     checkTierVJP(k, tier, Float.self)
     checkTierVJP(k, tier, Double.self)
 }
+
+/// Float rows long enough to go by segments (`softmaxRowsFloat` hands rows of more than 65,536
+/// entries to `segmentedExpSum`, 32,768 to a segment): each segment summed relative to its own
+/// maximum and brought to the row's, within a few ulps of the scalar reference as above, for
+/// softmax, log-softmax and logsumexp. The rows: the maximum in the last segment; a tie of it in
+/// two segments; confident rows, whose log rest is small (and one below 2^-90, which the general
+/// walk takes); a segment whose extremes need the power-of-two shift; special values in a later
+/// segment (NaN, +inf) or a segment only -inf, which send the row to the general walk after
+/// earlier segments stored their terms; and the same rows in place.
+@Test(arguments: tiers().map(\.0))
+func longFloatRowsBySegments(_ tier: String) {
+    let k = tiers().first { $0.0 == tier }!.1
+    let n = 2 * 32768 + 4464
+    var g = SplitMix(state: 7)
+    let normal = (0..<n).map { _ in Float((g.unit() - 0.5) * 12) }
+    var rows: [(String, [Float])] = []
+    var r = normal; r[n - 10] = 9; rows.append(("max in the last segment", r))
+    r = normal; r[100] = 9; r[40000] = 9; rows.append(("tie across segments", r))
+    r = normal.map { $0 - 60 }; r[50000] = 0; rows.append(("confident", r))
+    r = normal.map { $0 - 200 }; r[50000] = 0; rows.append(("confident below 2^-90", r))
+    r = normal; r[1000] = 70; for i in 33000..<34000 { r[i] = -20 - Float(i % 7) }; r[66000] = 60
+    rows.append(("power-of-two shift", r))
+    r = normal; r[n - 5] = .nan; rows.append(("NaN in the last segment", r))
+    r = normal; r[40000] = .infinity; rows.append(("+inf in a later segment", r))
+    r = normal; for i in 0..<32768 { r[i] = -.infinity }; rows.append(("first segment -inf", r))
+    for (name, x) in rows {
+        for log in [false, true] {
+            for inPlace in [false, true] {
+                var ours = inPlace ? x : [Float](repeating: 0, count: n), ref = [Float](repeating: 0, count: n)
+                x.withUnsafeBufferPointer { xb in
+                    ours.withUnsafeMutableBufferPointer { o in
+                        k.softmax(inPlace ? UnsafePointer(o.baseAddress!) : xb.baseAddress!, o.baseAddress!, mask: nil,
+                                  outer: 1, n: n, inner: 1, units: 0..<k.units(outer: 1, n: n, inner: 1), temperature: 1, log: log)
+                    }
+                    ref.withUnsafeMutableBufferPointer { o in
+                        Reference.softmax(xb.baseAddress!, o.baseAddress!, mask: nil, n: n, inner: 1, slices: 0..<1,
+                                          temperature: Float(1), log: log)
+                    }
+                }
+                let errs = zip(ours, ref).map { ulps($0, $1) }
+                let worst = errs.max() ?? 0
+                let at = errs.firstIndex(of: worst) ?? 0
+                #expect(worst <= 4, "\(tier) \(name) log \(log) in place \(inPlace): \(worst) ulp at \(at): \(ours[at]) vs \(ref[at])")
+            }
+        }
+        var lse: Float = 0, lseRef: Float = 0
+        x.withUnsafeBufferPointer { xb in
+            k.logsumexp(xb.baseAddress!, &lse, mask: nil, outer: 1, n: n, inner: 1, units: 0..<k.units(outer: 1, n: n, inner: 1))
+            Reference.logsumexp(xb.baseAddress!, &lseRef, mask: nil, n: n, inner: 1, slices: 0..<1)
+        }
+        #expect(ulps(lse, lseRef) <= 4, "\(tier) \(name) logsumexp: \(lse) vs \(lseRef)")
+    }
+}

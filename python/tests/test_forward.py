@@ -672,6 +672,33 @@ class TestLibrary:
         two = run()
         assert_same(two, one)
 
+    @pytest.mark.parametrize("name", ["softmax", "log_softmax", "logsumexp"])
+    @pytest.mark.parametrize("case", ["normal", "confident", "wide", "nan"])
+    @pytest.mark.parametrize("n", [65536, 100000, 262144])
+    def test_long_row_independent_of_thread_count(self, restore_threads, rng, name, case, n):
+        # One float32 row is split between threads by segments (or chunks) and taken whole by
+        # one thread: the same bits either way, in place too (docs/design.md, "Walks"). A
+        # confident row's log result, whose other terms sum below 2^-90, is summed again in
+        # Double lanes either way.
+        x = (rng.standard_normal((1, n)) * {"normal": 3, "confident": 30, "wide": 20, "nan": 3}[case]).astype(np.float32)
+        if case == "confident":
+            x[0, n // 3] = 200
+        elif case == "wide":
+            x[0, 7] = 80
+        elif case == "nan":
+            x[0, n - 3] = np.nan
+        f = {"softmax": ssm.softmax, "log_softmax": ssm.log_softmax, "logsumexp": ssm.logsumexp}[name]
+        results = []
+        for threads in (1, 2, 3):
+            ssm.set_num_threads(threads)
+            results.append(f(x))
+            if name != "logsumexp":
+                z = x.copy()
+                f(z, out=z)
+                results.append(z)
+        for r in results[1:]:
+            assert_same(r, results[0])
+
 
 # ---------------------------------------------------------------------------------------
 # properties (hypothesis)
