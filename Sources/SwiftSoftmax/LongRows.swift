@@ -42,7 +42,19 @@ enum LongRows {
                 continue
             }
             let (stats, sum) = statistics(x, mask, nil, row: r, shape, 1)
-            out[r] = T(rounding: Tier.kernels.rowLogSumExp(stats: stats, sum: sum))
+            let v = Tier.kernels.rowLogSumExp(stats: stats, sum: sum)
+            // max + log(sum) may have cancelled (a negative maximum), or a Float result is small:
+            // the row walk then takes the full-precision exp for Float and repairs the
+            // cancellation from its double-double sum, which the chunks' merged sums do not give
+            // to the last bits (float32 results near 0 were up to about 100 ulp off). Such a row
+            // goes through the row kernels on this thread, as it would on one thread.
+            if (stats.max < 0 || (T.self == Float.self && Swift.abs(v) < 0.25)) && !stats.nan && stats.infCount == 0 {
+                let k = Tier.kernels
+                k.logsumexp(x + r * shape.n, out + r, mask: mask.map { $0 + r * shape.n }, outer: 1, n: shape.n, inner: 1,
+                            units: 0..<k.units(outer: 1, n: shape.n, inner: 1))
+                continue
+            }
+            out[r] = T(rounding: v)
         }
     }
 

@@ -699,6 +699,39 @@ class TestLibrary:
         for r in results[1:]:
             assert_same(r, results[0])
 
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    @pytest.mark.parametrize("case", ["near_zero", "top_zero", "negative"])
+    @pytest.mark.parametrize("masked", [False, True])
+    def test_long_row_logsumexp_independent_of_thread_count(self, restore_threads, rng, dtype, case, masked):
+        # logsumexp of one long row whose max + log(sum) cancels (a negative maximum) or whose
+        # result is small: split between threads as on one thread, and float32 within 2 ulp of
+        # a longdouble reference (its results near 0 had been about 100 ulp off there).
+        n = 100_000
+        w = rng.uniform(size=(1, n)) < 0.8 if masked else None
+        x = rng.standard_normal((1, n))
+        if case == "near_zero":
+            x = x * 0.003 - np.log(n * (0.8 if masked else 1.0))
+        elif case == "top_zero":
+            x = x * 0 - 20
+            x[0, 5] = 0
+            if masked:
+                w[0, 5] = True
+        else:
+            x = x * 3 - 30
+        x = x.astype(dtype)
+        results = []
+        for threads in (1, 2, 3):
+            ssm.set_num_threads(threads)
+            results.append(ssm.logsumexp(x, where=w) if masked else ssm.logsumexp(x))
+        for r in results[1:]:
+            assert_same(r, results[0])
+        if dtype == np.float32:
+            # (A longdouble sum resolves a cancelled float64 result too coarsely to judge it.)
+            xl = x.astype(np.longdouble)
+            m = xl.max()
+            ref = m + np.log(np.sum(np.exp(xl - m) * (w if masked else 1)))
+            assert abs(float(results[0][0]) - float(ref)) <= 2 * float(np.spacing(np.abs(results[0][0])))
+
 
 # ---------------------------------------------------------------------------------------
 # properties (hypothesis)
