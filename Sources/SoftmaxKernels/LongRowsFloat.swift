@@ -153,19 +153,27 @@ func softmaxSegmentedRowFloat(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePoint
     return withUnsafeTemporaryAllocation(of: SegmentSum.self, capacity: count) { buffer in
         let segments = buffer.baseAddress!
         @inline(__always) func sums(unshifted: Bool) -> Bool {
-            for k in 0..<count {
-                let next = k + 1 < count ? UnsafeRawPointer(x + (k + 1) * rowSegment) : nextRow.map { UnsafeRawPointer($0) }
-                guard let s = segmentExpSum(x, log ? nil : y, n, segment: k, log: log, unshifted: unshifted, next: next) else {
-                    return false
-                }
-                segments[k] = s
-            }
-            return true
+            interleavedSums(x, log ? nil : y, n, log: log, unshifted: unshifted, segments, count, nextRow: nextRow)
         }
         guard sums(unshifted: true) else { return false }
         return finishSegmentedRow(x, y, n, log: log, segments, count, resum: { sums(unshifted: false) },
                                   parallel: { count, body in body(0..<count) })
     }
+}
+
+/// Each segment's two passes in turn (`segmentExpSum`) into `segments`, each fetching the next
+/// segment, the last the next row's first; false where a segment holds a special value.
+@inline(__always)
+func interleavedSums(
+    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>?, _ n: Int, log: Bool, unshifted: Bool,
+    _ segments: UnsafeMutablePointer<SegmentSum>, _ count: Int, nextRow: UnsafePointer<Float>?
+) -> Bool {
+    for k in 0..<count {
+        let next = k + 1 < count ? UnsafeRawPointer(x + (k + 1) * rowSegment) : nextRow.map { UnsafeRawPointer($0) }
+        guard let s = segmentExpSum(x, y, n, segment: k, log: log, unshifted: unshifted, next: next) else { return false }
+        segments[k] = s
+    }
+    return true
 }
 
 /// The rest of a segmented row after its exp passes: the total (and, for a log row that needs
@@ -194,9 +202,35 @@ func finishSegmentedRow(
     let (hi, lo) = total.rest.pair
     let sum = (hi + 1) + lo
     parallel(count) { range in
-        for k in range { vscaleFloat(y + k * rowSegment, length(k), segments[k].factor / sum) }
+        for k in range {
+            let scale = segments[k].factor / sum
+            // An unshifted segment's terms reach e^32, and its scale e^-max: below 2^-100 the
+            // scale's Float pair leaves the normal range while the results need not.
+            if segments[k].unshifted && scale < 0x1p-100 {
+                vscaleFloatInDouble(y + k * rowSegment, length(k), scale)
+            } else {
+                vscaleFloat(y + k * rowSegment, length(k), scale)
+            }
+        }
     }
     return true
+}
+
+/// y = y·scale in Double, rounded once into Float: for scales whose Float pair (`vscaleFloat`)
+/// would be subnormal.
+@inline(never)
+func vscaleFloatInDouble(_ y: UnsafeMutablePointer<Float>, _ n: Int, _ scale: Double) {
+    let s = DV(repeating: scale)
+    var i = 0
+    while i + 8 <= n {
+        let v = widen(UnsafeRawPointer(y + i).loadUnaligned(as: FHalf.self))
+        UnsafeMutableRawPointer(y + i).storeBytes(of: narrow(v * s), as: FHalf.self)
+        i += 8
+    }
+    while i < n {
+        y[i] = Float(Double(y[i]) * scale)
+        i += 1
+    }
 }
 
 /// `softmaxSegmentedRowFloat` with its segments shared out by `parallel`, in place as well: the
@@ -269,12 +303,7 @@ func logsumexpSegmentedRowFloat(_ x: UnsafePointer<Float>, _ n: Int, nextRow: Un
     return withUnsafeTemporaryAllocation(of: SegmentSum.self, capacity: count) { buffer in
         let segments = buffer.baseAddress!
         @inline(__always) func sums(unshifted: Bool) -> Bool {
-            for k in 0..<count {
-                let next = k + 1 < count ? UnsafeRawPointer(x + (k + 1) * rowSegment) : nextRow.map { UnsafeRawPointer($0) }
-                guard let s = segmentExpSum(x, nil, n, segment: k, log: true, unshifted: unshifted, next: next) else { return false }
-                segments[k] = s
-            }
-            return true
+            interleavedSums(x, nil, n, log: true, unshifted: unshifted, segments, count, nextRow: nextRow)
         }
         guard sums(unshifted: true) else { return nil }
         return logSumExpOfSegments(n, segments, count) { sums(unshifted: false) }

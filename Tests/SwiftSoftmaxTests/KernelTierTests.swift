@@ -317,7 +317,8 @@ func tierVJPMatchesScalarReference(_ tier: String) {
 /// maximum and brought to the row's, within a few ulps of the scalar reference as above, for
 /// softmax, log-softmax and logsumexp. The rows: the maximum in the last segment; a tie of it in
 /// two segments; confident rows, whose log rest is small (and one below 2^-90, which the general
-/// walk takes); a segment whose extremes need the power-of-two shift; special values in a later
+/// walk takes); a segment whose extremes need the power-of-two shift; unshifted segments whose
+/// scale is subnormal as a Float while their results are not; special values in a later
 /// segment (NaN, +inf) or a segment only -inf, which send the row to the general walk after
 /// earlier segments stored their terms; and the same rows in place.
 @Test(arguments: tiers().map(\.0))
@@ -333,6 +334,9 @@ func longFloatRowsBySegments(_ tier: String) {
     r = normal.map { $0 - 200 }; r[50000] = 0; rows.append(("confident below 2^-90", r))
     r = normal; r[1000] = 70; for i in 33000..<34000 { r[i] = -20 - Float(i % 7) }; r[66000] = 60
     rows.append(("power-of-two shift", r))
+    // Segments summed unshifted (entries within [-80, 32]) below a maximum of 100 elsewhere: their
+    // scale e^-100 is subnormal as a Float, their results e^-80 normal.
+    r = normal.map { $0 + 20 }; r[10] = 100; rows.append(("unshifted segments far below the maximum", r))
     r = normal; r[n - 5] = .nan; rows.append(("NaN in the last segment", r))
     r = normal; r[40000] = .infinity; rows.append(("+inf in a later segment", r))
     r = normal; for i in 0..<32768 { r[i] = -.infinity }; rows.append(("first segment -inf", r))
