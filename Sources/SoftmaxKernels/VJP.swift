@@ -1,4 +1,8 @@
+import CSoftmaxSupport
 import SoftmaxCore
+#if arch(x86_64) && SSM_AVX512F
+import _Builtin_intrinsics.intel
+#endif
 
 // The vector-Jacobian products of softmax and log-softmax: a reduction and an elementwise pass
 // per slice, on the forward kernels' walks (rows, the short-row scratch block, column blocks) and
@@ -43,6 +47,12 @@ func vjpUnits<T: SoftmaxScalar>(
             return
         }
         #endif
+        #if arch(x86_64) && SSM_AVX512F
+        if T.self == Double.self, !log, t == 1, streamsResults(outer: outer, n: n) {
+            vjpRowsStreamed(y.as(Double.self), g.as(Double.self), dx.as(Double.self), n, rows: units)
+            return
+        }
+        #endif
         vjpRows(y, g, dx, n, rows: units, t, log)
     } else {
         for u in units { ColumnBlock(unit: u, n: n, inner: inner).vjp(y, g, dx, t, log) }
@@ -58,6 +68,46 @@ func vjpRows<T: SoftmaxScalar>(
 ) {
     for u in rows { vjpGroup(y, g, dx, RowWalk(row: u, n: n), t, log) }
 }
+
+#if arch(x86_64) && SSM_AVX512F
+/// Whether float64 softmax VJP rows write their results with streaming stores: where y, g and
+/// dx together exceed twice a 32 MiB L3 cache, so that no reader finds dx there anyway. An
+/// ordinary store first reads the result's line from memory: float64 4096×1000 on two threads
+/// took 0.45 ns per element into a separate array, 0.29 with dx = g; streamed, 0.40 (and the
+/// benchmark's allocating call 2.05–2.24 → 1.74–1.79 ms). On AVX2 one thread took 20% longer
+/// streamed, so only AVX-512 streams (docs/performance.md, "Float rows").
+@inline(__always)
+func streamsResults(outer: Int, n: Int) -> Bool {
+    let bytes = outer.multipliedReportingOverflow(by: n)
+    return bytes.overflow || bytes.partialValue >= (64 << 20) / (3 * MemoryLayout<Double>.stride)
+}
+
+/// `vjpRows` of float64 softmax rows at temperature 1, the same steps (`vjpGroup`), with dx
+/// written by streaming stores from the first 64-byte boundary of each row (its head and
+/// tail element by element, in the same arithmetic), then a store fence.
+@inline(never)
+func vjpRowsStreamed(_ y: UnsafePointer<Double>, _ g: UnsafePointer<Double>, _ dx: UnsafeMutablePointer<Double>, _ n: Int,
+                     rows: Range<Int>) {
+    for u in rows {
+        let b = u * n
+        let d = laneTotals(rdotnonzeroContiguous(y + b, g + b, n), Double.self, RowWalk.self, plain: false)
+        let (dh, dl) = (d.hi[0], d.lo[0])
+        @inline(__always) func one(_ i: Int) { dx[b + i] = y[b + i] != 0 ? y[b + i] * ((g[b + i] - dh) - dl) : 0 }
+        var i = 0
+        while i < n && Int(bitPattern: dx + b + i) & 63 != 0 { one(i); i += 1 }
+        let h = DV(repeating: dh), l = DV(repeating: dl), zero = DV(repeating: 0)
+        while i + 8 <= n {
+            let yv = UnsafeRawPointer(y + b + i).loadUnaligned(as: DV.self)
+            let gv = UnsafeRawPointer(g + b + i).loadUnaligned(as: DV.self)
+            let r = zeroUnless(yv .!= zero, yv * ((gv - h) - l))
+            _mm512_stream_pd(dx + b + i, r)
+            i += 8
+        }
+        while i < n { one(i); i += 1 }
+    }
+    ssm_support_store_fence()
+}
+#endif
 
 @inline(__always)
 func vjpGroup<T: SoftmaxScalar, W: LaneWalk>(

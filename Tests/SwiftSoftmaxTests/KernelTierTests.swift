@@ -368,3 +368,41 @@ func longFloatRowsBySegments(_ tier: String) {
         #expect(ulps(lse, lseRef) <= 4, "\(tier) \(name) logsumexp: \(lse) vs \(lseRef)")
     }
 }
+
+/// float64 softmax VJP rows of a call large enough to write its results with streaming stores
+/// (AVX-512; y, g and dx beyond 64 MiB): the same bits as the same rows one call each, which
+/// stores them ordinarily, into an array at a 64-byte boundary, one 8 bytes past it (each row's
+/// head and tail element by element), and in place over g; entries with y = 0 included.
+@Test(arguments: tiers().map(\.0))
+func largeDoubleVJPStreamsTheSameBits(_ tier: String) {
+    let k = tiers().first { $0.0 == tier }!.1
+    let outer = 720, n = 3901, count = outer * n
+    var gen = SplitMix(state: 5)
+    let y = (0..<count).map { i in i % 11 == 0 ? 0 : expD(-gen.unit() * 20) / Double(n) }
+    let g = (0..<count).map { _ in gen.unit() - 0.5 }
+    var byRow = [Double](repeating: 0, count: count)
+    y.withUnsafeBufferPointer { yb in
+        g.withUnsafeBufferPointer { gb in
+            byRow.withUnsafeMutableBufferPointer { o in
+                for r in 0..<outer {
+                    k.vjp(yb.baseAddress! + r * n, gb.baseAddress! + r * n, o.baseAddress! + r * n, outer: 1, n: n, inner: 1,
+                          units: 0..<k.units(outer: 1, n: n, inner: 1), temperature: 1, log: false)
+                }
+            }
+        }
+    }
+    let buffer = UnsafeMutableRawPointer.allocate(byteCount: (count + 8) * 8, alignment: 64)
+    defer { buffer.deallocate() }
+    for offset in [0, 1, -1] {
+        let dx = buffer.assumingMemoryBound(to: Double.self) + Swift.max(offset, 0)
+        if offset < 0 { dx.update(from: g, count: count) }
+        y.withUnsafeBufferPointer { yb in
+            g.withUnsafeBufferPointer { gb in
+                k.vjp(yb.baseAddress!, offset < 0 ? UnsafePointer(dx) : gb.baseAddress!, dx, outer: outer, n: n, inner: 1,
+                      units: 0..<k.units(outer: outer, n: n, inner: 1), temperature: 1, log: false)
+            }
+        }
+        let same = (0..<count).allSatisfy { dx[$0].bitPattern == byRow[$0].bitPattern }
+        #expect(same, "\(tier) offset \(offset)")
+    }
+}

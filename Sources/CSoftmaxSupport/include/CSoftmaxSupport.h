@@ -30,4 +30,10 @@ const char *ssm_support_version(void);
  * compiler's builtin. Never faults, whatever p is. */
 static inline void ssm_support_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 static inline void ssm_support_prefetch_for_write(const void *p) { __builtin_prefetch(p, 1, 3); }
+#if defined(__x86_64__)
+/* Orders this thread's streaming (non-temporal) stores before its later stores, so that a
+ * thread that sees the job finished sees them too. Inline for the same reason: Swift imports
+ * _mm_sfence as a function no library defines. */
+static inline void ssm_support_store_fence(void) { __builtin_ia32_sfence(); }
+#endif
 #endif
