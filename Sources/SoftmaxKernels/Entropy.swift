@@ -232,8 +232,9 @@ func ddDivide(_ a: DoubleDouble.DD, _ b: DoubleDouble.DD) -> DoubleDouble.DD {
 }
 
 #if SSM_FMA
-/// The entropies of the contiguous Float rows `rows` of x (n entries each, temperature 1) in
-/// Float lanes (FloatLanes.swift), eight rows at a time: each row's maximum and sums, then
+/// The entropies of the contiguous Float rows `rows` of x (n entries each, temperature 1),
+/// eight rows at a time: each row's maximum and sums (`entropySumsFloatInDouble`; a row with
+/// -inf entries in Float lanes, `entropySumsFloat`), then
 /// H = log S + U/S of the eight in Double lanes at once (one vector log1p to 2^-33 and one
 /// division, as `softmaxRowsFloat` finishes its rows), rounded to Float. `general` takes a row
 /// with a NaN, a +inf or nothing but -inf, and one whose entropy is below 2^-90: terms below
@@ -258,11 +259,8 @@ func entropyRowsFloat(
                 us[k] = 0
                 guard !stats.nan, top.isFinite else { general(u + k); done |= 1 << k; continue }
                 let r: (s: DoubleDouble.DD, u: Double)
-                switch ShiftFormChoice(max: top, min: smallest) {
-                case .maxLeads: r = entropySumsFloat(xr, n, top, MaxLeads.self)
-                case .entryLeads: r = entropySumsFloat(xr, n, top, EntryLeads.self)
-                case .twoSum: r = entropySumsFloat(xr, n, top, TwoSumShift.self)
-                }
+                // A row with -inf entries (whose term times -s would be 0·inf) keeps the Float lanes.
+                r = smallest > -.infinity ? entropySumsFloatInDouble(xr, n, top) : entropySumsFloat(xr, n, top, TwoSumShift.self)
                 his[k] = r.s.hi
                 los[k] = r.s.lo
                 us[k] = r.u
@@ -314,6 +312,44 @@ func entropySumsFloat<F: ShiftForm>(_ x: UnsafePointer<Float>, _ n: Int, _ top: 
         rowU.compensation += horizontalSum(widenSum(u.c) + widenSum(ul))
     } while i < n
     return (rowS.pair, rowU.value)
+}
+
+/// `entropySumsFloat`'s S and U of a row without -inf, in Double lanes: s = x - top as a Double
+/// (exact wherever e^s is not 0 but for entries far smaller than the maximum, whose rounding,
+/// 2^-53 of |s|, is under the exp's error), so no shift form is chosen and no error term
+/// carried; e^s from the Float-result exp (`vexpForFloatByTable` on AVX-512, 2^-34 relative;
+/// `vexpForFloat` elsewhere, 2^-28.9: the Float exp pair's precision), e^s·(-s) one FMA into U,
+/// and the sums plain Double lanes (2^-52 of each sum). The maximal entries' terms (exactly 1)
+/// are counted apart, as `entropySumsFloat` counts them, so that S - 1 of a confident row is the
+/// rest itself. Both exps give +0 far below (-750, -200), times a finite -s.
+/// About half the operations of the Float lanes' pairs and TwoSums (docs/performance.md,
+/// "Float entropy in Double lanes").
+@inline(never)
+func entropySumsFloatInDouble(_ x: UnsafePointer<Float>, _ n: Int, _ top: Float) -> (s: DoubleDouble.DD, u: Double) {
+    let m = DV(repeating: Double(top)), zero = DV(repeating: 0)
+    var rest = zero, u = zero, tops = zero
+    @inline(__always) func terms(_ v: DV) {
+        let d = v - m
+        #if arch(x86_64) && SSM_AVX512F
+        let e = vexpForFloatByTable(d)
+        #else
+        let e = vexpForFloat(d)
+        #endif
+        // Written as selects of sums, which become masked additions.
+        let maximal = v .== m
+        rest = rest.replacing(with: rest + e, where: .!maximal)
+        tops = tops.replacing(with: tops + DV(repeating: 1), where: maximal)
+        u = fmadd(e, -d, u)
+    }
+    var i = 0
+    while i + 8 <= n {
+        terms(Float.load8(x + i))
+        i += 8
+    }
+    // Padded with the least finite Float, whose term is +0 (and its product with -d too).
+    if i < n { terms(Float.loadPartial(x + i, count: n - i, pad: -Double(Float.greatestFiniteMagnitude))) }
+    // The count is an exact integer; its sum with the rest keeps the rest's digits as a pair.
+    return (twoSum(horizontalSum(tops), horizontalSum(rest)), horizontalSum(u))
 }
 
 /// The eight lanes added pairwise.

@@ -272,18 +272,24 @@ private func checkLongKL<T: SoftmaxScalar>(_ k: any SoftmaxKernelSet.Type, _ tie
     }
 }
 
-/// Long float32 rows (one chunk, and more than one: `rowChunkLength` is 16,384) of every family,
-/// and confident rows whose entropy is near and below 2^-90, where the Float lanes hand the row
-/// to the Double lanes: within 2 ulps of the reference.
+/// float32 rows (short ones with a tail, one chunk, and more than one: `rowChunkLength` is
+/// 16,384) of every family, confident rows whose entropy is near and below 2^-90, where the row
+/// is handed to the general walk, and the cases the contiguous rows treat apart: ties of the
+/// maximum (counted apart from the rest), -inf entries, entries far enough below the maximum
+/// for their terms to underflow, and -0 beside a maximum of +0: within 2 ulps of the reference.
 @Test(arguments: Tier.available)
 func tierEntropyOfLongAndConfidentFloatRows(_ tier: String) {
     let k = Tier.kernels(named: tier)!
     var r = SplitMix(state: 0x5EED_0002)
-    for n in [1000, 16384 + 37] {
+    for n in [13, 128, 1000, 16384 + 37] {
         var rows: [[Double]] = (0..<6).map { family($0, n, &r).0 }
         for lead in [20.0, 60.0, 95.0, 100.0] {
             rows.append((0..<n).map { $0 == n / 3 ? lead : (r.unit() - 0.5) })
         }
+        rows.append((0..<n).map { $0 % 5 == 1 ? 30 : r.unit() * 4 - 2 })
+        rows.append((0..<n).map { $0 % 3 == 2 ? -.infinity : r.unit() * 4 })
+        rows.append((0..<n).map { $0 % 4 == 0 ? -2000 : (r.unit() - 0.5) * 30 })
+        rows.append((0..<n).map { $0 == n / 2 ? 0 : ($0 % 2 == 0 ? -0.0 : -r.unit() * 3) })
         let x = rows.flatMap { $0.map { Float($0) } }
         var ours = [Float](repeating: 0, count: rows.count), ref = ours
         x.withUnsafeBufferPointer { xb in
