@@ -48,8 +48,12 @@ func vjpUnits<T: SoftmaxScalar>(
         }
         #endif
         #if arch(x86_64) && SSM_AVX512F
-        if T.self == Double.self, !log, t == 1, streamsResults(outer: outer, n: n) {
-            vjpRowsStreamed(y.as(Double.self), g.as(Double.self), dx.as(Double.self), n, rows: units)
+        if T.self == Double.self, t == 1, streamsResults(outer: outer, n: n, log: log) {
+            if log {
+                logVJPRowsStreamed(y.as(Double.self), g.as(Double.self), dx.as(Double.self), n, rows: units)
+            } else {
+                vjpRowsStreamed(y.as(Double.self), g.as(Double.self), dx.as(Double.self), n, rows: units)
+            }
             return
         }
         #endif
@@ -70,16 +74,18 @@ func vjpRows<T: SoftmaxScalar>(
 }
 
 #if arch(x86_64) && SSM_AVX512F
-/// Whether float64 softmax VJP rows write their results with streaming stores: where y, g and
-/// dx together exceed twice a 32 MiB L3 cache, so that no reader finds dx there anyway. An
-/// ordinary store first reads the result's line from memory: float64 4096×1000 on two threads
+/// Whether float64 VJP rows write their results with streaming stores: softmax's where y, g and
+/// dx together exceed twice a 32 MiB L3 cache, so that no reader finds dx there anyway, and
+/// log-softmax's (an exp an element, fewer bytes a cycle) from the cache's size. An ordinary
+/// store first reads the result's line from memory: float64 softmax 4096×1000 on two threads
 /// took 0.45 ns per element into a separate array, 0.29 with dx = g; streamed, 0.40 (and the
-/// benchmark's allocating call 2.05–2.24 → 1.74–1.79 ms). On AVX2 one thread took 20% longer
+/// benchmark's allocating call 2.05–2.24 → 1.74–1.79 ms); at 2048×1000 (48 MiB) streaming made
+/// it 10% slower, where log-softmax's went 0.39 → 0.35. On AVX2 one thread took 20% longer
 /// streamed, so only AVX-512 streams (docs/performance.md, "Float rows").
 @inline(__always)
-func streamsResults(outer: Int, n: Int) -> Bool {
+func streamsResults(outer: Int, n: Int, log: Bool) -> Bool {
     let bytes = outer.multipliedReportingOverflow(by: n)
-    return bytes.overflow || bytes.partialValue >= (64 << 20) / (3 * MemoryLayout<Double>.stride)
+    return bytes.overflow || bytes.partialValue >= ((log ? 32 : 64) << 20) / (3 * MemoryLayout<Double>.stride)
 }
 
 /// `vjpRows` of float64 softmax rows at temperature 1, the same steps (`vjpGroup`), with dx
@@ -104,6 +110,35 @@ func vjpRowsStreamed(_ y: UnsafePointer<Double>, _ g: UnsafePointer<Double>, _ d
             i += 8
         }
         while i < n { one(i); i += 1 }
+    }
+    ssm_support_store_fence()
+}
+
+/// `vjpRows` of float64 log-softmax rows at temperature 1, the same steps (`vjpGroup`'s), with
+/// dx written by streaming stores from the first 64-byte boundary of each row; its head and tail
+/// go through `vvjpsubexpmulsum` (the same lanes' arithmetic, so the same bits). Then a store
+/// fence.
+@inline(never)
+func logVJPRowsStreamed(_ logy: UnsafePointer<Double>, _ g: UnsafePointer<Double>, _ dx: UnsafeMutablePointer<Double>, _ n: Int,
+                        rows: Range<Int>) {
+    for u in rows {
+        let b = u * n
+        let row = RowWalk(row: u, n: n)
+        let live = rlive(logy, row)
+        let s = sumTotals(rsumContiguous(g + b, n, plain: false), Double.self, RowWalk.self)
+        let allLive = !anyLane(.!live)
+        // Elements up to dx's first 64-byte boundary (all of them where dx is not 8-byte aligned).
+        let offset = Int(bitPattern: dx + b) & 63
+        let head = offset & 7 != 0 ? n : Swift.min(n, ((64 - offset) & 63) / MemoryLayout<Double>.stride)
+        if head > 0 { vvjpsubexpmulsum(logy, g, dx, RowWalk(start: b, count: head), s, live, 1) }
+        var i = head
+        while i + 8 <= n {
+            let v = UnsafeRawPointer(logy + b + i).loadUnaligned(as: DV.self)
+            let gv = UnsafeRawPointer(g + b + i).loadUnaligned(as: DV.self)
+            _mm512_stream_pd(dx + b + i, vjpsubexpmulsumLanes(Double.self, v, gv, s, live, allLive: allLive, 1))
+            i += 8
+        }
+        if i < n { vvjpsubexpmulsum(logy, g, dx, RowWalk(start: b + i, count: n - i), s, live, 1) }
     }
     ssm_support_store_fence()
 }
@@ -314,29 +349,37 @@ func vvjpsubexpmulsum<T: SoftmaxScalar, W: LaneWalk>(
     _ logy: UnsafePointer<T>, _ g: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, _ w: W,
     _ s: (hi: DV, lo: DV), _ live: DMask, _ t: Double
 ) {
-    let zero = DV(repeating: 0), tv = DV(repeating: t)
     let allLive = !anyLane(.!live)
     for k in 0..<w.steps {
         let v = load(logy, nil, w, k, pad: -.infinity), gv = load(g, nil, w, k, pad: 0)
-        var p = vexp(T.self, v, zero)
-        // The vector exps take z <= 0 and flush what a Float result cannot see; positive or NaN
-        // logy (not a log-probability) and, for Float, the terms between e^-746 and e^-200 (which
-        // still decide whether dx is g or meets a huge Σg) take the scalar exp.
-        var odd = (v .> zero) .| (v .!= v)
-        if T.self == Float.self { odd .|= (v .< DV(repeating: -200)) .& (v .> DV(repeating: -746)) }
-        if anyLane(odd) { p = scalarExp(v, p, odd) }
-        var r: DV
-        if T.self == Float.self {
-            r = (gv - p * s.hi) - p * s.lo
-        } else {
-            let ph = p * s.hi
-            r = (gv - ph) - ((-remainder(ph, p, s.hi)) + p * s.lo)
-        }
-        r = r.replacing(with: gv, where: p .== zero)
-        if !allLive { r = zeroUnless(live, r) }
-        if t != 1 { r = r / tv }
-        store(r, dx, w, k)
+        store(vjpsubexpmulsumLanes(T.self, v, gv, s, live, allLive: allLive, t), dx, w, k)
     }
+}
+
+/// One vector of `vvjpsubexpmulsum`: dx = (g - exp(logy)·s)/T from logy's lanes v and g's gv.
+@inline(__always)
+func vjpsubexpmulsumLanes<T: SoftmaxScalar>(
+    _: T.Type, _ v: DV, _ gv: DV, _ s: (hi: DV, lo: DV), _ live: DMask, allLive: Bool, _ t: Double
+) -> DV {
+    let zero = DV(repeating: 0)
+    var p = vexp(T.self, v, zero)
+    // The vector exps take z <= 0 and flush what a Float result cannot see; positive or NaN
+    // logy (not a log-probability) and, for Float, the terms between e^-746 and e^-200 (which
+    // still decide whether dx is g or meets a huge Σg) take the scalar exp.
+    var odd = (v .> zero) .| (v .!= v)
+    if T.self == Float.self { odd .|= (v .< DV(repeating: -200)) .& (v .> DV(repeating: -746)) }
+    if anyLane(odd) { p = scalarExp(v, p, odd) }
+    var r: DV
+    if T.self == Float.self {
+        r = (gv - p * s.hi) - p * s.lo
+    } else {
+        let ph = p * s.hi
+        r = (gv - ph) - ((-remainder(ph, p, s.hi)) + p * s.lo)
+    }
+    r = r.replacing(with: gv, where: p .== zero)
+    if !allLive { r = zeroUnless(live, r) }
+    if t != 1 { r = r / DV(repeating: t) }
+    return r
 }
 
 /// exp of the lanes `odd` of v by the scalar exp, the others kept from p.

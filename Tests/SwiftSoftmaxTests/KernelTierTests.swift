@@ -369,16 +369,22 @@ func longFloatRowsBySegments(_ tier: String) {
     }
 }
 
-/// float64 softmax VJP rows of a call large enough to write its results with streaming stores
-/// (AVX-512; y, g and dx beyond 64 MiB): the same bits as the same rows one call each, which
-/// stores them ordinarily, into an array at a 64-byte boundary, one 8 bytes past it (each row's
-/// head and tail element by element), and in place over g; entries with y = 0 included.
-@Test(arguments: tiers().map(\.0))
-func largeDoubleVJPStreamsTheSameBits(_ tier: String) {
+/// float64 softmax and log-softmax VJP rows of a call large enough to write its results with
+/// streaming stores (AVX-512; y, g and dx beyond 64 MiB, 32 MiB for log-softmax): the same bits
+/// as the same rows one call each, which stores them ordinarily, into an array at a 64-byte
+/// boundary, one 8 bytes past it (each row's head and tail apart), and in place over g; entries
+/// with y = 0 (logy = -inf) included, and for log-softmax a positive and a NaN logy (the scalar
+/// exp's lanes).
+@Test(arguments: tiers().map(\.0), [false, true])
+func largeDoubleVJPStreamsTheSameBits(_ tier: String, _ log: Bool) {
     let k = tiers().first { $0.0 == tier }!.1
     let outer = 720, n = 3901, count = outer * n
     var gen = SplitMix(state: 5)
-    let y = (0..<count).map { i in i % 11 == 0 ? 0 : expD(-gen.unit() * 20) / Double(n) }
+    let y = (0..<count).map { i -> Double in
+        let p = i % 11 == 0 ? 0 : expD(-gen.unit() * 20) / Double(n)
+        guard log else { return p }
+        return i % 1013 == 5 ? 0.25 : (i % 2039 == 7 ? .nan : logD(p))
+    }
     let g = (0..<count).map { _ in gen.unit() - 0.5 }
     var byRow = [Double](repeating: 0, count: count)
     y.withUnsafeBufferPointer { yb in
@@ -386,7 +392,7 @@ func largeDoubleVJPStreamsTheSameBits(_ tier: String) {
             byRow.withUnsafeMutableBufferPointer { o in
                 for r in 0..<outer {
                     k.vjp(yb.baseAddress! + r * n, gb.baseAddress! + r * n, o.baseAddress! + r * n, outer: 1, n: n, inner: 1,
-                          units: 0..<k.units(outer: 1, n: n, inner: 1), temperature: 1, log: false)
+                          units: 0..<k.units(outer: 1, n: n, inner: 1), temperature: 1, log: log)
                 }
             }
         }
@@ -399,10 +405,10 @@ func largeDoubleVJPStreamsTheSameBits(_ tier: String) {
         y.withUnsafeBufferPointer { yb in
             g.withUnsafeBufferPointer { gb in
                 k.vjp(yb.baseAddress!, offset < 0 ? UnsafePointer(dx) : gb.baseAddress!, dx, outer: outer, n: n, inner: 1,
-                      units: 0..<k.units(outer: outer, n: n, inner: 1), temperature: 1, log: false)
+                      units: 0..<k.units(outer: outer, n: n, inner: 1), temperature: 1, log: log)
             }
         }
         let same = (0..<count).allSatisfy { dx[$0].bitPattern == byRow[$0].bitPattern }
-        #expect(same, "\(tier) offset \(offset)")
+        #expect(same, "\(tier) log \(log) offset \(offset)")
     }
 }
