@@ -119,6 +119,18 @@ extension ColumnBlock {
     /// tile, in the order the forward passes read memory.
     @inline(__always)
     func normalize<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>) {
+        #if SSM_FMA
+        if T.self == Float.self, FloatColumnSweep.applies(columns: columns) {
+            if !normalizeFloat(x.as(Float.self), y.as(Float.self)) { normalizeInDouble(x, y) }
+            return
+        }
+        #endif
+        normalizeInDouble(x, y)
+    }
+
+    /// `normalize` by the compensated Double walk.
+    @inline(__always)
+    func normalizeInDouble<T: SoftmaxScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>) {
         withUnsafeTemporaryAllocation(of: LaneCompensatedSum.self, capacity: ColumnBlock.maxGroups) { accs in
             let acc = accs.baseAddress!
             for gi in 0..<count { (acc + gi).initialize(to: LaneCompensatedSum()) }
@@ -133,6 +145,84 @@ extension ColumnBlock {
 }
 
 #if SSM_FMA
+extension ColumnBlock {
+    /// normalize of a float32 block of nonnegative entries on the FMA tiers, as the contiguous
+    /// Float rows below take theirs, swept row by row in `FloatColumnSweep`'s order (each pass
+    /// reads the block a row after another, its columns in ascending order, each column's sum
+    /// or scale in a small array that stays in L1): each column's sum widened to Double and added
+    /// plainly (n·2^-53 relative for terms of one sign), then y = fma(x, hi, x·lo) with each
+    /// column's 1/S as a Float pair, within one ulp of the reference as the rows' results are.
+    /// Returns false, having written nothing, where an entry has its sign bit set (a negative,
+    /// -0, or a NaN with it) or a column's sum is outside [2^-100, 2^100] (a NaN or an infinity
+    /// among them): the compensated Double walk's case. (float32 1000×4096 over axis 0 had taken
+    /// the Double walk's tiles, 0.31 ns an element a thread, two and a half times a row's:
+    /// docs/performance.md, "Float normalize over axis 0".)
+    @inline(never)
+    func normalizeFloat(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) -> Bool {
+        guard n > 0 else { return false }
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: columns) { sumBuffer in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * columns) { scaleBuffer in
+                let sums = sumBuffer.baseAddress!, hi = scaleBuffer.baseAddress!, lo = hi + columns
+                let base = x + start
+                @inline(__always) func halves(_ p: UnsafePointer<Float>) -> (FHalf, FHalf) {
+                    (UnsafeRawPointer(p).loadUnaligned(as: FHalf.self), UnsafeRawPointer(p + 8).loadUnaligned(as: FHalf.self))
+                }
+                @inline(__always) func sumAt(_ c: Int) -> DV { UnsafeRawPointer(sums + c).loadUnaligned(as: DV.self) }
+                @inline(__always) func setSum(_ v: DV, _ c: Int) { UnsafeMutableRawPointer(sums + c).storeBytes(of: v, as: DV.self) }
+                var signs = SIMD8<UInt32>(repeating: 0)
+                var c = 0
+                while c < columns {
+                    let (a, b) = halves(base + c)
+                    signs |= unsafeBitCast(a, to: SIMD8<UInt32>.self) | unsafeBitCast(b, to: SIMD8<UInt32>.self)
+                    setSum(widen(a), c)
+                    setSum(widen(b), c + 8)
+                    c += 16
+                }
+                for i in 1..<n {
+                    let row = base + i * inner
+                    c = 0
+                    while c < columns {
+                        let (a, b) = halves(row + c)
+                        signs |= unsafeBitCast(a, to: SIMD8<UInt32>.self) | unsafeBitCast(b, to: SIMD8<UInt32>.self)
+                        setSum(sumAt(c) + widen(a), c)
+                        setSum(sumAt(c + 8) + widen(b), c + 8)
+                        c += 16
+                    }
+                }
+                let quarter = signs.lowHalf | signs.highHalf, eighth = quarter.lowHalf | quarter.highHalf
+                if (eighth[0] | eighth[1]) & (1 << 31) != 0 { return false }
+                c = 0
+                while c < columns {
+                    let s = sumAt(c)
+                    // NaN fails both comparisons.
+                    if anyLane(.!((s .>= DV(repeating: 0x1p-100)) .& (s .<= DV(repeating: 0x1p100)))) { return false }
+                    let r = DV(repeating: 1) / s, h = narrow(r)
+                    UnsafeMutableRawPointer(hi + c).storeBytes(of: h, as: FHalf.self)
+                    UnsafeMutableRawPointer(lo + c).storeBytes(of: narrow(r - widen(h)), as: FHalf.self)
+                    c += 8
+                }
+                sweepScale(base, y + start, hi, lo)
+                return true
+            }
+        }
+    }
+
+    // The scales come from memory, as in `FloatColumnSweep.scale`.
+    @inline(never)
+    private func sweepScale(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ hi: UnsafePointer<Float>, _ lo: UnsafePointer<Float>) {
+        for i in 0..<n {
+            let xr = x + i * inner, yr = y + i * inner
+            var c = 0
+            while c < columns {
+                let v = UnsafeRawPointer(xr + c).loadUnaligned(as: FV.self)
+                let h = UnsafeRawPointer(hi + c).loadUnaligned(as: FV.self), l = UnsafeRawPointer(lo + c).loadUnaligned(as: FV.self)
+                UnsafeMutableRawPointer(yr + c).storeBytes(of: fmadd(v, h, v * l), as: FV.self)
+                c += floatLanes
+            }
+        }
+    }
+}
+
 // Contiguous Float rows of nonnegative entries, 9 to 2^20 of them, on the FMA tiers
 // (docs/performance.md, "What made it fast"): the Double path's compensated sum and Double
 // division cost about 28 operations per sixteen Floats; these rows take 6 (the sum) and 2 (the
