@@ -189,8 +189,7 @@ extension ColumnBlock {
                         c += 16
                     }
                 }
-                let quarter = signs.lowHalf | signs.highHalf, eighth = quarter.lowHalf | quarter.highHalf
-                if (eighth[0] | eighth[1]) & (1 << 31) != 0 { return false }
+                if anySignBit(signs) { return false }
                 c = 0
                 while c < columns {
                     let s = sumAt(c)
@@ -318,7 +317,7 @@ func rsumNonnegativeFloat(_ x: UnsafePointer<Float>, _ n: Int) -> Double {
         c += widenSum(v)
         i += floatLanes
     }
-    // The lanes or-ed together by halves (a vector `!=` compiles to a loop over the lanes).
+    // The lanes or-ed together, then their sign bits tested.
     let halves = unsafeBitCast(signs, to: (SIMD8<UInt32>, SIMD8<UInt32>).self)
     var all = halves.0 | halves.1
     if floatLanes == 8 {
@@ -327,12 +326,19 @@ func rsumNonnegativeFloat(_ x: UnsafePointer<Float>, _ n: Int) -> Double {
         let t = unsafeBitCast(tailSigns, to: (SIMD8<UInt32>, SIMD8<UInt32>).self)
         all |= t.0 | t.1
     }
-    let quarter = all.lowHalf | all.highHalf, eighth = quarter.lowHalf | quarter.highHalf
-    if (eighth[0] | eighth[1]) & (1 << 31) != 0 { return -1 }
+    if anySignBit(all) { return -1 }
     let s = (a + b) + (c + d)
     let s4 = s.lowHalf + s.highHalf
     let s2 = s4.lowHalf + s4.highHalf
     return s2[0] + s2[1]
+}
+
+/// Whether any of eight Floats' bits, or-ed together, has the sign bit set (the lanes or-ed by
+/// halves: a vector `!=` compiles to a loop over the lanes).
+@inline(__always)
+func anySignBit(_ v: SIMD8<UInt32>) -> Bool {
+    let quarter = v.lowHalf | v.highHalf, eighth = quarter.lowHalf | quarter.highHalf
+    return (eighth[0] | eighth[1]) & (1 << 31) != 0
 }
 
 /// y = x·(hi + lo) for a contiguous Float piece, rounded once from fma(x, hi, x·lo) (see above).

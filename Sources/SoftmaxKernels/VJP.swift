@@ -88,6 +88,14 @@ func streamsResults(outer: Int, n: Int, log: Bool) -> Bool {
     return bytes.overflow || bytes.partialValue >= ((log ? 32 : 64) << 20) / (3 * MemoryLayout<Double>.stride)
 }
 
+/// How many of the n Doubles from p come before its first 64-byte boundary, where streaming
+/// stores can begin: all n where p is not 8-byte aligned.
+@inline(__always)
+func elementsBeforeLine(_ p: UnsafeMutablePointer<Double>, _ n: Int) -> Int {
+    let offset = Int(bitPattern: p) & 63
+    return offset & 7 != 0 ? n : Swift.min(n, ((64 - offset) & 63) / MemoryLayout<Double>.stride)
+}
+
 /// `vjpRows` of float64 softmax rows at temperature 1, the same steps (`vjpGroup`), with dx
 /// written by streaming stores from the first 64-byte boundary of each row (its head and
 /// tail element by element, in the same arithmetic), then a store fence.
@@ -99,8 +107,9 @@ func vjpRowsStreamed(_ y: UnsafePointer<Double>, _ g: UnsafePointer<Double>, _ d
         let d = laneTotals(rdotnonzeroContiguous(y + b, g + b, n), Double.self, RowWalk.self, plain: false)
         let (dh, dl) = (d.hi[0], d.lo[0])
         @inline(__always) func one(_ i: Int) { dx[b + i] = y[b + i] != 0 ? y[b + i] * ((g[b + i] - dh) - dl) : 0 }
-        var i = 0
-        while i < n && Int(bitPattern: dx + b + i) & 63 != 0 { one(i); i += 1 }
+        let head = elementsBeforeLine(dx + b, n)
+        for i in 0..<head { one(i) }
+        var i = head
         let h = DV(repeating: dh), l = DV(repeating: dl), zero = DV(repeating: 0)
         while i + 8 <= n {
             let yv = UnsafeRawPointer(y + b + i).loadUnaligned(as: DV.self)
@@ -127,9 +136,7 @@ func logVJPRowsStreamed(_ logy: UnsafePointer<Double>, _ g: UnsafePointer<Double
         let live = rlive(logy, row)
         let s = sumTotals(rsumContiguous(g + b, n, plain: false), Double.self, RowWalk.self)
         let allLive = !anyLane(.!live)
-        // Elements up to dx's first 64-byte boundary (all of them where dx is not 8-byte aligned).
-        let offset = Int(bitPattern: dx + b) & 63
-        let head = offset & 7 != 0 ? n : Swift.min(n, ((64 - offset) & 63) / MemoryLayout<Double>.stride)
+        let head = elementsBeforeLine(dx + b, n)
         if head > 0 { vvjpsubexpmulsum(logy, g, dx, RowWalk(start: b, count: head), s, live, 1) }
         var i = head
         while i + 8 <= n {
