@@ -93,27 +93,17 @@ func entropySlicesFinishedInLanes<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ s
 }
 
 /// H = log S + U/S from S = sh + sl >= 1 and U = uh + ul >= 0, lane-wise, rounded once to Double
-/// (both parts >= 0: nothing cancels). log S = k ln 2 + log1p(m - 1) with S = 2^k m, m in [1, 2)
-/// (the scaling and m - 1 exact; `vlog1pPair`, to 2^-58); U/S as a double-double quotient (one
+/// (both parts >= 0: nothing cancels): log S by `vlogOfSum`, U/S as a double-double quotient (one
 /// division, its exact remainder).
 @inline(__always)
 func entropyFromSums(_ sh: DV, _ sl: DV, _ uh: DV, _ ul: DV) -> DV {
-    let one = DV(repeating: 1)
-    let bits = unsafeBitCast(sh, to: SIMD8<Int64>.self)
-    let e = (bits &>> 52) &- 1023  // S >= 1: normal, positive
-    let scale = unsafeBitCast((1023 &- e) &<< 52, to: DV.self)
-    let (lh, ll) = vlog1pPair(sh * scale - one, sl * scale)
-    // k ln 2 with ln 2 split as in `expReduce`: k·ln2Hi is exact (k < 2^21).
-    let k = DV(e)
-    let kh = k * DV(repeating: 6.93147180369123816490e-01)
-    let kl = k * DV(repeating: 1.90821492927058770002e-10)
+    let (lh, ll) = vlogOfSum(sh, sl)
     // U/S: q, and the remainder U - qS (exact, also without FMA) over S.
     let q = uh / sh
     let a = (remainder(uh, q, sh) + fmadd(-q, sl, ul)) / sh
-    // k ln 2 + log1p(m - 1) + q: the large parts by TwoSum, all rests added once.
-    let (t1, e1) = vtwoSum(kh, lh)
-    let (t2, e2) = vtwoSum(t1, q)
-    return t2 + (((e1 + e2) + (kl + ll)) + a)
+    // log S + q: the large parts by TwoSum, all rests added once.
+    let (t, e) = vtwoSum(lh, q)
+    return t + ((e + ll) + a)
 }
 
 func entropySlice<T: SoftmaxScalar>(_ pb: EntropyProblem<T>, _ si: Int) {

@@ -170,12 +170,7 @@ func softmaxRowsGrouped<T: SoftmaxScalar>(
                 rowGroupSums(x, log ? nil : y, n, rows: u..<u + count, t, fullExp: false,
                              stats.baseAddress!, sums.baseAddress!, written: log ? y : nil, end: rows.upperBound)
                 @inline(__always) func lanes(_ k: Int) -> (hi: DV, lo: DV) { (DV(repeating: sums[k].hi), DV(repeating: sums[k].lo)) }
-                if log {
-                    for k in 0..<count {
-                        let l = logOfSum(lanes(k), LaneStats(stats[k]), RowWalk.self)
-                        sums[k] = (l.hi[0], l.lo[0])
-                    }
-                }
+                if log { logOfRowSums(sums.baseAddress!, stats.baseAddress!, count, precise: false) }
                 for k in 0..<count {
                     let w = RowWalk(row: u + k, n: n)
                     let st = LaneStats(stats[k])
@@ -240,9 +235,28 @@ func logsumexpRowsGrouped<T: SoftmaxScalar>(
                 let count = Swift.min(8, rows.upperBound - u)
                 rowGroupSums(x, nil, n, rows: u..<u + count, 1, fullExp: true, stats.baseAddress!, sums.baseAddress!,
                              written: nil, end: rows.upperBound)
+                // The ordinary rows (a finite maximum >= 0: nothing cancels) take one vector
+                // logarithm and sum, `storeLogSumExp`'s steps lane-wise; the others go one by one.
+                let r = withUnsafeTemporaryAllocation(of: Double.self, capacity: 24) { buf -> DV in
+                    let his = buf.baseAddress!, los = his + 8, tops = his + 16
+                    for k in 0..<8 {
+                        his[k] = k < count ? sums[k].hi : 1
+                        los[k] = k < count ? sums[k].lo : 0
+                        tops[k] = k < count ? stats[k].max : 0
+                    }
+                    @inline(__always) func at(_ p: UnsafeMutablePointer<Double>) -> DV { UnsafeRawPointer(p).loadUnaligned(as: DV.self) }
+                    let l = vlogOfSum(at(his), at(los))
+                    let (h, e) = vtwoSum(at(tops), l.hi)
+                    return h + (e + l.lo)
+                }
                 for k in 0..<count {
-                    let s = (hi: DV(repeating: sums[k].hi), lo: DV(repeating: sums[k].lo))
-                    logsumexpFinish(x, nil, out, RowWalk(row: u + k, n: n), LaneStats(stats[k]), s)
+                    let st = stats[k]
+                    if !st.nan && st.max.isFinite && st.max >= 0 {
+                        out[u + k] = T(rounding: r[k])
+                    } else {
+                        let s = (hi: DV(repeating: sums[k].hi), lo: DV(repeating: sums[k].lo))
+                        logsumexpFinish(x, nil, out, RowWalk(row: u + k, n: n), LaneStats(st), s)
+                    }
                 }
                 u += count
             }

@@ -416,6 +416,11 @@ func logOfSum<W: LaneWalk>(
         let fixed = logOfSum(s, st, W.self)
         return (fixed.hi.replacing(with: lanes, where: ordinary), fixed.lo.replacing(with: 0, where: ordinary))
     }
+    // Ordinary lanes take the vector logarithm, for eight lanes the cost of about one libm call;
+    // a negative maximum where the caller needs precision (`precise`, below) and the special
+    // lanes are redone one by one.
+    let vector = forFloat ? (hi: s.hi, lo: s.lo) : vlogOfSum(s.hi, s.lo)
+    if !forFloat && !st.special && !(precise && anyLane(st.max .< DV(repeating: 0))) { return vector }
     // Per lane into scalar scratch, loaded as vectors once (lanes written one at a time into a
     // vector each cost a failed store-to-load forwarding).
     return withUnsafeTemporaryAllocation(of: Double.self, capacity: 16) { buf in
@@ -431,16 +436,43 @@ func logOfSum<W: LaneWalk>(
                 let rest = twoSum(s.hi[l] - 1, s.lo[l])
                 // Precise: to double-double accuracy, for max + log(sum) that can cancel, which
                 // needs a negative maximum. With a maximum >= 0 both are >= 0, log(sum) <= the
-                // result, and libm's log1p with its first-order correction (half an ulp of
-                // log(sum)) is enough, at a tenth of the cost.
+                // result, and the vector logarithm's 2^-58 is enough.
                 let r = precise && st.max[l] < 0 ? DoubleDouble.log1p(rest, first: log1pD(rest.hi))
-                      : forFloat ? (hi: log1pForFloat(rest.hi + rest.lo), lo: 0) : log1pPair(rest.hi, rest.lo)
+                      : forFloat ? (hi: log1pForFloat(rest.hi + rest.lo), lo: 0) : (hi: vector.hi[l], lo: vector.lo[l])
                 hi[l] = r.hi
                 lo[l] = r.lo
             }
         }
         if W.horizontal { return (DV(repeating: hi[0]), DV(repeating: lo[0])) }
         return (UnsafeRawPointer(hi).loadUnaligned(as: DV.self), UnsafeRawPointer(lo).loadUnaligned(as: DV.self))
+    }
+}
+
+/// `logOfSum` of up to eight rows' sums at once, in place: one vector logarithm for the group's
+/// ordinary rows (each lane the same bits as the row's own call), the others row by row.
+@inline(__always)
+func logOfRowSums(
+    _ sums: UnsafeMutablePointer<(hi: Double, lo: Double)>, _ stats: UnsafePointer<RowChunkStats>, _ count: Int,
+    precise: Bool
+) {
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: 16) { buf in
+        let hi = buf.baseAddress!, lo = hi + 8
+        for k in 0..<8 {
+            hi[k] = k < count ? sums[k].hi : 1
+            lo[k] = k < count ? sums[k].lo : 0
+        }
+        let l = vlogOfSum(UnsafeRawPointer(hi).loadUnaligned(as: DV.self), UnsafeRawPointer(lo).loadUnaligned(as: DV.self))
+        UnsafeMutableRawPointer(hi).storeBytes(of: l.hi, as: DV.self)
+        UnsafeMutableRawPointer(lo).storeBytes(of: l.lo, as: DV.self)
+        for k in 0..<count {
+            let st = LaneStats(stats[k])
+            if st.special || (precise && stats[k].max < 0) {
+                let r = logOfSum((DV(repeating: sums[k].hi), DV(repeating: sums[k].lo)), st, RowWalk.self, precise: precise)
+                sums[k] = (r.hi[0], r.lo[0])
+            } else {
+                sums[k] = (hi[k], lo[k])
+            }
+        }
     }
 }
 

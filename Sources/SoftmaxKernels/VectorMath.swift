@@ -164,6 +164,23 @@ func vexpPairByTable(_ d: DV) -> (hi: DV, lo: DV) {
 }
 #endif
 
+/// log S of sums S = sh + sl >= 1 (|sl| <= ulp(sh)) lane-wise, as an unevaluated pair to about
+/// 2^-58 relative: the exp sums of slices whose maximal term is exactly 1 (`logOfSum`, entropy).
+/// S = 2^k m with m in [1, 2): the scaling and m - 1 are exact, log1p(m - 1) is `vlog1pPair`'s,
+/// and k ln 2 is added with ln 2 split as in `expReduce` (k·ln2Hi exact for k < 2^21) by TwoSum.
+/// Lanes with S below 1, infinite or NaN give meaningless results, which callers replace.
+@inline(__always)
+func vlogOfSum(_ sh: DV, _ sl: DV) -> (hi: DV, lo: DV) {
+    let bits = unsafeBitCast(sh, to: SIMD8<UInt64>.self)
+    let e = bits &>> 52  // the biased exponent: S >= 1 is normal and positive
+    let scale = unsafeBitCast((SIMD8<UInt64>(repeating: 2046) &- e) &<< 52, to: DV.self)
+    let (mh, ml) = vlog1pPair(sh * scale - DV(repeating: 1), sl * scale)
+    // k = e - 1023 as a Double without an integer conversion (AVX2 has none for 64 bits).
+    let k = unsafeBitCast(e | SIMD8<UInt64>(repeating: 0x433 << 52), to: DV.self) - DV(repeating: 0x1p52 + 1023)
+    let (h, l) = vtwoSum(k * DV(repeating: 6.93147180369123816490e-01), mh)
+    return (h, l + fmadd(k, DV(repeating: 1.90821492927058770002e-10), ml))
+}
+
 /// `vexp` from `vexpParts`, on the tiers without a two-register table lookup.
 @inline(__always)
 func vexpByParts(_ hi: DV, _ lo: DV, clamp: Bool = true) -> DV {
