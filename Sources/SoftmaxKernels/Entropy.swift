@@ -171,26 +171,49 @@ func entropySums<T: SoftmaxScalar, F: ShiftForm>(
     // Full steps in a loop of their own: with the partial load in it (a stack buffer and a
     // memcpy call), the loop kept its running sums in memory. The partial step's padding
     // (-inf) takes TwoSum and the clamp.
-    @inline(__always) func terms(_ j: Int, _ c: Int) {
-        let v = sliceLanes(pb.logits, s, j, c, pad: -.infinity)
+    typealias Exp = (sh: DV, sl: DV, eh: DV, el: DV)
+    @inline(__always) func exp(_ v: DV, _ c: Int) -> Exp {
         let full = c == 8 && F.self != TwoSumShift.self
         let (sh, sl) = full ? F.shift(v, m) : vshift(T.self, v, m, t, invT)
         let (eh, el) = entropyExp(T.self, sh, sl, clamp: !full || F.clamps)
+        return (sh, sl, eh, el)
+    }
+    @inline(__always) func add(_ e: Exp) {
         // e^s·(-s) is 0 where e^s is (s = -inf would give 0·inf).
-        let live = eh .!= zero
-        let (ph, pl0) = vtwoProduct(eh, -sh)
-        let pl = fmadd(eh, -zeroUnless(live, sl), fmadd(el, -sh, pl0))
-        sum.add(eh)
-        sum.c += el
+        let live = e.eh .!= zero
+        let (ph, pl0) = vtwoProduct(e.eh, -e.sh)
+        let pl = fmadd(e.eh, -zeroUnless(live, e.sl), fmadd(e.el, -e.sh, pl0))
+        sum.add(e.eh)
+        sum.c += e.el
         u.add(zeroUnless(live, ph))
         u.lo += zeroUnless(live, pl)
     }
+    @inline(__always) func terms(_ v: DV, _ c: Int) { add(exp(v, c)) }
     var j = 0
-    while j + 8 <= n {
-        terms(j, 8)
-        j += 8
+    if s.stride == 1 && n >= 24 {
+        // A row: its own loop of whole-vector loads (the general one, strides and all, gathered
+        // each vector from eight scalar loads), each step one vector's exp and the sums of the
+        // one two before it (as `floatLanesStaged`, whose reasons apply: the exp and the sums
+        // after it are each a long chain): the same terms in the same order (float64
+        // 16384x128 1.20 -> 1.05 ns an element on AVX-512, 2.17 -> 1.82 on AVX2, one thread).
+        let p = pb.logits + s.base
+        var a = exp(T.load8(p), 8), b = exp(T.load8(p + 8), 8)
+        j = 16
+        while j + 8 <= n {
+            let next = exp(T.load8(p + j), 8)
+            add(a)
+            (a, b) = (b, next)
+            j += 8
+        }
+        add(a)
+        add(b)
+    } else {
+        while j + 8 <= n {
+            terms(sliceLanes(pb.logits, s, j, 8, pad: -.infinity), 8)
+            j += 8
+        }
     }
-    if j < n { terms(j, n - j) }
+    if j < n { terms(sliceLanes(pb.logits, s, j, n - j, pad: -.infinity), n - j) }
     return (sum.unbiased.total(), u.total().pair)
 }
 

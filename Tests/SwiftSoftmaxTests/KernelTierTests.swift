@@ -107,6 +107,71 @@ func tierMatchesScalarReference(_ tier: String) {
     checkTier(k, tier, Double.self)
 }
 
+/// float64 rows of 128 classes, whose logarithms of sums are taken eight rows at once
+/// (`vlogOfSum`), each row kind beside the others in a group: ordinary rows (sums up to 2^7),
+/// rows whose maximum is negative and whose logsumexp cancels to near 0 (taken one by one in
+/// double-double), rows holding +inf, NaN or only -inf, and rows of tiny entries (a maximum
+/// >= 0, the sum the count of entries). Each row's logsumexp and log-softmax has the bits of the
+/// row's own call, and but for the rows that cancel (where the reference, in plain Double, is the
+/// less accurate) is the scalar reference's within 2 ulp.
+@Test(arguments: tiers().map(\.0))
+func groupedDoubleRowsTakeTheirOwnLogarithms(_ tier: String) {
+    let k = tiers().first { $0.0 == tier }!.1
+    let n = 128, outer = 19
+    var g = SplitMix(state: 2026)
+    var x = [Double](repeating: 0, count: outer * n)
+    for r in 0..<outer {
+        for j in 0..<n {
+            let u = g.unit()
+            switch r % 6 {
+            case 0: x[r * n + j] = (u - 0.5) * 40
+            case 1: x[r * n + j] = -Foundation.log(Double(n)) + (u - 0.5) * 1e-3
+            case 2: x[r * n + j] = j == 5 ? .infinity : u
+            case 3: x[r * n + j] = j == 9 ? .nan : u
+            case 4: x[r * n + j] = -.infinity
+            default: x[r * n + j] = u * 1e-300
+            }
+        }
+    }
+    var lse = [Double](repeating: 0, count: outer), lseRef = lse
+    var y = x, yRef = x
+    x.withUnsafeBufferPointer { xb in
+        let units = 0..<k.units(outer: outer, n: n, inner: 1)
+        k.logsumexp(xb.baseAddress!, &lse, mask: nil, outer: outer, n: n, inner: 1, units: units)
+        Reference.logsumexp(xb.baseAddress!, &lseRef, mask: nil, n: n, inner: 1, slices: 0..<outer)
+        y.withUnsafeMutableBufferPointer { o in
+            k.softmax(xb.baseAddress!, o.baseAddress!, mask: nil, outer: outer, n: n, inner: 1, units: units,
+                      temperature: 1, log: true)
+        }
+        yRef.withUnsafeMutableBufferPointer { o in
+            Reference.softmax(xb.baseAddress!, o.baseAddress!, mask: nil, n: n, inner: 1, slices: 0..<outer,
+                              temperature: 1, log: true)
+        }
+    }
+    // Two Doubles apart in ulps of the larger (`ulps` of the same type, which Double names
+    // ambiguously here).
+    func apart(_ a: Double, _ b: Double) -> Double {
+        if a.isNaN || b.isNaN { return a.isNaN && b.isNaN ? 0 : .infinity }
+        if a == b { return 0 }
+        if !a.isFinite || !b.isFinite { return .infinity }
+        return abs(a - b) / Swift.max(abs(a), abs(b), Double.leastNormalMagnitude).ulp
+    }
+    for r in 0..<outer {
+        var alone = [Double](repeating: 0, count: 1), yAlone = [Double](repeating: 0, count: n)
+        x.withUnsafeBufferPointer { xb in
+            let row = xb.baseAddress! + r * n, units = 0..<k.units(outer: 1, n: n, inner: 1)
+            k.logsumexp(row, &alone, mask: nil, outer: 1, n: n, inner: 1, units: units)
+            k.softmax(row, &yAlone, mask: nil, outer: 1, n: n, inner: 1, units: units, temperature: 1, log: true)
+        }
+        #expect(alone[0].bitPattern == lse[r].bitPattern, "\(tier) row \(r) logsumexp: \(lse[r]), alone \(alone[0])")
+        #expect(yAlone.map(\.bitPattern) == y[r * n ..< (r + 1) * n].map(\.bitPattern), "\(tier) row \(r) log_softmax")
+        if r % 6 == 1 { continue }
+        #expect(apart(lse[r], lseRef[r]) <= 2, "\(tier) row \(r) (kind \(r % 6)) logsumexp: \(lse[r]) vs \(lseRef[r])")
+        let worst = (0..<n).map { apart(y[r * n + $0], yRef[r * n + $0]) }.max()!
+        #expect(worst <= 2, "\(tier) row \(r) (kind \(r % 6)) log_softmax: \(worst) ulp")
+    }
+}
+
 /// float64 rows whose entries reach down to about 700 below their maximum, where the exp pass
 /// stops taking its unclamped form, whose scaling is right only for normal results: every
 /// softmax, log-softmax and logsumexp within a few ulps of the scalar reference (as above) on
