@@ -107,26 +107,28 @@ protocol DoubleLaneStages {
     static func finish(_ v: DV, _ e: Exp) -> DV
 }
 
-/// y = F(x) elementwise over `n` Doubles, each step running one vector's exp and the previous
-/// vector's quotient or logarithm (as `floatLanesStaged`, whose reasons apply). Each vector takes
-/// the same operations in any position, so the same bits; each is loaded before any result at or
-/// after it is stored, so `y` may be `x`.
+/// y = F(x) elementwise over `n` Doubles, each step running one vector's exp and the quotient or
+/// logarithm of the vector two before it (as `floatLanesStaged`, whose reasons apply; one before
+/// it, the float64 log-sigmoid took 0.96 ns an element on Zen 5, two before 0.81, the sigmoid
+/// 0.54 and 0.51, one thread). Each vector takes the same operations in any position, so the
+/// same bits; each is loaded before any result at or after it is stored, so `y` may be `x`.
 @inline(__always)
 func doubleLanesStaged<S: DoubleLaneStages>(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ n: Int, _: S.Type) {
     @inline(__always) func whole(_ v: DV) -> DV { S.finish(v, S.exp(v)) }
     var i = 0
-    if n >= 16 {
-        var a = Double.load8(x)
-        var ea = S.exp(a)
-        i = 8
+    if n >= 24 {
+        var a = Double.load8(x), b = Double.load8(x + 8)
+        var ea = S.exp(a), eb = S.exp(b)
+        i = 16
         while i + 8 <= n {
-            let b = Double.load8(x + i)
-            let eb = S.exp(b)
-            Double.store8(S.finish(a, ea), y + i - 8)
-            (a, ea) = (b, eb)
+            let c = Double.load8(x + i)
+            let ec = S.exp(c)
+            Double.store8(S.finish(a, ea), y + i - 16)
+            (a, ea, b, eb) = (b, eb, c, ec)
             i += 8
         }
-        Double.store8(S.finish(a, ea), y + i - 8)
+        Double.store8(S.finish(a, ea), y + i - 16)
+        Double.store8(S.finish(b, eb), y + i - 8)
     }
     while i + 8 <= n {
         Double.store8(whole(Double.load8(x + i)), y + i)
@@ -482,37 +484,41 @@ protocol FloatLaneStages {
     static func finish(_ v: FV, _ e: Exp) -> FV
 }
 
-/// y = F(x) elementwise over `n` Floats in Float lanes, each step running the three stages of three
-/// successive vectors: i's reduction, i - 1's exp, i - 2's finish, so that the processor's
+/// y = F(x) elementwise over `n` Floats in Float lanes, each step running the three stages of
+/// successive vectors: i's reduction, i - 1's exp, i - 3's finish, so that the processor's
 /// schedulers hold operations whose operands are ready, not a chain of ones waiting on each
 /// other (the exp and the quotient or logarithm after it are each a long dependent chain; run in
 /// order a vector at a time, or two, the float32 sigmoid kept the FMA units less than half busy
-/// on Zen 4; float32 sigmoid 0.40 -> 0.34 ns an element, one thread, avx512). Each vector takes
-/// the same operations in any position, so the same bits; the tail by a masked load and store
-/// (an overlapping full vector would, in place, read results already stored).
+/// on Zen 4; float32 sigmoid 0.40 -> 0.34 ns an element, one thread, avx512). The finish two
+/// steps behind the exp rather than one gave the log-sigmoid's longer chain room on Zen 5:
+/// 0.33 -> 0.29 ns an element on AVX-512, 0.74 -> 0.69 on AVX2 (sigmoid 2-3%; three behind
+/// gained little more). Each vector takes the same operations in any position, so the same
+/// bits; the tail by a masked load and store (an overlapping full vector would, in place, read
+/// results already stored).
 @inline(__always)
 func floatLanesStaged<S: FloatLaneStages>(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, _: S.Type) {
     @inline(__always) func at(_ i: Int) -> FV { UnsafeRawPointer(x + i).loadUnaligned(as: FV.self) }
     @inline(__always) func put(_ v: FV, _ i: Int) { UnsafeMutableRawPointer(y + i).storeBytes(of: v, as: FV.self) }
     @inline(__always) func whole(_ v: FV) -> FV { S.finish(v, S.exp(S.reduce(v))) }
     var i = 0
-    if n >= 2 * floatLanes {
+    if n >= 3 * floatLanes {
         // Each vector is loaded before any result at or after it is stored: `y` may be `x`.
-        var a = at(0), b = at(floatLanes)
-        var ea = S.exp(S.reduce(a))
-        var rb = S.reduce(b)
-        i = 2 * floatLanes
+        var a = at(0), b = at(floatLanes), c = at(2 * floatLanes)
+        var ea = S.exp(S.reduce(a)), eb = S.exp(S.reduce(b))
+        var rc = S.reduce(c)
+        i = 3 * floatLanes
         while i + floatLanes <= n {
-            let c = at(i)
-            let rc = S.reduce(c)
-            let eb = S.exp(rb)
-            put(S.finish(a, ea), i - 2 * floatLanes)
-            (a, ea) = (b, eb)
-            (b, rb) = (c, rc)
+            let d = at(i)
+            let rd = S.reduce(d)
+            let ec = S.exp(rc)
+            put(S.finish(a, ea), i - 3 * floatLanes)
+            (a, ea, b, eb) = (b, eb, c, ec)
+            (c, rc) = (d, rd)
             i += floatLanes
         }
-        put(S.finish(a, ea), i - 2 * floatLanes)
-        put(S.finish(b, S.exp(rb)), i - floatLanes)
+        put(S.finish(a, ea), i - 3 * floatLanes)
+        put(S.finish(b, eb), i - 2 * floatLanes)
+        put(S.finish(c, S.exp(rc)), i - floatLanes)
     }
     while i + floatLanes <= n {
         put(whole(at(i)), i)
