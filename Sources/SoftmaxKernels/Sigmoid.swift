@@ -373,19 +373,19 @@ enum LogSigmoidByTableStages: DoubleLaneStages {
 
 /// log(sigmoid) of eight Doubles on AVX-512, `LogSigmoidFloatLanes`'s steps in Double, without
 /// `vlog1pPair`'s division: e = exp(-|v|) as `vexpPairByTable`'s pair (2^-57), j = round(15 e)
-/// (the 1.5·2^52 trick; one `vpermt2pd` of a two-register table reads each of c, c - 1 and
-/// log(c) as a pair), c = 1/(1 + j/15) rounded (15/16 exactly for j = 1, the least that keeps
-/// e·c and 1 - c within a factor 2 there), r = (e + el) c - 1 = rh + rl exactly but for rl's
+/// (the 1.5·2^52 trick; one `vpermt2pd` of a two-register table reads each of c and log(c)'s two
+/// parts; c - 1 is computed), c = 1/(1 + j/15) rounded (15/16 exactly for j = 1, the least that
+/// keeps e·c and 1 - c within a factor 2 there), r = (e + el) c - 1 = rh + rl exactly but for rl's
 /// rounding (e·c rounded, its error by FMA, e·c + (c - 1) exact by Sterbenz), |r| <= 1/30, and
 /// log1p(r) = r + r²g(r), g a degree-8 polynomial by Estrin's scheme (Chebyshev fit, 2^-60.6
-/// relative). min(v, 0) + log(c)'s high part is exact as a pair (Fast2Sum of the larger
-/// magnitude and the smaller), and so is its sum with -rh (at least 0.064 where j > 0, 0 or
-/// beyond 3.4 where j = 0, and |rh| <= 1/30); the lows, log(c)'s among them, are added last:
-/// one rounding, about half an ulp. The pair's low part is dropped below 2^-1009, where it
-/// would be rounded to the least subnormal (a tie of the final rounding, 0.75 ulp) and e alone
-/// is within half an ulp. e = +0 from v > 745.13 on, where every step gives +0. NaN lanes
-/// (which the exp raises to -750) return the input, and so does v < -40, -inf among them (the
-/// Fast2Sums' inf - inf would be NaN), where log1p(e) < 2^-57 is below half an ulp of v.
+/// relative). min(v, 0) + log(c)'s high part is exact as a pair (Fast2Sum of the larger magnitude
+/// and the smaller), and so is its sum with -rh (at least 0.064 where j > 0, 0 or beyond 3.4 where
+/// j = 0, and |rh| <= 1/30); the lows, log(c)'s among them, are added last: one rounding, about
+/// half an ulp. The pair's low part is dropped below 2^-1009, where it would be rounded to the
+/// least subnormal (a tie of the final rounding, 0.75 ulp) and e alone is within half an ulp. e =
+/// +0 from v > 745.13 on, where every step gives +0. NaN lanes (which the exp raises to -750)
+/// return the input, and so does v < -40, -inf among them (the Fast2Sums' inf - inf would be NaN),
+/// where log1p(e) < 2^-57 is below half an ulp of v.
 /// (This is the second stage, from e's pair eh + pairLow; `LogSigmoidByTableStages.exp` is the
 /// first.)
 @_transparent
@@ -400,12 +400,9 @@ func logSigmoidFromPair(_ v: DV, _ eh: DV, _ pairLow: DV) -> DV {
         index,
         DV(0x1.4de9bd37a6f4ep-1, 0x1.4000000000000p-1, 0x1.3333333333333p-1, 0x1.2762762762762p-1,
            0x1.1c71c71c71c72p-1, 0x1.1249249249249p-1, 0x1.08d3dcb08d3ddp-1, 0x1.0000000000000p-1))
-    let cm1 = _mm512_permutex2var_pd(
-        DV(0, -0x1.0000000000000p-4, -0x1.e1e1e1e1e1e20p-4, -0x1.5555555555554p-3,
-           -0x1.af286bca1af28p-3, -0x1.0000000000000p-2, -0x1.2492492492492p-2, -0x1.45d1745d1745ep-2),
-        index,
-        DV(-0x1.642c8590b2164p-2, -0x1.8000000000000p-2, -0x1.999999999999ap-2, -0x1.b13b13b13b13cp-2,
-           -0x1.c71c71c71c71cp-2, -0x1.db6db6db6db6ep-2, -0x1.ee58469ee5846p-2, -0x1.0000000000000p-1))
+    // c - 1 is exact (Sterbenz: c is in [1/2, 1]): a subtraction where a table read took two
+    // registers more.
+    let cm1 = c - DV(repeating: 1)
     let logCHi = _mm512_permutex2var_pd(
         DV(0, -0x1.08598b59e3a07p-4, -0x1.005588ad375aep-3, -0x1.7565011e49675p-3,
            -0x1.e41fccb76b0d7p-3, -0x1.269621134db92p-2, -0x1.588c2d913348fp-2, -0x1.882f1ef83ed45p-2),
@@ -691,7 +688,7 @@ enum LogSigmoidFloatLanes: FloatLaneStages {
 
 /// log(sigmoid) of a Float vector in Float arithmetic: min(v, 0) + log(c) - log1p(r) with
 /// e = exp(-|v|) as an unevaluated pair (`vexpfPairByTable`: 2^-29 on AVX-512, 2^-28.5 on AVX2),
-/// j = round(J e) (the 1.5·2^23 trick, whose low bits index three tables: `logSigmoidTables`),
+/// j = round(J e) (the 1.5·2^23 trick, whose low bits index two tables: `logSigmoidTables`),
 /// c ≈ 1/(1 + j/J) a Float chosen among its neighbours so that log(c) is a Float to 2^-34 (no
 /// low part), and r = (e + el) c - 1 = rh + rl: e·c rounded and its exact error (FMA), and
 /// e·c + (c - 1) exact (Sterbenz: e is within 1/(2J) of j/J, and each c keeps e·c within a
@@ -717,7 +714,9 @@ func logSigmoidFromExp(_ v: FV, _ eh: FV, _ pairLow: FV) -> FV {
     // share of the result's ulp: a low part of just over half of that, rounded up to it, made a
     // tie of the final rounding (0.75 ulp). There e alone is within 0.52 ulp.
     let small = d .< FV(repeating: -76)
-    let (c, cm1, logC) = logSigmoidTables(eh)
+    let (c, logC) = logSigmoidTables(eh)
+    // c - 1 is exact (Sterbenz: c is in [1/2, 1]).
+    let cm1 = c - FV(repeating: 1)
     let p = eh * c
     let rh = p + cm1
     let product = fmsub(eh, c, p)
@@ -740,11 +739,11 @@ func logSigmoidFromExp(_ v: FV, _ eh: FV, _ pairLow: FV) -> FV {
 }
 
 #if arch(x86_64) && SSM_AVX512F
-/// c, c - 1 and log(c) of entry j = round(31 e) for e in [0, 1], as `LogSigmoidFloatLanes`
-/// describes: two-register tables of 32 Floats, one `vpermt2ps` each (the shuffle port is idle,
-/// so c - 1, exact, is read rather than computed).
+/// c and log(c) of entry j = round(31 e) for e in [0, 1], as `LogSigmoidFloatLanes` describes:
+/// two-register tables of 32 Floats, one `vpermt2ps` each. (c - 1 read from a third table, not
+/// computed, held two more registers: 2% slower, Zen 5.)
 @inline(__always)
-func logSigmoidTables(_ eh: FV) -> (c: FV, cm1: FV, logC: FV) {
+func logSigmoidTables(_ eh: FV) -> (c: FV, logC: FV) {
     let index = unsafeBitCast(fmadd(eh, FV(repeating: 31), FV(repeating: 0x1.8p23)), to: SIMD8<Int64>.self)
     let c = _mm512_permutex2var_ps(
         FV(0x1.000000p+0, 0x1.f0055ap-1, 0x1.e0f1cep-1, 0x1.d2d5aap-1, 0x1.c59196p-1, 0x1.b8cfb0p-1, 0x1.ad09d8p-1, 0x1.a1b172p-1,
@@ -752,19 +751,13 @@ func logSigmoidTables(_ eh: FV) -> (c: FV, cm1: FV, logC: FV) {
         index,
         FV(0x1.51ab7ap-1, 0x1.4ab10cp-1, 0x1.43e584p-1, 0x1.3d6992p-1, 0x1.3749eep-1, 0x1.3136bep-1, 0x1.2b85eep-1, 0x1.25d716p-1,
            0x1.2090e2p-1, 0x1.1b59c4p-1, 0x1.1672d6p-1, 0x1.11b5c4p-1, 0x1.0d1364p-1, 0x1.0873e8p-1, 0x1.041b98p-1, 0x1.00040cp-1))
-    let cm1 = _mm512_permutex2var_ps(
-        FV(0, -0x1.ff54c0p-6, -0x1.f0e320p-5, -0x1.6952b0p-4, -0x1.d37350p-4, -0x1.1cc140p-3, -0x1.4bd8a0p-3, -0x1.793a38p-3,
-           -0x1.a451e8p-3, -0x1.cc9ba0p-3, -0x1.f37938p-3, -0x1.0c30b0p-2, -0x1.1ded48p-2, -0x1.2e6afcp-2, -0x1.3e8434p-2, -0x1.4e03c0p-2),
-        index,
-        FV(-0x1.5ca90cp-2, -0x1.6a9de8p-2, -0x1.7834f8p-2, -0x1.852cdcp-2, -0x1.916c24p-2, -0x1.9d9284p-2, -0x1.a8f424p-2, -0x1.b451d4p-2,
-           -0x1.bede3cp-2, -0x1.c94c78p-2, -0x1.d31a54p-2, -0x1.dc9478p-2, -0x1.e5d938p-2, -0x1.ef1830p-2, -0x1.f7c8d0p-2, -0x1.fff7e8p-2))
     let logC = _mm512_permutex2var_ps(
         FV(0, -0x1.03bd76p-5, -0x1.004c2cp-4, -0x1.7a4386p-4, -0x1.f0583ap-4, -0x1.3299fep-3, -0x1.6a0aa0p-3, -0x1.a0ed46p-3,
            -0x1.d67124p-3, -0x1.04e2c0p-2, -0x1.1e44f2p-2, -0x1.36f86cp-2, -0x1.4f4986p-2, -0x1.666d20p-2, -0x1.7d87cap-2, -0x1.9446d4p-2),
         index,
         FV(-0x1.aa3f06p-2, -0x1.bfa138p-2, -0x1.d4e3dcp-2, -0x1.e99906p-2, -0x1.fd8bcap-2, -0x1.08dd1ep-1, -0x1.128002p-1, -0x1.1c4ecap-1,
            -0x1.2594d0p-1, -0x1.2eeb5ep-1, -0x1.37dacep-1, -0x1.40a48cp-1, -0x1.4962c6p-1, -0x1.52424ap-1, -0x1.5abdb2p-1, -0x1.62dc18p-1))
-    return (c, cm1, logC)
+    return (c, logC)
 }
 
 /// g(r) = (log1p(r) - r) / r² for |r| <= 1/62: a degree-3 minimax (2^-33.9 relative).
@@ -774,19 +767,17 @@ func log1pTailRatio(_ rh: FV, _ r2: FV) -> FV {
           fmadd(rh, FV(repeating: 0x1.555554p-2), FV(repeating: -0.5)))
 }
 #else
-/// c, c - 1 and log(c) of entry j = round(7 e) for e in [0, 1], as `LogSigmoidFloatLanes`
-/// describes: tables of eight Floats, one `vpermps` each. (Thirty-two entries, as on AVX-512,
+/// c and log(c) of entry j = round(7 e) for e in [0, 1], as `LogSigmoidFloatLanes` describes:
+/// tables of eight Floats, one `vpermps` each. (Thirty-two entries, as on AVX-512,
 /// would take four `vpermps` and three blends per table; eight cost two more FMAs in g.)
 @inline(__always)
-func logSigmoidTables(_ eh: FV) -> (c: FV, cm1: FV, logC: FV) {
+func logSigmoidTables(_ eh: FV) -> (c: FV, logC: FV) {
     let index = unsafeBitCast(fmadd(eh, FV(repeating: 7), FV(repeating: 0x1.8p23)), to: SIMD4<Int64>.self)
     let c = _mm256_permutevar8x32_ps(FV(
         0x1.000000p+0, 0x1.c01198p-1, 0x1.8e40fap-1, 0x1.6657e6p-1, 0x1.45cd3ap-1, 0x1.2ab494p-1, 0x1.13ab4ap-1, 0x1.000408p-1), index)
-    let cm1 = _mm256_permutevar8x32_ps(FV(
-        0, -0x1.ff7340p-4, -0x1.c6fc18p-3, -0x1.335034p-2, -0x1.74658cp-2, -0x1.aa96d8p-2, -0x1.d8a96cp-2, -0x1.fff7f0p-2), index)
     let logC = _mm256_permutevar8x32_ps(FV(
         0, -0x1.11287cp-3, -0x1.0143c6p-2, -0x1.6d65a2p-2, -0x1.cee27ap-2, -0x1.13e65cp-1, -0x1.3cfdbep-1, -0x1.62dc20p-1), index)
-    return (c, cm1, logC)
+    return (c, logC)
 }
 
 /// g(r) = (log1p(r) - r) / r² for -1/16 <= r <= 1/14: a degree-5 minimax (2^-28.7 relative),
