@@ -237,18 +237,9 @@ func logsumexpRowsGrouped<T: SoftmaxScalar>(
                              written: nil, end: rows.upperBound)
                 // The ordinary rows (a finite maximum >= 0: nothing cancels) take one vector
                 // logarithm and sum, `storeLogSumExp`'s steps lane-wise; the others go one by one.
-                let r = withUnsafeTemporaryAllocation(of: Double.self, capacity: 24) { buf -> DV in
-                    let his = buf.baseAddress!, los = his + 8, tops = his + 16
-                    for k in 0..<8 {
-                        his[k] = k < count ? sums[k].hi : 1
-                        los[k] = k < count ? sums[k].lo : 0
-                        tops[k] = k < count ? stats[k].max : 0
-                    }
-                    @inline(__always) func at(_ p: UnsafeMutablePointer<Double>) -> DV { UnsafeRawPointer(p).loadUnaligned(as: DV.self) }
-                    let l = vlogOfSum(at(his), at(los))
-                    let (h, e) = vtwoSum(at(tops), l.hi)
-                    return h + (e + l.lo)
-                }
+                let l = logOfRowSumLanes(sums.baseAddress!, count)
+                let (h, e) = vtwoSum(groupLanes(count, pad: 0) { stats[$0].max }, l.hi)
+                let r = h + (e + l.lo)
                 for k in 0..<count {
                     let st = stats[k]
                     if !st.nan && st.max.isFinite && st.max >= 0 {

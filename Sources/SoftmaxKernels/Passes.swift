@@ -448,6 +448,23 @@ func logOfSum<W: LaneWalk>(
     }
 }
 
+/// `vlogOfSum` of up to eight rows' sums (hi, lo) at once, as lanes (past `count`, log 1).
+@inline(__always)
+func logOfRowSumLanes(_ sums: UnsafePointer<(hi: Double, lo: Double)>, _ count: Int) -> (hi: DV, lo: DV) {
+    vlogOfSum(groupLanes(count, pad: 1) { sums[$0].hi }, groupLanes(count, pad: 0) { sums[$0].lo })
+}
+
+/// Eight lanes of a group's per-row values, `pad` past `count`: written to scratch and loaded as
+/// one vector (lanes written one at a time into a vector each cost a failed store-to-load
+/// forwarding).
+@inline(__always)
+func groupLanes(_ count: Int, pad: Double, _ value: (Int) -> Double) -> DV {
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: 8) { b in
+        for k in 0..<8 { b[k] = k < count ? value(k) : pad }
+        return UnsafeRawPointer(b.baseAddress!).loadUnaligned(as: DV.self)
+    }
+}
+
 /// `logOfSum` of up to eight rows' sums at once, in place: one vector logarithm for the group's
 /// ordinary rows (each lane the same bits as the row's own call), the others row by row.
 @inline(__always)
@@ -455,23 +472,14 @@ func logOfRowSums(
     _ sums: UnsafeMutablePointer<(hi: Double, lo: Double)>, _ stats: UnsafePointer<RowChunkStats>, _ count: Int,
     precise: Bool
 ) {
-    withUnsafeTemporaryAllocation(of: Double.self, capacity: 16) { buf in
-        let hi = buf.baseAddress!, lo = hi + 8
-        for k in 0..<8 {
-            hi[k] = k < count ? sums[k].hi : 1
-            lo[k] = k < count ? sums[k].lo : 0
-        }
-        let l = vlogOfSum(UnsafeRawPointer(hi).loadUnaligned(as: DV.self), UnsafeRawPointer(lo).loadUnaligned(as: DV.self))
-        UnsafeMutableRawPointer(hi).storeBytes(of: l.hi, as: DV.self)
-        UnsafeMutableRawPointer(lo).storeBytes(of: l.lo, as: DV.self)
-        for k in 0..<count {
-            let st = LaneStats(stats[k])
-            if st.special || (precise && stats[k].max < 0) {
-                let r = logOfSum((DV(repeating: sums[k].hi), DV(repeating: sums[k].lo)), st, RowWalk.self, precise: precise)
-                sums[k] = (r.hi[0], r.lo[0])
-            } else {
-                sums[k] = (hi[k], lo[k])
-            }
+    let l = logOfRowSumLanes(sums, count)
+    for k in 0..<count {
+        let st = LaneStats(stats[k])
+        if st.special || (precise && stats[k].max < 0) {
+            let r = logOfSum((DV(repeating: sums[k].hi), DV(repeating: sums[k].lo)), st, RowWalk.self, precise: precise)
+            sums[k] = (r.hi[0], r.lo[0])
+        } else {
+            sums[k] = (l.hi[k], l.lo[k])
         }
     }
 }
