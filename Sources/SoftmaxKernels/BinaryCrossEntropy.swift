@@ -47,9 +47,9 @@ func vtwoProduct(_ a: DV, _ b: DV) -> (DV, DV) {
 @inline(__always)
 func vexpPairUp64(_ d: DV) -> (hi: DV, lo: DV) {
     #if arch(x86_64) && SSM_AVX512F
-    let (kf, tHi, rest) = expByTableParts(_mm512_max_pd(d, DV(repeating: -750)), DV(repeating: 0))
+    let (k16, tHi, rest) = expByTableParts(_mm512_max_pd(d, DV(repeating: -750)), DV(repeating: 0))
     let p = tHi + rest
-    let scale = fmadd(kf, DV(repeating: 0.0625), DV(repeating: 64))
+    let scale = k16 + DV(repeating: 64)
     return (_mm512_scalef_pd(p, scale), _mm512_scalef_pd((tHi - p) + rest, scale))
     #else
     let (keep, t, h, rest) = vexpParts(d, DV(repeating: 0))

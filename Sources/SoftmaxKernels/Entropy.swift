@@ -227,10 +227,9 @@ func entropyExp<T: SoftmaxScalar>(_: T.Type, _ sh: DV, _ sl: DV, clamp: Bool = t
     if T.self == Float.self { return (vexpForFloat(sh), DV(repeating: 0)) }
     #if arch(x86_64) && SSM_AVX512F
     let floor = DV(repeating: -746), keep = clamp ? sh .> floor : DMask(repeating: true)
-    let (kf, tHi, rest) = expByTableParts(floor.replacing(with: sh, where: keep), zeroUnless(keep, sl))
+    let (k16, tHi, rest) = expByTableParts(floor.replacing(with: sh, where: keep), zeroUnless(keep, sl))
     let p = tHi + rest
-    let scale = kf * DV(repeating: 0.0625)
-    return (zeroUnless(keep, _mm512_scalef_pd(p, scale)), zeroUnless(keep, _mm512_scalef_pd((tHi - p) + rest, scale)))
+    return (zeroUnless(keep, _mm512_scalef_pd(p, k16)), zeroUnless(keep, _mm512_scalef_pd((tHi - p) + rest, k16)))
     #else
     return vexpPair(sh, sl, clamp: clamp)
     #endif

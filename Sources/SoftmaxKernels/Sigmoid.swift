@@ -1,4 +1,5 @@
 import SoftmaxCore
+import CSoftmaxSupport
 #if arch(x86_64) && (SSM_AVX512F || SSM_AVX2)
 import _Builtin_intrinsics.intel
 #endif
@@ -214,11 +215,11 @@ func vexpForFloatByTable(_ d: DV) -> DV {
 /// The float64 sigmoid on AVX-512 (`sigmoidFromParts`) in two stages: exp(-v)'s parts, then the
 /// quotient.
 enum SigmoidByTableStages: DoubleLaneStages {
-    @_transparent static func exp(_ v: DV) -> (kf: DV, tHi: DV, rest: DV) {
+    @_transparent static func exp(_ v: DV) -> (k16: DV, tHi: DV, rest: DV) {
         let z = _mm512_min_pd(DV(repeating: 750), _mm512_max_pd(DV(repeating: -40), -v))
         return expByTableParts(z, DV(repeating: 0), roundedReduction: true)
     }
-    @_transparent static func finish(_ v: DV, _ e: (kf: DV, tHi: DV, rest: DV)) -> DV { sigmoidFromParts(e.kf, e.tHi, e.rest) }
+    @_transparent static func finish(_ v: DV, _ e: (k16: DV, tHi: DV, rest: DV)) -> DV { sigmoidFromParts(e.k16, e.tHi, e.rest) }
 }
 
 /// sigmoid of eight Doubles as one quotient with an exact numerator: exp(-v) = 2^K (tHi + rest)
@@ -232,13 +233,13 @@ enum SigmoidByTableStages: DoubleLaneStages {
 /// as before). -v is taken within [-40, 750]: below -40 every sigmoid rounds to 1, above 750 the
 /// result, below 2^-1082, is +0. NaN passes both bounds (`vmaxpd`/`vminpd` return their
 /// second operand) and every step, so NaN lanes give NaN.
-/// (This is the second stage, from exp(-v)'s parts, kf = k; `SigmoidByTableStages.exp` is the
+/// (This is the second stage, from exp(-v)'s parts, k16 = k/16; `SigmoidByTableStages.exp` is the
 /// first.)
 @_transparent
-func sigmoidFromParts(_ kf: DV, _ tHi: DV, _ rest: DV) -> DV {
+func sigmoidFromParts(_ k16: DV, _ tHi: DV, _ rest: DV) -> DV {
     let one = DV(repeating: 1)
     // vscalefpd applies 2^floor(its second operand): floor(15/16 - k/16) = -floor(k/16).
-    let minusK = fmadd(kf, DV(repeating: -0.0625), DV(repeating: 0.9375))
+    let minusK = DV(repeating: 0.9375) - k16
     let p = _mm512_scalef_pd(one, minusK)
     // max/min keep a NaN (their second operand), which then runs through every step.
     let q = reciprocalOfSum(big: _mm512_max_pd(p, tHi), small: _mm512_min_pd(p, tHi), rest: rest)
@@ -359,15 +360,17 @@ func logSigmoidSum<V: SIMD>(big: V, small: V, rh: V, tail: V, low: V?) -> V wher
     let sl = (big - s) + small
     let h = s - rh
     let hl = (s - h) - rh
-    if let low { return h + (((sl + hl) + low) - tail) }
-    return h + ((sl + hl) - tail)
+    // h - (tail - lows) rather than h + (lows - tail): the same bits, but -0 where every term
+    // is a zero of either sign (-0 - (+0 - +0)), the log-sigmoid's result where e = +0.
+    if let low { return h - (tail - ((sl + hl) + low)) }
+    return h - (tail - (sl + hl))
 }
 
 #if arch(x86_64) && SSM_AVX512F
 /// The float64 log-sigmoid on AVX-512 (`logSigmoidFromPair`) in two stages: exp(-|v|) as a pair,
 /// then the logarithm.
 enum LogSigmoidByTableStages: DoubleLaneStages {
-    @_transparent static func exp(_ v: DV) -> (hi: DV, lo: DV) { vexpPairByTable(minusAbs(v)) }
+    @_transparent static func exp(_ v: DV) -> (hi: DV, lo: DV) { vexpPairByTable(minusAbs(v), roundedReduction: true) }
     @_transparent static func finish(_ v: DV, _ e: (hi: DV, lo: DV)) -> DV { logSigmoidFromPair(v, e.hi, e.lo) }
 }
 
@@ -383,16 +386,15 @@ enum LogSigmoidByTableStages: DoubleLaneStages {
 /// j = 0, and |rh| <= 1/30); the lows, log(c)'s among them, are added last: one rounding, about
 /// half an ulp. The pair's low part is dropped below 2^-1009, where it would be rounded to the
 /// least subnormal (a tie of the final rounding, 0.75 ulp) and e alone is within half an ulp. e =
-/// +0 from v > 745.13 on, where every step gives +0. NaN lanes (which the exp raises to -750)
-/// return the input, and so does v < -40, -inf among them (the Fast2Sums' inf - inf would be NaN),
-/// where log1p(e) < 2^-57 is below half an ulp of v.
+/// +0 from v > 745.13 on, where every step gives +0. Below -40, log1p(e) < 2^-57 is below half
+/// an ulp of v, and the steps give v itself; NaN lanes (which the exp raises to -750) and -inf
+/// (the Fast2Sums' inf - inf would be NaN) take v by one `vfixupimmpd` by v's class. The exp's
+/// reduction is rounded (`roundedReduction`), its low part added to r by one FMA.
 /// (This is the second stage, from e's pair eh + pairLow; `LogSigmoidByTableStages.exp` is the
 /// first.)
 @_transparent
 func logSigmoidFromPair(_ v: DV, _ eh: DV, _ pairLow: DV) -> DV {
     let zero = DV(repeating: 0)
-    let d = minusAbs(v)
-    let el = pairLow.replacing(with: zero, where: d .< DV(repeating: -700))
     let index = unsafeBitCast(fmadd(eh, DV(repeating: 15), roundMagic), to: SIMD8<Int64>.self)
     let c = _mm512_permutex2var_pd(
         DV(0x1.0000000000000p+0, 0x1.e000000000000p-1, 0x1.c3c3c3c3c3c3cp-1, 0x1.aaaaaaaaaaaabp-1,
@@ -417,7 +419,10 @@ func logSigmoidFromPair(_ v: DV, _ eh: DV, _ pairLow: DV) -> DV {
            -0x1.0a35884260cffp-56, -0x1.4d147676db21dp-55, -0x1.5cc1daef69b6ap-55, -0x1.abc9e3b39803fp-56))
     let p = eh * c
     let rh = p + cm1
-    let rl = fmadd(el, c, _mm512_fmsub_pd(eh, c, p))
+    // The pair's low part only where |v| <= 700: e at least exp(-700) rounded (0x1.14f2b0fb9307fp-1010,
+    // 0.04 ulp above its Double; e's next value down is 2^-43 of e below), one masked FMA.
+    let product = _mm512_fmsub_pd(eh, c, p)
+    let rl = product.replacing(with: fmadd(pairLow, c, product), where: eh .>= DV(repeating: 0x1.14f2b0fb9307fp-1010))
     // g(rh) = (log1p(r) - r)/r² (rl's share of the square is below 2^-58 of the result).
     let r2 = rh * rh, r4 = r2 * r2
     @inline(__always) func k(_ x: Double) -> DV { DV(repeating: x) }
@@ -425,13 +430,17 @@ func logSigmoidFromPair(_ v: DV, _ eh: DV, _ pairLow: DV) -> DV {
     let p23 = fmadd(rh, k(0x1.9999999ba30bcp-3), k(-0x1.fffffffffff5cp-3))
     let p45 = fmadd(rh, k(0x1.24922f78999e2p-3), k(-0x1.5555555733569p-3))
     let p67 = fmadd(rh, k(0x1.c80c0cf218c5ap-4), k(-0x1.ffffd0ef1829dp-4))
-    let p07 = fmadd(fmadd(p67, r2, p45), r4, fmadd(p23, r2, p01))
-    let g = fmadd(r4 * r4, k(-0x1.9a753e348c58dp-4), p07)
+    // The last coefficient folded into the top pair (c8 r² + p67), not added as r^8 c8: one
+    // multiplication fewer on the FMA units, this loop's busiest.
+    let p68 = fmadd(r2, k(-0x1.9a753e348c58dp-4), p67)
+    let g = fmadd(fmadd(p68, r2, p45), r4, fmadd(p23, r2, p01))
     let tail = fmadd(r2, g, rl)
     // vminpd returns its second operand where either is NaN: 0 (the end restores NaN lanes).
     let a = _mm512_min_pd(v, zero)
     let y = logSigmoidSum(big: _mm512_min_pd(a, logCHi), small: _mm512_max_pd(a, logCHi), rh: rh, tail: tail, low: logCLo)
-    return y.replacing(with: v, where: .!(v .>= DV(repeating: -40)))
+    // NaN and -inf lanes take v by one `vfixupimmpd` (code 1 for the NaN classes and -inf),
+    // where a blend by a comparison took two steps: y is v itself below -40 otherwise.
+    return ssm_support_fixup_pd(y, v, unsafeBitCast(SIMD16<UInt32>(repeating: 0x0001_0011), to: SIMD8<Int64>.self))
 }
 #endif
 
@@ -698,22 +707,26 @@ enum LogSigmoidFloatLanes: FloatLaneStages {
 /// magnitude and the smaller), and so is its sum with -rh (it is at least log(1 + 1/J) where
 /// j > 0, 0 or beyond ln(2J) where j = 0, and |rh| <= 1/(2J)): the lows are added last, one
 /// rounding, about half an ulp. e = +0 from v >= 103.98 on (the argument is raised to -104),
-/// where every result is -0 (the sign bit is set on every result, all <= 0), but beyond
-/// 745.13318 (the last Float where the reference's Double exp does not underflow) the result is
-/// +0, and -inf gives -inf (the Fast2Sums' inf - inf would be NaN): both are min(v, 0), chosen
-/// by |v - 362.5| > 382.63318 (its other side, v < -20.13, gives v there anyway). NaN lanes give
+/// where every result is -0, but beyond 745.13318 (the last Float where the reference's Double
+/// exp does not underflow) the result is +0, and -inf gives -inf (the Fast2Sums' inf - inf
+/// would be NaN). On AVX-512 the zeros come out -0 by themselves (a = min(v, -0), log c = -0
+/// for c = 1, and the lows subtracted from h, `logSigmoidSum`) and one `vfixupimmps` by the
+/// class of v - 745.13318 gives the +0s and -inf (four operations fewer than the form below:
+/// float32 4096×1000 0.30 -> 0.25 ns an element, one thread, Zen 5, the same bits); on AVX2 the
+/// sign bit is set on every result (all <= 0) and both ends are min(v, 0), chosen by
+/// |v - 362.5| > 382.63318 (its other side, v < -20.13, gives v there anyway). NaN lanes give
 /// NaN.
 /// (`LogSigmoidFloatLanes` runs it in stages: `vexpfPairByTable` of `sigmoidExpArgument`, then
 /// this, from e = exp(-|v|) as the pair eh + pairLow.)
 @_transparent
 func logSigmoidFromExp(_ v: FV, _ eh: FV, _ pairLow: FV) -> FV {
     let zero = FV(repeating: 0)
-    let sign = FBits(repeating: 0x8000_0000)
-    let d = unsafeBitCast(unsafeBitCast(v, to: FBits.self) | sign, to: FV.self)
     // Below 2^-110 the low part, scaled into the subnormals, is rounded to 2^-149, a sizeable
     // share of the result's ulp: a low part of just over half of that, rounded up to it, made a
-    // tie of the final rounding (0.75 ulp). There e alone is within 0.52 ulp.
-    let small = d .< FV(repeating: -76)
+    // tie of the final rounding (0.75 ulp). There e alone is within 0.52 ulp. |v| > 76 is told
+    // from e itself: below exp(-76) rounded (0x1.4775e0p-110, a quarter of an ulp above its
+    // Float, so e's 2^-29 cannot move it), as e's next value down is 2^-17 of e below.
+    let small = eh .< FV(repeating: 0x1.4775e0p-110)
     let (c, logC) = logSigmoidTables(eh)
     // c - 1 is exact (Sterbenz: c is in [1/2, 1]).
     let cm1 = c - FV(repeating: 1)
@@ -730,13 +743,32 @@ func logSigmoidFromExp(_ v: FV, _ eh: FV, _ pairLow: FV) -> FV {
     // log1p(r) - rh = rl + rh² g(rh) (rl's share of the square is below 2^-30 of the result).
     let r2 = rh * rh
     let tail = fmadd(r2, log1pTailRatio(rh, r2), rl)
+    #if arch(x86_64) && SSM_AVX512F
+    // minps returns its second operand where either is NaN or both are zeros: -0 (e carries the
+    // NaN), so that with log c = -0 for c = 1 every term of a zero result is -0.
+    let a = minKeeping(v, FV(repeating: -0.0))
+    let y = logSigmoidSum(big: minKeeping(a, logC), small: maxKeeping(a, logC), rh: rh, tail: tail, low: nil)
+    // v > 745.13318 (w > 0, w exact by Sterbenz near 0) gives +0, v = -inf (w = -inf) -inf; one
+    // `vfixupimmps` by w's class, where a blend by a comparison of |v - 362.5| took four steps.
+    let w = v - FV(repeating: 0x1.74910cp+9)
+    return ssm_support_fixup_ps(y, w, unsafeBitCast(SIMD16<UInt32>(repeating: logSigmoidFixups), to: SIMD8<Int64>.self))
+    #else
     // minps returns its second operand where either is NaN: 0 (e carries the NaN).
+    let sign = FBits(repeating: 0x8000_0000)
     let a = minKeeping(v, zero)
     let y = logSigmoidSum(big: minKeeping(a, logC), small: maxKeeping(a, logC), rh: rh, tail: tail, low: nil)
     let signed = unsafeBitCast(unsafeBitCast(y, to: FBits.self) | sign, to: FV.self)
     let offset = unsafeBitCast(unsafeBitCast(v - FV(repeating: 362.5), to: FBits.self) & ~sign, to: FV.self)
     return signed.replacing(with: a, where: offset .> FV(repeating: 0x1.7ea218p+8))
+    #endif
 }
+
+#if arch(x86_64) && SSM_AVX512F
+/// `vfixupimmps`'s codes for the float32 log-sigmoid's last step, one nibble per class of w = v -
+/// 745.13318: +0 (code 8) for one, +inf and positive; -inf (code 4) for -inf; the result as it
+/// is (0) for NaN, zero and negative.
+let logSigmoidFixups: UInt32 = 0x8084_8000
+#endif
 
 #if arch(x86_64) && SSM_AVX512F
 /// c and log(c) of entry j = round(31 e) for e in [0, 1], as `LogSigmoidFloatLanes` describes:
@@ -752,7 +784,7 @@ func logSigmoidTables(_ eh: FV) -> (c: FV, logC: FV) {
         FV(0x1.51ab7ap-1, 0x1.4ab10cp-1, 0x1.43e584p-1, 0x1.3d6992p-1, 0x1.3749eep-1, 0x1.3136bep-1, 0x1.2b85eep-1, 0x1.25d716p-1,
            0x1.2090e2p-1, 0x1.1b59c4p-1, 0x1.1672d6p-1, 0x1.11b5c4p-1, 0x1.0d1364p-1, 0x1.0873e8p-1, 0x1.041b98p-1, 0x1.00040cp-1))
     let logC = _mm512_permutex2var_ps(
-        FV(0, -0x1.03bd76p-5, -0x1.004c2cp-4, -0x1.7a4386p-4, -0x1.f0583ap-4, -0x1.3299fep-3, -0x1.6a0aa0p-3, -0x1.a0ed46p-3,
+        FV(-0.0, -0x1.03bd76p-5, -0x1.004c2cp-4, -0x1.7a4386p-4, -0x1.f0583ap-4, -0x1.3299fep-3, -0x1.6a0aa0p-3, -0x1.a0ed46p-3,
            -0x1.d67124p-3, -0x1.04e2c0p-2, -0x1.1e44f2p-2, -0x1.36f86cp-2, -0x1.4f4986p-2, -0x1.666d20p-2, -0x1.7d87cap-2, -0x1.9446d4p-2),
         index,
         FV(-0x1.aa3f06p-2, -0x1.bfa138p-2, -0x1.d4e3dcp-2, -0x1.e99906p-2, -0x1.fd8bcap-2, -0x1.08dd1ep-1, -0x1.128002p-1, -0x1.1c4ecap-1,

@@ -111,23 +111,27 @@ func vexp(_ hi: DV, _ lo: DV, clamp: Bool = true) -> DV {
 func vexpByTable(_ hi: DV, _ lo: DV, clamp: Bool = true) -> DV {
     let floor = DV(repeating: -746)
     let keep = clamp ? hi .> floor : DMask(repeating: true)
-    let (kf, tHi, rest) = expByTableParts(floor.replacing(with: hi, where: keep), zeroUnless(keep, lo))
+    let (k16, tHi, rest) = expByTableParts(floor.replacing(with: hi, where: keep), zeroUnless(keep, lo))
     let p = tHi + rest
     // vscalefpd multiplies by 2^floor(its second operand): floor(k/16).
-    return zeroUnless(keep, _mm512_scalef_pd(p, kf * DV(repeating: 0.0625)))
+    return zeroUnless(keep, _mm512_scalef_pd(p, k16))
 }
 
 /// `vexpByTable`'s steps before the last addition and the scaling, for x >= -750 (|k| < 2^15):
-/// exp(x + lo) = 2^floor(k/16) (tHi + rest), tHi = 2^(j/16) rounded, |rest| < 2^-4 tHi.
+/// exp(x + lo) = 2^floor(k/16) (tHi + rest), tHi = 2^(j/16) rounded, |rest| < 2^-4 tHi; k/16
+/// itself is returned, what `vscalefpd` takes (t = x/ln2 + 1.5·2^48 has an ulp of 2^-4, so
+/// t - 1.5·2^48 is k/16 with no multiplication, and t's low four bits are j, as `vexpForFloatByTable`
+/// does it; the same k and r as 16x/ln2 + 1.5·2^52, the constants scaled by 16 exactly).
 /// `roundedReduction` (for a zero lo) adds the low part of k·ln2/16 to r in one more FMA, which
 /// rounds (2^-59 relative, below rest's own rounding) instead of carrying it to first order.
 @inline(__always)
-func expByTableParts(_ x: DV, _ lo: DV, roundedReduction: Bool = false) -> (kf: DV, tHi: DV, rest: DV) {
-    let t = fmadd(x, DV(repeating: 0x1.71547652b82fep+4), roundMagic)
-    let kf = t - roundMagic
-    let rHi = fmadd(kf, DV(repeating: -0x1.62e42fefa0000p-5), x)
-    let rLo = fmadd(kf, DV(repeating: -0x1.cf79abc9e3b3ap-44), lo)
-    let r = roundedReduction ? fmadd(kf, DV(repeating: -0x1.cf79abc9e3b3ap-44), rHi) : rHi
+func expByTableParts(_ x: DV, _ lo: DV, roundedReduction: Bool = false) -> (k16: DV, tHi: DV, rest: DV) {
+    let magic = DV(repeating: 0x1.8p48)
+    let t = fmadd(x, DV(repeating: 0x1.71547652b82fep+0), magic)
+    let k16 = t - magic
+    let rHi = fmadd(k16, DV(repeating: -0x1.62e42fefa0000p-1), x)
+    let rLo = fmadd(k16, DV(repeating: -0x1.cf79abc9e3b3ap-40), lo)
+    let r = roundedReduction ? fmadd(k16, DV(repeating: -0x1.cf79abc9e3b3ap-40), rHi) : rHi
     let r2 = r * r, r4 = r2 * r2
     let a = fmadd(r, DV(repeating: 0x1.5555555555555p-3), DV(repeating: 0.5))
     let b = fmadd(r, DV(repeating: 0x1.1111111111111p-7), DV(repeating: 0x1.5555555555555p-5))
@@ -148,19 +152,19 @@ func expByTableParts(_ x: DV, _ lo: DV, roundedReduction: Bool = false) -> (kf: 
         index,
         DV(-0x1.bdd3413b26456p-54, -0x1.41577ee04992fp-55, 0x1.6e9f156864b27p-54, 0x1.c7c46b071f2bep-56,
            0x1.7a1cd345dcc81p-54, 0x1.11065895048ddp-55, 0x1.2ed02d75b3707p-55, -0x1.e9c23179c2893p-54))
-    return (kf, tHi, fmadd(tHi, qq, tLo))
+    return (k16, tHi, fmadd(tHi, qq, tLo))
 }
 
 /// `vexpPair` for d <= 0 (or NaN) and a zero low part, from `vexpByTable`'s steps: tHi + rest
 /// split by Fast2Sum, both parts scaled by `vscalefpd` (hi rounds once where it is subnormal; lo
 /// is lost there, below the resolution anyway). d is raised to -750 first (NaN too: `vmaxpd`
 /// returns its second operand), where both parts underflow to +0, as `vexpPair`'s do below -746.
+/// `roundedReduction` as for `expByTableParts`.
 @inline(__always)
-func vexpPairByTable(_ d: DV) -> (hi: DV, lo: DV) {
-    let (kf, tHi, rest) = expByTableParts(_mm512_max_pd(d, DV(repeating: -750)), DV(repeating: 0))
+func vexpPairByTable(_ d: DV, roundedReduction: Bool = false) -> (hi: DV, lo: DV) {
+    let (k16, tHi, rest) = expByTableParts(_mm512_max_pd(d, DV(repeating: -750)), DV(repeating: 0), roundedReduction: roundedReduction)
     let p = tHi + rest
-    let scale = kf * DV(repeating: 0.0625)
-    return (_mm512_scalef_pd(p, scale), _mm512_scalef_pd((tHi - p) + rest, scale))
+    return (_mm512_scalef_pd(p, k16), _mm512_scalef_pd((tHi - p) + rest, k16))
 }
 #endif
 

@@ -9,12 +9,13 @@ import Testing
 // signs, on hostile values and on every length of tail, out of place and in place.
 
 /// The hostile values: zeros, infinities, NaN, subnormals, the extremes, and the neighbourhoods
-/// of ±20, ±88 (Float's exp range), ±709 and ±745 (Double's).
+/// of ±20, ±88 (Float's exp range), ±709 and ±745 (Double's), and ±76 and ±700, where the
+/// log-sigmoids stop adding their exp's low part.
 private func hostile<T: SoftmaxScalar>(_: T.Type) -> [T] {
     var v: [T] = [0, -0.0, .infinity, -.infinity, .nan, T.leastNonzeroMagnitude, -T.leastNonzeroMagnitude,
                   T.leastNormalMagnitude, -T.leastNormalMagnitude, T.greatestFiniteMagnitude,
                   -T.greatestFiniteMagnitude, 1e-30, -1e-30, 1, -1, 0.5, -0.5]
-    for c in [20.0, 88.0, 103.9, 104.0, 709.0, 745.0, 745.1332, 746.0, 36.7, 40.0, 17.0, 20.13, 87.33, 362.5, 382.6, 700.0] {
+    for c in [20.0, 88.0, 103.9, 104.0, 709.0, 745.0, 745.1332, 746.0, 36.7, 40.0, 17.0, 20.13, 87.33, 362.5, 382.6, 700.0, 76.0] {
         for d in [-1.0, -0.01, -1e-4, 0, 1e-4, 0.01, 1.0] {
             v.append(T(rounding: c + d))
             v.append(T(rounding: -(c + d)))

@@ -35,5 +35,19 @@ static inline void ssm_support_prefetch_for_write(const void *p) { __builtin_pre
  * thread that sees the job finished sees them too. Inline for the same reason: Swift imports
  * _mm_sfence as a function no library defines. */
 static inline void ssm_support_store_fence(void) { __builtin_ia32_sfence(); }
+
+#include <immintrin.h>
+/* vfixupimmps / vfixupimmpd with immediate 0: each lane of `a`, or a value chosen by the class
+ * of the same lane of `b` (NaN, zero, one, -inf, +inf, negative, positive), as the lane's
+ * 4-bit code in `table` says (docs/design.md, "Special values"). Here because Swift cannot
+ * call the intrinsic, a macro; inlined into the AVX-512 tier's kernels, one instruction. */
+__attribute__((target("avx512f"), always_inline))
+static inline __m512 ssm_support_fixup_ps(__m512 a, __m512 b, __m512i table) {
+    return _mm512_fixupimm_ps(a, b, table, 0);
+}
+__attribute__((target("avx512f"), always_inline))
+static inline __m512d ssm_support_fixup_pd(__m512d a, __m512d b, __m512i table) {
+    return _mm512_fixupimm_pd(a, b, table, 0);
+}
 #endif
 #endif
