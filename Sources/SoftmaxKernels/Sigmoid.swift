@@ -109,27 +109,29 @@ protocol DoubleLaneStages {
 }
 
 /// y = F(x) elementwise over `n` Doubles, each step running one vector's exp and the quotient or
-/// logarithm of the vector two before it (as `floatLanesStaged`, whose reasons apply; one before
-/// it, the float64 log-sigmoid took 0.96 ns an element on Zen 5, two before 0.81, the sigmoid
-/// 0.54 and 0.51, one thread). Each vector takes the same operations in any position, so the
+/// logarithm of the vector three before it (as `floatLanesStaged`, whose reasons apply; one
+/// before it, the float64 log-sigmoid took 0.96 ns an element on Zen 5, two before 0.81, the
+/// sigmoid 0.54 and 0.51, one thread; three before, once the logarithm had lost five operations,
+/// 2-3% less again for both). Each vector takes the same operations in any position, so the
 /// same bits; each is loaded before any result at or after it is stored, so `y` may be `x`.
 @inline(__always)
 func doubleLanesStaged<S: DoubleLaneStages>(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ n: Int, _: S.Type) {
     @inline(__always) func whole(_ v: DV) -> DV { S.finish(v, S.exp(v)) }
     var i = 0
-    if n >= 24 {
-        var a = Double.load8(x), b = Double.load8(x + 8)
-        var ea = S.exp(a), eb = S.exp(b)
-        i = 16
+    if n >= 32 {
+        var a = Double.load8(x), b = Double.load8(x + 8), c = Double.load8(x + 16)
+        var ea = S.exp(a), eb = S.exp(b), ec = S.exp(c)
+        i = 24
         while i + 8 <= n {
-            let c = Double.load8(x + i)
-            let ec = S.exp(c)
-            Double.store8(S.finish(a, ea), y + i - 16)
-            (a, ea, b, eb) = (b, eb, c, ec)
+            let d = Double.load8(x + i)
+            let ed = S.exp(d)
+            Double.store8(S.finish(a, ea), y + i - 24)
+            (a, ea, b, eb, c, ec) = (b, eb, c, ec, d, ed)
             i += 8
         }
-        Double.store8(S.finish(a, ea), y + i - 16)
-        Double.store8(S.finish(b, eb), y + i - 8)
+        Double.store8(S.finish(a, ea), y + i - 24)
+        Double.store8(S.finish(b, eb), y + i - 16)
+        Double.store8(S.finish(c, ec), y + i - 8)
     }
     while i + 8 <= n {
         Double.store8(whole(Double.load8(x + i)), y + i)
@@ -380,8 +382,9 @@ enum LogSigmoidByTableStages: DoubleLaneStages {
 /// parts; c - 1 is computed), c = 1/(1 + j/15) rounded (15/16 exactly for j = 1, the least that
 /// keeps e·c and 1 - c within a factor 2 there), r = (e + el) c - 1 = rh + rl exactly but for rl's
 /// rounding (e·c rounded, its error by FMA, e·c + (c - 1) exact by Sterbenz), |r| <= 1/30, and
-/// log1p(r) = r + r²g(r), g a degree-8 polynomial by Estrin's scheme (Chebyshev fit, 2^-60.6
-/// relative). min(v, 0) + log(c)'s high part is exact as a pair (Fast2Sum of the larger magnitude
+/// log1p(r) = r + r²g(r), g a degree-8 polynomial (Chebyshev fit, 2^-60.6 of log1p(r)) in pairs
+/// of coefficients, the pairs by Horner's scheme in r² (r^4, and its multiplication, not needed:
+/// the FMA units bound this loop). min(v, 0) + log(c)'s high part is exact as a pair (Fast2Sum of the larger magnitude
 /// and the smaller), and so is its sum with -rh (at least 0.064 where j > 0, 0 or beyond 3.4 where
 /// j = 0, and |rh| <= 1/30); the lows, log(c)'s among them, are added last: one rounding, about
 /// half an ulp. The pair's low part is dropped below 2^-1009, where it would be rounded to the
@@ -424,7 +427,7 @@ func logSigmoidFromPair(_ v: DV, _ eh: DV, _ pairLow: DV) -> DV {
     let product = _mm512_fmsub_pd(eh, c, p)
     let rl = product.replacing(with: fmadd(pairLow, c, product), where: eh .>= DV(repeating: 0x1.14f2b0fb9307fp-1010))
     // g(rh) = (log1p(r) - r)/r² (rl's share of the square is below 2^-58 of the result).
-    let r2 = rh * rh, r4 = r2 * r2
+    let r2 = rh * rh
     @inline(__always) func k(_ x: Double) -> DV { DV(repeating: x) }
     let p01 = fmadd(rh, k(0x1.55555555554fcp-2), k(-0.5))
     let p23 = fmadd(rh, k(0x1.9999999ba30bcp-3), k(-0x1.fffffffffff5cp-3))
@@ -433,7 +436,7 @@ func logSigmoidFromPair(_ v: DV, _ eh: DV, _ pairLow: DV) -> DV {
     // The last coefficient folded into the top pair (c8 r² + p67), not added as r^8 c8: one
     // multiplication fewer on the FMA units, this loop's busiest.
     let p68 = fmadd(r2, k(-0x1.9a753e348c58dp-4), p67)
-    let g = fmadd(fmadd(p68, r2, p45), r4, fmadd(p23, r2, p01))
+    let g = fmadd(fmadd(fmadd(p68, r2, p45), r2, p23), r2, p01)
     let tail = fmadd(r2, g, rl)
     // vminpd returns its second operand where either is NaN: 0 (the end restores NaN lanes).
     let a = _mm512_min_pd(v, zero)

@@ -103,7 +103,8 @@ func vexp(_ hi: DV, _ lo: DV, clamp: Bool = true) -> DV {
 /// k = round(16 (hi) / ln 2); r = hi - k ln2/16 is exact in one FMA (ln2/16 split so that k times
 /// its high part, 38 bits, is exact for |k| < 2^15, and r is within 2^-5 of a multiple of it),
 /// |r| <= ln2/32; its low part carries lo - k·(ln2/16)lo. exp(r) - 1 by its Taylor polynomial
-/// to degree 7 (truncation below 2^-59 relative), the low part folded in to first order
+/// to degree 7 (truncation below 2^-59 relative; pairs of coefficients, the pairs by Horner's
+/// scheme in r², one multiplication fewer than Estrin's r^4), the low part folded in to first order
 /// (its square is below 2^-80), then 2^(j/16) (a Double pair from the table, j = k mod 16) times
 /// 1 + that, rounded once in the last addition, and 2^floor(k/16) applied by `vscalefpd`, which
 /// rounds a subnormal result once more.
@@ -132,11 +133,11 @@ func expByTableParts(_ x: DV, _ lo: DV, roundedReduction: Bool = false) -> (k16:
     let rHi = fmadd(k16, DV(repeating: -0x1.62e42fefa0000p-1), x)
     let rLo = fmadd(k16, DV(repeating: -0x1.cf79abc9e3b3ap-40), lo)
     let r = roundedReduction ? fmadd(k16, DV(repeating: -0x1.cf79abc9e3b3ap-40), rHi) : rHi
-    let r2 = r * r, r4 = r2 * r2
+    let r2 = r * r
     let a = fmadd(r, DV(repeating: 0x1.5555555555555p-3), DV(repeating: 0.5))
     let b = fmadd(r, DV(repeating: 0x1.1111111111111p-7), DV(repeating: 0x1.5555555555555p-5))
     let c = fmadd(r, DV(repeating: 0x1.a01a01a01a01ap-13), DV(repeating: 0x1.6c16c16c16c17p-10))
-    let q = fmadd(r2, fmadd(r4, c, fmadd(r2, b, a)), r)
+    let q = fmadd(r2, fmadd(r2, fmadd(r2, c, b), a), r)
     let qq = roundedReduction ? q : fmadd(rLo, q, q + rLo)  // (1 + q)(1 + rLo) - 1
     // t's low four bits are k mod 16, the index vpermi2pd reads.
     let index = unsafeBitCast(t, to: SIMD8<Int64>.self)
