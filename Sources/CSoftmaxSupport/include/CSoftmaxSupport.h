@@ -39,8 +39,9 @@ static inline void ssm_support_store_fence(void) { __builtin_ia32_sfence(); }
 #include <immintrin.h>
 /* vfixupimmps / vfixupimmpd with immediate 0: each lane of `a`, or a value chosen by the class
  * of the same lane of `b` (NaN, zero, one, -inf, +inf, negative, positive), as the lane's
- * 4-bit code in `table` says (docs/design.md, "Special values"). Here because Swift cannot
- * call the intrinsic, a macro; inlined into the AVX-512 tier's kernels, one instruction. */
+ * 4-bit code in `table` says. Here because Swift cannot call the intrinsic, a macro; inlined
+ * into the AVX-512 tier's kernels, one instruction (docs/design.md, "Writing vector code in
+ * Swift"). */
 __attribute__((target("avx512f"), always_inline))
 static inline __m512 ssm_support_fixup_ps(__m512 a, __m512 b, __m512i table) {
     return _mm512_fixupimm_ps(a, b, table, 0);
