@@ -383,9 +383,9 @@ enum LogSigmoidByTableStages: DoubleLaneStages {
 /// keeps e·c and 1 - c within a factor 2 there), r = (e + el) c - 1 = rh + rl exactly but for rl's
 /// rounding (e·c rounded, its error by FMA, e·c + (c - 1) exact by Sterbenz), |r| <= 1/30, and
 /// log1p(r) = r + r²g(r), g a degree-8 polynomial (Chebyshev fit, 2^-60.6 of log1p(r)) in pairs
-/// of coefficients, the pairs by Horner's scheme in r² (r^4, and its multiplication, not needed:
-/// the FMA units bound this loop). min(v, 0) + log(c)'s high part is exact as a pair (Fast2Sum of the larger magnitude
-/// and the smaller), and so is its sum with -rh (at least 0.064 where j > 0, 0 or beyond 3.4 where
+/// of coefficients, the pairs by Horner's scheme in r² (no r^4, one multiplication fewer on the
+/// FMA units, this loop's busiest). min(v, 0) + log(c)'s high part is exact as a pair (Fast2Sum
+/// of the larger magnitude and the smaller), and so is its sum with -rh (at least 0.064 where j > 0, 0 or beyond 3.4 where
 /// j = 0, and |rh| <= 1/30); the lows, log(c)'s among them, are added last: one rounding, about
 /// half an ulp. The pair's low part is dropped below 2^-1009, where it would be rounded to the
 /// least subnormal (a tie of the final rounding, 0.75 ulp) and e alone is within half an ulp. e =
@@ -422,8 +422,9 @@ func logSigmoidFromPair(_ v: DV, _ eh: DV, _ pairLow: DV) -> DV {
            -0x1.0a35884260cffp-56, -0x1.4d147676db21dp-55, -0x1.5cc1daef69b6ap-55, -0x1.abc9e3b39803fp-56))
     let p = eh * c
     let rh = p + cm1
-    // The pair's low part only where |v| <= 700: e at least exp(-700) rounded (0x1.14f2b0fb9307fp-1010,
-    // 0.04 ulp above its Double; e's next value down is 2^-43 of e below), one masked FMA.
+    // The pair's low part only where |v| <= 700: e at least exp(-700) rounded
+    // (0x1.14f2b0fb9307fp-1010, 0.04 ulp above its Double; e's next value down is 2^-43 of e
+    // below), one masked FMA.
     let product = _mm512_fmsub_pd(eh, c, p)
     let rl = product.replacing(with: fmadd(pairLow, c, product), where: eh .>= DV(repeating: 0x1.14f2b0fb9307fp-1010))
     // g(rh) = (log1p(r) - r)/r² (rl's share of the square is below 2^-58 of the result).
@@ -723,7 +724,6 @@ enum LogSigmoidFloatLanes: FloatLaneStages {
 /// this, from e = exp(-|v|) as the pair eh + pairLow.)
 @_transparent
 func logSigmoidFromExp(_ v: FV, _ eh: FV, _ pairLow: FV) -> FV {
-    let zero = FV(repeating: 0)
     // Below 2^-110 the low part, scaled into the subnormals, is rounded to 2^-149, a sizeable
     // share of the result's ulp: a low part of just over half of that, rounded up to it, made a
     // tie of the final rounding (0.75 ulp). There e alone is within 0.52 ulp. |v| > 76 is told
@@ -741,7 +741,7 @@ func logSigmoidFromExp(_ v: FV, _ eh: FV, _ pairLow: FV) -> FV {
     // took two.
     let rl = product.replacing(with: fmadd(pairLow, c, product), where: .!small)
     #else
-    let rl = fmadd(pairLow.replacing(with: zero, where: small), c, product)
+    let rl = fmadd(pairLow.replacing(with: FV(repeating: 0), where: small), c, product)
     #endif
     // log1p(r) - rh = rl + rh² g(rh) (rl's share of the square is below 2^-30 of the result).
     let r2 = rh * rh
@@ -758,7 +758,7 @@ func logSigmoidFromExp(_ v: FV, _ eh: FV, _ pairLow: FV) -> FV {
     #else
     // minps returns its second operand where either is NaN: 0 (e carries the NaN).
     let sign = FBits(repeating: 0x8000_0000)
-    let a = minKeeping(v, zero)
+    let a = minKeeping(v, FV(repeating: 0))
     let y = logSigmoidSum(big: minKeeping(a, logC), small: maxKeeping(a, logC), rh: rh, tail: tail, low: nil)
     let signed = unsafeBitCast(unsafeBitCast(y, to: FBits.self) | sign, to: FV.self)
     let offset = unsafeBitCast(unsafeBitCast(v - FV(repeating: 362.5), to: FBits.self) & ~sign, to: FV.self)

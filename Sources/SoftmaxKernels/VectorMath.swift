@@ -104,8 +104,8 @@ func vexp(_ hi: DV, _ lo: DV, clamp: Bool = true) -> DV {
 /// its high part, 38 bits, is exact for |k| < 2^15, and r is within 2^-5 of a multiple of it),
 /// |r| <= ln2/32; its low part carries lo - k·(ln2/16)lo. exp(r) - 1 by its Taylor polynomial
 /// to degree 7 (truncation below 2^-59 relative; pairs of coefficients, the pairs by Horner's
-/// scheme in r², one multiplication fewer than Estrin's r^4), the low part folded in to first order
-/// (its square is below 2^-80), then 2^(j/16) (a Double pair from the table, j = k mod 16) times
+/// scheme in r², one multiplication fewer than Estrin's r^4), the low part folded in to first
+/// order (its square is below 2^-80), then 2^(j/16) (a Double pair from the table, j = k mod 16) times
 /// 1 + that, rounded once in the last addition, and 2^floor(k/16) applied by `vscalefpd`, which
 /// rounds a subnormal result once more.
 @inline(__always)
@@ -121,8 +121,9 @@ func vexpByTable(_ hi: DV, _ lo: DV, clamp: Bool = true) -> DV {
 /// `vexpByTable`'s steps before the last addition and the scaling, for x >= -750 (|k| < 2^15):
 /// exp(x + lo) = 2^floor(k/16) (tHi + rest), tHi = 2^(j/16) rounded, |rest| < 2^-4 tHi; k/16
 /// itself is returned, what `vscalefpd` takes (t = x/ln2 + 1.5·2^48 has an ulp of 2^-4, so
-/// t - 1.5·2^48 is k/16 with no multiplication, and t's low four bits are j, as `vexpForFloatByTable`
-/// does it; the same k and r as 16x/ln2 + 1.5·2^52, the constants scaled by 16 exactly).
+/// t - 1.5·2^48 is k/16 with no multiplication, and t's low four bits are j, as in
+/// `vexpForFloatByTable`; the same k and r as 16x/ln2 + 1.5·2^52, the constants scaled by 16
+/// exactly).
 /// `roundedReduction` (for a zero lo) adds the low part of k·ln2/16 to r in one more FMA, which
 /// rounds (2^-59 relative, below rest's own rounding) instead of carrying it to first order.
 @inline(__always)
