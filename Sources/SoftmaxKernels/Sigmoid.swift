@@ -726,10 +726,19 @@ enum LogSigmoidFloatLanes: FloatLaneStages {
 func logSigmoidFromExp(_ v: FV, _ eh: FV, _ pairLow: FV) -> FV {
     // Below 2^-110 the low part, scaled into the subnormals, is rounded to 2^-149, a sizeable
     // share of the result's ulp: a low part of just over half of that, rounded up to it, made a
-    // tie of the final rounding (0.75 ulp). There e alone is within 0.52 ulp. |v| > 76 is told
-    // from e itself: below exp(-76) rounded (0x1.4775e0p-110, a quarter of an ulp above its
-    // Float, so e's 2^-29 cannot move it), as e's next value down is 2^-17 of e below.
+    // tie of the final rounding (0.75 ulp). There e alone is within 0.52 ulp.
+    #if arch(x86_64) && SSM_AVX512F
+    // |v| > 76 is told from e itself: below exp(-76) rounded (0x1.4775e0p-110, a quarter of an
+    // ulp above its Float, so e's 2^-29 cannot move it), as e's next value down is 2^-17 of e
+    // below; a NaN v gives a NaN e (`vscalefps` keeps it), never small.
     let small = eh .< FV(repeating: 0x1.4775e0p-110)
+    #else
+    // From -|v|: AVX2's exp carries a NaN in its low part only (its high part takes its exponent
+    // from t's bits, which a NaN's payload can make those of a finite number), so a NaN v must
+    // keep that part.
+    let d = unsafeBitCast(unsafeBitCast(v, to: FBits.self) | FBits(repeating: 0x8000_0000), to: FV.self)
+    let small = d .< FV(repeating: -76)
+    #endif
     let (c, logC) = logSigmoidTables(eh)
     // c - 1 is exact (Sterbenz: c is in [1/2, 1]).
     let cm1 = c - FV(repeating: 1)

@@ -21,6 +21,12 @@ private func hostile<T: SoftmaxScalar>(_: T.Type) -> [T] {
             v.append(T(rounding: -(c + d)))
         }
     }
+    // NaNs of either sign, quiet and signalling, with payloads: AVX2's Float exp takes its high
+    // part's exponent from the bits of a NaN (a finite number for some payloads) and carries the
+    // NaN in its low part only.
+    for bits: UInt32 in [0xFF9F_FF00, 0x7FA0_0000, 0xFFC0_0001, 0x7FFF_FFFF, 0xFF80_0001] {
+        v.append(T(rounding: Double(Float(bitPattern: bits))))
+    }
     // The Float log-sigmoid's ends: the last Float whose exp(-v) does not underflow in Double and
     // the next, where the result turns from -0 to +0.
     for b in [Float(745.13318), Float(745.13324)] { v.append(T(rounding: Double(b))); v.append(T(rounding: -Double(b))) }
