@@ -145,11 +145,13 @@ func exp2Sixteenths(_ index: SIMD8<Int64>) -> (hi: FV, lo: FV) {
 /// before that rounding, in thirteen operations (docs/performance.md, "Float rows").
 @inline(__always)
 func vexpfByTable(_ d: FV, _ e: FV, exact: Bool = false) -> FV {
-    let magic = FV(repeating: 0x1.8p23)
-    let t = fmadd(d, FV(repeating: 0x1.715476p+4), magic)
-    // k/16 exactly in one FMA (t - magic is the integer k): both the reduction's multiplier and
-    // the operand of vscalefps, which multiplies by 2^floor(k/16).
-    let k16 = fmadd(t, FV(repeating: 0.0625), FV(repeating: -0x1.8p19))
+    // t = d/ln2 + 1.5·2^19 has an ulp of 1/16, so t - 1.5·2^19 is k/16 by one addition (the
+    // same k as 16 d/ln2 + 1.5·2^23, the multiplier scaled by 16 exactly; t's low four bits are
+    // j as before): both the reduction's multiplier and the operand of vscalefps, which
+    // multiplies by 2^floor(k/16).
+    let magic = FV(repeating: 0x1.8p19)
+    let t = fmadd(d, FV(repeating: 0x1.715476p+0), magic)
+    let k16 = t - magic
     let rHi = fmadd(k16, FV(repeating: -0x1.62e430p-1), d)
     // Without e, the low part of k·ln2/16 is added in the same FMA (one rounding, as before).
     let r = exact ? fmadd(k16, FV(repeating: 0x1.05c610p-29), rHi) : rHi + fmadd(k16, FV(repeating: 0x1.05c610p-29), e)
