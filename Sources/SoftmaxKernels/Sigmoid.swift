@@ -444,7 +444,7 @@ func logSigmoidFromPair(_ v: DV, _ eh: DV, _ pairLow: DV) -> DV {
     let y = logSigmoidSum(big: _mm512_min_pd(a, logCHi), small: _mm512_max_pd(a, logCHi), rh: rh, tail: tail, low: logCLo)
     // NaN and -inf lanes take v by one `vfixupimmpd` (code 1 for the NaN classes and -inf),
     // where a blend by a comparison took two steps: y is v itself below -40 otherwise.
-    return ssm_support_fixup_pd(y, v, unsafeBitCast(SIMD16<UInt32>(repeating: 0x0001_0011), to: SIMD8<Int64>.self))
+    return ssm_support_fixup_pd(y, v, fixupCodes(doubleLogSigmoidFixups))
 }
 #endif
 
@@ -763,7 +763,7 @@ func logSigmoidFromExp(_ v: FV, _ eh: FV, _ pairLow: FV) -> FV {
     // v > 745.13318 (w > 0, w exact by Sterbenz near 0) gives +0, v = -inf (w = -inf) -inf; one
     // `vfixupimmps` by w's class, where a blend by a comparison of |v - 362.5| took four steps.
     let w = v - FV(repeating: 0x1.74910cp+9)
-    return ssm_support_fixup_ps(y, w, unsafeBitCast(SIMD16<UInt32>(repeating: logSigmoidFixups), to: SIMD8<Int64>.self))
+    return ssm_support_fixup_ps(y, w, fixupCodes(logSigmoidFixups))
     #else
     // minps returns its second operand where either is NaN: 0 (e carries the NaN).
     let sign = FBits(repeating: 0x8000_0000)
@@ -780,6 +780,16 @@ func logSigmoidFromExp(_ v: FV, _ eh: FV, _ pairLow: FV) -> FV {
 /// 745.13318: +0 (code 8) for one, +inf and positive; -inf (code 4) for -inf; the result as it
 /// is (0) for NaN, zero and negative.
 let logSigmoidFixups: UInt32 = 0x8084_8000
+
+/// The float64 log-sigmoid's codes, by the class of v: v itself (code 1) for the NaNs and -inf,
+/// the result as it is (0) otherwise.
+let doubleLogSigmoidFixups: UInt32 = 0x0001_0011
+
+/// A `vfixupimm` table: the same eight 4-bit codes (one per class, QNaN's lowest) in every lane.
+@inline(__always)
+func fixupCodes(_ codes: UInt32) -> SIMD8<Int64> {
+    unsafeBitCast(SIMD16<UInt32>(repeating: codes), to: SIMD8<Int64>.self)
+}
 #endif
 
 #if arch(x86_64) && SSM_AVX512F
