@@ -370,27 +370,30 @@ func logSigmoidSum<V: SIMD>(big: V, small: V, rh: V, tail: V, low: V?) -> V wher
 
 #if arch(x86_64) && SSM_AVX512F
 /// The float64 log-sigmoid on AVX-512 (`logSigmoidFromPair`) in two stages: exp(-|v|) as a pair,
-/// then the logarithm.
+/// then the logarithm. -|v| raised to -750 (where the exp is +0) by one `vrangepd`, -min(|v|,
+/// 750), where setting the sign bit and a maximum took two steps.
 enum LogSigmoidByTableStages: DoubleLaneStages {
-    @_transparent static func exp(_ v: DV) -> (hi: DV, lo: DV) { vexpPairByTable(minusAbs(v), roundedReduction: true) }
+    @_transparent static func exp(_ v: DV) -> (hi: DV, lo: DV) {
+        vexpPairByTable(ssm_support_minus_min_abs_pd(v, DV(repeating: 750)), roundedReduction: true, raised: true)
+    }
     @_transparent static func finish(_ v: DV, _ e: (hi: DV, lo: DV)) -> DV { logSigmoidFromPair(v, e.hi, e.lo) }
 }
 
 /// log(sigmoid) of eight Doubles on AVX-512, `LogSigmoidFloatLanes`'s steps in Double, without
 /// `vlog1pPair`'s division: e = exp(-|v|) as `vexpPairByTable`'s pair (2^-57), j = round(15 e)
-/// (the 1.5·2^52 trick; one `vpermt2pd` of a two-register table reads each of c and log(c)'s two
-/// parts; c - 1 is computed), c = 1/(1 + j/15) rounded (15/16 exactly for j = 1, the least that
-/// keeps e·c and 1 - c within a factor 2 there), r = (e + el) c - 1 = rh + rl exactly but for rl's
+/// (the 1.5·2^52 trick; one `vpermt2pd` of a two-register table reads each of c and log(c); c - 1
+/// is computed), c within 2^-24 of 1/(1 + j/15) and chosen so that log(c) is within 2^-20 of an
+/// ulp of a Double (an accurate table, python/tools/log_table.py: log(c) needs no low part; c is
+/// at least 15/16 for j = 1, which keeps e·c and 1 - c within a factor 2 there), r = (e + el) c - 1 = rh + rl exactly but for rl's
 /// rounding (e·c rounded, its error by FMA, e·c + (c - 1) exact by Sterbenz), |r| <= 1/30, and
 /// log1p(r) = r + r²g(r), g a degree-8 polynomial (Chebyshev fit, 2^-60.6 of log1p(r)) in pairs
 /// of coefficients, the pairs by Horner's scheme in r² (no r^4, one multiplication fewer on the
-/// FMA units, this loop's busiest). min(v, 0) + log(c)'s high part is exact as a pair (Fast2Sum
-/// of the larger magnitude and the smaller), and so is its sum with -rh (at least 0.064 where j > 0, 0 or beyond 3.4 where
-/// j = 0, and |rh| <= 1/30); the lows, log(c)'s among them, are added last: one rounding, about
-/// half an ulp. The pair's low part is dropped below 2^-1009, where it would be rounded to the
+/// FMA units, this loop's busiest). min(v, 0) + log(c) is exact as a pair (Fast2Sum of the larger
+/// magnitude and the smaller), and so is its sum with -rh (at least 0.064 where j > 0, 0 or beyond
+/// 3.4 where j = 0, and |rh| <= 1/30); the lows are added last: one rounding, about half an ulp. The pair's low part is dropped below 2^-1009, where it would be rounded to the
 /// least subnormal (a tie of the final rounding, 0.75 ulp) and e alone is within half an ulp. e =
 /// +0 from v > 745.13 on, where every step gives +0. Below -40, log1p(e) < 2^-57 is below half
-/// an ulp of v, and the steps give v itself; NaN lanes (which the exp raises to -750) and -inf
+/// an ulp of v, and the steps give v itself; NaN lanes (NaN through every step) and -inf
 /// (the Fast2Sums' inf - inf would be NaN) take v by one `vfixupimmpd` by v's class. The exp's
 /// reduction is rounded (`roundedReduction`), its low part added to r by one FMA.
 /// (This is the second stage, from e's pair eh + pairLow; `LogSigmoidByTableStages.exp` is the
@@ -400,26 +403,20 @@ func logSigmoidFromPair(_ v: DV, _ eh: DV, _ pairLow: DV) -> DV {
     let zero = DV(repeating: 0)
     let index = unsafeBitCast(fmadd(eh, DV(repeating: 15), roundMagic), to: SIMD8<Int64>.self)
     let c = _mm512_permutex2var_pd(
-        DV(0x1.0000000000000p+0, 0x1.e000000000000p-1, 0x1.c3c3c3c3c3c3cp-1, 0x1.aaaaaaaaaaaabp-1,
-           0x1.9435e50d79436p-1, 0x1.8000000000000p-1, 0x1.6db6db6db6db7p-1, 0x1.5d1745d1745d1p-1),
+        DV(0x1.0000000000000p+0, 0x1.e00000935fe02p-1, 0x1.c3c3c3d2d6bc0p-1, 0x1.aaaaab7fd7767p-1,
+           0x1.9435e5a885c76p-1, 0x1.800000795fe44p-1, 0x1.6db6dc2cfa471p-1, 0x1.5d1746b09fe79p-1),
         index,
-        DV(0x1.4de9bd37a6f4ep-1, 0x1.4000000000000p-1, 0x1.3333333333333p-1, 0x1.2762762762762p-1,
-           0x1.1c71c71c71c72p-1, 0x1.1249249249249p-1, 0x1.08d3dcb08d3ddp-1, 0x1.0000000000000p-1))
+        DV(0x1.4de9bdfcca138p-1, 0x1.400000435f6acp-1, 0x1.33333396c1732p-1, 0x1.276276b187e62p-1,
+           0x1.1c71c7c8bbb77p-1, 0x1.124924987118ap-1, 0x1.08d3dd8070804p-1, 0x1.00000055a7252p-1))
     // c - 1 is exact (Sterbenz: c is in [1/2, 1]): a subtraction where a table read took two
     // registers more.
     let cm1 = c - DV(repeating: 1)
-    let logCHi = _mm512_permutex2var_pd(
-        DV(0, -0x1.08598b59e3a07p-4, -0x1.005588ad375aep-3, -0x1.7565011e49675p-3,
-           -0x1.e41fccb76b0d7p-3, -0x1.269621134db92p-2, -0x1.588c2d913348fp-2, -0x1.882f1ef83ed45p-2),
+    let logC = _mm512_permutex2var_pd(
+        DV(0, -0x1.085986704b179p-4, -0x1.00558868e15bep-3, -0x1.7564fd1f0bfcbp-3,
+           -0x1.e41fc9a5d64f1p-3, -0x1.26961fcfa358bp-2, -0x1.588c2b79a9b5cp-2, -0x1.882f1c699cfaap-2),
         index,
-        DV(-0x1.b5b3e24235e88p-2, -0x1.e148a1a2726cep-2, -0x1.058aefa811452p-1, -0x1.199fac68b4ab8p-1,
-           -0x1.2cf25fad8f1c3p-1, -0x1.3f91275240811p-1, -0x1.5188a4a02d7fep-1, -0x1.62e42fefa39efp-1))
-    let logCLo = _mm512_permutex2var_pd(
-        DV(0, 0x1.dd7009902bf32p-58, 0x1.23dbdc498b285p-59, 0x1.81495b2eb862bp-57,
-           0x1.ef0a9ec21b972p-57, -0x1.e0efadd9db02bp-56, -0x1.fafb06b03f0a5p-57, -0x1.d2273fd0174a6p-56),
-        index,
-        DV(0x1.4e3e22530be1bp-60, 0x1.ac81cc8a4dfb8p-56, 0x1.c19f73d945334p-60, 0x1.0e0e34e56089ep-58,
-           -0x1.0a35884260cffp-56, -0x1.4d147676db21dp-55, -0x1.5cc1daef69b6ap-55, -0x1.abc9e3b39803fp-56))
+        DV(-0x1.b5b3dfe5a813dp-2, -0x1.e148a0cadab0fp-2, -0x1.058aef0224300p-1, -0x1.199fab7940944p-1,
+           -0x1.2cf25e77706c0p-1, -0x1.3f912746c2b98p-1, -0x1.5188a30e42ef0p-1, -0x1.62e42f445554dp-1))
     let p = eh * c
     let rh = p + cm1
     // The pair's low part only where |v| <= 700: e at least exp(-700) rounded
@@ -441,7 +438,7 @@ func logSigmoidFromPair(_ v: DV, _ eh: DV, _ pairLow: DV) -> DV {
     let tail = fmadd(r2, g, rl)
     // vminpd returns its second operand where either is NaN: 0 (the end restores NaN lanes).
     let a = _mm512_min_pd(v, zero)
-    let y = logSigmoidSum(big: _mm512_min_pd(a, logCHi), small: _mm512_max_pd(a, logCHi), rh: rh, tail: tail, low: logCLo)
+    let y = logSigmoidSum(big: _mm512_min_pd(a, logC), small: _mm512_max_pd(a, logC), rh: rh, tail: tail, low: nil)
     // NaN and -inf lanes take v by one `vfixupimmpd` (code 1 for the NaN classes and -inf),
     // where a blend by a comparison took two steps: y is v itself below -40 otherwise.
     return ssm_support_fixup_pd(y, v, fixupCodes(doubleLogSigmoidFixups))
