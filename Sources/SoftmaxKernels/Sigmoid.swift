@@ -371,7 +371,8 @@ func logSigmoidSum<V: SIMD>(big: V, small: V, rh: V, tail: V, low: V?) -> V wher
 #if arch(x86_64) && SSM_AVX512F
 /// The float64 log-sigmoid on AVX-512 (`logSigmoidFromPair`) in two stages: exp(-|v|) as a pair,
 /// then the logarithm. -|v| raised to -750 (where the exp is +0) by one `vrangepd`, -min(|v|,
-/// 750), where setting the sign bit and a maximum took two steps.
+/// 750), where setting the sign bit and a maximum took two steps (a quiet NaN gives -750, a
+/// signalling one a NaN; the last step returns v for both).
 enum LogSigmoidByTableStages: DoubleLaneStages {
     @_transparent static func exp(_ v: DV) -> (hi: DV, lo: DV) {
         vexpPairByTable(ssm_support_minus_min_abs_pd(v, DV(repeating: 750)), roundedReduction: true, raised: true)
@@ -393,7 +394,7 @@ enum LogSigmoidByTableStages: DoubleLaneStages {
 /// 3.4 where j = 0, and |rh| <= 1/30); the lows are added last: one rounding, about half an ulp. The pair's low part is dropped below 2^-1009, where it would be rounded to the
 /// least subnormal (a tie of the final rounding, 0.75 ulp) and e alone is within half an ulp. e =
 /// +0 from v > 745.13 on, where every step gives +0. Below -40, log1p(e) < 2^-57 is below half
-/// an ulp of v, and the steps give v itself; NaN lanes (NaN through every step) and -inf
+/// an ulp of v, and the steps give v itself; NaN lanes (the exp's argument -750 or NaN) and -inf
 /// (the Fast2Sums' inf - inf would be NaN) take v by one `vfixupimmpd` by v's class. The exp's
 /// reduction is rounded (`roundedReduction`), its low part added to r by one FMA.
 /// (This is the second stage, from e's pair eh + pairLow; `LogSigmoidByTableStages.exp` is the
