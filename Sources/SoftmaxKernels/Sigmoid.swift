@@ -692,7 +692,15 @@ func sigmoidFromExp(_ v: FV, _ eh: FV, _ el: FV) -> FV {
 }
 
 enum LogSigmoidFloatLanes: FloatLaneStages {
+    #if arch(x86_64) && SSM_AVX512F
+    // -min(|v|, 104) by one `vrangeps`, where setting the sign bit and a maximum took two: a
+    // quiet NaN gives -104 there, and the last step's fix-up gives NaN lanes their NaN.
+    @_transparent static func reduce(_ v: FV) -> ExpfReduction {
+        vexpfPairReduction(ssm_support_minus_min_abs_ps(v, FV(repeating: 104)))
+    }
+    #else
     @_transparent static func reduce(_ v: FV) -> ExpfReduction { vexpfPairReduction(sigmoidExpArgument(v)) }
+    #endif
     @_transparent static func exp(_ reduction: ExpfReduction) -> (hi: FV, lo: FV) { vexpfPairFinish(reduction) }
     @_transparent static func finish(_ v: FV, _ e: (hi: FV, lo: FV)) -> FV { logSigmoidFromExp(v, e.hi, e.lo) }
 }
@@ -717,7 +725,7 @@ enum LogSigmoidFloatLanes: FloatLaneStages {
 /// float32 4096×1000 0.30 -> 0.25 ns an element, one thread, Zen 5, the same bits); on AVX2 the
 /// sign bit is set on every result (all <= 0) and both ends are min(v, 0), chosen by
 /// |v - 362.5| > 382.63318 (its other side, v < -20.13, gives v there anyway). NaN lanes give
-/// NaN.
+/// NaN (on AVX-512 by the fix-up, its argument -104 for a quiet NaN; on AVX2 through e).
 /// (`LogSigmoidFloatLanes` runs it in stages: `vexpfPairByTable` of `sigmoidExpArgument`, then
 /// this, from e = exp(-|v|) as the pair eh + pairLow.)
 @_transparent
@@ -728,7 +736,7 @@ func logSigmoidFromExp(_ v: FV, _ eh: FV, _ pairLow: FV) -> FV {
     #if arch(x86_64) && SSM_AVX512F
     // |v| > 76 is told from e itself: below exp(-76) rounded (0x1.4775e0p-110, a quarter of an
     // ulp above its Float, so e's 2^-29 cannot move it), as e's next value down is 2^-17 of e
-    // below; a NaN v gives a NaN e (`vscalefps` keeps it), never small.
+    // below (a NaN v's lane, whatever e is, ends as NaN by the fix-up).
     let small = eh .< FV(repeating: 0x1.4775e0p-110)
     #else
     // From -|v|: AVX2's exp carries a NaN in its low part only (its high part takes its exponent
@@ -754,8 +762,9 @@ func logSigmoidFromExp(_ v: FV, _ eh: FV, _ pairLow: FV) -> FV {
     let r2 = rh * rh
     let tail = fmadd(r2, log1pTailRatio(rh, r2), rl)
     #if arch(x86_64) && SSM_AVX512F
-    // minps returns its second operand where either is NaN or both are zeros: -0 (e carries the
-    // NaN), so that with log c = -0 for c = 1 every term of a zero result is -0.
+    // minps returns its second operand where either is NaN or both are zeros: -0 (the fix-up
+    // gives NaN lanes their NaN), so that with log c = -0 for c = 1 every term of a zero result
+    // is -0.
     let a = minKeeping(v, FV(repeating: -0.0))
     let y = logSigmoidSum(big: minKeeping(a, logC), small: maxKeeping(a, logC), rh: rh, tail: tail, low: nil)
     // v > 745.13318 (w > 0, w exact by Sterbenz near 0) gives +0, v = -inf (w = -inf) -inf; one
@@ -775,9 +784,9 @@ func logSigmoidFromExp(_ v: FV, _ eh: FV, _ pairLow: FV) -> FV {
 
 #if arch(x86_64) && SSM_AVX512F
 /// `vfixupimmps`'s codes for the float32 log-sigmoid's last step, one nibble per class of w = v -
-/// 745.13318: +0 (code 8) for one, +inf and positive; -inf (code 4) for -inf; the result as it
-/// is (0) for NaN, zero and negative.
-let logSigmoidFixups: UInt32 = 0x8084_8000
+/// 745.13318: +0 (code 8) for one, +inf and positive; -inf (code 4) for -inf; w itself (1), a
+/// quiet NaN with v's payload, for the NaNs; the result as it is (0) for zero and negative.
+let logSigmoidFixups: UInt32 = 0x8084_8011
 
 /// The float64 log-sigmoid's codes, by the class of v: v itself (code 1) for the NaNs and -inf,
 /// the result as it is (0) otherwise.
