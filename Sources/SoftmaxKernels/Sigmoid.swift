@@ -385,18 +385,20 @@ enum LogSigmoidByTableStages: DoubleLaneStages {
 /// (the 1.5·2^52 trick; one `vpermt2pd` of a two-register table reads each of c and log(c); c - 1
 /// is computed), c within 2^-24 of 1/(1 + j/15) and chosen so that log(c) is within 2^-20 of an
 /// ulp of a Double (an accurate table, python/tools/log_table.py: log(c) needs no low part; c is
-/// at least 15/16 for j = 1, which keeps e·c and 1 - c within a factor 2 there), r = (e + el) c - 1 = rh + rl exactly but for rl's
-/// rounding (e·c rounded, its error by FMA, e·c + (c - 1) exact by Sterbenz), |r| <= 1/30, and
-/// log1p(r) = r + r²g(r), g a degree-8 polynomial (Chebyshev fit, 2^-60.6 of log1p(r)) in pairs
-/// of coefficients, the pairs by Horner's scheme in r² (no r^4, one multiplication fewer on the
-/// FMA units, this loop's busiest). min(v, 0) + log(c) is exact as a pair (Fast2Sum of the larger
-/// magnitude and the smaller), and so is its sum with -rh (at least 0.064 where j > 0, 0 or beyond
-/// 3.4 where j = 0, and |rh| <= 1/30); the lows are added last: one rounding, about half an ulp. The pair's low part is dropped below 2^-1009, where it would be rounded to the
-/// least subnormal (a tie of the final rounding, 0.75 ulp) and e alone is within half an ulp. e =
-/// +0 from v > 745.13 on, where every step gives +0. Below -40, log1p(e) < 2^-57 is below half
-/// an ulp of v, and the steps give v itself; NaN lanes (the exp's argument -750 or NaN) and -inf
-/// (the Fast2Sums' inf - inf would be NaN) take v by one `vfixupimmpd` by v's class. The exp's
-/// reduction is rounded (`roundedReduction`), its low part added to r by one FMA.
+/// at least 15/16 for j = 1, which keeps e·c and 1 - c within a factor 2 there),
+/// r = (e + el) c - 1 = rh + rl exactly but for rl's rounding (e·c rounded, its error by FMA,
+/// e·c + (c - 1) exact by Sterbenz), |r| <= 1/30, and log1p(r) = r + r²g(r), g a degree-8
+/// polynomial (Chebyshev fit, 2^-60.6 of log1p(r)) in pairs of coefficients, the pairs by
+/// Horner's scheme in r² (no r^4, one multiplication fewer on the FMA units, this loop's
+/// busiest). min(v, 0) + log(c) is exact as a pair (Fast2Sum of the larger magnitude and the
+/// smaller), and so is its sum with -rh (at least 0.064 where j > 0, 0 or beyond 3.4 where j = 0,
+/// and |rh| <= 1/30); the lows are added last: one rounding, about half an ulp. The pair's low
+/// part is dropped below 2^-1009, where it would be rounded to the least subnormal (a tie of the
+/// final rounding, 0.75 ulp) and e alone is within half an ulp. e = +0 from v > 745.13 on, where
+/// every step gives +0. Below -40, log1p(e) < 2^-57 is below half an ulp of v, and the steps give
+/// v itself; NaN lanes (the exp's argument -750 or NaN) and -inf (the Fast2Sums' inf - inf would
+/// be NaN) take v by one `vfixupimmpd` by v's class. The exp's reduction is rounded
+/// (`roundedReduction`), its low part added to r by one FMA.
 /// (This is the second stage, from e's pair eh + pairLow; `LogSigmoidByTableStages.exp` is the
 /// first.)
 @_transparent
@@ -726,8 +728,9 @@ enum LogSigmoidFloatLanes: FloatLaneStages {
 /// sign bit is set on every result (all <= 0) and both ends are min(v, 0), chosen by
 /// |v - 362.5| > 382.63318 (its other side, v < -20.13, gives v there anyway). NaN lanes give
 /// NaN (on AVX-512 by the fix-up, its argument -104 for a quiet NaN; on AVX2 through e).
-/// (`LogSigmoidFloatLanes` runs it in stages: `vexpfPairByTable` of `sigmoidExpArgument`, then
-/// this, from e = exp(-|v|) as the pair eh + pairLow.)
+/// (`LogSigmoidFloatLanes` runs it in stages: `vexpfPairByTable` of -|v| raised to -104
+/// (`sigmoidExpArgument`; on AVX-512 one `vrangeps`), then this, from e = exp(-|v|) as the pair
+/// eh + pairLow.)
 @_transparent
 func logSigmoidFromExp(_ v: FV, _ eh: FV, _ pairLow: FV) -> FV {
     // Below 2^-110 the low part, scaled into the subnormals, is rounded to 2^-149, a sizeable

@@ -50,10 +50,10 @@ __attribute__((target("avx512f"), always_inline))
 static inline __m512d ssm_support_fixup_pd(__m512d a, __m512d b, __m512i table) {
     return _mm512_fixupimm_pd(a, b, table, 0);
 }
-/* vrangepd / vrangeps with immediate 0b1110: -min(|a|, |b|) lane by lane (the operand of the smaller
- * magnitude, its sign bit set), one instruction where an OR of the sign bit and a maximum took
- * two. A quiet NaN in `a` gives -|b| (the other operand), a signalling one a quiet NaN: callers
- * restore NaN lanes themselves. Here for the same reason as the fixups. */
+/* vrangepd / vrangeps with immediate 0b1110: -min(|a|, |b|) lane by lane (the operand of the
+ * smaller magnitude, its sign bit set), one instruction where an OR of the sign bit and a
+ * maximum took two. A quiet NaN in `a` gives -|b| (the other operand), a signalling one a quiet
+ * NaN: callers restore NaN lanes themselves. Here for the same reason as the fixups. */
 __attribute__((target("avx512f,avx512dq"), always_inline))
 static inline __m512d ssm_support_minus_min_abs_pd(__m512d a, __m512d b) {
     return _mm512_range_pd(a, b, 0x0E);
