@@ -173,7 +173,7 @@ func expMinusAbs<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> (hi: DV, lo: DV) {
     let d = minusAbs(v)
     if T.self == Double.self {
         #if arch(x86_64) && SSM_AVX512F
-        return vexpPairByTable(d)
+        return vexpPairByTable(_mm512_max_pd(d, DV(repeating: -750)))
         #else
         return vexpPair(d)
         #endif
@@ -375,7 +375,7 @@ func logSigmoidSum<V: SIMD>(big: V, small: V, rh: V, tail: V, low: V?) -> V wher
 /// signalling one a NaN; the last step returns v for both).
 enum LogSigmoidByTableStages: DoubleLaneStages {
     @_transparent static func exp(_ v: DV) -> (hi: DV, lo: DV) {
-        vexpPairByTable(ssm_support_minus_min_abs_pd(v, DV(repeating: 750)), roundedReduction: true, raised: true)
+        vexpPairByTable(ssm_support_minus_min_abs_pd(v, DV(repeating: 750)), roundedReduction: true)
     }
     @_transparent static func finish(_ v: DV, _ e: (hi: DV, lo: DV)) -> DV { logSigmoidFromPair(v, e.hi, e.lo) }
 }

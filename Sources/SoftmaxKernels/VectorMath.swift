@@ -157,16 +157,14 @@ func expByTableParts(_ x: DV, _ lo: DV, roundedReduction: Bool = false) -> (k16:
     return (k16, tHi, fmadd(tHi, qq, tLo))
 }
 
-/// `vexpPair` for d <= 0 (or NaN) and a zero low part, from `vexpByTable`'s steps: tHi + rest
-/// split by Fast2Sum, both parts scaled by `vscalefpd` (hi rounds once where it is subnormal; lo
-/// is lost there, below the resolution anyway). d is raised to -750 first (NaN too: `vmaxpd`
-/// returns its second operand), where both parts underflow to +0, as `vexpPair`'s do below -746.
-/// `roundedReduction` as for `expByTableParts`; `raised`: the caller has raised d to -750 (or
-/// NaN) itself.
+/// `vexpPair` for -750 <= d <= 0 (or NaN) and a zero low part, from `vexpByTable`'s steps: tHi +
+/// rest split by Fast2Sum, both parts scaled by `vscalefpd` (hi rounds once where it is
+/// subnormal; lo is lost there, below the resolution anyway). Callers raise d to -750, where
+/// both parts underflow to +0, as `vexpPair`'s do below -746 (`vmaxpd`, which makes a NaN -750,
+/// or `vrangepd`). `roundedReduction` as for `expByTableParts`.
 @inline(__always)
-func vexpPairByTable(_ d: DV, roundedReduction: Bool = false, raised: Bool = false) -> (hi: DV, lo: DV) {
-    let x = raised ? d : _mm512_max_pd(d, DV(repeating: -750))
-    let (k16, tHi, rest) = expByTableParts(x, DV(repeating: 0), roundedReduction: roundedReduction)
+func vexpPairByTable(_ d: DV, roundedReduction: Bool = false) -> (hi: DV, lo: DV) {
+    let (k16, tHi, rest) = expByTableParts(d, DV(repeating: 0), roundedReduction: roundedReduction)
     let p = tHi + rest
     return (_mm512_scalef_pd(p, k16), _mm512_scalef_pd((tHi - p) + rest, k16))
 }

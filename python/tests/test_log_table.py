@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 from pathlib import Path
 
 import pytest
 
-pytest.importorskip("mpmath")
+mpmath = pytest.importorskip("mpmath")
 
 PYTHON_DIR = Path(__file__).resolve().parents[1]
 SOURCE = PYTHON_DIR.parent / "Sources" / "SoftmaxKernels" / "Sigmoid.swift"
@@ -44,10 +45,6 @@ def test_the_check_catches_a_changed_entry(tmp_path, old, new, says):
 @pytest.mark.skipif(not SOURCE.exists(), reason="the Swift sources are not beside this package")
 def test_the_check_catches_an_ordinary_table(tmp_path):
     """c one ulp up with its own log(c) rounded: consistent, but log(c) is no longer near a Double."""
-    import math
-
-    import mpmath
-
     text = SOURCE.read_text(encoding="utf-8")
     c, logc = "0x1.c3c3c3d2d6bc0p-1", "-0x1.00558868e15bep-3"
     moved = float.fromhex(c) + math.ulp(float.fromhex(c))
