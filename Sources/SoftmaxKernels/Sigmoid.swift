@@ -18,7 +18,8 @@ import _Builtin_intrinsics.intel
 // remainder; log1p takes the pair too (`vlog1pPair`): both round once, near half an ulp. Float
 // input in Double lanes has 29 bits to spare and takes the cheap exp and log1p. Float input
 // on the FMA tiers runs the sigmoid in Float lanes, twice the lanes, with the same pair steps
-// in Float (`vexpfPairByTable`). The log-sigmoid takes log1p from a table of log(c) for c near
+// in Float (`vexpfPairByTable`; on AVX-512 `vexpfAccurateFinish`, whose pair is within 2^-35, so
+// that the float32 sigmoid rounds once from within 2^-34: docs/accuracy.md). The log-sigmoid takes log1p from a table of log(c) for c near
 // 1/(1 + e), with no division: in Float lanes for Float on the FMA tiers
 // (`LogSigmoidFloatLanes`: 32 entries on AVX-512, 8 on AVX2), in Double lanes with log(c) as a
 // pair for Double on AVX-512 (`logSigmoidFromPair`).
@@ -537,11 +538,69 @@ func floatLanesStaged<S: FloatLaneStages>(_ x: UnsafePointer<Float>, _ y: Unsafe
     if i < n { storeFloats(whole(loadFloats(x + i, count: n - i, pad: 0)), y + i, count: n - i) }
 }
 
+@inline(__always)
+func floatLanesBlocked<S: FloatLaneStages>(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, _: S.Type) {
+    @inline(__always) func at(_ i: Int) -> FV { UnsafeRawPointer(x + i).loadUnaligned(as: FV.self) }
+    @inline(__always) func put(_ v: FV, _ i: Int) { UnsafeMutableRawPointer(y + i).storeBytes(of: v, as: FV.self) }
+    @inline(__always) func whole(_ v: FV) -> FV { S.finish(v, S.exp(S.reduce(v))) }
+    var i = 0
+    while i + 4 * floatLanes <= n {
+        let a = at(i), b = at(i + floatLanes), c = at(i + 2 * floatLanes), d = at(i + 3 * floatLanes)
+        let ra = S.reduce(a), rb = S.reduce(b), rc = S.reduce(c), rd = S.reduce(d)
+        let ea = S.exp(ra), eb = S.exp(rb), ec = S.exp(rc), ed = S.exp(rd)
+        put(S.finish(a, ea), i)
+        put(S.finish(b, eb), i + floatLanes)
+        put(S.finish(c, ec), i + 2 * floatLanes)
+        put(S.finish(d, ed), i + 3 * floatLanes)
+        i += 4 * floatLanes
+    }
+    while i + floatLanes <= n {
+        put(whole(at(i)), i)
+        i += floatLanes
+    }
+    if i < n { storeFloats(whole(loadFloats(x + i, count: n - i, pad: 0)), y + i, count: n - i) }
+}
+
 enum SigmoidFloatLanes: FloatLaneStages {
+    #if arch(x86_64) && SSM_AVX512F
+    @_transparent static func reduce(_ v: FV) -> ExpfReduction { vexpfAccurateReduction(sigmoidExpArgument(v)) }
+    @_transparent static func exp(_ reduction: ExpfReduction) -> (hi: FV, lo: FV, k: FV) {
+        let (hi, lo) = vexpfAccurateFinish(reduction)
+        return (hi, lo, reduction.k)
+    }
+    @_transparent static func finish(_ v: FV, _ e: (hi: FV, lo: FV, k: FV)) -> FV { sigmoidFromUnscaledExp(v, e.hi, e.lo, e.k) }
+    #else
     @_transparent static func reduce(_ v: FV) -> ExpfReduction { vexpfPairReduction(sigmoidExpArgument(v)) }
     @_transparent static func exp(_ reduction: ExpfReduction) -> (hi: FV, lo: FV) { vexpfPairFinish(reduction) }
     @_transparent static func finish(_ v: FV, _ e: (hi: FV, lo: FV)) -> FV { sigmoidFromExp(v, e.hi, e.lo) }
+    #endif
 }
+
+#if arch(x86_64) && SSM_AVX512F
+/// sigmoid of a Float vector from e = exp(-|v|) = 2^floor(k)·(uh + ul) (`vexpfAccurateFinish`),
+/// within 2^-34 before its one rounding: (nh + nl)/(1 + e) with nh + nl = 1 where v >= 0 and
+/// uh + ul where v < 0, unscaled (so that its low part never meets the subnormals: results of
+/// 2^-126 to 2^-115 were 0.76 ulp when it did), the quotient scaled by 2^floor(k) at the end,
+/// exactly where it is normal. inv = 1/(1 + eh + el) from the divider (rounded once; about three
+/// cycles a vector on Zen 5, beside the FMA units; el, up to 2^-14 of eh, must be in it: the
+/// correction below is as large and inv scales it), q = nh·inv, the remainder
+/// nh + nl - q(1 + eh + el) with nh - q exact (Sterbenz: q is in [nh/2, nh]) and every later
+/// step rounding far below q's ulp, and q + remainder·inv. NaN stays NaN throughout; below -104
+/// the argument is -104, whose sigmoid rounds to +0.
+@_transparent
+func sigmoidFromUnscaledExp(_ v: FV, _ uh: FV, _ ul: FV, _ k: FV) -> FV {
+    let one = FV(repeating: 1)
+    let eh = _mm512_scalef_ps(uh, k), el = _mm512_scalef_ps(ul, k)
+    let neg = v .< FV(repeating: 0)
+    let nh = one.replacing(with: uh, where: neg)
+    let inv = one / ((one + eh) + el)
+    let q = nh * inv
+    let partial = fnmadd(q, eh, nh - q)
+    let corr = fnmadd(q, el, partial.replacing(with: partial + ul, where: neg))
+    let s = fmadd(corr, inv, q)
+    return s.replacing(with: _mm512_scalef_ps(s, k), where: neg)
+}
+#endif
 
 #if arch(x86_64) && SSM_AVX512F
 /// exp(d) as an unevaluated Float pair hi + lo from a table of 2^(j/32) (two registers each for
@@ -572,23 +631,69 @@ func vexpfPairReduction(_ d: FV) -> ExpfReduction {
 func vexpfPairFinish(_ reduction: ExpfReduction) -> (hi: FV, lo: FV) {
     let (t, k32, r) = (reduction.t, reduction.k, reduction.r)
     let qq = fmadd(fmadd(r, FV(repeating: 0x1.555556p-3), FV(repeating: 0.5)), r * r, r)
+    let (tHi, tLo) = exp2ThirtySeconds(t)
+    // hi + lo as a normalised pair (Fast2Sum: |tHi| >= |its correction|), then scaled.
+    let lo = fmadd(tHi, qq, tLo)
+    let p = tHi + lo
+    return (_mm512_scalef_ps(p, k32), _mm512_scalef_ps((tHi - p) + lo, k32))
+}
+
+/// 2^(j/32) as a Float pair hi + lo (to 2^-48) for j the low five bits of t, from two-register
+/// tables, one `vpermt2ps` each.
+@_transparent
+func exp2ThirtySeconds(_ t: FV) -> (hi: FV, lo: FV) {
     let index = unsafeBitCast(t, to: SIMD8<Int64>.self)
-    let tHi = _mm512_permutex2var_ps(
+    let hi = _mm512_permutex2var_ps(
         FV(0x1.000000p+0, 0x1.059b0ep+0, 0x1.0b5586p+0, 0x1.11301ep+0, 0x1.172b84p+0, 0x1.1d4874p+0, 0x1.2387a6p+0, 0x1.29e9e0p+0,
            0x1.306fe0p+0, 0x1.371a74p+0, 0x1.3dea64p+0, 0x1.44e086p+0, 0x1.4bfdaep+0, 0x1.5342b6p+0, 0x1.5ab07ep+0, 0x1.6247ecp+0),
         index,
         FV(0x1.6a09e6p+0, 0x1.71f75ep+0, 0x1.7a1148p+0, 0x1.82589ap+0, 0x1.8ace54p+0, 0x1.93737cp+0, 0x1.9c4918p+0, 0x1.a5503cp+0,
            0x1.ae89fap+0, 0x1.b7f770p+0, 0x1.c199bep+0, 0x1.cb720ep+0, 0x1.d5818ep+0, 0x1.dfc974p+0, 0x1.ea4afap+0, 0x1.f50766p+0))
-    let tLo = _mm512_permutex2var_ps(
+    let lo = _mm512_permutex2var_ps(
         FV(0, -0x1.9d4f52p-25, 0x1.9f3122p-25, -0x1.fdb496p-25, -0x1.c15742p-27, -0x1.d2e8cap-25, 0x1.ceac48p-25, -0x1.5c0424p-25,
            0x1.4636e2p-25, -0x1.18aac6p-25, 0x1.824684p-25, 0x1.8624b4p-30, -0x1.593abcp-25, -0x1.2c5610p-25, -0x1.5bd5ecp-27, -0x1.f8b550p-25),
         index,
         FV(0x1.9fcef4p-26, 0x1.1d8beep-25, -0x1.829fd0p-25, -0x1.accc7cp-26, 0x1.15506ep-27, -0x1.e64744p-25, 0x1.51f848p-27, -0x1.b83b54p-25,
            -0x1.a94b14p-26, -0x1.a09438p-25, -0x1.3d56b2p-27, -0x1.8837ccp-27, -0x1.822dbcp-27, -0x1.908c94p-25, 0x1.52486cp-27, -0x1.246eb0p-26))
-    // hi + lo as a normalised pair (Fast2Sum: |tHi| >= |its correction|), then scaled.
-    let lo = fmadd(tHi, qq, tLo)
-    let p = tHi + lo
-    return (_mm512_scalef_ps(p, k32), _mm512_scalef_ps((tHi - p) + lo, k32))
+    return (hi, lo)
+}
+
+/// exp(d) for -104 <= d <= 0, or NaN (which stays NaN), as 2^floor(k/32) times an unscaled
+/// Float pair hi + lo within 2^-35 of it, for the float32 sigmoid's single rounding
+/// (docs/accuracy.md). k/32 and j as in `vexpfPairByTable`; r = d - k·(ln 2)hi/32 is exact in one
+/// FMA (Cody–Waite: (ln 2)hi has 21 bits; every Float d in [-104, 0] was tried), |r| <= ln2/64.
+/// 2^(j/32) = tHi·(1 + ρ) with ρ a Float table (to 2^-47), and exp(d) = 2^floor(k/32)·tHi·
+/// exp(r + s) to 2^-48 with s = k·(ln 2)lo/32 + ρ, about 2^-21.8 at most, which rides with the
+/// polynomial as s·(1 + r). tHi·(1 + r) is hi plus its rounding error exactly (one FMA rounds
+/// it, a second gives the error: tHi - hi is exact by Sterbenz), and tHi·(r²/2 + r³/6 + r⁴/24 +
+/// s(1 + r)), about 2^-14 of hi, is added to that error with one rounding, far below 2^-35.
+/// (`vexpfPairByTable` rounds its linear term tHi·r once, 2^-30.5, and its third-degree
+/// polynomial stops at 2^-30.7.) lo is up to 2^-14 of hi: the pair is not normalised.
+@_transparent
+func vexpfAccurateFinish(_ reduction: ExpfReduction) -> (hi: FV, lo: FV) {
+    let (t, k32, r) = (reduction.t, reduction.k, reduction.r)
+    let index = unsafeBitCast(t, to: SIMD8<Int64>.self)
+    let ratio = _mm512_permutex2var_ps(
+        FV(0, -0x1.947414p-25, 0x1.8d96d4p-25, -0x1.dda2fcp-25, -0x1.9c0c22p-27, -0x1.a2fbb2p-25, 0x1.964904p-25, -0x1.2b0dbcp-25,
+           0x1.125002p-25, -0x1.cde8cep-26, 0x1.370be4p-25, 0x1.336de2p-30, -0x1.0a3550p-25, -0x1.c541b4p-26, -0x1.00d8acp-27, -0x1.6cb284p-25),
+        index,
+        FV(0x1.26055cp-26, 0x1.8b2bb8p-26, -0x1.05cb44p-25, -0x1.1c2142p-26, 0x1.67a1cap-28, -0x1.348e56p-25, 0x1.a3b5e4p-28, -0x1.0b7ec8p-25,
+           -0x1.f9c304p-27, -0x1.e4c886p-26, -0x1.6961b4p-28, -0x1.b5151ep-28, -0x1.a5217cp-28, -0x1.ab7132p-26, 0x1.61428ep-28, -0x1.2ad5f8p-27))
+    let small = fmadd(k32, FV(repeating: 0x1.05c610p-29), ratio)
+    let cubic = fmadd(fmadd(r, FV(repeating: 0x1.555556p-5), FV(repeating: 0x1.555556p-3)), r, FV(repeating: 0.5))
+    let poly = fmadd(r * r, cubic, fmadd(small, r, small))
+    let tHi = exp2ThirtySeconds(t).hi
+    let hi = fmadd(tHi, r, tHi)
+    return (hi, fmadd(tHi, poly, fmadd(tHi, r, tHi - hi)))
+}
+
+/// `vexpfAccurateFinish`'s reduction: t, k/32 and the exact r.
+@_transparent
+func vexpfAccurateReduction(_ d: FV) -> ExpfReduction {
+    let magic = FV(repeating: 0x1.8p18)
+    let t = fmadd(d, FV(repeating: 0x1.715476p+0), magic)
+    let k32 = t - magic
+    return ExpfReduction(t: t, k: k32, r: fmadd(k32, FV(repeating: -0x1.62e430p-1), d))
 }
 #endif
 
@@ -646,28 +751,18 @@ func sigmoidExpArgument(_ v: FV) -> FV {
     return maxKeeping(FV(repeating: -104), d)
 }
 
-/// sigmoid of a Float vector in Float arithmetic: `pairQuotient`'s idea with the pair from
-/// `vexpfPairByTable`, a reciprocal that the remainder corrects, and the remainder from nh - q
-/// rather than a split 1 + e, about 0.6 ulp (0.75 worst on AVX-512, near underflow; 0.57 on
-/// AVX2, whose quotient is the divider's). Below -104, e = exp(-104) rounds to +0, as every
-/// sigmoid there does. NaN lanes give NaN: the NaN itself, quieted and negated, carried through
-/// every step.
+#if arch(x86_64) && SSM_AVX2 && !SSM_AVX512F
+/// sigmoid of a Float vector in Float arithmetic on AVX2: `pairQuotient`'s idea with the pair
+/// from `vexpfPairByTable`, a quotient that the remainder corrects, and the remainder from
+/// nh - q rather than a split 1 + e, 0.57 ulp at worst. Below -104, e = exp(-104) rounds to +0,
+/// as every sigmoid there does. NaN lanes give NaN: the NaN itself, quieted and negated, carried
+/// through every step.
 /// (`SigmoidFloatLanes` runs it in stages: `vexpfPairByTable` of `sigmoidExpArgument`, then this,
 /// from e = exp(-|v|) as the pair eh + el.)
 @_transparent
 func sigmoidFromExp(_ v: FV, _ eh: FV, _ el: FV) -> FV {
     let one = FV(repeating: 1), zero = FV(repeating: 0)
     let sh = one + eh
-    #if arch(x86_64) && SSM_AVX512F
-    let neg = v .< zero
-    let nh = one.replacing(with: eh, where: neg)
-    // vrcp14ps alone (2^-14, sh in [1, 2]): q is off by 2^-14, the remainder's correction by
-    // 2^-14 of itself, 2^-28 of q. Sterbenz's condition below needs q >= nh/2, so inv >= 1/2:
-    // vrcp14ps is never below 1/2 on [1, 2] (every Float there tried: its least is 1/2 itself,
-    // at 2), so it needs no raising as a Newton step's would.
-    let inv = _mm512_rcp14_ps(sh)
-    let q = nh * inv
-    #else
     // The numerator chosen by v's sign bit itself (vblendvps reads only that bit; -0 has
     // exp(-0) = 1 either way), with no comparison.
     let nh = _mm256_blendv_ps(one, eh, v)
@@ -677,21 +772,14 @@ func sigmoidFromExp(_ v: FV, _ eh: FV, _ el: FV) -> FV {
     // (A division for 1/sh, then a product, had been slower than the Newton step.)
     let q = nh / sh
     let inv = _mm256_rcp_ps(sh)
-    #endif
     // The remainder nh + nl - q (1 + eh + el) without splitting 1 + eh: nh - q is exact
-    // (Sterbenz: q is in [nh/2, 2 nh]) and the rest is about 2^-14 of nh (the divider's 2^-24
-    // on AVX2), so each step after it rounds far below q's ulp.
-    // Then the numerator's low part, el where v < 0 (else 0): on AVX-512 one masked addition,
-    // where a blend and an addition took two (2-3% of the function).
+    // (Sterbenz: q is in [nh/2, 2 nh]) and the rest is about 2^-24 of nh, so each step after it
+    // rounds far below q's ulp; then the numerator's low part, el where v < 0 (else 0).
     let partial = fnmadd(q, eh, nh - q)
-    #if arch(x86_64) && SSM_AVX512F
-    let withLow = partial.replacing(with: partial + el, where: neg)
-    #else
-    let withLow = partial + _mm256_blendv_ps(zero, el, v)
-    #endif
-    let corr = fnmadd(q, el, withLow)
+    let corr = fnmadd(q, el, partial + _mm256_blendv_ps(zero, el, v))
     return fmadd(corr, inv, q)
 }
+#endif
 
 enum LogSigmoidFloatLanes: FloatLaneStages {
     #if arch(x86_64) && SSM_AVX512F

@@ -1199,14 +1199,20 @@ def test_worst_ulp(func, dtype, case):
 # and avx2), so this bound is what would catch its loss.
 SIGMOIDS_ULP = 0.8
 
+# Where a sigmoid carries its value to about 2^-34 before its one rounding (docs/accuracy.md:
+# the float32 sigmoid on avx512), its worst is half an ulp and a few ten-thousandths; a lost
+# term of its exp or of its correction shows as 0.51 and more.
+SIGMOIDS_ULP_BY_TIER = {("sigmoid", "float32", "avx512"): 0.501}
+
 
 @needs_longdouble
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("func", ELEM_FUNCS)
 def test_sigmoids_round_once(func, dtype):
+    bound = SIGMOIDS_ULP_BY_TIER.get((func, np.dtype(dtype).name, ssm.build_info()["isa"]), SIGMOIDS_ULP)
     worst = max((measure(func, dtype, case) for case in CASES if func in case.funcs), key=lambda w: w.ulp)
-    assert worst.ulp <= SIGMOIDS_ULP, (
-        f"{func} {np.dtype(dtype).name}: worst {worst.ulp:.3g} ULP > {SIGMOIDS_ULP} over {worst.count} outputs; "
+    assert worst.ulp <= bound, (
+        f"{func} {np.dtype(dtype).name}: worst {worst.ulp:.4g} ULP > {bound} over {worst.count} outputs; "
         f"{worst.where}")
 
 
