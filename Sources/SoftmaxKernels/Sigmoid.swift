@@ -165,8 +165,8 @@ func vexpPair(_ d: DV, _ dl: DV = DV(repeating: 0), clamp: Bool = true) -> (hi: 
     return (zeroUnless(keep, p * scale * down), zeroUnless(keep, pl * scale * down))
 }
 
-/// exp(-|v|) for a lane of T: the pair for Double; for Float input the cheap exp (2^-28.9),
-/// its argument raised to -150 so that only |v| > 745.13, where Double's exp underflows, gives
+/// exp(-|v|) for a lane of T: the pair for Double; for Float input the pair's high part, its
+/// argument raised to -150 so that only |v| > 745.13, where Double's exp underflows, gives
 /// +0: the Float results (and zero signs) of the Double formula (on AVX-512 the table's,
 /// `vexpForFloatByTable`, which underflows there by itself).
 @inline(__always)
@@ -182,8 +182,10 @@ func expMinusAbs<T: SoftmaxScalar>(_: T.Type, _ v: DV) -> (hi: DV, lo: DV) {
     #if arch(x86_64) && SSM_AVX512F
     return (vexpForFloatByTable(d), DV(repeating: 0))
     #else
+    // The pair's high part (its own error below 2^-60), not the cheap exp (2^-28.9, which left
+    // the float32 sigmoid and log-sigmoid at 0.53 ulp here).
     let floor = DV(repeating: -150)
-    let e = vexpForFloat(floor.replacing(with: d, where: d .> floor))
+    let e = vexpPair(floor.replacing(with: d, where: d .> floor)).hi
     return (zeroUnless(d .>= DV(repeating: -745.1332191019412), e), DV(repeating: 0))
     #endif
 }
