@@ -1200,9 +1200,14 @@ def test_worst_ulp(func, dtype, case):
 SIGMOIDS_ULP = 0.8
 
 # Where a sigmoid carries its value to about 2^-34 before its one rounding (docs/accuracy.md:
-# the float32 sigmoid on avx512), its worst is half an ulp and a few ten-thousandths; a lost
-# term of its exp or of its correction shows as 0.51 and more.
-SIGMOIDS_ULP_BY_TIER = {("sigmoid", "float32", "avx512"): 0.501}
+# the float32 sigmoid on avx512, both float32 sigmoids on the baseline tier, in Double lanes),
+# its worst is half an ulp and a few ten-thousandths; a lost term of its exp or of its
+# correction shows as 0.51 and more.
+SIGMOIDS_ULP_BY_TIER = {
+    ("sigmoid", "float32", "avx512"): 0.501,
+    ("sigmoid", "float32", "baseline"): 0.501,
+    ("log_sigmoid", "float32", "baseline"): 0.501,
+}
 
 
 @needs_longdouble
