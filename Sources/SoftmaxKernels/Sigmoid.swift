@@ -16,13 +16,14 @@ import _Builtin_intrinsics.intel
 // a whole ulp of the result before the division rounds, 1.5 ulp in all. So Double keeps e as an
 // unevaluated pair (`vexpPair`), 1 + e exactly (Fast2Sum), and the quotient corrected by its
 // remainder; log1p takes the pair too (`vlog1pPair`): both round once, near half an ulp. Float
-// input in Double lanes has 29 bits to spare and takes the cheap exp and log1p. Float input
-// on the FMA tiers runs the sigmoid in Float lanes, twice the lanes, with the same pair steps
-// in Float (`vexpfPairByTable`; on AVX-512 `vexpfAccurateFinish`, whose pair is within 2^-35, so
-// that the float32 sigmoid rounds once from within 2^-34: docs/accuracy.md). The log-sigmoid takes log1p from a table of log(c) for c near
-// 1/(1 + e), with no division: in Float lanes for Float on the FMA tiers
-// (`LogSigmoidFloatLanes`: 32 entries on AVX-512, 8 on AVX2), in Double lanes with log(c) as a
-// pair for Double on AVX-512 (`logSigmoidFromPair`).
+// input in Double lanes (the baseline tier) has 29 bits to spare: the pair's high part and the
+// cheap log1p. Float input on the FMA tiers runs the sigmoid in Float lanes, twice the lanes,
+// with the same pair steps in Float (`vexpfPairByTable`; on AVX-512 `vexpfAccurateFinish`, whose
+// pair is within 2^-35, so that the float32 sigmoid rounds once from within 2^-34:
+// docs/accuracy.md). The log-sigmoid takes log1p from a table of log(c) for c near 1/(1 + e),
+// with no division: in Float lanes for Float on the FMA tiers (`LogSigmoidFloatLanes`: 32
+// entries on AVX-512, 8 on AVX2), in Double lanes with log(c) as a pair for Double on AVX-512
+// (`logSigmoidFromPair`).
 
 extension Kernels {
     /// The logistic sigmoid of `count` elements; `y` may be `x` exactly.
@@ -532,29 +533,6 @@ func floatLanesStaged<S: FloatLaneStages>(_ x: UnsafePointer<Float>, _ y: Unsafe
         put(S.finish(a, ea), i - 3 * floatLanes)
         put(S.finish(b, eb), i - 2 * floatLanes)
         put(S.finish(c, S.exp(rc)), i - floatLanes)
-    }
-    while i + floatLanes <= n {
-        put(whole(at(i)), i)
-        i += floatLanes
-    }
-    if i < n { storeFloats(whole(loadFloats(x + i, count: n - i, pad: 0)), y + i, count: n - i) }
-}
-
-@inline(__always)
-func floatLanesBlocked<S: FloatLaneStages>(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, _: S.Type) {
-    @inline(__always) func at(_ i: Int) -> FV { UnsafeRawPointer(x + i).loadUnaligned(as: FV.self) }
-    @inline(__always) func put(_ v: FV, _ i: Int) { UnsafeMutableRawPointer(y + i).storeBytes(of: v, as: FV.self) }
-    @inline(__always) func whole(_ v: FV) -> FV { S.finish(v, S.exp(S.reduce(v))) }
-    var i = 0
-    while i + 4 * floatLanes <= n {
-        let a = at(i), b = at(i + floatLanes), c = at(i + 2 * floatLanes), d = at(i + 3 * floatLanes)
-        let ra = S.reduce(a), rb = S.reduce(b), rc = S.reduce(c), rd = S.reduce(d)
-        let ea = S.exp(ra), eb = S.exp(rb), ec = S.exp(rc), ed = S.exp(rd)
-        put(S.finish(a, ea), i)
-        put(S.finish(b, eb), i + floatLanes)
-        put(S.finish(c, ec), i + 2 * floatLanes)
-        put(S.finish(d, ed), i + 3 * floatLanes)
-        i += 4 * floatLanes
     }
     while i + floatLanes <= n {
         put(whole(at(i)), i)
