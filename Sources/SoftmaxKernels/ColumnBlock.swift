@@ -1,4 +1,5 @@
 import SoftmaxCore
+import CSoftmaxSupport
 
 /// A unit of a non-last axis (inner > 1): up to 128 column walks of eight neighbouring slices
 /// each, side by side, walked together a tile of rows at a time.
@@ -55,12 +56,20 @@ struct ColumnBlock {
                    width: Swift.min(8, columns - 8 * g), first: first + 8 * g)
     }
 
-    /// Runs body(g, rows) tile by tile, every group within a tile.
-    @inline(__always) func eachTile(_ body: (Int, Range<Int>) -> Void) {
+    /// Runs body(g, rows) tile by tile, every group within a tile; with `fetch`, each group's
+    /// lines of the next tile are hinted to the cache before its body runs (docs/performance.md,
+    /// "Column sweeps, fetched rows ahead").
+    @inline(__always) func eachTile(fetch: TileFetch = TileFetch(), _ body: (Int, Range<Int>) -> Void) {
         var i = 0
         repeat {
             let rows = i..<Swift.min(n, i + ColumnBlock.tileRows)
-            for g in 0..<count { body(g, rows) }
+            let next = rows.upperBound..<Swift.min(n, rows.upperBound + ColumnBlock.tileRows)
+            for g in 0..<count {
+                if fetch.on {
+                    for r in next { fetch.fetch(start + r * inner + 8 * g) }
+                }
+                body(g, rows)
+            }
             i = rows.upperBound
         } while i < n
     }
@@ -98,7 +107,7 @@ struct ColumnBlock {
                     (st + g).initialize(to: LaneStats(max: DV(repeating: -.infinity), nan: DMask(repeating: false),
                                                       infCount: DV(repeating: 0)))
                 }
-                eachTile { g, rows in
+                eachTile(fetch: TileFetch(read: x)) { g, rows in
                     let tile = rmax(x, mask, walk(g, rows))
                     st[g].max = vmax(st[g].max, tile.max)
                     st[g].nan .|= tile.nan
@@ -112,7 +121,7 @@ struct ColumnBlock {
                 withUnsafeTemporaryAllocation(of: DV.self, capacity: ColumnBlock.maxGroups) { counts in
                     let tops = counts.baseAddress!
                     for g in 0..<count { (tops + g).initialize(to: DV(repeating: 0)) }
-                    eachTile { g, rows in
+                    eachTile(fetch: TileFetch(read: x, write: y)) { g, rows in
                         if skipSpecial && st[g].special { return }
                         let tile = raddstoreexpminusmaxChunked(
                             x, mask, y, walk(g, rows), st[g], t, fullExp: fullExp, compensated: compensated,
@@ -142,12 +151,12 @@ struct ColumnBlock {
                 if let sweep {
                     sweep.logFinalize(y.as(Float.self) + start) { s[$0] }
                 } else {
-                    eachTile { g, rows in vlogfinalize(x, mask, y, walk(g, rows), st[g], t, s[g]) }
+                    eachTile(fetch: TileFetch(read: x, write: y)) { g, rows in vlogfinalize(x, mask, y, walk(g, rows), st[g], t, s[g]) }
                 }
             } else if let sweep {
                 sweep.scale(y.as(Float.self) + start) { DV(repeating: 1) / (s[$0].hi + s[$0].lo) }
             } else {
-                eachTile { g, rows in vdivide(y, walk(g, rows), s[g], st[g]) }
+                eachTile(fetch: TileFetch(read: nil, write: y)) { g, rows in vdivide(y, walk(g, rows), s[g], st[g]) }
             }
         }
     }
@@ -244,5 +253,28 @@ struct ColumnBlock {
                 }
             }
         }
+    }
+}
+
+/// The arrays a tiled walk reads (`read`) and writes (`write`), whose lines `ColumnBlock.eachTile`
+/// hints a tile ahead; none by default.
+struct TileFetch {
+    var read: UnsafeRawPointer? = nil
+    var write: UnsafeMutableRawPointer? = nil
+    var stride = 0
+
+    init() {}
+    init<T>(read: UnsafePointer<T>?, write: UnsafeMutablePointer<T>? = nil) {
+        self.read = read.map { UnsafeRawPointer($0) }
+        self.write = write.map { UnsafeMutableRawPointer($0) }
+        self.stride = MemoryLayout<T>.stride
+    }
+
+    @inline(__always) var on: Bool { read != nil || write != nil }
+
+    /// The line holding element `offset` of each array.
+    @inline(__always) func fetch(_ offset: Int) {
+        if let read { ssm_support_prefetch(read + offset &* stride) }
+        if let write { ssm_support_prefetch_for_write(write + offset &* stride) }
     }
 }

@@ -1,4 +1,5 @@
 import SoftmaxCore
+import CSoftmaxSupport
 
 /// A Float column block (a non-last axis) swept row by row in Float arithmetic.
 ///
@@ -13,6 +14,11 @@ import SoftmaxCore
 /// for `chunkRows` rows, as a row walk's chunk, then added into its group's double-double. Taken on
 /// the FMA tiers for unmasked blocks at temperature 1 whose maxima are finite and NaN-free; the
 /// others keep the tiled Double walks.
+///
+/// Each pass hints the lines `rowsAhead` rows below the ones it reads (and, where it writes,
+/// writes) to the cache: a block's row is one run of up to 4 KiB, and the hardware prefetcher,
+/// which starts again at every run, had the passes wait on memory (docs/performance.md, "Column
+/// sweeps, fetched rows ahead").
 ///
 /// The passes are the row walks' three (maxima; terms stored and summed; scaled). A variant that
 /// read each chunk of rows once for its maxima and sums together, rescaling a column's sum when
@@ -47,6 +53,14 @@ struct FloatColumnSweep {
         self.lanes = scratch + columns
     }
 
+    /// The distance, in rows, between a row a sweep reads and the row it fetches.
+    static let rowsAhead = 4
+
+    /// Elements from row i to the row its sweep fetches meanwhile: `rowsAhead` rows on, or the
+    /// last row near the end, so that every hint stays inside the block.
+    @inline(__always)
+    static func ahead(_ i: Int, n: Int, inner: Int) -> Int { Swift.min(rowsAhead, n - 1 - i) * inner }
+
     @inline(__always) func load(_ p: UnsafePointer<Float>) -> FV { UnsafeRawPointer(p).loadUnaligned(as: FV.self) }
     @inline(__always) func store(_ v: FV, _ p: UnsafeMutablePointer<Float>) {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: FV.self)
@@ -79,9 +93,10 @@ struct FloatColumnSweep {
         while c < columns { store(minusInf, maxima + c); c += floatLanes }
         var nan = FMask(repeating: false)
         for i in 0..<n {
-            let row = x + i * inner
+            let row = x + i * inner, next = row + FloatColumnSweep.ahead(i, n: n, inner: inner)
             c = 0
             while c < columns {
+                ssm_support_prefetch(next + c)
                 let v = load(row + c), m = load(maxima + c)
                 store(m.replacing(with: v, where: v .> m), maxima + c)
                 nan .|= v .!= v
@@ -110,9 +125,11 @@ struct FloatColumnSweep {
             var c = 0
             while c < columns { store(start, s + c); store(zero, e + c); store(zero, tops + c); c += floatLanes }
             for i in r..<end {
-                let row = x + i * inner
+                let row = x + i * inner, ahead = FloatColumnSweep.ahead(i, n: n, inner: inner)
                 c = 0
                 while c < columns {
+                    ssm_support_prefetch(row + ahead + c)
+                    if let y { ssm_support_prefetch_for_write(y + i * inner + ahead + c) }
                     var acc = FloatLaneCompensatedSum(s: load(s + c), c: load(e + c), tops: load(tops + c), biased: !topsApart)
                     let p = expMinusMax(load(row + c), load(maxima + c), TwoSumShift.self, topsApart: topsApart, &acc)
                     store(acc.s, s + c)
@@ -154,9 +171,10 @@ struct FloatColumnSweep {
     @inline(never)
     private func sweepScale(_ y: UnsafeMutablePointer<Float>, _ hi: UnsafePointer<Float>, _ lo: UnsafePointer<Float>) {
         for i in 0..<n {
-            let row = y + i * inner
+            let row = y + i * inner, next = row + FloatColumnSweep.ahead(i, n: n, inner: inner)
             var c = 0
             while c < columns {
+                ssm_support_prefetch_for_write(next + c)
                 let v = load(row + c), h = load(hi + c)
                 let q = v * h
                 store(q + fmadd(v, load(lo + c), fmadd(v, h, -q)), row + c)
@@ -180,8 +198,11 @@ struct FloatColumnSweep {
     @inline(never)
     private func sweepLogFinalize(_ y: UnsafeMutablePointer<Float>, _ lhs: UnsafePointer<Float>, _ lls: UnsafePointer<Float>) {
         for i in 0..<n {
+            let ahead = i * inner + FloatColumnSweep.ahead(i, n: n, inner: inner)
             var c = 0
             while c < columns {
+                ssm_support_prefetch(x + ahead + c)
+                ssm_support_prefetch_for_write(y + ahead + c)
                 let r = logProbability(load(x + i * inner + c), max: load(maxima + c), lh: load(lhs + c), ll: load(lls + c), TwoSumShift.self)
                 store(r, y + i * inner + c)
                 c += floatLanes

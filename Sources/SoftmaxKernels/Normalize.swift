@@ -1,4 +1,5 @@
 import SoftmaxCore
+import CSoftmaxSupport
 #if arch(x86_64) && SSM_AVX512F
 import _Builtin_intrinsics.intel
 #endif
@@ -134,12 +135,12 @@ extension ColumnBlock {
         withUnsafeTemporaryAllocation(of: LaneCompensatedSum.self, capacity: ColumnBlock.maxGroups) { accs in
             let acc = accs.baseAddress!
             for gi in 0..<count { (acc + gi).initialize(to: LaneCompensatedSum()) }
-            eachTile { gi, rows in rsum(x, walk(gi, rows), &acc[gi], plain: false) }
+            eachTile(fetch: TileFetch(read: x)) { gi, rows in rsum(x, walk(gi, rows), &acc[gi], plain: false) }
             for gi in 0..<count {
                 let s = laneTotals(acc[gi], T.self, ColumnWalk.self, plain: false)
                 acc[gi] = LaneCompensatedSum(hi: s.hi, lo: s.lo)
             }
-            eachTile { gi, rows in vdividebysum(x, y, walk(gi, rows), (hi: acc[gi].hi, lo: acc[gi].lo)) }
+            eachTile(fetch: TileFetch(read: x, write: y)) { gi, rows in vdividebysum(x, y, walk(gi, rows), (hi: acc[gi].hi, lo: acc[gi].lo)) }
         }
     }
 }
@@ -160,6 +161,7 @@ extension ColumnBlock {
     @inline(never)
     func normalizeFloat(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) -> Bool {
         guard n > 0 else { return false }
+        // Both passes fetch rows ahead as the column sweeps do (`FloatColumnSweep.ahead`).
         return withUnsafeTemporaryAllocation(of: Double.self, capacity: columns) { sumBuffer in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * columns) { scaleBuffer in
                 let sums = sumBuffer.baseAddress!, hi = scaleBuffer.baseAddress!, lo = hi + columns
@@ -179,9 +181,10 @@ extension ColumnBlock {
                     c += 16
                 }
                 for i in 1..<n {
-                    let row = base + i * inner
+                    let row = base + i * inner, next = row + FloatColumnSweep.ahead(i, n: n, inner: inner)
                     c = 0
                     while c < columns {
+                        ssm_support_prefetch(next + c)
                         let (a, b) = halves(row + c)
                         signs |= unsafeBitCast(a, to: SIMD8<UInt32>.self) | unsafeBitCast(b, to: SIMD8<UInt32>.self)
                         setSum(sumAt(c) + widen(a), c)
@@ -206,13 +209,15 @@ extension ColumnBlock {
         }
     }
 
-    // The scales come from memory, as in `FloatColumnSweep.scale`.
+    // The scales come from memory, as in `FloatColumnSweep.scale`; rows fetched ahead as there.
     @inline(never)
     private func sweepScale(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ hi: UnsafePointer<Float>, _ lo: UnsafePointer<Float>) {
         for i in 0..<n {
-            let xr = x + i * inner, yr = y + i * inner
+            let xr = x + i * inner, yr = y + i * inner, ahead = FloatColumnSweep.ahead(i, n: n, inner: inner)
             var c = 0
             while c < columns {
+                ssm_support_prefetch(xr + ahead + c)
+                ssm_support_prefetch_for_write(yr + ahead + c)
                 let v = UnsafeRawPointer(xr + c).loadUnaligned(as: FV.self)
                 let h = UnsafeRawPointer(hi + c).loadUnaligned(as: FV.self), l = UnsafeRawPointer(lo + c).loadUnaligned(as: FV.self)
                 UnsafeMutableRawPointer(yr + c).storeBytes(of: fmadd(v, h, v * l), as: FV.self)
