@@ -69,51 +69,60 @@ func vdividebysum<T: SoftmaxScalar, W: LaneWalk>(
 ) {
     let total = s.hi + s.lo
     #if arch(x86_64) && SSM_AVX512F
-    // On AVX-512 vdivpd's throughput (about nine cycles a vector here) bounds this pass, so the
-    // quotient is Markstein's instead: with inv = RN(1 / total) and q = RN(x inv) within an ulp
-    // of x / total, the remainder x - q total is exact and RN(q + r inv) is RN(x / total), the
-    // division's bits, where nothing under- or overflows. Zeros keep the sign of q (q + r inv is
-    // +0 for both). Other totals, and the vectors holding an entry outside the ranges below,
-    // divide.
-    //
     // Only for long slices: on 128-element rows the division's latency before the first quotient
     // cost more than the divisions saved (Floats 16384x128 0.33 -> 0.36 ns an element, 4096x1000
     // 0.26 -> 0.24; Doubles 16384x128 1.22 -> 1.47 ms, 4096x1000 2.44 -> 2.25; one thread).
-    //
-    // - Float input: |x| in [2^-149, 2^128] or 0, so a total in [2^-800, 2^800] keeps every step
-    //   normal.
-    // - Double input: a total in [2^-60, 2^60] and |x| in [2^-900, 2^900] or 0 put q in
-    //   [2^-961, 2^961]: x - q total is then a multiple of a normal number's ulp products
-    //   (exact), and r inv, about 2^-53 q, is normal. Each vector's entries are checked (three
-    //   comparisons, cheaper than its division).
-    if w.steps >= 32 {
-        let a = _mm512_abs_pd(total)
-        let range = T.self == Float.self ? 0x1p800 : 0x1p60
-        if !anyLane((a .< DV(repeating: 1 / range)) .| (a .> DV(repeating: range)) .| (a .!= a)) {
-            let inv = DV(repeating: 1) / total
-            let sign = SIMD8<UInt64>(repeating: 1 << 63)
-            for k in 0..<w.steps {
-                let v = load(x, nil, w, k, pad: 0)
-                if T.self == Double.self {
-                    // Comparisons of |x| as Doubles: an integer test for zero compiled to a
-                    // loop over the lanes. Infinities and NaN fail the first.
-                    let m = _mm512_abs_pd(v)
-                    if anyLane(.!(m .<= DV(repeating: 0x1p900)) .| ((m .< DV(repeating: 0x1p-900)) .& (m .> DV(repeating: 0)))) {
-                        store(v / total, y, w, k)
-                        continue
-                    }
-                }
-                let q = v * inv
-                let r = _mm512_fmadd_pd(_mm512_fnmadd_pd(q, total, v), inv, q)
-                let bits = unsafeBitCast(r, to: SIMD8<UInt64>.self) | (unsafeBitCast(q, to: SIMD8<UInt64>.self) & sign)
-                store(unsafeBitCast(bits, to: DV.self), y, w, k)
-            }
-            return
-        }
+    // A column block's tiles are short walks of long slices: each group's tiles are far apart,
+    // so the reciprocal's latency hides behind the other groups' work.
+    if w.steps >= 32 || W.self == ColumnWalk.self, quotientApplies(total, T.self) {
+        let inv = DV(repeating: 1) / total
+        for k in 0..<w.steps { store(vquotient(load(x, nil, w, k, pad: 0), total, inv, T.self), y, w, k) }
+        return
     }
     #endif
     for k in 0..<w.steps { store(load(x, nil, w, k, pad: 0) / total, y, w, k) }
 }
+
+#if arch(x86_64) && SSM_AVX512F
+// On AVX-512 vdivpd's throughput (about nine cycles a vector here) bounds a division pass, so
+// the quotient is Markstein's instead: with inv = RN(1 / total) and q = RN(x inv) within an ulp
+// of x / total, the remainder x - q total is exact and RN(q + r inv) is RN(x / total), the
+// division's bits, where nothing under- or overflows. Zeros keep the sign of q (q + r inv is +0
+// for both). Other totals, and the vectors holding an entry outside the ranges below, divide.
+//
+// - Float input: |x| in [2^-149, 2^128] or 0, so a total in [2^-800, 2^800] keeps every step
+//   normal.
+// - Double input: a total in [2^-60, 2^60] and |x| in [2^-900, 2^900] or 0 put q in
+//   [2^-961, 2^961]: x - q total is then a multiple of a normal number's ulp products (exact),
+//   and r inv, about 2^-53 q, is normal. Each vector's entries are checked (three comparisons,
+//   cheaper than its division).
+
+/// Whether every lane of `total` is in the range where `vquotient` gives the division's bits.
+@inline(__always)
+func quotientApplies<T: SoftmaxScalar>(_ total: DV, _: T.Type) -> Bool {
+    let a = _mm512_abs_pd(total)
+    let range = T.self == Float.self ? 0x1p800 : 0x1p60
+    return !anyLane((a .< DV(repeating: 1 / range)) .| (a .> DV(repeating: range)) .| (a .!= a))
+}
+
+/// v / total with the division's bits, by Markstein's steps from inv = 1 / total (see above),
+/// for a total where `quotientApplies`.
+@inline(__always)
+func vquotient<T: SoftmaxScalar>(_ v: DV, _ total: DV, _ inv: DV, _: T.Type) -> DV {
+    if T.self == Double.self {
+        // Comparisons of |x| as Doubles: an integer test for zero compiled to a loop over the
+        // lanes. Infinities and NaN fail the first.
+        let m = _mm512_abs_pd(v)
+        if anyLane(.!(m .<= DV(repeating: 0x1p900)) .| ((m .< DV(repeating: 0x1p-900)) .& (m .> DV(repeating: 0)))) {
+            return v / total
+        }
+    }
+    let sign = SIMD8<UInt64>(repeating: 1 << 63)
+    let q = v * inv
+    let r = _mm512_fmadd_pd(_mm512_fnmadd_pd(q, total, v), inv, q)
+    return unsafeBitCast(unsafeBitCast(r, to: SIMD8<UInt64>.self) | (unsafeBitCast(q, to: SIMD8<UInt64>.self) & sign), to: DV.self)
+}
+#endif
 
 extension ColumnBlock {
     /// Normalizes the block's slices: every group's sum tile by tile, then the division tile by
@@ -126,6 +135,10 @@ extension ColumnBlock {
             return
         }
         #endif
+        if T.self == Double.self, columns % 8 == 0 {
+            if !normalizeDouble(x.as(Double.self), y.as(Double.self)) { normalizeInDouble(x, y) }
+            return
+        }
         normalizeInDouble(x, y)
     }
 
@@ -141,6 +154,81 @@ extension ColumnBlock {
                 acc[gi] = LaneCompensatedSum(hi: s.hi, lo: s.lo)
             }
             eachTile(fetch: TileFetch(read: x, write: y)) { gi, rows in vdividebysum(x, y, walk(gi, rows), (hi: acc[gi].hi, lo: acc[gi].lo)) }
+        }
+    }
+}
+
+extension ColumnBlock {
+    /// normalize of a float64 block whose width is a multiple of eight, swept row by row as the
+    /// float32 blocks are (below): each column's sum compensated lane by lane in an array that
+    /// stays in L1, by the very additions the tiled walk makes in the same order, then each
+    /// column's total rounded and divided as there (Markstein's quotient on AVX-512), so that
+    /// the results are the tiled walk's bits; rows fetched ahead as in `FloatColumnSweep`.
+    /// Returns false, having written nothing, where a column's total is not finite or (on
+    /// AVX-512) outside `quotientApplies`' range: the tiled walk's case. (The tiled walk read
+    /// each row's block eight rows at a time, group after group: float64 1000×4096 over axis 0
+    /// 0.85 ns an element on one thread, where rows take 0.32: docs/performance.md, "Column
+    /// sweeps, fetched rows ahead".)
+    @inline(never)
+    func normalizeDouble(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>) -> Bool {
+        guard n > 0 else { return false }
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * columns) { buffer in
+            let hi = buffer.baseAddress!, lo = hi + columns
+            let base = x + start
+            @inline(__always) func at(_ p: UnsafePointer<Double>) -> DV { UnsafeRawPointer(p).loadUnaligned(as: DV.self) }
+            @inline(__always) func put(_ v: DV, _ p: UnsafeMutablePointer<Double>) {
+                UnsafeMutableRawPointer(p).storeBytes(of: v, as: DV.self)
+            }
+            var c = 0
+            while c < columns { put(DV(repeating: 0), hi + c); put(DV(repeating: 0), lo + c); c += 8 }
+            for i in 0..<n {
+                let row = base + i * inner, next = row + FloatColumnSweep.ahead(i, n: n, inner: inner)
+                c = 0
+                while c < columns {
+                    ssm_support_prefetch(next + c)
+                    var acc = LaneCompensatedSum(hi: at(hi + c), lo: at(lo + c))
+                    acc.add(at(row + c))
+                    put(acc.hi, hi + c)
+                    put(acc.lo, lo + c)
+                    c += 8
+                }
+            }
+            // Each column's total into `hi`, and (AVX-512) its reciprocal into `lo`.
+            c = 0
+            while c < columns {
+                let s = laneTotals(LaneCompensatedSum(hi: at(hi + c), lo: at(lo + c)), Double.self, ColumnWalk.self, plain: false)
+                let total = s.hi + s.lo
+                guard !anyLane((total - total) .!= DV(repeating: 0)) else { return false }
+                #if arch(x86_64) && SSM_AVX512F
+                guard quotientApplies(total, Double.self) else { return false }
+                put(DV(repeating: 1) / total, lo + c)
+                #endif
+                put(total, hi + c)
+                c += 8
+            }
+            sweepDivide(base, y + start, hi, lo)
+            return true
+        }
+    }
+
+    // The totals come from memory, as the float32 scales do.
+    @inline(never)
+    private func sweepDivide(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ totals: UnsafePointer<Double>, _ inverses: UnsafePointer<Double>) {
+        @inline(__always) func at(_ p: UnsafePointer<Double>) -> DV { UnsafeRawPointer(p).loadUnaligned(as: DV.self) }
+        for i in 0..<n {
+            let xr = x + i * inner, yr = y + i * inner, ahead = FloatColumnSweep.ahead(i, n: n, inner: inner)
+            var c = 0
+            while c < columns {
+                ssm_support_prefetch(xr + ahead + c)
+                ssm_support_prefetch_for_write(yr + ahead + c)
+                #if arch(x86_64) && SSM_AVX512F
+                let q = vquotient(at(xr + c), at(totals + c), at(inverses + c), Double.self)
+                #else
+                let q = at(xr + c) / at(totals + c)
+                #endif
+                UnsafeMutableRawPointer(yr + c).storeBytes(of: q, as: DV.self)
+                c += 8
+            }
         }
     }
 }
