@@ -61,6 +61,27 @@ struct FloatColumnSweep {
     @inline(__always)
     static func ahead(_ i: Int, n: Int, inner: Int) -> Int { Swift.min(rowsAhead, n - 1 - i) * inner }
 
+    /// Runs body(offset, column) for each vector of `step` elements of every row of a block of n
+    /// rows, from its first row on, in the order a sweep's last pass reads and writes: `offset`
+    /// from the block's start, the line `rowsAhead` rows on hinted for reading in `x` and for
+    /// writing in `y` (both the block's start) before each vector's turn.
+    @inline(__always)
+    static func eachVector<E>(
+        reading x: UnsafePointer<E>, writing y: UnsafeMutablePointer<E>, n: Int, inner: Int, columns: Int, step: Int,
+        _ body: (_ offset: Int, _ column: Int) -> Void
+    ) {
+        for i in 0..<n {
+            let row = i * inner, next = row + ahead(i, n: n, inner: inner)
+            var c = 0
+            while c < columns {
+                ssm_support_prefetch(x + next + c)
+                ssm_support_prefetch_for_write(y + next + c)
+                body(row + c, c)
+                c += step
+            }
+        }
+    }
+
     @inline(__always) func load(_ p: UnsafePointer<Float>) -> FV { UnsafeRawPointer(p).loadUnaligned(as: FV.self) }
     @inline(__always) func store(_ v: FV, _ p: UnsafeMutablePointer<Float>) {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: FV.self)
@@ -197,16 +218,8 @@ struct FloatColumnSweep {
 
     @inline(never)
     private func sweepLogFinalize(_ y: UnsafeMutablePointer<Float>, _ lhs: UnsafePointer<Float>, _ lls: UnsafePointer<Float>) {
-        for i in 0..<n {
-            let ahead = i * inner + FloatColumnSweep.ahead(i, n: n, inner: inner)
-            var c = 0
-            while c < columns {
-                ssm_support_prefetch(x + ahead + c)
-                ssm_support_prefetch_for_write(y + ahead + c)
-                let r = logProbability(load(x + i * inner + c), max: load(maxima + c), lh: load(lhs + c), ll: load(lls + c), TwoSumShift.self)
-                store(r, y + i * inner + c)
-                c += floatLanes
-            }
+        FloatColumnSweep.eachVector(reading: x, writing: y, n: n, inner: inner, columns: columns, step: floatLanes) { o, c in
+            store(logProbability(load(x + o), max: load(maxima + c), lh: load(lhs + c), ll: load(lls + c), TwoSumShift.self), y + o)
         }
     }
 }

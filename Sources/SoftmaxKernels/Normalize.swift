@@ -215,20 +215,13 @@ extension ColumnBlock {
     @inline(never)
     private func sweepDivide(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ totals: UnsafePointer<Double>, _ inverses: UnsafePointer<Double>) {
         @inline(__always) func at(_ p: UnsafePointer<Double>) -> DV { UnsafeRawPointer(p).loadUnaligned(as: DV.self) }
-        for i in 0..<n {
-            let xr = x + i * inner, yr = y + i * inner, ahead = FloatColumnSweep.ahead(i, n: n, inner: inner)
-            var c = 0
-            while c < columns {
-                ssm_support_prefetch(xr + ahead + c)
-                ssm_support_prefetch_for_write(yr + ahead + c)
-                #if arch(x86_64) && SSM_AVX512F
-                let q = vquotient(at(xr + c), at(totals + c), at(inverses + c), Double.self)
-                #else
-                let q = at(xr + c) / at(totals + c)
-                #endif
-                UnsafeMutableRawPointer(yr + c).storeBytes(of: q, as: DV.self)
-                c += 8
-            }
+        FloatColumnSweep.eachVector(reading: x, writing: y, n: n, inner: inner, columns: columns, step: 8) { o, c in
+            #if arch(x86_64) && SSM_AVX512F
+            let q = vquotient(at(x + o), at(totals + c), at(inverses + c), Double.self)
+            #else
+            let q = at(x + o) / at(totals + c)
+            #endif
+            UnsafeMutableRawPointer(y + o).storeBytes(of: q, as: DV.self)
         }
     }
 }
@@ -300,17 +293,10 @@ extension ColumnBlock {
     // The scales come from memory, as in `FloatColumnSweep.scale`; rows fetched ahead as there.
     @inline(never)
     private func sweepScale(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ hi: UnsafePointer<Float>, _ lo: UnsafePointer<Float>) {
-        for i in 0..<n {
-            let xr = x + i * inner, yr = y + i * inner, ahead = FloatColumnSweep.ahead(i, n: n, inner: inner)
-            var c = 0
-            while c < columns {
-                ssm_support_prefetch(xr + ahead + c)
-                ssm_support_prefetch_for_write(yr + ahead + c)
-                let v = UnsafeRawPointer(xr + c).loadUnaligned(as: FV.self)
-                let h = UnsafeRawPointer(hi + c).loadUnaligned(as: FV.self), l = UnsafeRawPointer(lo + c).loadUnaligned(as: FV.self)
-                UnsafeMutableRawPointer(yr + c).storeBytes(of: fmadd(v, h, v * l), as: FV.self)
-                c += floatLanes
-            }
+        FloatColumnSweep.eachVector(reading: x, writing: y, n: n, inner: inner, columns: columns, step: floatLanes) { o, c in
+            let v = UnsafeRawPointer(x + o).loadUnaligned(as: FV.self)
+            let h = UnsafeRawPointer(hi + c).loadUnaligned(as: FV.self), l = UnsafeRawPointer(lo + c).loadUnaligned(as: FV.self)
+            UnsafeMutableRawPointer(y + o).storeBytes(of: fmadd(v, h, v * l), as: FV.self)
         }
     }
 }
