@@ -17,6 +17,11 @@ import CSoftmaxSupport
 struct ColumnBlock {
     static let maxGroups = 128
     static let tileRows = 8
+    /// The VJPs' tiles, whose memory traffic (three arrays) outweighs the walks' calls: float32
+    /// `softmax_vjp` over axis 0 9–22% and float64 `log_softmax_vjp` 8–35% faster than with 8
+    /// rows and no hints, 2 rows slower again (docs/performance.md, "Column sweeps, fetched rows
+    /// ahead").
+    static let vjpTileRows = 4
 
     /// Groups of eight columns per block: shape-only, so the results do not depend on threads.
     static func groups(inner: Int) -> Int { Swift.min(maxGroups, Swift.max(1, (inner + 7) / 32)) }
@@ -59,11 +64,11 @@ struct ColumnBlock {
     /// Runs body(g, rows) tile by tile, every group within a tile; with `fetch`, each group's
     /// lines of the next tile are hinted to the cache before its body runs (docs/performance.md,
     /// "Column sweeps, fetched rows ahead").
-    @inline(__always) func eachTile(fetch: TileFetch = TileFetch(), _ body: (Int, Range<Int>) -> Void) {
+    @inline(__always) func eachTile(rows tile: Int = ColumnBlock.tileRows, fetch: TileFetch = TileFetch(), _ body: (Int, Range<Int>) -> Void) {
         var i = 0
         repeat {
-            let rows = i..<Swift.min(n, i + ColumnBlock.tileRows)
-            let next = rows.upperBound..<Swift.min(n, rows.upperBound + ColumnBlock.tileRows)
+            let rows = i..<Swift.min(n, i + tile)
+            let next = rows.upperBound..<Swift.min(n, rows.upperBound + tile)
             for g in 0..<count {
                 if fetch.on {
                     for r in next { fetch.fetch(start + r * inner + 8 * g) }

@@ -435,7 +435,10 @@ extension ColumnBlock {
                     (acc + gi).initialize(to: LaneCompensatedSum())
                     (live + gi).initialize(to: log ? rlive(y, walk(gi, 0..<n)) : DMask(repeating: true))
                 }
-                eachTile { gi, rows in
+                // Tiles of four rows, g's next tile hinted (and, below, y's and dx's): the VJPs'
+                // sums go straight into each group's lane sums, so the tile's height changes no
+                // bit (docs/performance.md, "Column sweeps, fetched rows ahead").
+                eachTile(rows: ColumnBlock.vjpTileRows, fetch: TileFetch(read: g)) { gi, rows in
                     if log { rsum(g, walk(gi, rows), &acc[gi], plain: T.self == Float.self) } else { rdotnonzero(y, g, walk(gi, rows), &acc[gi]) }
                 }
                 // The totals replace the lane sums.
@@ -443,7 +446,7 @@ extension ColumnBlock {
                     let s = log ? sumTotals(acc[gi], T.self, ColumnWalk.self) : laneTotals(acc[gi], T.self, ColumnWalk.self, plain: T.self == Float.self)
                     acc[gi] = LaneCompensatedSum(hi: s.hi, lo: s.lo)
                 }
-                eachTile { gi, rows in
+                eachTile(rows: ColumnBlock.vjpTileRows, fetch: TileFetch(read: y, write: dx)) { gi, rows in
                     let s = (hi: acc[gi].hi, lo: acc[gi].lo)
                     if log {
                         vvjpsubexpmulsum(y, g, dx, walk(gi, rows), s, live[gi], t)
