@@ -62,20 +62,21 @@ struct FloatColumnSweep {
     static func ahead(_ i: Int, n: Int, inner: Int) -> Int { Swift.min(rowsAhead, n - 1 - i) * inner }
 
     /// Runs body(offset, column) for each vector of `step` elements of every row of a block of n
-    /// rows, from its first row on, in the order a sweep's last pass reads and writes: `offset`
-    /// from the block's start, the line `rowsAhead` rows on hinted for reading in `x` and for
-    /// writing in `y` (both the block's start) before each vector's turn.
+    /// rows, from its first row on, in the order a sweep's passes read and write: `offset` from
+    /// the block's start, the line `rowsAhead` rows on hinted for reading in `x` (and `x2`) and
+    /// for writing in `y` (each the block's start) before each vector's turn.
     @inline(__always)
     static func eachVector<E>(
-        reading x: UnsafePointer<E>, writing y: UnsafeMutablePointer<E>, n: Int, inner: Int, columns: Int, step: Int,
-        _ body: (_ offset: Int, _ column: Int) -> Void
+        reading x: UnsafePointer<E>, and x2: UnsafePointer<E>? = nil, writing y: UnsafeMutablePointer<E>?,
+        n: Int, inner: Int, columns: Int, step: Int, _ body: (_ offset: Int, _ column: Int) -> Void
     ) {
         for i in 0..<n {
             let row = i * inner, next = row + ahead(i, n: n, inner: inner)
             var c = 0
             while c < columns {
                 ssm_support_prefetch(x + next + c)
-                ssm_support_prefetch_for_write(y + next + c)
+                if let x2 { ssm_support_prefetch(x2 + next + c) }
+                if let y { ssm_support_prefetch_for_write(y + next + c) }
                 body(row + c, c)
                 c += step
             }

@@ -612,25 +612,18 @@ extension ColumnBlock {
             let zero = DV(repeating: 0)
             var c = 0
             while c < columns { put(zero, hi + c); put(zero, lo + c); c += 8 }
-            for i in 0..<n {
-                let row = i * inner, next = row + FloatColumnSweep.ahead(i, n: n, inner: inner)
-                c = 0
-                while c < columns {
-                    ssm_support_prefetch(yb + next + c)
-                    ssm_support_prefetch(gb + next + c)
-                    let yv = T.load8(yb + row + c), gv = T.load8(gb + row + c)
-                    let nonzero = yv .!= zero
-                    let p = yv * gv
-                    if T.self == Float.self {
-                        put(at(hi + c) + zeroUnless(nonzero, p), hi + c)
-                    } else {
-                        var acc = LaneCompensatedSum(hi: at(hi + c), lo: at(lo + c))
-                        acc.add(zeroUnless(nonzero, p))
-                        acc.lo -= zeroUnless(nonzero, remainder(p, yv, gv))
-                        put(acc.hi, hi + c)
-                        put(acc.lo, lo + c)
-                    }
-                    c += 8
+            FloatColumnSweep.eachVector(reading: yb, and: gb, writing: nil, n: n, inner: inner, columns: columns, step: 8) { o, c in
+                let yv = T.load8(yb + o), gv = T.load8(gb + o)
+                let nonzero = yv .!= zero
+                let p = yv * gv
+                if T.self == Float.self {
+                    put(at(hi + c) + zeroUnless(nonzero, p), hi + c)
+                } else {
+                    var acc = LaneCompensatedSum(hi: at(hi + c), lo: at(lo + c))
+                    acc.add(zeroUnless(nonzero, p))
+                    acc.lo -= zeroUnless(nonzero, remainder(p, yv, gv))
+                    put(acc.hi, hi + c)
+                    put(acc.lo, lo + c)
                 }
             }
             c = 0
@@ -643,19 +636,11 @@ extension ColumnBlock {
             }
             let tv = DV(repeating: t)
             @inline(__always) func pass(divide: Bool) {
-                for i in 0..<n {
-                    let row = i * inner, next = row + FloatColumnSweep.ahead(i, n: n, inner: inner)
-                    c = 0
-                    while c < columns {
-                        ssm_support_prefetch(yb + next + c)
-                        ssm_support_prefetch(gb + next + c)
-                        ssm_support_prefetch_for_write(db + next + c)
-                        let yv = T.load8(yb + row + c), gv = T.load8(gb + row + c)
-                        var r = yv * ((gv - at(hi + c)) - at(lo + c))
-                        if divide { r = r / tv }
-                        T.store8(zeroUnless(yv .!= zero, r), db + row + c)
-                        c += 8
-                    }
+                FloatColumnSweep.eachVector(reading: yb, and: gb, writing: db, n: n, inner: inner, columns: columns, step: 8) { o, c in
+                    let yv = T.load8(yb + o), gv = T.load8(gb + o)
+                    var r = yv * ((gv - at(hi + c)) - at(lo + c))
+                    if divide { r = r / tv }
+                    T.store8(zeroUnless(yv .!= zero, r), db + o)
                 }
             }
             // T = 1 in a pass of its own, as `vvjpmulsubdot` has it.
