@@ -107,29 +107,42 @@ public func binaryCrossEntropyWithLogits<T: SoftmaxScalar>(
     }
 }
 
-/// The first index whose value is not in [0, upper] (NaN included), or nil: whole blocks are
-/// checked eight lanes at a time without a branch per element, then the failing block is
-/// searched.
+/// The first index whose value is not in [0, upper] (NaN included), or nil. The check must be
+/// done before the kernel writes anything (the gradient may be the targets' own buffer), so it
+/// is a pass of its own; its blocks go to the worker threads (a serial pass was an eighth of a
+/// two-thread call), and the first failing block names the element, the same for any thread
+/// count.
 private func firstOutside<T: SoftmaxScalar>(_ p: UnsafePointer<T>, _ count: Int, upTo upper: T) -> Int? {
-    let zero = SIMD8<Double>(repeating: 0), top = SIMD8<Double>(repeating: upper.double)
-    var start = 0
-    while start < count {
-        let end = min(count, start + 4096)
-        var outside = SIMDMask<SIMD8<Int64>>(repeating: false)
-        var i = start
-        while i + 8 <= end {
-            let v = T.load8(p + i)
-            outside .|= .!((v .>= zero) .& (v .<= top))
-            i += 8
+    let block = 1 << 15
+    let blocks = (count + block - 1) / block
+    guard blocks > 1 else { return firstOutside(p, 0..<count, upTo: upper) }
+    return withUnsafeTemporaryAllocation(of: Int.self, capacity: blocks) { found in
+        let base = found.baseAddress!
+        Threads.forEachChunk(units: blocks, costPerUnit: block / 4) { r in
+            for b in r {
+                (base + b).initialize(to: firstOutside(p, b * block..<min(count, (b + 1) * block), upTo: upper) ?? -1)
+            }
         }
-        var bad = any(outside)
-        for j in i..<end where !(p[j] >= 0 && p[j] <= upper) { bad = true }
-        if bad {
-            for i in start..<end where !(p[i] >= 0 && p[i] <= upper) { return i }
-        }
-        start = end
+        return found.first { $0 >= 0 }
     }
-    return nil
+}
+
+/// `firstOutside` of the elements `range`: eight lanes at a time without a branch per element,
+/// then the failing range searched.
+private func firstOutside<T: SoftmaxScalar>(_ p: UnsafePointer<T>, _ range: Range<Int>, upTo upper: T) -> Int? {
+    let zero = SIMD8<Double>(repeating: 0), top = SIMD8<Double>(repeating: upper.double)
+    var outside = SIMDMask<SIMD8<Int64>>(repeating: false)
+    let end = range.upperBound
+    var i = range.lowerBound
+    while i + 8 <= end {
+        let v = T.load8(p + i)
+        outside .|= .!((v .>= zero) .& (v .<= top))
+        i += 8
+    }
+    var bad = any(outside)
+    for j in i..<end where !(p[j] >= 0 && p[j] <= upper) { bad = true }
+    guard bad else { return nil }
+    return range.first { !(p[$0] >= 0 && p[$0] <= upper) }
 }
 
 /// The binary cross-entropy with logits of one row against its targets, reduced by `reduction`

@@ -154,6 +154,33 @@ def test_threads_do_not_change_bits():
         assert g.tobytes() == results[0][1].tobytes()
 
 
+def test_the_first_bad_target_is_named_for_any_thread_count():
+    """Targets are checked in blocks on the worker threads: the error names the first bad
+    element wherever the blocks fall, and the gradient (here the targets' own buffer) is left
+    as it was."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(0, 3, (100, 2000))
+    n = ssm.get_num_threads()
+    try:
+        for k in (1, 2, 3):
+            ssm.set_num_threads(k)
+            for bad in ([199_999], [150_001, 190_000], [40_000, 32_767, 99_000], [5]):
+                t = rng.uniform(0, 1, x.shape)
+                flat = t.reshape(-1)
+                flat[bad] = [2.0, -0.5, np.nan][:len(bad)]
+                before = t.copy()
+                first = min(bad)
+                with pytest.raises(ValueError, match=rf"target\[{first}\] = "):
+                    BCE_GRAD(x, t)
+                np.testing.assert_array_equal(t, before)
+            w = np.ones(x.shape)
+            w.reshape(-1)[[120_000, 70_000]] = [-1.0, np.inf]
+            with pytest.raises(ValueError, match=r"weight\[70000\] = inf"):
+                BCE_GRAD(x, rng.uniform(0, 1, x.shape), weight=w)
+    finally:
+        ssm.set_num_threads(n)
+
+
 def test_mean_is_compensated():
     """A mean of many losses of different magnitudes equals the exact mean within an ulp."""
     rng = np.random.default_rng(4)
