@@ -28,7 +28,15 @@ array (no fresh pages), and ``ns/el/thr`` is that time in nanoseconds per elemen
     python -m swiftsoftmax bench [--quick] [--ops softmax,log_softmax,cross_entropy_with_grad]
                                  [--dtypes float32,float64] [--peers numpy,scipy,jax,ort,torch]
                                  [--shapes 8,1000,16384x128] [--rounds N] [--json PATH]
+                                 [--peer-isa avx2]
     python -m swiftsoftmax bench --dask [--dask-shape 64x4194304] [--dask-chunks 8] [--dask-workers 2]
+
+``--peer-isa avx2`` caps the peers that can be capped at AVX2, as a host without AVX-512 would
+run them (``SWIFTSOFTMAX_ISA=avx2`` does the same for ours): PyTorch (``ATEN_CPU_CAPABILITY``),
+JAX (``XLA_FLAGS=--xla_cpu_max_isa=AVX2``) and NumPy (``NPY_DISABLE_CPU_FEATURES``, its
+AVX-512 targets). These are read when each library loads, so the bench starts again in a fresh
+interpreter with them set. ONNX Runtime has no such setting (its MLAS kernels are chosen from
+CPUID): its AVX-512 kernels stay, and the table says so.
 
 ``--dask`` runs only the scale-out row instead (see ``_bench_dask``; it needs the dask extra
 and takes about a minute): ``swiftsoftmax.dask.softmax`` against Dask's own idiom, with the
@@ -699,7 +707,12 @@ def machine_info(ssm: Any) -> dict[str, Any]:
         "torch": _version("torch"),
         "swiftsoftmax": ssm.build_info(),
     }
-    for var in ("OPENBLAS_CORETYPE", "SWIFTSOFTMAX_ISA", "OMP_NUM_THREADS", "XLA_FLAGS"):
+    if info["torch"] is not None:
+        import torch
+
+        info["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    for var in ("OPENBLAS_CORETYPE", "SWIFTSOFTMAX_ISA", "OMP_NUM_THREADS", "XLA_FLAGS", "ATEN_CPU_CAPABILITY",
+                "NPY_DISABLE_CPU_FEATURES", _PEER_ISA_MARK):
         if var in os.environ:
             info.setdefault("env", {})[var] = os.environ[var]
     return info
@@ -745,6 +758,58 @@ def _shapes(s: Optional[str]) -> Optional[set[tuple[int, ...]]]:
     return wanted
 
 
+# What `--peer-isa avx2` sets, by peer; NumPy's AVX-512 targets are found at run time (their
+# names differ between NumPy versions).
+PEER_ISA_ENV = {"torch": ("ATEN_CPU_CAPABILITY", "avx2"), "jax": ("XLA_FLAGS", "--xla_cpu_max_isa=AVX2")}
+# Set in the restarted interpreter: the cap asked, so that the restart happens once.
+_PEER_ISA_MARK = "SWIFTSOFTMAX_BENCH_PEER_ISA"
+
+
+def _host_has_avx512() -> bool:
+    """Whether the CPU reports AVX-512F (Linux's /proc/cpuinfo; elsewhere assumed not)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and " avx512f" in line for line in f)
+    except OSError:
+        return False
+
+
+def _numpy_avx512_targets() -> list[str]:
+    """NumPy's dispatched targets that need AVX-512 (``X86_V4``, ``AVX512_*``), which
+    ``NPY_DISABLE_CPU_FEATURES`` may name; empty where NumPy does not say."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__  # type: ignore[attr-defined]
+    except ImportError:
+        try:
+            from numpy.core._multiarray_umath import __cpu_dispatch__  # type: ignore[attr-defined,no-redef]
+        except ImportError:
+            return []
+    return [t for t in __cpu_dispatch__ if t == "X86_V4" or t.startswith("AVX512")]
+
+
+def peer_isa_environment(isa: str, environ: dict[str, str], numpy_targets: Sequence[str]) -> dict[str, str]:
+    """The environment that caps the peers at `isa` ("avx2"): `environ` with PyTorch's,
+    JAX's and NumPy's settings added (XLA_FLAGS and NPY_DISABLE_CPU_FEATURES extended, not
+    replaced) and the restart's mark.
+
+    Examples
+    --------
+    >>> env = peer_isa_environment("avx2", {"XLA_FLAGS": "--xla_dump_to=/tmp"}, ["X86_V4"])
+    >>> env["ATEN_CPU_CAPABILITY"], env["XLA_FLAGS"], env["NPY_DISABLE_CPU_FEATURES"]
+    ('avx2', '--xla_dump_to=/tmp --xla_cpu_max_isa=AVX2', 'X86_V4')
+    """
+    if isa != "avx2":
+        raise ValueError(f"peer_isa: expected 'avx2', got {isa!r}")
+    env = dict(environ)
+    for var, value in PEER_ISA_ENV.values():
+        env[var] = " ".join(filter(None, [env.get(var, "") if var == "XLA_FLAGS" else "", value]))
+    if numpy_targets:
+        env["NPY_DISABLE_CPU_FEATURES"] = " ".join(filter(None, [env.get("NPY_DISABLE_CPU_FEATURES", ""),
+                                                                 *numpy_targets]))
+    env[_PEER_ISA_MARK] = isa
+    return env
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m swiftsoftmax bench", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer shapes, shorter timing")
@@ -758,12 +823,24 @@ def main(argv: list[str]) -> int:
                     help="measure every row this many times, a round after another, and keep each "
                          "figure's best (on a machine whose speed drifts, a quiet moment for each)")
     ap.add_argument("--json", metavar="PATH", help="write every figure and the machine to PATH")
+    ap.add_argument("--peer-isa", choices=["avx2"],
+                    help="cap PyTorch, JAX and NumPy at AVX2 on an AVX-512 host, as a host without "
+                         "AVX-512 runs them (ONNX Runtime cannot be capped); with SWIFTSOFTMAX_ISA=avx2, "
+                         "the avx2 tier against AVX2 peers")
     ap.add_argument("--dask", action="store_true",
                     help="only the scale-out row: swiftsoftmax.dask vs Dask's idiom on a LocalCluster")
     ap.add_argument("--dask-shape", default="64x4194304", help="ROWSxCOLS of the --dask array (default 64x4194304)")
     ap.add_argument("--dask-chunks", type=int, default=8, help="chunks along the softmax axis (default 8)")
     ap.add_argument("--dask-workers", type=int, default=2, help="worker processes (default 2)")
     args = ap.parse_args(argv)
+    if args.peer_isa and os.environ.get(_PEER_ISA_MARK) != args.peer_isa:
+        if not _host_has_avx512():
+            print(f"note: --peer-isa {args.peer_isa}: this host has no AVX-512; the peers run as they are",
+                  file=sys.stderr)
+        else:
+            sys.stdout.flush()
+            env = peer_isa_environment(args.peer_isa, dict(os.environ), _numpy_avx512_targets())
+            os.execve(sys.executable, [sys.executable, "-m", "swiftsoftmax", "bench", *argv], env)
     if args.dask:
         try:
             from . import _bench_dask
@@ -810,6 +887,12 @@ def main(argv: list[str]) -> int:
     if "OPENBLAS_CORETYPE" in os.environ:
         print(f"note: OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} is set "
               "(it does not affect these ops)")
+    if os.environ.get(_PEER_ISA_MARK):
+        capped = ", ".join(f"{var}={os.environ[var]}" for var in
+                           ("ATEN_CPU_CAPABILITY", "XLA_FLAGS", "NPY_DISABLE_CPU_FEATURES") if var in os.environ)
+        print(f"peers capped at {os.environ[_PEER_ISA_MARK].upper()}: {capped}"
+              + (f" (PyTorch reports {info['torch_cpu_capability']})" if "torch_cpu_capability" in info else "")
+              + "; ONNX Runtime cannot be capped and keeps its AVX-512 kernels")
     missing = [p for p in wanted if not present[p]]
     if missing:
         print(f"peers not installed (skipped): {', '.join(missing)} — `make bench-deps` installs them")

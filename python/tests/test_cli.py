@@ -193,3 +193,39 @@ def test_bench_with_no_row_of_the_shapes_says_so():
     r = run("bench", "--ops", "softmax", "--shapes", "3x3", "--peers", "numpy")
     assert r.returncode == 2
     assert "no rows" in r.stderr
+
+
+def test_peer_isa_environment_caps_the_peers_it_can():
+    from swiftsoftmax._bench import peer_isa_environment
+
+    given = {"XLA_FLAGS": "--xla_dump_to=/tmp/x", "NPY_DISABLE_CPU_FEATURES": "AVX512_SPR",
+             "ATEN_CPU_CAPABILITY": "avx512", "PATH": "/bin"}
+    env = peer_isa_environment("avx2", given, ["X86_V4", "AVX512_ICL"])
+    assert env["ATEN_CPU_CAPABILITY"] == "avx2"
+    assert env["XLA_FLAGS"] == "--xla_dump_to=/tmp/x --xla_cpu_max_isa=AVX2"
+    assert env["NPY_DISABLE_CPU_FEATURES"] == "AVX512_SPR X86_V4 AVX512_ICL"
+    assert env["PATH"] == "/bin" and env["SWIFTSOFTMAX_BENCH_PEER_ISA"] == "avx2"
+    assert given["ATEN_CPU_CAPABILITY"] == "avx512"  # the caller's mapping is left as it was
+    assert "NPY_DISABLE_CPU_FEATURES" not in peer_isa_environment("avx2", {}, [])
+    with pytest.raises(ValueError, match="peer_isa"):
+        peer_isa_environment("avx512", {}, [])
+
+
+def test_bench_peer_isa_restarts_with_the_peers_capped(tmp_path):
+    from swiftsoftmax._bench import _host_has_avx512
+
+    out = tmp_path / "bench.json"
+    r = run("bench", "--ops", "softmax", "--dtypes", "float32", "--shapes", "8", "--peers", "numpy",
+            "--budget", "0.01", "--peer-isa", "avx2", "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    env = json.loads(out.read_text())["machine"].get("env", {})
+    if _host_has_avx512():
+        assert env.get("SWIFTSOFTMAX_BENCH_PEER_ISA") == "avx2" and env.get("ATEN_CPU_CAPABILITY") == "avx2"
+        assert "peers capped at AVX2" in r.stdout and "ONNX Runtime cannot be capped" in r.stdout
+    else:
+        assert "SWIFTSOFTMAX_BENCH_PEER_ISA" not in env and "no AVX-512" in r.stderr
+
+
+def test_bench_refuses_an_unknown_peer_isa():
+    r = run("bench", "--ops", "softmax", "--peers", "numpy", "--peer-isa", "sse2")
+    assert r.returncode == 2 and "--peer-isa" in r.stderr
