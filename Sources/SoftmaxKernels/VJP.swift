@@ -429,10 +429,17 @@ extension ColumnBlock {
         _ y: UnsafePointer<T>, _ g: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, _ t: Double, _ log: Bool
     ) {
         // A block of one group has no row to sweep across: its tiles are as fast (10% faster for
-        // 8 columns).
-        if !log, columns % 8 == 0, columns >= 16, n > 0 {
-            softmaxVJPSweep(y, g, dx, t)
-            return
+        // 8 columns). float64 log-softmax blocks of two groups were mixed (16384x64 over axis 0
+        // 10-20% slower swept, 65536x64 20% faster): they keep their tiles.
+        if columns % 8 == 0, columns >= 16, n > 0 {
+            if !log {
+                softmaxVJPSweep(y, g, dx, t)
+                return
+            }
+            if T.self == Float.self || columns >= 32 {
+                logSoftmaxVJPSweep(y, g, dx, t)
+                return
+            }
         }
         withUnsafeTemporaryAllocation(of: LaneCompensatedSum.self, capacity: ColumnBlock.maxGroups) { accs in
             withUnsafeTemporaryAllocation(of: DMask.self, capacity: ColumnBlock.maxGroups) { lives in
@@ -645,6 +652,66 @@ extension ColumnBlock {
             }
             // T = 1 in a pass of its own, as `vvjpmulsubdot` has it.
             if t == 1 { pass(divide: false) } else { pass(divide: true) }
+        }
+    }
+}
+
+extension ColumnBlock {
+    /// log_softmax_vjp of a block whose width is a multiple of eight, swept as `softmaxVJPSweep`
+    /// is: each column's Σg by `rsum`'s operations in the same order, which columns hold an entry
+    /// above -inf (`rlive`'s lanes: the first rows read until every column has one, almost
+    /// always the first), then dx by `vjpsubexpmulsumLanes`, so that the results are the tiled
+    /// walk's bits.
+    @inline(never)
+    func logSoftmaxVJPSweep<T: SoftmaxScalar>(
+        _ logy: UnsafePointer<T>, _ g: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, _ t: Double
+    ) {
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 3 * columns) { buffer in
+            let hi = buffer.baseAddress!, lo = hi + columns, live = lo + columns
+            let lb = logy + start, gb = g + start, db = dx + start
+            @inline(__always) func at(_ p: UnsafePointer<Double>) -> DV { UnsafeRawPointer(p).loadUnaligned(as: DV.self) }
+            @inline(__always) func put(_ v: DV, _ p: UnsafeMutablePointer<Double>) {
+                UnsafeMutableRawPointer(p).storeBytes(of: v, as: DV.self)
+            }
+            let zero = DV(repeating: 0), one = DV(repeating: 1), minusInf = DV(repeating: -.infinity)
+            var c = 0
+            while c < columns {
+                put(zero, hi + c)
+                put(zero, lo + c)
+                var m = DMask(repeating: false)
+                var i = 0
+                while i < n && anyLane(.!m) {
+                    m .|= T.load8(lb + i * inner + c) .!= minusInf
+                    i += 1
+                }
+                put(zeroUnless(m, one), live + c)
+                c += 8
+            }
+            let plain = T.self == Float.self
+            FloatColumnSweep.eachVector(reading: gb, writing: nil, n: n, inner: inner, columns: columns, step: 8) { o, c in
+                var acc = LaneCompensatedSum(hi: at(hi + c), lo: at(lo + c))
+                let v = T.load8(gb + o)
+                if plain { acc.hi += v } else { acc.add(v) }
+                put(acc.hi, hi + c)
+                put(acc.lo, lo + c)
+            }
+            c = 0
+            while c < columns {
+                let s = sumTotals(LaneCompensatedSum(hi: at(hi + c), lo: at(lo + c)), T.self, ColumnWalk.self)
+                put(s.hi, hi + c)
+                put(s.lo, lo + c)
+                c += 8
+            }
+            // Every lane of a live column is kept as it is (`allLive` only skips that step).
+            @inline(__always) func pass(_ t: Double) {
+                FloatColumnSweep.eachVector(reading: lb, and: gb, writing: db, n: n, inner: inner, columns: columns, step: 8) { o, c in
+                    let r = vjpsubexpmulsumLanes(T.self, T.load8(lb + o), T.load8(gb + o), (hi: at(hi + c), lo: at(lo + c)),
+                                                 at(live + c) .!= zero, allLive: false, t)
+                    T.store8(r, db + o)
+                }
+            }
+            // T = 1 in a pass of its own, as `vvjpmulsubdot` has it.
+            if t == 1 { pass(1) } else { pass(t) }
         }
     }
 }
