@@ -46,6 +46,7 @@ peak memory per worker.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -777,14 +778,14 @@ def _host_has_avx512() -> bool:
 def _numpy_avx512_targets() -> list[str]:
     """NumPy's dispatched targets that need AVX-512 (``X86_V4``, ``AVX512_*``), which
     ``NPY_DISABLE_CPU_FEATURES`` may name; empty where NumPy does not say."""
-    try:
-        from numpy._core._multiarray_umath import __cpu_dispatch__  # type: ignore[attr-defined]
-    except ImportError:
+    for name in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):  # NumPy 2, 1
         try:
-            from numpy.core._multiarray_umath import __cpu_dispatch__  # type: ignore[attr-defined,no-redef]
+            targets = getattr(importlib.import_module(name), "__cpu_dispatch__", None)
         except ImportError:
-            return []
-    return [t for t in __cpu_dispatch__ if t == "X86_V4" or t.startswith("AVX512")]
+            continue
+        if targets is not None:
+            return [str(t) for t in targets if t == "X86_V4" or str(t).startswith("AVX512")]
+    return []
 
 
 def peer_isa_environment(isa: str, environ: dict[str, str], numpy_targets: Sequence[str]) -> dict[str, str]:
