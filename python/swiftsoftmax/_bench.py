@@ -708,7 +708,7 @@ def machine_info(ssm: Any) -> dict[str, Any]:
         "torch": _version("torch"),
         "swiftsoftmax": ssm.build_info(),
     }
-    if info["torch"] is not None:
+    if info["torch"] is not None and os.environ.get(_PEER_ISA_MARK):  # what the cap gave PyTorch
         import torch
 
         info["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
