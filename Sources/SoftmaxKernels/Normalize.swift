@@ -175,35 +175,31 @@ extension ColumnBlock {
         return withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * columns) { buffer in
             let hi = buffer.baseAddress!, lo = hi + columns
             let base = x + start
-            @inline(__always) func at(_ p: UnsafePointer<Double>) -> DV { UnsafeRawPointer(p).loadUnaligned(as: DV.self) }
-            @inline(__always) func put(_ v: DV, _ p: UnsafeMutablePointer<Double>) {
-                UnsafeMutableRawPointer(p).storeBytes(of: v, as: DV.self)
-            }
             var c = 0
-            while c < columns { put(DV(repeating: 0), hi + c); put(DV(repeating: 0), lo + c); c += 8 }
+            while c < columns { Double.store8(DV(repeating: 0), hi + c); Double.store8(DV(repeating: 0), lo + c); c += 8 }
             for i in 0..<n {
                 let row = base + i * inner, next = row + FloatColumnSweep.ahead(i, n: n, inner: inner)
                 c = 0
                 while c < columns {
                     ssm_support_prefetch(next + c)
-                    var acc = LaneCompensatedSum(hi: at(hi + c), lo: at(lo + c))
-                    acc.add(at(row + c))
-                    put(acc.hi, hi + c)
-                    put(acc.lo, lo + c)
+                    var acc = LaneCompensatedSum(hi: Double.load8(hi + c), lo: Double.load8(lo + c))
+                    acc.add(Double.load8(row + c))
+                    Double.store8(acc.hi, hi + c)
+                    Double.store8(acc.lo, lo + c)
                     c += 8
                 }
             }
             // Each column's total into `hi`, and (AVX-512) its reciprocal into `lo`.
             c = 0
             while c < columns {
-                let s = laneTotals(LaneCompensatedSum(hi: at(hi + c), lo: at(lo + c)), Double.self, ColumnWalk.self, plain: false)
+                let s = laneTotals(LaneCompensatedSum(hi: Double.load8(hi + c), lo: Double.load8(lo + c)), Double.self, ColumnWalk.self, plain: false)
                 let total = s.hi + s.lo
                 guard !anyLane((total - total) .!= DV(repeating: 0)) else { return false }
                 #if arch(x86_64) && SSM_AVX512F
                 guard quotientApplies(total, Double.self) else { return false }
-                put(DV(repeating: 1) / total, lo + c)
+                Double.store8(DV(repeating: 1) / total, lo + c)
                 #endif
-                put(total, hi + c)
+                Double.store8(total, hi + c)
                 c += 8
             }
             sweepDivide(base, y + start, hi, lo)
@@ -214,12 +210,11 @@ extension ColumnBlock {
     // The totals come from memory, as the float32 scales do.
     @inline(never)
     private func sweepDivide(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ totals: UnsafePointer<Double>, _ inverses: UnsafePointer<Double>) {
-        @inline(__always) func at(_ p: UnsafePointer<Double>) -> DV { UnsafeRawPointer(p).loadUnaligned(as: DV.self) }
         FloatColumnSweep.eachVector(reading: x, writing: y, n: n, inner: inner, columns: columns, step: 8) { o, c in
             #if arch(x86_64) && SSM_AVX512F
-            let q = vquotient(at(x + o), at(totals + c), at(inverses + c), Double.self)
+            let q = vquotient(Double.load8(x + o), Double.load8(totals + c), Double.load8(inverses + c), Double.self)
             #else
-            let q = at(x + o) / at(totals + c)
+            let q = Double.load8(x + o) / Double.load8(totals + c)
             #endif
             UnsafeMutableRawPointer(y + o).storeBytes(of: q, as: DV.self)
         }

@@ -612,40 +612,36 @@ extension ColumnBlock {
         withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * columns) { buffer in
             let hi = buffer.baseAddress!, lo = hi + columns
             let yb = y + start, gb = g + start, db = dx + start
-            @inline(__always) func at(_ p: UnsafePointer<Double>) -> DV { UnsafeRawPointer(p).loadUnaligned(as: DV.self) }
-            @inline(__always) func put(_ v: DV, _ p: UnsafeMutablePointer<Double>) {
-                UnsafeMutableRawPointer(p).storeBytes(of: v, as: DV.self)
-            }
             let zero = DV(repeating: 0)
             var c = 0
-            while c < columns { put(zero, hi + c); put(zero, lo + c); c += 8 }
+            while c < columns { Double.store8(zero, hi + c); Double.store8(zero, lo + c); c += 8 }
             FloatColumnSweep.eachVector(reading: yb, and: gb, writing: nil, n: n, inner: inner, columns: columns, step: 8) { o, c in
                 let yv = T.load8(yb + o), gv = T.load8(gb + o)
                 let nonzero = yv .!= zero
                 let p = yv * gv
                 if T.self == Float.self {
-                    put(at(hi + c) + zeroUnless(nonzero, p), hi + c)
+                    Double.store8(Double.load8(hi + c) + zeroUnless(nonzero, p), hi + c)
                 } else {
-                    var acc = LaneCompensatedSum(hi: at(hi + c), lo: at(lo + c))
+                    var acc = LaneCompensatedSum(hi: Double.load8(hi + c), lo: Double.load8(lo + c))
                     acc.add(zeroUnless(nonzero, p))
                     acc.lo -= zeroUnless(nonzero, remainder(p, yv, gv))
-                    put(acc.hi, hi + c)
-                    put(acc.lo, lo + c)
+                    Double.store8(acc.hi, hi + c)
+                    Double.store8(acc.lo, lo + c)
                 }
             }
             c = 0
             while c < columns {
-                let d = laneTotals(LaneCompensatedSum(hi: at(hi + c), lo: at(lo + c)), T.self, ColumnWalk.self,
+                let d = laneTotals(LaneCompensatedSum(hi: Double.load8(hi + c), lo: Double.load8(lo + c)), T.self, ColumnWalk.self,
                                    plain: T.self == Float.self)
-                put(d.hi, hi + c)
-                put(d.lo, lo + c)
+                Double.store8(d.hi, hi + c)
+                Double.store8(d.lo, lo + c)
                 c += 8
             }
             let tv = DV(repeating: t)
             @inline(__always) func pass(divide: Bool) {
                 FloatColumnSweep.eachVector(reading: yb, and: gb, writing: db, n: n, inner: inner, columns: columns, step: 8) { o, c in
                     let yv = T.load8(yb + o), gv = T.load8(gb + o)
-                    var r = yv * ((gv - at(hi + c)) - at(lo + c))
+                    var r = yv * ((gv - Double.load8(hi + c)) - Double.load8(lo + c))
                     if divide { r = r / tv }
                     T.store8(zeroUnless(yv .!= zero, r), db + o)
                 }
@@ -669,44 +665,40 @@ extension ColumnBlock {
         withUnsafeTemporaryAllocation(of: Double.self, capacity: 3 * columns) { buffer in
             let hi = buffer.baseAddress!, lo = hi + columns, live = lo + columns
             let lb = logy + start, gb = g + start, db = dx + start
-            @inline(__always) func at(_ p: UnsafePointer<Double>) -> DV { UnsafeRawPointer(p).loadUnaligned(as: DV.self) }
-            @inline(__always) func put(_ v: DV, _ p: UnsafeMutablePointer<Double>) {
-                UnsafeMutableRawPointer(p).storeBytes(of: v, as: DV.self)
-            }
             let zero = DV(repeating: 0), one = DV(repeating: 1), minusInf = DV(repeating: -.infinity)
             var c = 0
             while c < columns {
-                put(zero, hi + c)
-                put(zero, lo + c)
+                Double.store8(zero, hi + c)
+                Double.store8(zero, lo + c)
                 var m = DMask(repeating: false)
                 var i = 0
                 while i < n && anyLane(.!m) {
                     m .|= T.load8(lb + i * inner + c) .!= minusInf
                     i += 1
                 }
-                put(zeroUnless(m, one), live + c)
+                Double.store8(zeroUnless(m, one), live + c)
                 c += 8
             }
             let plain = T.self == Float.self
             FloatColumnSweep.eachVector(reading: gb, writing: nil, n: n, inner: inner, columns: columns, step: 8) { o, c in
-                var acc = LaneCompensatedSum(hi: at(hi + c), lo: at(lo + c))
+                var acc = LaneCompensatedSum(hi: Double.load8(hi + c), lo: Double.load8(lo + c))
                 let v = T.load8(gb + o)
                 if plain { acc.hi += v } else { acc.add(v) }
-                put(acc.hi, hi + c)
-                put(acc.lo, lo + c)
+                Double.store8(acc.hi, hi + c)
+                Double.store8(acc.lo, lo + c)
             }
             c = 0
             while c < columns {
-                let s = sumTotals(LaneCompensatedSum(hi: at(hi + c), lo: at(lo + c)), T.self, ColumnWalk.self)
-                put(s.hi, hi + c)
-                put(s.lo, lo + c)
+                let s = sumTotals(LaneCompensatedSum(hi: Double.load8(hi + c), lo: Double.load8(lo + c)), T.self, ColumnWalk.self)
+                Double.store8(s.hi, hi + c)
+                Double.store8(s.lo, lo + c)
                 c += 8
             }
             // Every lane of a live column is kept as it is (`allLive` only skips that step).
             @inline(__always) func pass(_ t: Double) {
                 FloatColumnSweep.eachVector(reading: lb, and: gb, writing: db, n: n, inner: inner, columns: columns, step: 8) { o, c in
-                    let r = vjpsubexpmulsumLanes(T.self, T.load8(lb + o), T.load8(gb + o), (hi: at(hi + c), lo: at(lo + c)),
-                                                 at(live + c) .!= zero, allLive: false, t)
+                    let r = vjpsubexpmulsumLanes(T.self, T.load8(lb + o), T.load8(gb + o), (hi: Double.load8(hi + c), lo: Double.load8(lo + c)),
+                                                 Double.load8(live + c) .!= zero, allLive: false, t)
                     T.store8(r, db + o)
                 }
             }
