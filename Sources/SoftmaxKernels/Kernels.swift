@@ -197,6 +197,26 @@ func rowGroupSums<T: SoftmaxScalar>(
     // prefetcher streams them (float64 log_softmax 16384x128 gained nothing from the fetches,
     // 16384x256 took 10% less time).
     let fetches = n * MemoryLayout<T>.stride >= 2048
+    if !fetches {
+        // Short rows take the group's maximum passes first, then its exp passes (as
+        // `softmaxRowsFloat` does): a row's exp pass then waits on none of its maximum's horizontal
+        // reduction, and the group's maxima stream their rows from memory one after another.
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 8) { minima in
+            for (k, row) in rows.enumerated() {
+                let st = rmax(x, nil, RowWalk(row: row, n: n))
+                (stats + k).initialize(to: st.row)
+                minima[k] = st.rowMin
+            }
+            for (k, row) in rows.enumerated() {
+                var st = LaneStats(stats[k])
+                st.rowMin = minima[k]
+                let s = raddstoreexpminusmax(x, nil, y, RowWalk(row: row, n: n), st, t, fullExp: fullExp,
+                                             ahead: rowsAhead(x, written, n, row: row, next: row + rows.count, end: end))
+                (sums + k).initialize(to: (s.hi[0], s.lo[0]))
+            }
+        }
+        return
+    }
     for (k, row) in rows.enumerated() {
         let w = RowWalk(row: row, n: n)
         let st = rmax(x, nil, w)
