@@ -185,7 +185,7 @@ func softmaxRowsGrouped<T: SoftmaxScalar>(
 /// The first two passes of up to eight unmasked rows, one after another: each row's statistics
 /// and its sum of exp terms (stored to `y` when given), one lane of each kept, since a row
 /// walk's are the same in every lane (copying the lane vectors in and out of scratch cost a
-/// tenth of a 128-class row). Each exp pass fetches the next row of x before `end` and its row
+/// tenth of a 128-class row). Each exp pass fetches a later row of x before `end` and its row
 /// of `written`, which a later pass writes (`rowsAhead`).
 @inline(__always)
 func rowGroupSums<T: SoftmaxScalar>(
@@ -193,14 +193,12 @@ func rowGroupSums<T: SoftmaxScalar>(
     _ stats: UnsafeMutablePointer<RowChunkStats>, _ sums: UnsafeMutablePointer<(hi: Double, lo: Double)>,
     written: UnsafeMutablePointer<T>?, end: Int
 ) {
-    // Rows under 2 KiB fetch nothing, in a loop without the fetches' tests: the hardware's own
-    // prefetcher streams them (float64 log_softmax 16384x128 gained nothing from the fetches,
-    // 16384x256 took 10% less time).
-    let fetches = n * MemoryLayout<T>.stride >= 2048
-    if !fetches {
-        // Short rows take the group's maximum passes first, then its exp passes (as
-        // `softmaxRowsFloat` does): a row's exp pass then waits on none of its maximum's horizontal
-        // reduction, and the group's maxima stream their rows from memory one after another.
+    if n * MemoryLayout<T>.stride < 2048 {
+        // Rows under 2 KiB: the group's maximum passes first, then its exp passes, each fetching
+        // the row that the next group's pass in its place reads, a whole group's work ahead
+        // (the next row's hint alone came too late for rows this short, and the maxima first
+        // alone left their reads waiting: each measured nothing, together 4-16% on 16384x128;
+        // docs/performance.md, "float64 short rows").
         withUnsafeTemporaryAllocation(of: Double.self, capacity: 8) { minima in
             for (k, row) in rows.enumerated() {
                 let st = rmax(x, nil, RowWalk(row: row, n: n))
@@ -220,9 +218,8 @@ func rowGroupSums<T: SoftmaxScalar>(
     for (k, row) in rows.enumerated() {
         let w = RowWalk(row: row, n: n)
         let st = rmax(x, nil, w)
-        let s = fetches ? raddstoreexpminusmax(x, nil, y, w, st, t, fullExp: fullExp,
-                                               ahead: rowsAhead(x, written, n, row: row, next: row + 1, end: end))
-                        : raddstoreexpminusmax(x, nil, y, w, st, t, fullExp: fullExp)
+        let s = raddstoreexpminusmax(x, nil, y, w, st, t, fullExp: fullExp,
+                                     ahead: rowsAhead(x, written, n, row: row, next: row + 1, end: end))
         (stats + k).initialize(to: st.row)
         (sums + k).initialize(to: (s.hi[0], s.lo[0]))
     }
